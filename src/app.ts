@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+import type { Config } from './config.js';
+import { installProblemHandlers } from './http/problem.js';
+import { agentRoutes } from './http/routes/agents.js';
+import { healthRoutes } from './http/routes/health.js';
+import { projectRoutes } from './http/routes/projects.js';
+import { type DatabasePluginOptions, databasePlugin } from './plugins/database.js';
+import { servicesPlugin } from './plugins/services.js';
+
+/** Largest accepted request body. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** What {@link buildApp} needs: the configuration, and the database to open or an open one to borrow. */
+export interface AppOptions {
+  config: Pick<Config, 'LOG_LEVEL' | 'REQUEST_TIMEOUT_MS'>;
+  database: DatabasePluginOptions;
+  /** Replaces the pino logger settings (tests pass `false`). */
+  logger?: FastifyServerOptions['logger'];
+}
+
+const REQUEST_ID_PATTERN = /^[\w.:-]{1,128}$/;
+
+function requestId(request: { headers: Record<string, string | string[] | undefined> }): string {
+  const given = request.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
+}
+
+function loggerOptions(options: AppOptions): FastifyServerOptions['logger'] {
+  if (options.logger !== undefined) return options.logger;
+  return { level: options.config.LOG_LEVEL, redact: ['req.headers.authorization'] };
+}
+
+/**
+ * Accepts JSON only (anything else is 415), and an empty body as "no body" so that the route
+ * schema, not the parser, decides whether one is required.
+ */
+function installJsonParser(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (String(body).trim() === '') return done(null, undefined);
+    return parseJson(request, String(body), done);
+  });
+}
+
+async function registerDocs(app: FastifyInstance): Promise<void> {
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Swarm Control API', version: '1.0.0', description: 'Projects, agents, events and shared memory for AI agent swarms.' },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}
+
+/** Builds the whole service as a Fastify instance; `main.ts` listens on it and tests inject into it. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions(options),
+    genReqId: requestId,
+    bodyLimit: BODY_LIMIT_BYTES,
+    requestTimeout: options.config.REQUEST_TIMEOUT_MS,
+    return503OnClosing: true,
+    ajv: undefined,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installProblemHandlers(app);
+  installJsonParser(app);
+  app.addHook('onRequest', async (request, reply) => void reply.header('x-request-id', request.id));
+  await registerDocs(app);
+  await app.register(databasePlugin, options.database);
+  await app.register(servicesPlugin);
+  await app.register(healthRoutes);
+  await app.register(
+    async (api) => {
+      await api.register(projectRoutes);
+      await api.register(agentRoutes);
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { metadataSchema, nameSchema, pageQueryShape, storableString, timestampSchema } from './common.js';
+
+export const projectStatuses = ['active', 'completed', 'archived'] as const;
+export const sparcModes = ['specification', 'pseudocode', 'architecture', 'refinement', 'completion'] as const;
+
+/** A project as the API returns it. */
+export const projectSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    description: z.string().nullable(),
+    status: z.enum(projectStatuses),
+    sparc_mode: z.enum(sparcModes),
+    metadata: z.record(z.string(), z.unknown()),
+    version: z.number().int(),
+    created_at: timestampSchema,
+    updated_at: timestampSchema,
+  })
+  .meta({ id: 'Project' });
+export type Project = z.infer<typeof projectSchema>;
+
+const descriptionSchema = storableString().max(2000, { message: 'must be at most 2000 characters' }).nullable();
+
+/** Body of POST and PUT: every writable field; optional ones fall back to their defaults. */
+export const projectInputSchema = z
+  .strictObject({
+    name: nameSchema,
+    description: descriptionSchema.default(null),
+    status: z.enum(projectStatuses).default('active'),
+    sparc_mode: z.enum(sparcModes).default('specification'),
+    metadata: metadataSchema.default({}),
+  });
+export type ProjectInput = z.infer<typeof projectInputSchema>;
+
+/** Body of PATCH: any non-empty subset of the writable fields. */
+export const projectPatchSchema = z
+  .strictObject({
+    name: nameSchema.optional(),
+    description: descriptionSchema.optional(),
+    status: z.enum(projectStatuses).optional(),
+    sparc_mode: z.enum(sparcModes).optional(),
+    metadata: metadataSchema.optional(),
+  })
+  .refine((patch) => Object.keys(patch).length > 0, { message: 'must change at least one field' });
+export type ProjectPatch = z.infer<typeof projectPatchSchema>;
+
+/** Query of GET /projects. */
+export const projectListQuerySchema = z.strictObject({
+  ...pageQueryShape,
+  status: z.enum(projectStatuses).optional(),
+  sparc_mode: z.enum(sparcModes).optional(),
+  q: storableString().max(255).optional(),
+});
+export type ProjectListQuery = z.infer<typeof projectListQuerySchema>;

@@ -1,0 +1,30 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { agentInputSchema, agentListQuerySchema, agentPatchSchema, agentSchema, heartbeatSchema } from '../../domain/agent.js';
+import { idParamsSchema } from '../../domain/common.js';
+import { withEntityTag } from '../conditional.js';
+import { problems, registerCrudRoutes } from './crud.js';
+
+/** `/agents`: CRUD with filters `agent_type`, `status`, `project_id` and `capability`, plus heartbeats. */
+export async function agentRoutes(app: FastifyInstance): Promise<void> {
+  const service = app.services.agents;
+  registerCrudRoutes(app, {
+    path: '/agents',
+    tag: 'Agent',
+    resource: agentSchema,
+    input: agentInputSchema,
+    patch: agentPatchSchema,
+    query: agentListQuerySchema,
+    service,
+  });
+  app.withTypeProvider<ZodTypeProvider>().post('/agents/:id/heartbeat', {
+    schema: {
+      tags: ['Agent'],
+      summary: 'Report that an agent is alive, optionally with its status',
+      params: idParamsSchema,
+      body: heartbeatSchema,
+      response: { 200: agentSchema, ...problems(404, 413, 415, 422, 503) },
+    },
+    handler: async (request, reply) => withEntityTag(reply, await service.heartbeat(request.params.id, request.body)),
+  });
+}

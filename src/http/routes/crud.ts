@@ -1,0 +1,99 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { type Page, idParamsSchema, pageSchema, problemSchema } from '../../domain/common.js';
+import type { ExpectedVersions } from '../../store/versioning.js';
+import { entityTag, expectedVersions, notModified, withEntityTag } from '../conditional.js';
+
+/** The use cases a resource must offer to be served by {@link registerCrudRoutes}. */
+export interface CrudService<Resource, Input, Patch, Query> {
+  create(input: Input): Promise<Resource>;
+  get(id: string): Promise<Resource>;
+  list(query: Query): Promise<Page<Resource>>;
+  replace(id: string, input: Input, expected: ExpectedVersions): Promise<Resource>;
+  patch(id: string, patch: Patch, expected: ExpectedVersions): Promise<Resource>;
+  delete(id: string, expected: ExpectedVersions): Promise<void>;
+}
+
+/** Describes one resource collection: its URL, its schemas and the service behind it. */
+export interface CrudDefinition<Resource extends { id: string; version: number }, Input, Patch, Query> {
+  path: string;
+  tag: string;
+  resource: z.ZodType<Resource>;
+  input: z.ZodType<Input>;
+  patch: z.ZodType<Patch>;
+  query: z.ZodType<Query>;
+  service: CrudService<Resource, Input, Patch, Query>;
+}
+
+const conditionalHeaders = z.looseObject({
+  'if-match': z.string().max(1024).optional().describe('Write only if the resource is at one of these versions, e.g. "3"'),
+});
+const readHeaders = z.looseObject({
+  'if-none-match': z.string().max(1024).optional().describe('Answer 304 if the resource is still at this version'),
+});
+
+const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
+const headerOf = (request: FastifyRequest, name: string) => request.headers[name] as string | undefined;
+const conditionOf = (request: FastifyRequest) => expectedVersions(headerOf(request, 'if-match'));
+
+/** Standard problem responses, so each route documents what can go wrong. */
+export function problems(...statuses: number[]) {
+  return Object.fromEntries(statuses.map((status) => [status, problemSchema]));
+}
+
+/**
+ * Registers POST, GET (one and list), PUT, PATCH and DELETE for a resource. The handlers only
+ * translate HTTP to service calls; validation happens in the schemas, rules in the service.
+ */
+export function registerCrudRoutes<Resource extends { id: string; version: number }, Input, Patch, Query>(
+  fastify: FastifyInstance,
+  definition: CrudDefinition<Resource, Input, Patch, Query>,
+): void {
+  const app = fastify;
+  const { path, tag, service } = definition;
+  const item = `${path}/:id`;
+  const writeProblems = problems(404, 409, 412, 413, 415, 422, 503);
+
+  app.post(path, {
+    schema: { tags: [tag], summary: `Create a ${tag.toLowerCase()}`, body: definition.input, response: { 201: definition.resource, ...problems(409, 413, 415, 422, 503) } },
+    handler: async (request: FastifyRequest, reply) => {
+      const created = await service.create(request.body as Input);
+      reply.code(201).header('location', `${request.routeOptions.url?.replace(/\/$/, '')}/${created.id}`);
+      return withEntityTag(reply, created);
+    },
+  });
+
+  app.get(path, {
+    schema: { tags: [tag], summary: `List ${tag.toLowerCase()}s`, querystring: definition.query, response: { 200: pageSchema(definition.resource), ...problems(422, 503) } },
+    handler: (request: FastifyRequest) => service.list(request.query as Query),
+  });
+
+  app.get(item, {
+    schema: { tags: [tag], summary: `Get one ${tag.toLowerCase()}`, params: idParamsSchema, headers: readHeaders, response: { 200: definition.resource, 304: z.undefined(), ...problems(404, 422, 503) } },
+    handler: async (request: FastifyRequest, reply) => {
+      const found = await service.get(idOf(request));
+      if (notModified(headerOf(request, 'if-none-match'), found.version)) return reply.code(304).header('etag', entityTag(found.version)).send();
+      return withEntityTag(reply, found);
+    },
+  });
+
+  app.put(item, {
+    schema: { tags: [tag], summary: `Replace a ${tag.toLowerCase()}`, params: idParamsSchema, headers: conditionalHeaders, body: definition.input, response: { 200: definition.resource, ...writeProblems } },
+    handler: async (request: FastifyRequest, reply) =>
+      withEntityTag(reply, await service.replace(idOf(request), request.body as Input, conditionOf(request))),
+  });
+
+  app.patch(item, {
+    schema: { tags: [tag], summary: `Change some fields of a ${tag.toLowerCase()}`, params: idParamsSchema, headers: conditionalHeaders, body: definition.patch, response: { 200: definition.resource, ...writeProblems } },
+    handler: async (request: FastifyRequest, reply) =>
+      withEntityTag(reply, await service.patch(idOf(request), request.body as Patch, conditionOf(request))),
+  });
+
+  app.delete(item, {
+    schema: { tags: [tag], summary: `Delete a ${tag.toLowerCase()}`, params: idParamsSchema, headers: conditionalHeaders, response: { 204: z.undefined(), ...problems(404, 412, 422, 503) } },
+    handler: async (request: FastifyRequest, reply) => {
+      await service.delete(idOf(request), conditionOf(request));
+      return reply.code(204).send();
+    },
+  });
+}

@@ -1,0 +1,42 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { problem, sendProblem } from '../problem.js';
+
+const READY_TIMEOUT_MS = 2_000;
+const checkSchema = z.object({ status: z.enum(['up', 'down']), detail: z.string().optional() });
+const readySchema = z.object({ status: z.literal('ready'), checks: z.record(z.string(), checkSchema) });
+
+async function withTimeout(check: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([check, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `/health/live` says the process serves; `/health/ready` says it can do useful work (database reachable). */
+export async function healthRoutes(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  app.get('/health/live', {
+    schema: { tags: ['Health'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } },
+    handler: async () => ({ status: 'ok' as const }),
+  });
+  app.get('/health/ready', {
+    schema: { tags: ['Health'], summary: 'The service can reach its database (503 when not)', response: { 200: readySchema } },
+    handler: async (request, reply) => {
+      try {
+        await withTimeout(app.database.ping(), READY_TIMEOUT_MS);
+        return { status: 'ready' as const, checks: { database: { status: 'up' as const } } };
+      } catch (error) {
+        request.log.warn({ err: error }, 'readiness check failed');
+        const body = problem(503, 'The database is unreachable');
+        return sendProblem(reply, { ...body, checks: { database: { status: 'down', detail: String(error) } } } as never);
+      }
+    },
+  });
+}

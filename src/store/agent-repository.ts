@@ -1,0 +1,132 @@
+import { type SQL, and, arrayContains, count, eq, sql } from 'drizzle-orm';
+import type { Agent, AgentInput, AgentListQuery, AgentPatch, Heartbeat } from '../domain/agent.js';
+import type { Page } from '../domain/common.js';
+import { ConflictError, UnprocessableError } from '../domain/errors.js';
+import { SqlState, databaseErrorCode } from './database-errors.js';
+import type { Executor } from './database.js';
+import { agents } from './schema.js';
+import { type ExpectedVersions, nextVersion, orderTerms, versionGuard } from './versioning.js';
+
+type AgentRow = typeof agents.$inferSelect;
+
+/** Maps a row to the wire shape: snake_case names and ISO timestamps. */
+export function toAgent(row: AgentRow): Agent {
+  return {
+    id: row.id,
+    name: row.name,
+    agent_type: row.agentType as Agent['agent_type'],
+    capabilities: row.capabilities,
+    status: row.status as Agent['status'],
+    project_id: row.projectId,
+    metadata: row.metadata,
+    last_active_at: row.lastActiveAt?.toISOString() ?? null,
+    version: row.version,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
+function toColumns(fields: AgentPatch) {
+  return {
+    name: fields.name,
+    agentType: fields.agent_type,
+    capabilities: fields.capabilities,
+    status: fields.status,
+    projectId: fields.project_id,
+    metadata: fields.metadata,
+  };
+}
+
+function filters(query: AgentListQuery): SQL | undefined {
+  return and(
+    query.agent_type === undefined ? undefined : eq(agents.agentType, query.agent_type),
+    query.status === undefined ? undefined : eq(agents.status, query.status),
+    query.project_id === undefined ? undefined : eq(agents.projectId, query.project_id),
+    query.capability === undefined ? undefined : arrayContains(agents.capabilities, query.capability),
+  );
+}
+
+/** Turns constraint violations into the domain errors the API promises (409 for a taken name, 422 for an unknown project). */
+async function translateViolations<T>(fields: AgentPatch, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    const code = databaseErrorCode(error);
+    if (code === SqlState.uniqueViolation) throw new ConflictError(`Agent name "${fields.name}" is already taken`);
+    if (code === SqlState.foreignKeyViolation) {
+      const message = `Project ${fields.project_id} does not exist`;
+      throw new UnprocessableError(message, [{ path: '/project_id', message, in: 'body' }]);
+    }
+    throw error;
+  }
+}
+
+/** SQL access to the `agents` table. Every method runs on the executor it is given, so services choose the transaction. */
+export class AgentRepository {
+  async insert(executor: Executor, input: AgentInput): Promise<Agent> {
+    const [row] = await translateViolations(input, () => executor.insert(agents).values({ ...toColumns(input), name: input.name, agentType: input.agent_type }).returning());
+    return toAgent(row!);
+  }
+
+  async findById(executor: Executor, id: string): Promise<Agent | null> {
+    const [row] = await executor.select().from(agents).where(eq(agents.id, id));
+    return row === undefined ? null : toAgent(row);
+  }
+
+  async list(executor: Executor, query: AgentListQuery): Promise<Page<Agent>> {
+    const where = filters(query);
+    const rows = await executor
+      .select()
+      .from(agents)
+      .where(where)
+      .orderBy(...orderTerms(agents, query.sort))
+      .limit(query.limit)
+      .offset(query.offset);
+    const [total] = await executor.select({ value: count() }).from(agents).where(where);
+    return { items: rows.map(toAgent), total: total!.value, limit: query.limit, offset: query.offset };
+  }
+
+  /** Applies `fields` and bumps the version; null when the row is missing or its version is not expected. */
+  async update(executor: Executor, id: string, fields: AgentPatch, expected: ExpectedVersions): Promise<Agent | null> {
+    const [row] = await translateViolations(fields, () =>
+      executor
+        .update(agents)
+        .set({ ...toColumns(fields), ...nextVersion(agents) })
+        .where(versionGuard(agents, id, expected))
+        .returning(),
+    );
+    return row === undefined ? null : toAgent(row);
+  }
+
+  /** Records that the agent reported in (and optionally its status); null when it does not exist. */
+  async heartbeat(executor: Executor, id: string, heartbeat: Heartbeat): Promise<Agent | null> {
+    const [row] = await executor
+      .update(agents)
+      .set({ status: heartbeat?.status, lastActiveAt: sql`now()`, ...nextVersion(agents) })
+      .where(eq(agents.id, id))
+      .returning();
+    return row === undefined ? null : toAgent(row);
+  }
+
+  /** Unassigns every agent of a project that is about to be deleted, as one versioned change each. */
+  async detachFromProject(executor: Executor, projectId: string): Promise<Agent[]> {
+    const rows = await executor
+      .update(agents)
+      .set({ projectId: null, ...nextVersion(agents) })
+      .where(eq(agents.projectId, projectId))
+      .returning();
+    return rows.map(toAgent);
+  }
+
+  /** Deletes the row; null when it is missing or its version is not expected. */
+  async delete(executor: Executor, id: string, expected: ExpectedVersions): Promise<Agent | null> {
+    const [row] = await executor.delete(agents).where(versionGuard(agents, id, expected)).returning();
+    return row === undefined ? null : toAgent(row);
+  }
+
+  /** The current version, or null when the row does not exist; locks the row until the transaction ends. */
+  async lockVersion(executor: Executor, id: string): Promise<number | null> {
+    const [row] = await executor.select({ version: agents.version }).from(agents).where(eq(agents.id, id)).for('update');
+    return row?.version ?? null;
+  }
+}

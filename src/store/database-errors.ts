@@ -1,0 +1,43 @@
+/** SQLSTATE codes the repositories turn into domain errors. */
+export const SqlState = {
+  uniqueViolation: '23505',
+  foreignKeyViolation: '23503',
+} as const;
+
+const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006']);
+const unavailableMessages = [/connection terminated/i, /timeout exceeded when trying to connect/i, /Connection terminated/i, /pool.*ended/i, /client has encountered a connection error/i, /PGlite is closed/i];
+
+function* causeChain(error: unknown): Generator<unknown> {
+  let current = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 8; depth += 1) {
+    yield current;
+    current = (current as { cause?: unknown }).cause;
+  }
+}
+
+/** The SQLSTATE (or socket error code) of a database error, looking through wrappers such as DrizzleQueryError. */
+export function databaseErrorCode(error: unknown): string | undefined {
+  for (const link of causeChain(error)) {
+    const code = (link as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+/** The constraint a database error names, if any. */
+export function violatedConstraint(error: unknown): string | undefined {
+  for (const link of causeChain(error)) {
+    const constraint = (link as { constraint?: unknown }).constraint;
+    if (typeof constraint === 'string') return constraint;
+  }
+  return undefined;
+}
+
+/** True when the error means the database could not be reached, as opposed to a bad query. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const code = databaseErrorCode(error);
+  if (code !== undefined && unavailableCodes.has(code)) return true;
+  return [...causeChain(error)].some(
+    (link) => link instanceof Error && unavailableMessages.some((pattern) => pattern.test(link.message)),
+  );
+}

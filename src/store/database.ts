@@ -1,0 +1,104 @@
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import type { ExtractTablesWithRelations } from 'drizzle-orm';
+import { drizzle as drizzleNodePostgres } from 'drizzle-orm/node-postgres';
+import { migrate as migrateNodePostgres } from 'drizzle-orm/node-postgres/migrator';
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import pg from 'pg';
+import * as schema from './schema.js';
+
+/** The query interface repositories use, whichever engine is underneath. */
+export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
+/** A transaction opened on a {@link Database}. */
+export type Transaction = PgTransaction<PgQueryResultHKT, typeof schema, ExtractTablesWithRelations<typeof schema>>;
+/** Anything a repository can run a query on: the database itself or an open transaction. */
+export type Executor = Database | Transaction;
+
+/** An open database with the means to check and release it. */
+export interface DatabaseHandle {
+  readonly engine: 'postgres' | 'pglite';
+  readonly db: Database;
+  /** Resolves when the database answers a trivial query, rejects otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** How to reach the database: a PostgreSQL URL, or an embedded PGlite directory (null: in memory). */
+export type DatabaseTarget =
+  | { engine: 'postgres'; url: string; poolSize: number }
+  | { engine: 'pglite'; dataDir: string | null };
+
+const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url));
+const MIGRATION_LOCK_ID = 7_311_042;
+
+/**
+ * Chooses the engine from the configuration: `DATABASE_URL` names a PostgreSQL server,
+ * `memory://` a throwaway embedded database, and no URL at all a persistent one in `dataDir`.
+ */
+export function resolveDatabaseTarget(url: string | undefined, dataDir: string, poolSize: number): DatabaseTarget {
+  if (url === undefined) return { engine: 'pglite', dataDir: `${dataDir}/pglite` };
+  if (url.startsWith('memory://')) return { engine: 'pglite', dataDir: null };
+  return { engine: 'postgres', url, poolSize };
+}
+
+/** Opens the database and applies every pending migration before returning. */
+export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHandle> {
+  return target.engine === 'postgres' ? openPostgres(target.url, target.poolSize) : openPglite(target.dataDir);
+}
+
+async function openPostgres(url: string, poolSize: number): Promise<DatabaseHandle> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    connectionTimeoutMillis: 5_000,
+    query_timeout: 30_000,
+    idleTimeoutMillis: 30_000,
+  });
+  pool.on('error', () => undefined);
+  try {
+    await migratePostgres(pool);
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+  const db = drizzleNodePostgres({ client: pool, schema }) as unknown as Database;
+  return {
+    engine: 'postgres',
+    db,
+    ping: async () => void (await pool.query('select 1')),
+    close: () => pool.end(),
+  };
+}
+
+/** Migrates under an advisory lock so that instances starting together take turns. */
+async function migratePostgres(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+    await migrateNodePostgres(drizzleNodePostgres({ client }), { migrationsFolder });
+  } finally {
+    await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
+    client.release();
+  }
+}
+
+async function openPglite(dataDir: string | null): Promise<DatabaseHandle> {
+  if (dataDir !== null) mkdirSync(dataDir, { recursive: true });
+  const client = dataDir === null ? new PGlite() : new PGlite(dataDir);
+  try {
+    await migratePglite(drizzlePglite({ client }), { migrationsFolder });
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+  const db = drizzlePglite({ client, schema }) as unknown as Database;
+  return {
+    engine: 'pglite',
+    db,
+    ping: async () => void (await client.query('select 1')),
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,92 @@
+import { type SQL, and, count, eq, sql } from 'drizzle-orm';
+import type { Page } from '../domain/common.js';
+import type { Project, ProjectInput, ProjectListQuery, ProjectPatch } from '../domain/project.js';
+import type { Executor } from './database.js';
+import { projects } from './schema.js';
+import { type ExpectedVersions, nextVersion, orderTerms, versionGuard } from './versioning.js';
+
+type ProjectRow = typeof projects.$inferSelect;
+
+/** Maps a row to the wire shape: snake_case names and ISO timestamps. */
+export function toProject(row: ProjectRow): Project {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    status: row.status as Project['status'],
+    sparc_mode: row.sparcMode as Project['sparc_mode'],
+    metadata: row.metadata,
+    version: row.version,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
+function toColumns(fields: ProjectPatch) {
+  return {
+    name: fields.name,
+    description: fields.description,
+    status: fields.status,
+    sparcMode: fields.sparc_mode,
+    metadata: fields.metadata,
+  };
+}
+
+function filters(query: ProjectListQuery): SQL | undefined {
+  const needle = query.q?.toLowerCase();
+  return and(
+    query.status === undefined ? undefined : eq(projects.status, query.status),
+    query.sparc_mode === undefined ? undefined : eq(projects.sparcMode, query.sparc_mode),
+    needle === undefined
+      ? undefined
+      : sql`(strpos(lower(${projects.name}), ${needle}) > 0 or strpos(lower(coalesce(${projects.description}, '')), ${needle}) > 0)`,
+  );
+}
+
+/** SQL access to the `projects` table. Every method runs on the executor it is given, so services choose the transaction. */
+export class ProjectRepository {
+  async insert(executor: Executor, input: ProjectInput): Promise<Project> {
+    const [row] = await executor.insert(projects).values({ ...toColumns(input), name: input.name }).returning();
+    return toProject(row!);
+  }
+
+  async findById(executor: Executor, id: string): Promise<Project | null> {
+    const [row] = await executor.select().from(projects).where(eq(projects.id, id));
+    return row === undefined ? null : toProject(row);
+  }
+
+  async list(executor: Executor, query: ProjectListQuery): Promise<Page<Project>> {
+    const where = filters(query);
+    const rows = await executor
+      .select()
+      .from(projects)
+      .where(where)
+      .orderBy(...orderTerms(projects, query.sort))
+      .limit(query.limit)
+      .offset(query.offset);
+    const [total] = await executor.select({ value: count() }).from(projects).where(where);
+    return { items: rows.map(toProject), total: total!.value, limit: query.limit, offset: query.offset };
+  }
+
+  /** Applies `fields` and bumps the version; null when the row is missing or its version is not expected. */
+  async update(executor: Executor, id: string, fields: ProjectPatch, expected: ExpectedVersions): Promise<Project | null> {
+    const [row] = await executor
+      .update(projects)
+      .set({ ...toColumns(fields), ...nextVersion(projects) })
+      .where(versionGuard(projects, id, expected))
+      .returning();
+    return row === undefined ? null : toProject(row);
+  }
+
+  /** Deletes the row; null when it is missing or its version is not expected. */
+  async delete(executor: Executor, id: string, expected: ExpectedVersions): Promise<Project | null> {
+    const [row] = await executor.delete(projects).where(versionGuard(projects, id, expected)).returning();
+    return row === undefined ? null : toProject(row);
+  }
+
+  /** The current version, or null when the row does not exist; locks the row until the transaction ends. */
+  async lockVersion(executor: Executor, id: string): Promise<number | null> {
+    const [row] = await executor.select({ version: projects.version }).from(projects).where(eq(projects.id, id)).for('update');
+    return row?.version ?? null;
+  }
+}
