@@ -1,0 +1,47 @@
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { sql } from 'drizzle-orm';
+import { buildApp } from '../../src/app.js';
+import { type DatabaseHandle, openDatabase } from '../../src/store/database.js';
+import { createTestDatabase } from './database.js';
+
+/** Which engine the integration suite runs on; set per vitest project (postgres or pglite). */
+export const testEngine = process.env.TEST_DB === 'pglite' ? 'pglite' : 'postgres';
+
+/** One database and one app per test file; `reset()` empties the tables between tests. */
+export interface TestApp {
+  app: FastifyInstance;
+  database: DatabaseHandle;
+  /** Sends a request through the app without a socket. */
+  request(options: InjectOptions): Promise<LightMyRequestResponse>;
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens a fresh database on the engine under test: a new PostgreSQL database, or an in-memory PGlite. */
+export async function openTestDatabase(): Promise<{ database: DatabaseHandle; drop: () => Promise<void> }> {
+  if (testEngine === 'pglite') {
+    const database = await openDatabase({ engine: 'pglite', dataDir: null });
+    return { database, drop: async () => undefined };
+  }
+  const created = await createTestDatabase();
+  const database = await openDatabase({ engine: 'postgres', url: created.url, poolSize: 20 });
+  return { database, drop: created.drop };
+}
+
+/** Builds the real app on a real database of the engine under test. */
+export async function createTestApp(): Promise<TestApp> {
+  const { database, drop } = await openTestDatabase();
+  const app = await buildApp({ config: { LOG_LEVEL: 'silent', REQUEST_TIMEOUT_MS: 10_000 }, database: { handle: database }, logger: false });
+  await app.ready();
+  return {
+    app,
+    database,
+    request: (options) => app.inject(options),
+    reset: async () => void (await database.db.execute(sql`truncate table agents, projects restart identity cascade`)),
+    close: async () => {
+      await app.close();
+      await database.close();
+      await drop();
+    },
+  };
+}
