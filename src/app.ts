@@ -9,7 +9,7 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
-import { installProblemHandlers } from './http/problem.js';
+import { frameworkErrorHandler, installProblemHandlers } from './http/problem.js';
 import { agentRoutes } from './http/routes/agents.js';
 import { healthRoutes } from './http/routes/health.js';
 import { projectRoutes } from './http/routes/projects.js';
@@ -73,7 +73,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT_BYTES,
     requestTimeout: options.config.REQUEST_TIMEOUT_MS,
     return503OnClosing: true,
-    ajv: undefined,
+    frameworkErrors: frameworkErrorHandler,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -25,6 +25,7 @@ const titles: Record<number, string> = {
   409: 'Conflict',
   412: 'Precondition Failed',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   431: 'Request Header Fields Too Large',
@@ -82,6 +83,14 @@ function clientProblem(error: FastifyError, status: number): Problem {
 export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
   if (body.status === 503) reply.header('retry-after', '1');
   return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(body);
+}
+
+/**
+ * Fastify's `frameworkErrors` hook: errors raised before routing (a malformed URL, an
+ * over-long path parameter) leave as problem documents too.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  void sendProblem(reply, { ...toProblem(error), instance: request.url });
 }
 
 /** Installs the one error handler and the not-found handler: every error leaves as a problem document. */

@@ -1,0 +1,442 @@
+/**
+ * A self-healing connection to one MCP server.
+ *
+ * Owns the SDK `Client`, verifies the server's tools at every (re)connect,
+ * forwards the child's stderr to the logger, and respawns the server with
+ * exponential backoff when the transport closes unexpectedly. Calls made while
+ * disconnected fail immediately; queuing is the replay queue's job.
+ */
+import { createInterface, type Interface as LineReader } from 'node:readline';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  McpMemoryMissingToolsError,
+  McpMemoryToolError,
+  McpMemoryUnavailableError,
+} from './mcp-errors.js';
+import {
+  createDefaultTransport,
+  describeConnection,
+  transportPid,
+  transportStderr,
+  type McpConnectionOptions,
+  type McpTransportFactory,
+} from './mcp-transport.js';
+
+/** One pino-style log method: structured bindings first, then the message. */
+export type LogFunction = (bindings: Record<string, unknown>, message: string) => void;
+
+/** The subset of a pino logger the memory client uses; a pino `Logger` fits as is. */
+export interface MemoryLogger {
+  debug: LogFunction;
+  info: LogFunction;
+  warn: LogFunction;
+  error: LogFunction;
+}
+
+/** Backoff between respawn attempts: `initialDelayMs * 2^attempt`, capped, ± `jitterRatio`. */
+export interface ReconnectPolicy {
+  initialDelayMs: number;
+  maxDelayMs: number;
+  /** 0.2 spreads each delay uniformly over ±20 % so restarts of many clients do not align. */
+  jitterRatio: number;
+}
+
+export const DEFAULT_RECONNECT_POLICY: ReconnectPolicy = { initialDelayMs: 100, maxDelayMs: 5_000, jitterRatio: 0.2 };
+
+/** Emitted when the server goes away and when a respawned server is ready again. */
+export interface ConnectionChange {
+  connected: boolean;
+  /** Child pid of the new server when connected, of the lost server when disconnected. */
+  pid: number | undefined;
+  /** Failed respawn attempts before this change (0 when the first attempt worked). */
+  failedAttempts: number;
+  /** Why the connection was lost (only when `connected` is false). */
+  reason?: unknown;
+}
+
+export type ConnectionChangeListener = (change: ConnectionChange) => void;
+
+export interface McpConnectionSettings {
+  connection: McpConnectionOptions;
+  /** Tools the server must offer; connecting fails with {@link McpMemoryMissingToolsError} otherwise. */
+  requiredTools: readonly string[];
+  logger?: MemoryLogger;
+  reconnect?: Partial<ReconnectPolicy>;
+  /** Limit for `initialize` + `tools/list` on each (re)connect. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Safety-net timeout per tool call when the caller passes no AbortSignal. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Replaces transport creation, e.g. with an in-memory transport in unit tests. */
+  transportFactory?: McpTransportFactory;
+  /** Random source for backoff jitter, injectable for deterministic tests. */
+  random?: () => number;
+}
+
+interface Session {
+  client: Client;
+  transport: Transport;
+  pid: number | undefined;
+  stderrLines: LineReader | undefined;
+  /** Set once the transport has closed, even before the session is installed. */
+  closed: boolean;
+}
+
+const SILENT_LOGGER: MemoryLogger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+const CLIENT_INFO = { name: 'swarm-control-memory', version: '0.1.0' };
+
+/**
+ * Delay before respawn attempt number `attempt` (0-based).
+ * Exported so the schedule can be tested without timers.
+ */
+export function reconnectDelay(attempt: number, policy: ReconnectPolicy, random: () => number = Math.random): number {
+  const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** attempt);
+  const jitter = 1 + policy.jitterRatio * (2 * random() - 1);
+  return Math.round(Math.min(policy.maxDelayMs, base * jitter));
+}
+
+export class McpConnection {
+  private session: Session | undefined;
+  private readonly listeners = new Set<ConnectionChangeListener>();
+  private readonly logger: MemoryLogger;
+  private readonly policy: ReconnectPolicy;
+  private failedAttempts = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private pendingReconnect: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(private readonly settings: McpConnectionSettings) {
+    this.logger = settings.logger ?? SILENT_LOGGER;
+    this.policy = { ...DEFAULT_RECONNECT_POLICY, ...settings.reconnect };
+  }
+
+  /**
+   * Connects once and verifies the tools. A failure here is thrown (no retry
+   * loop) so misconfiguration surfaces at startup; later losses are retried.
+   */
+  static async open(settings: McpConnectionSettings): Promise<McpConnection> {
+    const connection = new McpConnection(settings);
+    connection.session = await connection.openSession();
+    return connection;
+  }
+
+  /** True while a verified server is attached. */
+  isConnected(): boolean {
+    return this.session !== undefined;
+  }
+
+  /** Pid of the current stdio server process, undefined while disconnected or for HTTP. */
+  serverPid(): number | undefined {
+    return this.session?.pid;
+  }
+
+  /** Subscribes to connection loss / recovery; returns the unsubscribe function. */
+  onConnectionChange(listener: ConnectionChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Calls a tool and returns its (successful) result.
+   *
+   * Fails fast with {@link McpMemoryUnavailableError} while disconnected,
+   * throws {@link McpMemoryToolError} for `isError` results, and rejects with
+   * `signal.reason` when the caller aborts.
+   */
+  async callTool(name: string, args: Record<string, unknown>, signal?: AbortSignal): Promise<CallToolResult> {
+    signal?.throwIfAborted();
+    const session = this.requireSession(name);
+    const result = await this.sendToolCall(session, name, args, signal);
+    if (result.isError) {
+      throw new McpMemoryToolError(name, toolResultText(result));
+    }
+    return result;
+  }
+
+  /** Stops reconnecting, closes the client and terminates the child process. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    await this.pendingReconnect;
+    const session = this.session;
+    this.session = undefined;
+    if (session) {
+      await this.disposeSession(session);
+    }
+    this.listeners.clear();
+  }
+
+  private requireSession(toolName: string): Session {
+    if (this.closing) {
+      throw new McpMemoryUnavailableError(`MCP memory client is closed; cannot call "${toolName}"`);
+    }
+    if (!this.session) {
+      throw new McpMemoryUnavailableError(
+        `MCP memory server (${describeConnection(this.settings.connection)}) is not connected; ` +
+          `reconnecting (failed attempts so far: ${this.failedAttempts}); "${toolName}" was not sent`,
+      );
+    }
+    return this.session;
+  }
+
+  private async sendToolCall(
+    session: Session,
+    name: string,
+    args: Record<string, unknown>,
+    signal: AbortSignal | undefined,
+  ): Promise<CallToolResult> {
+    const link = linkAbortSignal(signal);
+    try {
+      const options = { signal: link.signal, timeout: this.settings.requestTimeoutMs ?? 30_000 };
+      // Without a custom result schema the SDK returns a plain CallToolResult.
+      return (await session.client.callTool({ name, arguments: args }, undefined, options)) as CallToolResult;
+    } catch (error) {
+      throw this.translateCallError(session, name, error, signal);
+    } finally {
+      link.dispose();
+    }
+  }
+
+  private translateCallError(session: Session, name: string, error: unknown, signal: AbortSignal | undefined): unknown {
+    if (signal?.aborted) {
+      return signal.reason;
+    }
+    if (!isConnectionLoss(error)) {
+      return error;
+    }
+    this.dropSession(session, error);
+    return new McpMemoryUnavailableError(`MCP memory server connection lost during "${name}"`, { cause: error });
+  }
+
+  private async openSession(): Promise<Session> {
+    const transport = await (this.settings.transportFactory ?? createDefaultTransport)(this.settings.connection);
+    const session = this.createSession(transport);
+    const startedAt = performance.now();
+    try {
+      await session.client.connect(transport, { timeout: this.connectTimeoutMs() });
+      await this.verifyTools(session.client);
+      assertStillOpen(session);
+    } catch (error) {
+      await this.disposeSession(session);
+      killLeftoverProcess(session.pid);
+      throw error;
+    }
+    this.logConnected(session, startedAt);
+    return session;
+  }
+
+  private createSession(transport: Transport): Session {
+    const client = new Client(CLIENT_INFO);
+    const session: Session = { client, transport, pid: undefined, stderrLines: undefined, closed: false };
+    session.stderrLines = this.forwardStderr(session);
+    capturePidOnStart(session);
+    client.onclose = () => {
+      session.closed = true;
+      this.dropSession(session, new Error('MCP transport closed'));
+    };
+    client.onerror = (error) => this.logger.warn({ err: error, mcpServerPid: session.pid }, 'MCP memory transport error');
+    return session;
+  }
+
+  private forwardStderr(session: Session): LineReader | undefined {
+    const stderr = transportStderr(session.transport);
+    if (!stderr) {
+      return undefined;
+    }
+    const lines = createInterface({ input: stderr, crlfDelay: Infinity });
+    lines.on('line', (line) => this.logger.info({ mcpServerPid: session.pid }, `mcp-memory server: ${line}`));
+    return lines;
+  }
+
+  private async verifyTools(client: Client): Promise<void> {
+    const available = await listToolNames(client, this.connectTimeoutMs());
+    const missing = this.settings.requiredTools.filter((tool) => !available.includes(tool));
+    if (missing.length > 0) {
+      throw new McpMemoryMissingToolsError(missing, available);
+    }
+  }
+
+  private connectTimeoutMs(): number {
+    return this.settings.connectTimeoutMs ?? 10_000;
+  }
+
+  private logConnected(session: Session, startedAt: number): void {
+    const connectMs = Math.round(performance.now() - startedAt);
+    const target = describeConnection(this.settings.connection);
+    this.logger.info({ mcpServerPid: session.pid, connectMs }, `MCP memory server connected (${target})`);
+  }
+
+  /** Forgets a broken session and starts the respawn loop; ignores stale or already dropped sessions. */
+  private dropSession(session: Session, reason: unknown): void {
+    if (this.session !== session || this.closing) {
+      return;
+    }
+    this.session = undefined;
+    void this.disposeSession(session);
+    this.logger.warn({ mcpServerPid: session.pid, err: reason }, 'MCP memory server connection lost; respawning');
+    this.emit({ connected: false, pid: session.pid, failedAttempts: 0, reason });
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    const delayMs = reconnectDelay(this.failedAttempts, this.policy, this.settings.random);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.pendingReconnect = this.reconnect().finally(() => {
+        this.pendingReconnect = undefined;
+      });
+    }, delayMs);
+    // Deliberately not unref'd: like the live child's pipes, a pending respawn keeps
+    // the process alive until close(), otherwise a worker with nothing else to do
+    // would exit mid-outage instead of recovering.
+  }
+
+  private async reconnect(): Promise<void> {
+    let session: Session;
+    try {
+      session = await this.openSession();
+    } catch (error) {
+      this.handleFailedReconnect(error);
+      return;
+    }
+    if (this.closing) {
+      // close() is awaiting this attempt; it must not leave a child process behind.
+      await this.disposeSession(session);
+      return;
+    }
+    this.installReconnectedSession(session);
+  }
+
+  private handleFailedReconnect(error: unknown): void {
+    this.failedAttempts += 1;
+    this.logger.warn({ err: error, failedAttempts: this.failedAttempts }, 'MCP memory server respawn failed');
+    if (!this.closing) {
+      this.scheduleReconnect();
+    }
+  }
+
+  private installReconnectedSession(session: Session): void {
+    this.session = session;
+    const failedAttempts = this.failedAttempts;
+    this.failedAttempts = 0;
+    this.emit({ connected: true, pid: session.pid, failedAttempts });
+  }
+
+  private async disposeSession(session: Session): Promise<void> {
+    try {
+      await session.client.close();
+    } catch (error) {
+      this.logger.debug({ err: error }, 'closing MCP memory client failed');
+    } finally {
+      session.stderrLines?.close();
+    }
+  }
+
+  private emit(change: ConnectionChange): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(change);
+      } catch (error) {
+        this.logger.error({ err: error }, 'MCP memory connection listener threw');
+      }
+    }
+  }
+}
+
+/** Names of all tools the server offers; servers without the tools capability offer none. */
+async function listToolNames(client: Client, timeoutMs: number): Promise<string[]> {
+  if (!client.getServerCapabilities()?.tools) {
+    return []; // such servers answer tools/list with "Method not found"
+  }
+  const names: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await client.listTools(cursor ? { cursor } : undefined, { timeout: timeoutMs });
+    names.push(...page.tools.map((tool) => tool.name));
+    cursor = page.nextCursor;
+  } while (cursor);
+  return names;
+}
+
+/**
+ * Records the child pid as soon as the process spawns. The SDK forgets the pid
+ * when a failed handshake makes it close the transport, and its own shutdown
+ * escalation runs on unref'd timers, so a server that never answers could
+ * outlive us unless we can still kill it by pid.
+ */
+function capturePidOnStart(session: Session): void {
+  const start = session.transport.start.bind(session.transport);
+  session.transport.start = async () => {
+    await start();
+    session.pid = transportPid(session.transport);
+  };
+}
+
+/** SIGKILLs a server that failed its handshake and is still running. */
+function killLeftoverProcess(pid: number | undefined): void {
+  if (pid === undefined) {
+    return;
+  }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone (ESRCH): nothing to clean up
+  }
+}
+
+function assertStillOpen(session: Session): void {
+  if (session.closed) {
+    throw new McpMemoryUnavailableError('MCP memory server exited while connecting');
+  }
+}
+
+/** Text parts of a tool result, joined; used as the error message of `isError` results. */
+export function toolResultText(result: CallToolResult): string {
+  const texts = result.content.flatMap((part) => (part.type === 'text' ? [part.text] : []));
+  return texts.join('\n') || 'tool returned isError without a message';
+}
+
+/**
+ * True for errors meaning the transport is gone rather than the call failing:
+ * closed stdio pipes, "Not connected", or an HTTP server that lost our session
+ * (404) or is unreachable.
+ */
+export function isConnectionLoss(error: unknown): boolean {
+  if (error instanceof McpError) {
+    return error.code === ErrorCode.ConnectionClosed;
+  }
+  if (error instanceof StreamableHTTPError) {
+    return error.code === 404;
+  }
+  if (!(error instanceof Error)) {
+    return false;
+  }
+  return error.message === 'Not connected' || (error instanceof TypeError && error.message === 'fetch failed');
+}
+
+/**
+ * Gives the SDK a private signal that follows the caller's.
+ *
+ * The SDK adds an 'abort' listener to the signal of every request and never
+ * removes it; passing a long-lived caller signal straight through would leak
+ * one listener per call. `dispose()` detaches our single listener.
+ */
+export function linkAbortSignal(parent: AbortSignal | undefined): { signal: AbortSignal | undefined; dispose(): void } {
+  if (!parent) {
+    return { signal: undefined, dispose: () => {} };
+  }
+  const controller = new AbortController();
+  const forward = (): void => controller.abort(parent.reason);
+  parent.addEventListener('abort', forward, { once: true });
+  if (parent.aborted) {
+    forward();
+  }
+  return { signal: controller.signal, dispose: () => parent.removeEventListener('abort', forward) };
+}

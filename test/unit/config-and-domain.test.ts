@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { isStorableText, metadataSchema, nameSchema } from '../../src/domain/common.js';
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    expect(loadConfig({})).toMatchObject({ HOST: '127.0.0.1', PORT: 3000, DATA_DIR: './data', LOG_LEVEL: 'info' });
+    expect(loadConfig({}).DATABASE_URL).toBeUndefined();
+  });
+
+  it('treats empty strings as unset and coerces numbers', () => {
+    expect(loadConfig({ PORT: '', DATABASE_POOL_SIZE: '7' })).toMatchObject({ PORT: 3000, DATABASE_POOL_SIZE: 7 });
+  });
+
+  it('names every bad variable', () => {
+    expect(() => loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x' })).toThrow(ConfigError);
+    try {
+      loadConfig({ PORT: '70000', DATABASE_URL: 'mysql://x' });
+    } catch (error) {
+      expect((error as Error).message).toMatch(/PORT:.*DATABASE_URL: must start with postgres/);
+    }
+  });
+
+  it('accepts postgres and memory URLs', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgresql://u@h:5432/db' }).DATABASE_URL).toBe('postgresql://u@h:5432/db');
+    expect(loadConfig({ DATABASE_URL: 'memory://' }).DATABASE_URL).toBe('memory://');
+  });
+});
+
+describe('domain rules', () => {
+  it('rejects text PostgreSQL cannot store', () => {
+    expect(isStorableText('ok ✓ 😀')).toBe(true);
+    expect(isStorableText('a\u0000')).toBe(false);
+    expect(isStorableText('\udc00')).toBe(false);
+  });
+
+  it('trims names and refuses blank ones', () => {
+    expect(nameSchema.parse('  x ')).toBe('x');
+    expect(nameSchema.safeParse('   ').success).toBe(false);
+  });
+
+  it('bounds metadata by size, depth and content, including keys', () => {
+    expect(metadataSchema.safeParse({ list: [1, 'two', { three: null }] }).success).toBe(true);
+    expect(metadataSchema.safeParse({ ['k\u0000']: 1 }).success).toBe(false);
+    expect(metadataSchema.safeParse({ list: ['\ud800'] }).success).toBe(false);
+    const deep = JSON.parse('{"a":'.repeat(33) + '1' + '}'.repeat(33));
+    expect(metadataSchema.safeParse(deep).success).toBe(false);
+    const shallowEnough = JSON.parse('{"a":'.repeat(31) + '1' + '}'.repeat(31));
+    expect(metadataSchema.safeParse(shallowEnough).success).toBe(true);
+  });
+});
