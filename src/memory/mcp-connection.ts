@@ -97,6 +97,13 @@ export function reconnectDelay(attempt: number, policy: ReconnectPolicy, random:
   return Math.round(Math.min(policy.maxDelayMs, base * jitter));
 }
 
+/**
+ * One logical connection to an MCP server that survives server crashes.
+ *
+ * Use {@link McpConnection.open}; call {@link McpConnection.close} when done,
+ * because a pending respawn keeps the process alive. `McpMemoryServer`
+ * builds on it; use it directly only for tools outside the memory mapping.
+ */
 export class McpConnection {
   private session: Session | undefined;
   private readonly listeners = new Set<ConnectionChangeListener>();
@@ -280,7 +287,7 @@ export class McpConnection {
     }
     this.session = undefined;
     void this.disposeSession(session);
-    this.logger.warn({ mcpServerPid: session.pid, err: reason }, 'MCP memory server connection lost; respawning');
+    this.logger.warn({ mcpServerPid: session.pid, err: reason }, 'MCP memory server connection lost; reconnecting');
     this.emit({ connected: false, pid: session.pid, failedAttempts: 0, reason });
     this.scheduleReconnect();
   }
