@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, customType, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+
+const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
 
 const timestamps = {
   createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
@@ -48,3 +50,53 @@ export const agents = pgTable(
     index('agents_capabilities_idx').using('gin', table.capabilities),
   ],
 );
+
+/**
+ * The durable, ordered event log. Ids are assigned in commit order (appends take a transaction
+ * advisory lock), so a reader that sees id N has seen every committed event below N.
+ */
+export const events = pgTable(
+  'events',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    type: text('type').notNull(),
+    topic: text('topic').notNull(),
+    topics: text('topics').array().notNull(),
+    data: jsonb('data').$type<Record<string, unknown>>().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (table) => [index('events_topics_idx').using('gin', table.topics), index('events_created_at_idx').on(table.createdAt)],
+);
+
+/** One row: the highest event id the retention job has deleted, so resumes from before it get REPLAY_GAP. */
+export const eventRetention = pgTable('event_retention', {
+  singleton: boolean('singleton').primaryKey().default(true),
+  prunedThroughId: bigint('pruned_through_id', { mode: 'number' }).notNull().default(0),
+});
+
+/** Local copy of every memory entry written through the service: the fallback when the MCP server is away. */
+export const memoryEntries = pgTable(
+  'memory_entries',
+  {
+    key: text('key').primaryKey(),
+    content: text('content').notNull(),
+    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    projectId: uuid('project_id'),
+    agentId: uuid('agent_id'),
+    search: tsvector('search')
+      .notNull()
+      .generatedAlwaysAs(sql`to_tsvector('simple'::regconfig, key || ' ' || content)`),
+    ...timestamps,
+  },
+  (table) => [index('memory_entries_search_idx').using('gin', table.search), index('memory_entries_project_idx').on(table.projectId)],
+);
+
+/** Writes the MCP server has not acknowledged yet, replayed in id order when it is back. */
+export const memoryReplayQueue = pgTable('memory_replay_queue', {
+  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  key: text('key').notNull(),
+  record: jsonb('record').$type<Record<string, unknown>>().notNull(),
+  attempts: integer('attempts').notNull().default(0),
+  lastError: text('last_error'),
+  enqueuedAt: timestamp('enqueued_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+});

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs the vitest projects defined in vitest.config.ts. `npm test` == `scripts/run-tests.sh all`.
+set -uo pipefail
+
+usage() {
+  cat >&2 <<'EOF'
+Usage: scripts/run-tests.sh [MODE] [--serial | --parallel N] [-- <extra vitest args>]
+
+MODE:
+  all              every project, coverage on, thresholds enforced (default; what `npm test` runs)
+  coverage         same as all, plus html + lcov reports in coverage/
+  unit             test/unit (no Postgres/Redis started)
+  integration      test/integration against Postgres (integration) and PGlite (integration-pglite)
+  websocket        test/websocket
+  circuit-breaker  test/circuit-breaker
+  faults           test/faults
+
+Parallelism (default: vitest's default file parallelism):
+  --serial         one test file at a time (--no-file-parallelism)
+  --parallel N     at most N worker processes (--maxWorkers N)
+EOF
+}
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+
+mode=all
+if [[ $# -gt 0 && $1 != -* ]]; then
+  mode=$1
+  shift
+fi
+
+parallel_args=(--maxWorkers "$(nproc)")
+extra_args=()
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --serial) parallel_args=(--no-file-parallelism); shift ;;
+    --parallel)
+      [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || { echo "--parallel needs a positive integer" >&2; usage; exit 2; }
+      parallel_args=(--maxWorkers "$2"); shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    --) shift; extra_args=("$@"); break ;;
+    *) echo "Unknown option: $1" >&2; usage; exit 2 ;;
+  esac
+done
+
+needs_servers=1
+case $mode in
+  all) mode_args=(--coverage.enabled=true) ;;
+  coverage) mode_args=(--coverage.enabled=true); export COVERAGE_HTML=1 ;;
+  unit) mode_args=(--project unit); needs_servers=0; export TEST_SERVERS=off ;;
+  integration) mode_args=(--project integration --project integration-pglite) ;;
+  websocket | circuit-breaker | faults) mode_args=(--project "$mode") ;;
+  *) echo "Unknown mode: $mode" >&2; usage; exit 2 ;;
+esac
+
+if [[ $needs_servers == 1 ]]; then
+  pg_bin=${PG_BIN_DIR:-/usr/lib/postgresql/15/bin}
+  if [[ ! -x $pg_bin/postgres ]]; then
+    echo "PostgreSQL 15 server binaries not found at $pg_bin — install them with: apt-get install -y postgresql-15" >&2
+    exit 1
+  fi
+  if [[ -z ${REDIS_SERVER_BIN:-} ]] && ! command -v redis-server >/dev/null 2>&1; then
+    echo "redis-server not found — install it with: apt-get install -y redis-server" >&2
+    exit 1
+  fi
+fi
+
+exec node_modules/.bin/vitest run "${mode_args[@]}" "${parallel_args[@]}" "${extra_args[@]}"

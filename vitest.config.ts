@@ -1,0 +1,43 @@
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/** Run through scripts/run-tests.sh; it picks projects and turns coverage on for `all`/`coverage`. */
+const integrationFiles = ['test/integration/**/*.test.ts'];
+const coverageReporters = process.env.COVERAGE_HTML === '1' ? ['html', 'lcov'] : [];
+
+export default defineConfig({
+  test: {
+    // Root-level on purpose: only the root project starts servers (see global-setup.ts).
+    globalSetup: ['test/support/global-setup.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    passWithNoTests: true,
+    reporters: ['default', './test/support/summary-reporter.ts'],
+    coverage: {
+      provider: 'v8',
+      include: ['src/**/*.ts'],
+      exclude: ['src/main.ts', 'src/**/*.d.ts'],
+      thresholds: { lines: 90, statements: 90, functions: 90, branches: 90 },
+      reporter: ['text-summary', 'json-summary', ...coverageReporters],
+      reportsDirectory: 'coverage',
+      // Always report (and check thresholds) so the summary reporter's line stays last.
+      reportOnFailure: true,
+    },
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { extends: true, test: { name: 'integration', include: integrationFiles, env: { TEST_DB: 'postgres' } } },
+      {
+        extends: true,
+        test: {
+          name: 'integration-pglite',
+          include: integrationFiles,
+          exclude: [...configDefaults.exclude, '**/*.postgres-only.test.ts'],
+          env: { TEST_DB: 'pglite' },
+        },
+      },
+      { extends: true, test: { name: 'websocket', include: ['test/websocket/**/*.test.ts'] } },
+      { extends: true, test: { name: 'circuit-breaker', include: ['test/circuit-breaker/**/*.test.ts'] } },
+      { extends: true, test: { name: 'faults', include: ['test/faults/**/*.test.ts'] } },
+    ],
+  },
+});
