@@ -11,9 +11,11 @@ import {
 import type { Config } from './config.js';
 import { frameworkErrorHandler, installProblemHandlers } from './http/problem.js';
 import { agentRoutes } from './http/routes/agents.js';
+import { eventRoutes } from './http/routes/events.js';
 import { healthRoutes } from './http/routes/health.js';
 import { projectRoutes } from './http/routes/projects.js';
 import { type DatabasePluginOptions, databasePlugin } from './plugins/database.js';
+import { eventsPlugin } from './plugins/events.js';
 import { servicesPlugin } from './plugins/services.js';
 
 /** Largest accepted request body. */
@@ -21,7 +23,7 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 /** What {@link buildApp} needs: the configuration, and the database to open or an open one to borrow. */
 export interface AppOptions {
-  config: Pick<Config, 'LOG_LEVEL' | 'REQUEST_TIMEOUT_MS'>;
+  config: Config;
   database: DatabasePluginOptions;
   /** Replaces the pino logger settings (tests pass `false`). */
   logger?: FastifyServerOptions['logger'];
@@ -82,7 +84,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => void reply.header('x-request-id', request.id));
   await registerDocs(app);
   await app.register(databasePlugin, options.database);
+  await app.register(eventsPlugin, { config: options.config });
   await app.register(servicesPlugin);
+  await app.register(eventRoutes);
   await app.register(healthRoutes);
   await app.register(
     async (api) => {

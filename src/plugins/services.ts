@@ -1,6 +1,7 @@
 import fastifyPlugin from 'fastify-plugin';
 import { AgentService } from '../services/agent-service.js';
 import { ProjectService } from '../services/project-service.js';
+import { WriteTransactions } from '../services/write-transaction.js';
 
 /** The use-case layer, shared by every route. */
 export interface Services {
@@ -14,11 +15,12 @@ declare module 'fastify' {
   }
 }
 
-/** Builds the services on top of the database plugin. */
+/** Builds the services on top of the database and the event log. */
 export const servicesPlugin = fastifyPlugin(
   async (app) => {
     const db = app.database.db;
-    app.decorate('services', { projects: new ProjectService(db), agents: new AgentService(db) });
+    const writes = new WriteTransactions(db, app.events.log, app.events.bus);
+    app.decorate('services', { projects: new ProjectService(db, writes), agents: new AgentService(db, writes) });
   },
-  { name: 'services', dependencies: ['database'] },
+  { name: 'services', dependencies: ['database', 'events'] },
 );

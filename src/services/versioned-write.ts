@@ -1,34 +1,30 @@
+import { isDeepStrictEqual } from 'node:util';
 import { NotFoundError, PreconditionFailedError } from '../domain/errors.js';
 import type { Executor } from '../store/database.js';
 import type { ExpectedVersions } from '../store/versioning.js';
 
-/** What a service needs from a repository to explain a refused write. */
-export interface VersionReader {
-  lockVersion(executor: Executor, id: string): Promise<number | null>;
+/** What a service needs from a repository to lock a row before changing it. */
+export interface LockingReader<T> {
+  findById(executor: Executor, id: string, options: { lock: true }): Promise<T | null>;
 }
 
 /**
- * Returns the written resource, or explains why a guarded write touched nothing: the row is
- * gone (404) or its version is not the one `If-Match` named (412).
+ * Locks the row a write is about to change and checks it against `If-Match`: 404 when it is
+ * gone, 412 when its version is not one the caller named. Returns the row as it was.
  */
-export async function writtenOrExplain<T>(
-  written: T | null,
-  context: { executor: Executor; repository: VersionReader; resource: string; id: string },
+export async function lockForWrite<T extends { version: number }>(
+  repository: LockingReader<T>,
+  context: { executor: Executor; resource: string; id: string; expected: ExpectedVersions },
 ): Promise<T> {
-  if (written !== null) return written;
-  const version = await context.repository.lockVersion(context.executor, context.id);
-  if (version === null) throw new NotFoundError(context.resource, context.id);
-  throw new PreconditionFailedError(context.resource, context.id, version);
+  const current = await repository.findById(context.executor, context.id, { lock: true });
+  if (current === null) throw new NotFoundError(context.resource, context.id);
+  if (context.expected !== null && !context.expected.includes(current.version)) {
+    throw new PreconditionFailedError(context.resource, context.id, current.version);
+  }
+  return current;
 }
 
-/** Checks a locked row's version against `If-Match` before a write that cannot carry the guard itself. */
-export async function assertVersion(
-  expected: ExpectedVersions,
-  context: { executor: Executor; repository: VersionReader; resource: string; id: string },
-): Promise<void> {
-  const version = await context.repository.lockVersion(context.executor, context.id);
-  if (version === null) throw new NotFoundError(context.resource, context.id);
-  if (expected !== null && !expected.includes(version)) {
-    throw new PreconditionFailedError(context.resource, context.id, version);
-  }
+/** Names of the `fields` whose values differ between two versions of a resource. */
+export function changedFields<T extends object>(before: T, after: T, fields: ReadonlyArray<keyof T & string>): string[] {
+  return fields.filter((field) => !isDeepStrictEqual(before[field], after[field]));
 }

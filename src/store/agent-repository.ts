@@ -5,7 +5,7 @@ import { ConflictError, UnprocessableError } from '../domain/errors.js';
 import { SqlState, databaseErrorCode } from './database-errors.js';
 import type { Executor } from './database.js';
 import { agents } from './schema.js';
-import { type ExpectedVersions, nextVersion, orderTerms, versionGuard } from './versioning.js';
+import { nextVersion, orderTerms } from './versioning.js';
 
 type AgentRow = typeof agents.$inferSelect;
 
@@ -68,8 +68,10 @@ export class AgentRepository {
     return toAgent(row!);
   }
 
-  async findById(executor: Executor, id: string): Promise<Agent | null> {
-    const [row] = await executor.select().from(agents).where(eq(agents.id, id));
+  /** The row, or null; with `lock` the row stays locked until the transaction ends, so a write can check it first. */
+  async findById(executor: Executor, id: string, options: { lock?: boolean } = {}): Promise<Agent | null> {
+    const query = executor.select().from(agents).where(eq(agents.id, id));
+    const [row] = options.lock ? await query.for('update') : await query;
     return row === undefined ? null : toAgent(row);
   }
 
@@ -86,13 +88,13 @@ export class AgentRepository {
     return { items: rows.map(toAgent), total: total!.value, limit: query.limit, offset: query.offset };
   }
 
-  /** Applies `fields` and bumps the version; null when the row is missing or its version is not expected. */
-  async update(executor: Executor, id: string, fields: AgentPatch, expected: ExpectedVersions): Promise<Agent | null> {
+  /** Applies `fields` and bumps the version; null when the row is missing. */
+  async update(executor: Executor, id: string, fields: AgentPatch): Promise<Agent | null> {
     const [row] = await translateViolations(fields, () =>
       executor
         .update(agents)
         .set({ ...toColumns(fields), ...nextVersion(agents) })
-        .where(versionGuard(agents, id, expected))
+        .where(eq(agents.id, id))
         .returning(),
     );
     return row === undefined ? null : toAgent(row);
@@ -118,15 +120,10 @@ export class AgentRepository {
     return rows.map(toAgent);
   }
 
-  /** Deletes the row; null when it is missing or its version is not expected. */
-  async delete(executor: Executor, id: string, expected: ExpectedVersions): Promise<Agent | null> {
-    const [row] = await executor.delete(agents).where(versionGuard(agents, id, expected)).returning();
+  /** Deletes the row; null when it is missing. */
+  async delete(executor: Executor, id: string): Promise<Agent | null> {
+    const [row] = await executor.delete(agents).where(eq(agents.id, id)).returning();
     return row === undefined ? null : toAgent(row);
   }
 
-  /** The current version, or null when the row does not exist; locks the row until the transaction ends. */
-  async lockVersion(executor: Executor, id: string): Promise<number | null> {
-    const [row] = await executor.select({ version: agents.version }).from(agents).where(eq(agents.id, id)).for('update');
-    return row?.version ?? null;
-  }
 }

@@ -3,7 +3,7 @@ import type { Page } from '../domain/common.js';
 import type { Project, ProjectInput, ProjectListQuery, ProjectPatch } from '../domain/project.js';
 import type { Executor } from './database.js';
 import { projects } from './schema.js';
-import { type ExpectedVersions, nextVersion, orderTerms, versionGuard } from './versioning.js';
+import { nextVersion, orderTerms } from './versioning.js';
 
 type ProjectRow = typeof projects.$inferSelect;
 
@@ -50,8 +50,10 @@ export class ProjectRepository {
     return toProject(row!);
   }
 
-  async findById(executor: Executor, id: string): Promise<Project | null> {
-    const [row] = await executor.select().from(projects).where(eq(projects.id, id));
+  /** The row, or null; with `lock` the row stays locked until the transaction ends, so a write can check it first. */
+  async findById(executor: Executor, id: string, options: { lock?: boolean } = {}): Promise<Project | null> {
+    const query = executor.select().from(projects).where(eq(projects.id, id));
+    const [row] = options.lock ? await query.for('update') : await query;
     return row === undefined ? null : toProject(row);
   }
 
@@ -68,25 +70,20 @@ export class ProjectRepository {
     return { items: rows.map(toProject), total: total!.value, limit: query.limit, offset: query.offset };
   }
 
-  /** Applies `fields` and bumps the version; null when the row is missing or its version is not expected. */
-  async update(executor: Executor, id: string, fields: ProjectPatch, expected: ExpectedVersions): Promise<Project | null> {
+  /** Applies `fields` and bumps the version; null when the row is missing. */
+  async update(executor: Executor, id: string, fields: ProjectPatch): Promise<Project | null> {
     const [row] = await executor
       .update(projects)
       .set({ ...toColumns(fields), ...nextVersion(projects) })
-      .where(versionGuard(projects, id, expected))
+      .where(eq(projects.id, id))
       .returning();
     return row === undefined ? null : toProject(row);
   }
 
-  /** Deletes the row; null when it is missing or its version is not expected. */
-  async delete(executor: Executor, id: string, expected: ExpectedVersions): Promise<Project | null> {
-    const [row] = await executor.delete(projects).where(versionGuard(projects, id, expected)).returning();
+  /** Deletes the row; null when it is missing. */
+  async delete(executor: Executor, id: string): Promise<Project | null> {
+    const [row] = await executor.delete(projects).where(eq(projects.id, id)).returning();
     return row === undefined ? null : toProject(row);
   }
 
-  /** The current version, or null when the row does not exist; locks the row until the transaction ends. */
-  async lockVersion(executor: Executor, id: string): Promise<number | null> {
-    const [row] = await executor.select({ version: projects.version }).from(projects).where(eq(projects.id, id)).for('update');
-    return row?.version ?? null;
-  }
 }

@@ -1,4 +1,4 @@
-import { type AnyColumn, type SQL, and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import { type AnyColumn, type SQL, asc, desc, sql } from 'drizzle-orm';
 import type { SortOrder } from '../domain/common.js';
 
 /** The columns every versioned resource table shares. */
@@ -24,11 +24,6 @@ export function nextVersion(table: VersionedColumns) {
   };
 }
 
-/** The row with `id`, provided its version is one of `expected`. */
-export function versionGuard(table: VersionedColumns, id: string, expected: ExpectedVersions): SQL | undefined {
-  const byId = eq(table.id, id);
-  return expected === null ? byId : and(byId, inArray(table.version, [...expected]));
-}
 
 /** ORDER BY terms for a sort order, ending with the id so that pages never overlap or skip. */
 export function orderTerms(table: VersionedColumns, sort: SortOrder): SQL[] {

@@ -35,7 +35,7 @@ async function fingerprint(): Promise<string> {
     (select count(*) from agents) as agents, (select coalesce(sum(version), 0) from agents) as agent_versions,
     (select string_agg(md5(p::text), ',' order by id) from projects p) as project_rows,
     (select string_agg(md5(a::text), ',' order by id) from agents a) as agent_rows`);
-  return JSON.stringify(result.rows[0]);
+  return JSON.stringify((result as unknown as { rows: unknown[] }).rows[0]);
 }
 
 const text = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom('', ' ', '\u0000', '\ud800', 'a'.repeat(300)));

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
-import { type TestApp, createTestApp, openTestDatabase } from '../support/app.js';
+import { type TestApp, createTestApp, openTestDatabase, testConfig } from '../support/app.js';
 import { expectProblem } from '../support/problems.js';
 
 let t: TestApp;
@@ -19,7 +19,7 @@ describe('health', () => {
 
   it('answers 503 on readiness and on the API when the database is gone, and stays live', async () => {
     const { database, drop } = await openTestDatabase();
-    const app = await buildApp({ config: { LOG_LEVEL: 'silent', REQUEST_TIMEOUT_MS: 5_000 }, database: { handle: database }, logger: false });
+    const app = await buildApp({ config: testConfig(), database: { handle: database }, logger: false });
     try {
       await database.close();
       const ready = expectProblem(await app.inject({ method: 'GET', url: '/health/ready' }), 503);

@@ -1,6 +1,7 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { sql } from 'drizzle-orm';
 import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
 import { type DatabaseHandle, openDatabase } from '../../src/store/database.js';
 import { createTestDatabase } from './database.js';
 
@@ -28,16 +29,21 @@ export async function openTestDatabase(): Promise<{ database: DatabaseHandle; dr
   return { database, drop: created.drop };
 }
 
+/** The service configuration with test-friendly overrides (environment-variable names and string values, as in production). */
+export function testConfig(overrides: Record<string, string> = {}) {
+  return loadConfig({ LOG_LEVEL: 'silent', MEMORY_MCP: 'off', ...overrides });
+}
+
 /** Builds the real app on a real database of the engine under test. */
-export async function createTestApp(): Promise<TestApp> {
+export async function createTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
   const { database, drop } = await openTestDatabase();
-  const app = await buildApp({ config: { LOG_LEVEL: 'silent', REQUEST_TIMEOUT_MS: 10_000 }, database: { handle: database }, logger: false });
+  const app = await buildApp({ config: testConfig(overrides), database: { handle: database }, logger: false });
   await app.ready();
   return {
     app,
     database,
     request: (options) => app.inject(options),
-    reset: async () => void (await database.db.execute(sql`truncate table agents, projects restart identity cascade`)),
+    reset: async () => void (await database.db.execute(sql`truncate table agents, projects, events, memory_entries, memory_replay_queue restart identity cascade`)),
     close: async () => {
       await app.close();
       await database.close();

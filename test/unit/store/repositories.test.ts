@@ -38,12 +38,11 @@ describe('ProjectRepository', () => {
     });
   });
 
-  it('returns null for a missing row on read, update, delete and version lookup', async () => {
-    const { executor } = fakeExecutor([], [], [], []);
+  it('returns null for a missing row on read, update and delete', async () => {
+    const { executor } = fakeExecutor([], [], []);
     expect(await repository.findById(executor, 'p1')).toBeNull();
-    expect(await repository.update(executor, 'p1', { name: 'B' }, null)).toBeNull();
-    expect(await repository.delete(executor, 'p1', [1])).toBeNull();
-    expect(await repository.lockVersion(executor, 'p1')).toBeNull();
+    expect(await repository.update(executor, 'p1', { name: 'B' })).toBeNull();
+    expect(await repository.delete(executor, 'p1')).toBeNull();
   });
 
   it('builds a page from the rows and the count, applying every filter', async () => {
@@ -54,9 +53,11 @@ describe('ProjectRepository', () => {
     expect(calls).toEqual(expect.arrayContaining(['select', 'from', 'where', 'orderBy', 'limit', 'offset']));
   });
 
-  it('locks the row when reading its version', async () => {
-    const { executor, calls } = fakeExecutor([{ version: 5 }]);
-    expect(await repository.lockVersion(executor, 'p1')).toBe(5);
+  it('locks the row only when asked', async () => {
+    const { executor, calls } = fakeExecutor([projectRow], [projectRow]);
+    await repository.findById(executor, 'p1');
+    expect(calls).not.toContain('for');
+    expect(await repository.findById(executor, 'p1', { lock: true })).toMatchObject({ version: 3 });
     expect(calls).toContain('for');
   });
 });
@@ -74,7 +75,7 @@ describe('AgentRepository', () => {
   it('turns a unique violation into ConflictError and a foreign-key violation into a 422 on project_id', async () => {
     const { executor } = fakeExecutor(databaseError('23505'), databaseError('23503'));
     await expect(repository.insert(executor, input)).rejects.toEqual(new ConflictError('Agent name "coder" is already taken'));
-    const error = await repository.update(executor, 'a1', { project_id: 'p9' }, null).catch((caught: unknown) => caught);
+    const error = await repository.update(executor, 'a1', { project_id: 'p9' }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(UnprocessableError);
     expect((error as UnprocessableError).errors).toEqual([{ path: '/project_id', message: 'Project p9 does not exist', in: 'body' }]);
   });
@@ -86,21 +87,19 @@ describe('AgentRepository', () => {
   });
 
   it('lists with every filter, heartbeats, detaches and deletes', async () => {
-    const { executor } = fakeExecutor([agentRow], [{ value: 1 }], [agentRow], [], [agentRow, agentRow], [agentRow], [{ version: 2 }]);
+    const { executor } = fakeExecutor([agentRow], [{ value: 1 }], [agentRow], [], [agentRow, agentRow], [agentRow]);
     const page = await repository.list(executor, { limit: 20, offset: 0, sort: 'created_at', agent_type: 'coder', status: 'idle', project_id: 'p1', capability: ['ts'] });
     expect(page.total).toBe(1);
     expect(await repository.heartbeat(executor, 'a1', { status: 'busy' })).toMatchObject({ id: 'a1' });
     expect(await repository.heartbeat(executor, 'a1', null)).toBeNull();
     expect(await repository.detachFromProject(executor, 'p1')).toHaveLength(2);
-    expect(await repository.delete(executor, 'a1', null)).toMatchObject({ id: 'a1' });
-    expect(await repository.lockVersion(executor, 'a1')).toBe(2);
+    expect(await repository.delete(executor, 'a1')).toMatchObject({ id: 'a1' });
   });
 
   it('returns null when an update or lookup finds nothing', async () => {
-    const { executor } = fakeExecutor([], [], [], []);
-    expect(await repository.update(executor, 'a1', { status: 'busy' }, [1])).toBeNull();
-    expect(await repository.findById(executor, 'a1')).toBeNull();
-    expect(await repository.delete(executor, 'a1', [1])).toBeNull();
-    expect(await repository.lockVersion(executor, 'a1')).toBeNull();
+    const { executor } = fakeExecutor([], [], []);
+    expect(await repository.update(executor, 'a1', { status: 'busy' })).toBeNull();
+    expect(await repository.findById(executor, 'a1', { lock: true })).toBeNull();
+    expect(await repository.delete(executor, 'a1')).toBeNull();
   });
 });

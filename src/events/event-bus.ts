@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { LoggedEvent } from '../domain/event.js';
+
+/** Receives batches of committed events, in the order their instance published them. */
+export type BusListener = (events: LoggedEvent[]) => void;
+
+/** Hands committed events to every instance's dispatcher: in process, or through Redis across instances. */
+export interface EventBus {
+  publish(events: LoggedEvent[]): void;
+  subscribe(listener: BusListener): () => void;
+  close(): Promise<void>;
+}
+
+/** Something the bus can report trouble to without failing the write that published. */
+export interface BusLogger {
+  warn(object: object, message: string): void;
+  info(object: object, message: string): void;
+}
+
+/** Delivers events to listeners in this process only (no `REDIS_URL`). */
+export class InProcessEventBus implements EventBus {
+  private readonly listeners = new Set<BusListener>();
+
+  publish(events: LoggedEvent[]): void {
+    if (events.length === 0) return;
+    for (const listener of this.listeners) listener(events);
+  }
+
+  subscribe(listener: BusListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+  }
+}
+
+const CHANNEL = 'swarm-control:events';
+
+function redisClient(url: string, logger: BusLogger, role: string): Redis {
+  const client = new Redis(url, {
+    enableOfflineQueue: role === 'subscriber',
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2_000),
+  });
+  client.on('error', (error: Error) => logger.warn({ err: error, role }, 'redis connection error'));
+  return client;
+}
+
+/**
+ * Publishes through Redis pub/sub so every instance sees every committed event. Local listeners
+ * get this instance's events directly, so delivery here never waits for Redis, and a Redis
+ * outage only delays other instances (their dispatchers also poll the log, so nothing is lost).
+ */
+export class RedisEventBus implements EventBus {
+  private readonly local = new InProcessEventBus();
+  private readonly instanceId = randomUUID();
+  private readonly publisher: Redis;
+  private readonly subscriber: Redis;
+
+  constructor(url: string, private readonly logger: BusLogger) {
+    this.publisher = redisClient(url, logger, 'publisher');
+    this.subscriber = redisClient(url, logger, 'subscriber');
+    this.subscriber.on('message', (_channel: string, message: string) => this.receive(message));
+    this.subscriber.on('ready', () => logger.info({}, 'redis event bus connected'));
+    this.subscriber.subscribe(CHANNEL).catch((error: unknown) => logger.warn({ err: error }, 'redis subscribe failed'));
+  }
+
+  publish(events: LoggedEvent[]): void {
+    if (events.length === 0) return;
+    this.local.publish(events);
+    const message = JSON.stringify({ from: this.instanceId, events });
+    this.publisher.publish(CHANNEL, message).catch((error: unknown) => this.logger.warn({ err: error }, 'redis publish failed; other instances will catch up from the log'));
+  }
+
+  subscribe(listener: BusListener): () => void {
+    return this.local.subscribe(listener);
+  }
+
+  async close(): Promise<void> {
+    await this.local.close();
+    this.subscriber.disconnect();
+    this.publisher.disconnect();
+  }
+
+  /** Events from other instances are only hints: the dispatcher re-reads the log on any gap, so a garbled message loses nothing. */
+  private receive(message: string): void {
+    try {
+      const parsed = JSON.parse(message) as { from: string; events: LoggedEvent[] };
+      if (parsed.from !== this.instanceId && Array.isArray(parsed.events)) this.local.publish(parsed.events);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'ignored an unreadable event bus message');
+    }
+  }
+}

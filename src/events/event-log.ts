@@ -1,0 +1,83 @@
+import { and, arrayOverlaps, asc, desc, eq, gt, lt, lte, max, sql } from 'drizzle-orm';
+import type { Retention } from '../config.js';
+import type { EventDraft, LoggedEvent } from '../domain/event.js';
+import type { Executor } from '../store/database.js';
+import { eventRetention, events } from '../store/schema.js';
+
+const APPEND_LOCK_ID = 7_311_043;
+
+type EventRow = typeof events.$inferSelect;
+
+function toEvent(row: EventRow): LoggedEvent {
+  return {
+    id: row.id,
+    type: row.type as LoggedEvent['type'],
+    topic: row.topic,
+    topics: row.topics,
+    timestamp: row.createdAt.toISOString(),
+    data: row.data,
+  };
+}
+
+/**
+ * The durable, ordered log every write appends to inside its own transaction. Appends take a
+ * transaction-level advisory lock, held until commit, so ids are handed out in commit order:
+ * once id N is visible, no event below N can still appear. Callers append as the last step of a
+ * transaction, which keeps that lock the last one taken and rules out lock-order deadlocks.
+ */
+export class EventLog {
+  async append(executor: Executor, drafts: EventDraft[]): Promise<LoggedEvent[]> {
+    if (drafts.length === 0) return [];
+    await executor.execute(sql`select pg_advisory_xact_lock(${APPEND_LOCK_ID})`);
+    const rows = await executor.insert(events).values(drafts).returning();
+    return rows.map(toEvent).sort((a, b) => a.id - b.id);
+  }
+
+  /** Events after `afterId`, oldest first, limited to those delivered to any of `topics` (null: all). */
+  async readAfter(executor: Executor, afterId: number, topics: readonly string[] | null, limit: number): Promise<LoggedEvent[]> {
+    const rows = await executor
+      .select()
+      .from(events)
+      .where(and(gt(events.id, afterId), topics === null ? undefined : arrayOverlaps(events.topics, [...topics])))
+      .orderBy(asc(events.id))
+      .limit(limit);
+    return rows.map(toEvent);
+  }
+
+  /** The newest id in the log, or the highest pruned one when the log is empty (0 for a new log). */
+  async latestId(executor: Executor): Promise<number> {
+    const [row] = await executor.select({ value: max(events.id) }).from(events);
+    return row?.value ?? (await this.prunedThroughId(executor));
+  }
+
+  /** Every id up to this one has been deleted by retention; a resume from before it cannot be served. */
+  async prunedThroughId(executor: Executor): Promise<number> {
+    const [row] = await executor.select({ value: eventRetention.prunedThroughId }).from(eventRetention);
+    return row?.value ?? 0;
+  }
+
+  /** Deletes events older than the retention age or beyond its count; returns how many went. */
+  async prune(executor: Executor, retention: Retention, now: Date = new Date()): Promise<number> {
+    const cutoff = await this.pruneCutoff(executor, retention, now);
+    if (cutoff === null) return 0;
+    return executor.transaction(async (tx) => {
+      const deleted = await tx.delete(events).where(lte(events.id, cutoff)).returning({ id: events.id });
+      await tx.update(eventRetention).set({ prunedThroughId: sql`greatest(${eventRetention.prunedThroughId}, ${cutoff})` }).where(eq(eventRetention.singleton, true));
+      return deleted.length;
+    });
+  }
+
+  /** The highest id retention removes, or null when nothing is due. */
+  private async pruneCutoff(executor: Executor, retention: Retention, now: Date): Promise<number | null> {
+    const candidates: number[] = [];
+    if (retention.maxAgeMs !== null) {
+      const [old] = await executor.select({ value: max(events.id) }).from(events).where(lt(events.createdAt, new Date(now.getTime() - retention.maxAgeMs)));
+      if (old?.value != null) candidates.push(old.value);
+    }
+    if (retention.maxEvents !== null) {
+      const [beyond] = await executor.select({ id: events.id }).from(events).orderBy(desc(events.id)).offset(retention.maxEvents).limit(1);
+      if (beyond !== undefined) candidates.push(beyond.id);
+    }
+    return candidates.length === 0 ? null : Math.max(...candidates);
+  }
+}

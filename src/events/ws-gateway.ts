@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import { type LoggedEvent, rootTopics, toEnvelope } from '../domain/event.js';
+import type { Database } from '../store/database.js';
+import type { EventDispatcher } from './event-dispatcher.js';
+import type { EventLog } from './event-log.js';
+import { type ServerMessage, parseClientMessage } from './ws-protocol.js';
+
+/** The part of a `ws` WebSocket the gateway uses, so tests can stand in for it. */
+export interface GatewaySocket {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  send(data: string): void;
+  ping(): void;
+  close(code: number, reason: string): void;
+  terminate(): void;
+  on(event: 'message', listener: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void): unknown;
+  on(event: 'pong' | 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+/** Limits and timings of the gateway (validated in the constructor). */
+export interface GatewayOptions {
+  heartbeatMs: number;
+  maxBufferedBytes: number;
+  maxConnections: number;
+  replayBatchSize?: number;
+}
+
+/** Where a new connection starts: its topics (null: all) and the last event it already has (undefined: none). */
+export interface ConnectRequest {
+  topics: string[] | null;
+  lastEventId: number | undefined;
+}
+
+/** Close codes the gateway uses. */
+export const CloseCode = { goingAway: 1001, policyViolation: 1008, tryAgainLater: 1013 } as const;
+
+const OPEN = 1;
+
+type Phase = { name: 'replaying'; buffered: LoggedEvent[] } | { name: 'live' } | { name: 'closed' };
+
+interface Connection {
+  id: string;
+  socket: GatewaySocket;
+  topics: Set<string>;
+  lastSentId: number;
+  alive: boolean;
+  phase: Phase;
+}
+
+/** Something the gateway can log to. */
+export interface GatewayLogger {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+/**
+ * Serves the live event stream: a WELCOME, then a replay of the log after the client's
+ * `last_event_id`, then live events, with no gap and no duplicate at the seam (live events that
+ * arrive during the replay wait in a per-connection buffer, and every send skips ids already
+ * sent). Also runs the heartbeat and enforces the connection and buffer limits.
+ */
+export class WebSocketGateway {
+  private readonly connections = new Map<string, Connection>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private readonly replayBatchSize: number;
+
+  constructor(
+    private readonly db: Database,
+    private readonly log: EventLog,
+    private readonly dispatcher: EventDispatcher,
+    private readonly options: GatewayOptions,
+    private readonly logger: GatewayLogger,
+  ) {
+    positive('heartbeatMs', options.heartbeatMs);
+    positive('maxBufferedBytes', options.maxBufferedBytes);
+    positive('maxConnections', options.maxConnections);
+    this.replayBatchSize = positive('replayBatchSize', options.replayBatchSize ?? 500);
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  start(): void {
+    this.unsubscribe = this.dispatcher.subscribe((event) => this.broadcast(event));
+    this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatMs);
+  }
+
+  /** Closes every socket with 1001 so clients reconnect elsewhere, and stops the heartbeat. */
+  stop(): void {
+    clearInterval(this.heartbeat);
+    this.unsubscribe?.();
+    for (const connection of this.connections.values()) this.close(connection, CloseCode.goingAway, 'server shutting down');
+  }
+
+  /** Takes over a freshly upgraded socket. */
+  async accept(socket: GatewaySocket, request: ConnectRequest): Promise<void> {
+    if (this.connections.size >= this.options.maxConnections) {
+      socket.close(CloseCode.tryAgainLater, 'connection limit reached');
+      return;
+    }
+    const connection = this.register(socket, request.topics ?? [...rootTopics]);
+    const head = this.dispatcher.lastDeliveredId;
+    this.sendControl(connection, {
+      type: 'WELCOME', connection_id: connection.id, last_event_id: request.lastEventId ?? head,
+      heartbeat_ms: this.options.heartbeatMs, topics: [...connection.topics],
+    });
+    try {
+      await this.replay(connection, request.lastEventId, head);
+    } catch (error) {
+      this.logger.warn({ err: error, connection: connection.id }, 'replay failed; closing so the client retries');
+      this.close(connection, CloseCode.tryAgainLater, 'replay failed');
+    }
+  }
+
+  private register(socket: GatewaySocket, topics: string[]): Connection {
+    const connection: Connection = { id: randomUUID(), socket, topics: new Set(topics), lastSentId: 0, alive: true, phase: { name: 'replaying', buffered: [] } };
+    this.connections.set(connection.id, connection);
+    socket.on('message', (data, isBinary) => this.onMessage(connection, data, isBinary));
+    socket.on('pong', () => void (connection.alive = true));
+    socket.on('close', () => this.forget(connection));
+    socket.on('error', (error) => this.logger.warn({ err: error, connection: connection.id }, 'socket error'));
+    return connection;
+  }
+
+  private async replay(connection: Connection, lastEventId: number | undefined, head: number): Promise<void> {
+    connection.lastSentId = lastEventId ?? head;
+    if (lastEventId !== undefined && (await this.outsideRetainedLog(lastEventId))) {
+      this.sendControl(connection, { type: 'ERROR', code: 'REPLAY_GAP', message: `Events after ${lastEventId} are no longer retained; refetch state, the stream continues live` });
+      connection.lastSentId = head;
+    } else if (lastEventId !== undefined) {
+      await this.replayFromLog(connection);
+    }
+    this.goLive(connection);
+  }
+
+  private async outsideRetainedLog(lastEventId: number): Promise<boolean> {
+    const [pruned, latest] = await Promise.all([this.log.prunedThroughId(this.db), this.log.latestId(this.db)]);
+    return lastEventId < pruned || lastEventId > latest;
+  }
+
+  private async replayFromLog(connection: Connection): Promise<void> {
+    for (;;) {
+      if (connection.phase.name === 'closed') return;
+      const events = await this.log.readAfter(this.db, connection.lastSentId, [...connection.topics], this.replayBatchSize);
+      events.forEach((event) => this.sendEvent(connection, event, JSON.stringify(toEnvelope(event))));
+      if (events.length < this.replayBatchSize) return;
+    }
+  }
+
+  private goLive(connection: Connection): void {
+    if (connection.phase.name !== 'replaying') return;
+    const { buffered } = connection.phase;
+    connection.phase = { name: 'live' };
+    buffered.forEach((event) => this.sendEvent(connection, event, JSON.stringify(toEnvelope(event))));
+  }
+
+  private broadcast(event: LoggedEvent): void {
+    let frame: string | undefined;
+    for (const connection of this.connections.values()) {
+      if (connection.phase.name === 'replaying') connection.phase.buffered.push(event);
+      else if (connection.phase.name === 'live') this.sendEvent(connection, event, (frame ??= JSON.stringify(toEnvelope(event))));
+    }
+  }
+
+  private sendEvent(connection: Connection, event: LoggedEvent, frame: string): void {
+    if (event.id <= connection.lastSentId || !event.topics.some((topic) => connection.topics.has(topic))) return;
+    connection.lastSentId = event.id;
+    this.send(connection, frame);
+  }
+
+  private sendControl(connection: Connection, message: ServerMessage): void {
+    this.send(connection, JSON.stringify(message));
+  }
+
+  private send(connection: Connection, frame: string): void {
+    if (connection.phase.name === 'closed' || connection.socket.readyState !== OPEN) return;
+    if (connection.socket.bufferedAmount > this.options.maxBufferedBytes) {
+      this.logger.warn({ connection: connection.id, buffered: connection.socket.bufferedAmount }, 'closing a slow consumer');
+      this.close(connection, CloseCode.tryAgainLater, 'slow consumer');
+      return;
+    }
+    connection.socket.send(frame);
+  }
+
+  private onMessage(connection: Connection, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    const text = isBinary ? '' : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8');
+    const parsed = parseClientMessage(text);
+    if ('error' in parsed) {
+      this.sendControl(connection, { type: 'ERROR', code: parsed.error, message: parsed.detail });
+      return;
+    }
+    const { message } = parsed;
+    if (message.type === 'PING') this.sendControl(connection, { type: 'PONG', timestamp: new Date().toISOString() });
+    else if (message.type === 'PONG') connection.alive = true;
+    else this.changeTopics(connection, message.type, message.topics);
+  }
+
+  private changeTopics(connection: Connection, action: 'SUBSCRIBE' | 'UNSUBSCRIBE', topics: string[]): void {
+    for (const topic of topics) {
+      if (action === 'SUBSCRIBE') connection.topics.add(topic);
+      else connection.topics.delete(topic);
+    }
+    this.sendControl(connection, { type: 'ACK', action, topics: [...connection.topics] });
+  }
+
+  private beat(): void {
+    const timestamp = new Date().toISOString();
+    for (const connection of this.connections.values()) {
+      if (!connection.alive) {
+        this.logger.info({ connection: connection.id }, 'terminating a peer that missed a heartbeat');
+        connection.socket.terminate();
+        this.forget(connection);
+        continue;
+      }
+      connection.alive = false;
+      connection.socket.ping();
+      this.sendControl(connection, { type: 'PING', timestamp });
+    }
+  }
+
+  private close(connection: Connection, code: number, reason: string): void {
+    connection.socket.close(code, reason);
+    this.forget(connection);
+  }
+
+  private forget(connection: Connection): void {
+    connection.phase = { name: 'closed' };
+    this.connections.delete(connection.id);
+  }
+}
