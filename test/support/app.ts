@@ -15,6 +15,8 @@ export interface TestApp {
   /** Sends a request through the app without a socket. */
   request(options: InjectOptions): Promise<LightMyRequestResponse>;
   reset(): Promise<void>;
+  /** Listens on a free loopback port and returns the base URL (`http://127.0.0.1:<port>`). */
+  listen(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -43,6 +45,7 @@ export async function createTestApp(overrides: Record<string, string> = {}): Pro
     app,
     database,
     request: (options) => app.inject(options),
+    listen: () => app.listen({ host: '127.0.0.1', port: 0 }),
     reset: async () => void (await database.db.execute(sql`truncate table agents, projects, events, memory_entries, memory_replay_queue restart identity cascade`)),
     close: async () => {
       await app.close();

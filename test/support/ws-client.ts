@@ -1,0 +1,59 @@
+import WebSocket from 'ws';
+
+/** A raw WebSocket test client that queues every frame it receives as parsed JSON. */
+export interface TestSocket {
+  socket: WebSocket;
+  messages: Array<Record<string, unknown>>;
+  /** Resolves with the first queued (or future) message matching `predicate`, removing it from the queue. */
+  next(predicate?: (message: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Waits until `count` events (frames with a numeric id) have arrived and returns them all. */
+  events(count: number, timeoutMs?: number): Promise<Array<Record<string, unknown>>>;
+  send(message: unknown): void;
+  closed: Promise<{ code: number; reason: string }>;
+}
+
+/** Opens a socket and waits for it to open (or rejects with the HTTP status of a refused upgrade). */
+export async function openSocket(url: string, options: WebSocket.ClientOptions = {}): Promise<TestSocket> {
+  const socket = new WebSocket(url, options);
+  const messages: Array<Record<string, unknown>> = [];
+  const waiters = new Set<() => void>();
+  socket.on('message', (data) => {
+    messages.push(JSON.parse(String(data)));
+    waiters.forEach((wake) => wake());
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('unexpected-response', (_request, response) => reject(new Error(`upgrade refused with ${response.statusCode}`)));
+    socket.once('error', reject);
+  });
+  const waitFor = <T>(check: () => T | undefined, timeoutMs: number, what: string) =>
+    new Promise<T>((resolve, reject) => {
+      const attempt = () => {
+        const found = check();
+        if (found === undefined) return;
+        cleanup();
+        resolve(found);
+      };
+      const timer = setTimeout(() => { cleanup(); reject(new Error(`timed out waiting for ${what}; have ${JSON.stringify(messages).slice(0, 500)}`)); }, timeoutMs);
+      const cleanup = () => { clearTimeout(timer); waiters.delete(attempt); };
+      waiters.add(attempt);
+      attempt();
+    });
+  return {
+    socket,
+    messages,
+    closed,
+    send: (message) => socket.send(typeof message === 'string' ? message : JSON.stringify(message)),
+    next: (predicate = () => true, timeoutMs = 5_000) =>
+      waitFor(() => {
+        const index = messages.findIndex(predicate);
+        return index === -1 ? undefined : messages.splice(index, 1)[0];
+      }, timeoutMs, 'a matching message'),
+    events: (count, timeoutMs = 10_000) =>
+      waitFor(() => {
+        const events = messages.filter((message) => typeof message.id === 'number');
+        return events.length >= count ? events : undefined;
+      }, timeoutMs, `${count} events`),
+  };
+}
