@@ -100,9 +100,11 @@ export class EventStream implements AsyncIterable<SwarmEvent> {
     this.changeTopics('UNSUBSCRIBE', topics);
   }
 
-  /** Cuts the current connection as a network failure would; the stream reconnects and resumes. */
-  dropConnection(): void {
-    if (this.state.name === 'open' || this.state.name === 'connecting') this.state.socket.terminate();
+  /** Cuts the current connection as a network failure would (the stream reconnects and resumes); false when there was none. */
+  dropConnection(): boolean {
+    if (this.state.name !== 'open' && this.state.name !== 'connecting') return false;
+    this.state.socket.terminate();
+    return true;
   }
 
   /** Stops for good: closes the socket, cancels any reconnection, ends async iterators. */

@@ -8,7 +8,10 @@ import { createTestDatabase } from './database.js';
 /** Which engine the integration suite runs on; set per vitest project (postgres or pglite). */
 export const testEngine = process.env.TEST_DB === 'pglite' ? 'pglite' : 'postgres';
 
-/** One database and one app per test file; `reset()` empties the tables between tests. */
+/**
+ * One database and one app per test file; `reset()` empties the tables between tests. Event ids
+ * keep growing across resets (as in production), so a running dispatcher never sees them go back.
+ */
 export interface TestApp {
   app: FastifyInstance;
   database: DatabaseHandle;
@@ -46,7 +49,10 @@ export async function createTestApp(overrides: Record<string, string> = {}): Pro
     database,
     request: (options) => app.inject(options),
     listen: () => app.listen({ host: '127.0.0.1', port: 0 }),
-    reset: async () => void (await database.db.execute(sql`truncate table agents, projects, events, memory_entries, memory_replay_queue restart identity cascade`)),
+    reset: async () => {
+      await database.db.execute(sql`truncate table agents, projects, events, memory_entries, memory_replay_queue cascade`);
+      await database.db.execute(sql`update event_retention set pruned_through_id = 0`);
+    },
     close: async () => {
       await app.close();
       await database.close();
