@@ -1,0 +1,177 @@
+import { EventEmitter } from 'node:events';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { LoggedEvent } from '../../../src/domain/event.js';
+import { InProcessEventBus } from '../../../src/events/event-bus.js';
+import { EventDispatcher } from '../../../src/events/event-dispatcher.js';
+import type { EventLog } from '../../../src/events/event-log.js';
+import { type GatewaySocket, WebSocketGateway } from '../../../src/events/ws-gateway.js';
+import type { Database } from '../../../src/store/database.js';
+
+class FakeSocket extends EventEmitter {
+  readyState = 1;
+  bufferedAmount = 0;
+  sent: Array<Record<string, unknown>> = [];
+  pings = 0;
+  closedWith: [number, string] | undefined;
+  terminated = false;
+  send(data: string) { this.sent.push(JSON.parse(data)); }
+  ping() { this.pings += 1; }
+  close(code: number, reason: string) { this.closedWith = [code, reason]; this.readyState = 3; }
+  terminate() { this.terminated = true; this.readyState = 3; }
+  types() { return this.sent.map((message) => message.type); }
+}
+
+const event = (id: number, topics = ['projects']): LoggedEvent => ({ id, type: 'PROJECT_UPDATE', topic: topics[0]!, topics, timestamp: '2026-01-01T00:00:00.000Z', data: {} });
+
+function setup(options: { logged?: number[]; pruned?: number; maxConnections?: number; maxBufferedBytes?: number } = {}) {
+  const logged = options.logged ?? [];
+  const log = {
+    latestId: vi.fn(async () => logged.at(-1) ?? 0),
+    prunedThroughId: vi.fn(async () => options.pruned ?? 0),
+    readAfter: vi.fn(async (_db: unknown, after: number, topics: string[] | null, limit: number) =>
+      logged.filter((id) => id > after).slice(0, limit).map((id) => event(id)).filter((item) => topics === null || item.topics.some((topic) => topics.includes(topic)))),
+  };
+  const bus = new InProcessEventBus();
+  const dispatcher = new EventDispatcher({} as Database, log as unknown as EventLog, bus, { pollMs: 60_000 });
+  const logger = { info: vi.fn(), warn: vi.fn() };
+  const gateway = new WebSocketGateway({} as Database, log as unknown as EventLog, dispatcher, {
+    heartbeatMs: 1_000, maxBufferedBytes: options.maxBufferedBytes ?? 1_000, maxConnections: options.maxConnections ?? 10, replayBatchSize: 2,
+  }, logger);
+  return { log, bus, dispatcher, gateway, logger };
+}
+
+async function connected(gateway: WebSocketGateway, request: { topics?: string[] | null; lastEventId?: number } = {}) {
+  const socket = new FakeSocket();
+  await gateway.accept(socket as unknown as GatewaySocket, { topics: request.topics ?? null, lastEventId: request.lastEventId });
+  return socket;
+}
+
+afterEach(() => vi.useRealTimers());
+
+describe('WebSocketGateway', () => {
+  it('validates its options', () => {
+    const { dispatcher } = setup();
+    const make = (heartbeatMs: number) => new WebSocketGateway({} as Database, {} as EventLog, dispatcher, { heartbeatMs, maxBufferedBytes: 1, maxConnections: 1 }, { info: vi.fn(), warn: vi.fn() });
+    expect(() => make(0)).toThrow('heartbeatMs must be a positive integer, got 0');
+    expect(() => make(1.5)).toThrow(RangeError);
+  });
+
+  it('replays in batches after last_event_id, then buffers nothing twice at the seam', async () => {
+    const { gateway, dispatcher, bus } = setup({ logged: [1, 2, 3, 4, 5] });
+    await dispatcher.start();
+    gateway.start();
+    const socket = await connected(gateway, { lastEventId: 1 });
+    bus.publish([event(5), event(6)]);
+    expect(socket.sent.filter((message) => typeof message.id === 'number').map((message) => message.id)).toEqual([2, 3, 4, 5, 6]);
+    expect(socket.sent[0]).toMatchObject({ type: 'WELCOME', last_event_id: 1 });
+    gateway.stop();
+    dispatcher.stop();
+  });
+
+  it('buffers live events that arrive during a replay and sends them after it', async () => {
+    const { gateway, dispatcher, bus, log } = setup({ logged: [1, 2, 3] });
+    await dispatcher.start();
+    gateway.start();
+    let release: () => void = () => undefined;
+    log.readAfter.mockImplementationOnce(async () => {
+      await new Promise<void>((resolve) => (release = resolve));
+      return [event(2), event(3)];
+    });
+    const socket = new FakeSocket();
+    const accepting = gateway.accept(socket as unknown as GatewaySocket, { topics: null, lastEventId: 1 });
+    await vi.waitFor(() => expect(log.readAfter).toHaveBeenCalled());
+    bus.publish([event(4)]);
+    release();
+    await accepting;
+    expect(socket.sent.filter((message) => typeof message.id === 'number').map((message) => message.id)).toEqual([2, 3, 4]);
+    gateway.stop();
+    dispatcher.stop();
+  });
+
+  it('sends REPLAY_GAP for a pruned or unknown resume point and continues live', async () => {
+    const { gateway, dispatcher, bus } = setup({ logged: [8, 9], pruned: 7 });
+    await dispatcher.start();
+    gateway.start();
+    const pruned = await connected(gateway, { lastEventId: 3 });
+    const future = await connected(gateway, { lastEventId: 50 });
+    bus.publish([event(10)]);
+    for (const socket of [pruned, future]) {
+      expect(socket.types()).toEqual(['WELCOME', 'ERROR', 'PROJECT_UPDATE']);
+      expect(socket.sent[1]).toMatchObject({ code: 'REPLAY_GAP' });
+    }
+    gateway.stop();
+    dispatcher.stop();
+  });
+
+  it('closes with 1013 and forgets the client when the replay cannot read the log', async () => {
+    const { gateway, log } = setup({ logged: [1] });
+    log.readAfter.mockRejectedValueOnce(new Error('database away'));
+    const socket = await connected(gateway, { lastEventId: 0 });
+    expect(socket.closedWith).toEqual([1013, 'replay failed']);
+    expect(gateway.connectionCount).toBe(0);
+  });
+
+  it('filters by topic and follows SUBSCRIBE and UNSUBSCRIBE', async () => {
+    const { gateway, dispatcher, bus } = setup();
+    await dispatcher.start();
+    gateway.start();
+    const socket = await connected(gateway, { topics: ['agents'] });
+    bus.publish([event(1, ['projects'])]);
+    socket.emit('message', Buffer.from(JSON.stringify({ type: 'SUBSCRIBE', topics: ['projects'] })), false);
+    bus.publish([event(2, ['projects'])]);
+    socket.emit('message', [Buffer.from('{"type":"UNSUBSCRIBE",'), Buffer.from('"topics":["projects"]}')], false);
+    bus.publish([event(3, ['projects'])]);
+    expect(socket.types()).toEqual(['WELCOME', 'ACK', 'PROJECT_UPDATE', 'ACK']);
+    socket.emit('message', Buffer.from('binary'), true);
+    expect(socket.sent.at(-1)).toMatchObject({ type: 'ERROR', code: 'INVALID_JSON' });
+    gateway.stop();
+    dispatcher.stop();
+  });
+
+  it('terminates a silent peer at the second tick and keeps one that answers', async () => {
+    vi.useFakeTimers();
+    const { gateway } = setup();
+    gateway.start();
+    const silent = await connected(gateway);
+    const answering = await connected(gateway);
+    const byApplication = await connected(gateway);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(silent.pings).toBe(1);
+    expect(silent.types()).toContain('PING');
+    answering.emit('pong');
+    byApplication.emit('message', Buffer.from('{"type":"PONG"}'), false);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(silent.terminated).toBe(true);
+    expect(answering.terminated || byApplication.terminated).toBe(false);
+    expect(gateway.connectionCount).toBe(2);
+    gateway.stop();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(answering.closedWith).toEqual([1001, 'server shutting down']);
+  });
+
+  it('enforces the connection cap and the buffer limit', async () => {
+    const { gateway, dispatcher, bus } = setup({ maxConnections: 1, maxBufferedBytes: 100 });
+    await dispatcher.start();
+    gateway.start();
+    const first = await connected(gateway);
+    const second = await connected(gateway);
+    expect(second.closedWith).toEqual([1013, 'connection limit reached']);
+    first.bufferedAmount = 101;
+    bus.publish([event(1)]);
+    expect(first.closedWith).toEqual([1013, 'slow consumer']);
+    expect(gateway.connectionCount).toBe(0);
+    gateway.stop();
+    dispatcher.stop();
+  });
+
+  it('answers PING, releases the connection on close and logs socket errors', async () => {
+    const { gateway, logger } = setup();
+    const socket = await connected(gateway);
+    socket.emit('message', Buffer.from('{"type":"PING"}'), false);
+    expect(socket.types()).toEqual(['WELCOME', 'PONG']);
+    socket.emit('error', new Error('reset'));
+    expect(logger.warn).toHaveBeenCalled();
+    socket.emit('close');
+    expect(gateway.connectionCount).toBe(0);
+  });
+});
