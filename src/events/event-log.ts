@@ -2,9 +2,7 @@ import { and, arrayOverlaps, asc, desc, eq, gt, lt, lte, max, sql } from 'drizzl
 import type { Retention } from '../config.js';
 import type { EventDraft, LoggedEvent } from '../domain/event.js';
 import type { Executor } from '../store/database.js';
-import { eventRetention, events } from '../store/schema.js';
-
-const APPEND_LOCK_ID = 7_311_043;
+import { eventLogState, events } from '../store/schema.js';
 
 type EventRow = typeof events.$inferSelect;
 
@@ -20,16 +18,22 @@ function toEvent(row: EventRow): LoggedEvent {
 }
 
 /**
- * The durable, ordered log every write appends to inside its own transaction. Appends take a
- * transaction-level advisory lock, held until commit, so ids are handed out in commit order:
- * once id N is visible, no event below N can still appear. Callers append as the last step of a
+ * The durable, ordered log every write appends to inside its own transaction. An append takes
+ * its ids by bumping `event_log_state.last_id`; that row stays locked until commit, so ids are
+ * handed out in commit order and a rolled-back write gives its ids back: the log is gapless, and
+ * once id N is visible no event below N can still appear. Callers append as the last step of a
  * transaction, which keeps that lock the last one taken and rules out lock-order deadlocks.
  */
 export class EventLog {
   async append(executor: Executor, drafts: EventDraft[]): Promise<LoggedEvent[]> {
     if (drafts.length === 0) return [];
-    await executor.execute(sql`select pg_advisory_xact_lock(${APPEND_LOCK_ID})`);
-    const rows = await executor.insert(events).values(drafts).returning();
+    const [state] = await executor
+      .update(eventLogState)
+      .set({ lastId: sql`${eventLogState.lastId} + ${drafts.length}` })
+      .where(eq(eventLogState.singleton, true))
+      .returning({ lastId: eventLogState.lastId });
+    const firstId = state!.lastId - drafts.length + 1;
+    const rows = await executor.insert(events).values(drafts.map((draft, index) => ({ ...draft, id: firstId + index }))).returning();
     return rows.map(toEvent).sort((a, b) => a.id - b.id);
   }
 
@@ -44,16 +48,19 @@ export class EventLog {
     return rows.map(toEvent);
   }
 
-  /** The newest id in the log, or the highest pruned one when the log is empty (0 for a new log). */
+  /** The id of the newest committed event (0 for a new log), whether or not retention has pruned it since. */
   async latestId(executor: Executor): Promise<number> {
-    const [row] = await executor.select({ value: max(events.id) }).from(events);
-    return row?.value ?? (await this.prunedThroughId(executor));
+    return (await this.state(executor)).lastId;
   }
 
   /** Every id up to this one has been deleted by retention; a resume from before it cannot be served. */
   async prunedThroughId(executor: Executor): Promise<number> {
-    const [row] = await executor.select({ value: eventRetention.prunedThroughId }).from(eventRetention);
-    return row?.value ?? 0;
+    return (await this.state(executor)).prunedThroughId;
+  }
+
+  private async state(executor: Executor): Promise<{ lastId: number; prunedThroughId: number }> {
+    const [row] = await executor.select({ lastId: eventLogState.lastId, prunedThroughId: eventLogState.prunedThroughId }).from(eventLogState);
+    return row ?? { lastId: 0, prunedThroughId: 0 };
   }
 
   /** Deletes events older than the retention age or beyond its count; returns how many went. */
@@ -62,7 +69,7 @@ export class EventLog {
     if (cutoff === null) return 0;
     return executor.transaction(async (tx) => {
       const deleted = await tx.delete(events).where(lte(events.id, cutoff)).returning({ id: events.id });
-      await tx.update(eventRetention).set({ prunedThroughId: sql`greatest(${eventRetention.prunedThroughId}, ${cutoff})` }).where(eq(eventRetention.singleton, true));
+      await tx.update(eventLogState).set({ prunedThroughId: sql`greatest(${eventLogState.prunedThroughId}, ${cutoff})` }).where(eq(eventLogState.singleton, true));
       return deleted.length;
     });
   }

@@ -52,13 +52,14 @@ export const agents = pgTable(
 );
 
 /**
- * The durable, ordered event log. Ids are assigned in commit order (appends take a transaction
- * advisory lock), so a reader that sees id N has seen every committed event below N.
+ * The durable, ordered event log. Ids come from `event_log_state.last_id`, bumped inside the
+ * appending transaction: the row lock orders appends by commit and a rollback gives its ids
+ * back, so ids are gapless and a reader that sees id N has seen every event below N.
  */
 export const events = pgTable(
   'events',
   {
-    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    id: bigint('id', { mode: 'number' }).primaryKey(),
     type: text('type').notNull(),
     topic: text('topic').notNull(),
     topics: text('topics').array().notNull(),
@@ -68,9 +69,10 @@ export const events = pgTable(
   (table) => [index('events_topics_idx').using('gin', table.topics), index('events_created_at_idx').on(table.createdAt)],
 );
 
-/** One row: the highest event id the retention job has deleted, so resumes from before it get REPLAY_GAP. */
-export const eventRetention = pgTable('event_retention', {
+/** One row: the last event id handed out, and the highest one retention has deleted (resumes from before it get REPLAY_GAP). */
+export const eventLogState = pgTable('event_log_state', {
   singleton: boolean('singleton').primaryKey().default(true),
+  lastId: bigint('last_id', { mode: 'number' }).notNull().default(0),
   prunedThroughId: bigint('pruned_through_id', { mode: 'number' }).notNull().default(0),
 });
 

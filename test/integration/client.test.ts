@@ -32,7 +32,7 @@ describe('SwarmClient against the running service', () => {
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).status).toBe(404);
     expect((error as ApiError).problem.detail).toBe('Project 00000000-0000-4000-8000-000000000000 not found');
-    const invalid = await client.projects.create({ name: '' }).catch((caught: unknown) => caught as ApiError);
+    const invalid = (await client.projects.create({ name: '' }).catch((caught: unknown) => caught)) as ApiError;
     expect(invalid.problem.errors?.[0]).toMatchObject({ path: '/name' });
     const stale = await client.projects.create({ name: 'S' }).then((project) => client.projects.patch(project.id, { name: 'x' }, { ifMatch: 7 })).catch((caught: unknown) => caught as ApiError);
     expect(stale.status).toBe(412);

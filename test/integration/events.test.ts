@@ -47,6 +47,9 @@ describe('the event log', () => {
     await post('/api/v1/agents', { name: 'b', agent_type: 'coder', project_id: '00000000-0000-4000-8000-000000000000' });
     await post('/api/v1/projects', { name: '' });
     expect(await events()).toHaveLength(before);
+    await post('/api/v1/projects', { name: 'after the refusals' });
+    const ids = (await events()).map((event) => event.id);
+    expect(ids).toEqual(Array.from({ length: ids.length }, (_, i) => ids[0]! + i));
   });
 
   it('assigns ids in commit order under concurrent writes', async () => {

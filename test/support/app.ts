@@ -51,7 +51,7 @@ export async function createTestApp(overrides: Record<string, string> = {}): Pro
     listen: () => app.listen({ host: '127.0.0.1', port: 0 }),
     reset: async () => {
       await database.db.execute(sql`truncate table agents, projects, events, memory_entries, memory_replay_queue cascade`);
-      await database.db.execute(sql`update event_retention set pruned_through_id = 0`);
+      await database.db.execute(sql`update event_log_state set pruned_through_id = 0`);
     },
     close: async () => {
       await app.close();

@@ -1,10 +1,11 @@
-CREATE TABLE "event_retention" (
+CREATE TABLE "event_log_state" (
 	"singleton" boolean PRIMARY KEY DEFAULT true NOT NULL,
+	"last_id" bigint DEFAULT 0 NOT NULL,
 	"pruned_through_id" bigint DEFAULT 0 NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "events" (
-	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "events_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
+	"id" bigint PRIMARY KEY NOT NULL,
 	"type" text NOT NULL,
 	"topic" text NOT NULL,
 	"topics" text[] NOT NULL,
@@ -36,4 +37,4 @@ CREATE INDEX "events_topics_idx" ON "events" USING gin ("topics");--> statement-
 CREATE INDEX "events_created_at_idx" ON "events" USING btree ("created_at");--> statement-breakpoint
 CREATE INDEX "memory_entries_search_idx" ON "memory_entries" USING gin ("search");--> statement-breakpoint
 CREATE INDEX "memory_entries_project_idx" ON "memory_entries" USING btree ("project_id");--> statement-breakpoint
-INSERT INTO "event_retention" ("singleton", "pruned_through_id") VALUES (true, 0) ON CONFLICT DO NOTHING;
+INSERT INTO "event_log_state" ("singleton", "last_id", "pruned_through_id") VALUES (true, 0, 0) ON CONFLICT DO NOTHING;

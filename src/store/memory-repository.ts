@@ -1,0 +1,181 @@
+import { type SQL, and, asc, count, desc, eq, inArray, notInArray, sql } from 'drizzle-orm';
+import type { MemoryEntry, MemorySearchItem, MemorySearchQuery } from '../domain/memory.js';
+import type { MemoryRecord } from '../memory/mcp-records.js';
+import type { LockedReplayQueue, LockOutcome, QueuedWrite, ReplayQueue } from '../memory/replay-worker.js';
+import type { Database, DatabaseHandle, Executor } from './database.js';
+import { memoryEntries, memoryReplayQueue } from './schema.js';
+
+type EntryRow = typeof memoryEntries.$inferSelect;
+type QueueRow = typeof memoryReplayQueue.$inferSelect;
+
+/** Longest `last_error` kept on a queued write. */
+const LAST_ERROR_MAX_LENGTH = 1_000;
+
+function toEntry(row: EntryRow): MemoryEntry {
+  return {
+    key: row.key,
+    content: row.content,
+    tags: row.tags,
+    project_id: row.projectId,
+    agent_id: row.agentId,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
+/** Queue rows are written only by {@link MemoryRepository.enqueue}, so `record` has the record's shape. */
+function toQueuedWrite(row: QueueRow): QueuedWrite {
+  return { id: row.id, key: row.key, record: row.record as unknown as MemoryRecord, attempts: row.attempts };
+}
+
+function toColumns(record: MemoryRecord) {
+  return { content: record.content, tags: record.tags, projectId: record.project_id, agentId: record.agent_id };
+}
+
+/**
+ * Rows matching `q` the way the MCP server does (a case-insensitive substring of the key, the
+ * content or one tag) or by text search (every word of `q`, in any order, through the GIN index
+ * on `search`). Both sides go through SQL `lower()`, so an exact-case match never depends on
+ * the database locale.
+ */
+function matching(q: string): SQL {
+  const needle = sql`lower(${q})`;
+  return sql`(${memoryEntries.search} @@ plainto_tsquery('simple', ${q})
+    or strpos(lower(${memoryEntries.key}), ${needle}) > 0
+    or strpos(lower(${memoryEntries.content}), ${needle}) > 0
+    or exists (select 1 from unnest(${memoryEntries.tags}) as tag where strpos(lower(tag), ${needle}) > 0))`;
+}
+
+/** Text PostgreSQL can store, short enough for a log column. */
+function storableMessage(message: string): string {
+  return message.replaceAll('\u0000', '').toWellFormed().slice(0, LAST_ERROR_MAX_LENGTH);
+}
+
+/**
+ * SQL access to `memory_entries` (the local copy of every entry written through the service) and
+ * `memory_replay_queue` (writes the MCP server has not acknowledged yet). Every method runs on the
+ * executor it is given, so the service chooses the transaction.
+ */
+export class MemoryRepository {
+  /** Inserts or replaces the entry; `updated_at` always moves forward, `created_at` stays. */
+  async save(executor: Executor, record: MemoryRecord): Promise<void> {
+    await executor
+      .insert(memoryEntries)
+      .values({ key: record.key, ...toColumns(record) })
+      .onConflictDoUpdate({
+        target: memoryEntries.key,
+        set: { ...toColumns(record), updatedAt: sql`greatest(now(), ${memoryEntries.updatedAt} + interval '1 millisecond')` },
+      });
+  }
+
+  /** Appends the write to the replay queue; returns its id (the delivery order). */
+  async enqueue(executor: Executor, record: MemoryRecord): Promise<number> {
+    const [row] = await executor
+      .insert(memoryReplayQueue)
+      .values({ key: record.key, record: { ...record } })
+      .returning({ id: memoryReplayQueue.id });
+    return row!.id;
+  }
+
+  async findByKey(executor: Executor, key: string): Promise<MemoryEntry | null> {
+    const [row] = await executor.select().from(memoryEntries).where(eq(memoryEntries.key, key));
+    return row === undefined ? null : toEntry(row);
+  }
+
+  /** Best text-search rank first (substring-only matches rank 0), then the most recently updated. */
+  async search(executor: Executor, query: MemorySearchQuery): Promise<MemorySearchItem[]> {
+    const score = sql<number>`ts_rank(${memoryEntries.search}, plainto_tsquery('simple', ${query.q}))`;
+    const project = query.project_id === undefined ? undefined : eq(memoryEntries.projectId, query.project_id);
+    const rows = await executor
+      .select({ entry: memoryEntries, score })
+      .from(memoryEntries)
+      .where(and(matching(query.q), project))
+      .orderBy(desc(score), desc(memoryEntries.updatedAt), asc(memoryEntries.key))
+      .limit(query.limit);
+    return rows.map(({ entry, score: rank }) => {
+      const { created_at: _created, updated_at: _updated, ...item } = toEntry(entry);
+      return { ...item, score: Number(rank) };
+    });
+  }
+
+  async queuedCount(executor: Executor): Promise<number> {
+    const [row] = await executor.select({ value: count() }).from(memoryReplayQueue);
+    return row!.value;
+  }
+
+  /** The oldest queued write whose key is not in `skippedKeys`, or null. */
+  async head(executor: Executor, skippedKeys: readonly string[]): Promise<QueuedWrite | null> {
+    const [row] = await executor
+      .select()
+      .from(memoryReplayQueue)
+      .where(skippedKeys.length === 0 ? undefined : notInArray(memoryReplayQueue.key, [...skippedKeys]))
+      .orderBy(asc(memoryReplayQueue.id))
+      .limit(1);
+    return row === undefined ? null : toQueuedWrite(row);
+  }
+
+  /** Removes a write the server acknowledged. */
+  async acknowledge(executor: Executor, id: number): Promise<void> {
+    await executor.delete(memoryReplayQueue).where(eq(memoryReplayQueue.id, id));
+  }
+
+  /** Counts a failed delivery and keeps its reason, for operators reading the queue. */
+  async recordFailure(executor: Executor, id: number, message: string): Promise<void> {
+    await executor
+      .update(memoryReplayQueue)
+      .set({ attempts: sql`${memoryReplayQueue.attempts} + 1`, lastError: storableMessage(message) })
+      .where(eq(memoryReplayQueue.id, id));
+  }
+
+  /** Which of `ids` are still waiting in the queue. */
+  async stillQueued(executor: Executor, ids: readonly number[]): Promise<Set<number>> {
+    if (ids.length === 0) return new Set();
+    const rows = await executor.select({ id: memoryReplayQueue.id }).from(memoryReplayQueue).where(inArray(memoryReplayQueue.id, [...ids]));
+    return new Set(rows.map((row) => row.id));
+  }
+}
+
+/** Advisory lock id that serializes replay across instances (the migration lock is 7 311 042, events 7 311 043). */
+const REPLAY_LOCK_ID = 7_311_044;
+
+/**
+ * The replay queue on the service's database. On PostgreSQL each delivery runs inside one
+ * transaction holding `pg_try_advisory_xact_lock`, from reading the head row to deleting it, so
+ * instances sharing the database deliver one row at a time in strict id order; an instance that
+ * finds the lock taken backs off. PGlite is embedded in one process (its directory cannot be
+ * shared) and serializes every query behind an open transaction, so there the single replay
+ * worker is the lock and no transaction is held across the call to the MCP server.
+ */
+export class DatabaseReplayQueue implements ReplayQueue {
+  constructor(
+    private readonly database: Pick<DatabaseHandle, 'db' | 'engine'>,
+    private readonly repository = new MemoryRepository(),
+  ) {}
+
+  async withLock<T>(work: (queue: LockedReplayQueue) => Promise<T>): Promise<LockOutcome<T>> {
+    const { db, engine } = this.database;
+    if (engine === 'pglite') return { acquired: true, value: await work(this.#lockedOn(db)) };
+    return this.#inLockedTransaction(db, work);
+  }
+
+  stillQueued(ids: readonly number[]): Promise<Set<number>> {
+    return this.repository.stillQueued(this.database.db, ids);
+  }
+
+  #inLockedTransaction<T>(db: Database, work: (queue: LockedReplayQueue) => Promise<T>): Promise<LockOutcome<T>> {
+    return db.transaction(async (tx): Promise<LockOutcome<T>> => {
+      const result = await tx.execute(sql`select pg_try_advisory_xact_lock(${REPLAY_LOCK_ID}) as locked`);
+      const [row] = (result as unknown as { rows: Array<{ locked: boolean }> }).rows;
+      if (row?.locked !== true) return { acquired: false };
+      return { acquired: true, value: await work(this.#lockedOn(tx)) };
+    });
+  }
+
+  #lockedOn(executor: Executor): LockedReplayQueue {
+    return {
+      head: (skippedKeys) => this.repository.head(executor, skippedKeys),
+      acknowledge: (id) => this.repository.acknowledge(executor, id),
+      recordFailure: (id, message) => this.repository.recordFailure(executor, id, message),
+    };
+  }
+}

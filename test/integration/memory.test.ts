@@ -1,0 +1,211 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DatabaseReplayQueue, MemoryRepository } from '../../src/store/memory-repository.js';
+import { type TestApp, createTestApp, testEngine } from '../support/app.js';
+import { memoryApi, readGraphDirectly, temporaryMemoryFile } from '../support/memory.js';
+import { errorPaths, expectProblem } from '../support/problems.js';
+
+/** MEMORY_MCP=off (the test default): every write is kept locally and queued, every search answered from storage. */
+let t: TestApp;
+const api = memoryApi(() => t.app);
+const projectId = '11111111-1111-4111-8111-111111111111';
+
+beforeAll(async () => {
+  t = await createTestApp();
+});
+afterAll(() => t.close());
+beforeEach(() => t.reset());
+
+async function stored(payload: object) {
+  const response = await api.store(payload);
+  expect(response.statusCode, response.body).toBe(201);
+  return response;
+}
+
+describe('POST /api/v1/memory and GET /api/v1/memory/{key}', () => {
+  it('stores an entry locally, queues it for the MCP server and reads it back', async () => {
+    const response = await stored({ key: 'deploy', content: 'Deploy uses blue/green', tags: ['ops', 'ci'], project_id: projectId });
+    expect(response.json()).toEqual({ key: 'deploy', stored_in: 'queued' });
+    expect(response.headers.location).toBe('/api/v1/memory/deploy');
+    const entry = (await api.get('deploy')).json();
+    expect(entry).toEqual({
+      key: 'deploy', content: 'Deploy uses blue/green', tags: ['ops', 'ci'], project_id: projectId, agent_id: null,
+      created_at: expect.any(String), updated_at: entry.created_at,
+    });
+    expect((await api.circuit()).queued_writes).toBe(1);
+  });
+
+  it('replaces an entry by key, keeping created_at and moving updated_at forward; each write is queued in order', async () => {
+    await stored({ key: 'k', content: 'first', tags: ['a'] });
+    const first = (await api.get('k')).json();
+    await stored({ key: 'k', content: 'second' });
+    const second = (await api.get('k')).json();
+    expect(second).toMatchObject({ content: 'second', tags: [], created_at: first.created_at });
+    expect(Date.parse(second.updated_at)).toBeGreaterThan(Date.parse(first.updated_at));
+    const queue = new MemoryRepository();
+    const head = await queue.head(t.database.db, []);
+    expect(head?.record).toEqual({ key: 'k', content: 'first', tags: ['a'], project_id: null, agent_id: null });
+    expect(await queue.queuedCount(t.database.db)).toBe(2);
+  });
+
+  it('round-trips keys with slashes, spaces, query characters and non-ASCII text, up to 255 characters', async () => {
+    for (const key of ['notes/2026 plan?v=1#top', 'café ☕ 𝄞', 'k'.repeat(255), 'é'.repeat(255)]) {
+      const response = await stored({ key, content: 'x' });
+      expect(response.headers.location).toBe(`/api/v1/memory/${encodeURIComponent(key)}`);
+      expect((await api.get(key)).json().key).toBe(key);
+    }
+  });
+
+  it('answers 404 for an unknown key, 422 for a key over 255 characters and 414 beyond the router limit', async () => {
+    expect(expectProblem(await api.get('missing'), 404).detail).toBe('Memory entry missing not found');
+    expect(errorPaths(await api.get('k'.repeat(256)))).toEqual(['/key']);
+    expectProblem(await api.get('k'.repeat(1025)), 414);
+  });
+
+  it('names every bad field in one 422, including missing and unknown ones, and stores nothing', async () => {
+    const response = await api.store({ tags: ['a', 'a'], project_id: 'nope', agent_id: 7, extra: true });
+    expect(errorPaths(response)).toEqual(['/agent_id', '/content', '/extra', '/key', '/project_id', '/tags']);
+    expect(expectProblem(response, 422).errors).toContainEqual({ path: '/key', message: 'is required', in: 'body' });
+    expect((await api.circuit()).queued_writes).toBe(0);
+  });
+
+  it.each([
+    ['an empty key', { key: '', content: 'x' }, '/key'],
+    ['a key over 255 characters', { key: 'k'.repeat(256), content: 'x' }, '/key'],
+    ['the reserved key "search"', { key: 'search', content: 'x' }, '/key'],
+    ['the reserved key "circuit"', { key: 'circuit', content: 'x' }, '/key'],
+    ['a NUL in the key', { key: 'a\u0000b', content: 'x' }, '/key'],
+    ['empty content', { key: 'k', content: '' }, '/content'],
+    ['content over 64 KiB of UTF-8 (in fewer characters)', { key: 'k', content: 'é'.repeat(32 * 1024 + 1) }, '/content'],
+    ['an unpaired surrogate in the content', { key: 'k', content: 'a\ud800' }, '/content'],
+    ['65 tags', { key: 'k', content: 'x', tags: Array.from({ length: 65 }, (_, index) => `t${index}`) }, '/tags'],
+    ['a repeated tag', { key: 'k', content: 'x', tags: ['a', 'a'] }, '/tags'],
+    ['an empty tag', { key: 'k', content: 'x', tags: [''] }, '/tags/0'],
+    ['a tag over 64 characters', { key: 'k', content: 'x', tags: ['t'.repeat(65)] }, '/tags/0'],
+    ['a project_id that is not a UUID', { key: 'k', content: 'x', project_id: 'p1' }, '/project_id'],
+  ])('rejects %s with 422', async (_, payload, path) => {
+    expect(errorPaths(await api.store(payload))).toEqual([path]);
+  });
+
+  it('accepts content of exactly 64 KiB and 64 tags of 64 characters', async () => {
+    const tags = Array.from({ length: 64 }, (_, index) => `${index}`.padEnd(64, 't'));
+    await stored({ key: 'big', content: 'x'.repeat(64 * 1024), tags });
+    expect((await api.get('big')).json().tags).toHaveLength(64);
+  });
+});
+
+describe('GET /api/v1/memory/search from storage', () => {
+  beforeEach(async () => {
+    await stored({ key: 'deploy-guide', content: 'Deploy uses blue and green stacks', tags: ['ops'], project_id: projectId });
+    await stored({ key: 'ci', content: 'Tests run in CI on every push', tags: ['Pipeline'] });
+    await stored({ key: 'discount', content: '100%_off is a literal code' });
+  });
+
+  const keys = async (query: string) => {
+    const response = await api.search(query);
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json().source).toBe('fallback_storage');
+    return response.json().items.map((item: { key: string }) => item.key);
+  };
+
+  it('finds case-insensitive substrings of the key, the content or a tag', async () => {
+    expect(await keys('q=DEPLOY')).toEqual(['deploy-guide']);
+    expect(await keys('q=pipe')).toEqual(['ci']);
+    expect(await keys('q=reen')).toEqual(['deploy-guide']);
+    expect(await keys('q=%25_off')).toEqual(['discount']);
+    expect(await keys('q=nothing')).toEqual([]);
+  });
+
+  it('also finds every word of the query in any order, best rank first, with a score', async () => {
+    expect(await keys('q=green%20deploy')).toEqual(['deploy-guide']);
+    const response = (await api.search('q=push')).json();
+    expect(response.items).toEqual([
+      { key: 'ci', content: 'Tests run in CI on every push', tags: ['Pipeline'], project_id: null, agent_id: null, score: expect.any(Number) },
+    ]);
+    await stored({ key: 'push-notes', content: 'about pushing' });
+    expect(await keys('q=push')).toEqual(['ci', 'push-notes']);
+  });
+
+  it('filters by project_id and caps at limit', async () => {
+    expect(await keys(`q=e&project_id=${projectId}`)).toEqual(['deploy-guide']);
+    expect(await keys('q=e&limit=2')).toHaveLength(2);
+  });
+
+  it('rejects a missing or empty q, a bad limit or project_id and unknown parameters with 422', async () => {
+    expect(errorPaths(await api.search(''))).toEqual(['/q']);
+    expect(errorPaths(await api.search('q='))).toEqual(['/q']);
+    expect(errorPaths(await api.search('q=a&limit=0&project_id=x&color=red'))).toEqual(['/color', '/limit', '/project_id']);
+    expect(errorPaths(await api.search('q=a&limit=101'))).toEqual(['/limit']);
+  });
+});
+
+describe('the circuit with MEMORY_MCP=off', () => {
+  it('reports a CLOSED breaker, the fallbacks and the queue; reset zeroes the counters', async () => {
+    await stored({ key: 'a', content: 'x' });
+    await api.search('q=x');
+    expect(await api.circuit()).toEqual({
+      state: 'CLOSED', failure_count: 0, success_count: 0, consecutive_failures: 0, last_failure_at: null, last_success_at: null,
+      opened_at: null, next_attempt_at: null, rejected_count: 0, fallback_count: 2, queued_writes: 1,
+    });
+    const reset = await api.reset();
+    expect(reset.statusCode).toBe(200);
+    expect(reset.json()).toMatchObject({ state: 'CLOSED', fallback_count: 0, queued_writes: 1 });
+  });
+
+  it('adds no memory check to readiness: nothing but the database to depend on', async () => {
+    expect((await api.ready()).json()).toEqual({ status: 'ready', checks: { database: { status: 'up' } } });
+  });
+
+  it('documents the memory routes and schemas in OpenAPI', async () => {
+    const document = (await t.request({ method: 'GET', url: '/openapi.json' })).json();
+    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining([
+      '/api/v1/memory', '/api/v1/memory/search', '/api/v1/memory/circuit', '/api/v1/memory/circuit/reset', '/api/v1/memory/{key}',
+    ]));
+    expect(Object.keys(document.components.schemas)).toEqual(expect.arrayContaining(['MemoryEntry', 'MemorySearchResult', 'MemoryCircuit', 'MemoryStoreResult']));
+    expect(Object.keys(document.paths['/api/v1/memory'].post.responses)).toEqual(expect.arrayContaining(['201', '413', '415', '422']));
+  });
+});
+
+describe('the replay queue lock', () => {
+  it(`lets one drainer at a time work on ${testEngine}`, async () => {
+    const first = new DatabaseReplayQueue(t.database);
+    const second = new DatabaseReplayQueue(t.database);
+    let release!: () => void;
+    const held = first.withLock(() => new Promise<string>((resolve) => (release = () => resolve('first'))));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (testEngine === 'postgres') {
+      expect(await second.withLock(async () => 'second')).toEqual({ acquired: false });
+    }
+    release();
+    expect(await held).toEqual({ acquired: true, value: 'first' });
+    expect(await second.withLock(async (queue) => queue.head([]))).toEqual({ acquired: true, value: null });
+  });
+});
+
+describe('with the real MCP server', () => {
+  let live: TestApp;
+  let graph: Awaited<ReturnType<typeof temporaryMemoryFile>>;
+  const liveApi = memoryApi(() => live.app);
+
+  beforeAll(async () => {
+    graph = await temporaryMemoryFile();
+    live = await createTestApp({ MEMORY_MCP: 'on', MEMORY_FILE_PATH: graph.path });
+  });
+  afterAll(async () => {
+    await live?.close();
+    await graph?.remove();
+  });
+
+  it('delivers a write before answering, searches the server, and reports a connected, CLOSED memory', async () => {
+    const response = await liveApi.store({ key: 'live', content: 'Delivered to server-memory', tags: ['mcp'] });
+    expect(response.json()).toEqual({ key: 'live', stored_in: 'mcp' });
+    expect((await liveApi.search('q=server-memory')).json()).toEqual({
+      items: [{ key: 'live', content: 'Delivered to server-memory', tags: ['mcp'], project_id: null, agent_id: null }],
+      source: 'mcp',
+    });
+    expect((await liveApi.get('live')).json().content).toBe('Delivered to server-memory');
+    expect(await liveApi.circuit()).toMatchObject({ state: 'CLOSED', queued_writes: 0, fallback_count: 0, success_count: 2 });
+    expect((await liveApi.ready()).json().checks.memory).toEqual({ status: 'up', circuit: 'CLOSED', mcp: 'connected' });
+    const onServer = await readGraphDirectly(graph.path, (server) => server.get('live'));
+    expect(onServer?.tags).toEqual(['mcp']);
+  });
+});
