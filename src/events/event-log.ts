@@ -63,15 +63,15 @@ export class EventLog {
     return row ?? { lastId: 0, prunedThroughId: 0 };
   }
 
-  /** Deletes events older than the retention age or beyond its count; returns how many went. */
+  /** Deletes events older than the retention age or beyond its count, in one statement; returns how many went. */
   async prune(executor: Executor, retention: Retention, now: Date = new Date()): Promise<number> {
     const cutoff = await this.pruneCutoff(executor, retention, now);
     if (cutoff === null) return 0;
-    return executor.transaction(async (tx) => {
-      const deleted = await tx.delete(events).where(lte(events.id, cutoff)).returning({ id: events.id });
-      await tx.update(eventLogState).set({ prunedThroughId: sql`greatest(${eventLogState.prunedThroughId}, ${cutoff})` }).where(eq(eventLogState.singleton, true));
-      return deleted.length;
-    });
+    const [row] = await executor.execute<{ deleted: number }>(sql`
+      with deleted as (delete from ${events} where ${events.id} <= ${cutoff} returning 1)
+      update ${eventLogState} set pruned_through_id = greatest(${eventLogState.prunedThroughId}, ${cutoff})
+      returning (select count(*)::int from deleted) as deleted`).then((result) => (result as unknown as { rows: Array<{ deleted: number }> }).rows);
+    return row?.deleted ?? 0;
   }
 
   /** The highest id retention removes, or null when nothing is due. */

@@ -1,6 +1,6 @@
 import type { EventDraft, LoggedEvent } from '../domain/event.js';
 import type { EventLog } from '../events/event-log.js';
-import type { Database, Transaction } from '../store/database.js';
+import type { Executor, TransactionRunner } from '../store/database.js';
 
 /** Receives events once their transaction has committed, to deliver them live. */
 export interface EventPublisher {
@@ -16,13 +16,13 @@ export type Emit = (draft: EventDraft) => void;
  */
 export class WriteTransactions {
   constructor(
-    private readonly db: Database,
+    private readonly transaction: TransactionRunner,
     private readonly log: EventLog,
     private readonly publisher: EventPublisher,
   ) {}
 
-  async run<T>(work: (tx: Transaction, emit: Emit) => Promise<T>): Promise<T> {
-    const { result, logged } = await this.db.transaction(async (tx) => {
+  async run<T>(work: (tx: Executor, emit: Emit) => Promise<T>): Promise<T> {
+    const { result, logged } = await this.transaction(async (tx) => {
       const drafts: EventDraft[] = [];
       const result = await work(tx, (draft) => drafts.push(draft));
       return { result, logged: await this.log.append(tx, drafts) };

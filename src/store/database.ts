@@ -17,10 +17,19 @@ export type Transaction = PgTransaction<PgQueryResultHKT, typeof schema, Extract
 /** Anything a repository can run a query on: the database itself or an open transaction. */
 export type Executor = Database | Transaction;
 
+/** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
+export type TransactionRunner = <T>(work: (tx: Executor) => Promise<T>) => Promise<T>;
+
 /** An open database with the means to check and release it. */
 export interface DatabaseHandle {
   readonly engine: 'postgres' | 'pglite';
   readonly db: Database;
+  /**
+   * Prefer this to `db.transaction()`: on PostgreSQL it also returns the connection to the pool
+   * when BEGIN itself fails (a server going away), which drizzle 0.45 does not, and it discards a
+   * connection whose ROLLBACK failed instead of reusing it.
+   */
+  readonly transaction: TransactionRunner;
   /** Resolves when the database answers a trivial query, rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -57,7 +66,11 @@ async function openPostgres(url: string, poolSize: number): Promise<DatabaseHand
     query_timeout: 30_000,
     idleTimeoutMillis: 30_000,
   });
+  // A connection that breaks while idle, or while checked out between two queries of a
+  // transaction, emits 'error'; without a listener that would crash the process. The failed
+  // query (or the next one) reports the problem to its caller, so these are just swallowed.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   try {
     await migratePostgres(pool);
   } catch (error) {
@@ -68,9 +81,26 @@ async function openPostgres(url: string, poolSize: number): Promise<DatabaseHand
   return {
     engine: 'postgres',
     db,
+    transaction: (work) => poolTransaction(pool, work),
     ping: async () => void (await pool.query('select 1')),
     close: () => pool.end(),
   };
+}
+
+async function poolTransaction<T>(pool: pg.Pool, work: (tx: Executor) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('begin');
+    const result = await work(drizzleNodePostgres({ client, schema }) as unknown as Database);
+    await client.query('commit');
+    return result;
+  } catch (error) {
+    await client.query('rollback').catch((rollbackError: Error) => (broken = rollbackError));
+    throw error;
+  } finally {
+    client.release(broken);
+  }
 }
 
 /** Migrates under an advisory lock so that instances starting together take turns. */
@@ -98,6 +128,7 @@ async function openPglite(dataDir: string | null): Promise<DatabaseHandle> {
   return {
     engine: 'pglite',
     db,
+    transaction: (work) => db.transaction(work),
     ping: async () => void (await client.query('select 1')),
     close: () => client.close(),
   };
