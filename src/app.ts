@@ -10,16 +10,22 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
 import { frameworkErrorHandler, installProblemHandlers } from './http/problem.js';
+import { adminRoutes } from './http/routes/admin.js';
 import { agentRoutes } from './http/routes/agents.js';
 import { eventRoutes } from './http/routes/events.js';
 import { healthRoutes } from './http/routes/health.js';
+import { memoryRoutes } from './http/routes/memory.js';
 import { projectRoutes } from './http/routes/projects.js';
+import { authPlugin } from './plugins/auth.js';
 import { type DatabasePluginOptions, databasePlugin } from './plugins/database.js';
 import { eventsPlugin } from './plugins/events.js';
+import { memoryPlugin } from './plugins/memory.js';
 import { servicesPlugin } from './plugins/services.js';
 
 /** Largest accepted request body. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+/** Longest path parameter (decoded), so that a 255-character memory key fits; longer ones are 414. */
+export const MAX_PARAM_LENGTH = 1024;
 
 /** What {@link buildApp} needs: the configuration, and the database to open or an open one to borrow. */
 export interface AppOptions {
@@ -76,6 +82,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestTimeout: options.config.REQUEST_TIMEOUT_MS,
     return503OnClosing: true,
     frameworkErrors: frameworkErrorHandler,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -86,12 +93,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(databasePlugin, options.database);
   await app.register(eventsPlugin, { config: options.config });
   await app.register(servicesPlugin);
+  await app.register(authPlugin, { config: options.config });
+  await app.register(memoryPlugin, { config: options.config });
   await app.register(eventRoutes);
   await app.register(healthRoutes);
   await app.register(
     async (api) => {
       await api.register(projectRoutes);
       await api.register(agentRoutes);
+      await api.register(adminRoutes);
+      await api.register(memoryRoutes);
     },
     { prefix: '/api/v1' },
   );

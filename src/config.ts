@@ -58,6 +58,14 @@ export const configSchema = z.object({
   WS_HEARTBEAT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1_024).max(1_073_741_824).default(4 * 1024 * 1024),
   WS_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  AUTH: z.enum(['on', 'off']).default('on'),
+  RATE_LIMIT_MAX: z.coerce.number().int().min(1).max(10_000_000).default(1_200),
+  RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
+  CORS_ORIGINS: z
+    .string()
+    .transform((value) => value.split(',').map((origin) => origin.trim()).filter((origin) => origin !== ''))
+    .optional(),
+  METRICS_TOKEN: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   MEMORY_MCP: z.enum(['on', 'off']).default('on'),
   MEMORY_MCP_COMMAND: z.string().min(1).optional(),
   MEMORY_MCP_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -69,7 +77,16 @@ export const configSchema = z.object({
   MEMORY_SEARCH_TIMEOUT_MS: z.coerce.number().int().min(10).max(600_000).default(2_000),
   MEMORY_CACHE_MAX_ENTRIES: z.coerce.number().int().min(0).max(10_000_000).default(10_000),
   MEMORY_CACHE_MAX_BYTES: z.coerce.number().int().min(0).max(4_294_967_296).default(64 * 1024 * 1024),
+}).superRefine((config, context) => {
+  if (config.AUTH === 'off' && !isLoopback(config.HOST)) {
+    context.addIssue({ code: 'custom', path: ['AUTH'], message: `off is only allowed when HOST is a loopback address, not ${config.HOST}` });
+  }
 });
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
 
 /** The validated configuration the rest of the service is built from. */
 export type Config = z.infer<typeof configSchema>;

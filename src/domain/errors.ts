@@ -33,6 +33,18 @@ export class PreconditionFailedError extends DomainError {
   }
 }
 
+/** The caller is known but its key does not allow this. */
+export class ForbiddenError extends DomainError {
+  readonly status = 403;
+  readonly title = 'Forbidden';
+}
+
+/** The caller could not be identified: no key, or one that is unknown or revoked. */
+export class UnauthorizedError extends DomainError {
+  readonly status = 401;
+  readonly title = 'Unauthorized';
+}
+
 /** The change would break a uniqueness rule, such as two agents with one name. */
 export class ConflictError extends DomainError {
   readonly status = 409;

@@ -26,10 +26,15 @@ export interface GatewayOptions {
   replayBatchSize?: number;
 }
 
-/** Where a new connection starts: its topics (null: all) and the last event it already has (undefined: none). */
+/**
+ * Where a new connection starts: its topics (null: all it may read), the last event it already
+ * has (undefined: none), and the topics its key may read at all (null: every topic). The caller
+ * checks the requested topics against `allowedTopics`; later SUBSCRIBEs are checked here.
+ */
 export interface ConnectRequest {
   topics: string[] | null;
   lastEventId: number | undefined;
+  allowedTopics: readonly string[] | null;
 }
 
 /** Close codes the gateway uses. */
@@ -43,6 +48,7 @@ interface Connection {
   id: string;
   socket: GatewaySocket;
   topics: Set<string>;
+  allowedTopics: ReadonlySet<string> | null;
   lastSentId: number;
   alive: boolean;
   phase: Phase;
@@ -106,7 +112,7 @@ export class WebSocketGateway {
       socket.close(CloseCode.tryAgainLater, 'connection limit reached');
       return;
     }
-    const connection = this.register(socket, request.topics ?? [...rootTopics]);
+    const connection = this.register(socket, request.topics ?? request.allowedTopics ?? [...rootTopics], request.allowedTopics);
     const head = this.dispatcher.lastDeliveredId;
     this.sendControl(connection, {
       type: 'WELCOME', connection_id: connection.id, last_event_id: request.lastEventId ?? head,
@@ -120,8 +126,11 @@ export class WebSocketGateway {
     }
   }
 
-  private register(socket: GatewaySocket, topics: string[]): Connection {
-    const connection: Connection = { id: randomUUID(), socket, topics: new Set(topics), lastSentId: 0, alive: true, phase: { name: 'replaying', buffered: [] } };
+  private register(socket: GatewaySocket, topics: readonly string[], allowedTopics: readonly string[] | null): Connection {
+    const connection: Connection = {
+      id: randomUUID(), socket, topics: new Set(topics), allowedTopics: allowedTopics === null ? null : new Set(allowedTopics),
+      lastSentId: 0, alive: true, phase: { name: 'replaying', buffered: [] },
+    };
     this.connections.set(connection.id, connection);
     socket.on('message', (data, isBinary) => this.onMessage(connection, data, isBinary));
     socket.on('pong', () => void (connection.alive = true));
@@ -204,6 +213,11 @@ export class WebSocketGateway {
   }
 
   private changeTopics(connection: Connection, action: 'SUBSCRIBE' | 'UNSUBSCRIBE', topics: string[]): void {
+    const forbidden = action === 'SUBSCRIBE' ? topics.filter((topic) => connection.allowedTopics?.has(topic) === false) : [];
+    if (forbidden.length > 0) {
+      this.sendControl(connection, { type: 'ERROR', code: 'FORBIDDEN_TOPIC', message: `This key may not read ${forbidden.join(', ')}` });
+      return;
+    }
     for (const topic of topics) {
       if (action === 'SUBSCRIBE') connection.topics.add(topic);
       else connection.topics.delete(topic);

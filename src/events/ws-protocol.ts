@@ -13,7 +13,7 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
 /** Error codes the server sends in `ERROR` messages. */
-export type GatewayErrorCode = 'INVALID_JSON' | 'UNKNOWN_TYPE' | 'INVALID_MESSAGE' | 'REPLAY_GAP';
+export type GatewayErrorCode = 'INVALID_JSON' | 'UNKNOWN_TYPE' | 'INVALID_MESSAGE' | 'REPLAY_GAP' | 'FORBIDDEN_TOPIC';
 
 /** Control messages the server sends; events travel as their own envelope (see `SwarmEvent`). */
 export type ServerMessage =

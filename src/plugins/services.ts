@@ -7,6 +7,8 @@ import { WriteTransactions } from '../services/write-transaction.js';
 export interface Services {
   projects: ProjectService;
   agents: AgentService;
+  /** The transaction runner every write goes through (events and audit records included). */
+  writes: WriteTransactions;
 }
 
 declare module 'fastify' {
@@ -20,7 +22,7 @@ export const servicesPlugin = fastifyPlugin(
   async (app) => {
     const db = app.database.db;
     const writes = new WriteTransactions(app.database.transaction, app.events.log, app.events.bus);
-    app.decorate('services', { projects: new ProjectService(db, writes), agents: new AgentService(db, writes) });
+    app.decorate('services', { projects: new ProjectService(db, writes), agents: new AgentService(db, writes), writes });
   },
   { name: 'services', dependencies: ['database', 'events'] },
 );

@@ -1,9 +1,10 @@
 import type { Agent, AgentInput, AgentListQuery, AgentPatch, Heartbeat } from '../domain/agent.js';
+import { type Actor, type Principal, inScope } from '../domain/auth.js';
 import type { Page } from '../domain/common.js';
-import { NotFoundError } from '../domain/errors.js';
+import { NotFoundError, UnprocessableError } from '../domain/errors.js';
 import { agentEvent } from '../domain/event.js';
 import { AgentRepository } from '../store/agent-repository.js';
-import type { Database } from '../store/database.js';
+import type { Database, Executor } from '../store/database.js';
 import type { ExpectedVersions } from '../store/versioning.js';
 import { changedFields, lockForWrite } from './versioned-write.js';
 import type { WriteTransactions } from './write-transaction.js';
@@ -15,7 +16,20 @@ function updateType(changed: string[]): 'AGENT_STATUS' | 'AGENT_UPDATE' {
   return changed.length > 0 && changed.every((field) => field === 'status') ? 'AGENT_STATUS' : 'AGENT_UPDATE';
 }
 
-/** Use cases on agents. Each write is one transaction with its events, so a change is either whole or absent. */
+/**
+ * A scoped key may only place agents in its own projects. A project outside its scope is
+ * reported exactly like a project that does not exist, so the key learns nothing about it.
+ */
+function assertAssignable(principal: Principal, projectId: string | null | undefined): void {
+  if (projectId === undefined || inScope(principal, projectId)) return;
+  const message = projectId === null ? 'is required for a key limited to projects' : `Project ${projectId} does not exist`;
+  throw new UnprocessableError(projectId === null ? `project_id ${message}` : message, [{ path: '/project_id', message, in: 'body' }]);
+}
+
+/**
+ * Use cases on agents. Each write is one transaction with its events and audit records, so a
+ * change is either whole or absent. An agent is in a key's scope when its project is.
+ */
 export class AgentService {
   constructor(
     private readonly db: Database,
@@ -23,37 +37,38 @@ export class AgentService {
     private readonly agents = new AgentRepository(),
   ) {}
 
-  create(input: AgentInput): Promise<Agent> {
-    return this.writes.run(async (tx, emit) => {
+  create(input: AgentInput, actor: Actor): Promise<Agent> {
+    assertAssignable(actor.principal, input.project_id);
+    return this.writes.run(actor, async (tx, emit) => {
       const agent = await this.agents.insert(tx, input);
       emit(agentEvent('AGENT_CREATED', agent.id, [agent.project_id], { agent }));
       return agent;
     });
   }
 
-  async get(id: string): Promise<Agent> {
+  async get(id: string, principal: Principal): Promise<Agent> {
     const agent = await this.agents.findById(this.db, id);
-    if (agent === null) throw new NotFoundError('Agent', id);
+    if (agent === null || !inScope(principal, agent.project_id)) throw new NotFoundError('Agent', id);
     return agent;
   }
 
-  list(query: AgentListQuery): Promise<Page<Agent>> {
-    return this.agents.list(this.db, query);
+  list(query: AgentListQuery, principal: Principal): Promise<Page<Agent>> {
+    return this.agents.list(this.db, query, principal.projectIds);
   }
 
   /** PUT: `input` already holds defaults for every omitted optional field. */
-  replace(id: string, input: AgentInput, expected: ExpectedVersions): Promise<Agent> {
-    return this.update(id, input, expected);
+  replace(id: string, input: AgentInput, expected: ExpectedVersions, actor: Actor): Promise<Agent> {
+    return this.update(id, input, expected, actor);
   }
 
-  patch(id: string, patch: AgentPatch, expected: ExpectedVersions): Promise<Agent> {
-    return this.update(id, patch, expected);
+  patch(id: string, patch: AgentPatch, expected: ExpectedVersions, actor: Actor): Promise<Agent> {
+    return this.update(id, patch, expected, actor);
   }
 
   /** Marks the agent as just seen, optionally with a new status; always an AGENT_STATUS event. */
-  heartbeat(id: string, heartbeat: Heartbeat): Promise<Agent> {
-    return this.writes.run(async (tx, emit) => {
-      const before = await lockForWrite(this.agents, { executor: tx, resource: 'Agent', id, expected: null });
+  heartbeat(id: string, heartbeat: Heartbeat, actor: Actor): Promise<Agent> {
+    return this.writes.run(actor, async (tx, emit) => {
+      const before = await this.lock(tx, id, null, actor.principal);
       const agent = (await this.agents.heartbeat(tx, id, heartbeat))!;
       const changed = changedFields(before, agent, ['status', 'last_active_at']);
       emit(agentEvent('AGENT_STATUS', id, [agent.project_id], { agent, changed_fields: changed }));
@@ -61,21 +76,26 @@ export class AgentService {
     });
   }
 
-  delete(id: string, expected: ExpectedVersions): Promise<void> {
-    return this.writes.run(async (tx, emit) => {
-      const agent = await lockForWrite(this.agents, { executor: tx, resource: 'Agent', id, expected });
+  delete(id: string, expected: ExpectedVersions, actor: Actor): Promise<void> {
+    return this.writes.run(actor, async (tx, emit) => {
+      const agent = await this.lock(tx, id, expected, actor.principal);
       await this.agents.delete(tx, id);
       emit(agentEvent('AGENT_DELETED', id, [agent.project_id], { id, project_id: agent.project_id }));
     });
   }
 
-  private update(id: string, fields: AgentPatch, expected: ExpectedVersions): Promise<Agent> {
-    return this.writes.run(async (tx, emit) => {
-      const before = await lockForWrite(this.agents, { executor: tx, resource: 'Agent', id, expected });
+  private update(id: string, fields: AgentPatch, expected: ExpectedVersions, actor: Actor): Promise<Agent> {
+    assertAssignable(actor.principal, fields.project_id);
+    return this.writes.run(actor, async (tx, emit) => {
+      const before = await this.lock(tx, id, expected, actor.principal);
       const agent = (await this.agents.update(tx, id, fields))!;
       const changed = changedFields(before, agent, writableFields);
       emit(agentEvent(updateType(changed), id, [before.project_id, agent.project_id], { agent, changed_fields: changed }));
       return agent;
     });
+  }
+
+  private lock(executor: Executor, id: string, expected: ExpectedVersions, principal: Principal): Promise<Agent> {
+    return lockForWrite(this.agents, { executor, resource: 'Agent', id, expected, visible: (agent) => inScope(principal, agent.project_id) });
   }
 }

@@ -1,9 +1,10 @@
+import { type Actor, type Principal, inScope } from '../domain/auth.js';
 import type { Page } from '../domain/common.js';
-import { NotFoundError } from '../domain/errors.js';
+import { ForbiddenError, NotFoundError } from '../domain/errors.js';
 import { agentEvent, projectEvent } from '../domain/event.js';
 import type { Project, ProjectInput, ProjectListQuery, ProjectPatch } from '../domain/project.js';
 import { AgentRepository } from '../store/agent-repository.js';
-import type { Database } from '../store/database.js';
+import type { Database, Executor } from '../store/database.js';
 import { ProjectRepository } from '../store/project-repository.js';
 import type { ExpectedVersions } from '../store/versioning.js';
 import { changedFields, lockForWrite } from './versioned-write.js';
@@ -11,7 +12,10 @@ import type { WriteTransactions } from './write-transaction.js';
 
 const writableFields = ['name', 'description', 'status', 'sparc_mode', 'metadata'] as const;
 
-/** Use cases on projects. Each write is one transaction with its events, so a change is either whole or absent. */
+/**
+ * Use cases on projects. Each write is one transaction with its events and audit records, so a
+ * change is either whole or absent. A project outside the caller's scope is reported as missing.
+ */
 export class ProjectService {
   constructor(
     private readonly db: Database,
@@ -20,37 +24,39 @@ export class ProjectService {
     private readonly agents = new AgentRepository(),
   ) {}
 
-  create(input: ProjectInput): Promise<Project> {
-    return this.writes.run(async (tx, emit) => {
+  /** A key limited to some projects cannot create one: the new project would be outside its own scope. */
+  create(input: ProjectInput, actor: Actor): Promise<Project> {
+    if (actor.principal.projectIds !== null) throw new ForbiddenError('A key limited to projects cannot create projects');
+    return this.writes.run(actor, async (tx, emit) => {
       const project = await this.projects.insert(tx, input);
       emit(projectEvent('PROJECT_CREATED', project.id, { project }));
       return project;
     });
   }
 
-  async get(id: string): Promise<Project> {
+  async get(id: string, principal: Principal): Promise<Project> {
     const project = await this.projects.findById(this.db, id);
-    if (project === null) throw new NotFoundError('Project', id);
+    if (project === null || !inScope(principal, project.id)) throw new NotFoundError('Project', id);
     return project;
   }
 
-  list(query: ProjectListQuery): Promise<Page<Project>> {
-    return this.projects.list(this.db, query);
+  list(query: ProjectListQuery, principal: Principal): Promise<Page<Project>> {
+    return this.projects.list(this.db, query, principal.projectIds);
   }
 
   /** PUT: `input` already holds defaults for every omitted optional field. */
-  replace(id: string, input: ProjectInput, expected: ExpectedVersions): Promise<Project> {
-    return this.update(id, input, expected);
+  replace(id: string, input: ProjectInput, expected: ExpectedVersions, actor: Actor): Promise<Project> {
+    return this.update(id, input, expected, actor);
   }
 
-  patch(id: string, patch: ProjectPatch, expected: ExpectedVersions): Promise<Project> {
-    return this.update(id, patch, expected);
+  patch(id: string, patch: ProjectPatch, expected: ExpectedVersions, actor: Actor): Promise<Project> {
+    return this.update(id, patch, expected, actor);
   }
 
   /** Deletes the project after unassigning its agents, each as a versioned change with its own event. */
-  delete(id: string, expected: ExpectedVersions): Promise<void> {
-    return this.writes.run(async (tx, emit) => {
-      await lockForWrite(this.projects, { executor: tx, resource: 'Project', id, expected });
+  delete(id: string, expected: ExpectedVersions, actor: Actor): Promise<void> {
+    return this.writes.run(actor, async (tx, emit) => {
+      await this.lock(tx, id, expected, actor.principal);
       for (const agent of await this.agents.detachFromProject(tx, id)) {
         emit(agentEvent('AGENT_UPDATE', agent.id, [id], { agent, changed_fields: ['project_id'] }));
       }
@@ -59,12 +65,16 @@ export class ProjectService {
     });
   }
 
-  private update(id: string, fields: ProjectPatch, expected: ExpectedVersions): Promise<Project> {
-    return this.writes.run(async (tx, emit) => {
-      const before = await lockForWrite(this.projects, { executor: tx, resource: 'Project', id, expected });
+  private update(id: string, fields: ProjectPatch, expected: ExpectedVersions, actor: Actor): Promise<Project> {
+    return this.writes.run(actor, async (tx, emit) => {
+      const before = await this.lock(tx, id, expected, actor.principal);
       const project = (await this.projects.update(tx, id, fields))!;
       emit(projectEvent('PROJECT_UPDATE', id, { project, changed_fields: changedFields(before, project, writableFields) }));
       return project;
     });
+  }
+
+  private lock(executor: Executor, id: string, expected: ExpectedVersions, principal: Principal): Promise<Project> {
+    return lockForWrite(this.projects, { executor, resource: 'Project', id, expected, visible: (project) => inScope(principal, project.id) });
   }
 }

@@ -10,14 +10,15 @@ export interface LockingReader<T> {
 
 /**
  * Locks the row a write is about to change and checks it against `If-Match`: 404 when it is
- * gone, 412 when its version is not one the caller named. Returns the row as it was.
+ * gone or outside the caller's scope (`visible`), 412 when its version is not one the caller
+ * named. Returns the row as it was.
  */
 export async function lockForWrite<T extends { version: number }>(
   repository: LockingReader<T>,
-  context: { executor: Executor; resource: string; id: string; expected: ExpectedVersions },
+  context: { executor: Executor; resource: string; id: string; expected: ExpectedVersions; visible: (row: T) => boolean },
 ): Promise<T> {
   const current = await repository.findById(context.executor, context.id, { lock: true });
-  if (current === null) throw new NotFoundError(context.resource, context.id);
+  if (current === null || !context.visible(current)) throw new NotFoundError(context.resource, context.id);
   if (context.expected !== null && !context.expected.includes(current.version)) {
     throw new PreconditionFailedError(context.resource, context.id, current.version);
   }

@@ -1,4 +1,4 @@
-import { type SQL, and, arrayContains, count, eq, sql } from 'drizzle-orm';
+import { type SQL, and, arrayContains, count, eq, inArray, sql } from 'drizzle-orm';
 import type { Agent, AgentInput, AgentListQuery, AgentPatch, Heartbeat } from '../domain/agent.js';
 import type { Page } from '../domain/common.js';
 import { ConflictError, UnprocessableError } from '../domain/errors.js';
@@ -37,8 +37,9 @@ function toColumns(fields: AgentPatch) {
   };
 }
 
-function filters(query: AgentListQuery): SQL | undefined {
+function filters(query: AgentListQuery, scope: readonly string[] | null): SQL | undefined {
   return and(
+    scope === null ? undefined : inArray(agents.projectId, [...scope]),
     query.agent_type === undefined ? undefined : eq(agents.agentType, query.agent_type),
     query.status === undefined ? undefined : eq(agents.status, query.status),
     query.project_id === undefined ? undefined : eq(agents.projectId, query.project_id),
@@ -75,8 +76,9 @@ export class AgentRepository {
     return row === undefined ? null : toAgent(row);
   }
 
-  async list(executor: Executor, query: AgentListQuery): Promise<Page<Agent>> {
-    const where = filters(query);
+  /** A page of the agents matching `query` among those assigned to a project in `scope` (null: all agents). */
+  async list(executor: Executor, query: AgentListQuery, scope: readonly string[] | null = null): Promise<Page<Agent>> {
+    const where = filters(query, scope);
     const rows = await executor
       .select()
       .from(agents)

@@ -1,4 +1,4 @@
-import { type SQL, and, count, eq, sql } from 'drizzle-orm';
+import { type SQL, and, count, eq, inArray, sql } from 'drizzle-orm';
 import type { Page } from '../domain/common.js';
 import type { Project, ProjectInput, ProjectListQuery, ProjectPatch } from '../domain/project.js';
 import type { Executor } from './database.js';
@@ -32,9 +32,10 @@ function toColumns(fields: ProjectPatch) {
   };
 }
 
-function filters(query: ProjectListQuery): SQL | undefined {
+function filters(query: ProjectListQuery, scope: readonly string[] | null): SQL | undefined {
   const needle = query.q?.toLowerCase();
   return and(
+    scope === null ? undefined : inArray(projects.id, [...scope]),
     query.status === undefined ? undefined : eq(projects.status, query.status),
     query.sparc_mode === undefined ? undefined : eq(projects.sparcMode, query.sparc_mode),
     needle === undefined
@@ -57,8 +58,9 @@ export class ProjectRepository {
     return row === undefined ? null : toProject(row);
   }
 
-  async list(executor: Executor, query: ProjectListQuery): Promise<Page<Project>> {
-    const where = filters(query);
+  /** A page of the projects matching `query` among those in `scope` (null: all). */
+  async list(executor: Executor, query: ProjectListQuery, scope: readonly string[] | null = null): Promise<Page<Project>> {
+    const where = filters(query, scope);
     const rows = await executor
       .select()
       .from(projects)

@@ -102,3 +102,35 @@ export const memoryReplayQueue = pgTable('memory_replay_queue', {
   lastError: text('last_error'),
   enqueuedAt: timestamp('enqueued_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
 });
+
+/**
+ * API keys. The secret is never stored: only its SHA-256 (the secret is 256 random bits, so a
+ * fast hash is safe). `project_ids` null means every project.
+ */
+export const apiKeys = pgTable('api_keys', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull(),
+  role: text('role').notNull(),
+  projectIds: uuid('project_ids').array(),
+  secretHash: text('secret_hash').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  lastUsedAt: timestamp('last_used_at', { withTimezone: true, precision: 3 }),
+  revokedAt: timestamp('revoked_at', { withTimezone: true, precision: 3 }),
+});
+
+/** Who changed what, written in the same transaction as the change. */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    at: timestamp('at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    keyId: uuid('key_id'),
+    action: text('action').notNull(),
+    resource: text('resource').notNull(),
+    resourceId: text('resource_id'),
+    changedFields: text('changed_fields').array(),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+  },
+  (table) => [index('audit_log_at_idx').on(table.at), index('audit_log_resource_idx').on(table.resource, table.resourceId)],
+);

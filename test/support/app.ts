@@ -36,7 +36,7 @@ export async function openTestDatabase(): Promise<{ database: DatabaseHandle; dr
 
 /** The service configuration with test-friendly overrides (environment-variable names and string values, as in production). */
 export function testConfig(overrides: Record<string, string> = {}) {
-  return loadConfig({ LOG_LEVEL: 'silent', MEMORY_MCP: 'off', ...overrides });
+  return loadConfig({ LOG_LEVEL: 'silent', MEMORY_MCP: 'off', AUTH: 'off', ...overrides });
 }
 
 /** Builds the real app on a real database of the engine under test. */
@@ -50,7 +50,7 @@ export async function createTestApp(overrides: Record<string, string> = {}): Pro
     request: (options) => app.inject(options),
     listen: () => app.listen({ host: '127.0.0.1', port: 0 }),
     reset: async () => {
-      await database.db.execute(sql`truncate table agents, projects, events, memory_entries, memory_replay_queue cascade`);
+      await database.db.execute(sql`truncate table agents, projects, events, memory_entries, memory_replay_queue, audit_log, api_keys cascade`);
       await database.db.execute(sql`update event_log_state set pruned_through_id = 0`);
     },
     close: async () => {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { agentInputSchema, agentListQuerySchema, agentPatchSchema, agentSchema, heartbeatSchema } from '../../domain/agent.js';
 import { idParamsSchema } from '../../domain/common.js';
+import { actorOf } from '../../plugins/auth.js';
 import { withEntityTag } from '../conditional.js';
 import { problems, registerCrudRoutes } from './crud.js';
 
@@ -23,8 +24,8 @@ export async function agentRoutes(app: FastifyInstance): Promise<void> {
       summary: 'Report that an agent is alive, optionally with its status',
       params: idParamsSchema,
       body: heartbeatSchema,
-      response: { 200: agentSchema, ...problems(404, 413, 415, 422, 503) },
+      response: { 200: agentSchema, ...problems(401, 403, 404, 413, 415, 422, 429, 503) },
     },
-    handler: async (request, reply) => withEntityTag(reply, await service.heartbeat(request.params.id, request.body)),
+    handler: async (request, reply) => withEntityTag(reply, await service.heartbeat(request.params.id, request.body, actorOf(request))),
   });
 }

@@ -1,17 +1,19 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { type Page, idParamsSchema, pageSchema, problemSchema } from '../../domain/common.js';
+import type { Actor, Principal } from '../../domain/auth.js';
+import { actorOf } from '../../plugins/auth.js';
 import type { ExpectedVersions } from '../../store/versioning.js';
 import { entityTag, expectedVersions, notModified, withEntityTag } from '../conditional.js';
 
 /** The use cases a resource must offer to be served by {@link registerCrudRoutes}. */
 export interface CrudService<Resource, Input, Patch, Query> {
-  create(input: Input): Promise<Resource>;
-  get(id: string): Promise<Resource>;
-  list(query: Query): Promise<Page<Resource>>;
-  replace(id: string, input: Input, expected: ExpectedVersions): Promise<Resource>;
-  patch(id: string, patch: Patch, expected: ExpectedVersions): Promise<Resource>;
-  delete(id: string, expected: ExpectedVersions): Promise<void>;
+  create(input: Input, actor: Actor): Promise<Resource>;
+  get(id: string, principal: Principal): Promise<Resource>;
+  list(query: Query, principal: Principal): Promise<Page<Resource>>;
+  replace(id: string, input: Input, expected: ExpectedVersions, actor: Actor): Promise<Resource>;
+  patch(id: string, patch: Patch, expected: ExpectedVersions, actor: Actor): Promise<Resource>;
+  delete(id: string, expected: ExpectedVersions, actor: Actor): Promise<void>;
 }
 
 /** Describes one resource collection: its URL, its schemas and the service behind it. */
@@ -52,26 +54,26 @@ export function registerCrudRoutes<Resource extends { id: string; version: numbe
   const app = fastify;
   const { path, tag, service } = definition;
   const item = `${path}/:id`;
-  const writeProblems = problems(404, 409, 412, 413, 415, 422, 503);
+  const writeProblems = problems(401, 403, 404, 409, 412, 413, 415, 422, 429, 503);
 
   app.post(path, {
-    schema: { tags: [tag], summary: `Create a ${tag.toLowerCase()}`, body: definition.input, response: { 201: definition.resource, ...problems(409, 413, 415, 422, 503) } },
+    schema: { tags: [tag], summary: `Create a ${tag.toLowerCase()}`, body: definition.input, response: { 201: definition.resource, ...problems(401, 403, 409, 413, 415, 422, 429, 503) } },
     handler: async (request: FastifyRequest, reply) => {
-      const created = await service.create(request.body as Input);
+      const created = await service.create(request.body as Input, actorOf(request));
       reply.code(201).header('location', `${request.routeOptions.url?.replace(/\/$/, '')}/${created.id}`);
       return withEntityTag(reply, created);
     },
   });
 
   app.get(path, {
-    schema: { tags: [tag], summary: `List ${tag.toLowerCase()}s`, querystring: definition.query, response: { 200: pageSchema(definition.resource), ...problems(422, 503) } },
-    handler: (request: FastifyRequest) => service.list(request.query as Query),
+    schema: { tags: [tag], summary: `List ${tag.toLowerCase()}s`, querystring: definition.query, response: { 200: pageSchema(definition.resource), ...problems(401, 403, 422, 429, 503) } },
+    handler: (request: FastifyRequest) => service.list(request.query as Query, request.principal),
   });
 
   app.get(item, {
-    schema: { tags: [tag], summary: `Get one ${tag.toLowerCase()}`, params: idParamsSchema, headers: readHeaders, response: { 200: definition.resource, 304: z.undefined(), ...problems(404, 422, 503) } },
+    schema: { tags: [tag], summary: `Get one ${tag.toLowerCase()}`, params: idParamsSchema, headers: readHeaders, response: { 200: definition.resource, 304: z.undefined(), ...problems(401, 403, 404, 422, 429, 503) } },
     handler: async (request: FastifyRequest, reply) => {
-      const found = await service.get(idOf(request));
+      const found = await service.get(idOf(request), request.principal);
       if (notModified(headerOf(request, 'if-none-match'), found.version)) return reply.code(304).header('etag', entityTag(found.version)).send();
       return withEntityTag(reply, found);
     },
@@ -80,19 +82,19 @@ export function registerCrudRoutes<Resource extends { id: string; version: numbe
   app.put(item, {
     schema: { tags: [tag], summary: `Replace a ${tag.toLowerCase()}`, params: idParamsSchema, headers: conditionalHeaders, body: definition.input, response: { 200: definition.resource, ...writeProblems } },
     handler: async (request: FastifyRequest, reply) =>
-      withEntityTag(reply, await service.replace(idOf(request), request.body as Input, conditionOf(request))),
+      withEntityTag(reply, await service.replace(idOf(request), request.body as Input, conditionOf(request), actorOf(request))),
   });
 
   app.patch(item, {
     schema: { tags: [tag], summary: `Change some fields of a ${tag.toLowerCase()}`, params: idParamsSchema, headers: conditionalHeaders, body: definition.patch, response: { 200: definition.resource, ...writeProblems } },
     handler: async (request: FastifyRequest, reply) =>
-      withEntityTag(reply, await service.patch(idOf(request), request.body as Patch, conditionOf(request))),
+      withEntityTag(reply, await service.patch(idOf(request), request.body as Patch, conditionOf(request), actorOf(request))),
   });
 
   app.delete(item, {
-    schema: { tags: [tag], summary: `Delete a ${tag.toLowerCase()}`, params: idParamsSchema, headers: conditionalHeaders, response: { 204: z.undefined(), ...problems(404, 412, 422, 503) } },
+    schema: { tags: [tag], summary: `Delete a ${tag.toLowerCase()}`, params: idParamsSchema, headers: conditionalHeaders, response: { 204: z.undefined(), ...problems(401, 403, 404, 412, 422, 429, 503) } },
     handler: async (request: FastifyRequest, reply) => {
-      await service.delete(idOf(request), conditionOf(request));
+      await service.delete(idOf(request), conditionOf(request), actorOf(request));
       return reply.code(204).send();
     },
   });

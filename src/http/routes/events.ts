@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { type Principal, scopeTopics } from '../../domain/auth.js';
+import { ForbiddenError } from '../../domain/errors.js';
 import { eventSchema, toEnvelope, topicSchema } from '../../domain/event.js';
 import type { GatewaySocket } from '../../events/ws-gateway.js';
 import { problems } from './crud.js';
@@ -24,26 +26,47 @@ const eventPageSchema = z.object({
 });
 
 const socketQuerySchema = z.strictObject({
+  token: z.string().max(256).optional().describe('The API key, for clients that cannot set an Authorization header'),
   topics: topicList.describe('Comma-separated topics; default: projects, agents and system (everything)'),
   last_event_id: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe('Resume after this event'),
 });
+
+/**
+ * The topics a request may read: those it asked for (403 if any is outside the key's scope), or
+ * without a request every topic the key may read (null: all).
+ */
+function readableTopics(principal: Principal, requested: string[] | undefined): string[] | null {
+  const allowed = scopeTopics(principal);
+  if (requested === undefined || allowed === null) return requested ?? allowed;
+  const forbidden = requested.filter((topic) => !allowed.includes(topic));
+  if (forbidden.length > 0) throw new ForbiddenError(`This key may not read ${forbidden.join(', ')}; it may read ${allowed.join(', ')}`);
+  return requested;
+}
 
 /** `GET /api/v1/events` pages through the log; `GET /ws` streams it live. */
 export async function eventRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const { log } = app.events;
   app.get('/api/v1/events', {
-    schema: { tags: ['Event'], summary: 'Read the event log after an id, oldest first', querystring: eventsQuerySchema, response: { 200: eventPageSchema, ...problems(422, 503) } },
+    schema: { tags: ['Event'], summary: 'Read the event log after an id, oldest first', querystring: eventsQuerySchema, response: { 200: eventPageSchema, ...problems(401, 403, 422, 429, 503) } },
     handler: async (request) => {
       const { after, topic, limit } = request.query;
-      const [events, prunedThroughId] = await Promise.all([log.readAfter(app.database.db, after, topic ?? null, limit + 1), log.prunedThroughId(app.database.db)]);
+      const topics = readableTopics(request.principal, topic);
+      const [events, prunedThroughId] = await Promise.all([log.readAfter(app.database.db, after, topics, limit + 1), log.prunedThroughId(app.database.db)]);
       const items = events.slice(0, limit).map(toEnvelope);
       return { items, next_after: items.at(-1)?.id ?? after, has_more: events.length > limit, pruned_through_id: prunedThroughId };
     },
   });
   app.get(
     '/ws',
-    { websocket: true, schema: { tags: ['Event'], summary: 'WebSocket stream of events (see docs/events.md for the protocol)', querystring: socketQuerySchema } },
-    (socket, request) => app.events.gateway.accept(socket as GatewaySocket, { topics: request.query.topics ?? null, lastEventId: request.query.last_event_id }),
+    {
+      websocket: true,
+      schema: { tags: ['Event'], summary: 'WebSocket stream of events (see docs/events.md for the protocol)', querystring: socketQuerySchema, response: problems(401, 403, 422, 429) },
+      preHandler: async (request) => void readableTopics(request.principal, request.query.topics),
+    },
+    (socket, request) =>
+      app.events.gateway.accept(socket as GatewaySocket, {
+        topics: request.query.topics ?? null, lastEventId: request.query.last_event_id, allowedTopics: scopeTopics(request.principal),
+      }),
   );
 }

@@ -40,9 +40,9 @@ function setup(options: { logged?: number[]; pruned?: number; maxConnections?: n
   return { log, bus, dispatcher, gateway, logger };
 }
 
-async function connected(gateway: WebSocketGateway, request: { topics?: string[] | null; lastEventId?: number } = {}) {
+async function connected(gateway: WebSocketGateway, request: { topics?: string[] | null; lastEventId?: number; allowedTopics?: string[] } = {}) {
   const socket = new FakeSocket();
-  await gateway.accept(socket as unknown as GatewaySocket, { topics: request.topics ?? null, lastEventId: request.lastEventId });
+  await gateway.accept(socket as unknown as GatewaySocket, { topics: request.topics ?? null, lastEventId: request.lastEventId, allowedTopics: request.allowedTopics ?? null });
   return socket;
 }
 
@@ -78,7 +78,7 @@ describe('WebSocketGateway', () => {
       return [event(2), event(3)];
     });
     const socket = new FakeSocket();
-    const accepting = gateway.accept(socket as unknown as GatewaySocket, { topics: null, lastEventId: 1 });
+    const accepting = gateway.accept(socket as unknown as GatewaySocket, { topics: null, lastEventId: 1, allowedTopics: null });
     await vi.waitFor(() => expect(log.readAfter).toHaveBeenCalled());
     bus.publish([event(4)]);
     release();
@@ -160,6 +160,21 @@ describe('WebSocketGateway', () => {
     bus.publish([event(1)]);
     expect(first.closedWith).toEqual([1013, 'slow consumer']);
     expect(gateway.connectionCount).toBe(0);
+    gateway.stop();
+    dispatcher.stop();
+  });
+
+  it('starts a scoped key on its own topics and refuses SUBSCRIBE beyond them', async () => {
+    const { gateway, dispatcher, bus } = setup();
+    await dispatcher.start();
+    gateway.start();
+    const [mine, theirs] = ['project:11111111-1111-4111-8111-111111111111', 'project:22222222-2222-4222-8222-222222222222'];
+    const socket = await connected(gateway, { allowedTopics: [mine] });
+    expect(socket.sent[0]).toMatchObject({ type: 'WELCOME', topics: [mine] });
+    socket.emit('message', Buffer.from(JSON.stringify({ type: 'SUBSCRIBE', topics: ['projects', mine] })), false);
+    expect(socket.sent.at(-1)).toMatchObject({ type: 'ERROR', code: 'FORBIDDEN_TOPIC', message: 'This key may not read projects' });
+    bus.publish([event(1, ['projects', theirs]), event(2, ['projects', mine])]);
+    expect(socket.sent.filter((message) => typeof message.id === 'number').map((message) => message.id)).toEqual([2]);
     gateway.stop();
     dispatcher.stop();
   });

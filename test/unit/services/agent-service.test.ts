@@ -3,7 +3,10 @@ import type { Agent } from '../../../src/domain/agent.js';
 import { NotFoundError, PreconditionFailedError } from '../../../src/domain/errors.js';
 import { AgentService } from '../../../src/services/agent-service.js';
 import type { AgentRepository } from '../../../src/store/agent-repository.js';
+import { type Actor, unrestricted } from '../../../src/domain/auth.js';
 import { fakeWrites } from './fakes.js';
+
+const actor: Actor = { principal: unrestricted, ip: '127.0.0.1', userAgent: 'test' };
 
 const projectA = '33333333-3333-4333-8333-333333333333';
 const projectB = '44444444-4444-4444-8444-444444444444';
@@ -29,25 +32,25 @@ const input = { name: 'coder', agent_type: 'coder' as const, capabilities: [], s
 describe('AgentService', () => {
   it('creates with AGENT_CREATED on agents, agent:<id> and its project', async () => {
     const { agents, transaction, emitted, service } = setup();
-    await service.create(input);
+    await service.create(input, actor);
     expect(agents.insert).toHaveBeenCalledWith(transaction, input);
     expect(emitted).toEqual([{ type: 'AGENT_CREATED', topic: `agent:${agent.id}`, topics: ['agents', `agent:${agent.id}`, `project:${projectA}`], data: { agent } }]);
   });
 
   it('gets and lists, throwing NotFoundError for a missing agent', async () => {
     const { db, agents, service } = setup();
-    await expect(service.get(agent.id)).resolves.toBe(agent);
+    await expect(service.get(agent.id, unrestricted)).resolves.toBe(agent);
     agents.findById.mockResolvedValueOnce(null);
-    await expect(service.get(agent.id)).rejects.toThrow(`Agent ${agent.id} not found`);
-    await service.list({ limit: 1, offset: 0, sort: 'name' });
-    expect(agents.list).toHaveBeenCalledWith(db, { limit: 1, offset: 0, sort: 'name' });
+    await expect(service.get(agent.id, unrestricted)).rejects.toThrow(`Agent ${agent.id} not found`);
+    await service.list({ limit: 1, offset: 0, sort: 'name' }, unrestricted);
+    expect(agents.list).toHaveBeenCalledWith(db, { limit: 1, offset: 0, sort: 'name' }, null);
   });
 
   it('announces a status-only change as AGENT_STATUS and anything else as AGENT_UPDATE', async () => {
     const { emitted, service } = setup();
-    await service.patch(agent.id, { status: 'busy' }, null);
-    await service.replace(agent.id, { ...input, capabilities: ['ts'] }, [1]);
-    await service.patch(agent.id, { status: 'idle' }, null);
+    await service.patch(agent.id, { status: 'busy' }, null, actor);
+    await service.replace(agent.id, { ...input, capabilities: ['ts'] }, [1], actor);
+    await service.patch(agent.id, { status: 'idle' }, null, actor);
     expect(emitted.map((event) => [event.type, event.data.changed_fields])).toEqual([
       ['AGENT_STATUS', ['status']], ['AGENT_UPDATE', ['capabilities']], ['AGENT_UPDATE', []],
     ]);
@@ -55,23 +58,23 @@ describe('AgentService', () => {
 
   it('tells both the old and the new project when an agent moves', async () => {
     const { emitted, service } = setup();
-    await service.patch(agent.id, { project_id: projectB }, null);
+    await service.patch(agent.id, { project_id: projectB }, null, actor);
     expect(emitted[0]?.topics).toEqual(['agents', `agent:${agent.id}`, `project:${projectA}`, `project:${projectB}`]);
   });
 
   it('records heartbeats as AGENT_STATUS and reports a missing agent', async () => {
     const { agents, transaction, emitted, service } = setup();
-    await service.heartbeat(agent.id, { status: 'busy' });
+    await service.heartbeat(agent.id, { status: 'busy' }, actor);
     expect(agents.heartbeat).toHaveBeenCalledWith(transaction, agent.id, { status: 'busy' });
     expect(emitted[0]).toMatchObject({ type: 'AGENT_STATUS', data: { changed_fields: ['status', 'last_active_at'] } });
     agents.findById.mockResolvedValueOnce(null);
-    await expect(service.heartbeat(agent.id, undefined)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(service.heartbeat(agent.id, undefined, actor)).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it('deletes with the version check and an AGENT_DELETED event for its project too', async () => {
     const { agents, transaction, emitted, service } = setup();
-    await expect(service.delete(agent.id, [3])).rejects.toBeInstanceOf(PreconditionFailedError);
-    await service.delete(agent.id, [1]);
+    await expect(service.delete(agent.id, [3], actor)).rejects.toBeInstanceOf(PreconditionFailedError);
+    await service.delete(agent.id, [1], actor);
     expect(agents.delete).toHaveBeenCalledOnce();
     expect(agents.delete).toHaveBeenCalledWith(transaction, agent.id);
     expect(emitted).toEqual([{ type: 'AGENT_DELETED', topic: `agent:${agent.id}`, topics: ['agents', `agent:${agent.id}`, `project:${projectA}`], data: { id: agent.id, project_id: projectA } }]);

@@ -4,7 +4,10 @@ import type { Project } from '../../../src/domain/project.js';
 import { ProjectService } from '../../../src/services/project-service.js';
 import type { AgentRepository } from '../../../src/store/agent-repository.js';
 import type { ProjectRepository } from '../../../src/store/project-repository.js';
+import { type Actor, unrestricted } from '../../../src/domain/auth.js';
 import { fakeWrites } from './fakes.js';
+
+const actor: Actor = { principal: unrestricted, ip: '127.0.0.1', userAgent: 'test' };
 
 const project: Project = {
   id: '11111111-1111-4111-8111-111111111111', name: 'A', description: null, status: 'active', sparc_mode: 'specification',
@@ -29,7 +32,7 @@ const input = { name: 'A', description: null, status: 'active' as const, sparc_m
 describe('ProjectService', () => {
   it('creates inside a write transaction and emits PROJECT_CREATED to projects and project:<id>', async () => {
     const { writes, projects, transaction, emitted, service } = setup();
-    await expect(service.create(input)).resolves.toBe(project);
+    await expect(service.create(input, actor)).resolves.toBe(project);
     expect(writes.run).toHaveBeenCalledOnce();
     expect(projects.insert).toHaveBeenCalledWith(transaction, input);
     expect(emitted).toEqual([{ type: 'PROJECT_CREATED', topic: `project:${project.id}`, topics: ['projects', `project:${project.id}`], data: { project } }]);
@@ -37,41 +40,41 @@ describe('ProjectService', () => {
 
   it('gets a project or throws NotFoundError', async () => {
     const { projects, service } = setup();
-    await expect(service.get(project.id)).resolves.toBe(project);
+    await expect(service.get(project.id, unrestricted)).resolves.toBe(project);
     projects.findById.mockResolvedValueOnce(null);
-    await expect(service.get(project.id)).rejects.toThrow(new NotFoundError('Project', project.id));
+    await expect(service.get(project.id, unrestricted)).rejects.toThrow(new NotFoundError('Project', project.id));
   });
 
   it('lists through the repository outside any transaction', async () => {
     const { db, writes, projects, service } = setup();
     const query = { limit: 5, offset: 0, sort: 'name' as const };
-    await service.list(query);
-    expect(projects.list).toHaveBeenCalledWith(db, query);
+    await service.list(query, unrestricted);
+    expect(projects.list).toHaveBeenCalledWith(db, query, null);
     expect(writes.run).not.toHaveBeenCalled();
   });
 
   it('locks the row, updates it and names the fields that changed', async () => {
     const { projects, transaction, emitted, service } = setup();
-    const updated = await service.patch(project.id, { name: 'B' }, [2]);
+    const updated = await service.patch(project.id, { name: 'B' }, [2], actor);
     expect(projects.findById).toHaveBeenCalledWith(transaction, project.id, { lock: true });
     expect(projects.update).toHaveBeenCalledWith(transaction, project.id, { name: 'B' });
     expect(emitted[0]).toMatchObject({ type: 'PROJECT_UPDATE', data: { project: updated, changed_fields: ['name'] } });
-    await service.replace(project.id, { ...input, sparc_mode: 'completion' }, null);
+    await service.replace(project.id, { ...input, sparc_mode: 'completion' }, null, actor);
     expect(projects.update).toHaveBeenLastCalledWith(transaction, project.id, expect.objectContaining({ sparc_mode: 'completion' }));
   });
 
   it('refuses an update with 404 when the row is gone and 412 when its version moved, emitting nothing', async () => {
     const { projects, emitted, service } = setup();
     projects.findById.mockResolvedValueOnce(null);
-    await expect(service.patch(project.id, { name: 'B' }, [1])).rejects.toBeInstanceOf(NotFoundError);
-    await expect(service.patch(project.id, { name: 'B' }, [1])).rejects.toBeInstanceOf(PreconditionFailedError);
+    await expect(service.patch(project.id, { name: 'B' }, [1], actor)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(service.patch(project.id, { name: 'B' }, [1], actor)).rejects.toBeInstanceOf(PreconditionFailedError);
     expect(projects.update).not.toHaveBeenCalled();
     expect(emitted).toEqual([]);
   });
 
   it('deletes after unassigning agents, emitting their updates before PROJECT_DELETED', async () => {
     const { projects, agents, transaction, emitted, service } = setup();
-    await service.delete(project.id, [2]);
+    await service.delete(project.id, [2], actor);
     expect(agents.detachFromProject).toHaveBeenCalledWith(transaction, project.id);
     expect(projects.delete).toHaveBeenCalledWith(transaction, project.id);
     expect(emitted.map((event) => event.type)).toEqual(['AGENT_UPDATE', 'PROJECT_DELETED']);
@@ -81,7 +84,7 @@ describe('ProjectService', () => {
 
   it('refuses a delete with a stale version, touching nothing', async () => {
     const { projects, agents, service } = setup();
-    await expect(service.delete(project.id, [1])).rejects.toBeInstanceOf(PreconditionFailedError);
+    await expect(service.delete(project.id, [1], actor)).rejects.toBeInstanceOf(PreconditionFailedError);
     expect(agents.detachFromProject).not.toHaveBeenCalled();
     expect(projects.delete).not.toHaveBeenCalled();
   });

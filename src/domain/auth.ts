@@ -1,0 +1,90 @@
+import { z } from 'zod';
+
+export const roles = ['admin', 'writer', 'reader'] as const;
+/** `admin`: everything, including keys, audit and circuit reset; `writer`: read and write; `reader`: read only. */
+export type Role = (typeof roles)[number];
+
+/** What a route needs: reading, writing, or administration. */
+export type Access = 'read' | 'write' | 'admin';
+
+const granted: Record<Role, ReadonlySet<Access>> = {
+  admin: new Set(['read', 'write', 'admin']),
+  writer: new Set(['read', 'write']),
+  reader: new Set(['read']),
+};
+
+/** Who is calling: the key (null when authentication is off), its role and its project scope (null: every project). */
+export interface Principal {
+  keyId: string | null;
+  role: Role;
+  projectIds: readonly string[] | null;
+}
+
+/** The principal plus where the request came from, as the audit log records it. */
+export interface Actor {
+  principal: Principal;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+/** Full access for every request, used when `AUTH=off`. */
+export const unrestricted: Principal = { keyId: null, role: 'admin', projectIds: null };
+
+/** Actor for work the service does on its own (start-up, replays). */
+export const systemActor: Actor = { principal: unrestricted, ip: null, userAgent: 'swarm-control' };
+
+export function allows(principal: Principal, access: Access): boolean {
+  return granted[principal.role].has(access);
+}
+
+/** True when the principal may see a resource of `projectId` (null: a resource outside every project). */
+export function inScope(principal: Principal, projectId: string | null): boolean {
+  return principal.projectIds === null || (projectId !== null && principal.projectIds.includes(projectId));
+}
+
+/** The event topics a principal may read: its projects' topics, or null for every topic. */
+export function scopeTopics(principal: Principal): string[] | null {
+  return principal.projectIds?.map((id) => `project:${id}`) ?? null;
+}
+
+/** Body of POST /keys. */
+export const keyInputSchema = z.strictObject({
+  name: z.string().trim().min(1).max(255),
+  role: z.enum(roles),
+  project_ids: z.array(z.uuid()).min(1).max(1000).nullable().default(null).describe('Limit the key to these projects; null: all'),
+});
+export type KeyInput = z.infer<typeof keyInputSchema>;
+
+/** An API key as listed (never with its secret). */
+export const apiKeySchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    role: z.enum(roles),
+    project_ids: z.array(z.uuid()).nullable(),
+    created_at: z.iso.datetime(),
+    last_used_at: z.iso.datetime().nullable(),
+    revoked_at: z.iso.datetime().nullable(),
+  })
+  .meta({ id: 'ApiKey' });
+export type ApiKey = z.infer<typeof apiKeySchema>;
+
+/** The answer to POST /keys: the only time the secret is shown. */
+export const createdKeySchema = apiKeySchema.extend({ key: z.string().describe('Send as `Authorization: Bearer <key>`; shown once') });
+export type CreatedKey = z.infer<typeof createdKeySchema>;
+
+/** An audit record. */
+export const auditEntrySchema = z
+  .object({
+    id: z.number().int(),
+    at: z.iso.datetime(),
+    key_id: z.uuid().nullable(),
+    action: z.string(),
+    resource: z.string(),
+    resource_id: z.string().nullable(),
+    changed_fields: z.array(z.string()).nullable(),
+    ip: z.string().nullable(),
+    user_agent: z.string().nullable(),
+  })
+  .meta({ id: 'AuditEntry' });
+export type AuditEntry = z.infer<typeof auditEntrySchema>;

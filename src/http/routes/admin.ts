@@ -1,0 +1,51 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { apiKeySchema, auditEntrySchema, createdKeySchema, keyInputSchema } from '../../domain/auth.js';
+import { idParamsSchema } from '../../domain/common.js';
+import { AuditRepository } from '../../store/audit-repository.js';
+import { actorOf } from '../../plugins/auth.js';
+import { problems } from './crud.js';
+
+const auditQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  before: z.coerce.number().int().min(1).optional().describe('Page backwards: the smallest id of the previous page'),
+  key_id: z.uuid().optional(),
+  action: z.enum(['create', 'update', 'delete', 'status', 'revoke', 'reset', 'store']).optional(),
+  resource: z.enum(['project', 'agent', 'key', 'memory', 'memory_circuit']).optional(),
+  resource_id: z.string().max(255).optional(),
+  since: z.iso.datetime().optional(),
+  until: z.iso.datetime().optional(),
+});
+
+const admin = { access: 'admin' as const };
+const adminProblems = problems(401, 403, 422, 429, 503);
+
+/** Key management and the audit log: admin keys only. */
+export async function adminRoutes(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const audit = new AuditRepository();
+  app.post('/keys', {
+    config: admin,
+    schema: { tags: ['Admin'], summary: 'Create an API key (the secret is in this answer only)', body: keyInputSchema, response: { 201: createdKeySchema, ...adminProblems } },
+    handler: async (request, reply) => reply.code(201).send(await app.auth.createKey(request.body, actorOf(request))),
+  });
+  app.get('/keys', {
+    config: admin,
+    schema: { tags: ['Admin'], summary: 'List API keys (never their secrets)', response: { 200: z.object({ items: z.array(apiKeySchema) }), ...adminProblems } },
+    handler: async () => ({ items: await app.auth.listKeys() }),
+  });
+  app.delete('/keys/:id', {
+    config: admin,
+    schema: { tags: ['Admin'], summary: 'Revoke an API key', params: idParamsSchema, response: { 204: z.undefined(), ...problems(401, 403, 404, 422, 429, 503) } },
+    handler: async (request, reply) => {
+      await app.auth.revokeKey(request.params.id, actorOf(request));
+      return reply.code(204).send();
+    },
+  });
+  app.get('/audit', {
+    config: admin,
+    schema: { tags: ['Admin'], summary: 'Page through the audit log, newest first', querystring: auditQuerySchema, response: { 200: z.object({ items: z.array(auditEntrySchema) }), ...adminProblems } },
+    handler: async (request) => ({ items: await audit.list(app.database.db, request.query) }),
+  });
+}

@@ -1,0 +1,79 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import fastifyPlugin from 'fastify-plugin';
+import type { Config } from '../config.js';
+import { type Access, type Actor, type Principal, allows, unrestricted } from '../domain/auth.js';
+import { ForbiddenError, UnauthorizedError } from '../domain/errors.js';
+import { AuthService } from '../services/auth-service.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+  interface FastifyContextConfig {
+    /** What the route needs; default: `read` for GET, `write` otherwise. `public` skips authentication. */
+    access?: Access | 'public';
+  }
+  interface FastifyInstance {
+    auth: AuthService;
+  }
+}
+
+const PUBLIC_PATHS = [/^\/health\//, /^\/docs(\/|$)/, /^\/openapi\.json$/, /^\/metrics$/];
+
+function requiredAccess(request: FastifyRequest): Access | 'public' | null {
+  const url = request.routeOptions.url;
+  if (url === undefined) return null;
+  if (PUBLIC_PATHS.some((pattern) => pattern.test(url))) return 'public';
+  return request.routeOptions.config.access ?? (request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write');
+}
+
+/** The bearer token: the Authorization header, or for a WebSocket upgrade also `?token=`. */
+export function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (match !== null) return match[1];
+  const query = request.query as { token?: unknown } | undefined;
+  return request.headers.upgrade?.toLowerCase() === 'websocket' && typeof query?.token === 'string' ? query.token : undefined;
+}
+
+/** Who made the request, as services and the audit log need it. */
+export function actorOf(request: FastifyRequest): Actor {
+  return { principal: request.principal, ip: request.ip, userAgent: request.headers['user-agent']?.slice(0, 512) ?? null };
+}
+
+async function authenticate(auth: AuthService, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const access = requiredAccess(request);
+  if (access === null || access === 'public') return;
+  const token = bearerToken(request);
+  const principal = token === undefined ? null : await auth.authenticate(token);
+  if (principal === null) {
+    reply.header('www-authenticate', 'Bearer realm="swarm-control"');
+    throw new UnauthorizedError(token === undefined ? 'Send an API key as Authorization: Bearer <key>' : 'The API key is unknown or revoked');
+  }
+  if (!allows(principal, access)) throw new ForbiddenError(`A ${principal.role} key cannot ${access === 'admin' ? 'administer the service' : 'make changes'}`);
+  request.principal = principal;
+}
+
+/**
+ * Authentication (`Authorization: Bearer <key>`) and role checks for every route but health,
+ * docs and metrics. With `AUTH=off` (allowed on a loopback HOST only) every request acts as an
+ * unrestricted admin. On a first start with no key, an admin key is created and logged once.
+ */
+export const authPlugin = fastifyPlugin<{ config: Pick<Config, 'AUTH'> }>(
+  async (app, { config }) => {
+    const auth = new AuthService(app.database.db, app.services.writes);
+    app.decorate('auth', auth);
+    app.decorateRequest('principal', null as unknown as Principal);
+    if (config.AUTH === 'off') {
+      app.log.warn('AUTH=off: every request has full access; use this on a trusted machine only');
+      app.addHook('onRequest', async (request) => void (request.principal = unrestricted));
+      return;
+    }
+    app.addHook('onRequest', (request, reply) => authenticate(auth, request, reply));
+    const created = await auth.bootstrap();
+    if (created !== null) {
+      app.log.warn({ key_id: created.id }, `==== FIRST START: admin API key (shown once, store it now): ${created.key} ====`);
+    }
+  },
+  { name: 'auth', dependencies: ['database', 'services'] },
+);

@@ -1,0 +1,104 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { type Actor, type ApiKey, type CreatedKey, type KeyInput, type Principal, systemActor } from '../domain/auth.js';
+import { NotFoundError, UnprocessableError } from '../domain/errors.js';
+import { ApiKeyRepository, withoutSecret } from '../store/api-key-repository.js';
+import type { Database } from '../store/database.js';
+import type { WriteTransactions } from './write-transaction.js';
+
+const KEY_PATTERN = /^sc_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
+const CACHE_TTL_MS = 5_000;
+const CACHE_MAX_ENTRIES = 10_000;
+const TOUCH_INTERVAL_MS = 60_000;
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+function uuidOf(compact: string): string {
+  return `${compact.slice(0, 8)}-${compact.slice(8, 12)}-${compact.slice(12, 16)}-${compact.slice(16, 20)}-${compact.slice(20)}`;
+}
+
+/** Options of {@link AuthService}. */
+export interface AuthServiceOptions {
+  now?: () => number;
+}
+
+/**
+ * API keys: `sc_<key id>_<secret>`, where the secret is 256 random bits shown once. The database
+ * keeps only the secret's SHA-256, compared in constant time. Verified keys are cached for 5 s,
+ * so a revocation takes effect at once on the instance that made it and within 5 s elsewhere.
+ */
+export class AuthService {
+  private readonly cache = new Map<string, { principal: Principal | null; expiresAt: number }>();
+  private readonly touchedAt = new Map<string, number>();
+  private readonly now: () => number;
+
+  constructor(
+    private readonly db: Database,
+    private readonly writes: WriteTransactions,
+    private readonly keys = new ApiKeyRepository(),
+    options: AuthServiceOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The principal a bearer token stands for, or null when it is malformed, unknown or revoked. */
+  async authenticate(token: string): Promise<Principal | null> {
+    const cacheKey = sha256(token).toString('hex');
+    const cached = this.cache.get(cacheKey);
+    if (cached !== undefined && cached.expiresAt > this.now()) return this.used(cached.principal);
+    const principal = await this.verify(token);
+    if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.clear();
+    this.cache.set(cacheKey, { principal, expiresAt: this.now() + CACHE_TTL_MS });
+    return this.used(principal);
+  }
+
+  async createKey(input: KeyInput, actor: Actor): Promise<CreatedKey> {
+    if (input.role === 'admin' && input.project_ids !== null) {
+      throw new UnprocessableError('An admin key cannot be limited to projects', [{ path: '/project_ids', message: 'must be null for an admin key', in: 'body' }]);
+    }
+    const id = randomUUID();
+    const secret = randomBytes(32).toString('base64url');
+    const stored = await this.writes.run(actor, async (tx, _emit, audit) => {
+      audit({ action: 'create', resource: 'key', resourceId: id, changedFields: ['role', 'project_ids'] });
+      return this.keys.insert(tx, { id, name: input.name, role: input.role, projectIds: input.project_ids, secretHash: sha256(secret).toString('hex') });
+    });
+    return { ...withoutSecret(stored), key: `sc_${id.replaceAll('-', '')}_${secret}` };
+  }
+
+  listKeys(): Promise<ApiKey[]> {
+    return this.keys.list(this.db);
+  }
+
+  async revokeKey(id: string, actor: Actor): Promise<void> {
+    await this.writes.run(actor, async (tx, _emit, audit) => {
+      if ((await this.keys.revoke(tx, id)) === null) throw new NotFoundError('Key', id);
+      audit({ action: 'revoke', resource: 'key', resourceId: id });
+    });
+    for (const [cacheKey, entry] of this.cache) if (entry.principal?.keyId === id) this.cache.delete(cacheKey);
+  }
+
+  /** On a database with no usable key, creates an admin key so that a first start is usable; returns it (once). */
+  async bootstrap(): Promise<CreatedKey | null> {
+    if (await this.keys.hasActiveKey(this.db)) return null;
+    return this.createKey({ name: 'bootstrap admin', role: 'admin', project_ids: null }, systemActor);
+  }
+
+  private async verify(token: string): Promise<Principal | null> {
+    const match = KEY_PATTERN.exec(token);
+    if (match === null) return null;
+    const stored = await this.keys.findById(this.db, uuidOf(match[1]!));
+    if (stored === null || stored.revoked_at !== null) return null;
+    if (!timingSafeEqual(sha256(match[2]!), Buffer.from(stored.secretHash, 'hex'))) return null;
+    return { keyId: stored.id, role: stored.role, projectIds: stored.project_ids };
+  }
+
+  /** Records `last_used_at`, at most once a minute per key and without delaying the request. */
+  private used(principal: Principal | null): Principal | null {
+    const keyId = principal?.keyId;
+    if (keyId === null || keyId === undefined || (this.touchedAt.get(keyId) ?? 0) > this.now() - TOUCH_INTERVAL_MS) return principal;
+    this.touchedAt.set(keyId, this.now());
+    this.keys.touch(this.db, keyId, new Date(this.now())).catch(() => this.touchedAt.delete(keyId));
+    return principal;
+  }
+}

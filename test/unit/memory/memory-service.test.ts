@@ -1,0 +1,195 @@
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { NotFoundError, UnprocessableError } from '../../../src/domain/errors.js';
+import type { MemoryEntry, MemoryInput } from '../../../src/domain/memory.js';
+import { isMemoryCallerError } from '../../../src/memory/caller-error.js';
+import { BreakerOpenError, CircuitBreaker } from '../../../src/memory/circuit-breaker.js';
+import { SearchCache } from '../../../src/memory/fallback-cache.js';
+import { McpMemoryToolError } from '../../../src/memory/mcp-errors.js';
+import type { MemorySearchHit } from '../../../src/memory/mcp-records.js';
+import { MemoryService } from '../../../src/services/memory-service.js';
+import type { Database } from '../../../src/store/database.js';
+import type { MemoryRepository } from '../../../src/store/memory-repository.js';
+
+const transaction = { name: 'tx' };
+const input: MemoryInput = { key: 'deploy', content: 'blue/green', tags: ['ops'], project_id: null, agent_id: null };
+const hit: MemorySearchHit = { ...input };
+const stored: MemoryEntry = { ...input, created_at: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-01T00:00:00.000Z' };
+const query = { q: 'blue', limit: 10 };
+
+function setup(options: { mcp?: boolean } = {}) {
+  const db = { transaction: vi.fn(async (work: (tx: unknown) => unknown) => work(transaction)) };
+  const repository = {
+    save: vi.fn(async () => undefined),
+    enqueue: vi.fn(async () => 42),
+    findByKey: vi.fn(async (): Promise<MemoryEntry | null> => stored),
+    search: vi.fn(async () => [{ ...hit, score: 0.1 }]),
+    queuedCount: vi.fn(async () => 3),
+  };
+  const breaker = new CircuitBreaker({ failureThreshold: 2, openMs: 60_000, isCallerError: isMemoryCallerError });
+  const server = { search: vi.fn(async (): Promise<MemorySearchHit[]> => [hit]) };
+  const delivery = { awaitDelivery: vi.fn(async () => true) };
+  const cache = new SearchCache({ maxEntries: 10, maxBytes: 100_000 });
+  const logger = { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() };
+  const service = new MemoryService({
+    db: db as unknown as Database,
+    repository: repository as unknown as MemoryRepository,
+    breaker,
+    mcp: options.mcp === false ? null : { server, delivery },
+    cache,
+    storeTimeoutMs: 1_000,
+    searchTimeoutMs: 50,
+    logger,
+  });
+  return { db, repository, breaker, server, delivery, cache, logger, service };
+}
+
+async function openBreaker(breaker: CircuitBreaker): Promise<void> {
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    await breaker.execute(async () => Promise.reject(new Error('down')), { timeoutMs: 10 }).catch(() => undefined);
+  }
+  expect(breaker.currentState().name).toBe('OPEN');
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('MemoryService.store', () => {
+  it('saves the entry and queues it in one transaction, then answers "mcp" once the worker delivered it', async () => {
+    const { db, repository, delivery, service } = setup();
+    await expect(service.store(input)).resolves.toEqual({ key: 'deploy', stored_in: 'mcp' });
+    expect(db.transaction).toHaveBeenCalledOnce();
+    expect(repository.save).toHaveBeenCalledWith(transaction, input);
+    expect(repository.enqueue).toHaveBeenCalledWith(transaction, input);
+    expect(delivery.awaitDelivery).toHaveBeenCalledWith(42, 1_000);
+    expect((await service.circuit()).fallback_count).toBe(0);
+  });
+
+  it('answers "queued" when the row was not delivered in time, and counts the fallback', async () => {
+    const { delivery, service } = setup();
+    delivery.awaitDelivery.mockResolvedValueOnce(false);
+    await expect(service.store(input)).resolves.toEqual({ key: 'deploy', stored_in: 'queued' });
+    expect((await service.circuit()).fallback_count).toBe(1);
+  });
+
+  it('answers "queued" at once, without waiting, while the breaker is not CLOSED or MCP is off', async () => {
+    const open = setup();
+    await openBreaker(open.breaker);
+    await expect(open.service.store(input)).resolves.toMatchObject({ stored_in: 'queued' });
+    expect(open.delivery.awaitDelivery).not.toHaveBeenCalled();
+    expect(open.repository.enqueue).toHaveBeenCalledOnce();
+
+    const off = setup({ mcp: false });
+    await expect(off.service.store(input)).resolves.toMatchObject({ stored_in: 'queued' });
+    expect(off.repository.save).toHaveBeenCalledOnce();
+  });
+
+  it('drops cached answers the write could change', async () => {
+    const { server, service } = setup();
+    await service.search({ q: 'green', limit: 10 });
+    server.search.mockRejectedValue(new Error('down'));
+    expect((await service.search({ q: 'green', limit: 10 })).source).toBe('fallback_cache');
+    await service.store({ ...input, content: 'now green/blue' });
+    expect((await service.search({ q: 'green', limit: 10 })).source).toBe('fallback_storage');
+  });
+
+  it('lets a failing transaction reject without queuing anything', async () => {
+    const { db, delivery, service } = setup();
+    db.transaction.mockRejectedValueOnce(new Error('connection terminated'));
+    await expect(service.store(input)).rejects.toThrow('connection terminated');
+    expect(delivery.awaitDelivery).not.toHaveBeenCalled();
+  });
+});
+
+describe('MemoryService.search', () => {
+  it('asks the server through the breaker while CLOSED and keeps its answer', async () => {
+    const { server, service, breaker } = setup();
+    await expect(service.search({ ...query, project_id: 'p1' })).resolves.toEqual({ items: [hit], source: 'mcp' });
+    expect(server.search).toHaveBeenCalledWith('blue', { limit: 10, project_id: 'p1' }, expect.any(AbortSignal));
+    expect(breaker.snapshot().success_count).toBe(1);
+  });
+
+  it('falls back to the cached answer of the same search, then to storage, when the server fails', async () => {
+    const { repository, server, service, breaker } = setup();
+    await service.search(query);
+    server.search.mockRejectedValue(new Error('server down'));
+    await expect(service.search({ ...query, q: 'BLUE' })).resolves.toEqual({ items: [hit], source: 'fallback_cache' });
+    await expect(service.search({ ...query, q: 'other' })).resolves.toEqual({ items: [{ ...hit, score: 0.1 }], source: 'fallback_storage' });
+    expect(repository.search).toHaveBeenCalledWith(expect.anything(), { ...query, q: 'other' });
+    expect(breaker.snapshot()).toMatchObject({ state: 'OPEN', failure_count: 2 });
+    expect((await service.circuit()).fallback_count).toBe(2);
+  });
+
+  it('does not call the server while the breaker is OPEN or MCP is off', async () => {
+    const open = setup();
+    await openBreaker(open.breaker);
+    await expect(open.service.search(query)).resolves.toMatchObject({ source: 'fallback_storage' });
+    expect(open.server.search).not.toHaveBeenCalled();
+    expect(open.breaker.snapshot().rejected_count).toBe(0);
+
+    const off = setup({ mcp: false });
+    await expect(off.service.search(query)).resolves.toMatchObject({ source: 'fallback_storage' });
+  });
+
+  it('counts a search that outlives its timeout as a failure', async () => {
+    vi.useFakeTimers();
+    const { server, service, breaker, logger } = setup();
+    server.search.mockImplementation(() => new Promise(() => undefined));
+    const answer = service.search(query);
+    await vi.advanceTimersByTimeAsync(50);
+    await expect(answer).resolves.toMatchObject({ source: 'fallback_storage' });
+    expect(breaker.snapshot()).toMatchObject({ failure_count: 1, consecutive_failures: 1 });
+    expect(logger.warn).toHaveBeenCalledWith({ err: expect.objectContaining({ name: 'BreakerTimeoutError' }) }, expect.any(String));
+  });
+
+  it('falls back quietly when the breaker opened between the check and the call', async () => {
+    const { service, breaker, server, logger } = setup();
+    await openBreaker(breaker);
+    vi.spyOn(breaker, 'currentState').mockReturnValueOnce({ name: 'CLOSED', consecutiveFailures: 0 });
+    await expect(service.search(query)).resolves.toMatchObject({ source: 'fallback_storage' });
+    expect(server.search).not.toHaveBeenCalled();
+    expect(logger.debug).toHaveBeenCalledWith({ err: expect.any(BreakerOpenError) }, expect.any(String));
+    expect(logger.warn).not.toHaveBeenCalled();
+  });
+
+  it('does not count a request the server rejects as invalid, and still answers from a fallback', async () => {
+    const { server, service, breaker } = setup();
+    const invalid = new McpError(ErrorCode.InvalidParams, 'Input validation error: Invalid arguments for tool search_nodes');
+    server.search.mockRejectedValueOnce(invalid).mockRejectedValueOnce(invalid);
+    await service.search(query);
+    await service.search(query);
+    expect(breaker.snapshot()).toMatchObject({ state: 'CLOSED', failure_count: 0, consecutive_failures: 0 });
+  });
+});
+
+describe('MemoryService reads and the circuit', () => {
+  it('gets an entry from storage or throws "Memory entry <key> not found"', async () => {
+    const { repository, service } = setup();
+    await expect(service.get('deploy')).resolves.toBe(stored);
+    repository.findByKey.mockResolvedValueOnce(null);
+    await expect(service.get('gone')).rejects.toThrow(new NotFoundError('Memory entry', 'gone'));
+  });
+
+  it('reports the breaker snapshot, the fallbacks and the queue length; reset zeroes them', async () => {
+    const { service, server, breaker } = setup();
+    server.search.mockRejectedValue(new Error('down'));
+    await service.search(query);
+    await service.search(query);
+    expect(await service.circuit()).toEqual({ ...breaker.snapshot(), fallback_count: 2, queued_writes: 3 });
+    const reset = await service.resetCircuit();
+    expect(reset).toMatchObject({ state: 'CLOSED', failure_count: 0, fallback_count: 0, queued_writes: 3, opened_at: null });
+  });
+});
+
+describe('isMemoryCallerError', () => {
+  it('accepts validation errors only', () => {
+    expect(isMemoryCallerError(new UnprocessableError('bad', []))).toBe(true);
+    expect(isMemoryCallerError(new McpError(ErrorCode.InvalidParams, 'Input validation error: x'))).toBe(true);
+    expect(isMemoryCallerError(new McpMemoryToolError('create_entities', 'MCP error -32602: Input validation error: x'))).toBe(true);
+    expect(isMemoryCallerError(new McpError(ErrorCode.InvalidParams, 'Tool search_nodes not found'))).toBe(false);
+    expect(isMemoryCallerError(new McpError(ErrorCode.RequestTimeout, 'Input validation error'))).toBe(false);
+    expect(isMemoryCallerError(new McpMemoryToolError('create_entities', 'ENOSPC'))).toBe(false);
+    expect(isMemoryCallerError(new Error('Input validation error'))).toBe(false);
+  });
+});

@@ -1,0 +1,413 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { CircuitBreaker } from '../../../src/memory/circuit-breaker.js';
+import type { ConnectionChangeListener } from '../../../src/memory/mcp-connection.js';
+import type { MemoryRecord } from '../../../src/memory/mcp-records.js';
+import {
+  BUSY_POLL_MS,
+  type LockedReplayQueue,
+  type LockOutcome,
+  PROBE_KEY,
+  type QueuedWrite,
+  type ReplayQueue,
+  ReplayWorker,
+  type ReplayWorkerOptions,
+} from '../../../src/memory/replay-worker.js';
+
+class CallerFault extends Error {}
+
+/** The replay queue in memory; `busy` simulates another instance holding the lock. */
+class FakeQueue implements ReplayQueue {
+  rows: Array<QueuedWrite & { lastError?: string }> = [];
+  busy = false;
+  failStillQueued = false;
+  stillQueuedDelayMs = 0;
+  #nextId = 1;
+
+  add(key: string, content = `v${this.#nextId}`): number {
+    const id = this.#nextId++;
+    this.rows.push({ id, key, record: record(key, content), attempts: 0 });
+    return id;
+  }
+
+  async withLock<T>(work: (queue: LockedReplayQueue) => Promise<T>): Promise<LockOutcome<T>> {
+    if (this.busy) return { acquired: false };
+    return { acquired: true, value: await work(this.#locked) };
+  }
+
+  async stillQueued(ids: readonly number[]): Promise<Set<number>> {
+    if (this.failStillQueued) throw new Error('database gone');
+    await new Promise((resolve) => setTimeout(resolve, this.stillQueuedDelayMs));
+    return new Set(ids.filter((id) => this.rows.some((row) => row.id === id)));
+  }
+
+  readonly #locked: LockedReplayQueue = {
+    head: async (skippedKeys) => {
+      const row = this.rows.find((candidate) => !skippedKeys.includes(candidate.key));
+      return row === undefined ? null : { ...row };
+    },
+    acknowledge: async (id) => {
+      this.rows = this.rows.filter((row) => row.id !== id);
+    },
+    recordFailure: async (id, message) => {
+      const row = this.rows.find((candidate) => candidate.id === id)!;
+      row.attempts += 1;
+      row.lastError = message;
+    },
+  };
+}
+
+/** The MCP server: `store` runs `onStore` (default: accept), `get` runs `onGet`. */
+class FakeServer {
+  delivered: MemoryRecord[] = [];
+  storeCalls = 0;
+  reads: string[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  onStore: (record: MemoryRecord) => Promise<void> = async () => undefined;
+  onGet: () => Promise<null> = async () => null;
+  readonly listeners = new Set<ConnectionChangeListener>();
+
+  async store(record: MemoryRecord): Promise<void> {
+    this.storeCalls += 1;
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      await this.onStore(record);
+      this.delivered.push(record);
+    } finally {
+      this.inFlight -= 1;
+    }
+  }
+
+  async get(key: string): Promise<null> {
+    this.reads.push(key);
+    return this.onGet();
+  }
+
+  onConnectionChange(listener: ConnectionChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+function record(key: string, content: string): MemoryRecord {
+  return { key, content, tags: [], project_id: null, agent_id: null };
+}
+
+const logger = { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() };
+const never = () => new Promise<never>(() => undefined);
+const unavailable = async (): Promise<never> => {
+  throw new Error('server down');
+};
+
+function setup(overrides: Partial<ReplayWorkerOptions> = {}) {
+  const queue = new FakeQueue();
+  const server = new FakeServer();
+  const breaker = new CircuitBreaker({ failureThreshold: 2, openMs: 1_000, halfOpenSuccesses: 2, isCallerError: (error) => error instanceof CallerFault });
+  const worker = new ReplayWorker({
+    queue, breaker, server, logger,
+    storeTimeoutMs: 100, probeTimeoutMs: 50, retryDelayMs: 200,
+    isCallerError: (error) => error instanceof CallerFault,
+    ...overrides,
+  });
+  return { queue, server, breaker, worker };
+}
+
+const keys = (records: MemoryRecord[]) => records.map((delivered) => `${delivered.key}=${delivered.content}`);
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+  vi.clearAllMocks();
+});
+
+describe('ReplayWorker: order and exactly-once', () => {
+  it('drains what an earlier run left, oldest first, deleting each row after the server acknowledged it', async () => {
+    const { queue, server, worker } = setup();
+    queue.add('a', 'a1');
+    queue.add('b', 'b1');
+    queue.add('a', 'a2');
+    worker.start();
+    await worker.drain();
+    expect(keys(server.delivered)).toEqual(['a=a1', 'b=b1', 'a=a2']);
+    expect(queue.rows).toEqual([]);
+    await worker.stop();
+  });
+
+  it('stops at a failed row so that nothing after it overtakes it, and retries it after the retry delay', async () => {
+    const { queue, server, worker } = setup();
+    queue.add('a', 'a1');
+    queue.add('k', 'k1');
+    queue.add('k', 'k2');
+    server.onStore = async (written) => {
+      if (written.content === 'k1' && server.storeCalls === 2) throw new Error('write failed');
+    };
+    await worker.drain();
+    expect(keys(server.delivered)).toEqual(['a=a1']);
+    expect(queue.rows.map((row) => [row.id, row.attempts, row.lastError])).toEqual([[2, 1, 'Error: write failed'], [3, 0, undefined]]);
+
+    await vi.advanceTimersByTimeAsync(200);
+    expect(keys(server.delivered)).toEqual(['a=a1', 'k=k1', 'k=k2']);
+    expect(server.storeCalls).toBe(4);
+    expect(queue.rows).toEqual([]);
+    await worker.stop();
+  });
+
+  it('is single-flight: concurrent drains never send two writes at once, and a drain asked during a pass runs again', async () => {
+    const { queue, server, worker } = setup();
+    server.onStore = () => new Promise((resolve) => setTimeout(resolve, 10));
+    queue.add('a');
+    const first = worker.drain();
+    queue.add('b');
+    const second = worker.drain();
+    expect(second).toBe(first);
+    await vi.advanceTimersByTimeAsync(50);
+    await Promise.all([first, second]);
+    expect(keys(server.delivered).map((entry) => entry[0])).toEqual(['a', 'b']);
+    expect(server.maxInFlight).toBe(1);
+    await worker.stop();
+  });
+
+  it('passes over a write the server rejects as invalid, with every later write of its key, and retries it next pass', async () => {
+    const { queue, server, breaker, worker } = setup();
+    queue.add('bad', 'bad1');
+    queue.add('good', 'g1');
+    queue.add('bad', 'bad2');
+    queue.add('good', 'g2');
+    server.onStore = async (written) => {
+      if (written.content === 'bad1' && server.storeCalls === 1) throw new CallerFault('invalid arguments');
+    };
+    await worker.drain();
+    expect(keys(server.delivered)).toEqual(['good=g1', 'good=g2']);
+    expect(queue.rows.map((row) => [row.key, row.attempts])).toEqual([['bad', 1], ['bad', 0]]);
+    expect(breaker.snapshot()).toMatchObject({ state: 'CLOSED', failure_count: 0 });
+    expect(logger.error).toHaveBeenCalledWith(expect.objectContaining({ key: 'bad', attempts: 1 }), expect.stringContaining('rejected a queued write'));
+
+    await worker.drain();
+    expect(keys(server.delivered)).toEqual(['good=g1', 'good=g2', 'bad=bad1', 'bad=bad2']);
+    await worker.stop();
+  });
+});
+
+describe('ReplayWorker: the breaker', () => {
+  it('opens after repeated failures, then sends the next queued row as the probe at next_attempt_at and closes', async () => {
+    const { queue, server, breaker, worker } = setup();
+    const transitions: string[] = [];
+    breaker.onTransition((transition) => transitions.push(`${transition.from}>${transition.to}`));
+    server.onStore = unavailable;
+    queue.add('a');
+    queue.add('b');
+    worker.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(breaker.currentState().name).toBe('CLOSED');
+    await vi.advanceTimersByTimeAsync(200);
+    expect(breaker.currentState()).toMatchObject({ name: 'OPEN' });
+
+    server.onStore = async () => undefined;
+    await vi.advanceTimersByTimeAsync(999);
+    expect(server.delivered).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(keys(server.delivered).map((entry) => entry[0])).toEqual(['a', 'b']);
+    expect(transitions).toEqual(['CLOSED>OPEN', 'OPEN>HALF_OPEN', 'HALF_OPEN>CLOSED']);
+    expect(queue.rows).toEqual([]);
+    expect(breaker.snapshot().rejected_count).toBe(0);
+    await worker.stop();
+  });
+
+  it('probes with a harmless read when the queue is empty, until the breaker closes', async () => {
+    const { server, breaker, worker } = setup();
+    worker.start();
+    await breaker.execute(unavailable, { timeoutMs: 10 }).catch(() => undefined);
+    await breaker.execute(unavailable, { timeoutMs: 10 }).catch(() => undefined);
+    expect(breaker.currentState().name).toBe('OPEN');
+
+    server.onGet = unavailable;
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(server.reads).toEqual([PROBE_KEY]);
+    expect(breaker.currentState().name).toBe('OPEN');
+
+    server.onGet = async () => null;
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(server.reads).toEqual([PROBE_KEY, PROBE_KEY, PROBE_KEY]);
+    expect(breaker.currentState().name).toBe('CLOSED');
+    await worker.stop();
+  });
+
+  it('keeps the reason of a failure that is not an Error', async () => {
+    const { queue, server, worker } = setup();
+    server.onStore = () => Promise.reject('socket hang up');
+    queue.add('a');
+    await worker.drain();
+    expect(queue.rows[0]?.lastError).toBe("'socket hang up'");
+    await worker.stop();
+  });
+
+  it('counts a delivery that outlives the store timeout as a failure and keeps the row', async () => {
+    const { queue, server, breaker, worker } = setup();
+    server.onStore = never;
+    queue.add('slow');
+    const drained = worker.drain();
+    await vi.advanceTimersByTimeAsync(100);
+    await drained;
+    expect(breaker.snapshot()).toMatchObject({ failure_count: 1, consecutive_failures: 1 });
+    expect(queue.rows[0]).toMatchObject({ attempts: 1, lastError: 'BreakerTimeoutError: operation timed out after 100 ms' });
+    await worker.stop();
+  });
+
+  it('leaves the queue alone while another caller holds the half-open probe, and comes back after the retry delay', async () => {
+    const { queue, server, breaker, worker } = setup();
+    await breaker.execute(unavailable, { timeoutMs: 10 }).catch(() => undefined);
+    await breaker.execute(unavailable, { timeoutMs: 10 }).catch(() => undefined);
+    await vi.advanceTimersByTimeAsync(1_000);
+    const probe = breaker.execute(() => new Promise((resolve) => setTimeout(resolve, 300)), { timeoutMs: 1_000 });
+    queue.add('a');
+    await worker.drain();
+    expect(server.storeCalls).toBe(0);
+    expect(queue.rows).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(300);
+    await probe;
+    await vi.advanceTimersByTimeAsync(200);
+    expect(keys(server.delivered)).toEqual(['a=v1']);
+    await worker.stop();
+  });
+
+  it('does not probe while another caller holds the half-open probe and the queue is empty', async () => {
+    const { server, breaker, worker } = setup();
+    await breaker.execute(unavailable, { timeoutMs: 10 }).catch(() => undefined);
+    await breaker.execute(unavailable, { timeoutMs: 10 }).catch(() => undefined);
+    await vi.advanceTimersByTimeAsync(1_000);
+    const probe = breaker.execute(() => new Promise((resolve) => setTimeout(resolve, 300)), { timeoutMs: 1_000 });
+    await worker.drain();
+    expect(server.reads).toEqual([]);
+    await vi.advanceTimersByTimeAsync(300);
+    await probe;
+    await vi.advanceTimersByTimeAsync(200);
+    expect(server.reads).toEqual([PROBE_KEY]);
+    expect(breaker.currentState().name).toBe('CLOSED');
+    await worker.stop();
+  });
+
+  it('drains on a transition to CLOSED (a manual reset) and when the server reconnects', async () => {
+    const { queue, server, breaker, worker } = setup();
+    worker.start();
+    await breaker.execute(unavailable, { timeoutMs: 10 }).catch(() => undefined);
+    await breaker.execute(unavailable, { timeoutMs: 10 }).catch(() => undefined);
+    queue.add('after-reset');
+    breaker.reset();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(keys(server.delivered)).toEqual(['after-reset=v1']);
+
+    queue.add('after-reconnect');
+    for (const listener of server.listeners) listener({ connected: false, pid: 1, failedAttempts: 0 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(server.delivered).toHaveLength(1);
+    for (const listener of server.listeners) listener({ connected: true, pid: 2, failedAttempts: 0 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(keys(server.delivered)).toEqual(['after-reset=v1', 'after-reconnect=v2']);
+    await worker.stop();
+  });
+});
+
+describe('ReplayWorker: waiting for one row', () => {
+  it('answers true as soon as the row is delivered', async () => {
+    const { queue, worker } = setup();
+    const id = queue.add('mine');
+    await expect(worker.awaitDelivery(id, 1_000)).resolves.toBe(true);
+    await worker.stop();
+  });
+
+  it('answers false as soon as the pass fails, without waiting for the timeout', async () => {
+    const { queue, server, worker } = setup();
+    server.onStore = unavailable;
+    const id = queue.add('mine');
+    const answer = worker.awaitDelivery(id, 60_000);
+    await vi.advanceTimersByTimeAsync(0);
+    await expect(answer).resolves.toBe(false);
+    await worker.stop();
+  });
+
+  it('answers false after the timeout while the server stalls', async () => {
+    const { queue, server, worker } = setup({ storeTimeoutMs: 5_000 });
+    server.onStore = never;
+    const id = queue.add('mine');
+    const answer = worker.awaitDelivery(id, 100);
+    await vi.advanceTimersByTimeAsync(100);
+    await expect(answer).resolves.toBe(false);
+    await vi.advanceTimersByTimeAsync(5_000);
+    await worker.stop();
+  });
+
+  it('answers true when another instance, holding the lock, delivered the row', async () => {
+    const { queue, worker } = setup();
+    const id = queue.add('mine');
+    queue.busy = true;
+    const answer = worker.awaitDelivery(id, 1_000);
+    await vi.advanceTimersByTimeAsync(BUSY_POLL_MS);
+    queue.rows = [];
+    await vi.advanceTimersByTimeAsync(BUSY_POLL_MS);
+    await expect(answer).resolves.toBe(true);
+    await worker.stop();
+  });
+
+  it('answers a waiter whose time ran out while the queue was being read only once', async () => {
+    const { queue, server, worker } = setup();
+    server.onStore = unavailable;
+    queue.stillQueuedDelayMs = 100;
+    const answer = worker.awaitDelivery(queue.add('mine'), 50);
+    await vi.advanceTimersByTimeAsync(100);
+    await expect(answer).resolves.toBe(false);
+    await worker.stop();
+  });
+
+  it('answers false when the queue cannot be read after a failed pass', async () => {
+    const { queue, server, worker } = setup();
+    server.onStore = unavailable;
+    queue.failStillQueued = true;
+    const answer = worker.awaitDelivery(queue.add('mine'), 60_000);
+    await vi.advanceTimersByTimeAsync(0);
+    await expect(answer).resolves.toBe(false);
+    await worker.stop();
+  });
+});
+
+describe('ReplayWorker: lifecycle', () => {
+  it('logs an error that ends a pass and tries again after the retry delay', async () => {
+    const { queue, server, worker } = setup();
+    queue.add('a');
+    const head = vi.spyOn(queue, 'withLock').mockRejectedValueOnce(new Error('connection terminated'));
+    await worker.drain();
+    expect(logger.error).toHaveBeenCalledWith({ err: new Error('connection terminated') }, 'memory replay failed; retrying');
+    await vi.advanceTimersByTimeAsync(200);
+    expect(head).toHaveBeenCalledTimes(3);
+    expect(server.delivered).toHaveLength(1);
+    await worker.stop();
+  });
+
+  it('stop() releases timers and subscriptions, answers waiters and ignores later drains', async () => {
+    const { queue, server, breaker, worker } = setup();
+    server.onStore = unavailable;
+    worker.start();
+    worker.start();
+    const answer = worker.awaitDelivery(queue.add('mine'), 60_000);
+    await vi.advanceTimersByTimeAsync(0);
+    await expect(answer).resolves.toBe(false);
+    expect([breaker.listenerCount, server.listeners.size, vi.getTimerCount()]).toEqual([1, 1, 1]);
+
+    const waiting = worker.awaitDelivery(queue.add('other'), 60_000);
+    await worker.stop();
+    await expect(waiting).resolves.toBe(false);
+    expect([breaker.listenerCount, server.listeners.size, vi.getTimerCount()]).toEqual([0, 0, 0]);
+    const calls = server.storeCalls;
+    await worker.drain();
+    await expect(worker.awaitDelivery(1, 10)).resolves.toBe(false);
+    worker.start();
+    expect(server.storeCalls).toBe(calls);
+  });
+
+  it.each(['storeTimeoutMs', 'probeTimeoutMs', 'retryDelayMs'] as const)('rejects a non-positive %s with a RangeError naming it', (option) => {
+    expect(() => setup({ [option]: 0 })).toThrow(new RangeError(`${option} must be a positive finite number of milliseconds, got 0`));
+  });
+});
