@@ -121,8 +121,8 @@ describe('GET /api/v1/memory/search from storage', () => {
     expect(response.items).toEqual([
       { key: 'ci', content: 'Tests run in CI on every push', tags: ['Pipeline'], project_id: null, agent_id: null, score: expect.any(Number) },
     ]);
-    await stored({ key: 'push-notes', content: 'about pushing' });
-    expect(await keys('q=push')).toEqual(['ci', 'push-notes']);
+    await stored({ key: 'later', content: 'about pushing' });
+    expect(await keys('q=push')).toEqual(['ci', 'later']);
   });
 
   it('filters by project_id and caps at limit', async () => {
@@ -140,6 +140,7 @@ describe('GET /api/v1/memory/search from storage', () => {
 
 describe('the circuit with MEMORY_MCP=off', () => {
   it('reports a CLOSED breaker, the fallbacks and the queue; reset zeroes the counters', async () => {
+    await api.reset();
     await stored({ key: 'a', content: 'x' });
     await api.search('q=x');
     expect(await api.circuit()).toEqual({
@@ -178,6 +179,23 @@ describe('the replay queue lock', () => {
     release();
     expect(await held).toEqual({ acquired: true, value: 'first' });
     expect(await second.withLock(async (queue) => queue.head([]))).toEqual({ acquired: true, value: null });
+  });
+});
+
+describe('the replay queue rows', () => {
+  it('reads the head past skipped keys and reports which rows are still queued', async () => {
+    await stored({ key: 'a', content: 'first' });
+    await stored({ key: 'b', content: 'second' });
+    const repository = new MemoryRepository();
+    const headA = await repository.head(t.database.db, []);
+    const headB = await repository.head(t.database.db, ['a']);
+    expect([headA?.key, headB?.key]).toEqual(['a', 'b']);
+    expect(await repository.head(t.database.db, ['a', 'b'])).toBeNull();
+    await repository.recordFailure(t.database.db, headA!.id, `bad\u0000${'x'.repeat(2_000)}`);
+    expect((await repository.head(t.database.db, []))?.attempts).toBe(1);
+    await repository.acknowledge(t.database.db, headA!.id);
+    expect(await repository.stillQueued(t.database.db, [headA!.id, headB!.id])).toEqual(new Set([headB!.id]));
+    expect(await repository.stillQueued(t.database.db, [])).toEqual(new Set());
   });
 });
 

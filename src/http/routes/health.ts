@@ -1,10 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { MemoryHealth } from '../../plugins/memory.js';
 import { problem, sendProblem } from '../problem.js';
 
 const READY_TIMEOUT_MS = 2_000;
-const checkSchema = z.object({ status: z.enum(['up', 'down']), detail: z.string().optional() });
+const checkSchema = z.object({
+  status: z.enum(['up', 'down', 'degraded']),
+  detail: z.string().optional(),
+  circuit: z.enum(['CLOSED', 'OPEN', 'HALF_OPEN']).optional().describe('memory: state of the MCP circuit breaker'),
+  mcp: z.enum(['connected', 'disconnected']).optional().describe('memory: whether the MCP server is connected'),
+});
 const readySchema = z.object({ status: z.literal('ready'), checks: z.record(z.string(), checkSchema) });
 
 async function withTimeout(check: Promise<void>, ms: number): Promise<void> {
@@ -19,6 +25,12 @@ async function withTimeout(check: Promise<void>, ms: number): Promise<void> {
   }
 }
 
+/** The memory check, when MEMORY_MCP is on: a breaker that is not CLOSED degrades it but never fails readiness. */
+function memoryChecks(app: FastifyInstance): Record<string, MemoryHealth> {
+  const memory = app.memory.health();
+  return memory === null ? {} : { memory };
+}
+
 /** `/health/live` says the process serves; `/health/ready` says it can do useful work (database reachable). */
 export async function healthRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
@@ -31,11 +43,11 @@ export async function healthRoutes(fastify: FastifyInstance): Promise<void> {
     handler: async (request, reply) => {
       try {
         await withTimeout(app.database.ping(), READY_TIMEOUT_MS);
-        return { status: 'ready' as const, checks: { database: { status: 'up' as const } } };
+        return { status: 'ready' as const, checks: { database: { status: 'up' as const }, ...memoryChecks(app) } };
       } catch (error) {
         request.log.warn({ err: error }, 'readiness check failed');
         const body = problem(503, 'The database is unreachable');
-        return sendProblem(reply, { ...body, checks: { database: { status: 'down', detail: String(error) } } } as never);
+        return sendProblem(reply, { ...body, checks: { database: { status: 'down', detail: String(error) }, ...memoryChecks(app) } } as never);
       }
     },
   });

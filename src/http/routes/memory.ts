@@ -1,0 +1,61 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import {
+  memoryCircuitSchema,
+  memoryEntrySchema,
+  memoryInputSchema,
+  memoryKeyParamsSchema,
+  memorySearchQuerySchema,
+  memorySearchResultSchema,
+  memoryStoreResultSchema,
+} from '../../domain/memory.js';
+import { problems } from './crud.js';
+
+const tags = ['Memory'];
+
+/**
+ * `/memory`: shared memory backed by the MCP server, with local storage and a replay queue
+ * behind a circuit breaker (docs/memory.md). Static paths win over `/memory/{key}` in the
+ * router, which is why the keys `search` and `circuit` are refused at write.
+ */
+export async function memoryRoutes(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const { service } = app.memory;
+
+  app.post('/memory', {
+    schema: {
+      tags, summary: 'Store an entry (saved locally, then sent to the MCP server or queued for it)',
+      body: memoryInputSchema, response: { 201: memoryStoreResultSchema, ...problems(413, 415, 422, 503) },
+    },
+    handler: async (request, reply) => {
+      const stored = await service.store(request.body);
+      return reply.code(201).header('location', `${request.routeOptions.url}/${encodeURIComponent(stored.key)}`).send(stored);
+    },
+  });
+
+  app.get('/memory/search', {
+    schema: {
+      tags, summary: 'Search entries; `source` says whether the MCP server or a fallback answered',
+      querystring: memorySearchQuerySchema, response: { 200: memorySearchResultSchema, ...problems(422, 503) },
+    },
+    handler: (request) => service.search(request.query),
+  });
+
+  app.get('/memory/circuit', {
+    schema: { tags, summary: 'State and counters of the memory circuit breaker', response: { 200: memoryCircuitSchema, ...problems(503) } },
+    handler: () => service.circuit(),
+  });
+
+  app.post('/memory/circuit/reset', {
+    schema: { tags, summary: 'Force the breaker CLOSED and zero its counters', response: { 200: memoryCircuitSchema, ...problems(503) } },
+    handler: () => service.resetCircuit(),
+  });
+
+  app.get('/memory/:key', {
+    schema: {
+      tags, summary: 'Get one entry from local storage',
+      params: memoryKeyParamsSchema, response: { 200: memoryEntrySchema, ...problems(404, 414, 422, 503) },
+    },
+    handler: (request) => service.get(request.params.key),
+  });
+}

@@ -1,0 +1,297 @@
+/**
+ * Delivers the durable replay queue to the MCP server: oldest row first, one row at a time,
+ * each through the circuit breaker, deleting a row only once the server acknowledged it.
+ *
+ * One worker runs per process, and it is single-flight: a drain requested while one runs makes
+ * that one go around again. Draining in id order through one writer is what keeps an older
+ * write of a key from landing after a newer one. While the breaker is OPEN a timer wakes the
+ * worker at `next_attempt_at`, so the next queued row (or, with an empty queue, a harmless read)
+ * is the half-open probe and the breaker closes without waiting for user traffic.
+ */
+import { inspect } from 'node:util';
+import { BreakerOpenError, type BreakerTransition, type CircuitBreaker } from './circuit-breaker.js';
+import type { MemoryServer } from './mcp-client.js';
+import type { ConnectionChangeListener, MemoryLogger } from './mcp-connection.js';
+import type { MemoryRecord } from './mcp-records.js';
+
+/** A write waiting in the replay queue; `id` is its place in the delivery order. */
+export interface QueuedWrite {
+  id: number;
+  key: string;
+  record: MemoryRecord;
+  attempts: number;
+}
+
+/** The queue as seen while holding the drain lock. */
+export interface LockedReplayQueue {
+  /** The oldest write whose key is not in `skippedKeys`, or null when none is left. */
+  head(skippedKeys: readonly string[]): Promise<QueuedWrite | null>;
+  /** Deletes a delivered write. */
+  acknowledge(id: number): Promise<void>;
+  /** Counts a failed attempt and keeps the error message. */
+  recordFailure(id: number, message: string): Promise<void>;
+}
+
+/** Either the lock was taken and `work` ran, or another instance holds it. */
+export type LockOutcome<T> = { acquired: true; value: T } | { acquired: false };
+
+/** The durable queue the worker drains; see `DatabaseReplayQueue` for the locking guarantee. */
+export interface ReplayQueue {
+  /** Runs `work` holding the lock that makes one drainer at a time deliver in id order. */
+  withLock<T>(work: (queue: LockedReplayQueue) => Promise<T>): Promise<LockOutcome<T>>;
+  /** Which of `ids` are still queued (the others were delivered, by this or another instance). */
+  stillQueued(ids: readonly number[]): Promise<Set<number>>;
+}
+
+/** What the worker needs from the MCP server. */
+export interface ReplayTarget extends Pick<MemoryServer, 'store' | 'get'> {
+  onConnectionChange?(listener: ConnectionChangeListener): () => void;
+}
+
+/** What the worker needs from the breaker. */
+export type ReplayBreaker = Pick<CircuitBreaker, 'execute' | 'currentState' | 'onTransition'>;
+
+/** Collaborators and timings of a {@link ReplayWorker}. */
+export interface ReplayWorkerOptions {
+  queue: ReplayQueue;
+  breaker: ReplayBreaker;
+  server: ReplayTarget;
+  /** Time limit of one delivery (MEMORY_STORE_TIMEOUT_MS). */
+  storeTimeoutMs: number;
+  /** Time limit of one read probe, sent when the breaker is HALF_OPEN and the queue is empty. */
+  probeTimeoutMs: number;
+  /** Wait before trying again after a failure that did not open the breaker. */
+  retryDelayMs: number;
+  /** Errors that are a refusal of that one write, not a failing server (see `isMemoryCallerError`). */
+  isCallerError: (error: unknown) => boolean;
+  logger: MemoryLogger;
+  /** Clock in epoch milliseconds, the breaker's; defaults to `Date.now()`. */
+  now?: () => number;
+}
+
+/**
+ * Key of the read probe. A NUL can never be part of a stored key (the API refuses it), so the
+ * probe reads an entity that cannot exist and changes nothing.
+ */
+export const PROBE_KEY = '\u0000swarm-control-probe';
+
+/** How soon to look again while another instance holds the lock and a caller waits for its row. */
+export const BUSY_POLL_MS = 50;
+
+type StepResult = 'delivered' | 'skipped' | 'empty' | 'open' | 'refused' | 'failed' | 'busy';
+type ProbeResult = 'succeeded' | 'refused' | 'failed';
+/** Why a pass ended: `idle` means the queue is empty and the breaker CLOSED. */
+type PassEnd = 'idle' | 'open' | 'refused' | 'failed' | 'busy' | 'error' | 'stopped';
+
+interface Waiter {
+  /** The first pass that started after the caller asked; only it (or a later one) may answer "not delivered". */
+  readonly judgedFromPass: number;
+  settle(delivered: boolean): void;
+}
+
+/** The single drainer of the replay queue; see the module comment. */
+export class ReplayWorker {
+  readonly #options: ReplayWorkerOptions;
+  readonly #now: () => number;
+  readonly #waiters = new Map<number, Waiter>();
+  readonly #unsubscribes: Array<() => void> = [];
+  #running: Promise<void> | undefined;
+  #rerun = false;
+  #passesStarted = 0;
+  #wake: { timer: NodeJS.Timeout; dueAt: number } | undefined;
+  #started = false;
+  #stopped = false;
+
+  /** @throws RangeError naming the option and value when a duration is not a positive finite number. */
+  constructor(options: ReplayWorkerOptions) {
+    for (const option of ['storeTimeoutMs', 'probeTimeoutMs', 'retryDelayMs'] as const) positiveDuration(option, options[option]);
+    this.#options = options;
+    this.#now = options.now ?? (() => Date.now());
+  }
+
+  /** Follows breaker transitions and reconnects, and drains what an earlier run left queued. */
+  start(): void {
+    if (this.#started || this.#stopped) return;
+    this.#started = true;
+    this.#unsubscribes.push(this.#options.breaker.onTransition((transition) => this.#onTransition(transition)));
+    const unsubscribe = this.#options.server.onConnectionChange?.((change) => {
+      if (change.connected) void this.drain();
+    });
+    if (unsubscribe !== undefined) this.#unsubscribes.push(unsubscribe);
+    void this.drain();
+  }
+
+  /** Delivers queued rows until the queue is empty or the breaker stops it; resolves when done. */
+  drain(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    if (this.#running !== undefined) {
+      this.#rerun = true;
+      return this.#running;
+    }
+    // Deferred by a microtask so that `#running` is set before any of the pass's code runs.
+    this.#running = Promise.resolve().then(() => this.#runPasses());
+    return this.#running;
+  }
+
+  /**
+   * Starts a drain and resolves true once row `id` is delivered (by this instance or another),
+   * false when a drain ends without it (breaker open, server failing) or after `timeoutMs`.
+   */
+  awaitDelivery(id: number, timeoutMs: number): Promise<boolean> {
+    if (this.#stopped) return Promise.resolve(false);
+    const delivered = new Promise<boolean>((resolve) => {
+      const settle = (value: boolean): void => {
+        clearTimeout(timer);
+        this.#waiters.delete(id);
+        resolve(value);
+      };
+      const timer = setTimeout(() => settle(false), timeoutMs);
+      this.#waiters.set(id, { judgedFromPass: this.#passesStarted + 1, settle });
+    });
+    void this.drain();
+    return delivered;
+  }
+
+  /** Stops timers and subscriptions, answers every waiter "not delivered" and waits for the pass in flight. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#wake?.timer);
+    this.#wake = undefined;
+    for (const unsubscribe of this.#unsubscribes.splice(0)) unsubscribe();
+    for (const waiter of [...this.#waiters.values()]) waiter.settle(false);
+    await this.#running;
+  }
+
+  #onTransition(transition: BreakerTransition): void {
+    if (transition.to === 'CLOSED') void this.drain();
+    else if (transition.to === 'OPEN') this.#wakeAt(this.#now());
+  }
+
+  /** Runs passes while drains were requested during the last one; clears `#running` in the same tick as the last check. */
+  async #runPasses(): Promise<void> {
+    try {
+      do {
+        this.#rerun = false;
+        await this.#runOnePass();
+      } while (this.#rerun && !this.#stopped);
+    } finally {
+      this.#running = undefined;
+    }
+  }
+
+  async #runOnePass(): Promise<void> {
+    const pass = ++this.#passesStarted;
+    const end = await this.#pass().catch((error: unknown) => {
+      this.#options.logger.error({ err: error }, 'memory replay failed; retrying');
+      return 'error' as const;
+    });
+    this.#scheduleAfter(end);
+    await this.#settleWaiters(pass, end);
+  }
+
+  async #pass(): Promise<PassEnd> {
+    const skippedKeys = new Set<string>();
+    while (!this.#stopped) {
+      const step = await this.#step(skippedKeys);
+      if (step === 'delivered' || step === 'skipped') continue;
+      if (step !== 'empty') return step;
+      if (this.#options.breaker.currentState().name === 'CLOSED') return 'idle';
+      const probe = await this.#probe();
+      if (probe !== 'succeeded') return probe;
+    }
+    return 'stopped';
+  }
+
+  async #step(skippedKeys: Set<string>): Promise<StepResult> {
+    if (this.#options.breaker.currentState().name === 'OPEN') return 'open';
+    const outcome = await this.#options.queue.withLock((queue) => this.#deliverHead(queue, skippedKeys));
+    return outcome.acquired ? outcome.value : 'busy';
+  }
+
+  async #deliverHead(queue: LockedReplayQueue, skippedKeys: Set<string>): Promise<StepResult> {
+    const write = await queue.head([...skippedKeys]);
+    if (write === null) return 'empty';
+    try {
+      const { storeTimeoutMs: timeoutMs } = this.#options;
+      await this.#options.breaker.execute((signal) => this.#options.server.store(write.record, signal), { timeoutMs });
+    } catch (error) {
+      return this.#failedDelivery(queue, write, error, skippedKeys);
+    }
+    await queue.acknowledge(write.id);
+    this.#waiters.get(write.id)?.settle(true);
+    return 'delivered';
+  }
+
+  /**
+   * A refused call leaves the row untouched. A failure is recorded on the row and ends the pass.
+   * A write the server rejects as invalid would block the queue forever, so it is recorded and
+   * passed over, together with every later write of its key (their order must hold); it is
+   * tried again on the next pass.
+   */
+  async #failedDelivery(queue: LockedReplayQueue, write: QueuedWrite, error: unknown, skippedKeys: Set<string>): Promise<StepResult> {
+    if (error instanceof BreakerOpenError) return 'refused';
+    await queue.recordFailure(write.id, errorMessage(error));
+    const context = { err: error, queueId: write.id, key: write.key, attempts: write.attempts + 1 };
+    if (!this.#options.isCallerError(error)) {
+      this.#options.logger.warn(context, 'memory replay: delivery failed; the write stays queued');
+      return 'failed';
+    }
+    skippedKeys.add(write.key);
+    this.#options.logger.error(context, 'memory replay: the MCP server rejected a queued write; it and later writes of its key stay queued');
+    return 'skipped';
+  }
+
+  async #probe(): Promise<ProbeResult> {
+    try {
+      const { probeTimeoutMs: timeoutMs } = this.#options;
+      await this.#options.breaker.execute((signal) => this.#options.server.get(PROBE_KEY, signal), { timeoutMs });
+      return 'succeeded';
+    } catch (error) {
+      return error instanceof BreakerOpenError ? 'refused' : 'failed';
+    }
+  }
+
+  /** Nothing to do when idle; at `next_attempt_at` when OPEN; otherwise after the retry delay. */
+  #scheduleAfter(end: PassEnd): void {
+    if (end === 'idle' || end === 'stopped') return;
+    const state = this.#options.breaker.currentState();
+    if (state.name === 'OPEN') return this.#wakeAt(state.nextAttemptAt);
+    const delayMs = end === 'busy' && this.#waiters.size > 0 ? BUSY_POLL_MS : this.#options.retryDelayMs;
+    this.#wakeAt(this.#now() + delayMs);
+  }
+
+  /** Keeps one timer, the earliest asked for. */
+  #wakeAt(dueAt: number): void {
+    if (this.#stopped || (this.#wake !== undefined && this.#wake.dueAt <= dueAt)) return;
+    clearTimeout(this.#wake?.timer);
+    const timer = setTimeout(() => {
+      this.#wake = undefined;
+      void this.drain();
+    }, Math.max(0, dueAt - this.#now()));
+    timer.unref();
+    this.#wake = { timer, dueAt };
+  }
+
+  /** Answers waiters whose rows are gone, and "not delivered" to those this pass was due to judge. */
+  async #settleWaiters(pass: number, end: PassEnd): Promise<void> {
+    const ids = [...this.#waiters.keys()];
+    if (ids.length === 0) return;
+    const queued = await this.#options.queue.stillQueued(ids).catch(() => new Set(ids));
+    for (const id of ids) {
+      const waiter = this.#waiters.get(id);
+      if (waiter === undefined) continue;
+      if (!queued.has(id)) waiter.settle(true);
+      else if (pass >= waiter.judgedFromPass && end !== 'busy') waiter.settle(false);
+    }
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : inspect(error);
+}
+
+function positiveDuration(option: string, value: number): void {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`${option} must be a positive finite number of milliseconds, got ${inspect(value)}`);
+  }
+}

@@ -1,0 +1,128 @@
+import { NotFoundError } from '../domain/errors.js';
+import type {
+  MemoryCircuit,
+  MemoryEntry,
+  MemoryInput,
+  MemorySearchQuery,
+  MemorySearchResult,
+  MemoryStoreResult,
+} from '../domain/memory.js';
+import { BreakerOpenError, type CircuitBreaker } from '../memory/circuit-breaker.js';
+import type { SearchCache } from '../memory/fallback-cache.js';
+import type { MemoryServer } from '../memory/mcp-client.js';
+import type { MemoryLogger } from '../memory/mcp-connection.js';
+import type { MemoryRecord, MemorySearchHit } from '../memory/mcp-records.js';
+import type { Database } from '../store/database.js';
+import { MemoryRepository } from '../store/memory-repository.js';
+
+/** Waits for a queued row to reach the MCP server; the replay worker is one. */
+export interface DeliveryTracker {
+  awaitDelivery(id: number, timeoutMs: number): Promise<boolean>;
+}
+
+/** The MCP side of the service; absent with MEMORY_MCP=off. */
+export interface McpLink {
+  server: Pick<MemoryServer, 'search'>;
+  delivery: DeliveryTracker;
+}
+
+/** Collaborators and time limits of a {@link MemoryService}. */
+export interface MemoryServiceOptions {
+  db: Database;
+  breaker: Pick<CircuitBreaker, 'execute' | 'currentState' | 'snapshot' | 'reset'>;
+  /** null when MEMORY_MCP=off: every answer then comes from local data. */
+  mcp: McpLink | null;
+  cache: Pick<SearchCache, 'get' | 'set' | 'invalidate'>;
+  storeTimeoutMs: number;
+  searchTimeoutMs: number;
+  logger: MemoryLogger;
+  repository?: MemoryRepository;
+}
+
+function toRecord(input: MemoryInput): MemoryRecord {
+  return { key: input.key, content: input.content, tags: input.tags, project_id: input.project_id, agent_id: input.agent_id };
+}
+
+/**
+ * Use cases of the shared memory. Local storage comes first: a write is saved, and queued for
+ * the MCP server, in one transaction before anything else happens, so it survives any outage
+ * or crash. The MCP server is asked only while the breaker is CLOSED; otherwise searches are
+ * answered from the cache of earlier server answers, then from local storage.
+ */
+export class MemoryService {
+  readonly #options: MemoryServiceOptions;
+  readonly #repository: MemoryRepository;
+  #fallbacks = 0;
+
+  constructor(options: MemoryServiceOptions) {
+    this.#options = options;
+    this.#repository = options.repository ?? new MemoryRepository();
+  }
+
+  /** `mcp` when the server acknowledged the write within the store timeout, `queued` otherwise. */
+  async store(input: MemoryInput): Promise<MemoryStoreResult> {
+    const record = toRecord(input);
+    const id = await this.#options.db.transaction(async (tx) => {
+      await this.#repository.save(tx, record);
+      return this.#repository.enqueue(tx, record);
+    });
+    this.#options.cache.invalidate(record);
+    const delivered = await this.#awaitDelivery(id);
+    if (!delivered) this.#fallbacks += 1;
+    return { key: record.key, stored_in: delivered ? 'mcp' : 'queued' };
+  }
+
+  /** From the server when it answers, else from the cache of its earlier answers, else from local storage. */
+  async search(query: MemorySearchQuery): Promise<MemorySearchResult> {
+    const answer = await this.#searchServer(query);
+    if (answer !== null) {
+      this.#options.cache.set(query, answer);
+      return { items: answer, source: 'mcp' };
+    }
+    this.#fallbacks += 1;
+    const cached = this.#options.cache.get(query);
+    if (cached !== undefined) return { items: cached, source: 'fallback_cache' };
+    return { items: await this.#repository.search(this.#options.db, query), source: 'fallback_storage' };
+  }
+
+  /** Reads local storage, which holds every entry written through the service. */
+  async get(key: string): Promise<MemoryEntry> {
+    const entry = await this.#repository.findByKey(this.#options.db, key);
+    if (entry === null) throw new NotFoundError('Memory entry', key);
+    return entry;
+  }
+
+  /** The breaker's counters, with this instance's fallbacks and the shared queue length. */
+  async circuit(): Promise<MemoryCircuit> {
+    const snapshot = this.#options.breaker.snapshot();
+    const queuedWrites = await this.#repository.queuedCount(this.#options.db);
+    return { ...snapshot, fallback_count: this.#fallbacks, queued_writes: queuedWrites };
+  }
+
+  /** Operator override: forces the breaker CLOSED and zeroes its counters and the fallback count. */
+  resetCircuit(): Promise<MemoryCircuit> {
+    this.#options.breaker.reset();
+    this.#fallbacks = 0;
+    return this.circuit();
+  }
+
+  #awaitDelivery(id: number): Promise<boolean> {
+    const { mcp, breaker, storeTimeoutMs } = this.#options;
+    if (mcp === null || breaker.currentState().name !== 'CLOSED') return Promise.resolve(false);
+    return mcp.delivery.awaitDelivery(id, storeTimeoutMs);
+  }
+
+  /** The server's hits, or null when the breaker is not CLOSED or the call fails. */
+  async #searchServer(query: MemorySearchQuery): Promise<MemorySearchHit[] | null> {
+    const { mcp, breaker, searchTimeoutMs: timeoutMs } = this.#options;
+    if (mcp === null || breaker.currentState().name !== 'CLOSED') return null;
+    const options = { limit: query.limit, project_id: query.project_id };
+    try {
+      return await breaker.execute((signal) => mcp.server.search(query.q, options, signal), { timeoutMs });
+    } catch (error) {
+      const level = error instanceof BreakerOpenError ? 'debug' : 'warn';
+      this.#options.logger[level]({ err: error }, 'memory search answered from local data: the MCP server did not');
+      return null;
+    }
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Two instances sharing one PostgreSQL database and one graph file drain the same replay queue
+ * at once. The advisory lock must make them deliver one row at a time in id order: otherwise
+ * server-memory, which rewrites its whole file on every change, loses entities, and an older
+ * write of a key can land after a newer one.
+ */
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DatabaseHandle } from '../../src/store/database.js';
+import { MemoryRepository } from '../../src/store/memory-repository.js';
+import { openTestDatabase } from '../support/app.js';
+import { buildMemoryApp, memoryApi, readGraphDirectly, temporaryMemoryFile, waitFor } from '../support/memory.js';
+
+let database: DatabaseHandle;
+let drop: () => Promise<void>;
+let graph: Awaited<ReturnType<typeof temporaryMemoryFile>>;
+const apps: FastifyInstance[] = [];
+
+beforeAll(async () => {
+  ({ database, drop } = await openTestDatabase());
+  graph = await temporaryMemoryFile();
+});
+
+afterAll(async () => {
+  await Promise.all(apps.map((app) => app.close()));
+  await database?.close();
+  await drop?.();
+  await graph?.remove();
+});
+
+describe('several instances on one database', () => {
+  it('deliver a shared backlog exactly in order, whichever instance takes each row', async () => {
+    const repository = new MemoryRepository();
+    for (let version = 0; version < 30; version += 1) {
+      const entry = { key: `shared-${version % 6}`, content: `version ${version}`, tags: [], project_id: null, agent_id: null };
+      await database.db.transaction(async (tx) => {
+        await repository.save(tx, entry);
+        await repository.enqueue(tx, entry);
+      });
+    }
+    const settings = { MEMORY_MCP: 'on', MEMORY_FILE_PATH: graph.path, MEMORY_BREAKER_OPEN_MS: '100' };
+    apps.push(...(await Promise.all([buildMemoryApp(database, settings), buildMemoryApp(database, settings)])));
+
+    await waitFor(() => repository.queuedCount(database.db), (count) => count === 0, 15_000);
+    const latest = await readGraphDirectly(graph.path, (server) => server.search('shared-', { limit: 100 }));
+    expect(latest.map((entry) => `${entry.key}: ${entry.content}`).sort()).toEqual([
+      'shared-0: version 24', 'shared-1: version 25', 'shared-2: version 26', 'shared-3: version 27', 'shared-4: version 28', 'shared-5: version 29',
+    ]);
+    const circuits = await Promise.all(apps.map((app) => memoryApi(() => app).circuit()));
+    expect(circuits.map((circuit) => circuit.state)).toEqual(['CLOSED', 'CLOSED']);
+    expect(circuits.reduce((total, circuit) => total + circuit.success_count, 0)).toBe(30);
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * Helpers for the memory tests: apps with memory settings on a database the test owns (so one
+ * database can outlive an app, as across a restart), temporary graph files, a direct client on
+ * the same graph file, and polling.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import { McpMemoryServer } from '../../src/memory/mcp-client.js';
+import type { DatabaseHandle } from '../../src/store/database.js';
+import { testConfig } from './app.js';
+
+const SUPPORT_DIR = path.dirname(fileURLToPath(import.meta.url));
+/** The stalling stdio proxy in front of server-memory (see its header). */
+export const HANGING_SERVER = path.join(SUPPORT_DIR, 'hanging-mcp-server.mjs');
+/** Deliberately incomplete or failing MCP servers (see its header). */
+export const FAKE_SERVER = path.join(SUPPORT_DIR, 'fake-mcp-server.mjs');
+
+/** Small breaker settings so that the real breaker opens and recovers within a second. */
+export const FAST_BREAKER = {
+  MEMORY_BREAKER_FAILURE_THRESHOLD: '2',
+  MEMORY_BREAKER_OPEN_MS: '300',
+  MEMORY_BREAKER_HALF_OPEN_SUCCESSES: '1',
+  MEMORY_STORE_TIMEOUT_MS: '1000',
+  MEMORY_SEARCH_TIMEOUT_MS: '1000',
+};
+
+/** A command line (for MEMORY_MCP_COMMAND) running `script` with this Node binary and extra environment variables. */
+export function nodeCommand(script: string, environment: Record<string, string> = {}): string {
+  const assignments = Object.entries(environment).map(([name, value]) => `${name}=${value}`);
+  const env = assignments.length > 0 ? ['env', ...assignments] : [];
+  return [...env, process.execPath, script].map((word) => `'${word}'`).join(' ');
+}
+
+/** A graph file in a new temporary directory; `remove()` deletes the directory. */
+export async function temporaryMemoryFile(): Promise<{ path: string; remove(): Promise<void> }> {
+  const directory = await mkdtemp(path.join(tmpdir(), 'memory-test-'));
+  return { path: path.join(directory, 'mcp-memory.jsonl'), remove: () => rm(directory, { recursive: true, force: true }) };
+}
+
+/** The real app with these settings on `database`, which the caller keeps open and closes. */
+export async function buildMemoryApp(database: DatabaseHandle, settings: Record<string, string>): Promise<FastifyInstance> {
+  const app = await buildApp({ config: testConfig(settings), database: { handle: database }, logger: false });
+  await app.ready();
+  return app;
+}
+
+/** Short request helpers bound to one app. */
+export function memoryApi(app: () => FastifyInstance) {
+  const send = (options: InjectOptions): Promise<LightMyRequestResponse> => app().inject(options);
+  return {
+    store: (payload: object) => send({ method: 'POST', url: '/api/v1/memory', payload }),
+    search: (query: string) => send({ method: 'GET', url: `/api/v1/memory/search?${query}` }),
+    get: (key: string) => send({ method: 'GET', url: `/api/v1/memory/${encodeURIComponent(key)}` }),
+    circuit: async () => (await send({ method: 'GET', url: '/api/v1/memory/circuit' })).json(),
+    reset: () => send({ method: 'POST', url: '/api/v1/memory/circuit/reset' }),
+    ready: () => send({ method: 'GET', url: '/health/ready' }),
+  };
+}
+
+/** A second, independent server-memory process on the same graph file: reads what the app delivered, bypassing every fallback. */
+export async function readGraphDirectly<T>(memoryFilePath: string, read: (server: McpMemoryServer) => Promise<T>): Promise<T> {
+  const server = await McpMemoryServer.connect({ memoryFilePath });
+  try {
+    return await read(server);
+  } finally {
+    await server.close();
+  }
+}
+
+/** Polls `probe` every 20 ms until `accept` holds for its value; fails with the last value after `timeoutMs`. */
+export async function waitFor<T>(probe: () => Promise<T> | T, accept: (value: T) => boolean, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (accept(value)) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
