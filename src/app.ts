@@ -19,8 +19,18 @@ import { projectRoutes } from './http/routes/projects.js';
 import { authPlugin } from './plugins/auth.js';
 import { type DatabasePluginOptions, databasePlugin } from './plugins/database.js';
 import { eventsPlugin } from './plugins/events.js';
+import { hardeningPlugin } from './plugins/hardening.js';
+import { metricsPlugin } from './plugins/metrics.js';
 import { memoryPlugin } from './plugins/memory.js';
+import { memoryEventsPlugin } from './plugins/memory-events.js';
 import { servicesPlugin } from './plugins/services.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route as registered (method and URL), so tests can prove each one is covered. */
+    routeTable: ReadonlyArray<{ method: string; url: string }>;
+  }
+}
 
 /** Largest accepted request body. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -84,17 +94,25 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: frameworkErrorHandler,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
   });
+  const routeTable: Array<{ method: string; url: string }> = [];
+  app.decorate('routeTable', routeTable);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routeTable.push({ method, url: route.url });
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandlers(app);
   installJsonParser(app);
   app.addHook('onRequest', async (request, reply) => void reply.header('x-request-id', request.id));
+  await app.register(hardeningPlugin, { config: options.config });
   await registerDocs(app);
   await app.register(databasePlugin, options.database);
   await app.register(eventsPlugin, { config: options.config });
   await app.register(servicesPlugin);
   await app.register(authPlugin, { config: options.config });
+  await app.register(metricsPlugin, { config: options.config });
   await app.register(memoryPlugin, { config: options.config });
+  await app.register(memoryEventsPlugin);
   await app.register(eventRoutes);
   await app.register(healthRoutes);
   await app.register(

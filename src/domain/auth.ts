@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { UnprocessableError } from './errors.js';
 
 export const roles = ['admin', 'writer', 'reader'] as const;
 /** `admin`: everything, including keys, audit and circuit reset; `writer`: read and write; `reader`: read only. */
@@ -40,6 +41,16 @@ export function allows(principal: Principal, access: Access): boolean {
 /** True when the principal may see a resource of `projectId` (null: a resource outside every project). */
 export function inScope(principal: Principal, projectId: string | null): boolean {
   return principal.projectIds === null || (projectId !== null && principal.projectIds.includes(projectId));
+}
+
+/**
+ * A scoped key may only place things (agents, memory entries) in its own projects. A project
+ * outside its scope is reported exactly like one that does not exist, so the key learns nothing.
+ */
+export function assertAssignable(principal: Principal, projectId: string | null | undefined): void {
+  if (projectId === undefined || inScope(principal, projectId)) return;
+  const message = projectId === null ? 'is required for a key limited to projects' : `Project ${projectId} does not exist`;
+  throw new UnprocessableError(projectId === null ? `project_id ${message}` : message, [{ path: '/project_id', message, in: 'body' }]);
 }
 
 /** The event topics a principal may read: its projects' topics, or null for every topic. */

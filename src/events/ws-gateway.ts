@@ -76,6 +76,8 @@ export class WebSocketGateway {
   private heartbeat: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private readonly replayBatchSize: number;
+  /** Frames sent and received since start, for metrics. */
+  readonly traffic = { sent: 0, received: 0 };
 
   constructor(
     private readonly db: Database,
@@ -197,9 +199,11 @@ export class WebSocketGateway {
       return;
     }
     connection.socket.send(frame);
+    this.traffic.sent += 1;
   }
 
   private onMessage(connection: Connection, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    this.traffic.received += 1;
     const text = isBinary ? '' : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8');
     const parsed = parseClientMessage(text);
     if ('error' in parsed) {

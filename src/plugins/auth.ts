@@ -69,7 +69,7 @@ export const authPlugin = fastifyPlugin<{ config: Pick<Config, 'AUTH'> }>(
       app.addHook('onRequest', async (request) => void (request.principal = unrestricted));
       return;
     }
-    app.addHook('onRequest', (request, reply) => authenticate(auth, request, reply));
+    app.addHook('preParsing', async (request, reply) => authenticate(auth, request, reply));
     const created = await auth.bootstrap();
     if (created !== null) {
       app.log.warn({ key_id: created.id }, `==== FIRST START: admin API key (shown once, store it now): ${created.key} ====`);

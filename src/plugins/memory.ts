@@ -125,7 +125,7 @@ export const memoryPlugin = fastifyPlugin<MemoryPluginOptions>(
     const unsubscribeLog = breaker.onTransition((transition) => logTransition(logger, transition));
     const mcp = await connectMcp(config, app.database, breaker, logger);
     const service = new MemoryService({
-      db: app.database.db, breaker, cache, logger,
+      db: app.database.db, writes: app.services.writes, breaker, cache, logger,
       mcp: mcp && { server: mcp.server, delivery: mcp.worker },
       storeTimeoutMs: config.MEMORY_STORE_TIMEOUT_MS, searchTimeoutMs: config.MEMORY_SEARCH_TIMEOUT_MS,
     });
@@ -142,5 +142,5 @@ export const memoryPlugin = fastifyPlugin<MemoryPluginOptions>(
       unsubscribeLog();
     });
   },
-  { name: 'memory', dependencies: ['database'] },
+  { name: 'memory', dependencies: ['database', 'services'] },
 );

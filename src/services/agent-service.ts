@@ -1,7 +1,7 @@
 import type { Agent, AgentInput, AgentListQuery, AgentPatch, Heartbeat } from '../domain/agent.js';
-import { type Actor, type Principal, inScope } from '../domain/auth.js';
+import { type Actor, type Principal, assertAssignable, inScope } from '../domain/auth.js';
 import type { Page } from '../domain/common.js';
-import { NotFoundError, UnprocessableError } from '../domain/errors.js';
+import { NotFoundError } from '../domain/errors.js';
 import { agentEvent } from '../domain/event.js';
 import { AgentRepository } from '../store/agent-repository.js';
 import type { Database, Executor } from '../store/database.js';
@@ -14,16 +14,6 @@ const writableFields = ['name', 'agent_type', 'capabilities', 'status', 'project
 /** A change that touches nothing but the status is announced as AGENT_STATUS, anything else as AGENT_UPDATE. */
 function updateType(changed: string[]): 'AGENT_STATUS' | 'AGENT_UPDATE' {
   return changed.length > 0 && changed.every((field) => field === 'status') ? 'AGENT_STATUS' : 'AGENT_UPDATE';
-}
-
-/**
- * A scoped key may only place agents in its own projects. A project outside its scope is
- * reported exactly like a project that does not exist, so the key learns nothing about it.
- */
-function assertAssignable(principal: Principal, projectId: string | null | undefined): void {
-  if (projectId === undefined || inScope(principal, projectId)) return;
-  const message = projectId === null ? 'is required for a key limited to projects' : `Project ${projectId} does not exist`;
-  throw new UnprocessableError(projectId === null ? `project_id ${message}` : message, [{ path: '/project_id', message, in: 'body' }]);
 }
 
 /**

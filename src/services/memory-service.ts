@@ -1,3 +1,4 @@
+import { type Actor, type Principal, assertAssignable, inScope } from '../domain/auth.js';
 import { NotFoundError } from '../domain/errors.js';
 import type {
   MemoryCircuit,
@@ -14,6 +15,7 @@ import type { MemoryLogger } from '../memory/mcp-connection.js';
 import type { MemoryRecord, MemorySearchHit } from '../memory/mcp-records.js';
 import type { Database } from '../store/database.js';
 import { MemoryRepository } from '../store/memory-repository.js';
+import type { WriteTransactions } from './write-transaction.js';
 
 /** Waits for a queued row to reach the MCP server; the replay worker is one. */
 export interface DeliveryTracker {
@@ -29,6 +31,8 @@ export interface McpLink {
 /** Collaborators and time limits of a {@link MemoryService}. */
 export interface MemoryServiceOptions {
   db: Database;
+  /** Runs each write with its audit record in one transaction. */
+  writes: Pick<WriteTransactions, 'run'>;
   breaker: Pick<CircuitBreaker, 'execute' | 'currentState' | 'snapshot' | 'reset'>;
   /** null when MEMORY_MCP=off: every answer then comes from local data. */
   mcp: McpLink | null;
@@ -60,10 +64,12 @@ export class MemoryService {
   }
 
   /** `mcp` when the server acknowledged the write within the store timeout, `queued` otherwise. */
-  async store(input: MemoryInput): Promise<MemoryStoreResult> {
+  async store(input: MemoryInput, actor: Actor): Promise<MemoryStoreResult> {
+    assertAssignable(actor.principal, input.project_id);
     const record = toRecord(input);
-    const id = await this.#options.db.transaction(async (tx) => {
+    const id = await this.#options.writes.run(actor, async (tx, _emit, audit) => {
       await this.#repository.save(tx, record);
+      audit({ action: 'store', resource: 'memory', resourceId: record.key, changedFields: ['content', 'tags', 'project_id', 'agent_id'] });
       return this.#repository.enqueue(tx, record);
     });
     this.#options.cache.invalidate(record);
@@ -72,8 +78,12 @@ export class MemoryService {
     return { key: record.key, stored_in: delivered ? 'mcp' : 'queued' };
   }
 
-  /** From the server when it answers, else from the cache of its earlier answers, else from local storage. */
-  async search(query: MemorySearchQuery): Promise<MemorySearchResult> {
+  /**
+   * From the server when it answers, else from the cache of its earlier answers, else from local
+   * storage. A key limited to projects must name one of them in `project_id`.
+   */
+  async search(query: MemorySearchQuery, principal: Principal): Promise<MemorySearchResult> {
+    assertAssignable(principal, query.project_id ?? null);
     const answer = await this.#searchServer(query);
     if (answer !== null) {
       this.#options.cache.set(query, answer);
@@ -86,9 +96,9 @@ export class MemoryService {
   }
 
   /** Reads local storage, which holds every entry written through the service. */
-  async get(key: string): Promise<MemoryEntry> {
+  async get(key: string, principal: Principal): Promise<MemoryEntry> {
     const entry = await this.#repository.findByKey(this.#options.db, key);
-    if (entry === null) throw new NotFoundError('Memory entry', key);
+    if (entry === null || !inScope(principal, entry.project_id)) throw new NotFoundError('Memory entry', key);
     return entry;
   }
 
@@ -99,8 +109,9 @@ export class MemoryService {
     return { ...snapshot, fallback_count: this.#fallbacks, queued_writes: queuedWrites };
   }
 
-  /** Operator override: forces the breaker CLOSED and zeroes its counters and the fallback count. */
-  resetCircuit(): Promise<MemoryCircuit> {
+  /** Operator override: forces the breaker CLOSED and zeroes its counters and the fallback count; audited. */
+  async resetCircuit(actor: Actor): Promise<MemoryCircuit> {
+    await this.#options.writes.run(actor, async (_tx, _emit, audit) => audit({ action: 'reset', resource: 'memory_circuit', resourceId: null }));
     this.#options.breaker.reset();
     this.#fallbacks = 0;
     return this.circuit();

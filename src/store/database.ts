@@ -32,6 +32,8 @@ export interface DatabaseHandle {
   readonly transaction: TransactionRunner;
   /** Resolves when the database answers a trivial query, rejects otherwise. */
   ping(): Promise<void>;
+  /** Connections of the PostgreSQL pool (null on PGlite, which has one connection and no pool). */
+  poolStats(): { total: number; idle: number; waiting: number } | null;
   close(): Promise<void>;
 }
 
@@ -82,6 +84,7 @@ async function openPostgres(url: string, poolSize: number): Promise<DatabaseHand
     engine: 'postgres',
     db,
     transaction: (work) => poolTransaction(pool, work),
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     ping: async () => void (await pool.query('select 1')),
     close: () => pool.end(),
   };
@@ -129,6 +132,7 @@ async function openPglite(dataDir: string | null): Promise<DatabaseHandle> {
     engine: 'pglite',
     db,
     transaction: (work) => db.transaction(work),
+    poolStats: () => null,
     ping: async () => void (await client.query('select 1')),
     close: () => client.close(),
   };

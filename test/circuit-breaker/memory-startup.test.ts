@@ -6,7 +6,9 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { databasePlugin } from '../../src/plugins/database.js';
+import { eventsPlugin } from '../../src/plugins/events.js';
 import { memoryPlugin } from '../../src/plugins/memory.js';
+import { servicesPlugin } from '../../src/plugins/services.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
 import { MemoryRepository } from '../../src/store/memory-repository.js';
 import { openTestDatabase, testConfig } from '../support/app.js';
@@ -44,11 +46,14 @@ afterAll(async () => {
   await graph?.remove();
 });
 
-/** Only the database and memory plugins, so that a failed start leaves nothing else running; the caller closes it. */
+/** Only the plugins memory needs, so that a failed start leaves nothing else running; the caller closes it. */
 async function startMemoryOnly(settings: Record<string, string>): Promise<{ instance: FastifyInstance; started: Promise<unknown> }> {
   const instance = Fastify({ logger: false });
+  const config = testConfig(settings);
   await instance.register(databasePlugin, { handle: database });
-  void instance.register(memoryPlugin, { config: testConfig(settings) });
+  await instance.register(eventsPlugin, { config });
+  await instance.register(servicesPlugin);
+  void instance.register(memoryPlugin, { config });
   return { instance, started: Promise.resolve(instance.ready()) };
 }
 

@@ -12,7 +12,7 @@ let baseUrl: string;
 
 async function startService(port: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, DATABASE_URL: server.adminUrl, PORT: String(port), LOG_LEVEL: 'warn', MEMORY_MCP: 'off' },
+    env: { ...process.env, DATABASE_URL: server.adminUrl, PORT: String(port), LOG_LEVEL: 'warn', MEMORY_MCP: 'off', AUTH: 'off', RATE_LIMIT_MAX: '10000000' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stderr?.resume();

@@ -34,9 +34,13 @@ export async function openTestDatabase(): Promise<{ database: DatabaseHandle; dr
   return { database, drop: created.drop };
 }
 
-/** The service configuration with test-friendly overrides (environment-variable names and string values, as in production). */
+/**
+ * The service configuration with test-friendly overrides (environment-variable names and string
+ * values, as in production): no MCP server, no authentication and no practical rate limit unless
+ * a test asks for them.
+ */
 export function testConfig(overrides: Record<string, string> = {}) {
-  return loadConfig({ LOG_LEVEL: 'silent', MEMORY_MCP: 'off', AUTH: 'off', ...overrides });
+  return loadConfig({ LOG_LEVEL: 'silent', MEMORY_MCP: 'off', AUTH: 'off', RATE_LIMIT_MAX: '10000000', ...overrides });
 }
 
 /** Builds the real app on a real database of the engine under test. */

@@ -9,6 +9,7 @@ import {
   memorySearchResultSchema,
   memoryStoreResultSchema,
 } from '../../domain/memory.js';
+import { actorOf } from '../../plugins/auth.js';
 import { problems } from './crud.js';
 
 const tags = ['Memory'];
@@ -25,10 +26,10 @@ export async function memoryRoutes(fastify: FastifyInstance): Promise<void> {
   app.post('/memory', {
     schema: {
       tags, summary: 'Store an entry (saved locally, then sent to the MCP server or queued for it)',
-      body: memoryInputSchema, response: { 201: memoryStoreResultSchema, ...problems(413, 415, 422, 503) },
+      body: memoryInputSchema, response: { 201: memoryStoreResultSchema, ...problems(401, 403, 413, 415, 422, 429, 503) },
     },
     handler: async (request, reply) => {
-      const stored = await service.store(request.body);
+      const stored = await service.store(request.body, actorOf(request));
       return reply.code(201).header('location', `${request.routeOptions.url}/${encodeURIComponent(stored.key)}`).send(stored);
     },
   });
@@ -36,26 +37,27 @@ export async function memoryRoutes(fastify: FastifyInstance): Promise<void> {
   app.get('/memory/search', {
     schema: {
       tags, summary: 'Search entries; `source` says whether the MCP server or a fallback answered',
-      querystring: memorySearchQuerySchema, response: { 200: memorySearchResultSchema, ...problems(422, 503) },
+      querystring: memorySearchQuerySchema, response: { 200: memorySearchResultSchema, ...problems(401, 403, 422, 429, 503) },
     },
-    handler: (request) => service.search(request.query),
+    handler: (request) => service.search(request.query, request.principal),
   });
 
   app.get('/memory/circuit', {
-    schema: { tags, summary: 'State and counters of the memory circuit breaker', response: { 200: memoryCircuitSchema, ...problems(503) } },
+    schema: { tags, summary: 'State and counters of the memory circuit breaker', response: { 200: memoryCircuitSchema, ...problems(401, 429, 503) } },
     handler: () => service.circuit(),
   });
 
   app.post('/memory/circuit/reset', {
-    schema: { tags, summary: 'Force the breaker CLOSED and zero its counters', response: { 200: memoryCircuitSchema, ...problems(503) } },
-    handler: () => service.resetCircuit(),
+    config: { access: 'admin' },
+    schema: { tags, summary: 'Force the breaker CLOSED and zero its counters (admin)', response: { 200: memoryCircuitSchema, ...problems(401, 403, 429, 503) } },
+    handler: (request) => service.resetCircuit(actorOf(request)),
   });
 
   app.get('/memory/:key', {
     schema: {
       tags, summary: 'Get one entry from local storage',
-      params: memoryKeyParamsSchema, response: { 200: memoryEntrySchema, ...problems(404, 414, 422, 503) },
+      params: memoryKeyParamsSchema, response: { 200: memoryEntrySchema, ...problems(401, 403, 404, 414, 422, 429, 503) },
     },
-    handler: (request) => service.get(request.params.key),
+    handler: (request) => service.get(request.params.key, request.principal),
   });
 }

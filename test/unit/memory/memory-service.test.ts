@@ -1,5 +1,6 @@
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type Actor, type Principal, unrestricted } from '../../../src/domain/auth.js';
 import { NotFoundError, UnprocessableError } from '../../../src/domain/errors.js';
 import type { MemoryEntry, MemoryInput } from '../../../src/domain/memory.js';
 import { isMemoryCallerError } from '../../../src/memory/caller-error.js';
@@ -16,9 +17,13 @@ const input: MemoryInput = { key: 'deploy', content: 'blue/green', tags: ['ops']
 const hit: MemorySearchHit = { ...input };
 const stored: MemoryEntry = { ...input, created_at: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-01T00:00:00.000Z' };
 const query = { q: 'blue', limit: 10 };
+const actor: Actor = { principal: unrestricted, ip: null, userAgent: null };
+const scoped: Principal = { keyId: 'k', role: 'writer', projectIds: ['11111111-1111-4111-8111-111111111111'] };
 
 function setup(options: { mcp?: boolean } = {}) {
   const db = { transaction: vi.fn(async (work: (tx: unknown) => unknown) => work(transaction)) };
+  const audited: unknown[] = [];
+  const writes = { run: vi.fn(async (_actor: unknown, work: (tx: unknown, emit: unknown, audit: (record: unknown) => void) => unknown) => db.transaction((tx) => work(tx, () => undefined, (record) => audited.push(record)))) };
   const repository = {
     save: vi.fn(async () => undefined),
     enqueue: vi.fn(async () => 42),
@@ -33,6 +38,7 @@ function setup(options: { mcp?: boolean } = {}) {
   const logger = { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() };
   const service = new MemoryService({
     db: db as unknown as Database,
+    writes: writes as never,
     repository: repository as unknown as MemoryRepository,
     breaker,
     mcp: options.mcp === false ? null : { server, delivery },
@@ -41,7 +47,7 @@ function setup(options: { mcp?: boolean } = {}) {
     searchTimeoutMs: 50,
     logger,
   });
-  return { db, repository, breaker, server, delivery, cache, logger, service };
+  return { db, writes, audited, repository, breaker, server, delivery, cache, logger, service };
 }
 
 async function openBreaker(breaker: CircuitBreaker): Promise<void> {
@@ -58,7 +64,7 @@ afterEach(() => {
 describe('MemoryService.store', () => {
   it('saves the entry and queues it in one transaction, then answers "mcp" once the worker delivered it', async () => {
     const { db, repository, delivery, service } = setup();
-    await expect(service.store(input)).resolves.toEqual({ key: 'deploy', stored_in: 'mcp' });
+    await expect(service.store(input, actor)).resolves.toEqual({ key: 'deploy', stored_in: 'mcp' });
     expect(db.transaction).toHaveBeenCalledOnce();
     expect(repository.save).toHaveBeenCalledWith(transaction, input);
     expect(repository.enqueue).toHaveBeenCalledWith(transaction, input);
@@ -69,35 +75,35 @@ describe('MemoryService.store', () => {
   it('answers "queued" when the row was not delivered in time, and counts the fallback', async () => {
     const { delivery, service } = setup();
     delivery.awaitDelivery.mockResolvedValueOnce(false);
-    await expect(service.store(input)).resolves.toEqual({ key: 'deploy', stored_in: 'queued' });
+    await expect(service.store(input, actor)).resolves.toEqual({ key: 'deploy', stored_in: 'queued' });
     expect((await service.circuit()).fallback_count).toBe(1);
   });
 
   it('answers "queued" at once, without waiting, while the breaker is not CLOSED or MCP is off', async () => {
     const open = setup();
     await openBreaker(open.breaker);
-    await expect(open.service.store(input)).resolves.toMatchObject({ stored_in: 'queued' });
+    await expect(open.service.store(input, actor)).resolves.toMatchObject({ stored_in: 'queued' });
     expect(open.delivery.awaitDelivery).not.toHaveBeenCalled();
     expect(open.repository.enqueue).toHaveBeenCalledOnce();
 
     const off = setup({ mcp: false });
-    await expect(off.service.store(input)).resolves.toMatchObject({ stored_in: 'queued' });
+    await expect(off.service.store(input, actor)).resolves.toMatchObject({ stored_in: 'queued' });
     expect(off.repository.save).toHaveBeenCalledOnce();
   });
 
   it('drops cached answers the write could change', async () => {
     const { server, service } = setup();
-    await service.search({ q: 'green', limit: 10 });
+    await service.search({ q: 'green', limit: 10 }, unrestricted);
     server.search.mockRejectedValue(new Error('down'));
-    expect((await service.search({ q: 'green', limit: 10 })).source).toBe('fallback_cache');
-    await service.store({ ...input, content: 'now green/blue' });
-    expect((await service.search({ q: 'green', limit: 10 })).source).toBe('fallback_storage');
+    expect((await service.search({ q: 'green', limit: 10 }, unrestricted)).source).toBe('fallback_cache');
+    await service.store({ ...input, content: 'now green/blue' }, actor);
+    expect((await service.search({ q: 'green', limit: 10 }, unrestricted)).source).toBe('fallback_storage');
   });
 
   it('lets a failing transaction reject without queuing anything', async () => {
     const { db, delivery, service } = setup();
     db.transaction.mockRejectedValueOnce(new Error('connection terminated'));
-    await expect(service.store(input)).rejects.toThrow('connection terminated');
+    await expect(service.store(input, actor)).rejects.toThrow('connection terminated');
     expect(delivery.awaitDelivery).not.toHaveBeenCalled();
   });
 });
@@ -105,17 +111,17 @@ describe('MemoryService.store', () => {
 describe('MemoryService.search', () => {
   it('asks the server through the breaker while CLOSED and keeps its answer', async () => {
     const { server, service, breaker } = setup();
-    await expect(service.search({ ...query, project_id: 'p1' })).resolves.toEqual({ items: [hit], source: 'mcp' });
+    await expect(service.search({ ...query, project_id: 'p1' }, unrestricted)).resolves.toEqual({ items: [hit], source: 'mcp' });
     expect(server.search).toHaveBeenCalledWith('blue', { limit: 10, project_id: 'p1' }, expect.any(AbortSignal));
     expect(breaker.snapshot().success_count).toBe(1);
   });
 
   it('falls back to the cached answer of the same search, then to storage, when the server fails', async () => {
     const { repository, server, service, breaker } = setup();
-    await service.search(query);
+    await service.search(query, unrestricted);
     server.search.mockRejectedValue(new Error('server down'));
-    await expect(service.search({ ...query, q: 'BLUE' })).resolves.toEqual({ items: [hit], source: 'fallback_cache' });
-    await expect(service.search({ ...query, q: 'other' })).resolves.toEqual({ items: [{ ...hit, score: 0.1 }], source: 'fallback_storage' });
+    await expect(service.search({ ...query, q: 'BLUE' }, unrestricted)).resolves.toEqual({ items: [hit], source: 'fallback_cache' });
+    await expect(service.search({ ...query, q: 'other' }, unrestricted)).resolves.toEqual({ items: [{ ...hit, score: 0.1 }], source: 'fallback_storage' });
     expect(repository.search).toHaveBeenCalledWith(expect.anything(), { ...query, q: 'other' });
     expect(breaker.snapshot()).toMatchObject({ state: 'OPEN', failure_count: 2 });
     expect((await service.circuit()).fallback_count).toBe(2);
@@ -124,19 +130,19 @@ describe('MemoryService.search', () => {
   it('does not call the server while the breaker is OPEN or MCP is off', async () => {
     const open = setup();
     await openBreaker(open.breaker);
-    await expect(open.service.search(query)).resolves.toMatchObject({ source: 'fallback_storage' });
+    await expect(open.service.search(query, unrestricted)).resolves.toMatchObject({ source: 'fallback_storage' });
     expect(open.server.search).not.toHaveBeenCalled();
     expect(open.breaker.snapshot().rejected_count).toBe(0);
 
     const off = setup({ mcp: false });
-    await expect(off.service.search(query)).resolves.toMatchObject({ source: 'fallback_storage' });
+    await expect(off.service.search(query, unrestricted)).resolves.toMatchObject({ source: 'fallback_storage' });
   });
 
   it('counts a search that outlives its timeout as a failure', async () => {
     vi.useFakeTimers();
     const { server, service, breaker, logger } = setup();
     server.search.mockImplementation(() => new Promise(() => undefined));
-    const answer = service.search(query);
+    const answer = service.search(query, unrestricted);
     await vi.advanceTimersByTimeAsync(50);
     await expect(answer).resolves.toMatchObject({ source: 'fallback_storage' });
     expect(breaker.snapshot()).toMatchObject({ failure_count: 1, consecutive_failures: 1 });
@@ -147,7 +153,7 @@ describe('MemoryService.search', () => {
     const { service, breaker, server, logger } = setup();
     await openBreaker(breaker);
     vi.spyOn(breaker, 'currentState').mockReturnValueOnce({ name: 'CLOSED', consecutiveFailures: 0 });
-    await expect(service.search(query)).resolves.toMatchObject({ source: 'fallback_storage' });
+    await expect(service.search(query, unrestricted)).resolves.toMatchObject({ source: 'fallback_storage' });
     expect(server.search).not.toHaveBeenCalled();
     expect(logger.debug).toHaveBeenCalledWith({ err: expect.any(BreakerOpenError) }, expect.any(String));
     expect(logger.warn).not.toHaveBeenCalled();
@@ -157,8 +163,8 @@ describe('MemoryService.search', () => {
     const { server, service, breaker } = setup();
     const invalid = new McpError(ErrorCode.InvalidParams, 'Input validation error: Invalid arguments for tool search_nodes');
     server.search.mockRejectedValueOnce(invalid).mockRejectedValueOnce(invalid);
-    await service.search(query);
-    await service.search(query);
+    await service.search(query, unrestricted);
+    await service.search(query, unrestricted);
     expect(breaker.snapshot()).toMatchObject({ state: 'CLOSED', failure_count: 0, consecutive_failures: 0 });
   });
 });
@@ -166,18 +172,18 @@ describe('MemoryService.search', () => {
 describe('MemoryService reads and the circuit', () => {
   it('gets an entry from storage or throws "Memory entry <key> not found"', async () => {
     const { repository, service } = setup();
-    await expect(service.get('deploy')).resolves.toBe(stored);
+    await expect(service.get('deploy', unrestricted)).resolves.toBe(stored);
     repository.findByKey.mockResolvedValueOnce(null);
-    await expect(service.get('gone')).rejects.toThrow(new NotFoundError('Memory entry', 'gone'));
+    await expect(service.get('gone', unrestricted)).rejects.toThrow(new NotFoundError('Memory entry', 'gone'));
   });
 
   it('reports the breaker snapshot, the fallbacks and the queue length; reset zeroes them', async () => {
     const { service, server, breaker } = setup();
     server.search.mockRejectedValue(new Error('down'));
-    await service.search(query);
-    await service.search(query);
+    await service.search(query, unrestricted);
+    await service.search(query, unrestricted);
     expect(await service.circuit()).toEqual({ ...breaker.snapshot(), fallback_count: 2, queued_writes: 3 });
-    const reset = await service.resetCircuit();
+    const reset = await service.resetCircuit(actor);
     expect(reset).toMatchObject({ state: 'CLOSED', failure_count: 0, fallback_count: 0, queued_writes: 3, opened_at: null });
   });
 });
@@ -191,5 +197,33 @@ describe('isMemoryCallerError', () => {
     expect(isMemoryCallerError(new McpError(ErrorCode.RequestTimeout, 'Input validation error'))).toBe(false);
     expect(isMemoryCallerError(new McpMemoryToolError('create_entities', 'ENOSPC'))).toBe(false);
     expect(isMemoryCallerError(new Error('Input validation error'))).toBe(false);
+  });
+});
+
+describe('MemoryService scopes and audit', () => {
+  const own = '11111111-1111-4111-8111-111111111111';
+  const scopedActor: Actor = { principal: scoped, ip: '10.0.0.1', userAgent: 'agent' };
+
+  it('audits every store and every manual reset in the write transaction', async () => {
+    const { audited, writes, service } = setup();
+    await service.store(input, actor);
+    await service.resetCircuit(actor);
+    expect(writes.run).toHaveBeenCalledTimes(2);
+    expect(audited).toEqual([
+      { action: 'store', resource: 'memory', resourceId: 'deploy', changedFields: ['content', 'tags', 'project_id', 'agent_id'] },
+      { action: 'reset', resource: 'memory_circuit', resourceId: null },
+    ]);
+  });
+
+  it('keeps a scoped key to its own projects for writes, reads and searches', async () => {
+    const { repository, service } = setup();
+    await expect(service.store(input, scopedActor)).rejects.toBeInstanceOf(UnprocessableError);
+    await expect(service.store({ ...input, project_id: '22222222-2222-4222-8222-222222222222' }, scopedActor)).rejects.toThrow('does not exist');
+    await expect(service.store({ ...input, project_id: own }, scopedActor)).resolves.toMatchObject({ key: 'deploy' });
+    await expect(service.get('deploy', scoped)).rejects.toBeInstanceOf(NotFoundError);
+    repository.findByKey.mockResolvedValueOnce({ ...stored, project_id: own });
+    await expect(service.get('deploy', scoped)).resolves.toMatchObject({ project_id: own });
+    await expect(service.search(query, scoped)).rejects.toBeInstanceOf(UnprocessableError);
+    await expect(service.search({ ...query, project_id: own }, scoped)).resolves.toMatchObject({ source: 'mcp' });
   });
 });

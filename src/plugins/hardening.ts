@@ -1,0 +1,51 @@
+import { createHash } from 'node:crypto';
+import fastifyCors from '@fastify/cors';
+import fastifyHelmet from '@fastify/helmet';
+import fastifyRateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fastifyPlugin from 'fastify-plugin';
+import { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import { bearerToken } from './auth.js';
+
+/** The settings the hardening plugin reads. */
+export type HardeningConfig = Pick<Config, 'REDIS_URL' | 'RATE_LIMIT_MAX' | 'RATE_LIMIT_WINDOW_MS' | 'CORS_ORIGINS'>;
+
+/** Requests are counted per key (by a hash of the token, so even an invalid one is limited) or per IP without one. */
+export function rateLimitKey(request: FastifyRequest): string {
+  const token = bearerToken(request);
+  return token === undefined ? `ip:${request.ip}` : `key:${createHash('sha256').update(token).digest('hex').slice(0, 32)}`;
+}
+
+function rateLimitStore(app: FastifyInstance, url: string | undefined): Redis | undefined {
+  if (url === undefined) return undefined;
+  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000, retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2_000) });
+  redis.on('error', (error: Error) => app.log.warn({ err: error }, 'rate-limit redis error; requests are let through meanwhile'));
+  app.addHook('onClose', async () => redis.disconnect());
+  return redis;
+}
+
+/**
+ * Security headers (helmet), CORS only for the configured origins, and rate limiting per key or
+ * IP, shared by every instance through Redis when `REDIS_URL` is set (a Redis outage lets
+ * requests through rather than failing them). Health checks are never limited.
+ */
+export const hardeningPlugin = fastifyPlugin<{ config: HardeningConfig }>(
+  async (app, { config }) => {
+    await app.register(fastifyHelmet, { global: true });
+    if (config.CORS_ORIGINS !== undefined) await app.register(fastifyCors, { origin: config.CORS_ORIGINS, exposedHeaders: ['etag', 'location', 'retry-after', 'x-request-id'] });
+    await app.register(fastifyRateLimit, {
+      global: true,
+      max: config.RATE_LIMIT_MAX,
+      timeWindow: config.RATE_LIMIT_WINDOW_MS,
+      keyGenerator: rateLimitKey,
+      allowList: (request) => request.url.startsWith('/health/'),
+      redis: rateLimitStore(app, config.REDIS_URL),
+      nameSpace: 'swarm-control:rate-limit:',
+      skipOnError: true,
+      errorResponseBuilder: (_request, context) =>
+        Object.assign(new Error(`Rate limit of ${context.max} requests per ${context.after} exceeded; retry after ${context.after}`), { statusCode: 429 }),
+    });
+  },
+  { name: 'hardening' },
+);
