@@ -15,6 +15,8 @@ export const testEngine = process.env.TEST_DB === 'pglite' ? 'pglite' : 'postgre
 export interface TestApp {
   app: FastifyInstance;
   database: DatabaseHandle;
+  /** The PostgreSQL URL of the test database (null on PGlite). */
+  databaseUrl: string | null;
   /** Sends a request through the app without a socket. */
   request(options: InjectOptions): Promise<LightMyRequestResponse>;
   reset(): Promise<void>;
@@ -24,14 +26,14 @@ export interface TestApp {
 }
 
 /** Opens a fresh database on the engine under test: a new PostgreSQL database, or an in-memory PGlite. */
-export async function openTestDatabase(): Promise<{ database: DatabaseHandle; drop: () => Promise<void> }> {
+export async function openTestDatabase(): Promise<{ database: DatabaseHandle; url: string | null; drop: () => Promise<void> }> {
   if (testEngine === 'pglite') {
     const database = await openDatabase({ engine: 'pglite', dataDir: null });
-    return { database, drop: async () => undefined };
+    return { database, url: null, drop: async () => undefined };
   }
   const created = await createTestDatabase();
   const database = await openDatabase({ engine: 'postgres', url: created.url, poolSize: 20 });
-  return { database, drop: created.drop };
+  return { database, url: created.url, drop: created.drop };
 }
 
 /**
@@ -45,12 +47,13 @@ export function testConfig(overrides: Record<string, string> = {}) {
 
 /** Builds the real app on a real database of the engine under test. */
 export async function createTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
-  const { database, drop } = await openTestDatabase();
+  const { database, url, drop } = await openTestDatabase();
   const app = await buildApp({ config: testConfig(overrides), database: { handle: database }, logger: false });
   await app.ready();
   return {
     app,
     database,
+    databaseUrl: url,
     request: (options) => app.inject(options),
     listen: () => app.listen({ host: '127.0.0.1', port: 0 }),
     reset: async () => {
