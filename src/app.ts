@@ -9,7 +9,7 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
-import { frameworkErrorHandler, installProblemHandlers } from './http/problem.js';
+import { clientErrorHandler, frameworkErrorHandler, installProblemHandlers } from './http/problem.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { agentRoutes } from './http/routes/agents.js';
 import { eventRoutes } from './http/routes/events.js';
@@ -92,6 +92,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestTimeout: options.config.REQUEST_TIMEOUT_MS,
     return503OnClosing: true,
     frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
   });
   const routeTable: Array<{ method: string; url: string }> = [];

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { DomainError, type FieldError, UnprocessableError } from '../domain/errors.js';
@@ -94,6 +95,17 @@ export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
  */
 export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   void sendProblem(reply, { ...toProblem(error), instance: request.url });
+}
+
+/**
+ * Fastify's `clientErrorHandler`: requests Node rejects before routing (headers over 16 KiB, a
+ * malformed request line, a request that timed out) also get a problem document.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Duplex): void {
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const body = JSON.stringify(problem(status, status === 431 ? 'The request headers exceed 16 KiB' : 'The request is malformed or incomplete'));
+  if (!socket.writable) return void socket.destroy();
+  socket.end(`HTTP/1.1 ${status} ${titles[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 /** Installs the one error handler and the not-found handler: every error leaves as a problem document. */

@@ -41,6 +41,9 @@ describe('the memory circuit breaker against a real server-memory', () => {
     expect(await storedIn({ key: 'runbook', content: 'Restart the alpha cluster with care', tags: ['ops'] })).toBe('mcp');
     expect(await search('q=alpha')).toMatchObject({ source: 'mcp', items: [{ key: 'runbook', tags: ['ops'] }] });
     expect((await api.ready()).json().checks.memory).toEqual({ status: 'up', circuit: 'CLOSED', mcp: 'connected' });
+    const logged = (await app.inject({ url: '/api/v1/events?topic=system&limit=1000' })).json().items as Array<{ type: string; data: Record<string, string> }>;
+    expect(logged.every((event) => event.type === 'MEMORY_CIRCUIT')).toBe(true);
+    expect(logged.map(({ data }) => `${data.from}>${data.to}:${data.reason}`)).toEqual(transitions);
   });
 
   it('opens when the server dies; writes are queued and searches answer from the cache, then storage', async () => {

@@ -26,7 +26,7 @@ describe('a key scoped to one project on the WebSocket', () => {
   it('never receives an event of another project among 1 000 mixed events', async () => {
     const mine = (await post('/api/v1/projects', { name: 'mine' })).id;
     const theirs = (await post('/api/v1/projects', { name: 'theirs' })).id;
-    const token = (await keyHeader(t.app, { role: 'reader', project_ids: [mine] })).authorization.replace('Bearer ', '');
+    const token = (await keyHeader(t.app, { role: 'reader', project_ids: [mine] })).authorization!.replace('Bearer ', '');
     await expect(openSocket(`${wsUrl}?token=${token}&topics=projects`)).rejects.toThrow('403');
     const socket = await openSocket(`${wsUrl}?token=${token}`);
     expect(await socket.next()).toMatchObject({ type: 'WELCOME', topics: [`project:${mine}`] });
