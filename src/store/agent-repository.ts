@@ -1,11 +1,11 @@
-import { type SQL, and, arrayContains, count, eq, inArray, sql } from 'drizzle-orm';
+import { type SQL, and, arrayContains, eq, inArray, sql } from 'drizzle-orm';
 import type { Agent, AgentInput, AgentListQuery, AgentPatch, Heartbeat } from '../domain/agent.js';
 import type { Page } from '../domain/common.js';
 import { ConflictError, UnprocessableError } from '../domain/errors.js';
 import { SqlState, databaseErrorCode } from './database-errors.js';
 import type { Executor } from './database.js';
 import { agents } from './schema.js';
-import { nextVersion, orderTerms } from './versioning.js';
+import { nextVersion, selectById, selectPage } from './versioning.js';
 
 type AgentRow = typeof agents.$inferSelect;
 
@@ -71,23 +71,13 @@ export class AgentRepository {
 
   /** The row, or null; with `lock` the row stays locked until the transaction ends, so a write can check it first. */
   async findById(executor: Executor, id: string, options: { lock?: boolean } = {}): Promise<Agent | null> {
-    const query = executor.select().from(agents).where(eq(agents.id, id));
-    const [row] = options.lock ? await query.for('update') : await query;
-    return row === undefined ? null : toAgent(row);
+    const row = await selectById<AgentRow>(executor, agents, id, options.lock);
+    return row === null ? null : toAgent(row);
   }
 
   /** A page of the agents matching `query` among those assigned to a project in `scope` (null: all agents). */
   async list(executor: Executor, query: AgentListQuery, scope: readonly string[] | null = null): Promise<Page<Agent>> {
-    const where = filters(query, scope);
-    const rows = await executor
-      .select()
-      .from(agents)
-      .where(where)
-      .orderBy(...orderTerms(agents, query.sort))
-      .limit(query.limit)
-      .offset(query.offset);
-    const [total] = await executor.select({ value: count() }).from(agents).where(where);
-    return { items: rows.map(toAgent), total: total!.value, limit: query.limit, offset: query.offset };
+    return selectPage(executor, agents, filters(query, scope), query, toAgent);
   }
 
   /** Applies `fields` and bumps the version; null when the row is missing. */

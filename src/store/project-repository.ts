@@ -1,9 +1,9 @@
-import { type SQL, and, count, eq, inArray, sql } from 'drizzle-orm';
+import { type SQL, and, eq, inArray, sql } from 'drizzle-orm';
 import type { Page } from '../domain/common.js';
 import type { Project, ProjectInput, ProjectListQuery, ProjectPatch } from '../domain/project.js';
 import type { Executor } from './database.js';
 import { projects } from './schema.js';
-import { nextVersion, orderTerms } from './versioning.js';
+import { nextVersion, selectById, selectPage } from './versioning.js';
 
 type ProjectRow = typeof projects.$inferSelect;
 
@@ -53,23 +53,13 @@ export class ProjectRepository {
 
   /** The row, or null; with `lock` the row stays locked until the transaction ends, so a write can check it first. */
   async findById(executor: Executor, id: string, options: { lock?: boolean } = {}): Promise<Project | null> {
-    const query = executor.select().from(projects).where(eq(projects.id, id));
-    const [row] = options.lock ? await query.for('update') : await query;
-    return row === undefined ? null : toProject(row);
+    const row = await selectById<ProjectRow>(executor, projects, id, options.lock);
+    return row === null ? null : toProject(row);
   }
 
   /** A page of the projects matching `query` among those in `scope` (null: all). */
   async list(executor: Executor, query: ProjectListQuery, scope: readonly string[] | null = null): Promise<Page<Project>> {
-    const where = filters(query, scope);
-    const rows = await executor
-      .select()
-      .from(projects)
-      .where(where)
-      .orderBy(...orderTerms(projects, query.sort))
-      .limit(query.limit)
-      .offset(query.offset);
-    const [total] = await executor.select({ value: count() }).from(projects).where(where);
-    return { items: rows.map(toProject), total: total!.value, limit: query.limit, offset: query.offset };
+    return selectPage(executor, projects, filters(query, scope), query, toProject);
   }
 
   /** Applies `fields` and bumps the version; null when the row is missing. */

@@ -1,4 +1,7 @@
-import { type AnyColumn, type SQL, asc, desc, sql } from 'drizzle-orm';
+import { type AnyColumn, type SQL, asc, count, desc, eq, sql } from 'drizzle-orm';
+import type { PgTable } from 'drizzle-orm/pg-core';
+import type { Page, PageRequest } from '../domain/common.js';
+import type { Executor } from './database.js';
 import type { SortOrder } from '../domain/common.js';
 
 /** The columns every versioned resource table shares. */
@@ -32,4 +35,27 @@ export function orderTerms(table: VersionedColumns, sort: SortOrder): SQL[] {
   const column =
     field === 'name' ? sql`${table.name} collate "C"` : field === 'updated_at' ? table.updatedAt : table.createdAt;
   return [direction(column), direction(table.id)];
+}
+
+/** A table with the shared versioned columns, as the generic helpers below need it. */
+export type VersionedTable = PgTable & VersionedColumns;
+
+/** One page of `table` under `where`, in the requested order, with the total count; rows mapped by `map`. */
+export async function selectPage<Row, T>(executor: Executor, table: VersionedTable, where: SQL | undefined, page: PageRequest, map: (row: Row) => T): Promise<Page<T>> {
+  const rows = await executor
+    .select()
+    .from(table)
+    .where(where)
+    .orderBy(...orderTerms(table, page.sort))
+    .limit(page.limit)
+    .offset(page.offset);
+  const [total] = await executor.select({ value: count() }).from(table).where(where);
+  return { items: (rows as Row[]).map(map), total: total!.value, limit: page.limit, offset: page.offset };
+}
+
+/** The row with `id`, or null; with `lock` it stays locked until the transaction ends. */
+export async function selectById<Row>(executor: Executor, table: VersionedTable, id: string, lock = false): Promise<Row | null> {
+  const query = executor.select().from(table).where(eq(table.id, id));
+  const [row] = lock ? await query.for('update') : await query;
+  return (row as Row | undefined) ?? null;
 }
