@@ -3,7 +3,9 @@ import { sql } from 'drizzle-orm';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { type DatabaseHandle, openDatabase } from '../../src/store/database.js';
+import { inject } from 'vitest';
 import { createTestDatabase } from './database.js';
+import { readPgliteSnapshot } from './pglite-snapshot.js';
 
 /** Which engine the integration suite runs on; set per vitest project (postgres or pglite). */
 export const testEngine = process.env.TEST_DB === 'pglite' ? 'pglite' : 'postgres';
@@ -28,7 +30,8 @@ export interface TestApp {
 /** Opens a fresh database on the engine under test: a new PostgreSQL database, or an in-memory PGlite. */
 export async function openTestDatabase(): Promise<{ database: DatabaseHandle; url: string | null; drop: () => Promise<void> }> {
   if (testEngine === 'pglite') {
-    const database = await openDatabase({ engine: 'pglite', dataDir: null });
+    const snapshot = await readPgliteSnapshot(inject('pgliteSnapshotPath'));
+    const database = await openDatabase({ engine: 'pglite', dataDir: null, snapshot });
     return { database, url: null, drop: async () => undefined };
   }
   const created = await createTestDatabase();
