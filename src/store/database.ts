@@ -96,12 +96,24 @@ async function openPostgres(url: string, poolSize: number): Promise<DatabaseHand
   };
 }
 
+/** One drizzle instance per pooled connection: building one extracts the schema again, which costs on every write. */
+const connectionDatabases = new WeakMap<pg.PoolClient, Database>();
+
+function databaseOn(client: pg.PoolClient): Database {
+  let db = connectionDatabases.get(client);
+  if (db === undefined) {
+    db = drizzleNodePostgres({ client, schema }) as unknown as Database;
+    connectionDatabases.set(client, db);
+  }
+  return db;
+}
+
 async function poolTransaction<T>(pool: pg.Pool, work: (tx: Executor) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
     await client.query('begin');
-    const result = await work(drizzleNodePostgres({ client, schema }) as unknown as Database);
+    const result = await work(databaseOn(client));
     await client.query('commit');
     return result;
   } catch (error) {

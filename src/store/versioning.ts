@@ -1,4 +1,4 @@
-import { type AnyColumn, type SQL, asc, count, desc, eq, sql } from 'drizzle-orm';
+import { type AnyColumn, type SQL, asc, count, desc, eq, getTableName, sql } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import type { Page, PageRequest } from '../domain/common.js';
 import type { Executor } from './database.js';
@@ -53,9 +53,23 @@ export async function selectPage<Row, T>(executor: Executor, table: VersionedTab
   return { items: (rows as Row[]).map(map), total: total!.value, limit: page.limit, offset: page.offset };
 }
 
+type PreparedLookup = { execute(values: { id: string }): Promise<unknown[]> };
+const preparedLookups = new WeakMap<Executor, Map<VersionedTable, PreparedLookup>>();
+
+/** A prepared `select … where id = $1` per executor and table: the hot read skips building SQL (and PostgreSQL re-planning it). */
+function preparedLookup(executor: Executor, table: VersionedTable): PreparedLookup {
+  const byTable = preparedLookups.get(executor) ?? new Map<VersionedTable, PreparedLookup>();
+  preparedLookups.set(executor, byTable);
+  let lookup = byTable.get(table);
+  if (lookup === undefined) {
+    lookup = executor.select().from(table).where(eq(table.id, sql.placeholder('id'))).prepare(`${getTableName(table)}_by_id`) as unknown as PreparedLookup;
+    byTable.set(table, lookup);
+  }
+  return lookup;
+}
+
 /** The row with `id`, or null; with `lock` it stays locked until the transaction ends. */
 export async function selectById<Row>(executor: Executor, table: VersionedTable, id: string, lock = false): Promise<Row | null> {
-  const query = executor.select().from(table).where(eq(table.id, id));
-  const [row] = lock ? await query.for('update') : await query;
+  const [row] = lock ? await executor.select().from(table).where(eq(table.id, id)).for('update') : await preparedLookup(executor, table).execute({ id });
   return (row as Row | undefined) ?? null;
 }
