@@ -7,7 +7,7 @@ usage() {
 Usage: scripts/run-tests.sh [MODE] [--serial | --parallel N] [-- <extra vitest args>]
 
 MODE:
-  all              every project, coverage on, thresholds enforced (default; what `npm test` runs)
+  all              type-check, then every project, coverage on, thresholds enforced (default; what `npm test` runs)
   coverage         same as all, plus html + lcov reports in coverage/
   unit             test/unit (no Postgres/Redis started)
   integration      test/integration against Postgres (integration) and PGlite (integration-pglite)
@@ -63,6 +63,11 @@ if [[ $needs_servers == 1 ]]; then
     echo "redis-server not found — install it with: apt-get install -y redis-server" >&2
     exit 1
   fi
+fi
+
+if [[ $mode == all || $mode == coverage ]]; then
+  echo "Type-checking sources, tests and benchmarks (tsc --noEmit)…" >&2
+  node_modules/.bin/tsc --noEmit -p tsconfig.json || { echo "0 passed, 1 failed"; exit 1; }
 fi
 
 exec node_modules/.bin/vitest run "${mode_args[@]}" "${parallel_args[@]}" "${extra_args[@]}"

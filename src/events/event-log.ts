@@ -1,4 +1,4 @@
-import { and, arrayOverlaps, asc, desc, eq, gt, lt, lte, max, sql } from 'drizzle-orm';
+import { and, arrayOverlaps, asc, desc, eq, gt, lt, max, sql } from 'drizzle-orm';
 import type { Retention } from '../config.js';
 import type { EventDraft, LoggedEvent } from '../domain/event.js';
 import type { Executor } from '../store/database.js';

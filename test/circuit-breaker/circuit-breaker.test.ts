@@ -8,6 +8,19 @@ import {
   type CircuitBreakerOptions,
 } from '../../src/memory/circuit-breaker.js';
 
+/** The snapshot of a breaker that has seen nothing since its start or its last reset. */
+const emptySnapshot = {
+  state: 'CLOSED',
+  failure_count: 0,
+  success_count: 0,
+  consecutive_failures: 0,
+  last_failure_at: null,
+  last_success_at: null,
+  opened_at: null,
+  next_attempt_at: null,
+  rejected_count: 0,
+};
+
 const START = Date.UTC(2026, 0, 1);
 const CALL = { timeoutMs: 1_000 };
 
@@ -457,17 +470,7 @@ describe('reset', () => {
     expect(breaker.currentState()).toEqual({ name: 'CLOSED', consecutiveFailures: 0 });
     expect(transitions.at(-1)).toEqual({ from: 'OPEN', to: 'CLOSED', at: START + 20, reason: 'manual-reset' });
     expect(transitions).toHaveLength(2);
-    expect(breaker.snapshot()).toEqual({
-      state: 'CLOSED',
-      failure_count: 0,
-      success_count: 0,
-      consecutive_failures: 0,
-      last_failure_at: null,
-      last_success_at: null,
-      opened_at: null,
-      next_attempt_at: null,
-      rejected_count: 0,
-    });
+    expect(breaker.snapshot()).toEqual(emptySnapshot);
   });
 
   it('reports the stored state as `from`, even when nextAttemptAt has passed', async () => {
@@ -605,17 +608,7 @@ describe('currentState', () => {
 describe('snapshot', () => {
   it('starts empty', () => {
     const { breaker } = setup();
-    expect(breaker.snapshot()).toEqual({
-      state: 'CLOSED',
-      failure_count: 0,
-      success_count: 0,
-      consecutive_failures: 0,
-      last_failure_at: null,
-      last_success_at: null,
-      opened_at: null,
-      next_attempt_at: null,
-      rejected_count: 0,
-    });
+    expect(breaker.snapshot()).toEqual(emptySnapshot);
   });
 
   it('reports totals, ISO timestamps and the OPEN window', async () => {
