@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
@@ -9,7 +9,7 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
-import { clientErrorHandler, frameworkErrorHandler, installProblemHandlers } from './http/problem.js';
+import { clientErrorHandler, frameworkErrorHandler, installProblemHandlers, loggableUrl } from './http/problem.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { agentRoutes } from './http/routes/agents.js';
 import { eventRoutes } from './http/routes/events.js';
@@ -54,7 +54,12 @@ function requestId(request: { headers: Record<string, string | string[] | undefi
 
 function loggerOptions(options: AppOptions): FastifyServerOptions['logger'] {
   if (options.logger !== undefined) return options.logger;
-  return { level: options.config.LOG_LEVEL, redact: ['req.headers.authorization'] };
+  return {
+    level: options.config.LOG_LEVEL,
+    serializers: {
+      req: (request: FastifyRequest) => ({ method: request.method, url: loggableUrl(request.url), host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort }),
+    },
+  };
 }
 
 /**

@@ -37,6 +37,11 @@ const titles: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+/** A URL as it may appear in logs and problem documents: an API key passed as `?token=` (WebSocket clients) is masked. */
+export function loggableUrl(url: string): string {
+  return url.replace(/([?&]token=)[^&]*/gi, '$1[redacted]');
+}
+
 /** Builds a problem document; `type` is a stable, documented slug derived from the title. */
 export function problem(status: number, detail: string, errors?: Problem['errors']): Problem {
   const title = titles[status] ?? (status < 500 ? 'Bad Request' : 'Internal Server Error');
@@ -94,7 +99,7 @@ export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
  * over-long path parameter) leave as problem documents too.
  */
 export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  void sendProblem(reply, { ...toProblem(error), instance: request.url });
+  void sendProblem(reply, { ...toProblem(error), instance: loggableUrl(request.url) });
 }
 
 /**
@@ -111,11 +116,11 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Dup
 /** Installs the one error handler and the not-found handler: every error leaves as a problem document. */
 export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const body = { ...toProblem(error), instance: request.url };
+    const body = { ...toProblem(error), instance: loggableUrl(request.url) };
     if (body.status >= 500) request.log.error({ err: error }, 'request failed');
     return sendProblem(reply, body);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, { ...problem(404, `No route for ${request.method} ${request.url.split('?')[0]}`), instance: request.url }),
+    sendProblem(reply, { ...problem(404, `No route for ${request.method} ${request.url.split('?')[0]}`), instance: loggableUrl(request.url) }),
   );
 }

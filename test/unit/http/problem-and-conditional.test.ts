@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConflictError, NotFoundError, UnavailableError, UnprocessableError } from '../../../src/domain/errors.js';
 import { entityTag, expectedVersions, notModified } from '../../../src/http/conditional.js';
-import { problem, toProblem } from '../../../src/http/problem.js';
+import { loggableUrl, problem, toProblem } from '../../../src/http/problem.js';
 
 describe('toProblem', () => {
   it('renders domain errors with their own status and title', () => {
@@ -47,5 +47,13 @@ describe('entity tags', () => {
     expect(notModified('"1"', 1)).toBe(true);
     expect(notModified('"2"', 1)).toBe(false);
     expect(notModified('*', 1)).toBe(true);
+  });
+});
+
+describe('loggableUrl', () => {
+  it('masks an API key passed as ?token= and leaves the rest', () => {
+    expect(loggableUrl('/ws?topics=agents&token=sc_abc_def&last_event_id=3')).toBe('/ws?topics=agents&token=[redacted]&last_event_id=3');
+    expect(loggableUrl('/ws?TOKEN=x')).toBe('/ws?TOKEN=[redacted]');
+    expect(loggableUrl('/api/v1/projects?q=token')).toBe('/api/v1/projects?q=token');
   });
 });
