@@ -23,9 +23,12 @@ export default defineConfig({
       // Always report (and check thresholds) so the summary reporter's line stays last.
       reportOnFailure: true,
     },
+    // Files of the server-backed groups share one module graph per worker (`isolate: false`):
+    // loading the whole app costs about a second per file otherwise. They use no module mocks
+    // and no fake timers, and every file opens its own database and app.
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
-      { extends: true, test: { name: 'integration', include: integrationFiles, env: { TEST_DB: 'postgres' } } },
+      { extends: true, test: { name: 'integration', include: integrationFiles, env: { TEST_DB: 'postgres' }, isolate: false } },
       {
         extends: true,
         test: {
@@ -33,11 +36,12 @@ export default defineConfig({
           include: integrationFiles,
           exclude: [...configDefaults.exclude, '**/*.postgres-only.test.ts'],
           env: { TEST_DB: 'pglite' },
+          isolate: false,
         },
       },
-      { extends: true, test: { name: 'websocket', include: ['test/websocket/**/*.test.ts'] } },
+      { extends: true, test: { name: 'websocket', include: ['test/websocket/**/*.test.ts'], isolate: false } },
       { extends: true, test: { name: 'circuit-breaker', include: ['test/circuit-breaker/**/*.test.ts'] } },
-      { extends: true, test: { name: 'faults', include: ['test/faults/**/*.test.ts'] } },
+      { extends: true, test: { name: 'faults', include: ['test/faults/**/*.test.ts'], isolate: false } },
     ],
   },
 });

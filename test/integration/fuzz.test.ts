@@ -11,7 +11,7 @@ import { type TestApp, createTestApp, testEngine } from '../support/app.js';
  * 5xx, and a 4xx leaves every row exactly as it was. 1 000 runs per endpoint on PostgreSQL;
  * the PGlite pass repeats the property with fewer runs to keep the suite fast.
  */
-const RUNS = testEngine === 'postgres' ? 1_000 : 200;
+const RUNS = testEngine() === 'postgres' ? 1_000 : 200;
 let t: TestApp;
 let projectId: string;
 let agentId: string;

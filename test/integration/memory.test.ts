@@ -167,13 +167,13 @@ describe('the circuit with MEMORY_MCP=off', () => {
 });
 
 describe('the replay queue lock', () => {
-  it(`lets one drainer at a time work on ${testEngine}`, async () => {
+  it(`lets one drainer at a time work on ${testEngine()}`, async () => {
     const first = new DatabaseReplayQueue(t.database);
     const second = new DatabaseReplayQueue(t.database);
     let release!: () => void;
     const held = first.withLock(() => new Promise<string>((resolve) => (release = () => resolve('first'))));
     await new Promise((resolve) => setTimeout(resolve, 50));
-    if (testEngine === 'postgres') {
+    if (testEngine() === 'postgres') {
       expect(await second.withLock(async () => 'second')).toEqual({ acquired: false });
     }
     release();

@@ -7,8 +7,10 @@ import { inject } from 'vitest';
 import { createTestDatabase } from './database.js';
 import { readPgliteSnapshot } from './pglite-snapshot.js';
 
-/** Which engine the integration suite runs on; set per vitest project (postgres or pglite). */
-export const testEngine = process.env.TEST_DB === 'pglite' ? 'pglite' : 'postgres';
+/** Which engine the integration suite runs on; set per vitest project (postgres or pglite), read at each call. */
+export function testEngine(): 'pglite' | 'postgres' {
+  return process.env.TEST_DB === 'pglite' ? 'pglite' : 'postgres';
+}
 
 /**
  * One database and one app per test file; `reset()` empties the tables between tests. Event ids
@@ -29,7 +31,7 @@ export interface TestApp {
 
 /** Opens a fresh database on the engine under test: a new PostgreSQL database, or an in-memory PGlite. */
 export async function openTestDatabase(): Promise<{ database: DatabaseHandle; url: string | null; drop: () => Promise<void> }> {
-  if (testEngine === 'pglite') {
+  if (testEngine() === 'pglite') {
     const snapshot = await readPgliteSnapshot(inject('pgliteSnapshotPath'));
     const database = await openDatabase({ engine: 'pglite', dataDir: null, snapshot });
     return { database, url: null, drop: async () => undefined };
