@@ -2,16 +2,12 @@ import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import {
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
-  serializerCompiler,
-  validatorCompiler,
-} from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
 import { clientErrorHandler, frameworkErrorHandler, installProblemHandlers, loggableUrl } from './http/problem.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { agentRoutes } from './http/routes/agents.js';
+import { serializerCompiler } from './http/serializer.js';
 import { eventRoutes } from './http/routes/events.js';
 import { healthRoutes } from './http/routes/health.js';
 import { memoryRoutes } from './http/routes/memory.js';
