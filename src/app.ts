@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { clientErrorHandler, frameworkErrorHandler, installProblemHandlers, loggableUrl } from './http/problem.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { agentRoutes } from './http/routes/agents.js';
+import { livenessServerFactory } from './http/liveness.js';
 import { serializerCompiler } from './http/serializer.js';
 import { eventRoutes } from './http/routes/events.js';
 import { healthRoutes } from './http/routes/health.js';
@@ -15,7 +16,7 @@ import { projectRoutes } from './http/routes/projects.js';
 import { authPlugin } from './plugins/auth.js';
 import { type DatabasePluginOptions, databasePlugin } from './plugins/database.js';
 import { eventsPlugin } from './plugins/events.js';
-import { hardeningPlugin } from './plugins/hardening.js';
+import { hardeningPlugin, securityHeaders } from './plugins/hardening.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { memoryPlugin } from './plugins/memory.js';
 import { memoryEventsPlugin } from './plugins/memory-events.js';
@@ -86,6 +87,7 @@ async function registerDocs(app: FastifyInstance): Promise<void> {
 
 /** Builds the whole service as a Fastify instance; `main.ts` listens on it and tests inject into it. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const headers = securityHeaders();
   const app = Fastify({
     logger: loggerOptions(options),
     genReqId: requestId,
@@ -95,6 +97,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    serverFactory: livenessServerFactory(),
   });
   const routeTable: Array<{ method: string; url: string }> = [];
   app.decorate('routeTable', routeTable);
@@ -109,7 +112,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
     done();
   });
-  await app.register(hardeningPlugin, { config: options.config });
+  await app.register(hardeningPlugin, { config: options.config, headers });
   await registerDocs(app);
   await app.register(databasePlugin, options.database);
   await app.register(eventsPlugin, { config: options.config });

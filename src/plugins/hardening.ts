@@ -11,6 +11,12 @@ import { bearerToken } from './auth.js';
 /** The settings the hardening plugin reads. */
 export type HardeningConfig = Pick<Config, 'REDIS_URL' | 'RATE_LIMIT_MAX' | 'RATE_LIMIT_WINDOW_MS' | 'CORS_ORIGINS'>;
 
+/** Options of {@link hardeningPlugin}: the settings, and the security headers ({@link securityHeaders}). */
+export interface HardeningOptions {
+  config: HardeningConfig;
+  headers: Record<string, string>;
+}
+
 /**
  * The headers helmet sets with its defaults, computed once. `@fastify/helmet` rebuilds helmet's
  * middleware on every request (≈ 20 µs of a ≈ 170 µs GET); the header set is the same each time.
@@ -44,9 +50,8 @@ function rateLimitStore(app: FastifyInstance, url: string | undefined): Redis | 
  * IP, shared by every instance through Redis when `REDIS_URL` is set (a Redis outage lets
  * requests through rather than failing them). Health checks are never limited.
  */
-export const hardeningPlugin = fastifyPlugin<{ config: HardeningConfig }>(
-  async (app, { config }) => {
-    const headers = securityHeaders();
+export const hardeningPlugin = fastifyPlugin<HardeningOptions>(
+  async (app, { config, headers }) => {
     app.addHook('onRequest', (_request, reply, done) => {
       reply.headers(headers);
       done();

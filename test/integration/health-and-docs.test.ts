@@ -35,6 +35,23 @@ describe('health', () => {
   });
 });
 
+describe('liveness over real HTTP', () => {
+  it('answers GET /health/live before routing, with the same body and nosniff', async () => {
+    const base = await t.listen();
+    for (const path of ['/health/live', '/health/live?probe=1']) {
+      const response = await fetch(`${base}${path}`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ status: 'ok' });
+      expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    }
+    const other = await fetch(`${base}/health/live`, { method: 'POST' });
+    expect(other.status).toBe(404);
+    expect(other.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect((await fetch(`${base}/health/ready`)).status).toBe(200);
+  });
+});
+
 describe('OpenAPI and docs', () => {
   it('serves an OpenAPI 3.1 document generated from the route schemas', async () => {
     const response = await t.request({ method: 'GET', url: '/openapi.json' });

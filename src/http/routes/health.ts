@@ -35,7 +35,7 @@ function memoryChecks(app: FastifyInstance): Record<string, MemoryHealth> {
 export async function healthRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   app.get('/health/live', {
-    schema: { tags: ['Health'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } },
+    schema: { tags: ['Health'], summary: 'The process is up (answered before routing, see src/http/liveness.ts)', response: { 200: z.object({ status: z.literal('ok') }) } },
     handler: async () => ({ status: 'ok' as const }),
   });
   app.get('/health/ready', {
