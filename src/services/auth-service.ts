@@ -45,12 +45,11 @@ export class AuthService {
 
   /** The principal a bearer token stands for, or null when it is malformed, unknown or revoked. */
   async authenticate(token: string): Promise<Principal | null> {
-    const cacheKey = token;
-    const cached = this.cache.get(cacheKey);
+    const cached = this.cache.get(token);
     if (cached !== undefined && cached.expiresAt > this.now()) return this.used(cached.principal);
     const principal = await this.verify(token);
     if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.clear();
-    this.cache.set(cacheKey, { principal, expiresAt: this.now() + CACHE_TTL_MS });
+    this.cache.set(token, { principal, expiresAt: this.now() + CACHE_TTL_MS });
     return this.used(principal);
   }
 

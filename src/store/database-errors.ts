@@ -24,15 +24,6 @@ export function databaseErrorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-/** The constraint a database error names, if any. */
-export function violatedConstraint(error: unknown): string | undefined {
-  for (const link of causeChain(error)) {
-    const constraint = (link as { constraint?: unknown }).constraint;
-    if (typeof constraint === 'string') return constraint;
-  }
-  return undefined;
-}
-
 /** True when the error means the database could not be reached, as opposed to a bad query. */
 export function isDatabaseUnavailable(error: unknown): boolean {
   const code = databaseErrorCode(error);

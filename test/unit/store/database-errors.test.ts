@@ -1,16 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { databaseErrorCode, isDatabaseUnavailable, violatedConstraint } from '../../../src/store/database-errors.js';
+import { databaseErrorCode, isDatabaseUnavailable } from '../../../src/store/database-errors.js';
 import { resolveDatabaseTarget } from '../../../src/store/database.js';
 
 const wrapped = (cause: object) => Object.assign(new Error('Failed query'), { cause });
 
 describe('database error classification', () => {
-  it('finds the SQLSTATE and constraint through wrappers', () => {
+  it('finds the SQLSTATE through wrappers', () => {
     const error = wrapped({ code: '23505', constraint: 'agents_name_key' });
     expect(databaseErrorCode(error)).toBe('23505');
-    expect(violatedConstraint(error)).toBe('agents_name_key');
     expect(databaseErrorCode(new Error('plain'))).toBeUndefined();
-    expect(violatedConstraint(new Error('plain'))).toBeUndefined();
   });
 
   it.each([
