@@ -1,7 +1,7 @@
 import type { Actor } from '../domain/auth.js';
 import type { EventDraft, LoggedEvent } from '../domain/event.js';
 import type { EventLog } from '../events/event-log.js';
-import { type AuditDraft, AuditRepository } from '../store/audit-repository.js';
+import type { AuditDraft } from '../store/audit-repository.js';
 import type { Executor, TransactionRunner } from '../store/database.js';
 
 /** Receives events once their transaction has committed, to deliver them live. */
@@ -42,7 +42,6 @@ export class WriteTransactions {
     private readonly transaction: TransactionRunner,
     private readonly log: EventLog,
     private readonly publisher: EventPublisher,
-    private readonly audit = new AuditRepository(),
   ) {}
 
   async run<T>(actor: Actor, work: (tx: Executor, emit: Emit, audit: Audit) => Promise<T>): Promise<T> {
@@ -51,8 +50,8 @@ export class WriteTransactions {
       const records: AuditRecord[] = [];
       const result = await work(tx, (draft) => drafts.push(draft), (record) => records.push(record));
       const derived = drafts.map(auditRecordOf).filter((record): record is AuditRecord => record !== null);
-      await this.audit.append(tx, [...derived, ...records].map((record) => this.draftOf(actor, record)));
-      return { result, logged: await this.log.append(tx, drafts) };
+      const audit = [...derived, ...records].map((record) => this.draftOf(actor, record));
+      return { result, logged: await this.log.append(tx, drafts, audit) };
     });
     this.publisher.publish(logged);
     return result;

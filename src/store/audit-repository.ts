@@ -52,12 +52,8 @@ function filters(query: AuditQuery): SQL | undefined {
   );
 }
 
-/** SQL access to `audit_log`, which is only ever appended to. */
+/** Reads `audit_log`; the event log writes it, in the statement that appends the same change's events. */
 export class AuditRepository {
-  async append(executor: Executor, drafts: AuditDraft[]): Promise<void> {
-    if (drafts.length > 0) await executor.insert(auditLog).values(drafts);
-  }
-
   /** Newest first; page backwards with `before` (the smallest id of the previous page). */
   async list(executor: Executor, query: AuditQuery): Promise<AuditEntry[]> {
     const rows = await executor.select().from(auditLog).where(filters(query)).orderBy(desc(auditLog.id)).limit(query.limit);
