@@ -2,6 +2,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 /** Run through scripts/run-tests.sh; it picks projects and turns coverage on for `all`/`coverage`. */
 const integrationFiles = ['test/integration/**/*.test.ts'];
+/** Unit files that replace a module with `vi.mock`: they need a module graph of their own. */
+const moduleMockingFiles = ['test/unit/events/event-bus.test.ts'];
 const coverageReporters = process.env.COVERAGE_HTML === '1' ? ['html', 'lcov'] : [];
 
 export default defineConfig({
@@ -23,11 +25,13 @@ export default defineConfig({
       // Always report (and check thresholds) so the summary reporter's line stays last.
       reportOnFailure: true,
     },
-    // Files of the server-backed groups share one module graph per worker (`isolate: false`):
-    // loading the whole app costs about a second per file otherwise. They use no module mocks
-    // and no fake timers, and every file opens its own database and app.
+    // Files share one module graph per worker (`isolate: false`): loading the whole app costs
+    // seconds per file otherwise. They use no module mocks (the few that do run isolated in
+    // `unit-mocked`), restore real timers after each test, and every file opens its own database
+    // and app.
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: [...configDefaults.exclude, ...moduleMockingFiles], isolate: false } },
+      { extends: true, test: { name: 'unit-mocked', include: moduleMockingFiles } },
       { extends: true, test: { name: 'integration', include: integrationFiles, env: { TEST_DB: 'postgres' }, isolate: false } },
       {
         extends: true,
@@ -40,7 +44,7 @@ export default defineConfig({
         },
       },
       { extends: true, test: { name: 'websocket', include: ['test/websocket/**/*.test.ts'], isolate: false } },
-      { extends: true, test: { name: 'circuit-breaker', include: ['test/circuit-breaker/**/*.test.ts'] } },
+      { extends: true, test: { name: 'circuit-breaker', include: ['test/circuit-breaker/**/*.test.ts'], isolate: false } },
       { extends: true, test: { name: 'faults', include: ['test/faults/**/*.test.ts'], isolate: false } },
     ],
   },

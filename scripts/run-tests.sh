@@ -7,7 +7,7 @@ usage() {
 Usage: scripts/run-tests.sh [MODE] [--serial | --parallel N] [-- <extra vitest args>]
 
 MODE:
-  all              type-check, then every project, coverage on, thresholds enforced (default; what `npm test` runs)
+  all              every project, coverage on, thresholds enforced (default; what `npm test` runs)
   coverage         same as all, plus html + lcov reports in coverage/
   unit             test/unit (no Postgres/Redis started)
   integration      test/integration against Postgres (integration) and PGlite (integration-pglite)
@@ -15,7 +15,9 @@ MODE:
   circuit-breaker  test/circuit-breaker
   faults           test/faults
 
-Parallelism (default: vitest's default file parallelism):
+Depth: TEST_DEPTH=deep runs the fuzz and stress tests with their large counts (see test/support/depth.ts).
+
+Parallelism (default: two workers per core; many tests wait on servers, sockets or timers):
   --serial         one test file at a time (--no-file-parallelism)
   --parallel N     at most N worker processes (--maxWorkers N)
 EOF
@@ -29,7 +31,7 @@ if [[ $# -gt 0 && $1 != -* ]]; then
   shift
 fi
 
-parallel_args=(--maxWorkers "$(nproc)")
+parallel_args=(--maxWorkers "$(( $(nproc) * 2 ))")
 extra_args=()
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -47,7 +49,7 @@ needs_servers=1
 case $mode in
   all) mode_args=(--coverage.enabled=true) ;;
   coverage) mode_args=(--coverage.enabled=true); export COVERAGE_HTML=1 ;;
-  unit) mode_args=(--project unit); needs_servers=0; export TEST_SERVERS=off ;;
+  unit) mode_args=(--project unit --project unit-mocked); needs_servers=0; export TEST_SERVERS=off ;;
   integration) mode_args=(--project integration --project integration-pglite) ;;
   websocket | circuit-breaker | faults) mode_args=(--project "$mode") ;;
   *) echo "Unknown mode: $mode" >&2; usage; exit 2 ;;
@@ -63,11 +65,6 @@ if [[ $needs_servers == 1 ]]; then
     echo "redis-server not found — install it with: apt-get install -y redis-server" >&2
     exit 1
   fi
-fi
-
-if [[ $mode == all || $mode == coverage ]]; then
-  echo "Type-checking sources, tests and benchmarks (tsc --noEmit)…" >&2
-  node_modules/.bin/tsc --noEmit -p tsconfig.json || { echo "0 passed, 1 failed"; exit 1; }
 fi
 
 exec node_modules/.bin/vitest run "${mode_args[@]}" "${parallel_args[@]}" "${extra_args[@]}"

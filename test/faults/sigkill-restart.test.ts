@@ -3,16 +3,16 @@ import { once } from 'node:events';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.js';
-import { type PostgresServer, startPostgres } from '../support/postgres-server.js';
+import { type TestDatabase, createTestDatabase } from '../support/database.js';
 
 /** The service killed with SIGKILL mid-load and restarted: nothing acknowledged is missing, nothing is half-written, the log has no gap. */
-let server: PostgresServer;
+let database: TestDatabase;
 let service: ChildProcess | undefined;
 let baseUrl: string;
 
 async function startService(port: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, DATABASE_URL: server.adminUrl, PORT: String(port), LOG_LEVEL: 'warn', MEMORY_MCP: 'off', AUTH: 'off', RATE_LIMIT_MAX: '10000000' },
+    env: { ...process.env, DATABASE_URL: database.url, PORT: String(port), LOG_LEVEL: 'warn', MEMORY_MCP: 'off', AUTH: 'off', RATE_LIMIT_MAX: '10000000' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stderr?.resume();
@@ -28,11 +28,12 @@ async function startService(port: number): Promise<ChildProcess> {
 }
 
 beforeAll(async () => {
-  server = await startPostgres();
-}, 60_000);
+  database = await createTestDatabase();
+});
 afterAll(async () => {
   service?.kill('SIGKILL');
-  await server?.stop();
+  if (service !== undefined && service.exitCode === null && service.signalCode === null) await once(service, 'exit');
+  await database?.drop();
 });
 
 interface Acknowledged { id: string; version: number }
@@ -68,7 +69,7 @@ describe('SIGKILL mid-load', () => {
     await load;
 
     service = await startService(port);
-    const client = new pg.Client({ connectionString: server.adminUrl });
+    const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     try {
       const projects = await client.query<{ id: string; version: number }>('select id, version from projects');

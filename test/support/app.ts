@@ -50,6 +50,20 @@ export function testConfig(overrides: Record<string, string> = {}) {
   return loadConfig({ LOG_LEVEL: 'silent', MEMORY_MCP: 'off', AUTH: 'off', RATE_LIMIT_MAX: '10000000', ...overrides });
 }
 
+/**
+ * Empties every table in one statement. DELETE rather than TRUNCATE: on tables of a few rows it
+ * takes about 1 ms where TRUNCATE takes 20 to 50 ms (new files for every table), and the suite
+ * resets hundreds of times. Foreign keys are checked at the end of the statement, so order does not matter.
+ */
+async function resetTables(database: DatabaseHandle): Promise<void> {
+  await database.db.execute(sql`
+    with agents as (delete from agents), projects as (delete from projects), events as (delete from events),
+      memory as (delete from memory_entries), queue as (delete from memory_replay_queue),
+      audit as (delete from audit_log), keys as (delete from api_keys),
+      state as (update event_log_state set pruned_through_id = 0)
+    select 1`);
+}
+
 /** Builds the real app on a real database of the engine under test. */
 export async function createTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
   const { database, url, drop } = await openTestDatabase();
@@ -61,10 +75,7 @@ export async function createTestApp(overrides: Record<string, string> = {}): Pro
     databaseUrl: url,
     request: (options) => app.inject(options),
     listen: () => app.listen({ host: '127.0.0.1', port: 0 }),
-    reset: async () => {
-      await database.db.execute(sql`truncate table agents, projects, events, memory_entries, memory_replay_queue, audit_log, api_keys cascade`);
-      await database.db.execute(sql`update event_log_state set pruned_through_id = 0`);
-    },
+    reset: () => resetTables(database),
     close: async () => {
       await app.close();
       await database.close();

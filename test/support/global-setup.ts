@@ -11,9 +11,8 @@
  *
  * Set TEST_SERVERS=off (scripts/run-tests.sh does this for `unit`) to skip starting servers.
  */
-import { rm } from 'node:fs/promises';
 import type { TestProject } from 'vitest/node';
-import { writePgliteSnapshot } from './pglite-snapshot.js';
+import { startPgliteSnapshot } from './pglite-snapshot.js';
 import { startPostgres } from './postgres-server.js';
 import { startRedis } from './redis-server.js';
 
@@ -23,7 +22,7 @@ declare module 'vitest' {
     postgresAdminUrl: string;
     /** URL of the shared Redis, e.g. redis://127.0.0.1:6390 */
     redisUrl: string;
-    /** A migrated PGlite data directory (tar file) that PGlite test databases start from. */
+    /** Where the migrated PGlite data directory (tar file) that PGlite test databases start from appears; see readPgliteSnapshot(). */
     pgliteSnapshotPath: string;
   }
 }
@@ -31,15 +30,16 @@ declare module 'vitest' {
 /** Starts the shared servers (root project only) and returns the teardown that stops them. */
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   if (!project.isRootProject() || process.env.TEST_SERVERS === 'off') return undefined;
-  const [postgres, redis, snapshot] = await Promise.allSettled([startPostgres(), startRedis(), writePgliteSnapshot()]);
-  if (snapshot.status === 'fulfilled') project.provide('pgliteSnapshotPath', snapshot.value);
+  const snapshot = startPgliteSnapshot();
+  const [postgres, redis] = await Promise.allSettled([startPostgres(), startRedis()]);
   if (postgres.status === 'rejected' || redis.status === 'rejected') {
-    await Promise.allSettled([postgres, redis].map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)));
+    await Promise.allSettled([snapshot.stop(), ...[postgres, redis].map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined))]);
     throw postgres.status === 'rejected' ? postgres.reason : (redis as PromiseRejectedResult).reason;
   }
+  project.provide('pgliteSnapshotPath', snapshot.path);
   project.provide('postgresAdminUrl', postgres.value.adminUrl);
   project.provide('redisUrl', redis.value.url);
   return async () => {
-    await Promise.allSettled([postgres.value.stop(), redis.value.stop(), snapshot.status === 'fulfilled' ? rm(snapshot.value, { force: true }) : undefined]);
+    await Promise.allSettled([postgres.value.stop(), redis.value.stop(), snapshot.stop()]);
   };
 }

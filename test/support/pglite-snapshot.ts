@@ -1,24 +1,74 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { openDatabase } from '../../src/store/database.js';
+import { onEmergencyExit } from './process.js';
 
 /**
- * Creates and migrates one in-memory PGlite and saves its data directory, so that each PGlite
- * test database loads it (≈0.7 s) instead of being created and migrated (≈2.5 s).
+ * A migrated PGlite data directory that each PGlite test database loads (≈ 1 s) instead of being
+ * created and migrated (≈ 3 s). Creating it blocks its process for several seconds of WebAssembly,
+ * so the global setup makes it in a child process while the first test files already run; PGlite
+ * test files wait for it in {@link readPgliteSnapshot}.
  */
-export async function writePgliteSnapshot(): Promise<string> {
-  const database = await openDatabase({ engine: 'pglite', dataDir: null });
+export interface PgliteSnapshotJob {
+  /** Where the snapshot appears (renamed into place once complete). */
+  path: string;
+  /** Ends the child if it still runs and deletes the snapshot. */
+  stop(): Promise<void>;
+}
+
+const ENTRY = fileURLToPath(new URL('./pglite-snapshot-main.ts', import.meta.url));
+const errorPath = (path: string) => `${path}.error`;
+
+/** Starts making the snapshot in a child process; returns at once. */
+export function startPgliteSnapshot(): PgliteSnapshotJob {
+  const path = join(tmpdir(), `swarm-pglite-${process.pid}.tar`);
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', ENTRY, path], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('error', (error) => void writeFile(errorPath(path), error.message));
+  const unregister = onEmergencyExit(() => {
+    child.kill('SIGKILL');
+    for (const file of [path, `${path}.partial`, errorPath(path)]) rmSync(file, { force: true });
+  });
+  return {
+    path,
+    stop: async () => {
+      unregister();
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+      await Promise.all([path, `${path}.partial`, errorPath(path)].map((file) => rm(file, { force: true })));
+    },
+  };
+}
+
+/** Creates and migrates an in-memory PGlite and saves its data directory at `path` (atomically). */
+export async function writePgliteSnapshot(path: string): Promise<void> {
   try {
-    const path = join(tmpdir(), `swarm-pglite-${process.pid}.tar`);
-    await writeFile(path, Buffer.from(await (await database.snapshot!()).arrayBuffer()));
-    return path;
-  } finally {
-    await database.close();
+    const database = await openDatabase({ engine: 'pglite', dataDir: null });
+    try {
+      await writeFile(`${path}.partial`, Buffer.from(await (await database.snapshot!()).arrayBuffer()));
+      await rename(`${path}.partial`, path);
+    } finally {
+      await database.close();
+    }
+  } catch (error) {
+    await writeFile(errorPath(path), error instanceof Error ? (error.stack ?? error.message) : String(error));
+    throw error;
   }
 }
 
-/** The saved snapshot as PGlite's `loadDataDir` wants it, or undefined when there is none. */
-export async function readPgliteSnapshot(path: string | undefined): Promise<Blob | undefined> {
-  return path === undefined ? undefined : new Blob([await readFile(path)]);
+/** Waits for the snapshot at `path` and returns it as PGlite's `loadDataDir` wants it (undefined: no path). */
+export async function readPgliteSnapshot(path: string | undefined, timeoutMs = 120_000): Promise<Blob | undefined> {
+  if (path === undefined) return undefined;
+  for (const deadline = Date.now() + timeoutMs; !existsSync(path); ) {
+    if (existsSync(errorPath(path))) throw new Error(`The PGlite snapshot could not be made:\n${await readFile(errorPath(path), 'utf8')}`);
+    if (Date.now() > deadline) throw new Error(`The PGlite snapshot did not appear at ${path} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return new Blob([await readFile(path)]);
 }

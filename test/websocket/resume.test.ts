@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EventStream } from '../../src/client/event-stream.js';
 import type { SwarmEvent } from '../../src/domain/event.js';
 import { type TestApp, createTestApp } from '../support/app.js';
+import { byDepth } from '../support/depth.js';
 import { openSocket } from '../support/ws-client.js';
 
 let t: TestApp;
@@ -82,7 +83,9 @@ describe('replay', () => {
 });
 
 describe('lossless resume with the SDK', () => {
-  it('gives every client the full ordered sequence of its topics through 5 000 writes and 200 random disconnects', async () => {
+  /** 1 000 writes and 40 disconnects at the standard depth, 5 000 and 200 with TEST_DEPTH=deep. */
+  const writes = byDepth(1_000, 5_000);
+  it(`gives every client the full ordered sequence of its topics through ${writes} writes and ${writes / 25} random disconnects`, async () => {
     const [watched] = await createProjects(1, 'watched');
     const streams = [
       { topics: null, stream: new EventStream({ url: wsUrl, lastEventId: 0, backoff: { initialMs: 5, maxMs: 50 } }) },
@@ -96,7 +99,6 @@ describe('lossless resume with the SDK', () => {
       return ids;
     });
     let disconnects = 0;
-    const writes = 5_000;
     /** Cuts one connected client at random, waiting for one to be connected if all are reconnecting. */
     const dropOne = async () => {
       for (;;) {
@@ -112,7 +114,7 @@ describe('lossless resume with the SDK', () => {
       }
     };
     await Promise.all(Array.from({ length: 10 }, (_, offset) => worker(offset)));
-    expect(disconnects).toBe(200);
+    expect(disconnects).toBe(writes / 25);
     for (const [index, { topics }] of streams.entries()) {
       const expected = await logIds(topics);
       await expect.poll(() => received[index]!.length, { timeout: 20_000, interval: 50 }).toBeGreaterThanOrEqual(expected.length);
