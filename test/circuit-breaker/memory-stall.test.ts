@@ -33,7 +33,7 @@ afterAll(async () => {
   await graph?.remove();
 });
 
-function stallingApp(environment: Record<string, string>, timeoutMs = TIMEOUT_MS): Promise<FastifyInstance> {
+function stallingApp(environment: Record<string, string>, timeoutMs = TIMEOUT_MS, settings: Record<string, string> = {}): Promise<FastifyInstance> {
   return buildMemoryApp(database, {
     MEMORY_MCP: 'on',
     MEMORY_FILE_PATH: graph.path,
@@ -41,6 +41,7 @@ function stallingApp(environment: Record<string, string>, timeoutMs = TIMEOUT_MS
     ...FAST_BREAKER,
     MEMORY_STORE_TIMEOUT_MS: String(timeoutMs),
     MEMORY_SEARCH_TIMEOUT_MS: String(timeoutMs),
+    ...settings,
   });
 }
 
@@ -52,7 +53,8 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number 
 
 describe('a stalling MCP server', () => {
   it('times out every call: writes are queued after the store timeout, the breaker opens, and then answers come at once', async () => {
-    app = await stallingApp({ STALL_ALL_TOOL_CALLS: '1' });
+    // Open long enough to still be OPEN at the last check on a loaded machine.
+    app = await stallingApp({ STALL_ALL_TOOL_CALLS: '1' }, TIMEOUT_MS, { MEMORY_BREAKER_OPEN_MS: '10000' });
     const first = await timed(async () => (await api.store({ key: 'stalled-1', content: 'never acknowledged' })).json());
     expect(first.value).toEqual({ key: 'stalled-1', stored_in: 'queued' });
     expect(first.ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
