@@ -1,0 +1,213 @@
+/**
+ * McpMemoryServer against servers it cannot fully use: missing tools and isError results (real
+ * fake servers, so the check runs through the real handshake), a stalling proxy (timeouts and
+ * AbortSignal), a missing command, and the Streamable HTTP transport.
+ */
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  McpMemoryMissingToolsError,
+  McpMemoryProtocolError,
+  McpMemoryServer,
+  McpMemoryToolError,
+  McpMemoryUnavailableError,
+  serverMemoryConnection,
+  type MemoryLogger,
+} from '../../src/memory/mcp-client.js';
+import { McpConnection } from '../../src/memory/mcp-connection.js';
+import { createDefaultTransport, type McpConnectionOptions } from '../../src/memory/mcp-transport.js';
+import {
+  FAKE_SERVER,
+  HANGING_SERVER,
+  cleanups,
+  connectMemory,
+  isAlive,
+  memoryFile,
+  nextChange,
+  record,
+  recordingLogger,
+  rejection,
+  runCleanups,
+  stdio,
+  timed,
+  waitUntil,
+} from '../support/mcp-client.js';
+
+afterEach(runCleanups);
+
+describe('servers the client cannot use', () => {
+  it('names every missing tool when the server has none', async () => {
+    const connecting = McpMemoryServer.connect({ connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'no-tools' }) });
+    const error = await connecting.then(() => undefined, (reason: unknown) => reason);
+
+    expect(error).toBeInstanceOf(McpMemoryMissingToolsError);
+    expect((error as McpMemoryMissingToolsError).missingTools).toHaveLength(7);
+    expect((error as Error).message).toMatch(/missing required tools: create_entities, .*read_graph \(server offers: none\)/);
+  });
+
+  it('names only the missing tools when some are present', async () => {
+    const connecting = McpMemoryServer.connect({ connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'some-tools' }) });
+
+    await expect(connecting).rejects.toThrow(
+      'missing required tools: create_entities, add_observations, delete_entities, delete_observations, read_graph (server offers: search_nodes, open_nodes)',
+    );
+  });
+
+  it('throws isError tool results (fake server with failing writes)', async () => {
+    const memory = await connectMemory({ connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'failing-tools' }) });
+
+    const error = await memory.store(record('k')).then(() => undefined, (reason: unknown) => reason);
+    expect(error).toBeInstanceOf(McpMemoryToolError);
+    expect(error).toMatchObject({ toolName: 'create_entities', serverMessage: expect.stringContaining('ENOSPC') });
+    expect(await memory.search('k', { limit: 5 })).toEqual([]);
+  });
+
+  it('copes with unusual but valid answers: text-only JSON, skipped creates, non-JSON text', async () => {
+    const memory = await connectMemory({ connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'quirky-tools' }) });
+
+    expect(await memory.get('k')).toBeNull(); // entity list parsed from the text content
+    await expect(memory.store(record('k'))).rejects.toThrow('create_entities skipped "k"');
+    await expect(memory.search('k', { limit: 1 })).rejects.toBeInstanceOf(McpMemoryProtocolError);
+    await expect(memory.search('"k"', { limit: 1 })).rejects.toThrow('"read_graph" failed: tool returned isError without a message');
+  });
+
+  it('throws isError tool results of the real server-memory', async () => {
+    const connection = await McpConnection.open({ connection: serverMemoryConnection(await memoryFile()), requiredTools: [] });
+    cleanups.push(() => connection.close());
+
+    const observations = [{ entityName: 'ghost', contents: ['boo'] }];
+    await expect(connection.callTool('add_observations', { observations })).rejects.toThrow(
+      'MCP memory tool "add_observations" failed: Entity with name ghost not found',
+    );
+    await expect(connection.callTool('no_such_tool', {})).rejects.toBeInstanceOf(McpMemoryToolError);
+  });
+
+  it('fails clearly when the server command does not exist', async () => {
+    const connection: McpConnectionOptions = { kind: 'stdio', command: '/nonexistent/mcp-server', args: [] };
+    await expect(McpMemoryServer.connect({ connection })).rejects.toThrow(/ENOENT/);
+    await expect(McpMemoryServer.connect({})).rejects.toThrow(/memoryFilePath/);
+  });
+});
+
+describe('stalled server and AbortSignal', () => {
+  async function connectHanging(logger?: MemoryLogger): Promise<McpMemoryServer> {
+    const connection = stdio(HANGING_SERVER, { MEMORY_FILE_PATH: await memoryFile() });
+    return connectMemory({ connection, ...(logger ? { logger } : {}) });
+  }
+
+  it('rejects an aborted call promptly, cancels it on the server, and stays usable', async () => {
+    const logger = recordingLogger();
+    const memory = await connectHanging(logger);
+    await memory.store(record('usable'));
+    const pid = memory.serverPid();
+
+    const stalled = await timed(memory.search('__stall__', { limit: 5 }, AbortSignal.timeout(300)));
+    expect(rejection(stalled)).toMatchObject({ name: 'TimeoutError' });
+    expect(stalled.ms).toBeGreaterThanOrEqual(290);
+    expect(stalled.ms).toBeLessThan(800);
+
+    expect(memory.isConnected()).toBe(true);
+    expect(memory.serverPid()).toBe(pid);
+    expect(await memory.get('usable')).toEqual(record('usable'));
+    await waitUntil(() => logger.messages.some((message) => message.includes('hanging-mcp-server: cancelled request')));
+  });
+
+  it('an aborted write releases the write queue; a queued write honours its own signal', async () => {
+    const memory = await connectHanging();
+    const head = memory.store(record('__stall__'), AbortSignal.timeout(1_000));
+    const queued = await timed(memory.store(record('queued'), AbortSignal.timeout(200)));
+    expect(rejection(queued)).toMatchObject({ name: 'TimeoutError' });
+    expect(queued.ms).toBeLessThan(600);
+
+    await expect(head).rejects.toMatchObject({ name: 'TimeoutError' });
+    await memory.store(record('after-stall'), AbortSignal.timeout(2_000));
+    expect(await memory.get('after-stall')).toEqual(record('after-stall'));
+  });
+
+  it('rejects at once with the reason of an already aborted signal', async () => {
+    const memory = await connectHanging();
+    const controller = new AbortController();
+    controller.abort(new Error('breaker gave up'));
+
+    await expect(memory.get('x', controller.signal)).rejects.toThrow('breaker gave up');
+    await expect(memory.store(record('x'), controller.signal)).rejects.toThrow('breaker gave up');
+  });
+
+  it('applies requestTimeoutMs when the caller passes no signal', async () => {
+    const memory = await connectMemory({
+      connection: stdio(HANGING_SERVER, { MEMORY_FILE_PATH: await memoryFile(), STALL_ALL_TOOL_CALLS: '1' }),
+      requestTimeoutMs: 200,
+    });
+    await expect(memory.get('x')).rejects.toThrow(/Request timed out/);
+    expect(memory.isConnected()).toBe(true);
+  });
+
+  it('fails to connect within connectTimeoutMs when the server never answers, and kills it', async () => {
+    const logger = recordingLogger();
+    const script = "console.error('pid=' + process.pid); setInterval(() => {}, 1000)";
+    const silent: McpConnectionOptions = { kind: 'stdio', command: process.execPath, args: ['-e', script] };
+    const attempt = await timed(McpMemoryServer.connect({ connection: silent, connectTimeoutMs: 300, logger }));
+    expect(String(rejection(attempt))).toMatch(/Request timed out/);
+    expect(attempt.ms).toBeLessThan(1_000);
+
+    const pidLine = logger.messages.find((message) => message.includes('pid='));
+    const pid = Number(pidLine?.split('pid=')[1]);
+    await waitUntil(() => !isAlive(pid));
+  });
+});
+
+describe('HTTP transport', () => {
+  /** Streamable HTTP front for a real server-memory, forwarding tools/list and tools/call. */
+  async function startHttpBridge(port = 0): Promise<{ url: string; stop(): Promise<void> }> {
+    const backend = new Client({ name: 'bridge', version: '0' });
+    await backend.connect(await createDefaultTransport(serverMemoryConnection(await memoryFile())));
+    const http = createServer((request, response) => void handleBridgeRequest(backend, request, response));
+    await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
+    const address = http.address() as { port: number };
+    const stop = async (): Promise<void> => {
+      await closeHttp(http);
+      await backend.close();
+    };
+    return { url: `http://127.0.0.1:${address.port}/mcp`, stop };
+  }
+
+  async function handleBridgeRequest(backend: Client, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const server = new Server({ name: 'bridge', version: '0' }, { capabilities: { tools: {} } });
+    server.setRequestHandler(ListToolsRequestSchema, () => backend.listTools());
+    server.setRequestHandler(CallToolRequestSchema, (call) => backend.callTool(call.params));
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    response.on('close', () => void server.close());
+    await server.connect(transport);
+    await transport.handleRequest(request, response);
+  }
+
+  function closeHttp(http: HttpServer): Promise<void> {
+    http.closeAllConnections();
+    return new Promise((resolve) => http.close(() => resolve()));
+  }
+
+  it('round-trips over Streamable HTTP and reconnects after the endpoint restarts', async () => {
+    const bridge = await startHttpBridge();
+    cleanups.push(() => bridge.stop());
+    const memory = await connectMemory({ connection: { kind: 'http', url: bridge.url }, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+    await memory.store(record('over-http', { tags: ['net'] }));
+    expect(await memory.search('net', { limit: 5 })).toEqual([record('over-http', { tags: ['net'] })]);
+    expect(memory.serverPid()).toBeUndefined();
+
+    await bridge.stop();
+    cleanups.pop();
+    const lost = nextChange(memory, false);
+    await expect(memory.get('over-http')).rejects.toBeInstanceOf(McpMemoryUnavailableError);
+    await lost;
+    const port = Number(new URL(bridge.url).port);
+    const restarted = await startHttpBridge(port);
+    cleanups.push(() => restarted.stop());
+    await nextChange(memory, true);
+    await memory.store(record('after-restart'));
+    expect(await memory.get('after-restart')).toEqual(record('after-restart'));
+  });
+});
