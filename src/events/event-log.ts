@@ -6,7 +6,10 @@ import type { AuditDraft } from '../store/audit-repository.js';
 import { auditLog, eventLogState, events } from '../store/schema.js';
 
 type EventRow = Pick<typeof events.$inferSelect, 'id' | 'type' | 'topic' | 'topics' | 'data' | 'createdAt'>;
-/** A row as the append statement returns it: SQL names, `created_at` a Date, or text on engines that leave it unparsed. */
+/**
+ * A row as the append statement returns it, with SQL column names. On PostgreSQL, drizzle's
+ * node-postgres driver hands the timestamp of a raw statement over as text, so both forms are taken.
+ */
 type AppendedRow = Omit<EventRow, 'createdAt'> & { created_at: Date | string };
 
 function toEvent(row: EventRow | AppendedRow): LoggedEvent {

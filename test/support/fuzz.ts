@@ -15,8 +15,8 @@ import { byDepth } from './depth.js';
  */
 export const RUNS = testEngine() === 'postgres' ? byDepth(200, 1_000) : byDepth(50, 200);
 export const text = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom('', ' ', '\u0000', '\ud800', 'a'.repeat(300)));
-export const scalar = fc.oneof(text, fc.integer(), fc.double(), fc.boolean(), fc.constant(null));
-export const value = fc.oneof(scalar, fc.array(scalar, { maxLength: 5 }), fc.dictionary(text, scalar, { maxKeys: 5 }), fc.jsonValue({ maxDepth: 40 }));
+const scalar = fc.oneof(text, fc.integer(), fc.double(), fc.boolean(), fc.constant(null));
+const value = fc.oneof(scalar, fc.array(scalar, { maxLength: 5 }), fc.dictionary(text, scalar, { maxKeys: 5 }), fc.jsonValue({ maxDepth: 40 }));
 export const uuid = fc.oneof(fc.uuid(), fc.constant('00000000-0000-4000-8000-000000000000'));
 
 export const projectField = {
@@ -41,7 +41,7 @@ export function bodyOf(fields: Record<string, fc.Arbitrary<unknown>>) {
   return fc.oneof(known, withExtra, value, fc.jsonValue());
 }
 
-export const rawEscape = fc.constantFrom('%', '%ZZ', '%ff%fe', '%00', '%E0%A4%A', '%2', '&&', '==', '%25');
+const rawEscape = fc.constantFrom('%', '%ZZ', '%ff%fe', '%00', '%E0%A4%A', '%2', '&&', '==', '%25');
 
 export function queryOf(keys: Record<string, fc.Arbitrary<string>>) {
   const pair = fc.oneof(...Object.entries(keys).map(([key, arb]) => arb.map((v) => `${key}=${encode(v)}`)), fc.tuple(text, text).map(([k, v]) => `${encode(k)}=${encode(v)}`), rawEscape);
@@ -58,7 +58,7 @@ export const pageKeys = {
 export const ifMatch = fc.oneof(fc.constant(undefined), fc.constantFrom('"1"', '*', 'W/"1"', '"999999999999"'), fc.string({ maxLength: 20 }));
 
 /** Percent-encodes any string (lone surrogates included, as U+FFFD); malformed escapes come from {@link rawEscape}. */
-export function encode(value: string): string {
+function encode(value: string): string {
   return encodeURIComponent(value.toWellFormed());
 }
 

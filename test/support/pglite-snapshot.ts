@@ -29,9 +29,10 @@ export function startPgliteSnapshot(): PgliteSnapshotJob {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', ENTRY, path], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.once('error', (error) => void writeFile(errorPath(path), error.message));
+  const files = [path, `${path}.partial`, errorPath(path)];
   const unregister = onEmergencyExit(() => {
     child.kill('SIGKILL');
-    for (const file of [path, `${path}.partial`, errorPath(path)]) rmSync(file, { force: true });
+    for (const file of files) rmSync(file, { force: true });
   });
   return {
     path,
@@ -41,7 +42,7 @@ export function startPgliteSnapshot(): PgliteSnapshotJob {
         child.kill('SIGKILL');
         await exited;
       }
-      await Promise.all([path, `${path}.partial`, errorPath(path)].map((file) => rm(file, { force: true })));
+      await Promise.all(files.map((file) => rm(file, { force: true })));
     },
   };
 }
