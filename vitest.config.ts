@@ -2,6 +2,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 /** Run through scripts/run-tests.sh; it picks projects and turns coverage on for `all`/`coverage`. */
 const integrationFiles = ['test/integration/**/*.test.ts'];
+/** Everything that talks to the shared servers: integration on PostgreSQL, WebSocket, circuit breaker, faults. */
+const serverFiles = [...integrationFiles, 'test/websocket/**/*.test.ts', 'test/circuit-breaker/**/*.test.ts', 'test/faults/**/*.test.ts'];
 /** Unit files that replace a module with `vi.mock`: they need a module graph of their own. */
 const moduleMockingFiles = ['test/unit/events/event-bus.test.ts'];
 const coverageReporters = process.env.COVERAGE_HTML === '1' ? ['html', 'lcov'] : [];
@@ -26,13 +28,15 @@ export default defineConfig({
       reportOnFailure: true,
     },
     // Files share one module graph per worker (`isolate: false`): loading the whole app costs
-    // seconds per file otherwise. They use no module mocks (the few that do run isolated in
-    // `unit-mocked`), restore real timers after each test, and every file opens its own database
-    // and app.
+    // seconds of CPU per worker, and a worker is reused only by files of its own project, so every
+    // test that needs the servers is in one project (`servers`) and its workers run them all. The
+    // files use no module mocks (the few that do run isolated in `unit-mocked`), restore real
+    // timers after each test, and every file opens its own database and app. PGlite is a project
+    // of its own because the engine is chosen per process (`TEST_DB`).
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: [...configDefaults.exclude, ...moduleMockingFiles], isolate: false } },
       { extends: true, test: { name: 'unit-mocked', include: moduleMockingFiles } },
-      { extends: true, test: { name: 'integration', include: integrationFiles, env: { TEST_DB: 'postgres' }, isolate: false } },
+      { extends: true, test: { name: 'servers', include: serverFiles, env: { TEST_DB: 'postgres' }, isolate: false } },
       {
         extends: true,
         test: {
@@ -43,9 +47,6 @@ export default defineConfig({
           isolate: false,
         },
       },
-      { extends: true, test: { name: 'websocket', include: ['test/websocket/**/*.test.ts'], isolate: false } },
-      { extends: true, test: { name: 'circuit-breaker', include: ['test/circuit-breaker/**/*.test.ts'], isolate: false } },
-      { extends: true, test: { name: 'faults', include: ['test/faults/**/*.test.ts'], isolate: false } },
     ],
   },
 });

@@ -17,7 +17,8 @@ MODE:
 
 Depth: TEST_DEPTH=deep runs the fuzz and stress tests with their large counts (see test/support/depth.ts).
 
-Parallelism (default: two workers per core; many tests wait on servers, sockets or timers):
+Parallelism (default: one worker per core; every worker compiles and warms up the app, PGlite and
+coverage on its own, so more workers cost more CPU than their overlapping waits save):
   --serial         one test file at a time (--no-file-parallelism)
   --parallel N     at most N worker processes (--maxWorkers N)
 EOF
@@ -31,7 +32,7 @@ if [[ $# -gt 0 && $1 != -* ]]; then
   shift
 fi
 
-parallel_args=(--maxWorkers "$(( $(nproc) * 2 ))")
+parallel_args=(--maxWorkers "$(nproc)")
 extra_args=()
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -50,8 +51,8 @@ case $mode in
   all) mode_args=(--coverage.enabled=true) ;;
   coverage) mode_args=(--coverage.enabled=true); export COVERAGE_HTML=1 ;;
   unit) mode_args=(--project unit --project unit-mocked); needs_servers=0; export TEST_SERVERS=off ;;
-  integration) mode_args=(--project integration --project integration-pglite) ;;
-  websocket | circuit-breaker | faults) mode_args=(--project "$mode") ;;
+  integration) mode_args=(--project servers --project integration-pglite test/integration) ;;
+  websocket | circuit-breaker | faults) mode_args=(--project servers "test/$mode") ;;
   *) echo "Unknown mode: $mode" >&2; usage; exit 2 ;;
 esac
 
