@@ -12,6 +12,7 @@
  * Set TEST_SERVERS=off (scripts/run-tests.sh does this for `unit`) to skip starting servers.
  */
 import type { TestProject } from 'vitest/node';
+import { buildChildBundles } from './child-bundles.js';
 import { startPgliteSnapshot } from './pglite-snapshot.js';
 import { startPostgres } from './postgres-server.js';
 import { startRedis } from './redis-server.js';
@@ -24,22 +25,26 @@ declare module 'vitest' {
     redisUrl: string;
     /** Where the migrated PGlite data directory (tar file) that PGlite test databases start from appears; see readPgliteSnapshot(). */
     pgliteSnapshotPath: string;
+    /** The service compiled to JavaScript, for tests that run it as a process: `node <serviceEntry>` (see child-bundles.ts). */
+    serviceEntry: string;
   }
 }
 
 /** Starts the shared servers (root project only) and returns the teardown that stops them. */
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   if (!project.isRootProject() || process.env.TEST_SERVERS === 'off') return undefined;
-  const snapshot = startPgliteSnapshot();
+  const bundles = await buildChildBundles();
+  const snapshot = startPgliteSnapshot(bundles.pgliteSnapshot);
   const [postgres, redis] = await Promise.allSettled([startPostgres(), startRedis()]);
   if (postgres.status === 'rejected' || redis.status === 'rejected') {
-    await Promise.allSettled([snapshot.stop(), ...[postgres, redis].map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined))]);
+    await Promise.allSettled([snapshot.stop(), bundles.remove(), ...[postgres, redis].map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined))]);
     throw postgres.status === 'rejected' ? postgres.reason : (redis as PromiseRejectedResult).reason;
   }
   project.provide('pgliteSnapshotPath', snapshot.path);
+  project.provide('serviceEntry', bundles.service);
   project.provide('postgresAdminUrl', postgres.value.adminUrl);
   project.provide('redisUrl', redis.value.url);
   return async () => {
-    await Promise.allSettled([postgres.value.stop(), redis.value.stop(), snapshot.stop()]);
+    await Promise.allSettled([postgres.value.stop(), redis.value.stop(), snapshot.stop().then(() => bundles.remove())]);
   };
 }

@@ -3,7 +3,6 @@ import { existsSync, rmSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openDatabase } from '../../src/store/database.js';
 import { onEmergencyExit } from './process.js';
 
@@ -20,13 +19,13 @@ export interface PgliteSnapshotJob {
   stop(): Promise<void>;
 }
 
-const ENTRY = fileURLToPath(new URL('./pglite-snapshot-main.ts', import.meta.url));
 const errorPath = (path: string) => `${path}.error`;
 
-/** Starts making the snapshot in a child process; returns at once. */
-export function startPgliteSnapshot(): PgliteSnapshotJob {
+/** Starts making the snapshot in a child process running `entry` (the compiled pglite-snapshot-main.ts); returns at once. */
+export function startPgliteSnapshot(entry: string): PgliteSnapshotJob {
   const path = join(tmpdir(), `swarm-pglite-${process.pid}.tar`);
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', ENTRY, path], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // Liftoff only: the child runs initdb once, and optimising PGlite's WebAssembly costs it more CPU than it saves.
+  const child: ChildProcess = spawn(process.execPath, ['--liftoff-only', entry, path], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.once('error', (error) => void writeFile(errorPath(path), error.message));
   const files = [path, `${path}.partial`, errorPath(path)];
