@@ -4,7 +4,7 @@ export const SqlState = {
   foreignKeyViolation: '23503',
 } as const;
 
-const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006']);
+const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'ENOENT', '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006']);
 const unavailableMessages = [/connection terminated/i, /timeout exceeded when trying to connect/i, /after calling end on the pool/i, /client has encountered a connection error/i, /PGlite is closed/i];
 
 function* causeChain(error: unknown): Generator<unknown> {

@@ -19,7 +19,7 @@ import { startRedis } from './redis-server.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** Superuser URL of the shared test cluster; use createTestDatabase() instead of using it directly. */
+    /** Superuser URL (over its Unix socket) of the shared test cluster; use createTestDatabase() instead of using it directly. */
     postgresAdminUrl: string;
     /** URL of the shared Redis, e.g. redis://127.0.0.1:6390 */
     redisUrl: string;
@@ -42,7 +42,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   }
   project.provide('pgliteSnapshotPath', snapshot.path);
   project.provide('serviceEntry', bundles.service);
-  project.provide('postgresAdminUrl', postgres.value.adminUrl);
+  project.provide('postgresAdminUrl', postgres.value.socketUrl);
   project.provide('redisUrl', redis.value.url);
   return async () => {
     await Promise.allSettled([postgres.value.stop(), redis.value.stop(), snapshot.stop().then(() => bundles.remove())]);

@@ -13,6 +13,7 @@ describe('database error classification', () => {
 
   it.each([
     ['a refused connection', wrapped({ code: 'ECONNREFUSED' })],
+    ['a Unix socket that is gone with its stopped server', wrapped({ code: 'ENOENT' })],
     ['an administrator shutdown', wrapped({ code: '57P01' })],
     ['a terminated connection', wrapped(new Error('Connection terminated unexpectedly'))],
     ['a pool that was ended', new Error('Cannot use a pool after calling end on the pool')],
