@@ -5,6 +5,7 @@
 import { connect } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { openDatabase } from '../../src/store/database.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 async function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
@@ -48,6 +49,20 @@ describe('test harness', () => {
     expect(db.name).toMatch(new RegExp(`^t_${process.pid}_\\d+_[0-9a-f]{6}$`));
     const [row] = await query<{ db: string }>(db.url, 'select current_database() as db');
     expect(row?.db).toBe(db.name);
+  });
+
+  it('copies the migrated template by default, and migrates an empty database on open', async () => {
+    const tables = "select count(*)::int as n from information_schema.tables where table_schema = 'public' and table_name in ('projects', 'agents', 'events')";
+    expect((await query<{ n: number }>(db.url, tables))[0]?.n).toBe(3);
+    const empty = await createTestDatabase({ migrated: false });
+    try {
+      expect((await query<{ n: number }>(empty.url, tables))[0]?.n).toBe(0);
+      const database = await openDatabase({ engine: 'postgres', url: empty.url, poolSize: 2 });
+      await database.close();
+      expect((await query<{ n: number }>(empty.url, tables))[0]?.n).toBe(3);
+    } finally {
+      await empty.drop();
+    }
   });
 
   it('drop() removes a database even while a client is still connected', async () => {

@@ -64,24 +64,28 @@ async function resetTables(database: DatabaseHandle): Promise<void> {
 }
 
 /**
- * PGlite databases that a closed test app gave back, for the next file in this worker: loading a
- * snapshot costs about 2 s of CPU, handing one back out (emptied, counters and ids restarted, so
- * it is as good as new) about 20 ms. Only test apps recycle: a test that opens a database itself
- * may close it for real, and gets its own.
+ * Databases that closed test apps gave back, for the next file in this worker (each worker runs
+ * one engine). Emptying one, with its ids and counters restarted so it is as good as new, takes
+ * about 20 ms; a new one costs about 2 s of CPU on PGlite (loading the snapshot) and about 300 ms
+ * on PostgreSQL (CREATE DATABASE under load) plus a pool of new connections. Only test apps
+ * recycle: a test that opens a database itself may close it for real, and gets its own.
  */
-const idlePglite: DatabaseHandle[] = [];
+const idleDatabases: OpenedTestDatabase[] = [];
 
-async function recycledTestDatabase(): Promise<Awaited<ReturnType<typeof openTestDatabase>>> {
-  const database = idlePglite.pop();
-  if (database === undefined) return openTestDatabase();
-  await database.db.execute(sql.raw(`truncate table ${testTables.join(', ')} restart identity cascade`));
-  await database.db.execute(sql`update event_log_state set last_id = 0, pruned_through_id = 0`);
-  return { database, url: null, drop: async () => undefined };
+type OpenedTestDatabase = Awaited<ReturnType<typeof openTestDatabase>>;
+
+async function recycledTestDatabase(): Promise<OpenedTestDatabase> {
+  const recycled = idleDatabases.pop();
+  if (recycled === undefined) return openTestDatabase();
+  await recycled.database.db.execute(sql.raw(`truncate table ${testTables.join(', ')} restart identity cascade`));
+  await recycled.database.db.execute(sql`update event_log_state set last_id = 0, pruned_through_id = 0`);
+  return recycled;
 }
 
 /** Builds the real app on a real database of the engine under test. */
 export async function createTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
-  const { database, url, drop } = testEngine() === 'pglite' ? await recycledTestDatabase() : await openTestDatabase();
+  const opened = await recycledTestDatabase();
+  const { database, url } = opened;
   const app = await buildApp({ config: testConfig(overrides), database: { handle: database }, logger: false });
   await app.ready();
   return {
@@ -93,9 +97,7 @@ export async function createTestApp(overrides: Record<string, string> = {}): Pro
     reset: () => resetTables(database),
     close: async () => {
       await app.close();
-      if (database.engine === 'pglite') idlePglite.push(database);
-      else await database.close();
-      await drop();
+      idleDatabases.push(opened);
     },
   };
 }

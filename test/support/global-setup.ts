@@ -13,8 +13,9 @@
  */
 import type { TestProject } from 'vitest/node';
 import { buildChildBundles } from './child-bundles.js';
+import { createMigratedTemplate } from './database.js';
 import { startPgliteSnapshot } from './pglite-snapshot.js';
-import { startPostgres } from './postgres-server.js';
+import { type PostgresServer, startPostgres } from './postgres-server.js';
 import { startRedis } from './redis-server.js';
 
 declare module 'vitest' {
@@ -30,12 +31,23 @@ declare module 'vitest' {
   }
 }
 
+/** Test databases are copies of a migrated template (see createTestDatabase()); a failed migration stops the server it started. */
+async function withMigratedTemplate(server: PostgresServer): Promise<PostgresServer> {
+  try {
+    await createMigratedTemplate(server.socketUrl);
+    return server;
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+}
+
 /** Starts the shared servers (root project only) and returns the teardown that stops them. */
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   if (!project.isRootProject() || process.env.TEST_SERVERS === 'off') return undefined;
   const bundles = await buildChildBundles();
   const snapshot = startPgliteSnapshot(bundles.pgliteSnapshot);
-  const [postgres, redis] = await Promise.allSettled([startPostgres(), startRedis()]);
+  const [postgres, redis] = await Promise.allSettled([startPostgres().then(withMigratedTemplate), startRedis()]);
   if (postgres.status === 'rejected' || redis.status === 'rejected') {
     await Promise.allSettled([snapshot.stop(), bundles.remove(), ...[postgres, redis].map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined))]);
     throw postgres.status === 'rejected' ? postgres.reason : (redis as PromiseRejectedResult).reason;
