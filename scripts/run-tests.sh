@@ -47,12 +47,13 @@ while [[ $# -gt 0 ]]; do
 done
 
 needs_servers=1
+folder=
 case $mode in
   all) mode_args=(--coverage.enabled=true) ;;
   coverage) mode_args=(--coverage.enabled=true); export COVERAGE_HTML=1 ;;
   unit) mode_args=(--project unit --project unit-mocked); needs_servers=0; export TEST_SERVERS=off ;;
-  integration) mode_args=(--project servers --project integration-pglite test/integration) ;;
-  websocket | circuit-breaker | faults) mode_args=(--project servers "test/$mode") ;;
+  integration) mode_args=(--project servers --project integration-pglite); folder=test/integration ;;
+  websocket | circuit-breaker | faults) mode_args=(--project servers); folder=test/$mode ;;
   *) echo "Unknown mode: $mode" >&2; usage; exit 2 ;;
 esac
 
@@ -66,6 +67,12 @@ if [[ $needs_servers == 1 ]]; then
     echo "redis-server not found — install it with: apt-get install -y redis-server" >&2
     exit 1
   fi
+fi
+
+# A mode's folder is its file filter, unless the extra arguments name files of their own.
+if [[ -n $folder ]]; then
+  for arg in "${extra_args[@]}"; do [[ $arg == -* || ( $arg != */* && $arg != *.ts ) ]] || folder=; done
+  [[ -n $folder ]] && mode_args+=("$folder")
 fi
 
 exec node_modules/.bin/vitest run "${mode_args[@]}" "${parallel_args[@]}" "${extra_args[@]}"
