@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../src/store/database.js';
 import { MemoryRepository } from '../../src/store/memory-repository.js';
 import { openTestDatabase } from '../support/app.js';
-import { buildMemoryApp, memoryApi, readGraphDirectly, temporaryMemoryFile, waitFor } from '../support/memory.js';
+import { SERVER_MEMORY_COMMAND, buildMemoryApp, memoryApi, readGraphDirectly, temporaryMemoryFile, waitFor } from '../support/memory.js';
 
 let database: DatabaseHandle;
 let drop: () => Promise<void>;
@@ -38,7 +38,7 @@ describe('several instances on one database', () => {
         await repository.enqueue(tx, entry);
       });
     }
-    const settings = { MEMORY_MCP: 'on', MEMORY_FILE_PATH: graph.path, MEMORY_BREAKER_OPEN_MS: '100' };
+    const settings = { MEMORY_MCP: 'on', MEMORY_MCP_COMMAND: SERVER_MEMORY_COMMAND, MEMORY_FILE_PATH: graph.path, MEMORY_BREAKER_OPEN_MS: '100' };
     apps.push(...(await Promise.all([buildMemoryApp(database, settings), buildMemoryApp(database, settings)])));
 
     await waitFor(() => repository.queuedCount(database.db), (count) => count === 0, 15_000);

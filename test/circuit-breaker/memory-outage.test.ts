@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BreakerTransition } from '../../src/memory/circuit-breaker.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
 import { openTestDatabase } from '../support/app.js';
-import { FAST_BREAKER, buildMemoryApp, memoryApi, readGraphDirectly, temporaryMemoryFile, waitFor } from '../support/memory.js';
+import { FAST_BREAKER, SERVER_MEMORY_COMMAND, buildMemoryApp, memoryApi, readGraphDirectly, temporaryMemoryFile, waitFor } from '../support/memory.js';
 
 let database: DatabaseHandle;
 let drop: () => Promise<void>;
@@ -22,7 +22,7 @@ beforeAll(async () => {
   ({ database, drop } = await openTestDatabase());
   graph = await temporaryMemoryFile();
   // Open for 1 s: long enough to look at every fallback before the first probe.
-  app = await buildMemoryApp(database, { MEMORY_MCP: 'on', MEMORY_FILE_PATH: graph.path, ...FAST_BREAKER, MEMORY_BREAKER_OPEN_MS: '1000' });
+  app = await buildMemoryApp(database, { MEMORY_MCP: 'on', MEMORY_MCP_COMMAND: SERVER_MEMORY_COMMAND, MEMORY_FILE_PATH: graph.path, ...FAST_BREAKER, MEMORY_BREAKER_OPEN_MS: '1000' });
   app.memory.onCircuitTransition((transition: BreakerTransition) => transitions.push(`${transition.from}>${transition.to}:${transition.reason}`));
 });
 

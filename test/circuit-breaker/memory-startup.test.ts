@@ -16,6 +16,7 @@ import {
   FAKE_SERVER,
   FAST_BREAKER,
   HANGING_SERVER,
+  SERVER_MEMORY_COMMAND,
   buildMemoryApp,
   memoryApi,
   nodeCommand,
@@ -60,7 +61,7 @@ async function startMemoryOnly(settings: Record<string, string>): Promise<{ inst
 describe('the replay queue across a restart', () => {
   it('keeps writes nobody acknowledged, and a new app on the same database delivers them on start', async () => {
     const stalling = nodeCommand(HANGING_SERVER, { STALL_ALL_TOOL_CALLS: '1' });
-    const common = { MEMORY_MCP: 'on', MEMORY_FILE_PATH: graph.path, ...FAST_BREAKER, MEMORY_STORE_TIMEOUT_MS: '200' };
+    const common = { MEMORY_MCP: 'on', MEMORY_MCP_COMMAND: SERVER_MEMORY_COMMAND, MEMORY_FILE_PATH: graph.path, ...FAST_BREAKER, MEMORY_STORE_TIMEOUT_MS: '200' };
     app = await buildMemoryApp(database, { ...common, MEMORY_MCP_COMMAND: stalling });
     for (const [key, content] of [['restart-1', 'first v1'], ['restart-2', 'second'], ['restart-1', 'first v2']]) {
       expect((await api.store({ key, content })).json().stored_in).toBe('queued');

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventStream } from '../../src/client/event-stream.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
 import { openTestDatabase } from '../support/app.js';
-import { FAST_BREAKER, buildMemoryApp, readGraphDirectly, temporaryMemoryFile, waitFor } from '../support/memory.js';
+import { FAST_BREAKER, SERVER_MEMORY_COMMAND, buildMemoryApp, readGraphDirectly, temporaryMemoryFile, waitFor } from '../support/memory.js';
 
 /**
  * The MCP memory server SIGKILLed again and again while REST writes and WebSocket clients keep
@@ -18,7 +18,7 @@ let app: FastifyInstance;
 beforeAll(async () => {
   ({ database, drop } = await openTestDatabase());
   graph = await temporaryMemoryFile();
-  app = await buildMemoryApp(database, { MEMORY_MCP: 'on', MEMORY_FILE_PATH: graph.path, ...FAST_BREAKER, MEMORY_BREAKER_OPEN_MS: '300', WS_HEARTBEAT_MS: '10000' });
+  app = await buildMemoryApp(database, { MEMORY_MCP: 'on', MEMORY_MCP_COMMAND: SERVER_MEMORY_COMMAND, MEMORY_FILE_PATH: graph.path, ...FAST_BREAKER, MEMORY_BREAKER_OPEN_MS: '300', WS_HEARTBEAT_MS: '10000' });
 }, 60_000);
 afterAll(async () => {
   await app?.close();

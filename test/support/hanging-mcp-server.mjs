@@ -28,7 +28,9 @@ function resolveServerMemoryBin() {
   return path.resolve(path.dirname(packageJsonPath), relative);
 }
 
-const server = spawn(process.execPath, [resolveServerMemoryBin()], {
+/** The test run's bundled copy when this proxy is itself bundled (see test/support/child-bundles.ts). */
+const serverMemoryScript = process.env.SERVER_MEMORY_SCRIPT ?? resolveServerMemoryBin();
+const server = spawn(process.execPath, [serverMemoryScript], {
   env: process.env,
   stdio: ['pipe', 'pipe', 'inherit'],
 });

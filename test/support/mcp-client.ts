@@ -12,6 +12,8 @@ import {
 } from '../../src/memory/mcp-client.js';
 import { type McpConnectionOptions } from '../../src/memory/mcp-transport.js';
 
+import { bundledServerMemory } from './memory.js';
+
 export { FAKE_SERVER, HANGING_SERVER } from './memory.js';
 
 /** What the current test opened, released by {@link runCleanups} in reverse order. */
@@ -32,7 +34,7 @@ export async function memoryFile(): Promise<string> {
 
 export async function connectMemory(options: Partial<McpMemoryServerOptions> = {}): Promise<McpMemoryServer> {
   const memoryFilePath = options.memoryFilePath ?? (await memoryFile());
-  const server = await McpMemoryServer.connect({ ...options, memoryFilePath });
+  const server = await McpMemoryServer.connect({ connection: bundledServerMemory(memoryFilePath), ...options, memoryFilePath });
   cleanups.push(() => server.close());
   return server;
 }

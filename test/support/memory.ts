@@ -6,18 +6,29 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { inject } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { McpMemoryServer } from '../../src/memory/mcp-client.js';
+import type { StdioConnectionOptions } from '../../src/memory/mcp-transport.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
 import { testConfig } from './app.js';
 
-const SUPPORT_DIR = path.dirname(fileURLToPath(import.meta.url));
-/** The stalling stdio proxy in front of server-memory (see its header). */
-export const HANGING_SERVER = path.join(SUPPORT_DIR, 'hanging-mcp-server.mjs');
-/** Deliberately incomplete or failing MCP servers (see its header). */
-export const FAKE_SERVER = path.join(SUPPORT_DIR, 'fake-mcp-server.mjs');
+/*
+ * The MCP servers run from this run's bundles (see child-bundles.ts): the same code, started with
+ * half the CPU. Tests that prove the service's own way of starting server-memory say so and use
+ * `serverMemoryConnection()` or leave MEMORY_MCP_COMMAND unset.
+ */
+const scripts = inject('mcpServers');
+/** The stalling stdio proxy in front of server-memory (see test/support/hanging-mcp-server.mjs). */
+export const HANGING_SERVER = scripts.hanging;
+/** Deliberately incomplete or failing MCP servers (see test/support/fake-mcp-server.mjs). */
+export const FAKE_SERVER = scripts.fake;
+
+/** The official server-memory persisting to `memoryFilePath`, from this run's bundle. */
+export function bundledServerMemory(memoryFilePath: string): StdioConnectionOptions {
+  return { kind: 'stdio', command: process.execPath, args: [scripts.serverMemory], env: { MEMORY_FILE_PATH: memoryFilePath } };
+}
 
 /** Small breaker settings so that the real breaker opens and recovers within a second. */
 export const FAST_BREAKER = {
@@ -34,6 +45,9 @@ export function nodeCommand(script: string, environment: Record<string, string> 
   const env = assignments.length > 0 ? ['env', ...assignments] : [];
   return [...env, process.execPath, script].map((word) => `'${word}'`).join(' ');
 }
+
+/** MEMORY_MCP_COMMAND for an app that runs the bundled server-memory (MEMORY_FILE_PATH still names its graph). */
+export const SERVER_MEMORY_COMMAND = nodeCommand(scripts.serverMemory);
 
 /** A graph file in a new temporary directory; `remove()` deletes the directory. */
 export async function temporaryMemoryFile(): Promise<{ path: string; remove(): Promise<void> }> {
@@ -63,7 +77,7 @@ export function memoryApi(app: () => FastifyInstance) {
 
 /** A second, independent server-memory process on the same graph file: reads what the app delivered, bypassing every fallback. */
 export async function readGraphDirectly<T>(memoryFilePath: string, read: (server: McpMemoryServer) => Promise<T>): Promise<T> {
-  const server = await McpMemoryServer.connect({ memoryFilePath });
+  const server = await McpMemoryServer.connect({ memoryFilePath, connection: bundledServerMemory(memoryFilePath) });
   try {
     return await read(server);
   } finally {

@@ -1,6 +1,6 @@
 /** The servers and files of a run's server-backed tests (see global-setup.ts, which starts them). */
 import type { TestProject } from 'vitest/node';
-import { buildChildBundles } from './child-bundles.js';
+import { type McpServerScripts, buildChildBundles } from './child-bundles.js';
 import { createMigratedTemplate } from './database.js';
 import { startPgliteSnapshot } from './pglite-snapshot.js';
 import { type PostgresServer, startPostgres } from './postgres-server.js';
@@ -16,6 +16,8 @@ declare module 'vitest' {
     pgliteSnapshotPath: string;
     /** The service compiled to JavaScript, for tests that run it as a process: `node <serviceEntry>` (see child-bundles.ts). */
     serviceEntry: string;
+    /** The MCP servers of the memory tests, bundled for this run (see child-bundles.ts and support/memory.ts). */
+    mcpServers: McpServerScripts;
   }
 }
 
@@ -41,6 +43,7 @@ export async function startTestServers(project: TestProject): Promise<() => Prom
   }
   project.provide('pgliteSnapshotPath', snapshot.path);
   project.provide('serviceEntry', bundles.service);
+  project.provide('mcpServers', bundles.mcpServers);
   project.provide('postgresAdminUrl', postgres.value.socketUrl);
   project.provide('redisUrl', redis.value.url);
   return async () => {

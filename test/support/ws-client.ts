@@ -4,6 +4,8 @@ import WebSocket from 'ws';
 export interface TestSocket {
   socket: WebSocket;
   messages: Array<Record<string, unknown>>;
+  /** Protocol-level pings received since the socket was created (a late `ping` listener can miss the first). */
+  readonly protocolPings: number;
   /** Resolves with the first queued (or future) message matching `predicate`, removing it from the queue. */
   next(predicate?: (message: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** Waits until `count` events (frames with a numeric id) have arrived and returns them all. */
@@ -17,6 +19,8 @@ export async function openSocket(url: string, options: WebSocket.ClientOptions =
   const socket = new WebSocket(url, options);
   const messages: Array<Record<string, unknown>> = [];
   const waiters = new Set<() => void>();
+  let protocolPings = 0;
+  socket.on('ping', () => (protocolPings += 1));
   socket.on('message', (data) => {
     messages.push(JSON.parse(String(data)));
     waiters.forEach((wake) => wake());
@@ -44,6 +48,9 @@ export async function openSocket(url: string, options: WebSocket.ClientOptions =
     socket,
     messages,
     closed,
+    get protocolPings() {
+      return protocolPings;
+    },
     send: (message) => socket.send(typeof message === 'string' ? message : JSON.stringify(message)),
     next: (predicate = () => true, timeoutMs = 5_000) =>
       waitFor(() => {
