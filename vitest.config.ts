@@ -4,8 +4,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 const integrationFiles = ['test/integration/**/*.test.ts'];
 /** Everything that talks to the shared servers: integration on PostgreSQL, WebSocket, circuit breaker, faults. */
 const serverFiles = [...integrationFiles, 'test/websocket/**/*.test.ts', 'test/circuit-breaker/**/*.test.ts', 'test/faults/**/*.test.ts'];
-/** Unit files that replace a module with `vi.mock`: they need a module graph of their own. */
-const moduleMockingFiles = ['test/unit/events/event-bus.test.ts'];
+const unitFiles = ['test/unit/**/*.test.ts'];
 const coverageReporters = process.env.COVERAGE_HTML === '1' ? ['html', 'lcov'] : [];
 
 export default defineConfig({
@@ -29,14 +28,14 @@ export default defineConfig({
     },
     // Files share one module graph per worker (`isolate: false`): loading the whole app costs
     // seconds of CPU per worker, and a worker is reused only by files of its own project, so every
-    // test that needs the servers is in one project (`servers`) and its workers run them all. The
-    // files use no module mocks (the few that do run isolated in `unit-mocked`), restore real
-    // timers after each test, and every file opens its own database and app. PGlite is a project
-    // of its own because the engine is chosen per process (`TEST_DB`).
+    // test that needs the servers is in one project (`servers`) and its workers run them all. A whole
+    // run (scripts/run-tests.sh all) runs the unit files there too, in workers already warm; the
+    // `unit` project runs them alone, without servers. No file replaces a module (`vi.mock`); files
+    // restore real timers and mocks after each test, and every file opens its own database and app.
+    // PGlite is a project of its own because the engine is chosen per process (`TEST_DB`).
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: [...configDefaults.exclude, ...moduleMockingFiles], isolate: false } },
-      { extends: true, test: { name: 'unit-mocked', include: moduleMockingFiles } },
-      { extends: true, test: { name: 'servers', include: serverFiles, env: { TEST_DB: 'postgres' }, isolate: false } },
+      { extends: true, test: { name: 'unit', include: unitFiles, isolate: false } },
+      { extends: true, test: { name: 'servers', include: [...serverFiles, ...unitFiles], env: { TEST_DB: 'postgres' }, isolate: false } },
       {
         extends: true,
         test: {

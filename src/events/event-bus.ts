@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { LoggedEvent } from '../domain/event.js';
 
 /** Receives batches of committed events, in the order their instance published them. */
@@ -39,8 +39,13 @@ export class InProcessEventBus implements EventBus {
 
 const CHANNEL = 'swarm-control:events';
 
-function redisClient(url: string, logger: BusLogger, role: string): Redis {
-  const client = new Redis(url, {
+/** Opens a Redis connection; replaceable so unit tests can hand the bus a fake client. */
+export type RedisConnector = (url: string, options: RedisOptions) => Redis;
+
+const connectRedis: RedisConnector = (url, options) => new Redis(url, options);
+
+function redisClient(connect: RedisConnector, url: string, logger: BusLogger, role: string): Redis {
+  const client = connect(url, {
     enableOfflineQueue: role === 'subscriber',
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
@@ -61,9 +66,9 @@ export class RedisEventBus implements EventBus {
   private readonly publisher: Redis;
   private readonly subscriber: Redis;
 
-  constructor(url: string, private readonly logger: BusLogger) {
-    this.publisher = redisClient(url, logger, 'publisher');
-    this.subscriber = redisClient(url, logger, 'subscriber');
+  constructor(url: string, private readonly logger: BusLogger, connect: RedisConnector = connectRedis) {
+    this.publisher = redisClient(connect, url, logger, 'publisher');
+    this.subscriber = redisClient(connect, url, logger, 'subscriber');
     this.subscriber.on('message', (_channel: string, message: string) => this.receive(message));
     this.subscriber.on('ready', () => logger.info({}, 'redis event bus connected'));
     this.subscriber.subscribe(CHANNEL).catch((error: unknown) => logger.warn({ err: error }, 'redis subscribe failed'));

@@ -1,7 +1,8 @@
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseReplayQueue, MemoryRepository } from '../../src/store/memory-repository.js';
 import { type TestApp, createTestApp, testEngine } from '../support/app.js';
-import { memoryApi, readGraphDirectly, temporaryMemoryFile } from '../support/memory.js';
+import { buildMemoryApp, memoryApi, readGraphDirectly, temporaryMemoryFile } from '../support/memory.js';
 import { errorPaths, expectProblem } from '../support/problems.js';
 
 /** MEMORY_MCP=off (the test default): every write is kept locally and queued, every search answered from storage. */
@@ -200,13 +201,16 @@ describe('the replay queue rows', () => {
 });
 
 describe('with the real MCP server', () => {
-  let live: TestApp;
+  let live: FastifyInstance;
   let graph: Awaited<ReturnType<typeof temporaryMemoryFile>>;
-  const liveApi = memoryApi(() => live.app);
+  const liveApi = memoryApi(() => live);
 
   beforeAll(async () => {
     graph = await temporaryMemoryFile();
-    live = await createTestApp({ MEMORY_MCP: 'on', MEMORY_FILE_PATH: graph.path });
+    // A second instance on the file's database, emptied first so that it replays nothing the other
+    // queued; it runs server-memory as the service starts it by default (no MEMORY_MCP_COMMAND).
+    await t.reset();
+    live = await buildMemoryApp(t.database, { MEMORY_MCP: 'on', MEMORY_FILE_PATH: graph.path });
   });
   afterAll(async () => {
     await live?.close();

@@ -1,12 +1,14 @@
 import { EventEmitter } from 'node:events';
+import type { Redis, RedisOptions } from 'ioredis';
 import { describe, expect, it, vi } from 'vitest';
 import type { LoggedEvent } from '../../../src/domain/event.js';
+import { InProcessEventBus, RedisEventBus } from '../../../src/events/event-bus.js';
 
 const clients: FakeRedis[] = [];
 class FakeRedis extends EventEmitter {
   published: string[] = [];
   failPublish = false;
-  constructor(readonly url: string, readonly options: Record<string, unknown>) {
+  constructor(readonly url: string, readonly options: RedisOptions) {
     super();
     clients.push(this);
   }
@@ -18,8 +20,8 @@ class FakeRedis extends EventEmitter {
   }
   disconnect() { this.emit('end'); }
 }
-vi.mock('ioredis', () => ({ Redis: FakeRedis }));
-const { InProcessEventBus, RedisEventBus } = await import('../../../src/events/event-bus.js');
+/** Hands the bus fake clients that record what it publishes and let the test emit what Redis would. */
+const connectFake = (url: string, options: RedisOptions) => new FakeRedis(url, options) as unknown as Redis;
 
 const event = (id: number): LoggedEvent => ({ id, type: 'PROJECT_CREATED', topic: 'system', topics: ['system'], timestamp: 'x', data: {} });
 
@@ -40,7 +42,7 @@ describe('InProcessEventBus', () => {
 describe('RedisEventBus', () => {
   it('delivers locally at once, publishes for others and ignores its own echo', async () => {
     const logger = { warn: vi.fn(), info: vi.fn() };
-    const bus = new RedisEventBus('redis://127.0.0.1:1', logger);
+    const bus = new RedisEventBus('redis://127.0.0.1:1', logger, connectFake);
     const [publisher, subscriber] = clients.slice(-2) as [FakeRedis, FakeRedis];
     expect(publisher.options).toMatchObject({ enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     const seen: number[] = [];
@@ -60,7 +62,7 @@ describe('RedisEventBus', () => {
 
   it('keeps serving local listeners when Redis refuses a publish', async () => {
     const logger = { warn: vi.fn(), info: vi.fn() };
-    const bus = new RedisEventBus('redis://127.0.0.1:1', logger);
+    const bus = new RedisEventBus('redis://127.0.0.1:1', logger, connectFake);
     const [publisher] = clients.slice(-2) as [FakeRedis, FakeRedis];
     publisher.failPublish = true;
     const seen: number[] = [];
