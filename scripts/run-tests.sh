@@ -7,7 +7,8 @@ usage() {
 Usage: scripts/run-tests.sh [MODE] [--serial | --parallel N] [-- <extra vitest args>]
 
 MODE:
-  all              every project, coverage on, thresholds enforced (default; what `npm test` runs)
+  all              every test, coverage on, thresholds enforced (default; what `npm test` runs);
+                   the unit files run in the workers of the servers project
   coverage         same as all, plus html + lcov reports in coverage/
   unit             test/unit (no Postgres/Redis started)
   integration      test/integration against Postgres (integration) and PGlite (integration-pglite)

@@ -1,6 +1,6 @@
 /**
  * How hard the randomized and stress tests push. `npm test` runs them at the standard depth, sized
- * so the whole suite stays under a minute on two cores; `TEST_DEPTH=deep` (`npm run test:deep`)
+ * for routine runs (docs/testing.md gives the counts and the times); `TEST_DEPTH=deep` (`npm run test:deep`)
  * runs the same tests with the large counts (more fuzz runs, more writes and disconnects), for a
  * change to the write path, the event log or validation, and before a release.
  */
