@@ -11,7 +11,7 @@ MODE:
                    the unit files run in the workers of the servers project
   coverage         same as all, plus html + lcov reports in coverage/
   unit             test/unit (no Postgres/Redis started)
-  integration      test/integration against Postgres (integration) and PGlite (integration-pglite)
+  integration      test/integration against Postgres (project servers) and PGlite (integration-pglite)
   websocket        test/websocket
   circuit-breaker  test/circuit-breaker
   faults           test/faults
