@@ -5,6 +5,8 @@ const integrationFiles = ['test/integration/**/*.test.ts'];
 /** Everything that talks to the shared servers: integration on PostgreSQL, WebSocket, circuit breaker, faults. */
 const serverFiles = [...integrationFiles, 'test/websocket/**/*.test.ts', 'test/circuit-breaker/**/*.test.ts', 'test/faults/**/*.test.ts'];
 const unitFiles = ['test/unit/**/*.test.ts'];
+/** A unit run (scripts/run-tests.sh unit) starts no servers, and then the unit files are a project of their own. */
+const unitRun = process.env.TEST_SERVERS === 'off';
 const coverageReporters = process.env.COVERAGE_HTML === '1' ? ['html', 'lcov'] : [];
 
 export default defineConfig({
@@ -28,13 +30,12 @@ export default defineConfig({
     },
     // Files share one module graph per worker (`isolate: false`): loading the whole app costs
     // seconds of CPU per worker, and a worker is reused only by files of its own project, so every
-    // test that needs the servers is in one project (`servers`) and its workers run them all. A whole
-    // run (scripts/run-tests.sh all) runs the unit files there too, in workers already warm; the
-    // `unit` project runs them alone, without servers. No file replaces a module (`vi.mock`); files
-    // restore real timers and mocks after each test, and every file opens its own database and app.
-    // PGlite is a project of its own because the engine is chosen per process (`TEST_DB`).
-    projects: [
-      { extends: true, test: { name: 'unit', include: unitFiles, isolate: false } },
+    // test that needs the servers is in one project (`servers`) and its workers run them all, the
+    // unit files included, in workers already warm. No file replaces a module (`vi.mock`) or spies
+    // on shared objects, files restore real timers after each test, and every file opens its own
+    // database and app. PGlite is a project of its own because the engine is chosen per process
+    // (`TEST_DB`).
+    projects: unitRun ? [{ extends: true, test: { name: 'unit', include: unitFiles, isolate: false } }] : [
       { extends: true, test: { name: 'servers', include: [...serverFiles, ...unitFiles], env: { TEST_DB: 'postgres' }, isolate: false } },
       {
         extends: true,

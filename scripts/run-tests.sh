@@ -49,12 +49,11 @@ done
 
 needs_servers=1
 folder=
-# The servers project also holds the unit files (see vitest.config.ts), so a whole run leaves out `unit`.
-whole_run=(--project servers --project integration-pglite --coverage.enabled=true)
+
 case $mode in
-  all) mode_args=("${whole_run[@]}") ;;
-  coverage) mode_args=("${whole_run[@]}"); export COVERAGE_HTML=1 ;;
-  unit) mode_args=(--project unit); needs_servers=0; export TEST_SERVERS=off ;;
+  all) mode_args=(--coverage.enabled=true) ;;
+  coverage) mode_args=(--coverage.enabled=true); export COVERAGE_HTML=1 ;;
+  unit) mode_args=(); needs_servers=0; export TEST_SERVERS=off ;;
   integration) mode_args=(--project servers --project integration-pglite); folder=test/integration ;;
   websocket | circuit-breaker | faults) mode_args=(--project servers); folder=test/$mode ;;
   *) echo "Unknown mode: $mode" >&2; usage; exit 2 ;;

@@ -9,7 +9,8 @@
  * Interrupted runs (SIGINT/SIGTERM) are covered by the synchronous emergency hooks in
  * ./process.ts, because vitest calls process.exit() on those signals without running teardowns.
  *
- * Set TEST_SERVERS=off (scripts/run-tests.sh does this for `unit`) to skip starting servers.
+ * Set TEST_SERVERS=off (scripts/run-tests.sh does this for `unit`) to skip starting servers; the
+ * config then has only the `unit` project.
  */
 import type { TestProject } from 'vitest/node';
 

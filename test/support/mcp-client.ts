@@ -11,7 +11,6 @@ import {
   type McpMemoryServerOptions,
 } from '../../src/memory/mcp-client.js';
 import { type McpConnectionOptions } from '../../src/memory/mcp-transport.js';
-
 import { bundledServerMemory } from './memory.js';
 
 export { FAKE_SERVER, HANGING_SERVER } from './memory.js';
