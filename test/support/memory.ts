@@ -10,7 +10,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { inject } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { McpMemoryServer } from '../../src/memory/mcp-client.js';
-import type { StdioConnectionOptions } from '../../src/memory/mcp-transport.js';
+import { type StdioConnectionOptions, serverMemoryConnection } from '../../src/memory/mcp-transport.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
 import { testConfig } from './app.js';
 
@@ -25,9 +25,9 @@ export const HANGING_SERVER = scripts.hanging;
 /** Deliberately incomplete or failing MCP servers (see test/support/fake-mcp-server.mjs). */
 export const FAKE_SERVER = scripts.fake;
 
-/** The official server-memory persisting to `memoryFilePath`, from this run's bundle. */
+/** The service's default server-memory connection, with this run's bundle as the script. */
 export function bundledServerMemory(memoryFilePath: string): StdioConnectionOptions {
-  return { kind: 'stdio', command: process.execPath, args: [scripts.serverMemory], env: { MEMORY_FILE_PATH: memoryFilePath } };
+  return { ...serverMemoryConnection(memoryFilePath), args: [scripts.serverMemory] };
 }
 
 /** Small breaker settings so that the real breaker opens and recovers within a second. */
