@@ -49,7 +49,6 @@ done
 
 needs_servers=1
 folder=
-
 case $mode in
   all) mode_args=(--coverage.enabled=true) ;;
   coverage) mode_args=(--coverage.enabled=true); export COVERAGE_HTML=1 ;;

@@ -11,25 +11,21 @@
  * It reports on stderr (one line each) which requests it stalls and which
  * `notifications/cancelled` it receives, so tests can check the client really
  * cancelled the request instead of just forgetting it.
+ *
+ * SERVER_MEMORY_SCRIPT names the server-memory script to start; the suite's
+ * bundle of this proxy has it built in (see test/support/child-bundles.ts).
  */
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { createInterface } from 'node:readline';
 
 const marker = process.env.STALL_MARKER ?? '__stall__';
 const stallAll = process.env.STALL_ALL_TOOL_CALLS === '1';
 
-function resolveServerMemoryBin() {
-  const require = createRequire(import.meta.url);
-  const packageJsonPath = require.resolve('@modelcontextprotocol/server-memory/package.json');
-  const { bin } = require(packageJsonPath);
-  const relative = typeof bin === 'string' ? bin : Object.values(bin)[0];
-  return path.resolve(path.dirname(packageJsonPath), relative);
+const serverMemoryScript = process.env.SERVER_MEMORY_SCRIPT;
+if (!serverMemoryScript) {
+  process.stderr.write('hanging-mcp-server: set SERVER_MEMORY_SCRIPT to the server-memory script to start\n');
+  process.exit(2);
 }
-
-/** The test run's bundled copy when this proxy is itself bundled (see test/support/child-bundles.ts). */
-const serverMemoryScript = process.env.SERVER_MEMORY_SCRIPT ?? resolveServerMemoryBin();
 const server = spawn(process.execPath, [serverMemoryScript], {
   env: process.env,
   stdio: ['pipe', 'pipe', 'inherit'],
