@@ -1,4 +1,4 @@
-import { configDefaults, defineConfig } from 'vitest/config';
+import { defineConfig } from 'vitest/config';
 
 /** Run through scripts/run-tests.sh; it picks projects and turns coverage on for `all`/`coverage`. */
 const integrationFiles = ['test/integration/**/*.test.ts'];
@@ -33,19 +33,16 @@ export default defineConfig({
     // test that needs the servers is in one project (`servers`) and its workers run them all, the
     // unit files included, in workers already warm. No file replaces a module (`vi.mock`) or spies
     // on shared objects, files restore real timers after each test, and every file opens its own
-    // database and app. PGlite is a project of its own because the engine is chosen per process
-    // (`TEST_DB`).
+    // database and app. The PGlite pass is a file of that project too (on-pglite.test.ts).
     projects: unitRun ? [{ extends: true, test: { name: 'unit', include: unitFiles, isolate: false } }] : [
-      { extends: true, test: { name: 'servers', include: [...serverFiles, ...unitFiles], env: { TEST_DB: 'postgres' }, isolate: false } },
       {
         extends: true,
         test: {
-          name: 'integration-pglite',
-          include: integrationFiles,
-          exclude: [...configDefaults.exclude, '**/*.postgres-only.test.ts'],
-          env: { TEST_DB: 'pglite' },
-          // V8's baseline WebAssembly compiler only: optimising PGlite's 9 MB module in every worker
-          // cost more CPU than the faster code saved (the PGlite pass took ≈ 35 % less CPU without it).
+          name: 'servers',
+          include: [...serverFiles, ...unitFiles],
+          env: { TEST_DB: 'postgres' },
+          // V8's baseline WebAssembly compiler only, for PGlite (test/integration/on-pglite.test.ts):
+          // optimising its 9 MB module in every worker cost more CPU than the faster code saved.
           execArgv: ['--liftoff-only'],
           isolate: false,
         },

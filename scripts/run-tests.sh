@@ -11,7 +11,7 @@ MODE:
                    the unit files run in the workers of the servers project
   coverage         same as all, plus html + lcov reports in coverage/
   unit             test/unit (no Postgres/Redis started)
-  integration      test/integration against Postgres (project servers) and PGlite (integration-pglite)
+  integration      test/integration against Postgres, and once more on PGlite (on-pglite.test.ts)
   websocket        test/websocket
   circuit-breaker  test/circuit-breaker
   faults           test/faults
@@ -53,8 +53,7 @@ case $mode in
   all) mode_args=(--coverage.enabled=true) ;;
   coverage) mode_args=(--coverage.enabled=true); export COVERAGE_HTML=1 ;;
   unit) mode_args=(); needs_servers=0; export TEST_SERVERS=off ;;
-  integration) mode_args=(--project servers --project integration-pglite); folder=test/integration ;;
-  websocket | circuit-breaker | faults) mode_args=(--project servers); folder=test/$mode ;;
+  integration | websocket | circuit-breaker | faults) mode_args=(--project servers); folder=test/$mode ;;
   *) echo "Unknown mode: $mode" >&2; usage; exit 2 ;;
 esac
 

@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
-import { fuzzHarness, RUNS, pageKeys, agentField, bodyOf, headersOf, idSegment, ifMatch, queryOf, text } from '../support/fuzz.js';
+import { fuzzHarness, fuzzRuns, pageKeys, agentField, bodyOf, headersOf, idSegment, ifMatch, queryOf, text } from '../support/fuzz.js';
 
 /** Random requests to the agent endpoints: never a 5xx, and a 4xx changes nothing (see test/support/fuzz.ts). */
 const fuzz = fuzzHarness();
 
-describe(`${RUNS} random requests per agent endpoint never yield a 5xx or a change on 4xx`, () => {
+describe(`${fuzzRuns()} random requests per agent endpoint never yield a 5xx or a change on 4xx`, () => {
   it('POST /agents', () => fuzz.property(bodyOf(agentField).map((payload) => ({ method: 'POST', url: '/api/v1/agents', payload: payload as object }))));
   it('PUT /agents/:id', () =>
     fuzz.property(fc.tuple(bodyOf(agentField), ifMatch).map(([payload, tag]) => ({ method: 'PUT', url: `/api/v1/agents/${fuzz.agentId()}`, payload: payload as object, headers: headersOf(tag) }))));

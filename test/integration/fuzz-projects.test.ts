@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
-import { fuzzHarness, RUNS, pageKeys, bodyOf, headersOf, idSegment, ifMatch, projectField, queryOf, text } from '../support/fuzz.js';
+import { fuzzHarness, fuzzRuns, pageKeys, bodyOf, headersOf, idSegment, ifMatch, projectField, queryOf, text } from '../support/fuzz.js';
 
 /** Random requests to the project endpoints: never a 5xx, and a 4xx changes nothing (see test/support/fuzz.ts). */
 const fuzz = fuzzHarness();
 
-describe(`${RUNS} random requests per project endpoint never yield a 5xx or a change on 4xx`, () => {
+describe(`${fuzzRuns()} random requests per project endpoint never yield a 5xx or a change on 4xx`, () => {
   it('POST /projects', () => fuzz.property(bodyOf(projectField).map((payload) => ({ method: 'POST', url: '/api/v1/projects', payload: payload as object }))));
   it('PUT /projects/:id', () =>
     fuzz.property(fc.tuple(bodyOf(projectField), ifMatch).map(([payload, tag]) => ({ method: 'PUT', url: `/api/v1/projects/${fuzz.projectId()}`, payload: payload as object, headers: headersOf(tag) }))));

@@ -7,13 +7,21 @@ import { projectStatuses, sparcModes } from '../../src/domain/project.js';
 import { type TestApp, createTestApp, testEngine } from './app.js';
 import { byDepth } from './depth.js';
 
-/**
- * Shared by the fuzz files (test/integration/fuzz-*.test.ts). Property: whatever a client sends, the answer is a 2xx or a 4xx problem document, never a
- * 5xx, and a 4xx leaves every row exactly as it was. Runs per endpoint: 200 on PostgreSQL and 50 on
- * PGlite at the standard depth, 1 000 and 200 with `TEST_DEPTH=deep` (fast-check draws a new seed
- * each run, so routine runs keep exploring new inputs).
+/*
+ * Shared by the fuzz files (test/integration/fuzz-*.test.ts). Property: whatever a client sends,
+ * the answer is a 2xx or a 4xx problem document, never a 5xx, and a 4xx leaves every row exactly
+ * as it was.
  */
-export const RUNS = testEngine() === 'postgres' ? byDepth(200, 1_000) : byDepth(50, 200);
+
+/**
+ * Runs per endpoint on the engine of the file running now: 200 on PostgreSQL and 50 on PGlite at
+ * the standard depth, 1 000 and 200 with `TEST_DEPTH=deep` (fast-check draws a new seed each run,
+ * so routine runs keep exploring new inputs).
+ */
+export function fuzzRuns(): number {
+  return testEngine() === 'postgres' ? byDepth(200, 1_000) : byDepth(50, 200);
+}
+
 /**
  * Any code point, lone surrogates included: what fast-check's `unit: 'binary'` draws, but that
  * built-in unit costs ≈ 1.6 s of CPU per process to set up (a reverse table over all 1.1 million code
@@ -123,7 +131,7 @@ export function fuzzHarness() {
   }
 
   return {
-    property: (arbitrary: fc.Arbitrary<InjectOptions>) => fc.assert(fc.asyncProperty(arbitrary, check), { numRuns: RUNS }),
+    property: (arbitrary: fc.Arbitrary<InjectOptions>) => fc.assert(fc.asyncProperty(arbitrary, check), { numRuns: fuzzRuns() }),
     projectId: () => projectId,
     agentId: () => agentId,
   };
