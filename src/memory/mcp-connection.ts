@@ -11,6 +11,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { sharedSchemaValidators } from './mcp-schema-validators.js';
 import {
   McpMemoryMissingToolsError,
   McpMemoryToolError,
@@ -240,7 +241,7 @@ export class McpConnection {
   }
 
   private createSession(transport: Transport): Session {
-    const client = new Client(CLIENT_INFO);
+    const client = new Client(CLIENT_INFO, { jsonSchemaValidator: sharedSchemaValidators });
     const session: Session = { client, transport, pid: undefined, stderrLines: undefined, closed: false };
     session.stderrLines = this.forwardStderr(session);
     capturePidOnStart(session);

@@ -19,6 +19,7 @@ import { serverMemoryConnection } from '../../src/memory/mcp-client.js';
 import { McpConnection, isConnectionLoss, linkAbortSignal, reconnectDelay } from '../../src/memory/mcp-connection.js';
 import { decodeObservation, encodeRecord, entityToRecord, isServerSearchable } from '../../src/memory/mcp-records.js';
 import { buildStdioEnvironment, describeConnection, resolveServerMemoryBin } from '../../src/memory/mcp-transport.js';
+import { sharedSchemaValidators } from '../../src/memory/mcp-schema-validators.js';
 import { SerialWriteQueue } from '../../src/memory/mcp-write-queue.js';
 import { cleanups, connectMemory, memoryFile, record, recordingLogger, runCleanups, waitUntil } from '../support/mcp-client.js';
 
@@ -112,6 +113,14 @@ describe('McpMemoryServer with the real server-memory', () => {
 
     expect(await readFile(nested, 'utf8')).toContain('"deep"');
     await waitUntil(() => logger.messages.some((message) => message.includes('Knowledge Graph MCP Server running on stdio')));
+  });
+
+  it('compiles the tools\' output schemas on the first connect only, not again on the next', async () => {
+    await connectMemory();
+    const compiled = sharedSchemaValidators.size;
+    expect(compiled).toBeGreaterThan(0);
+    await connectMemory();
+    expect(sharedSchemaValidators.size).toBe(compiled);
   });
 
   it('replaces a foreign entity that uses the same name', async () => {
