@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { openDatabase } from '../../src/store/database.js';
 import { testConfig } from '../support/app.js';
@@ -13,7 +13,7 @@ let close: () => Promise<void>;
 const REQUEST_TIMEOUT_MS = 8_000;
 
 beforeAll(async () => {
-  server = await startPostgres();
+  server = await startPostgres({ copyOf: inject('postgresClusterDataDir') });
   const handle = await openDatabase({ engine: 'postgres', url: server.adminUrl, poolSize: 10 });
   app = await buildApp({ config: testConfig({ EVENT_POLL_MS: '200' }), database: { handle }, logger: false });
   close = async () => {

@@ -2,9 +2,11 @@
  * Disposable PostgreSQL 15 server for integration and fault-injection tests: a fresh cluster in a
  * temp dir on a free loopback port, tuned for speed (no fsync), torn down without leftovers.
  */
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   makeTempDir,
+  onEmergencyExit,
   requireExecutable,
   runCommand,
   spawnService,
@@ -31,6 +33,40 @@ export interface StartPostgresOptions {
   binDir?: string;
   /** How long to wait for the server to accept connections (default 30 s). */
   readyTimeoutMs?: number;
+  /**
+   * The data directory of a cluster made by {@link initPostgresCluster}, to copy instead of running
+   * initdb: a copy takes ≈ 0.1 s where initdb takes ≈ 1.3 s of CPU, and the suite needs two clusters.
+   */
+  copyOf?: string;
+}
+
+/** A data directory made by initdb and never started; copies of it start as new clusters. */
+export interface PostgresCluster {
+  readonly dataDir: string;
+  /** Deletes the directory. */
+  remove(): void;
+}
+
+function initdbArgs(dataDir: string): string[] {
+  return ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C'];
+}
+
+/** Runs initdb once into a temp directory of its own (owned by the user the servers run as). */
+export async function initPostgresCluster(binDir = postgresBinDir()): Promise<PostgresCluster> {
+  const initdb = pgBinary(binDir, 'initdb');
+  const runAs = unprivilegedUser();
+  const dir = makeTempDir('swarm-pg-cluster-', runAs);
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  const unregister = onEmergencyExit(remove);
+  const dataDir = join(dir, 'data');
+  try {
+    await runCommand(initdb, initdbArgs(dataDir), { cwd: dir, runAs });
+  } catch (error) {
+    unregister();
+    remove();
+    throw error;
+  }
+  return { dataDir, remove: () => (unregister(), remove()) };
 }
 
 /** The directory the Postgres binaries are taken from ($PG_BIN_DIR overrides the Debian default). */
@@ -66,11 +102,11 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   const runAs = unprivilegedUser();
   const dir = makeTempDir('swarm-pg-', runAs);
   const dataDir = join(dir, 'data');
-  const initArgs = ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C'];
+  const [command, args] = options.copyOf ? ['cp', ['-a', options.copyOf, dataDir]] : [initdb, initdbArgs(dataDir)];
   const server = await startManagedServer({
     name: 'postgres',
     dir,
-    prepare: () => runCommand(initdb, initArgs, { cwd: dir, runAs }).then(() => undefined),
+    prepare: () => runCommand(command, args, { cwd: dir, runAs }).then(() => undefined),
     spawn: (port) => {
       const args = ['-D', dataDir, '-p', `${port}`, '-k', dir, ...SERVER_SETTINGS];
       return spawnService(postgres, args, { cwd: dir, runAs });

@@ -3,7 +3,7 @@ import type { TestProject } from 'vitest/node';
 import { type McpServerScripts, buildChildBundles } from './child-bundles.js';
 import { createMigratedTemplate } from './database.js';
 import { startPgliteSnapshot } from './pglite-snapshot.js';
-import { type PostgresServer, startPostgres } from './postgres-server.js';
+import { type PostgresCluster, type PostgresServer, initPostgresCluster, startPostgres } from './postgres-server.js';
 import { startRedis } from './redis-server.js';
 
 declare module 'vitest' {
@@ -18,6 +18,8 @@ declare module 'vitest' {
     serviceEntry: string;
     /** The MCP servers of the memory tests, bundled for this run (see child-bundles.ts and support/memory.ts). */
     mcpServers: McpServerScripts;
+    /** Data directory of a PostgreSQL cluster made by initdb and never started, for tests that start a server of their own: `startPostgres({ copyOf })`. */
+    postgresClusterDataDir: string;
   }
 }
 
@@ -32,15 +34,29 @@ async function withMigratedTemplate(server: PostgresServer): Promise<PostgresSer
   }
 }
 
+/** The shared PostgreSQL, a copy of a cluster made once that tests starting their own server copy too. */
+async function startSharedPostgres(): Promise<PostgresServer & { cluster: PostgresCluster }> {
+  const cluster = await initPostgresCluster();
+  try {
+    const server = await startPostgres({ copyOf: cluster.dataDir }).then(withMigratedTemplate);
+    const stopServer = server.stop.bind(server);
+    return Object.assign(server, { cluster, stop: () => stopServer().finally(cluster.remove) });
+  } catch (error) {
+    cluster.remove();
+    throw error;
+  }
+}
+
 /** Starts the shared servers and what else the server-backed tests need; returns the teardown that stops them. */
 export async function startTestServers(project: TestProject): Promise<() => Promise<void>> {
   const bundles = await buildChildBundles();
   const snapshot = startPgliteSnapshot(bundles.pgliteSnapshot);
-  const [postgres, redis] = await Promise.allSettled([startPostgres().then(withMigratedTemplate), startRedis()]);
+  const [postgres, redis] = await Promise.allSettled([startSharedPostgres(), startRedis()]);
   if (postgres.status === 'rejected' || redis.status === 'rejected') {
     await Promise.allSettled([snapshot.stop(), bundles.remove(), ...[postgres, redis].map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined))]);
     throw postgres.status === 'rejected' ? postgres.reason : (redis as PromiseRejectedResult).reason;
   }
+  project.provide('postgresClusterDataDir', postgres.value.cluster.dataDir);
   project.provide('pgliteSnapshotPath', snapshot.path);
   project.provide('serviceEntry', bundles.service);
   project.provide('mcpServers', bundles.mcpServers);
