@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import PglitePassFirst from './test/support/sequencer.ts';
 
 /** Run through scripts/run-tests.sh; it picks projects and turns coverage on for `all`/`coverage`. */
 const integrationFiles = ['test/integration/**/*.test.ts'];
@@ -17,6 +18,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     passWithNoTests: true,
+    sequence: { sequencer: PglitePassFirst },
     reporters: ['default', './test/support/summary-reporter.ts'],
     coverage: {
       provider: 'v8',
