@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import PglitePassFirst from './test/support/sequencer.ts';
+import PglitePassFirst from './test/support/sequencer.js';
 
 /** Run through scripts/run-tests.sh; it picks projects and turns coverage on for `all`/`coverage`. */
 const integrationFiles = ['test/integration/**/*.test.ts'];
