@@ -8,10 +8,11 @@
  * The service and the snapshot maker keep their packages external, so their bundles live inside
  * the project (`node_modules/.cache`) where Node finds the installed packages; the SQL migrations
  * are copied beside them because the store finds its migrations next to its own module. The MCP
- * servers are bundled whole: the official `@modelcontextprotocol/server-memory` unchanged, the
- * fake servers, and the stalling proxy, which is pointed at the bundled server-memory.
+ * servers are bundled whole: the official `@modelcontextprotocol/server-memory` unchanged (as
+ * CommonJS, started through V8's code cache: ≈ 0.07 s of CPU less per start), the fake servers,
+ * and the stalling proxy, which is pointed at the bundled server-memory.
  */
-import { cp, mkdir, rm } from 'node:fs/promises';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,12 +47,37 @@ const COMMON_OPTIONS: BuildOptions = { absWorkingDir: ROOT, bundle: true, platfo
 /** Bundled CommonJS dependencies call `require` for Node's own modules, which ES modules lack. */
 const REQUIRE_SHIM = "import { createRequire as createRequireOfBundle } from 'node:module'; const require = createRequireOfBundle(import.meta.url);";
 
-/** Bundles the MCP servers with everything they import; the stalling proxy starts the bundled server-memory. */
-async function buildMcpServers(directory: string): Promise<McpServerScripts> {
-  const serverMemory = join(directory, 'server-memory.mjs');
+/** A CommonJS bundle has no `import.meta`; server-memory uses its URL only for a default file path (the tests always set MEMORY_FILE_PATH). */
+const IMPORT_META_URL_SHIM = "const importMetaUrl = require('node:url').pathToFileURL(__filename).href;";
+
+/**
+ * server-memory as a CommonJS bundle, started through test/support/code-cache-loader.cjs, which
+ * keeps V8's code cache beside it: an ES module cannot be run from a code cache on Node 20. Returns
+ * the entry script (`node <entry>`).
+ */
+async function buildServerMemory(directory: string): Promise<string> {
+  const bundle = join(directory, 'server-memory.bundle.cjs');
+  const entry = join(directory, 'server-memory.cjs');
   await build({
     ...COMMON_OPTIONS,
-    entryPoints: { 'server-memory': resolveServerMemoryBin(), 'fake-mcp-server': 'test/support/fake-mcp-server.mjs', 'hanging-mcp-server': 'test/support/hanging-mcp-server.mjs' },
+    format: 'cjs',
+    entryPoints: [resolveServerMemoryBin()],
+    outfile: bundle,
+    outExtension: {},
+    define: { 'import.meta.url': 'importMetaUrl' },
+    banner: { js: IMPORT_META_URL_SHIM },
+  });
+  await cp(join(ROOT, 'test', 'support', 'code-cache-loader.cjs'), join(directory, 'code-cache-loader.cjs'));
+  await writeFile(entry, `require('./code-cache-loader.cjs').runCached(${JSON.stringify(bundle)});\n`);
+  return entry;
+}
+
+/** Bundles the MCP servers with everything they import; the stalling proxy starts the bundled server-memory. */
+async function buildMcpServers(directory: string): Promise<McpServerScripts> {
+  const serverMemory = await buildServerMemory(directory);
+  await build({
+    ...COMMON_OPTIONS,
+    entryPoints: { 'fake-mcp-server': 'test/support/fake-mcp-server.mjs', 'hanging-mcp-server': 'test/support/hanging-mcp-server.mjs' },
     outdir: directory,
     banner: { js: REQUIRE_SHIM },
     define: { 'process.env.SERVER_MEMORY_SCRIPT': JSON.stringify(serverMemory) },
