@@ -81,9 +81,10 @@ async function resetTables(database: DatabaseHandle): Promise<void> {
 }
 
 /**
- * Databases that closed test apps gave back, for the next file in this worker that uses the same engine. Emptying one, with its ids and counters restarted so it is as good as new, takes
- * about 20 ms; a new one costs about 2 s of CPU on PGlite (loading the snapshot) and about 300 ms
- * on PostgreSQL (CREATE DATABASE under load) plus a pool of new connections. Only test apps
+ * Databases that closed test apps gave back, for the next file in this worker that uses the same
+ * engine. Emptying one, with its ids and counters restarted so it is as good as new, takes about
+ * 20 ms; a new one costs about 2 s of CPU on PGlite (loading the snapshot) and about 300 ms on
+ * PostgreSQL (CREATE DATABASE under load) plus a pool of new connections. Only test apps
  * recycle: a test that opens a database itself may close it for real, and gets its own. Idle
  * databases are never dropped: they go with the throwaway cluster (or process) at the end of the run.
  */
