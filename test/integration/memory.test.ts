@@ -168,7 +168,7 @@ describe('the circuit with MEMORY_MCP=off', () => {
 });
 
 describe('the replay queue lock', () => {
-  it(`lets one drainer at a time work on ${testEngine()}`, async () => {
+  it('lets one drainer at a time work (on PostgreSQL a second one is refused while the first holds the lock)', async () => {
     const first = new DatabaseReplayQueue(t.database);
     const second = new DatabaseReplayQueue(t.database);
     let release!: () => void;

@@ -7,12 +7,14 @@
  *
  * Each file is imported with a query (`?pglite`), so its module is a second instance with its own
  * tests and hooks, beside the one that runs on PostgreSQL; the modules they import are shared and
- * ask testEngine() at each call.
+ * ask testEngine() at each call. The engine is PGlite while this file's tests are collected and
+ * while they run, and the worker's default otherwise, also when vitest collects several files
+ * before running them (one worker).
  */
 import { readdirSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, useTestEngine } from '../support/app.js';
 
 const thisFile = basename(fileURLToPath(import.meta.url));
@@ -21,7 +23,7 @@ const suites = readdirSync(fileURLToPath(new URL('.', import.meta.url)))
   .map((file) => file.slice(0, -'.test.ts'.length))
   .sort();
 
-useTestEngine('pglite');
+beforeAll(() => useTestEngine('pglite'));
 afterAll(() => useTestEngine(null));
 
 it('opens its test databases on PGlite', async () => {
@@ -33,4 +35,18 @@ it('opens its test databases on PGlite', async () => {
   }
 });
 
-for (const suite of suites) describe(suite, async () => void (await import(`./${suite}.test.ts?pglite`)));
+/**
+ * Imports one file with PGlite as the engine (a title at its top level may name an engine count,
+ * as the fuzz files do), then goes back to the default. Titles of nested describe blocks are read
+ * later, so they must not depend on the engine.
+ */
+async function collectOnPglite(suite: string): Promise<void> {
+  useTestEngine('pglite');
+  try {
+    await import(`./${suite}.test.ts?pglite`);
+  } finally {
+    useTestEngine(null);
+  }
+}
+
+for (const suite of suites) describe(suite, () => collectOnPglite(suite));

@@ -40,7 +40,6 @@ exports.runCached = function runCached(bundle) {
   const script = new Script(Module.wrap(source), { filename: bundle, cachedData });
   const bundleModule = new Module(bundle, module);
   bundleModule.filename = bundle;
-  bundleModule.paths = Module._nodeModulePaths(dirname(bundle));
   if (cachedData === undefined || script.cachedDataRejected) setTimeout(() => saveCache(script, cachePath), SAVE_AFTER_MS).unref();
   script.runInThisContext().call(bundleModule.exports, bundleModule.exports, Module.createRequire(bundle), bundleModule, bundle, dirname(bundle));
 };
