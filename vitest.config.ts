@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import PglitePassFirst from './test/support/sequencer.js';
+import LongestFirst from './test/support/sequencer.js';
 
 /** Run through scripts/run-tests.sh; it picks projects and turns coverage on for `all`/`coverage`. */
 const integrationFiles = ['test/integration/**/*.test.ts'];
@@ -18,7 +18,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     passWithNoTests: true,
-    sequence: { sequencer: PglitePassFirst },
+    sequence: { sequencer: LongestFirst },
     reporters: ['default', './test/support/summary-reporter.ts'],
     coverage: {
       provider: 'v8',
