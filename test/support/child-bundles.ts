@@ -63,7 +63,6 @@ async function buildServerMemory(directory: string): Promise<string> {
     format: 'cjs',
     entryPoints: [resolveServerMemoryBin()],
     outfile: bundle,
-    outExtension: {},
     define: { 'import.meta.url': 'importMetaUrl' },
     banner: { js: IMPORT_META_URL_SHIM },
   });
