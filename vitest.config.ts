@@ -42,7 +42,6 @@ export default defineConfig({
         test: {
           name: 'servers',
           include: [...serverFiles, ...unitFiles],
-          env: { TEST_DB: 'postgres' },
           // V8's baseline WebAssembly compiler only, for PGlite (test/integration/on-pglite.test.ts):
           // optimising its 9 MB module in every worker cost more CPU than the faster code saved.
           execArgv: ['--liftoff-only'],

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openDatabase } from '../../src/store/database.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { testEngine } from '../support/app.js';
 import { LONGEST_FIRST } from '../support/sequencer.js';
 
 async function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
@@ -42,7 +43,7 @@ describe('test harness', () => {
   afterAll(() => db?.drop());
 
   it('runs the integration project against real PostgreSQL 15', async () => {
-    expect(process.env.TEST_DB).toBe('postgres');
+    expect(testEngine()).toBe('postgres');
     const [row] = await query<{ version: string }>(db.url, 'select version()');
     expect(row?.version).toMatch(/^PostgreSQL 15\./);
   });

@@ -8,7 +8,7 @@
  * Each file is imported with a query (`?pglite`), so its module is a second instance with its own
  * tests and hooks, beside the one that runs on PostgreSQL; the modules they import are shared and
  * ask testEngine() at each call. The engine is PGlite while this file's tests are collected and
- * while they run, and the worker's default otherwise, also when vitest collects several files
+ * while they run, and PostgreSQL otherwise, also when vitest collects several files
  * before running them (one worker).
  */
 import { readdirSync } from 'node:fs';

@@ -13,16 +13,16 @@ export type TestEngine = 'pglite' | 'postgres';
 let engineOfFile: TestEngine | null = null;
 
 /**
- * Which engine the file running now uses, read at each call: the worker's default (`TEST_DB`,
- * PostgreSQL in every vitest project), unless the file chose another with {@link useTestEngine}.
+ * Which engine the file running now uses, read at each call: PostgreSQL, unless the file chose
+ * another with {@link useTestEngine}.
  */
 export function testEngine(): TestEngine {
-  return engineOfFile ?? (process.env.TEST_DB === 'pglite' ? 'pglite' : 'postgres');
+  return engineOfFile ?? 'postgres';
 }
 
 /**
  * Makes the rest of the current test file (its collection and its run) use `engine`; `null` goes
- * back to the worker's default. test/integration/on-pglite.test.ts sets PGlite while it runs the
+ * back to PostgreSQL. test/integration/on-pglite.test.ts sets PGlite while it runs the
  * integration files again; files run one after another in a worker, so no other file sees it.
  */
 export function useTestEngine(engine: TestEngine | null): void {
