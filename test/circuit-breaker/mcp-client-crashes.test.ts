@@ -1,28 +1,24 @@
 /** McpMemoryServer when its real server-memory process dies, fails to respawn, or is closed mid-respawn. */
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, vi } from 'vitest';
 import { McpMemoryUnavailableError, type ConnectionChange } from '../../src/memory/mcp-client.js';
 import { createDefaultTransport, transportPid } from '../../src/memory/mcp-transport.js';
 import {
   HANGING_SERVER,
-  connectMemory,
   isAlive,
-  memoryFile,
+  it,
   nextChange,
   record,
   recordingLogger,
   rejection,
-  runCleanups,
   stdio,
   timed,
   waitUntil,
 } from '../support/mcp-client.js';
 
-afterEach(runCleanups);
-
-describe('crash handling', () => {
-  it('respawns a SIGKILLed server by itself; data written before survives', async () => {
-    const memory = await connectMemory({ reconnect: { initialDelayMs: 100 } });
+describe.concurrent('crash handling', () => {
+  it('respawns a SIGKILLed server by itself; data written before survives', async ({ mcp }) => {
+    const memory = await mcp.connect({ reconnect: { initialDelayMs: 100 } });
     await memory.store(record('before-1', { project_id: 'p' }));
     await memory.store(record('before-2', { project_id: 'p' }));
     const firstPid = memory.serverPid() as number;
@@ -43,9 +39,9 @@ describe('crash handling', () => {
     expect(await memory.get('after')).toEqual(record('after'));
   });
 
-  it('fails a call that is in flight when the server dies', async () => {
-    const memory = await connectMemory({
-      connection: stdio(HANGING_SERVER, { MEMORY_FILE_PATH: await memoryFile(), STALL_ALL_TOOL_CALLS: '1' }),
+  it('fails a call that is in flight when the server dies', async ({ mcp }) => {
+    const memory = await mcp.connect({
+      connection: stdio(HANGING_SERVER, { MEMORY_FILE_PATH: await mcp.memoryFile(), STALL_ALL_TOOL_CALLS: '1' }),
     });
     const pending = memory.get('anything');
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -56,11 +52,11 @@ describe('crash handling', () => {
     expect(String((error as Error).cause)).toMatch(/Connection closed/);
   });
 
-  it('keeps retrying with backoff while respawning fails; a throwing listener is only logged', async () => {
-    const memoryFilePath = await memoryFile();
+  it('keeps retrying with backoff while respawning fails; a throwing listener is only logged', async ({ mcp }) => {
+    const memoryFilePath = await mcp.memoryFile();
     const logger = recordingLogger();
     let failuresLeft = 0;
-    const memory = await connectMemory({
+    const memory = await mcp.connect({
       memoryFilePath,
       logger,
       reconnect: { initialDelayMs: 10, maxDelayMs: 40 },
@@ -85,10 +81,10 @@ describe('crash handling', () => {
     expect(await memory.search('x', { limit: 1 })).toEqual([]);
   });
 
-  it('close() while a respawn is starting disposes the new server', async () => {
+  it('close() while a respawn is starting disposes the new server', async ({ mcp }) => {
     const transports: Transport[] = [];
     let delayFactory = false;
-    const memory = await connectMemory({
+    const memory = await mcp.connect({
       reconnect: { initialDelayMs: 10 },
       transportFactory: async (options) => {
         if (delayFactory) {
@@ -111,9 +107,9 @@ describe('crash handling', () => {
     expect(connected.mock.calls.map(([change]) => (change as ConnectionChange).connected)).toEqual([false]);
   });
 
-  it('close() during backoff stops respawning and leaves no process', async () => {
+  it('close() during backoff stops respawning and leaves no process', async ({ mcp }) => {
     let transportsCreated = 0;
-    const memory = await connectMemory({
+    const memory = await mcp.connect({
       reconnect: { initialDelayMs: 300 },
       transportFactory: (options) => {
         transportsCreated += 1;
@@ -131,8 +127,8 @@ describe('crash handling', () => {
     await expect(memory.get('x')).rejects.toThrow(/closed/);
   });
 
-  it('close() terminates the server process and is idempotent', async () => {
-    const memory = await connectMemory();
+  it('close() terminates the server process and is idempotent', async ({ mcp }) => {
+    const memory = await mcp.connect();
     const pid = memory.serverPid() as number;
     expect(isAlive(pid)).toBe(true);
 

@@ -8,7 +8,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import {
   McpMemoryMissingToolsError,
   McpMemoryProtocolError,
@@ -23,23 +23,19 @@ import { createDefaultTransport, type McpConnectionOptions } from '../../src/mem
 import {
   FAKE_SERVER,
   HANGING_SERVER,
-  cleanups,
-  connectMemory,
+  type McpTestScope,
   isAlive,
-  memoryFile,
+  it,
   nextChange,
   record,
   recordingLogger,
   rejection,
-  runCleanups,
   stdio,
   timed,
   waitUntil,
 } from '../support/mcp-client.js';
 
-afterEach(runCleanups);
-
-describe('servers the client cannot use', () => {
+describe.concurrent('servers the client cannot use', () => {
   it('names every missing tool when the server has none', async () => {
     const connecting = McpMemoryServer.connect({ connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'no-tools' }) });
     const error = await connecting.then(() => undefined, (reason: unknown) => reason);
@@ -57,8 +53,8 @@ describe('servers the client cannot use', () => {
     );
   });
 
-  it('throws isError tool results (fake server with failing writes)', async () => {
-    const memory = await connectMemory({ connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'failing-tools' }) });
+  it('throws isError tool results (fake server with failing writes)', async ({ mcp }) => {
+    const memory = await mcp.connect({ connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'failing-tools' }) });
 
     const error = await memory.store(record('k')).then(() => undefined, (reason: unknown) => reason);
     expect(error).toBeInstanceOf(McpMemoryToolError);
@@ -66,8 +62,8 @@ describe('servers the client cannot use', () => {
     expect(await memory.search('k', { limit: 5 })).toEqual([]);
   });
 
-  it('copes with unusual but valid answers: text-only JSON, skipped creates, non-JSON text', async () => {
-    const memory = await connectMemory({ connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'quirky-tools' }) });
+  it('copes with unusual but valid answers: text-only JSON, skipped creates, non-JSON text', async ({ mcp }) => {
+    const memory = await mcp.connect({ connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'quirky-tools' }) });
 
     expect(await memory.get('k')).toBeNull(); // entity list parsed from the text content
     await expect(memory.store(record('k'))).rejects.toThrow('create_entities skipped "k"');
@@ -75,9 +71,9 @@ describe('servers the client cannot use', () => {
     await expect(memory.search('"k"', { limit: 1 })).rejects.toThrow('"read_graph" failed: tool returned isError without a message');
   });
 
-  it('throws isError tool results of the real server-memory', async () => {
-    const connection = await McpConnection.open({ connection: serverMemoryConnection(await memoryFile()), requiredTools: [] });
-    cleanups.push(() => connection.close());
+  it('throws isError tool results of the real server-memory', async ({ mcp }) => {
+    const connection = await McpConnection.open({ connection: serverMemoryConnection(await mcp.memoryFile()), requiredTools: [] });
+    mcp.defer(() => connection.close());
 
     const observations = [{ entityName: 'ghost', contents: ['boo'] }];
     await expect(connection.callTool('add_observations', { observations })).rejects.toThrow(
@@ -86,22 +82,22 @@ describe('servers the client cannot use', () => {
     await expect(connection.callTool('no_such_tool', {})).rejects.toBeInstanceOf(McpMemoryToolError);
   });
 
-  it('fails clearly when the server command does not exist', async () => {
+  it('fails clearly when the server command does not exist', async ({ mcp }) => {
     const connection: McpConnectionOptions = { kind: 'stdio', command: '/nonexistent/mcp-server', args: [] };
     await expect(McpMemoryServer.connect({ connection })).rejects.toThrow(/ENOENT/);
     await expect(McpMemoryServer.connect({})).rejects.toThrow(/memoryFilePath/);
   });
 });
 
-describe('stalled server and AbortSignal', () => {
-  async function connectHanging(logger?: MemoryLogger): Promise<McpMemoryServer> {
-    const connection = stdio(HANGING_SERVER, { MEMORY_FILE_PATH: await memoryFile() });
-    return connectMemory({ connection, ...(logger ? { logger } : {}) });
+describe.concurrent('stalled server and AbortSignal', () => {
+  async function connectHanging(mcp: McpTestScope, logger?: MemoryLogger): Promise<McpMemoryServer> {
+    const connection = stdio(HANGING_SERVER, { MEMORY_FILE_PATH: await mcp.memoryFile() });
+    return mcp.connect({ connection, ...(logger ? { logger } : {}) });
   }
 
-  it('rejects an aborted call promptly, cancels it on the server, and stays usable', async () => {
+  it('rejects an aborted call promptly, cancels it on the server, and stays usable', async ({ mcp }) => {
     const logger = recordingLogger();
-    const memory = await connectHanging(logger);
+    const memory = await connectHanging(mcp, logger);
     await memory.store(record('usable'));
     const pid = memory.serverPid();
 
@@ -116,8 +112,8 @@ describe('stalled server and AbortSignal', () => {
     await waitUntil(() => logger.messages.some((message) => message.includes('hanging-mcp-server: cancelled request')));
   });
 
-  it('an aborted write releases the write queue; a queued write honours its own signal', async () => {
-    const memory = await connectHanging();
+  it('an aborted write releases the write queue; a queued write honours its own signal', async ({ mcp }) => {
+    const memory = await connectHanging(mcp);
     const head = memory.store(record('__stall__'), AbortSignal.timeout(1_000));
     const queued = await timed(memory.store(record('queued'), AbortSignal.timeout(200)));
     expect(rejection(queued)).toMatchObject({ name: 'TimeoutError' });
@@ -128,8 +124,8 @@ describe('stalled server and AbortSignal', () => {
     expect(await memory.get('after-stall')).toEqual(record('after-stall'));
   });
 
-  it('rejects at once with the reason of an already aborted signal', async () => {
-    const memory = await connectHanging();
+  it('rejects at once with the reason of an already aborted signal', async ({ mcp }) => {
+    const memory = await connectHanging(mcp);
     const controller = new AbortController();
     controller.abort(new Error('breaker gave up'));
 
@@ -137,9 +133,9 @@ describe('stalled server and AbortSignal', () => {
     await expect(memory.store(record('x'), controller.signal)).rejects.toThrow('breaker gave up');
   });
 
-  it('applies requestTimeoutMs when the caller passes no signal', async () => {
-    const memory = await connectMemory({
-      connection: stdio(HANGING_SERVER, { MEMORY_FILE_PATH: await memoryFile(), STALL_ALL_TOOL_CALLS: '1' }),
+  it('applies requestTimeoutMs when the caller passes no signal', async ({ mcp }) => {
+    const memory = await mcp.connect({
+      connection: stdio(HANGING_SERVER, { MEMORY_FILE_PATH: await mcp.memoryFile(), STALL_ALL_TOOL_CALLS: '1' }),
       requestTimeoutMs: 200,
     });
     await expect(memory.get('x')).rejects.toThrow(/Request timed out/);
@@ -160,18 +156,17 @@ describe('stalled server and AbortSignal', () => {
   });
 });
 
-describe('HTTP transport', () => {
-  /** Streamable HTTP front for a real server-memory, forwarding tools/list and tools/call. */
-  async function startHttpBridge(port = 0): Promise<{ url: string; stop(): Promise<void> }> {
+describe.concurrent('HTTP transport', () => {
+  /** Streamable HTTP front for a real server-memory, forwarding tools/list and tools/call; stopped by the test's end at the latest. */
+  async function startHttpBridge(mcp: McpTestScope, port = 0): Promise<{ url: string; stop(): Promise<void> }> {
     const backend = new Client({ name: 'bridge', version: '0' });
-    await backend.connect(await createDefaultTransport(serverMemoryConnection(await memoryFile())));
+    await backend.connect(await createDefaultTransport(serverMemoryConnection(await mcp.memoryFile())));
     const http = createServer((request, response) => void handleBridgeRequest(backend, request, response));
     await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
     const address = http.address() as { port: number };
-    const stop = async (): Promise<void> => {
-      await closeHttp(http);
-      await backend.close();
-    };
+    let stopped: Promise<void> | undefined;
+    const stop = (): Promise<void> => (stopped ??= closeHttp(http).then(() => backend.close()));
+    mcp.defer(stop);
     return { url: `http://127.0.0.1:${address.port}/mcp`, stop };
   }
 
@@ -190,22 +185,19 @@ describe('HTTP transport', () => {
     return new Promise((resolve) => http.close(() => resolve()));
   }
 
-  it('round-trips over Streamable HTTP and reconnects after the endpoint restarts', async () => {
-    const bridge = await startHttpBridge();
-    cleanups.push(() => bridge.stop());
-    const memory = await connectMemory({ connection: { kind: 'http', url: bridge.url }, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+  it('round-trips over Streamable HTTP and reconnects after the endpoint restarts', async ({ mcp }) => {
+    const bridge = await startHttpBridge(mcp);
+    const memory = await mcp.connect({ connection: { kind: 'http', url: bridge.url }, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
     await memory.store(record('over-http', { tags: ['net'] }));
     expect(await memory.search('net', { limit: 5 })).toEqual([record('over-http', { tags: ['net'] })]);
     expect(memory.serverPid()).toBeUndefined();
 
     await bridge.stop();
-    cleanups.pop();
     const lost = nextChange(memory, false);
     await expect(memory.get('over-http')).rejects.toBeInstanceOf(McpMemoryUnavailableError);
     await lost;
     const port = Number(new URL(bridge.url).port);
-    const restarted = await startHttpBridge(port);
-    cleanups.push(() => restarted.stop());
+    await startHttpBridge(mcp, port);
     await nextChange(memory, true);
     await memory.store(record('after-restart'));
     expect(await memory.get('after-restart')).toEqual(record('after-restart'));

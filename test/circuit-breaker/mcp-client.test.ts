@@ -14,20 +14,18 @@ import path from 'node:path';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { serverMemoryConnection } from '../../src/memory/mcp-client.js';
 import { McpConnection, isConnectionLoss, linkAbortSignal, reconnectDelay } from '../../src/memory/mcp-connection.js';
 import { decodeObservation, encodeRecord, entityToRecord, isServerSearchable } from '../../src/memory/mcp-records.js';
 import { buildStdioEnvironment, describeConnection, resolveServerMemoryBin } from '../../src/memory/mcp-transport.js';
 import { sharedSchemaValidators } from '../../src/memory/mcp-schema-validators.js';
 import { SerialWriteQueue } from '../../src/memory/mcp-write-queue.js';
-import { cleanups, connectMemory, memoryFile, record, recordingLogger, runCleanups, waitUntil } from '../support/mcp-client.js';
+import { it, record, recordingLogger, waitUntil } from '../support/mcp-client.js';
 
-afterEach(runCleanups);
-
-describe('McpMemoryServer with the real server-memory', () => {
-  it('round-trips store, get and search (with a real pino logger)', async () => {
-    const memory = await connectMemory({ logger: pino({ level: 'silent' }) });
+describe.concurrent('McpMemoryServer with the real server-memory', () => {
+  it('round-trips store, get and search (with a real pino logger)', async ({ mcp }) => {
+    const memory = await mcp.connect({ logger: pino({ level: 'silent' }) });
     const alpha = record('alpha', { content: 'Deploy uses blue/green', tags: ['deploy', 'ops'], agent_id: 'agent-1' });
     const beta = record('beta', { content: 'Tests run in CI', tags: ['ci'], project_id: 'p1' });
     await memory.store(alpha);
@@ -41,9 +39,9 @@ describe('McpMemoryServer with the real server-memory', () => {
     expect(await memory.search('bet', { limit: 10 })).toEqual([beta]);
   });
 
-  it('stores idempotently by key: one entity, one observation, latest content', async () => {
-    const memoryFilePath = await memoryFile();
-    const memory = await connectMemory({ memoryFilePath });
+  it('stores idempotently by key: one entity, one observation, latest content', async ({ mcp }) => {
+    const memoryFilePath = await mcp.memoryFile();
+    const memory = await mcp.connect({ memoryFilePath });
     await memory.store(record('k', { content: 'first', tags: ['a'] }));
     const latest = record('k', { content: 'second', tags: ['b'] });
     await memory.store(latest);
@@ -56,8 +54,8 @@ describe('McpMemoryServer with the real server-memory', () => {
     expect(JSON.parse(lines[0] ?? '')).toEqual({ type: 'entity', name: 'k', entityType: 'memory', observations: [encodeRecord(latest)] });
   });
 
-  it('filters search by project_id (undefined = all, null = unscoped only)', async () => {
-    const memory = await connectMemory();
+  it('filters search by project_id (undefined = all, null = unscoped only)', async ({ mcp }) => {
+    const memory = await mcp.connect();
     const inP1 = record('note-1', { project_id: 'p1' });
     const inP2 = record('note-2', { project_id: 'p2' });
     const global = record('note-3');
@@ -71,8 +69,8 @@ describe('McpMemoryServer with the real server-memory', () => {
     expect(await memory.search('note', { limit: 0 })).toEqual([]);
   });
 
-  it('caps results at limit, most recently created first', async () => {
-    const memory = await connectMemory();
+  it('caps results at limit, most recently created first', async ({ mcp }) => {
+    const memory = await mcp.connect();
     for (const key of ['m1', 'm2', 'm3', 'm4']) {
       await memory.store(record(key));
     }
@@ -81,8 +79,8 @@ describe('McpMemoryServer with the real server-memory', () => {
     expect(hits[0]).not.toHaveProperty('score');
   });
 
-  it('does not let the JSON encoding leak into search results', async () => {
-    const memory = await connectMemory();
+  it('does not let the JSON encoding leak into search results', async ({ mcp }) => {
+    const memory = await mcp.connect();
     const quoted = record('quote', { content: 'she said "ship it" \\o/' });
     await memory.store(quoted);
     await memory.store(record('plain', { content: 'nothing special' }));
@@ -95,8 +93,8 @@ describe('McpMemoryServer with the real server-memory', () => {
     expect(await memory.search('"ship it" \\o/', { limit: 10 })).toEqual([quoted]);
   });
 
-  it('serialises concurrent stores (server-memory loses concurrent writes)', async () => {
-    const memory = await connectMemory();
+  it('serialises concurrent stores (server-memory loses concurrent writes)', async ({ mcp }) => {
+    const memory = await mcp.connect();
     const keys = Array.from({ length: 25 }, (_, index) => `parallel-${index}`);
     await Promise.all(keys.map((key) => memory.store(record(key))));
     await Promise.all([memory.store(record('parallel-0', { content: 'v2' })), memory.store(record('parallel-0', { content: 'v3' }))]);
@@ -105,29 +103,29 @@ describe('McpMemoryServer with the real server-memory', () => {
     expect((await memory.get('parallel-0'))?.content).toBe('v3');
   });
 
-  it('creates the memory file directory and forwards server stderr to the logger', async () => {
-    const nested = path.join(path.dirname(await memoryFile()), 'a', 'b', 'memory.jsonl');
+  it('creates the memory file directory and forwards server stderr to the logger', async ({ mcp }) => {
+    const nested = path.join(path.dirname(await mcp.memoryFile()), 'a', 'b', 'memory.jsonl');
     const logger = recordingLogger();
-    const memory = await connectMemory({ memoryFilePath: nested, logger });
+    const memory = await mcp.connect({ memoryFilePath: nested, logger });
     await memory.store(record('deep'));
 
     expect(await readFile(nested, 'utf8')).toContain('"deep"');
     await waitUntil(() => logger.messages.some((message) => message.includes('Knowledge Graph MCP Server running on stdio')));
   });
 
-  it('compiles the tools\' output schemas on the first connect only, not again on the next', async () => {
-    await connectMemory();
+  it('compiles the tools\' output schemas on the first connect only, not again on the next', async ({ mcp }) => {
+    await mcp.connect();
     const compiled = sharedSchemaValidators.size;
     expect(compiled).toBeGreaterThan(0);
-    await connectMemory();
+    await mcp.connect();
     expect(sharedSchemaValidators.size).toBe(compiled);
   });
 
-  it('replaces a foreign entity that uses the same name', async () => {
-    const memoryFilePath = await memoryFile();
-    const memory = await connectMemory({ memoryFilePath });
+  it('replaces a foreign entity that uses the same name', async ({ mcp }) => {
+    const memoryFilePath = await mcp.memoryFile();
+    const memory = await mcp.connect({ memoryFilePath });
     const raw = await McpConnection.open({ connection: serverMemoryConnection(memoryFilePath), requiredTools: [] });
-    cleanups.push(() => raw.close());
+    mcp.defer(() => raw.close());
     await raw.callTool('create_entities', { entities: [{ name: 'shared', entityType: 'person', observations: ['likes tea'] }] });
     expect(await memory.get('shared')).toBeNull();
 

@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { expect, it as base } from 'vitest';
 import {
   McpMemoryServer,
   type ConnectionChange,
@@ -15,28 +15,55 @@ import { bundledServerMemory } from './memory.js';
 
 export { FAKE_SERVER, HANGING_SERVER } from './memory.js';
 
-/** What the current test opened, released by {@link runCleanups} in reverse order. */
-export const cleanups: Array<() => Promise<void>> = [];
+/**
+ * What one test opened (temporary graph files, clients, bridges), released in reverse order when
+ * the test ends. Each test gets its own, so the tests of a file can run concurrently: most of
+ * their time is spent waiting on server processes, timeouts and backoff, not on the CPU.
+ */
+export class McpTestScope {
+  readonly #cleanups: Array<() => Promise<void>> = [];
 
-/** Register as `afterEach(runCleanups)`: releases what the test's helpers opened, clients before their temp dirs. */
-export async function runCleanups(): Promise<void> {
-  for (const cleanup of cleanups.splice(0).reverse()) {
-    await cleanup();
+  /** Runs `cleanup` when the test ends (clients before the temporary directories they use). */
+  defer(cleanup: () => Promise<void>): void {
+    this.#cleanups.push(cleanup);
+  }
+
+  /** A graph file in a temporary directory of its own. */
+  async memoryFile(): Promise<string> {
+    const directory = await mkdtemp(path.join(tmpdir(), 'mcp-memory-test-'));
+    this.defer(() => rm(directory, { recursive: true, force: true }));
+    return path.join(directory, 'memory.jsonl');
+  }
+
+  /** A client of this run's bundled server-memory on a new graph file, unless `options` say otherwise. */
+  async connect(options: Partial<McpMemoryServerOptions> = {}): Promise<McpMemoryServer> {
+    const memoryFilePath = options.memoryFilePath ?? (await this.memoryFile());
+    const server = await McpMemoryServer.connect({ connection: bundledServerMemory(memoryFilePath), ...options, memoryFilePath });
+    this.defer(() => server.close());
+    return server;
+  }
+
+  /** Releases everything, newest first; a failing cleanup does not stop the others. */
+  async release(): Promise<void> {
+    const failures: unknown[] = [];
+    for (const cleanup of this.#cleanups.splice(0).reverse()) {
+      await cleanup().catch((error: unknown) => failures.push(error));
+    }
+    if (failures.length > 0) throw new AggregateError(failures, 'cleanup of an MCP client test failed');
   }
 }
 
-export async function memoryFile(): Promise<string> {
-  const directory = await mkdtemp(path.join(tmpdir(), 'mcp-memory-test-'));
-  cleanups.push(() => rm(directory, { recursive: true, force: true }));
-  return path.join(directory, 'memory.jsonl');
-}
-
-export async function connectMemory(options: Partial<McpMemoryServerOptions> = {}): Promise<McpMemoryServer> {
-  const memoryFilePath = options.memoryFilePath ?? (await memoryFile());
-  const server = await McpMemoryServer.connect({ connection: bundledServerMemory(memoryFilePath), ...options, memoryFilePath });
-  cleanups.push(() => server.close());
-  return server;
-}
+/** `it` with an {@link McpTestScope} as `mcp`, released after the test. */
+export const it = base.extend<{ mcp: McpTestScope }>({
+  mcp: async ({}, use) => {
+    const scope = new McpTestScope();
+    try {
+      await use(scope);
+    } finally {
+      await scope.release();
+    }
+  },
+});
 
 export function stdio(script: string, env: Record<string, string>): McpConnectionOptions {
   return { kind: 'stdio', command: process.execPath, args: [script], env };

@@ -2,7 +2,7 @@ import { relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
- * The files that run longest, longest first (≈ 20 s down to ≈ 4 s each on the 2-core machine).
+ * The files that run longest, longest first (≈ 20 s down to ≈ 3 s each on the 2-core machine).
  * Vitest orders by the durations it cached on earlier runs; a fresh clone has none, and then
  * vitest puts the largest files first, which ran some of these small, long files last: one worker
  * finished them alone while the other sat idle.
@@ -12,12 +12,12 @@ export const LONGEST_FIRST = [
   'test/websocket/resume.test.ts',
   'test/faults/postgres-outage.test.ts',
   'test/faults/memory-under-load.test.ts',
-  'test/circuit-breaker/mcp-client-faulty-servers.test.ts',
   'test/websocket/gateway.test.ts',
   'test/faults/sigkill-restart.test.ts',
   'test/integration/fuzz-agents.test.ts',
   'test/integration/auth.postgres-only.test.ts',
   'test/integration/fuzz-projects.test.ts',
+  'test/integration/operations.postgres-only.test.ts',
 ];
 
 /** Vitest's order when it knows every file's duration; otherwise {@link LONGEST_FIRST}, then vitest's order. */
