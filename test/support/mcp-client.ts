@@ -1,7 +1,4 @@
 /** Helpers of the McpMemoryServer tests (test/circuit-breaker/mcp-client*.test.ts) against real MCP server processes. */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { expect, it as base } from 'vitest';
 import {
   McpMemoryServer,
@@ -11,7 +8,7 @@ import {
   type McpMemoryServerOptions,
 } from '../../src/memory/mcp-client.js';
 import { type McpConnectionOptions } from '../../src/memory/mcp-transport.js';
-import { bundledServerMemory } from './memory.js';
+import { bundledServerMemory, temporaryMemoryFile } from './memory.js';
 
 export { FAKE_SERVER, HANGING_SERVER } from './memory.js';
 
@@ -30,9 +27,9 @@ export class McpTestScope {
 
   /** A graph file in a temporary directory of its own. */
   async memoryFile(): Promise<string> {
-    const directory = await mkdtemp(path.join(tmpdir(), 'mcp-memory-test-'));
-    this.defer(() => rm(directory, { recursive: true, force: true }));
-    return path.join(directory, 'memory.jsonl');
+    const file = await temporaryMemoryFile();
+    this.defer(file.remove);
+    return file.path;
   }
 
   /** A client of this run's bundled server-memory on a new graph file, unless `options` say otherwise. */

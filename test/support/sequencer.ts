@@ -26,13 +26,18 @@ export default class LongestFirst extends BaseSequencer {
     const sorted = await super.sort(files);
     if (sorted.every((file) => this.cachedDuration(file) !== undefined)) return sorted;
     const rank = (file: TestSpecification) => {
-      const index = LONGEST_FIRST.indexOf(relative(this.ctx.config.root, file.moduleId));
+      const index = LONGEST_FIRST.indexOf(this.pathOf(file));
       return index === -1 ? LONGEST_FIRST.length : index;
     };
     return sorted.sort((a, b) => rank(a) - rank(b));
   }
 
   private cachedDuration(file: TestSpecification): number | undefined {
-    return this.ctx.cache.getFileTestResults(`${file.project.name}:${relative(this.ctx.config.root, file.moduleId)}`)?.duration;
+    return this.ctx.cache.getFileTestResults(`${file.project.name}:${this.pathOf(file)}`)?.duration;
+  }
+
+  /** The file's path from the project root, as LONGEST_FIRST and vitest's cache name it. */
+  private pathOf(file: TestSpecification): string {
+    return relative(this.ctx.config.root, file.moduleId);
   }
 }
