@@ -1,10 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../../src/store/database.js';
-import { onEmergencyExit } from './process.js';
+import { onEmergencyExit, scratchDirectory } from './process.js';
 
 /**
  * A migrated PGlite data directory that each PGlite test database loads (≈ 1 s) instead of being
@@ -23,7 +22,7 @@ const errorPath = (path: string) => `${path}.error`;
 
 /** Starts making the snapshot in a child process running `entry` (the compiled pglite-snapshot-main.ts); returns at once. */
 export function startPgliteSnapshot(entry: string): PgliteSnapshotJob {
-  const path = join(tmpdir(), `swarm-pglite-${process.pid}.tar`);
+  const path = join(scratchDirectory(), `swarm-pglite-${process.pid}.tar`);
   // Liftoff only: the child runs initdb once, and optimising PGlite's WebAssembly costs it more CPU than it saves.
   const child: ChildProcess = spawn(process.execPath, ['--liftoff-only', entry, path], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
