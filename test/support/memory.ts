@@ -3,7 +3,7 @@
  * database can outlive an app, as across a restart), temporary graph files, a direct client on
  * the same graph file, and polling.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { inject } from 'vitest';
@@ -12,7 +12,7 @@ import { McpMemoryServer } from '../../src/memory/mcp-client.js';
 import { type StdioConnectionOptions, serverMemoryConnection } from '../../src/memory/mcp-transport.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
 import { testConfig } from './app.js';
-import { scratchDirectory } from './process.js';
+import { makeTempDir } from './process.js';
 
 /*
  * The MCP servers run from this run's bundles (see child-bundles.ts): the same code, started with
@@ -51,7 +51,7 @@ export const SERVER_MEMORY_COMMAND = nodeCommand(scripts.serverMemory);
 
 /** A graph file in a new temporary directory; `remove()` deletes the directory. */
 export async function temporaryMemoryFile(): Promise<{ path: string; remove(): Promise<void> }> {
-  const directory = await mkdtemp(path.join(scratchDirectory(), 'memory-test-'));
+  const directory = makeTempDir('memory-test-');
   return { path: path.join(directory, 'mcp-memory.jsonl'), remove: () => rm(directory, { recursive: true, force: true }) };
 }
 
