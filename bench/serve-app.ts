@@ -9,10 +9,12 @@
  */
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { pinNextTickShape } from '../src/next-tick-shape.js';
 import { resolveDatabaseTarget } from '../src/store/database.js';
 import { announceReady, gcOnSignal } from './lib/ready.js';
 
 async function serve(): Promise<void> {
+  pinNextTickShape();
   const config = loadConfig();
   const target = resolveDatabaseTarget(config.DATABASE_URL, config.DATA_DIR, config.DATABASE_POOL_SIZE);
   const app = await buildApp({ config, database: { target } });

@@ -1,9 +1,11 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { pinNextTickShape } from './next-tick-shape.js';
 import { resolveDatabaseTarget } from './store/database.js';
 
 /** Starts the service and stops it gracefully on SIGTERM or SIGINT (a second signal forces the exit). */
 async function main(): Promise<void> {
+  pinNextTickShape();
   const config = loadConfig();
   const target = resolveDatabaseTarget(config.DATABASE_URL, config.DATA_DIR, config.DATABASE_POOL_SIZE);
   const app = await buildApp({ config, database: { target } });
