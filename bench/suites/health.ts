@@ -3,14 +3,11 @@
  * (bench/baseline-health.ts). Ratio = service / baseline throughput; target ≥ 0.90×.
  */
 import { baseUrl, type Suite, withChildren } from '../lib/context.js';
-import { comparePair } from '../lib/http-load.js';
+import { comparePair, pairLoad } from '../lib/http-load.js';
 import { throughputCase } from './rest.js';
 
 export const healthSuite: Suite = async (context) => {
-  const durationSec = context.quick ? 2 : 5;
-  const warmupSec = context.quick ? 1 : 2;
-  const connections = 50;
-  const rounds = context.quick ? 2 : 4;
+  const load = pairLoad(context.quick);
   return withChildren(async (track) => {
     const service = track(await context.startService());
     const baseline = track(await context.startScript('baseline-health', 'baseline-health.ts'));
@@ -21,16 +18,13 @@ export const healthSuite: Suite = async (context) => {
       servicePid: service.pid,
       baselinePid: baseline.pid,
       request: { method: 'GET', path: '/health/live', headers: context.headers },
-      connections,
-      durationSec,
-      warmupSec,
-      rounds,
+      ...load,
       log: context.log,
     });
     return {
       name: 'health',
       title: 'GET /health/live vs raw node:http',
-      settings: { connections, pipelining: 1, durationSec, warmupSec, rounds, runs: pair.runs },
+      settings: { ...load, pipelining: 1, runs: pair.runs },
       cases: [throughputCase('live', 'GET /health/live', pair, { on: 'ratio', op: '>=', value: 0.9, text: '≥ 0.90× baseline' })],
     };
   });

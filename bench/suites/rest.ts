@@ -4,7 +4,7 @@
  * pipelining 1; ratio = service / baseline throughput. Target: GET by id ≥ 0.85×.
  */
 import { baseUrl, type Suite, withChildren } from '../lib/context.js';
-import { type LoadRequest, type LoadResult, type PairResult, comparePair } from '../lib/http-load.js';
+import { type LoadRequest, type LoadResult, type PairResult, comparePair, pairLoad } from '../lib/http-load.js';
 import { type CaseResult, type Target, fmt, makeCase } from '../lib/results.js';
 
 interface RestCase {
@@ -47,10 +47,7 @@ export function throughputCase(id: string, title: string, pair: PairResult, targ
 }
 
 export const restSuite: Suite = async (context) => {
-  const durationSec = context.quick ? 2 : 5;
-  const warmupSec = context.quick ? 1 : 2;
-  const connections = 50;
-  const rounds = context.quick ? 2 : 4;
+  const load = pairLoad(context.quick);
   const ids = context.projectIds;
   const itemPaths = ids.map((id) => `/api/v1/projects/${id}`);
   const headers = context.headers;
@@ -71,7 +68,7 @@ export const restSuite: Suite = async (context) => {
     for (const c of cases) {
       context.log(`rest: ${c.title}`);
       const pair = await comparePair({
-        serviceUrl, baselineUrl, servicePid: service.pid, baselinePid: baseline.pid, request: c.request, connections, durationSec, warmupSec, rounds, log: context.log,
+        serviceUrl, baselineUrl, servicePid: service.pid, baselinePid: baseline.pid, request: c.request, ...load, log: context.log,
       });
       runs[c.id] = pair.runs;
       results.push(throughputCase(c.id, c.title, pair, c.target));
@@ -80,7 +77,7 @@ export const restSuite: Suite = async (context) => {
       name: 'rest',
       title: 'REST API vs bare Fastify + pg',
       settings: {
-        connections, pipelining: 1, durationSec, warmupSec, rounds, seededProjects: ids.length, servicePoolSize: 20, baselinePoolSize: 20,
+        ...load, pipelining: 1, seededProjects: ids.length, servicePoolSize: 20, baselinePoolSize: 20,
         authenticated: 'authorization' in headers, runs,
       },
       cases: results,
