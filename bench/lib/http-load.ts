@@ -117,6 +117,7 @@ export interface PairLoad {
   connections: number;
   durationSec: number;
   warmupSec: number;
+  /** Rounds; odd rounds run the service first, even rounds the baseline first. */
   rounds: number;
 }
 

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +9,7 @@ import { pinNextTickShape } from '../../src/next-tick-shape.js';
 import { makeTempDir } from '../support/process.js';
 
 const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let directory: string;
 let probe: string;
 
@@ -26,7 +28,7 @@ describe('pinNextTickShape', () => {
   beforeAll(async () => {
     directory = makeTempDir('next-tick-probe-');
     probe = join(directory, 'probe.mjs');
-    await build({ entryPoints: ['test/support/next-tick-probe.ts'], bundle: true, platform: 'node', format: 'esm', outfile: probe, logLevel: 'warning' });
+    await build({ absWorkingDir: ROOT, entryPoints: ['test/support/next-tick-probe.ts'], bundle: true, platform: 'node', format: 'esm', outfile: probe, logLevel: 'warning' });
   });
   afterAll(() => rm(directory, { recursive: true, force: true }));
 
