@@ -12,6 +12,22 @@ export const MEMORY_TAG_MAX_LENGTH = 64;
 /** Longest search text, in characters. */
 export const MEMORY_QUERY_MAX_LENGTH = 1000;
 
+/** Prefix of the entity names of project entries; a key without a project may not look like one. */
+const PROJECT_NAME_PATTERN = /^@[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\//i;
+
+/** The entity that holds an entry on the server: unique per project and key. */
+export function memoryEntityName(entry: { key: string; project_id: string | null }): string {
+  return entry.project_id === null ? entry.key : `@${entry.project_id}/${entry.key}`;
+}
+
+/**
+ * True for a key that would read as another project's entity name if stored without a project
+ * (`@<uuid>/…`); the API refuses such keys for entries without a project.
+ */
+export function looksLikeProjectEntityName(key: string): boolean {
+  return PROJECT_NAME_PATTERN.test(key);
+}
+
 /**
  * Keys that `GET /memory/{key}` can never reach, because the router sends those paths to
  * `/memory/search` and `/memory/circuit`; refused at write so that every stored key is readable.
@@ -43,18 +59,39 @@ const tagsSchema = z
 
 const ownerIdSchema = z.uuid({ message: 'must be a UUID' }).nullable();
 
-/** Body of `POST /memory`; the result is exactly the record sent to the MCP server. */
-export const memoryInputSchema = z.strictObject({
-  key: memoryKeySchema,
-  content: contentSchema,
-  tags: tagsSchema.default([]),
-  project_id: ownerIdSchema.default(null),
-  agent_id: ownerIdSchema.default(null),
-});
+/**
+ * Body of `POST /memory`; the result is exactly the record sent to the MCP server. The key is
+ * unique within `project_id` (null: the namespace of entries without a project).
+ */
+export const memoryInputSchema = z
+  .strictObject({
+    key: memoryKeySchema,
+    content: contentSchema,
+    tags: tagsSchema.default([]),
+    project_id: ownerIdSchema.default(null).describe('The project the key belongs to; null: none'),
+    agent_id: ownerIdSchema.default(null),
+  })
+  .refine((input) => input.project_id !== null || !looksLikeProjectEntityName(input.key), {
+    path: ['key'],
+    message: 'must not start with "@<uuid>/" in an entry without a project_id',
+  });
 export type MemoryInput = z.infer<typeof memoryInputSchema>;
 
 /** Path parameters of `GET /memory/{key}`. */
 export const memoryKeyParamsSchema = z.strictObject({ key: memoryKeySchema });
+
+/** Query of `GET /memory/{key}`: which project's key it is. */
+export const memoryEntryQuerySchema = z.strictObject({
+  project_id: z.uuid({ message: 'must be a UUID' }).optional()
+    .describe('The project the key belongs to; absent: the entry without a project'),
+});
+export type MemoryEntryQuery = z.infer<typeof memoryEntryQuerySchema>;
+
+/** Where `GET` finds an entry: its key and its project (null: none). */
+export function memoryEntryPath(entry: { key: string; project_id: string | null }): string {
+  const project = entry.project_id === null ? '' : `?project_id=${entry.project_id}`;
+  return `/api/v1/memory/${encodeURIComponent(entry.key)}${project}`;
+}
 
 /** Query of `GET /memory/search`. */
 export const memorySearchQuerySchema = z.strictObject({
@@ -104,7 +141,7 @@ export const memoryStoredIn = ['mcp', 'queued'] as const;
 
 /** Response of `POST /memory`. */
 export const memoryStoreResultSchema = z
-  .object({ key: z.string(), stored_in: z.enum(memoryStoredIn) })
+  .object({ key: z.string(), project_id: z.string().nullable(), stored_in: z.enum(memoryStoredIn) })
   .meta({ id: 'MemoryStoreResult' });
 export type MemoryStoreResult = z.infer<typeof memoryStoreResultSchema>;
 

@@ -4,7 +4,13 @@
  * through this instance could make them wrong.
  */
 import { inspect } from 'node:util';
-import { type MemoryRecord, type MemorySearchHit, recordMatchesProject, recordMatchesQuery } from './mcp-records.js';
+import {
+  type MemoryRecord,
+  type MemorySearchHit,
+  recordMatchesProject,
+  recordMatchesQuery,
+  sameEntry,
+} from './mcp-records.js';
 
 /** Bounds of an {@link LruCache}; a bound of 0 disables the cache. */
 export interface LruCacheOptions<Value> {
@@ -147,7 +153,7 @@ export class SearchCache {
    * its key with older content. Returns how many went.
    */
   invalidate(record: MemoryRecord): number {
-    return this.#answers.deleteWhere(({ query, hits }) => affects(record, query) || hits.some((hit) => hit.key === record.key));
+    return this.#answers.deleteWhere(({ query, hits }) => affects(record, query) || hits.some((hit) => sameEntry(hit, record)));
   }
 }
 

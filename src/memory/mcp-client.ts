@@ -21,6 +21,7 @@ import {
   encodeRecord,
   entityToRecord,
   isServerSearchable,
+  memoryEntityName,
   selectSearchHits,
   type GraphEntity,
   type MemoryRecord,
@@ -48,10 +49,11 @@ export interface MemorySearchOptions {
 
 /** What the service needs from a memory backend. */
 export interface MemoryServer {
-  /** Idempotent by key: storing a key again replaces content and tags, never duplicates. */
+  /** Idempotent per project and key: storing an entry again replaces it, never duplicates. */
   store(record: MemoryRecord, signal?: AbortSignal): Promise<void>;
   search(query: string, options: MemorySearchOptions, signal?: AbortSignal): Promise<MemorySearchHit[]>;
-  get(key: string, signal?: AbortSignal): Promise<MemoryRecord | null>;
+  /** The entry stored as entity `name` ({@link memoryEntityName}), or null. */
+  get(name: string, signal?: AbortSignal): Promise<MemoryRecord | null>;
   close(): Promise<void>;
 }
 
@@ -95,7 +97,8 @@ export class McpMemoryServer implements MemoryServer {
 
   async store(record: MemoryRecord, signal?: AbortSignal): Promise<void> {
     const encoded = encodeRecord(record);
-    await this.writes.run(() => this.writeRecord(record.key, encoded, signal), signal);
+    const name = memoryEntityName(record);
+    await this.writes.run(() => this.writeRecord(name, encoded, signal), signal);
   }
 
   async search(query: string, options: MemorySearchOptions, signal?: AbortSignal): Promise<MemorySearchHit[]> {
@@ -108,8 +111,8 @@ export class McpMemoryServer implements MemoryServer {
     return selectSearchHits(entities, query, options);
   }
 
-  async get(key: string, signal?: AbortSignal): Promise<MemoryRecord | null> {
-    const entity = await this.openEntity(key, signal);
+  async get(name: string, signal?: AbortSignal): Promise<MemoryRecord | null> {
+    const entity = await this.openEntity(name, signal);
     return (entity && entityToRecord(entity)) ?? null;
   }
 
@@ -137,24 +140,24 @@ export class McpMemoryServer implements MemoryServer {
    * One store, run inside the write queue. Updates go add-then-delete so the
    * entity always holds a valid record, even if the server dies in between.
    */
-  private async writeRecord(key: string, encoded: string, signal: AbortSignal | undefined): Promise<void> {
-    const existing = await this.openEntity(key, signal);
+  private async writeRecord(name: string, encoded: string, signal: AbortSignal | undefined): Promise<void> {
+    const existing = await this.openEntity(name, signal);
     if (!existing) {
-      await this.createEntity(key, encoded, signal);
+      await this.createEntity(name, encoded, signal);
     } else if (existing.entityType !== MEMORY_ENTITY_TYPE) {
-      await this.callTool('delete_entities', { entityNames: [key] }, signal);
-      await this.createEntity(key, encoded, signal);
+      await this.callTool('delete_entities', { entityNames: [name] }, signal);
+      await this.createEntity(name, encoded, signal);
     } else {
       await this.replaceObservations(existing, encoded, signal);
     }
   }
 
   /** create_entities silently skips existing names, so an empty result means someone else created it. */
-  private async createEntity(key: string, encoded: string, signal: AbortSignal | undefined): Promise<void> {
-    const entity = { name: key, entityType: MEMORY_ENTITY_TYPE, observations: [encoded] };
+  private async createEntity(name: string, encoded: string, signal: AbortSignal | undefined): Promise<void> {
+    const entity = { name, entityType: MEMORY_ENTITY_TYPE, observations: [encoded] };
     const created = await this.callForEntities('create_entities', { entities: [entity] }, signal);
     if (created.length === 0) {
-      throw new McpMemoryProtocolError(`create_entities skipped "${key}": it appeared concurrently (another writer on the same file?)`);
+      throw new McpMemoryProtocolError(`create_entities skipped "${name}": it appeared concurrently (another writer on the same file?)`);
     }
   }
 
@@ -170,9 +173,9 @@ export class McpMemoryServer implements MemoryServer {
     }
   }
 
-  private async openEntity(key: string, signal: AbortSignal | undefined): Promise<GraphEntity | undefined> {
-    const entities = await this.callForEntities('open_nodes', { names: [key] }, signal);
-    return entities.find((entity) => entity.name === key);
+  private async openEntity(name: string, signal: AbortSignal | undefined): Promise<GraphEntity | undefined> {
+    const entities = await this.callForEntities('open_nodes', { names: [name] }, signal);
+    return entities.find((entity) => entity.name === name);
   }
 
   private async callForEntities(tool: string, args: Record<string, unknown>, signal: AbortSignal | undefined): Promise<GraphEntity[]> {

@@ -2,11 +2,15 @@
  * Mapping between the service's memory records and server-memory's knowledge
  * graph entities.
  *
- * One memory key is one entity (`name` = key, `entityType` = {@link MEMORY_ENTITY_TYPE}).
- * The record's fields are stored as a single JSON observation so they can be
- * parsed back losslessly; the key itself is the entity name.
+ * One memory entry is one entity (`entityType` = {@link MEMORY_ENTITY_TYPE}) named by
+ * {@link memoryEntityName}: the key for an entry without a project, `@<project id>/<key>` for an
+ * entry of a project, so keys of different projects never meet on the server. The record's
+ * fields are stored as a single JSON observation so they can be parsed back losslessly.
  */
 import { z } from 'zod';
+import { looksLikeProjectEntityName } from '../domain/memory.js';
+
+export { memoryEntityName } from '../domain/memory.js';
 
 /** A memory entry as the service stores and reads it. */
 export interface MemoryRecord {
@@ -27,6 +31,11 @@ export interface MemorySearchHit extends MemoryRecord {
 
 /** Entity type used for memory entries; other entity types in the graph are ignored. */
 export const MEMORY_ENTITY_TYPE = 'memory';
+
+/** True when two records are the same entry: same project, same key. */
+export function sameEntry(a: Pick<MemoryRecord, 'key' | 'project_id'>, b: Pick<MemoryRecord, 'key' | 'project_id'>): boolean {
+  return a.key === b.key && a.project_id === b.project_id;
+}
 
 /** Version marker inside every encoded observation, so the format can evolve. */
 const RECORD_FORMAT_VERSION = 1;
@@ -67,14 +76,22 @@ export function encodeRecord(record: MemoryRecord): string {
   });
 }
 
-/** Decodes one observation, or returns undefined when it is not a record written by this client. */
-export function decodeObservation(key: string, observation: string): MemoryRecord | undefined {
+/**
+ * Decodes one observation of the entity `name`, or returns undefined when it is not a record
+ * written by this client, or when the name does not match the record's project (an entity
+ * written under another name, e.g. by a version that did not namespace keys per project).
+ */
+export function decodeObservation(name: string, observation: string): MemoryRecord | undefined {
   const parsed = EncodedRecordSchema.safeParse(parseJson(observation));
   if (!parsed.success) {
     return undefined;
   }
   const { content, tags, project_id, agent_id } = parsed.data;
-  return { key, content, tags, project_id, agent_id };
+  const prefix = project_id === null ? '' : `@${project_id}/`;
+  if (!name.startsWith(prefix) || (prefix === '' && looksLikeProjectEntityName(name))) {
+    return undefined;
+  }
+  return { key: name.slice(prefix.length), content, tags, project_id, agent_id };
 }
 
 /**

@@ -1,12 +1,13 @@
 import { type Actor, type Principal, assertAssignable, inScope } from '../domain/auth.js';
-import { NotFoundError } from '../domain/errors.js';
-import type {
-  MemoryCircuit,
-  MemoryEntry,
-  MemoryInput,
-  MemorySearchQuery,
-  MemorySearchResult,
-  MemoryStoreResult,
+import { NotFoundError, UnprocessableError } from '../domain/errors.js';
+import {
+  type MemoryCircuit,
+  type MemoryEntry,
+  type MemoryInput,
+  type MemorySearchQuery,
+  type MemorySearchResult,
+  type MemoryStoreResult,
+  memoryEntityName,
 } from '../domain/memory.js';
 import { BreakerOpenError, type CircuitBreaker } from '../memory/circuit-breaker.js';
 import type { SearchCache } from '../memory/fallback-cache.js';
@@ -14,7 +15,9 @@ import type { MemoryServer } from '../memory/mcp-client.js';
 import type { MemoryLogger } from '../memory/mcp-connection.js';
 import type { MemoryRecord, MemorySearchHit } from '../memory/mcp-records.js';
 import type { Database } from '../store/database.js';
+import type { Executor } from '../store/database.js';
 import { MemoryRepository } from '../store/memory-repository.js';
+import { ProjectRepository } from '../store/project-repository.js';
 import type { WriteTransactions } from './write-transaction.js';
 
 /** Waits for a queued row to reach the MCP server; the replay worker is one. */
@@ -41,6 +44,7 @@ export interface MemoryServiceOptions {
   searchTimeoutMs: number;
   logger: MemoryLogger;
   repository?: MemoryRepository;
+  projects?: Pick<ProjectRepository, 'findById'>;
 }
 
 function toRecord(input: MemoryInput): MemoryRecord {
@@ -56,26 +60,33 @@ function toRecord(input: MemoryInput): MemoryRecord {
 export class MemoryService {
   readonly #options: MemoryServiceOptions;
   readonly #repository: MemoryRepository;
+  readonly #projects: Pick<ProjectRepository, 'findById'>;
   #fallbacks = 0;
 
   constructor(options: MemoryServiceOptions) {
     this.#options = options;
     this.#repository = options.repository ?? new MemoryRepository();
+    this.#projects = options.projects ?? new ProjectRepository();
   }
 
-  /** `mcp` when the server acknowledged the write within the store timeout, `queued` otherwise. */
+  /**
+   * Saves the entry of the input's project and key (another project's entry of the same key is
+   * never touched); `mcp` when the server acknowledged the write within the store timeout,
+   * `queued` otherwise.
+   */
   async store(input: MemoryInput, actor: Actor): Promise<MemoryStoreResult> {
     assertAssignable(actor.principal, input.project_id);
     const record = toRecord(input);
     const id = await this.#options.writes.run(actor, async (tx, _emit, audit) => {
+      await this.#assertProjectExists(tx, record.project_id);
       await this.#repository.save(tx, record);
-      audit({ action: 'store', resource: 'memory', resourceId: record.key, changedFields: ['content', 'tags', 'project_id', 'agent_id'] });
+      audit({ action: 'store', resource: 'memory', resourceId: memoryEntityName(record), changedFields: ['content', 'tags', 'project_id', 'agent_id'] });
       return this.#repository.enqueue(tx, record);
     });
     this.#options.cache.invalidate(record);
     const delivered = await this.#awaitDelivery(id);
     if (!delivered) this.#fallbacks += 1;
-    return { key: record.key, stored_in: delivered ? 'mcp' : 'queued' };
+    return { key: record.key, project_id: record.project_id, stored_in: delivered ? 'mcp' : 'queued' };
   }
 
   /**
@@ -95,10 +106,10 @@ export class MemoryService {
     return { items: await this.#repository.search(this.#options.db, query), source: 'fallback_storage' };
   }
 
-  /** Reads local storage, which holds every entry written through the service. */
-  async get(key: string, principal: Principal): Promise<MemoryEntry> {
-    const entry = await this.#repository.findByKey(this.#options.db, key);
-    if (entry === null || !inScope(principal, entry.project_id)) throw new NotFoundError('Memory entry', key);
+  /** The entry `key` of the project (null: of no project), read from local storage, which holds every entry. */
+  async get(key: string, projectId: string | null, principal: Principal): Promise<MemoryEntry> {
+    const entry = inScope(principal, projectId) ? await this.#repository.findByKey(this.#options.db, key, projectId) : null;
+    if (entry === null) throw new NotFoundError('Memory entry', key);
     return entry;
   }
 
@@ -115,6 +126,13 @@ export class MemoryService {
     this.#options.breaker.reset();
     this.#fallbacks = 0;
     return this.circuit();
+  }
+
+  /** An entry may only name a project that exists, as for agents (422 otherwise). */
+  async #assertProjectExists(tx: Executor, projectId: string | null): Promise<void> {
+    if (projectId === null || (await this.#projects.findById(tx, projectId)) !== null) return;
+    const message = `Project ${projectId} does not exist`;
+    throw new UnprocessableError(message, [{ path: '/project_id', message, in: 'body' }]);
   }
 
   #awaitDelivery(id: number): Promise<boolean> {

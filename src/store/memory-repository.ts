@@ -1,8 +1,8 @@
-import { type SQL, and, asc, count, desc, eq, inArray, notInArray, sql } from 'drizzle-orm';
+import { type SQL, and, asc, count, desc, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm';
 import type { MemoryEntry, MemorySearchItem, MemorySearchQuery } from '../domain/memory.js';
-import type { MemoryRecord } from '../memory/mcp-records.js';
+import { type MemoryRecord, memoryEntityName } from '../memory/mcp-records.js';
 import type { LockedReplayQueue, LockOutcome, QueuedWrite, ReplayQueue } from '../memory/replay-worker.js';
-import type { Database, DatabaseHandle, Executor } from './database.js';
+import type { DatabaseHandle, Executor } from './database.js';
 import { memoryEntries, memoryReplayQueue } from './schema.js';
 
 type EntryRow = typeof memoryEntries.$inferSelect;
@@ -57,28 +57,36 @@ function storableMessage(message: string): string {
  * executor it is given, so the service chooses the transaction.
  */
 export class MemoryRepository {
-  /** Inserts or replaces the entry; `updated_at` always moves forward, `created_at` stays. */
+  /**
+   * Inserts or replaces the entry of the record's project and key; `updated_at` always moves
+   * forward, `created_at` stays. An entry of another project is never touched.
+   */
   async save(executor: Executor, record: MemoryRecord): Promise<void> {
     await executor
       .insert(memoryEntries)
       .values({ key: record.key, ...toColumns(record) })
       .onConflictDoUpdate({
-        target: memoryEntries.key,
+        target: [memoryEntries.projectId, memoryEntries.key],
         set: { ...toColumns(record), updatedAt: sql`greatest(now(), ${memoryEntries.updatedAt} + interval '1 millisecond')` },
       });
   }
 
-  /** Appends the write to the replay queue; returns its id (the delivery order). */
+  /**
+   * Appends the write to the replay queue under its entity name (the order that matters is per
+   * entry); returns its id (the delivery order).
+   */
   async enqueue(executor: Executor, record: MemoryRecord): Promise<number> {
     const [row] = await executor
       .insert(memoryReplayQueue)
-      .values({ key: record.key, record: { ...record } })
+      .values({ key: memoryEntityName(record), record: { ...record } })
       .returning({ id: memoryReplayQueue.id });
     return row!.id;
   }
 
-  async findByKey(executor: Executor, key: string): Promise<MemoryEntry | null> {
-    const [row] = await executor.select().from(memoryEntries).where(eq(memoryEntries.key, key));
+  /** The entry `key` of the project (null: of no project), or null. */
+  async findByKey(executor: Executor, key: string, projectId: string | null): Promise<MemoryEntry | null> {
+    const project = projectId === null ? isNull(memoryEntries.projectId) : eq(memoryEntries.projectId, projectId);
+    const [row] = await executor.select().from(memoryEntries).where(and(project, eq(memoryEntries.key, key)));
     return row === undefined ? null : toEntry(row);
   }
 
@@ -103,7 +111,7 @@ export class MemoryRepository {
     return row!.value;
   }
 
-  /** The oldest queued write whose key is not in `skippedKeys`, or null. */
+  /** The oldest queued write whose entity name is not in `skippedKeys`, or null. */
   async head(executor: Executor, skippedKeys: readonly string[]): Promise<QueuedWrite | null> {
     const [row] = await executor
       .select()
@@ -148,22 +156,23 @@ const REPLAY_LOCK_ID = 7_311_044;
  */
 export class DatabaseReplayQueue implements ReplayQueue {
   constructor(
-    private readonly database: Pick<DatabaseHandle, 'db' | 'engine'>,
+    private readonly database: Pick<DatabaseHandle, 'db' | 'engine' | 'transaction'>,
     private readonly repository = new MemoryRepository(),
   ) {}
 
   async withLock<T>(work: (queue: LockedReplayQueue) => Promise<T>): Promise<LockOutcome<T>> {
     const { db, engine } = this.database;
     if (engine === 'pglite') return { acquired: true, value: await work(this.#lockedOn(db)) };
-    return this.#inLockedTransaction(db, work);
+    return this.#inLockedTransaction(work);
   }
 
   stillQueued(ids: readonly number[]): Promise<Set<number>> {
     return this.repository.stillQueued(this.database.db, ids);
   }
 
-  #inLockedTransaction<T>(db: Database, work: (queue: LockedReplayQueue) => Promise<T>): Promise<LockOutcome<T>> {
-    return db.transaction(async (tx): Promise<LockOutcome<T>> => {
+  /** Through the handle's runner, not drizzle's `transaction()`, which leaks a connection when BEGIN fails. */
+  #inLockedTransaction<T>(work: (queue: LockedReplayQueue) => Promise<T>): Promise<LockOutcome<T>> {
+    return this.database.transaction(async (tx): Promise<LockOutcome<T>> => {
       const result = await tx.execute(sql`select pg_try_advisory_xact_lock(${REPLAY_LOCK_ID}) as locked`);
       const [row] = (result as unknown as { rows: Array<{ locked: boolean }> }).rows;
       if (row?.locked !== true) return { acquired: false };

@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, customType, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import {
+  bigint, boolean, customType, index, integer, jsonb, pgTable, text, timestamp, unique, uniqueIndex, uuid,
+} from 'drizzle-orm/pg-core';
 
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
 
@@ -76,11 +78,14 @@ export const eventLogState = pgTable('event_log_state', {
   prunedThroughId: bigint('pruned_through_id', { mode: 'number' }).notNull().default(0),
 });
 
-/** Local copy of every memory entry written through the service: the fallback when the MCP server is away. */
+/**
+ * Local copy of every memory entry written through the service: the fallback when the MCP server
+ * is away. A key is unique within its project; entries without a project share one namespace.
+ */
 export const memoryEntries = pgTable(
   'memory_entries',
   {
-    key: text('key').primaryKey(),
+    key: text('key').notNull(),
     content: text('content').notNull(),
     tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
     projectId: uuid('project_id'),
@@ -90,7 +95,10 @@ export const memoryEntries = pgTable(
       .generatedAlwaysAs(sql`to_tsvector('simple'::regconfig, key || ' ' || content)`),
     ...timestamps,
   },
-  (table) => [index('memory_entries_search_idx').using('gin', table.search), index('memory_entries_project_idx').on(table.projectId)],
+  (table) => [
+    unique('memory_entries_project_key_unique').on(table.projectId, table.key).nullsNotDistinct(),
+    index('memory_entries_search_idx').using('gin', table.search),
+  ],
 );
 
 /** Writes the MCP server has not acknowledged yet, replayed in id order when it is back. */

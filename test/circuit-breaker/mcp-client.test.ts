@@ -32,7 +32,7 @@ describe.concurrent('McpMemoryServer with the real server-memory', () => {
     await memory.store(beta);
 
     expect(await memory.get('alpha')).toEqual(alpha);
-    expect(await memory.get('beta')).toEqual(beta);
+    expect(await memory.get('@p1/beta')).toEqual(beta);
     expect(await memory.get('missing')).toBeNull();
     expect(await memory.search('BLUE/GREEN', { limit: 10 })).toEqual([alpha]);
     expect(await memory.search('ops', { limit: 10 })).toEqual([alpha]);

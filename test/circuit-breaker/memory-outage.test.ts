@@ -17,6 +17,7 @@ let graph: Awaited<ReturnType<typeof temporaryMemoryFile>>;
 let app: FastifyInstance;
 const api = memoryApi(() => app);
 const transitions: string[] = [];
+let projectId: string;
 
 beforeAll(async () => {
   ({ database, drop } = await openTestDatabase());
@@ -24,6 +25,7 @@ beforeAll(async () => {
   // Open for 1 s: long enough to look at every fallback before the first probe.
   app = await buildMemoryApp(database, { MEMORY_MCP: 'on', MEMORY_MCP_COMMAND: SERVER_MEMORY_COMMAND, MEMORY_FILE_PATH: graph.path, ...FAST_BREAKER, MEMORY_BREAKER_OPEN_MS: '1000' });
   app.memory.onCircuitTransition((transition: BreakerTransition) => transitions.push(`${transition.from}>${transition.to}:${transition.reason}`));
+  projectId = (await app.inject({ method: 'POST', url: '/api/v1/projects', payload: { name: 'outage' } })).json().id;
 });
 
 afterAll(async () => {
@@ -52,7 +54,7 @@ describe('the memory circuit breaker against a real server-memory', () => {
     await waitFor(() => app.memory.health()?.mcp, (mcp) => mcp === 'disconnected');
 
     expect(await storedIn({ key: 'during-1', content: 'outage write, first version' })).toBe('queued');
-    expect(await storedIn({ key: 'during-2', content: 'outage write two', project_id: '22222222-2222-4222-8222-222222222222' })).toBe('queued');
+    expect(await storedIn({ key: 'during-2', content: 'outage write two', project_id: projectId })).toBe('queued');
     expect(await storedIn({ key: 'during-1', content: 'outage write, second version' })).toBe('queued');
     expect(transitions).toEqual(['CLOSED>OPEN:failure-threshold']);
 
@@ -79,7 +81,7 @@ describe('the memory circuit breaker against a real server-memory', () => {
     const onServer = await readGraphDirectly(graph.path, (server) => server.search('outage', { limit: 10 }));
     expect(onServer.map((hit) => [hit.key, hit.content, hit.project_id]).sort()).toEqual([
       ['during-1', 'outage write, second version', null],
-      ['during-2', 'outage write two', '22222222-2222-4222-8222-222222222222'],
+      ['during-2', 'outage write two', projectId],
     ]);
     expect(await search('q=outage')).toMatchObject({ source: 'mcp', items: [{}, {}] });
     expect((await api.ready()).json().checks.memory).toEqual({ status: 'up', circuit: 'CLOSED', mcp: 'connected' });

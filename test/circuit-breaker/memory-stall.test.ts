@@ -56,7 +56,7 @@ describe('a stalling MCP server', () => {
     // Open long enough to still be OPEN at the last check on a loaded machine.
     app = await stallingApp({ STALL_ALL_TOOL_CALLS: '1' }, TIMEOUT_MS, { MEMORY_BREAKER_OPEN_MS: '10000' });
     const first = await timed(async () => (await api.store({ key: 'stalled-1', content: 'never acknowledged' })).json());
-    expect(first.value).toEqual({ key: 'stalled-1', stored_in: 'queued' });
+    expect(first.value).toEqual({ key: 'stalled-1', project_id: null, stored_in: 'queued' });
     expect(first.ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
     expect(first.ms).toBeLessThan(TIMEOUT_MS + 500);
     expect((await api.store({ key: 'stalled-2', content: 'never acknowledged either' })).json().stored_in).toBe('queued');

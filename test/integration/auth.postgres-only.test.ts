@@ -52,7 +52,7 @@ const samples: Record<string, Sample> = {
   'GET /api/v1/memory/search': { access: 'read', request: () => ({ url: `/api/v1/memory/search?q=c&project_id=${fixture.project}` }), success: 200, scoped: 422 },
   'GET /api/v1/memory/circuit': { access: 'read', request: () => ({ url: '/api/v1/memory/circuit' }), success: 200, scoped: 200 },
   'POST /api/v1/memory/circuit/reset': { access: 'admin', request: () => ({ method: 'POST', url: '/api/v1/memory/circuit/reset' }), success: 200, scoped: 403 },
-  'GET /api/v1/memory/{key}': { access: 'read', request: () => ({ url: '/api/v1/memory/mem-a' }), success: 200, scoped: 404 },
+  'GET /api/v1/memory/{key}': { access: 'read', request: () => ({ url: `/api/v1/memory/mem-a?project_id=${fixture.project}` }), success: 200, scoped: 404 },
 };
 
 function expected(sample: Sample, who: Who): number {
@@ -176,6 +176,48 @@ describe('scopes', () => {
     expect(await names('/api/v1/agents')).toEqual(['agent-b']);
     expect(await names('/api/v1/events')).toEqual(['PROJECT_CREATED', 'AGENT_CREATED']);
     expect((await t.request({ url: `/api/v1/memory/search?q=c&project_id=${fixture.other}`, headers: scoped })).json().items).toEqual([]);
+  });
+});
+
+describe('memory entries of other projects', () => {
+  const entry = async (key: string, projectId: string | null) => {
+    const query = projectId === null ? '' : `?project_id=${projectId}`;
+    return (await t.request({ url: `/api/v1/memory/${key}${query}`, headers: headers.admin })).json();
+  };
+
+  it('a scoped writer storing another project\'s key gets an entry of its own; the other stays as it was', async () => {
+    await resetFixture();
+    const attacker = await keyHeader(t.app, { role: 'writer', project_ids: [fixture.other] });
+    const payload = { key: 'mem-a', content: 'taken over', project_id: fixture.other };
+    const response = await t.request({ method: 'POST', url: '/api/v1/memory', headers: attacker, payload });
+    expect(response.json()).toMatchObject({ key: 'mem-a', project_id: fixture.other });
+    expect(await entry('mem-a', fixture.project)).toMatchObject({ content: 'c', project_id: fixture.project });
+    expect(await entry('mem-a', fixture.other)).toMatchObject({ content: 'taken over', project_id: fixture.other });
+    const read = await t.request({ url: `/api/v1/memory/mem-a?project_id=${fixture.project}`, headers: attacker });
+    expectProblem(read, 404);
+  });
+
+  it('keeps entries without a project out of a scoped writer\'s reach', async () => {
+    await resetFixture();
+    const global = { key: 'shared', content: 'original' };
+    await t.request({ method: 'POST', url: '/api/v1/memory', headers: headers.admin, payload: global });
+    const attacker = await keyHeader(t.app, { role: 'writer', project_ids: [fixture.other] });
+    const write = (payload: object) => t.request({ method: 'POST', url: '/api/v1/memory', headers: attacker, payload });
+    expect(expectProblem(await write({ key: 'shared', content: 'mine' }), 422).errors?.[0]?.path).toBe('/project_id');
+    await write({ key: 'shared', content: 'mine', project_id: fixture.other });
+    expect(await entry('shared', null)).toMatchObject({ content: 'original', project_id: null });
+    expectProblem(await t.request({ url: '/api/v1/memory/shared', headers: attacker }), 404);
+  });
+
+  it('refuses a project that does not exist (422, as for agents) and a key posing as a project entry', async () => {
+    await resetFixture();
+    const missing = '00000000-0000-4000-8000-000000000000';
+    const store = (payload: object) => t.request({ method: 'POST', url: '/api/v1/memory', headers: headers.admin, payload });
+    const unknown = expectProblem(await store({ key: 'k', content: 'c', project_id: missing }), 422);
+    expect(unknown.detail).toBe(`Project ${missing} does not exist`);
+    const posing = expectProblem(await store({ key: `@${fixture.project}/mem-a`, content: 'c' }), 422);
+    expect(posing.errors?.map((error) => error.path)).toEqual(['/key']);
+    expect(await entry('mem-a', fixture.project)).toMatchObject({ content: 'c' });
   });
 });
 

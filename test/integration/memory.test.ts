@@ -8,13 +8,22 @@ import { errorPaths, expectProblem } from '../support/problems.js';
 /** MEMORY_MCP=off (the test default): every write is kept locally and queued, every search answered from storage. */
 let t: TestApp;
 const api = memoryApi(() => t.app);
-const projectId = '11111111-1111-4111-8111-111111111111';
+let projectId: string;
 
 beforeAll(async () => {
   t = await createTestApp();
 });
 afterAll(() => t.close());
-beforeEach(() => t.reset());
+beforeEach(async () => {
+  await t.reset();
+  projectId = await createProject('memory');
+});
+
+async function createProject(name: string): Promise<string> {
+  const response = await t.app.inject({ method: 'POST', url: '/api/v1/projects', payload: { name } });
+  expect(response.statusCode, response.body).toBe(201);
+  return response.json().id;
+}
 
 async function stored(payload: object) {
   const response = await api.store(payload);
@@ -25,9 +34,9 @@ async function stored(payload: object) {
 describe('POST /api/v1/memory and GET /api/v1/memory/{key}', () => {
   it('stores an entry locally, queues it for the MCP server and reads it back', async () => {
     const response = await stored({ key: 'deploy', content: 'Deploy uses blue/green', tags: ['ops', 'ci'], project_id: projectId });
-    expect(response.json()).toEqual({ key: 'deploy', stored_in: 'queued' });
-    expect(response.headers.location).toBe('/api/v1/memory/deploy');
-    const entry = (await api.get('deploy')).json();
+    expect(response.json()).toEqual({ key: 'deploy', project_id: projectId, stored_in: 'queued' });
+    expect(response.headers.location).toBe(`/api/v1/memory/deploy?project_id=${projectId}`);
+    const entry = (await api.get('deploy', projectId)).json();
     expect(entry).toEqual({
       key: 'deploy', content: 'Deploy uses blue/green', tags: ['ops', 'ci'], project_id: projectId, agent_id: null,
       created_at: expect.any(String), updated_at: entry.created_at,
@@ -219,7 +228,7 @@ describe('with the real MCP server', () => {
 
   it('delivers a write before answering, searches the server, and reports a connected, CLOSED memory', async () => {
     const response = await liveApi.store({ key: 'live', content: 'Delivered to server-memory', tags: ['mcp'] });
-    expect(response.json()).toEqual({ key: 'live', stored_in: 'mcp' });
+    expect(response.json()).toEqual({ key: 'live', project_id: null, stored_in: 'mcp' });
     expect((await liveApi.search('q=server-memory')).json()).toEqual({
       items: [{ key: 'live', content: 'Delivered to server-memory', tags: ['mcp'], project_id: null, agent_id: null }],
       source: 'mcp',
@@ -229,5 +238,18 @@ describe('with the real MCP server', () => {
     expect((await liveApi.ready()).json().checks.memory).toEqual({ status: 'up', circuit: 'CLOSED', mcp: 'connected' });
     const onServer = await readGraphDirectly(graph.path, (server) => server.get('live'));
     expect(onServer?.tags).toEqual(['mcp']);
+  });
+
+  it('keeps the same key of two projects apart, on the server too', async () => {
+    const other = await createProject('other');
+    for (const [project, content] of [[projectId, 'first'], [other, 'second']] as const) {
+      expect((await liveApi.store({ key: 'shared', content, project_id: project })).json().stored_in).toBe('mcp');
+    }
+    const found = (await liveApi.search('q=shared')).json();
+    expect(found.source).toBe('mcp');
+    const pairs = found.items.map((item: { project_id: string; content: string }) => [item.project_id, item.content]);
+    expect(pairs.sort()).toEqual([[projectId, 'first'], [other, 'second']].sort());
+    const onServer = await readGraphDirectly(graph.path, (server) => server.get(`@${other}/shared`));
+    expect(onServer).toMatchObject({ key: 'shared', project_id: other, content: 'second' });
   });
 });

@@ -68,7 +68,10 @@ export function memoryApi(app: () => FastifyInstance) {
   return {
     store: (payload: object) => send({ method: 'POST', url: '/api/v1/memory', payload }),
     search: (query: string) => send({ method: 'GET', url: `/api/v1/memory/search?${query}` }),
-    get: (key: string) => send({ method: 'GET', url: `/api/v1/memory/${encodeURIComponent(key)}` }),
+    get: (key: string, projectId?: string) => {
+      const query = projectId === undefined ? '' : `?project_id=${projectId}`;
+      return send({ method: 'GET', url: `/api/v1/memory/${encodeURIComponent(key)}${query}` });
+    },
     circuit: async () => (await send({ method: 'GET', url: '/api/v1/memory/circuit' })).json(),
     reset: () => send({ method: 'POST', url: '/api/v1/memory/circuit/reset' }),
     ready: () => send({ method: 'GET', url: '/health/ready' }),

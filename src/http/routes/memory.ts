@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import {
   memoryCircuitSchema,
+  memoryEntryPath,
+  memoryEntryQuerySchema,
   memoryEntrySchema,
   memoryInputSchema,
   memoryKeyParamsSchema,
@@ -30,7 +32,7 @@ export async function memoryRoutes(fastify: FastifyInstance): Promise<void> {
     },
     handler: async (request, reply) => {
       const stored = await service.store(request.body, actorOf(request));
-      return reply.code(201).header('location', `${request.routeOptions.url}/${encodeURIComponent(stored.key)}`).send(stored);
+      return reply.code(201).header('location', memoryEntryPath(stored)).send(stored);
     },
   });
 
@@ -55,9 +57,9 @@ export async function memoryRoutes(fastify: FastifyInstance): Promise<void> {
 
   app.get('/memory/:key', {
     schema: {
-      tags, summary: 'Get one entry from local storage',
-      params: memoryKeyParamsSchema, response: { 200: memoryEntrySchema, ...problems(401, 403, 404, 414, 422, 429, 503) },
+      tags, summary: 'Get one entry (of `project_id`, or of no project) from local storage',
+      params: memoryKeyParamsSchema, querystring: memoryEntryQuerySchema, response: { 200: memoryEntrySchema, ...problems(401, 403, 404, 414, 422, 429, 503) },
     },
-    handler: (request) => service.get(request.params.key, request.principal),
+    handler: (request) => service.get(request.params.key, request.query.project_id ?? null, request.principal),
   });
 }

@@ -31,6 +31,7 @@ function setup(options: { mcp?: boolean } = {}) {
     search: vi.fn(async () => [{ ...hit, score: 0.1 }]),
     queuedCount: vi.fn(async () => 3),
   };
+  const projects = { findById: vi.fn(async (_tx: unknown, id: string) => ({ id })) };
   const breaker = new CircuitBreaker({ failureThreshold: 2, openMs: 60_000, isCallerError: isMemoryCallerError });
   const server = { search: vi.fn(async (): Promise<MemorySearchHit[]> => [hit]) };
   const delivery = { awaitDelivery: vi.fn(async () => true) };
@@ -40,6 +41,7 @@ function setup(options: { mcp?: boolean } = {}) {
     db: db as unknown as Database,
     writes: writes as never,
     repository: repository as unknown as MemoryRepository,
+    projects: projects as never,
     breaker,
     mcp: options.mcp === false ? null : { server, delivery },
     cache,
@@ -47,7 +49,7 @@ function setup(options: { mcp?: boolean } = {}) {
     searchTimeoutMs: 50,
     logger,
   });
-  return { db, writes, audited, repository, breaker, server, delivery, cache, logger, service };
+  return { db, writes, audited, repository, projects, breaker, server, delivery, cache, logger, service };
 }
 
 async function openBreaker(breaker: CircuitBreaker): Promise<void> {
@@ -64,7 +66,7 @@ afterEach(() => {
 describe('MemoryService.store', () => {
   it('saves the entry and queues it in one transaction, then answers "mcp" once the worker delivered it', async () => {
     const { db, repository, delivery, service } = setup();
-    await expect(service.store(input, actor)).resolves.toEqual({ key: 'deploy', stored_in: 'mcp' });
+    await expect(service.store(input, actor)).resolves.toEqual({ key: 'deploy', project_id: null, stored_in: 'mcp' });
     expect(db.transaction).toHaveBeenCalledOnce();
     expect(repository.save).toHaveBeenCalledWith(transaction, input);
     expect(repository.enqueue).toHaveBeenCalledWith(transaction, input);
@@ -75,7 +77,7 @@ describe('MemoryService.store', () => {
   it('answers "queued" when the row was not delivered in time, and counts the fallback', async () => {
     const { delivery, service } = setup();
     delivery.awaitDelivery.mockResolvedValueOnce(false);
-    await expect(service.store(input, actor)).resolves.toEqual({ key: 'deploy', stored_in: 'queued' });
+    await expect(service.store(input, actor)).resolves.toEqual({ key: 'deploy', project_id: null, stored_in: 'queued' });
     expect((await service.circuit()).fallback_count).toBe(1);
   });
 
@@ -169,12 +171,32 @@ describe('MemoryService.search', () => {
   });
 });
 
+describe('MemoryService project checks', () => {
+  it('refuses a project that does not exist, as agents do, and saves nothing', async () => {
+    const { projects, repository, service } = setup();
+    const missing = '33333333-3333-4333-8333-333333333333';
+    projects.findById.mockResolvedValueOnce(null as never);
+    const refused = service.store({ ...input, project_id: missing }, actor);
+    await expect(refused).rejects.toBeInstanceOf(UnprocessableError);
+    await expect(refused).rejects.toMatchObject({ errors: [{ path: '/project_id', in: 'body' }] });
+    expect(repository.save).not.toHaveBeenCalled();
+    expect(projects.findById).toHaveBeenCalledWith(transaction, missing);
+  });
+
+  it('asks nothing about projects for an entry without one', async () => {
+    const { projects, service } = setup();
+    await service.store(input, actor);
+    expect(projects.findById).not.toHaveBeenCalled();
+  });
+});
+
 describe('MemoryService reads and the circuit', () => {
   it('gets an entry from storage or throws "Memory entry <key> not found"', async () => {
     const { repository, service } = setup();
-    await expect(service.get('deploy', unrestricted)).resolves.toBe(stored);
+    await expect(service.get('deploy', null, unrestricted)).resolves.toBe(stored);
+    expect(repository.findByKey).toHaveBeenLastCalledWith(expect.anything(), 'deploy', null);
     repository.findByKey.mockResolvedValueOnce(null);
-    await expect(service.get('gone', unrestricted)).rejects.toThrow(new NotFoundError('Memory entry', 'gone'));
+    await expect(service.get('gone', null, unrestricted)).rejects.toThrow(new NotFoundError('Memory entry', 'gone'));
   });
 
   it('reports the breaker snapshot, the fallbacks and the queue length; reset zeroes them', async () => {
@@ -207,10 +229,12 @@ describe('MemoryService scopes and audit', () => {
   it('audits every store and every manual reset in the write transaction', async () => {
     const { audited, writes, service } = setup();
     await service.store(input, actor);
+    await service.store({ ...input, project_id: own }, actor);
     await service.resetCircuit(actor);
-    expect(writes.run).toHaveBeenCalledTimes(2);
+    expect(writes.run).toHaveBeenCalledTimes(3);
     expect(audited).toEqual([
       { action: 'store', resource: 'memory', resourceId: 'deploy', changedFields: ['content', 'tags', 'project_id', 'agent_id'] },
+      { action: 'store', resource: 'memory', resourceId: `@${own}/deploy`, changedFields: ['content', 'tags', 'project_id', 'agent_id'] },
       { action: 'reset', resource: 'memory_circuit', resourceId: null },
     ]);
   });
@@ -220,9 +244,11 @@ describe('MemoryService scopes and audit', () => {
     await expect(service.store(input, scopedActor)).rejects.toBeInstanceOf(UnprocessableError);
     await expect(service.store({ ...input, project_id: '22222222-2222-4222-8222-222222222222' }, scopedActor)).rejects.toThrow('does not exist');
     await expect(service.store({ ...input, project_id: own }, scopedActor)).resolves.toMatchObject({ key: 'deploy' });
-    await expect(service.get('deploy', scoped)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(service.get('deploy', null, scoped)).rejects.toBeInstanceOf(NotFoundError);
+    expect(repository.findByKey).not.toHaveBeenCalled();
     repository.findByKey.mockResolvedValueOnce({ ...stored, project_id: own });
-    await expect(service.get('deploy', scoped)).resolves.toMatchObject({ project_id: own });
+    await expect(service.get('deploy', own, scoped)).resolves.toMatchObject({ project_id: own });
+    expect(repository.findByKey).toHaveBeenLastCalledWith(expect.anything(), 'deploy', own);
     await expect(service.search(query, scoped)).rejects.toBeInstanceOf(UnprocessableError);
     await expect(service.search({ ...query, project_id: own }, scoped)).resolves.toMatchObject({ source: 'mcp' });
   });
