@@ -3,6 +3,7 @@ import { type LoggedEvent, rootTopics, toEnvelope } from '../domain/event.js';
 import type { Database } from '../store/database.js';
 import type { EventDispatcher } from './event-dispatcher.js';
 import type { EventLog } from './event-log.js';
+import { MessageBudget } from './message-budget.js';
 import { type ServerMessage, parseClientMessage } from './ws-protocol.js';
 
 /** The part of a `ws` WebSocket the gateway uses, so tests can stand in for it. */
@@ -24,6 +25,31 @@ export interface GatewayOptions {
   maxBufferedBytes: number;
   maxConnections: number;
   replayBatchSize?: number;
+  /** Most topics one connection may hold (default {@link MAX_TOPICS_PER_CONNECTION}). */
+  maxTopics?: number;
+}
+
+/** Most topics one connection may hold; a SUBSCRIBE past it is refused with TOO_MANY_TOPICS. */
+export const MAX_TOPICS_PER_CONNECTION = 200;
+/** Control messages a connection may send at once, and per second after that, before it is closed. */
+export const CONTROL_MESSAGE_BURST = 60;
+export const CONTROL_MESSAGES_PER_SECOND = 10;
+/** A replay waits for the socket to drain below this many unsent bytes before reading on. */
+export const REPLAY_LOW_WATER_BYTES = 256 * 1024;
+/** How long a slow consumer has to complete the closing handshake before its socket is cut. */
+const SLOW_CONSUMER_CLOSE_GRACE_MS = 1_000;
+/** How often a paused replay looks at the socket's unsent bytes again. */
+const DRAIN_POLL_MS = 20;
+/** Live events held for a connection still replaying; past this it is closed as a slow consumer. */
+export const MAX_EVENTS_HELD_DURING_REPLAY = 10_000;
+
+/**
+ * Which of the given API keys are still valid; the gateway asks every `intervalMs` for the keys
+ * of its open sockets and closes those of the others (revoked or deleted) with 4401.
+ */
+export interface KeyCheck {
+  intervalMs: number;
+  activeKeys(keyIds: readonly string[]): Promise<ReadonlySet<string>>;
 }
 
 /**
@@ -35,10 +61,12 @@ export interface ConnectRequest {
   topics: string[] | null;
   lastEventId: number | undefined;
   allowedTopics: readonly string[] | null;
+  /** The API key the socket was opened with (null with AUTH=off). */
+  keyId: string | null;
 }
 
-/** Close codes the gateway uses. */
-export const CloseCode = { goingAway: 1001, policyViolation: 1008, tryAgainLater: 1013 } as const;
+/** Close codes the gateway uses; 4401: the socket's API key was revoked. */
+export const CloseCode = { goingAway: 1001, policyViolation: 1008, tryAgainLater: 1013, keyRevoked: 4401 } as const;
 
 const OPEN = 1;
 
@@ -49,6 +77,8 @@ interface Connection {
   socket: GatewaySocket;
   topics: Set<string>;
   allowedTopics: ReadonlySet<string> | null;
+  keyId: string | null;
+  budget: MessageBudget;
   lastSentId: number;
   alive: boolean;
   phase: Phase;
@@ -74,6 +104,7 @@ function positive(name: string, value: number): number {
 export class WebSocketGateway {
   private readonly connections = new Map<string, Connection>();
   private heartbeat: NodeJS.Timeout | undefined;
+  private keyTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private readonly replayBatchSize: number;
   /** Frames sent and received since start, for metrics. */
@@ -90,7 +121,10 @@ export class WebSocketGateway {
     positive('maxBufferedBytes', options.maxBufferedBytes);
     positive('maxConnections', options.maxConnections);
     this.replayBatchSize = positive('replayBatchSize', options.replayBatchSize ?? 500);
+    this.maxTopics = positive('maxTopics', options.maxTopics ?? MAX_TOPICS_PER_CONNECTION);
   }
+
+  private readonly maxTopics: number;
 
   get connectionCount(): number {
     return this.connections.size;
@@ -104,8 +138,34 @@ export class WebSocketGateway {
   /** Closes every socket with 1001 so clients reconnect elsewhere, and stops the heartbeat. */
   stop(): void {
     clearInterval(this.heartbeat);
+    clearInterval(this.keyTimer);
     this.unsubscribe?.();
     for (const connection of this.connections.values()) this.close(connection, CloseCode.goingAway, 'server shutting down');
+  }
+
+  /** Re-checks the keys of open sockets every `check.intervalMs`, until {@link stop}. */
+  watchKeys(check: KeyCheck): void {
+    clearInterval(this.keyTimer);
+    this.keyTimer = setInterval(() => void this.checkKeys(check), positive('intervalMs', check.intervalMs));
+  }
+
+  /** Closes every socket opened with `keyId` (4401), e.g. at once when this instance revokes it. */
+  closeKey(keyId: string): void {
+    for (const connection of this.connections.values()) {
+      if (connection.keyId === keyId) this.close(connection, CloseCode.keyRevoked, 'API key revoked');
+    }
+  }
+
+  private async checkKeys(check: KeyCheck): Promise<void> {
+    const keyIds = new Set<string>();
+    for (const { keyId } of this.connections.values()) if (keyId !== null) keyIds.add(keyId);
+    if (keyIds.size === 0) return;
+    try {
+      const active = await check.activeKeys([...keyIds]);
+      for (const keyId of keyIds) if (!active.has(keyId)) this.closeKey(keyId);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not re-check the API keys of open sockets; retrying');
+    }
   }
 
   /** Takes over a freshly upgraded socket. */
@@ -114,7 +174,7 @@ export class WebSocketGateway {
       socket.close(CloseCode.tryAgainLater, 'connection limit reached');
       return;
     }
-    const connection = this.register(socket, request.topics ?? request.allowedTopics ?? [...rootTopics], request.allowedTopics);
+    const connection = this.register(socket, request);
     const head = this.dispatcher.lastDeliveredId;
     this.sendControl(connection, {
       type: 'WELCOME', connection_id: connection.id, last_event_id: request.lastEventId ?? head,
@@ -128,9 +188,12 @@ export class WebSocketGateway {
     }
   }
 
-  private register(socket: GatewaySocket, topics: readonly string[], allowedTopics: readonly string[] | null): Connection {
+  private register(socket: GatewaySocket, request: ConnectRequest): Connection {
+    const { allowedTopics, keyId } = request;
     const connection: Connection = {
-      id: randomUUID(), socket, topics: new Set(topics), allowedTopics: allowedTopics === null ? null : new Set(allowedTopics),
+      id: randomUUID(), socket, topics: new Set(request.topics ?? allowedTopics ?? rootTopics),
+      allowedTopics: allowedTopics === null ? null : new Set(allowedTopics), keyId,
+      budget: new MessageBudget(CONTROL_MESSAGE_BURST, CONTROL_MESSAGES_PER_SECOND),
       lastSentId: 0, alive: true, phase: { name: 'replaying', buffered: [] },
     };
     this.connections.set(connection.id, connection);
@@ -157,12 +220,32 @@ export class WebSocketGateway {
     return lastEventId < pruned || lastEventId > latest;
   }
 
+  /**
+   * Reads the log a page at a time and sends each event only while the socket holds fewer than
+   * {@link REPLAY_LOW_WATER_BYTES} unsent: a client that does not read costs one page of the
+   * log and that many bytes, not the log.
+   */
   private async replayFromLog(connection: Connection): Promise<void> {
     for (;;) {
       if (connection.phase.name === 'closed') return;
       const events = await this.log.readAfter(this.db, connection.lastSentId, [...connection.topics], this.replayBatchSize);
-      events.forEach((event) => this.sendEvent(connection, event, JSON.stringify(toEnvelope(event))));
+      for (const event of events) {
+        if (connection.socket.bufferedAmount > REPLAY_LOW_WATER_BYTES) await this.drained(connection);
+        this.sendEvent(connection, event, JSON.stringify(toEnvelope(event)));
+      }
       if (events.length < this.replayBatchSize) return;
+    }
+  }
+
+  /**
+   * Resolves once the socket's unsent bytes are below the low-water mark, or it closed. `ws`
+   * has no drain event of its own, so this looks again every {@link DRAIN_POLL_MS}; a client
+   * that never reads is dropped by the heartbeat.
+   */
+  private async drained(connection: Connection): Promise<void> {
+    const open = () => connection.phase.name !== 'closed' && connection.socket.readyState === OPEN;
+    while (open() && connection.socket.bufferedAmount > REPLAY_LOW_WATER_BYTES) {
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
     }
   }
 
@@ -176,9 +259,25 @@ export class WebSocketGateway {
   private broadcast(event: LoggedEvent): void {
     let frame: string | undefined;
     for (const connection of this.connections.values()) {
-      if (connection.phase.name === 'replaying') connection.phase.buffered.push(event);
+      if (connection.phase.name === 'replaying') this.hold(connection, connection.phase.buffered, event);
       else if (connection.phase.name === 'live') this.sendEvent(connection, event, (frame ??= JSON.stringify(toEnvelope(event))));
     }
+  }
+
+  /** Keeps a live event for a connection still replaying, up to a bound. */
+  private hold(connection: Connection, held: LoggedEvent[], event: LoggedEvent): void {
+    if (held.length < MAX_EVENTS_HELD_DURING_REPLAY) held.push(event);
+    else this.closeSlowConsumer(connection);
+  }
+
+  /**
+   * Closes with 1013; a peer that does not read would hold its unsent bytes until `ws` gives up
+   * on the closing handshake, so it is cut off after {@link SLOW_CONSUMER_CLOSE_GRACE_MS}.
+   */
+  private closeSlowConsumer(connection: Connection): void {
+    this.logger.warn({ connection: connection.id, buffered: connection.socket.bufferedAmount }, 'closing a slow consumer');
+    this.close(connection, CloseCode.tryAgainLater, 'slow consumer');
+    setTimeout(() => connection.socket.terminate(), SLOW_CONSUMER_CLOSE_GRACE_MS).unref();
   }
 
   private sendEvent(connection: Connection, event: LoggedEvent, frame: string): void {
@@ -194,8 +293,7 @@ export class WebSocketGateway {
   private send(connection: Connection, frame: string): void {
     if (connection.phase.name === 'closed' || connection.socket.readyState !== OPEN) return;
     if (connection.socket.bufferedAmount > this.options.maxBufferedBytes) {
-      this.logger.warn({ connection: connection.id, buffered: connection.socket.bufferedAmount }, 'closing a slow consumer');
-      this.close(connection, CloseCode.tryAgainLater, 'slow consumer');
+      this.closeSlowConsumer(connection);
       return;
     }
     connection.socket.send(frame);
@@ -204,6 +302,10 @@ export class WebSocketGateway {
 
   private onMessage(connection: Connection, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
     this.traffic.received += 1;
+    if (!connection.budget.take()) {
+      this.close(connection, CloseCode.policyViolation, 'too many messages');
+      return;
+    }
     const text = isBinary ? '' : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8');
     const parsed = parseClientMessage(text);
     if ('error' in parsed) {
@@ -222,11 +324,18 @@ export class WebSocketGateway {
       this.sendControl(connection, { type: 'ERROR', code: 'FORBIDDEN_TOPIC', message: `This key may not read ${forbidden.join(', ')}` });
       return;
     }
-    for (const topic of topics) {
-      if (action === 'SUBSCRIBE') connection.topics.add(topic);
+    const subscribing = action === 'SUBSCRIBE';
+    const changed = [...new Set(topics)].filter((topic) => connection.topics.has(topic) !== subscribing);
+    if (subscribing && connection.topics.size + changed.length > this.maxTopics) {
+      const message = `A connection may hold at most ${this.maxTopics} topics; it holds ${connection.topics.size}`;
+      this.sendControl(connection, { type: 'ERROR', code: 'TOO_MANY_TOPICS', message });
+      return;
+    }
+    for (const topic of changed) {
+      if (subscribing) connection.topics.add(topic);
       else connection.topics.delete(topic);
     }
-    this.sendControl(connection, { type: 'ACK', action, topics: [...connection.topics] });
+    this.sendControl(connection, { type: 'ACK', action, topics: changed, topic_count: connection.topics.size });
   }
 
   private beat(): void {

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { topicSchema } from '../domain/event.js';
 
-const topicsField = z.array(topicSchema).min(1).max(100);
+/** Most topics one SUBSCRIBE or UNSUBSCRIBE may name. */
+export const MAX_TOPICS_PER_MESSAGE = 100;
+
+const topicsField = z.array(topicSchema).min(1).max(MAX_TOPICS_PER_MESSAGE);
 
 /** Messages a client may send on the WebSocket. */
 export const clientMessageSchema = z.discriminatedUnion('type', [
@@ -13,12 +16,18 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
 /** Error codes the server sends in `ERROR` messages. */
-export type GatewayErrorCode = 'INVALID_JSON' | 'UNKNOWN_TYPE' | 'INVALID_MESSAGE' | 'REPLAY_GAP' | 'FORBIDDEN_TOPIC';
+export type GatewayErrorCode =
+  | 'INVALID_JSON'
+  | 'UNKNOWN_TYPE'
+  | 'INVALID_MESSAGE'
+  | 'REPLAY_GAP'
+  | 'FORBIDDEN_TOPIC'
+  | 'TOO_MANY_TOPICS';
 
 /** Control messages the server sends; events travel as their own envelope (see `SwarmEvent`). */
 export type ServerMessage =
   | { type: 'WELCOME'; connection_id: string; last_event_id: number; heartbeat_ms: number; topics: string[] }
-  | { type: 'ACK'; action: 'SUBSCRIBE' | 'UNSUBSCRIBE'; topics: string[] }
+  | { type: 'ACK'; action: 'SUBSCRIBE' | 'UNSUBSCRIBE'; topics: string[]; topic_count: number }
   | { type: 'PING'; timestamp: string }
   | { type: 'PONG'; timestamp: string }
   | { type: 'ERROR'; code: GatewayErrorCode; message: string };

@@ -1,9 +1,9 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import type { Config } from '../config.js';
 import { type Access, type Actor, type Principal, allows, unrestricted } from '../domain/auth.js';
 import { ForbiddenError, UnauthorizedError } from '../domain/errors.js';
-import { AuthService } from '../services/auth-service.js';
+import { AuthService, KEY_CACHE_TTL_MS } from '../services/auth-service.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -55,6 +55,17 @@ async function authenticate(auth: AuthService, request: FastifyRequest, reply: F
 }
 
 /**
+ * A socket must not outlive its key: a revocation here closes its sockets at once, and every
+ * instance re-checks the keys of its sockets as often as a verified key is cached.
+ */
+function closeSocketsOfRevokedKeys(app: FastifyInstance, auth: AuthService): void {
+  const { gateway } = app.events;
+  gateway.watchKeys({ intervalMs: KEY_CACHE_TTL_MS, activeKeys: (ids) => auth.activeKeys(ids) });
+  const unsubscribe = auth.onRevoke((keyId) => gateway.closeKey(keyId));
+  app.addHook('onClose', async () => void unsubscribe());
+}
+
+/**
  * Authentication (`Authorization: Bearer <key>`) and role checks for every route but health,
  * docs and metrics. With `AUTH=off` (allowed on a loopback HOST only) every request acts as an
  * unrestricted admin. On a first start with no key, an admin key is created and logged once.
@@ -70,10 +81,11 @@ export const authPlugin = fastifyPlugin<{ config: Pick<Config, 'AUTH'> }>(
       return;
     }
     app.addHook('preParsing', async (request, reply) => authenticate(auth, request, reply));
+    closeSocketsOfRevokedKeys(app, auth);
     const created = await auth.bootstrap();
     if (created !== null) {
       app.log.warn({ key_id: created.id }, `==== FIRST START: admin API key (shown once, store it now): ${created.key} ====`);
     }
   },
-  { name: 'auth', dependencies: ['database', 'services'] },
+  { name: 'auth', dependencies: ['database', 'services', 'events'] },
 );

@@ -6,7 +6,8 @@ import type { Database } from '../store/database.js';
 import type { WriteTransactions } from './write-transaction.js';
 
 const KEY_PATTERN = /^sc_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
-const CACHE_TTL_MS = 5_000;
+/** How long a verified key is trusted without asking the database again. */
+export const KEY_CACHE_TTL_MS = 5_000;
 const CACHE_MAX_ENTRIES = 10_000;
 const TOUCH_INTERVAL_MS = 60_000;
 
@@ -32,6 +33,7 @@ export class AuthService {
   /** Verified tokens (they only ever live in this process's memory), with the principal they stand for. */
   private readonly cache = new Map<string, { principal: Principal | null; expiresAt: number }>();
   private readonly touchedAt = new Map<string, number>();
+  private readonly revokeListeners = new Set<(keyId: string) => void>();
   private readonly now: () => number;
 
   constructor(
@@ -49,7 +51,7 @@ export class AuthService {
     if (cached !== undefined && cached.expiresAt > this.now()) return this.used(cached.principal);
     const principal = await this.verify(token);
     if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.clear();
-    this.cache.set(token, { principal, expiresAt: this.now() + CACHE_TTL_MS });
+    this.cache.set(token, { principal, expiresAt: this.now() + KEY_CACHE_TTL_MS });
     return this.used(principal);
   }
 
@@ -75,7 +77,29 @@ export class AuthService {
       if ((await this.keys.revoke(tx, id)) === null) throw new NotFoundError('Key', id);
       audit({ action: 'revoke', resource: 'key', resourceId: id });
     });
-    for (const [cacheKey, entry] of this.cache) if (entry.principal?.keyId === id) this.cache.delete(cacheKey);
+    this.forget(id);
+    for (const listener of this.revokeListeners) listener(id);
+  }
+
+  /** Calls `listener` with the id of every key this instance revokes; returns the unsubscribe function. */
+  onRevoke(listener: (keyId: string) => void): () => void {
+    this.revokeListeners.add(listener);
+    return () => this.revokeListeners.delete(listener);
+  }
+
+  /**
+   * Which of `ids` are still valid keys (for open sockets, which must not outlive their key).
+   * Keys found revoked leave the cache too, so a reconnect with one fails at once.
+   */
+  async activeKeys(ids: readonly string[]): Promise<Set<string>> {
+    const active = await this.keys.activeAmong(this.db, ids);
+    for (const id of ids) if (!active.has(id)) this.forget(id);
+    return active;
+  }
+
+  /** Drops the cached verifications of a key. */
+  private forget(keyId: string): void {
+    for (const [token, entry] of this.cache) if (entry.principal?.keyId === keyId) this.cache.delete(token);
   }
 
   /** On a database with no usable key, creates an admin key so that a first start is usable; returns it (once). */

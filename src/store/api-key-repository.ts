@@ -1,4 +1,4 @@
-import { desc, eq, isNull } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull } from 'drizzle-orm';
 import type { ApiKey, Role } from '../domain/auth.js';
 import type { Executor } from './database.js';
 import { apiKeys } from './schema.js';
@@ -53,6 +53,16 @@ export class ApiKeyRepository {
 
   async touch(executor: Executor, id: string, at: Date): Promise<void> {
     await executor.update(apiKeys).set({ lastUsedAt: at }).where(eq(apiKeys.id, id));
+  }
+
+  /** Which of `ids` name a key that exists and is not revoked. */
+  async activeAmong(executor: Executor, ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await executor
+      .select({ id: apiKeys.id })
+      .from(apiKeys)
+      .where(and(inArray(apiKeys.id, [...ids]), isNull(apiKeys.revokedAt)));
+    return new Set(rows.map((row) => row.id));
   }
 
   async hasActiveKey(executor: Executor): Promise<boolean> {

@@ -81,11 +81,13 @@ describe('topics', () => {
     const socket = await connect('?topics=agents');
     await socket.next((message) => message.type === 'WELCOME');
     socket.send({ type: 'SUBSCRIBE', topics: [`project:${project.id}`] });
-    expect(await socket.next(notHeartbeat)).toEqual({ type: 'ACK', action: 'SUBSCRIBE', topics: ['agents', `project:${project.id}`] });
+    const subscribed = { type: 'ACK', action: 'SUBSCRIBE', topics: [`project:${project.id}`], topic_count: 2 };
+    expect(await socket.next(notHeartbeat)).toEqual(subscribed);
     await t.request({ method: 'PATCH', url: `/api/v1/projects/${project.id}`, payload: { name: 'one' } });
     expect(await socket.next((message) => message.type === 'PROJECT_UPDATE')).toMatchObject({ data: { project: { name: 'one' } } });
     socket.send({ type: 'UNSUBSCRIBE', topics: [`project:${project.id}`] });
-    expect(await socket.next(notHeartbeat)).toEqual({ type: 'ACK', action: 'UNSUBSCRIBE', topics: ['agents'] });
+    const unsubscribed = { type: 'ACK', action: 'UNSUBSCRIBE', topics: [`project:${project.id}`], topic_count: 1 };
+    expect(await socket.next(notHeartbeat)).toEqual(unsubscribed);
     await t.request({ method: 'PATCH', url: `/api/v1/projects/${project.id}`, payload: { name: 'two' } });
     await t.request({ method: 'POST', url: '/api/v1/agents', payload: { name: `marker-${project.id}`, agent_type: 'tester' } });
     expect((await socket.next((message) => typeof message.id === 'number')).type).toBe('AGENT_CREATED');

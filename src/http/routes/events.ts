@@ -66,7 +66,8 @@ export async function eventRoutes(fastify: FastifyInstance): Promise<void> {
     },
     (socket, request) =>
       app.events.gateway.accept(socket as GatewaySocket, {
-        topics: request.query.topics ?? null, lastEventId: request.query.last_event_id, allowedTopics: scopeTopics(request.principal),
+        topics: request.query.topics ?? null, lastEventId: request.query.last_event_id,
+        allowedTopics: scopeTopics(request.principal), keyId: request.principal.keyId,
       }),
   );
 }

@@ -4,7 +4,14 @@ import type { LoggedEvent } from '../../../src/domain/event.js';
 import { InProcessEventBus } from '../../../src/events/event-bus.js';
 import { EventDispatcher } from '../../../src/events/event-dispatcher.js';
 import type { EventLog } from '../../../src/events/event-log.js';
-import { type GatewaySocket, WebSocketGateway } from '../../../src/events/ws-gateway.js';
+import { MessageBudget } from '../../../src/events/message-budget.js';
+import {
+  CONTROL_MESSAGE_BURST,
+  type GatewaySocket,
+  MAX_EVENTS_HELD_DURING_REPLAY,
+  REPLAY_LOW_WATER_BYTES,
+  WebSocketGateway,
+} from '../../../src/events/ws-gateway.js';
 import type { Database } from '../../../src/store/database.js';
 
 class FakeSocket extends EventEmitter {
@@ -23,7 +30,9 @@ class FakeSocket extends EventEmitter {
 
 const event = (id: number, topics = ['projects']): LoggedEvent => ({ id, type: 'PROJECT_UPDATE', topic: topics[0]!, topics, timestamp: '2026-01-01T00:00:00.000Z', data: {} });
 
-function setup(options: { logged?: number[]; pruned?: number; maxConnections?: number; maxBufferedBytes?: number } = {}) {
+interface SetupOptions { logged?: number[]; pruned?: number; maxConnections?: number; maxBufferedBytes?: number; maxTopics?: number }
+
+function setup(options: SetupOptions = {}) {
   const logged = options.logged ?? [];
   const log = {
     latestId: vi.fn(async () => logged.at(-1) ?? 0),
@@ -36,13 +45,16 @@ function setup(options: { logged?: number[]; pruned?: number; maxConnections?: n
   const logger = { info: vi.fn(), warn: vi.fn() };
   const gateway = new WebSocketGateway({} as Database, log as unknown as EventLog, dispatcher, {
     heartbeatMs: 1_000, maxBufferedBytes: options.maxBufferedBytes ?? 1_000, maxConnections: options.maxConnections ?? 10, replayBatchSize: 2,
+    maxTopics: options.maxTopics,
   }, logger);
   return { log, bus, dispatcher, gateway, logger };
 }
 
-async function connected(gateway: WebSocketGateway, request: { topics?: string[] | null; lastEventId?: number; allowedTopics?: string[] } = {}) {
+interface Request { topics?: string[] | null; lastEventId?: number; allowedTopics?: string[]; keyId?: string }
+
+async function connected(gateway: WebSocketGateway, request: Request = {}) {
   const socket = new FakeSocket();
-  await gateway.accept(socket as unknown as GatewaySocket, { topics: request.topics ?? null, lastEventId: request.lastEventId, allowedTopics: request.allowedTopics ?? null });
+  await gateway.accept(socket as unknown as GatewaySocket, { topics: request.topics ?? null, lastEventId: request.lastEventId, allowedTopics: request.allowedTopics ?? null, keyId: request.keyId ?? null });
   return socket;
 }
 
@@ -78,7 +90,7 @@ describe('WebSocketGateway', () => {
       return [event(2), event(3)];
     });
     const socket = new FakeSocket();
-    const accepting = gateway.accept(socket as unknown as GatewaySocket, { topics: null, lastEventId: 1, allowedTopics: null });
+    const accepting = gateway.accept(socket as unknown as GatewaySocket, { topics: null, lastEventId: 1, allowedTopics: null, keyId: null });
     await vi.waitFor(() => expect(log.readAfter).toHaveBeenCalled());
     bus.publish([event(4)]);
     release();
@@ -188,5 +200,162 @@ describe('WebSocketGateway', () => {
     expect(logger.warn).toHaveBeenCalled();
     socket.emit('close');
     expect(gateway.connectionCount).toBe(0);
+  });
+});
+
+const send = (socket: FakeSocket, message: object) => socket.emit('message', Buffer.from(JSON.stringify(message)), false);
+const eventIds = (socket: FakeSocket) => socket.sent.filter((message) => typeof message.id === 'number').map((message) => message.id);
+
+describe('WebSocketGateway and revoked keys', () => {
+  it('closes every socket of a key with 4401 at once, and no other', async () => {
+    const { gateway } = setup();
+    const [first, second, other, open] = [
+      await connected(gateway, { keyId: 'k1' }), await connected(gateway, { keyId: 'k1' }),
+      await connected(gateway, { keyId: 'k2' }), await connected(gateway),
+    ];
+    gateway.closeKey('k1');
+    expect([first.closedWith, second.closedWith]).toEqual([[4401, 'API key revoked'], [4401, 'API key revoked']]);
+    expect([other.closedWith, open.closedWith]).toEqual([undefined, undefined]);
+    expect(gateway.connectionCount).toBe(2);
+  });
+
+  it('re-checks the keys of open sockets on every interval and closes those no longer valid', async () => {
+    vi.useFakeTimers();
+    const { gateway, logger } = setup();
+    const activeKeys = vi.fn(async (ids: readonly string[]) => new Set(ids.filter((id) => id !== 'revoked')));
+    gateway.watchKeys({ intervalMs: 5_000, activeKeys });
+    const kept = await connected(gateway, { keyId: 'valid' });
+    const revoked = await connected(gateway, { keyId: 'revoked' });
+    await vi.advanceTimersByTimeAsync(4_999);
+    expect(revoked.closedWith).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(activeKeys).toHaveBeenCalledWith(['valid', 'revoked']);
+    expect(revoked.closedWith).toEqual([4401, 'API key revoked']);
+    activeKeys.mockRejectedValueOnce(new Error('database away'));
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(kept.closedWith).toBeUndefined();
+    expect(logger.warn).toHaveBeenCalledWith(expect.anything(), expect.stringContaining('could not re-check'));
+    gateway.stop();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('asks nothing while no socket has a key', async () => {
+    vi.useFakeTimers();
+    const { gateway } = setup();
+    const activeKeys = vi.fn(async () => new Set<string>());
+    gateway.watchKeys({ intervalMs: 1_000, activeKeys });
+    await connected(gateway);
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(activeKeys).not.toHaveBeenCalled();
+    gateway.stop();
+  });
+});
+
+describe('WebSocketGateway bounds', () => {
+  it('acknowledges only the topics that changed, with the count held', async () => {
+    const { gateway } = setup();
+    const socket = await connected(gateway, { topics: ['agents'] });
+    send(socket, { type: 'SUBSCRIBE', topics: ['agents', 'projects', 'projects'] });
+    expect(socket.sent.at(-1)).toEqual({ type: 'ACK', action: 'SUBSCRIBE', topics: ['projects'], topic_count: 2 });
+    send(socket, { type: 'UNSUBSCRIBE', topics: ['system', 'agents'] });
+    expect(socket.sent.at(-1)).toEqual({ type: 'ACK', action: 'UNSUBSCRIBE', topics: ['agents'], topic_count: 1 });
+  });
+
+  it('refuses a SUBSCRIBE past the topic limit and changes nothing', async () => {
+    const { gateway, dispatcher, bus } = setup({ maxTopics: 2 });
+    await dispatcher.start();
+    const socket = await connected(gateway, { topics: ['agents'] });
+    const projectTopic = (n: number) => `project:${`${n}`.padStart(8, '0')}-1111-4111-8111-111111111111`;
+    send(socket, { type: 'SUBSCRIBE', topics: [projectTopic(1), projectTopic(2)] });
+    expect(socket.sent.at(-1)).toMatchObject({ type: 'ERROR', code: 'TOO_MANY_TOPICS' });
+    gateway.start();
+    bus.publish([event(1, [projectTopic(1)])]);
+    expect(eventIds(socket)).toEqual([]);
+    send(socket, { type: 'SUBSCRIBE', topics: [projectTopic(1)] });
+    expect(socket.sent.at(-1)).toMatchObject({ type: 'ACK', topic_count: 2 });
+    gateway.stop();
+    dispatcher.stop();
+  });
+
+  it('closes a socket that sends control messages faster than its budget (1008)', async () => {
+    const { gateway } = setup();
+    const socket = await connected(gateway);
+    for (let n = 0; n < CONTROL_MESSAGE_BURST; n += 1) send(socket, { type: 'PING' });
+    expect(socket.closedWith).toBeUndefined();
+    send(socket, { type: 'PING' });
+    expect(socket.closedWith).toEqual([1008, 'too many messages']);
+    expect(socket.types().filter((type) => type === 'PONG')).toHaveLength(CONTROL_MESSAGE_BURST);
+  });
+
+  it('sends each replayed event only once the socket holds less than the low-water mark', async () => {
+    vi.useFakeTimers();
+    const { gateway, log } = setup({ logged: [1, 2, 3], maxBufferedBytes: 10 * REPLAY_LOW_WATER_BYTES });
+    const socket = new FakeSocket();
+    socket.send = (data: string) => {
+      const message = JSON.parse(data);
+      socket.sent.push(message);
+      if (typeof message.id === 'number') socket.bufferedAmount = REPLAY_LOW_WATER_BYTES + 1;
+    };
+    const request = { topics: null, lastEventId: 0, allowedTopics: null, keyId: null };
+    const accepting = gateway.accept(socket as unknown as GatewaySocket, request);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(eventIds(socket)).toEqual([1]);
+    for (const expected of [[1, 2], [1, 2, 3]]) {
+      socket.bufferedAmount = 0;
+      await vi.advanceTimersByTimeAsync(20);
+      expect(eventIds(socket)).toEqual(expected);
+    }
+    expect(log.readAfter).toHaveBeenCalledTimes(2);
+    socket.bufferedAmount = 0;
+    await accepting;
+  });
+
+  it('stops a paused replay when its socket closes', async () => {
+    vi.useFakeTimers();
+    const { gateway, log } = setup({ logged: [1, 2, 3], maxBufferedBytes: 10 * REPLAY_LOW_WATER_BYTES });
+    const socket = new FakeSocket();
+    socket.bufferedAmount = REPLAY_LOW_WATER_BYTES + 1;
+    const accepting = gateway.accept(socket as unknown as GatewaySocket, { topics: null, lastEventId: 0, allowedTopics: null, keyId: null });
+    await vi.advanceTimersByTimeAsync(100);
+    socket.emit('close');
+    await vi.advanceTimersByTimeAsync(100);
+    await accepting;
+    expect(log.readAfter).toHaveBeenCalledTimes(1);
+  });
+
+  it('closes a connection as a slow consumer when too many live events wait for its replay', async () => {
+    const { gateway, dispatcher, bus, log } = setup({ logged: [1] });
+    await dispatcher.start();
+    gateway.start();
+    let release: () => void = () => undefined;
+    log.readAfter.mockImplementationOnce(async () => {
+      await new Promise<void>((resolve) => (release = resolve));
+      return [];
+    });
+    const socket = new FakeSocket();
+    const accepting = gateway.accept(socket as unknown as GatewaySocket, { topics: null, lastEventId: 0, allowedTopics: null, keyId: null });
+    await vi.waitFor(() => expect(log.readAfter).toHaveBeenCalled());
+    bus.publish(Array.from({ length: MAX_EVENTS_HELD_DURING_REPLAY }, (_, index) => event(index + 2)));
+    expect(socket.closedWith).toBeUndefined();
+    bus.publish([event(MAX_EVENTS_HELD_DURING_REPLAY + 2)]);
+    expect(socket.closedWith).toEqual([1013, 'slow consumer']);
+    release();
+    await accepting;
+    gateway.stop();
+    dispatcher.stop();
+  });
+});
+
+describe('MessageBudget', () => {
+  it('allows a burst, then refills at its rate and never above the burst', () => {
+    let now = 0;
+    const budget = new MessageBudget(3, 2, () => now);
+    expect([budget.take(), budget.take(), budget.take(), budget.take()]).toEqual([true, true, true, false]);
+    now = 499;
+    expect(budget.take()).toBe(false);
+    now = 1_000;
+    expect([budget.take(), budget.take(), budget.take()]).toEqual([true, true, false]);
+    now = 60_000;
+    expect([budget.take(), budget.take(), budget.take(), budget.take()]).toEqual([true, true, true, false]);
   });
 });
