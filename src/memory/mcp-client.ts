@@ -49,8 +49,12 @@ export interface MemorySearchOptions {
 
 /** What the service needs from a memory backend. */
 export interface MemoryServer {
-  /** Idempotent per project and key: storing an entry again replaces it, never duplicates. */
-  store(record: MemoryRecord, signal?: AbortSignal): Promise<void>;
+  /**
+   * Stores entries in one round of calls (the last record of an entry wins). Idempotent per
+   * project and key: storing an entry again replaces it, never duplicates, so a failed batch
+   * can simply be sent again.
+   */
+  storeMany(records: readonly MemoryRecord[], signal?: AbortSignal): Promise<void>;
   search(query: string, options: MemorySearchOptions, signal?: AbortSignal): Promise<MemorySearchHit[]>;
   /** The entry stored as entity `name` ({@link memoryEntityName}), or null. */
   get(name: string, signal?: AbortSignal): Promise<MemoryRecord | null>;
@@ -95,10 +99,20 @@ export class McpMemoryServer implements MemoryServer {
     return new McpMemoryServer(mcpConnection);
   }
 
-  async store(record: MemoryRecord, signal?: AbortSignal): Promise<void> {
-    const encoded = encodeRecord(record);
-    const name = memoryEntityName(record);
-    await this.writes.run(() => this.writeRecord(name, encoded, signal), signal);
+  /** One entry; see {@link storeMany}. */
+  store(record: MemoryRecord, signal?: AbortSignal): Promise<void> {
+    return this.storeMany([record], signal);
+  }
+
+  /**
+   * server-memory rewrites its whole file on every change, so a batch costs the same few calls
+   * as one entry: open_nodes, then create_entities, add_observations and delete_observations,
+   * each for every entry that needs it.
+   */
+  async storeMany(records: readonly MemoryRecord[], signal?: AbortSignal): Promise<void> {
+    const byName = new Map(records.map((record) => [memoryEntityName(record), encodeRecord(record)]));
+    if (byName.size === 0) return;
+    await this.writes.run(() => this.writeRecords(byName, signal), signal);
   }
 
   async search(query: string, options: MemorySearchOptions, signal?: AbortSignal): Promise<MemorySearchHit[]> {
@@ -137,45 +151,51 @@ export class McpMemoryServer implements MemoryServer {
   }
 
   /**
-   * One store, run inside the write queue. Updates go add-then-delete so the
-   * entity always holds a valid record, even if the server dies in between.
+   * One batch, run inside the write queue. Updates go add-then-delete so every entity always
+   * holds a valid record, even if the server dies in between.
    */
-  private async writeRecord(name: string, encoded: string, signal: AbortSignal | undefined): Promise<void> {
-    const existing = await this.openEntity(name, signal);
-    if (!existing) {
-      await this.createEntity(name, encoded, signal);
-    } else if (existing.entityType !== MEMORY_ENTITY_TYPE) {
-      await this.callTool('delete_entities', { entityNames: [name] }, signal);
-      await this.createEntity(name, encoded, signal);
-    } else {
-      await this.replaceObservations(existing, encoded, signal);
+  private async writeRecords(byName: Map<string, string>, signal: AbortSignal | undefined): Promise<void> {
+    const existing = await this.openEntities([...byName.keys()], signal);
+    const foreign = [...existing.values()].filter((entity) => entity.entityType !== MEMORY_ENTITY_TYPE);
+    if (foreign.length > 0) {
+      await this.callTool('delete_entities', { entityNames: foreign.map((entity) => entity.name) }, signal);
+      foreign.forEach((entity) => existing.delete(entity.name));
+    }
+    const missing = [...byName].filter(([name]) => !existing.has(name));
+    await this.createEntities(missing, signal);
+    await this.replaceObservations([...existing.values()], byName, signal);
+  }
+
+  /** create_entities silently skips existing names, so a short result means someone else created one. */
+  private async createEntities(entries: Array<[string, string]>, signal: AbortSignal | undefined): Promise<void> {
+    if (entries.length === 0) return;
+    const entities = entries.map(([name, encoded]) => ({ name, entityType: MEMORY_ENTITY_TYPE, observations: [encoded] }));
+    const created = new Set((await this.callForEntities('create_entities', { entities }, signal)).map((entity) => entity.name));
+    const skipped = entries.filter(([name]) => !created.has(name)).map(([name]) => `"${name}"`);
+    if (skipped.length > 0) {
+      throw new McpMemoryProtocolError(`create_entities skipped ${skipped.join(', ')}: it appeared concurrently (another writer on the same file?)`);
     }
   }
 
-  /** create_entities silently skips existing names, so an empty result means someone else created it. */
-  private async createEntity(name: string, encoded: string, signal: AbortSignal | undefined): Promise<void> {
-    const entity = { name, entityType: MEMORY_ENTITY_TYPE, observations: [encoded] };
-    const created = await this.callForEntities('create_entities', { entities: [entity] }, signal);
-    if (created.length === 0) {
-      throw new McpMemoryProtocolError(`create_entities skipped "${name}": it appeared concurrently (another writer on the same file?)`);
-    }
+  private async replaceObservations(entities: GraphEntity[], byName: Map<string, string>, signal: AbortSignal | undefined): Promise<void> {
+    const observations = entities
+      .filter((entity) => !entity.observations.includes(byName.get(entity.name)!))
+      .map((entity) => ({ entityName: entity.name, contents: [byName.get(entity.name)!] }));
+    if (observations.length > 0) await this.callTool('add_observations', { observations }, signal);
+    const deletions = entities
+      .map((entity) => ({ entityName: entity.name, observations: entity.observations.filter((item) => item !== byName.get(entity.name)) }))
+      .filter((deletion) => deletion.observations.length > 0);
+    if (deletions.length > 0) await this.callTool('delete_observations', { deletions }, signal);
   }
 
-  private async replaceObservations(entity: GraphEntity, encoded: string, signal: AbortSignal | undefined): Promise<void> {
-    if (!entity.observations.includes(encoded)) {
-      const observations = [{ entityName: entity.name, contents: [encoded] }];
-      await this.callTool('add_observations', { observations }, signal);
-    }
-    const stale = entity.observations.filter((observation) => observation !== encoded);
-    if (stale.length > 0) {
-      const deletions = [{ entityName: entity.name, observations: stale }];
-      await this.callTool('delete_observations', { deletions }, signal);
-    }
+  private async openEntities(names: string[], signal: AbortSignal | undefined): Promise<Map<string, GraphEntity>> {
+    const entities = await this.callForEntities('open_nodes', { names }, signal);
+    const wanted = new Set(names);
+    return new Map(entities.filter((entity) => wanted.has(entity.name)).map((entity) => [entity.name, entity]));
   }
 
   private async openEntity(name: string, signal: AbortSignal | undefined): Promise<GraphEntity | undefined> {
-    const entities = await this.callForEntities('open_nodes', { names: [name] }, signal);
-    return entities.find((entity) => entity.name === name);
+    return (await this.openEntities([name], signal)).get(name);
   }
 
   private async callForEntities(tool: string, args: Record<string, unknown>, signal: AbortSignal | undefined): Promise<GraphEntity[]> {

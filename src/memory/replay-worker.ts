@@ -1,6 +1,8 @@
 /**
- * Delivers the durable replay queue to the MCP server: oldest row first, one row at a time,
- * each through the circuit breaker, deleting a row only once the server acknowledged it.
+ * Delivers the durable replay queue to the MCP server: oldest rows first, in batches of up to
+ * {@link MAX_DELIVERY_BATCH} rows, each batch one call through the circuit breaker, deleting rows
+ * only once the server acknowledged them. A batch that fails is halved for the next try, so a
+ * slow server gets smaller batches and a write the server refuses is soon alone in its batch.
  *
  * One worker runs per process, and it is single-flight: a drain requested while one runs makes
  * that one go around again. Draining in id order through one writer is what keeps an older
@@ -24,12 +26,12 @@ export interface QueuedWrite {
 
 /** The queue as seen while holding the drain lock. */
 export interface LockedReplayQueue {
-  /** The oldest write whose key is not in `skippedKeys`, or null when none is left. */
-  head(skippedKeys: readonly string[]): Promise<QueuedWrite | null>;
-  /** Deletes a delivered write. */
-  acknowledge(id: number): Promise<void>;
-  /** Counts a failed attempt and keeps the error message. */
-  recordFailure(id: number, message: string): Promise<void>;
+  /** The oldest writes (at most `limit`) whose key is not in `skippedKeys`, oldest first. */
+  oldest(skippedKeys: readonly string[], limit: number): Promise<QueuedWrite[]>;
+  /** Deletes delivered writes. */
+  acknowledge(ids: readonly number[]): Promise<void>;
+  /** Counts a failed attempt on each write and keeps the error message. */
+  recordFailure(ids: readonly number[], message: string): Promise<void>;
 }
 
 /** Either the lock was taken and `work` ran, or another instance holds it. */
@@ -44,7 +46,7 @@ export interface ReplayQueue {
 }
 
 /** What the worker needs from the MCP server. */
-export interface ReplayTarget extends Pick<MemoryServer, 'store' | 'get'> {
+export interface ReplayTarget extends Pick<MemoryServer, 'storeMany' | 'get'> {
   onConnectionChange?(listener: ConnectionChangeListener): () => void;
 }
 
@@ -75,10 +77,13 @@ export interface ReplayWorkerOptions {
  */
 export const PROBE_KEY = '\u0000swarm-control-probe';
 
+/** Most queued writes sent in one batch (one `storeMany` call). */
+export const MAX_DELIVERY_BATCH = 100;
+
 /** How soon to look again while another instance holds the lock and a caller waits for its row. */
 export const BUSY_POLL_MS = 50;
 
-type StepResult = 'delivered' | 'skipped' | 'empty' | 'open' | 'refused' | 'failed' | 'busy';
+type StepResult = 'delivered' | 'skipped' | 'split' | 'empty' | 'open' | 'refused' | 'failed' | 'busy';
 type ProbeResult = 'succeeded' | 'refused' | 'failed';
 /** Why a pass ended: `idle` means the queue is empty and the breaker CLOSED. */
 type PassEnd = 'idle' | 'open' | 'refused' | 'failed' | 'busy' | 'error' | 'stopped';
@@ -101,6 +106,7 @@ export class ReplayWorker {
   #wake: { timer: NodeJS.Timeout; dueAt: number } | undefined;
   #started = false;
   #stopped = false;
+  #batchSize = MAX_DELIVERY_BATCH;
 
   /** @throws RangeError naming the option and value when a duration is not a positive finite number. */
   constructor(options: ReplayWorkerOptions) {
@@ -193,7 +199,7 @@ export class ReplayWorker {
     const skippedKeys = new Set<string>();
     while (!this.#stopped) {
       const step = await this.#step(skippedKeys);
-      if (step === 'delivered' || step === 'skipped') continue;
+      if (step === 'delivered' || step === 'skipped' || step === 'split') continue;
       if (step !== 'empty') return step;
       if (this.#options.breaker.currentState().name === 'CLOSED') return 'idle';
       const probe = await this.#probe();
@@ -204,39 +210,47 @@ export class ReplayWorker {
 
   async #step(skippedKeys: Set<string>): Promise<StepResult> {
     if (this.#options.breaker.currentState().name === 'OPEN') return 'open';
-    const outcome = await this.#options.queue.withLock((queue) => this.#deliverHead(queue, skippedKeys));
+    const outcome = await this.#options.queue.withLock((queue) => this.#deliverBatch(queue, skippedKeys));
     return outcome.acquired ? outcome.value : 'busy';
   }
 
-  async #deliverHead(queue: LockedReplayQueue, skippedKeys: Set<string>): Promise<StepResult> {
-    const write = await queue.head([...skippedKeys]);
-    if (write === null) return 'empty';
+  async #deliverBatch(queue: LockedReplayQueue, skippedKeys: Set<string>): Promise<StepResult> {
+    const writes = await queue.oldest([...skippedKeys], this.#batchSize);
+    if (writes.length === 0) return 'empty';
     try {
       const { storeTimeoutMs: timeoutMs } = this.#options;
-      await this.#options.breaker.execute((signal) => this.#options.server.store(write.record, signal), { timeoutMs });
+      const records = writes.map((write) => write.record);
+      await this.#options.breaker.execute((signal) => this.#options.server.storeMany(records, signal), { timeoutMs });
     } catch (error) {
-      return this.#failedDelivery(queue, write, error, skippedKeys);
+      return this.#failedDelivery(queue, writes, error, skippedKeys);
     }
-    await queue.acknowledge(write.id);
-    this.#waiters.get(write.id)?.settle(true);
+    const ids = writes.map((write) => write.id);
+    await queue.acknowledge(ids);
+    ids.forEach((id) => this.#waiters.get(id)?.settle(true));
+    this.#batchSize = Math.min(MAX_DELIVERY_BATCH, this.#batchSize * 2);
     return 'delivered';
   }
 
   /**
-   * A refused call leaves the row untouched. A failure is recorded on the row and ends the pass.
-   * A write the server rejects as invalid would block the queue forever, so it is recorded and
-   * passed over, together with every later write of its key (their order must hold); it is
-   * tried again on the next pass.
+   * A refused call leaves the rows untouched. A failed batch is halved for the next try. A batch
+   * the server rejects as invalid is split at once, until the write it rejects is alone. A
+   * failure is recorded on the rows and ends the pass. A single write the server rejects as
+   * invalid would block the queue forever, so it is recorded and passed over, together with
+   * every later write of its key (their order must hold); it is tried again on the next pass.
    */
-  async #failedDelivery(queue: LockedReplayQueue, write: QueuedWrite, error: unknown, skippedKeys: Set<string>): Promise<StepResult> {
+  async #failedDelivery(queue: LockedReplayQueue, writes: QueuedWrite[], error: unknown, skippedKeys: Set<string>): Promise<StepResult> {
     if (error instanceof BreakerOpenError) return 'refused';
-    await queue.recordFailure(write.id, errorMessage(error));
-    const context = { err: error, queueId: write.id, key: write.key, attempts: write.attempts + 1 };
-    if (!this.#options.isCallerError(error)) {
-      this.#options.logger.warn(context, 'memory replay: delivery failed; the write stays queued');
+    this.#batchSize = Math.max(1, Math.floor(writes.length / 2));
+    const callerError = this.#options.isCallerError(error);
+    if (callerError && writes.length > 1) return 'split';
+    await queue.recordFailure(writes.map((write) => write.id), errorMessage(error));
+    const [first] = writes as [QueuedWrite];
+    const context = { err: error, queueId: first.id, key: first.key, batch: writes.length, attempts: first.attempts + 1 };
+    if (!callerError) {
+      this.#options.logger.warn(context, 'memory replay: delivery failed; the writes stay queued');
       return 'failed';
     }
-    skippedKeys.add(write.key);
+    skippedKeys.add(first.key);
     this.#options.logger.error(context, 'memory replay: the MCP server rejected a queued write; it and later writes of its key stay queued');
     return 'skipped';
   }

@@ -66,8 +66,8 @@ export class ResilientMemoryServer implements ConnectedMemoryServer {
     return server;
   }
 
-  async store(record: MemoryRecord, signal?: AbortSignal): Promise<void> {
-    return this.#require('store').store(record, signal);
+  async storeMany(records: readonly MemoryRecord[], signal?: AbortSignal): Promise<void> {
+    return this.#require('storeMany').storeMany(records, signal);
   }
 
   async search(query: string, options: MemorySearchOptions, signal?: AbortSignal): Promise<MemorySearchHit[]> {

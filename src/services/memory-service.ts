@@ -4,6 +4,7 @@ import {
   type MemoryCircuit,
   type MemoryEntry,
   type MemoryInput,
+  type MemorySearchItem,
   type MemorySearchQuery,
   type MemorySearchResult,
   type MemoryStoreResult,
@@ -13,7 +14,7 @@ import { BreakerOpenError, type CircuitBreaker } from '../memory/circuit-breaker
 import type { SearchCache } from '../memory/fallback-cache.js';
 import type { MemoryServer } from '../memory/mcp-client.js';
 import type { MemoryLogger } from '../memory/mcp-connection.js';
-import type { MemoryRecord, MemorySearchHit } from '../memory/mcp-records.js';
+import { type MemoryRecord, type MemorySearchHit, sameEntry } from '../memory/mcp-records.js';
 import type { Database } from '../store/database.js';
 import type { Executor } from '../store/database.js';
 import { MemoryRepository } from '../store/memory-repository.js';
@@ -47,8 +48,24 @@ export interface MemoryServiceOptions {
   projects?: Pick<ProjectRepository, 'findById'>;
 }
 
+/** The record as stored and sent; ids in the lower case PostgreSQL prints, so entity names agree. */
 function toRecord(input: MemoryInput): MemoryRecord {
-  return { key: input.key, content: input.content, tags: input.tags, project_id: input.project_id, agent_id: input.agent_id };
+  const { key, content, tags } = input;
+  return { key, content, tags, project_id: lowerOrNull(input.project_id), agent_id: lowerOrNull(input.agent_id) };
+}
+
+function lowerOrNull(id: string | null): string | null {
+  return id === null ? null : id.toLowerCase();
+}
+
+/**
+ * The server's hits with the entries still on their way to it: those first (they are the newest
+ * writes, and the server may hold an older version), then the server's others, up to `limit`.
+ */
+function withQueued(queued: MemorySearchItem[], server: MemorySearchHit[], limit: number): MemorySearchHit[] {
+  const pending = queued.map(({ score: _score, ...hit }) => hit);
+  const rest = server.filter((hit) => !pending.some((entry) => sameEntry(entry, hit)));
+  return [...pending, ...rest].slice(0, limit);
 }
 
 /**
@@ -90,15 +107,17 @@ export class MemoryService {
   }
 
   /**
-   * From the server when it answers, else from the cache of its earlier answers, else from local
-   * storage. A key limited to projects must name one of them in `project_id`.
+   * From the server when it answers (with the entries whose writes have not reached it yet, so
+   * an acknowledged write is always found), else from the cache of its earlier answers, else
+   * from local storage. A key limited to projects must name one of them in `project_id`.
    */
   async search(query: MemorySearchQuery, principal: Principal): Promise<MemorySearchResult> {
     assertAssignable(principal, query.project_id ?? null);
     const answer = await this.#searchServer(query);
     if (answer !== null) {
       this.#options.cache.set(query, answer);
-      return { items: answer, source: 'mcp' };
+      const queued = await this.#repository.search(this.#options.db, query, true);
+      return { items: withQueued(queued, answer, query.limit), source: 'mcp' };
     }
     this.#fallbacks += 1;
     const cached = this.#options.cache.get(query);

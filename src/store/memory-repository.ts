@@ -46,6 +46,11 @@ function matching(q: string): SQL {
     or exists (select 1 from unnest(${memoryEntries.tags}) as tag where strpos(lower(tag), ${needle}) > 0))`;
 }
 
+/** The entry has a write in the replay queue, found by its entity name (see `memoryEntityName`). */
+const hasQueuedWrite = sql`exists (select 1 from ${memoryReplayQueue}
+  where ${memoryReplayQueue.key} = case when ${memoryEntries.projectId} is null then ${memoryEntries.key}
+    else '@' || ${memoryEntries.projectId} || '/' || ${memoryEntries.key} end)`;
+
 /** Text PostgreSQL can store, short enough for a log column. */
 function storableMessage(message: string): string {
   return message.replaceAll('\u0000', '').toWellFormed().slice(0, LAST_ERROR_MAX_LENGTH);
@@ -90,14 +95,17 @@ export class MemoryRepository {
     return row === undefined ? null : toEntry(row);
   }
 
-  /** Best text-search rank first (substring-only matches rank 0), then the most recently updated. */
-  async search(executor: Executor, query: MemorySearchQuery): Promise<MemorySearchItem[]> {
+  /**
+   * Best text-search rank first (substring-only matches rank 0), then the most recently updated.
+   * With `onlyQueued`, only entries with a write still waiting for the MCP server.
+   */
+  async search(executor: Executor, query: MemorySearchQuery, onlyQueued = false): Promise<MemorySearchItem[]> {
     const score = sql<number>`ts_rank(${memoryEntries.search}, plainto_tsquery('simple', ${query.q}))`;
     const project = query.project_id === undefined ? undefined : eq(memoryEntries.projectId, query.project_id);
     const rows = await executor
       .select({ entry: memoryEntries, score })
       .from(memoryEntries)
-      .where(and(matching(query.q), project))
+      .where(and(matching(query.q), project, onlyQueued ? hasQueuedWrite : undefined))
       .orderBy(desc(score), desc(memoryEntries.updatedAt), asc(memoryEntries.key))
       .limit(query.limit);
     return rows.map(({ entry, score: rank }) => {
@@ -111,28 +119,28 @@ export class MemoryRepository {
     return row!.value;
   }
 
-  /** The oldest queued write whose entity name is not in `skippedKeys`, or null. */
-  async head(executor: Executor, skippedKeys: readonly string[]): Promise<QueuedWrite | null> {
-    const [row] = await executor
+  /** The oldest queued writes (at most `limit`) whose entity name is not in `skippedKeys`. */
+  async oldest(executor: Executor, skippedKeys: readonly string[], limit: number): Promise<QueuedWrite[]> {
+    const rows = await executor
       .select()
       .from(memoryReplayQueue)
       .where(skippedKeys.length === 0 ? undefined : notInArray(memoryReplayQueue.key, [...skippedKeys]))
       .orderBy(asc(memoryReplayQueue.id))
-      .limit(1);
-    return row === undefined ? null : toQueuedWrite(row);
+      .limit(limit);
+    return rows.map(toQueuedWrite);
   }
 
-  /** Removes a write the server acknowledged. */
-  async acknowledge(executor: Executor, id: number): Promise<void> {
-    await executor.delete(memoryReplayQueue).where(eq(memoryReplayQueue.id, id));
+  /** Removes writes the server acknowledged. */
+  async acknowledge(executor: Executor, ids: readonly number[]): Promise<void> {
+    await executor.delete(memoryReplayQueue).where(inArray(memoryReplayQueue.id, [...ids]));
   }
 
   /** Counts a failed delivery and keeps its reason, for operators reading the queue. */
-  async recordFailure(executor: Executor, id: number, message: string): Promise<void> {
+  async recordFailure(executor: Executor, ids: readonly number[], message: string): Promise<void> {
     await executor
       .update(memoryReplayQueue)
       .set({ attempts: sql`${memoryReplayQueue.attempts} + 1`, lastError: storableMessage(message) })
-      .where(eq(memoryReplayQueue.id, id));
+      .where(inArray(memoryReplayQueue.id, [...ids]));
   }
 
   /** Which of `ids` are still waiting in the queue. */
@@ -182,9 +190,9 @@ export class DatabaseReplayQueue implements ReplayQueue {
 
   #lockedOn(executor: Executor): LockedReplayQueue {
     return {
-      head: (skippedKeys) => this.repository.head(executor, skippedKeys),
-      acknowledge: (id) => this.repository.acknowledge(executor, id),
-      recordFailure: (id, message) => this.repository.recordFailure(executor, id, message),
+      oldest: (skippedKeys, limit) => this.repository.oldest(executor, skippedKeys, limit),
+      acknowledge: (ids) => this.repository.acknowledge(executor, ids),
+      recordFailure: (ids, message) => this.repository.recordFailure(executor, ids, message),
     };
   }
 }

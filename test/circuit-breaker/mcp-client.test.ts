@@ -132,6 +132,28 @@ describe.concurrent('McpMemoryServer with the real server-memory', () => {
     await memory.store(record('shared'));
     expect(await memory.get('shared')).toEqual(record('shared'));
   });
+
+  it('stores a batch of new, changed, repeated and foreign-named entries in one round', async ({ mcp }) => {
+    const memoryFilePath = await mcp.memoryFile();
+    const memory = await mcp.connect({ memoryFilePath });
+    const raw = await McpConnection.open({ connection: serverMemoryConnection(memoryFilePath), requiredTools: [] });
+    mcp.defer(() => raw.close());
+    await raw.callTool('create_entities', { entities: [{ name: 'foreign', entityType: 'person', observations: ['x'] }] });
+    await memory.store(record('changed', { content: 'before' }));
+
+    const batch = [
+      record('new', { content: 'n1' }), record('changed', { content: 'after' }), record('foreign', { content: 'mine' }),
+      record('new', { content: 'n2' }), record('same', { project_id: 'p1' }), record('same', { project_id: 'p2' }),
+    ];
+    await memory.storeMany(batch);
+    await memory.storeMany(batch);
+
+    const stored = await memory.search('', { limit: 100 });
+    const summary = stored.map((entry) => `${entry.project_id ?? '-'}/${entry.key}=${entry.content}`).sort();
+    expect(summary).toEqual(['-/changed=after', '-/foreign=mine', '-/new=n2', 'p1/same=content of same', 'p2/same=content of same']);
+    const lines = (await readFile(memoryFilePath, 'utf8')).trim().split('\n');
+    expect(lines.map((line) => JSON.parse(line).observations.length)).toEqual([1, 1, 1, 1, 1]);
+  });
 });
 
 describe('building blocks', () => {

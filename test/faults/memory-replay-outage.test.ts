@@ -41,7 +41,7 @@ async function terminateSessions(durationMs: number): Promise<void> {
 
 async function drainLoop(queue: DatabaseReplayQueue, until: () => boolean, failures: unknown[]): Promise<void> {
   while (!until()) {
-    await queue.withLock(async (locked) => locked.head([])).catch((error: unknown) => failures.push(error));
+    await queue.withLock(async (locked) => locked.oldest([], 1)).catch((error: unknown) => failures.push(error));
     await sleep(1);
   }
 }

@@ -52,7 +52,7 @@ describe('POST /api/v1/memory and GET /api/v1/memory/{key}', () => {
     expect(second).toMatchObject({ content: 'second', tags: [], created_at: first.created_at });
     expect(Date.parse(second.updated_at)).toBeGreaterThan(Date.parse(first.updated_at));
     const queue = new MemoryRepository();
-    const head = await queue.head(t.database.db, []);
+    const [head] = await queue.oldest(t.database.db, [], 1);
     expect(head?.record).toEqual({ key: 'k', content: 'first', tags: ['a'], project_id: null, agent_id: null });
     expect(await queue.queuedCount(t.database.db)).toBe(2);
   });
@@ -188,22 +188,24 @@ describe('the replay queue lock', () => {
     }
     release();
     expect(await held).toEqual({ acquired: true, value: 'first' });
-    expect(await second.withLock(async (queue) => queue.head([]))).toEqual({ acquired: true, value: null });
+    expect(await second.withLock(async (queue) => queue.oldest([], 1))).toEqual({ acquired: true, value: [] });
   });
 });
 
 describe('the replay queue rows', () => {
-  it('reads the head past skipped keys and reports which rows are still queued', async () => {
+  it('reads the oldest rows past skipped keys, records failures and reports which rows are still queued', async () => {
     await stored({ key: 'a', content: 'first' });
     await stored({ key: 'b', content: 'second' });
+    await stored({ key: 'c', content: 'third' });
     const repository = new MemoryRepository();
-    const headA = await repository.head(t.database.db, []);
-    const headB = await repository.head(t.database.db, ['a']);
+    const db = t.database.db;
+    const [headA, headB] = await repository.oldest(db, [], 2);
     expect([headA?.key, headB?.key]).toEqual(['a', 'b']);
-    expect(await repository.head(t.database.db, ['a', 'b'])).toBeNull();
-    await repository.recordFailure(t.database.db, headA!.id, `bad\u0000${'x'.repeat(2_000)}`);
-    expect((await repository.head(t.database.db, []))?.attempts).toBe(1);
-    await repository.acknowledge(t.database.db, headA!.id);
+    expect((await repository.oldest(db, ['a'], 10)).map((row) => row.key)).toEqual(['b', 'c']);
+    expect(await repository.oldest(db, ['a', 'b', 'c'], 10)).toEqual([]);
+    await repository.recordFailure(db, [headA!.id, headB!.id], `bad\u0000${'x'.repeat(2_000)}`);
+    expect((await repository.oldest(db, [], 3)).map((row) => row.attempts)).toEqual([1, 1, 0]);
+    await repository.acknowledge(db, [headA!.id]);
     expect(await repository.stillQueued(t.database.db, [headA!.id, headB!.id])).toEqual(new Set([headB!.id]));
     expect(await repository.stillQueued(t.database.db, [])).toEqual(new Set());
   });
@@ -238,6 +240,19 @@ describe('with the real MCP server', () => {
     expect((await liveApi.ready()).json().checks.memory).toEqual({ status: 'up', circuit: 'CLOSED', mcp: 'connected' });
     const onServer = await readGraphDirectly(graph.path, (server) => server.get('live'));
     expect(onServer?.tags).toEqual(['mcp']);
+  });
+
+  it('finds a write that has not reached the server yet in an answer from the server', async () => {
+    expect((await liveApi.store({ key: 'delivered', content: 'pending and delivered' })).json().stored_in).toBe('mcp');
+    const pending = { key: 'pending', content: 'pending, still queued', tags: [], project_id: null, agent_id: null };
+    const repository = new MemoryRepository();
+    await t.database.transaction(async (tx) => {
+      await repository.save(tx, pending);
+      await repository.enqueue(tx, pending);
+    });
+    const found = (await liveApi.search('q=pending')).json();
+    expect(found.source).toBe('mcp');
+    expect(found.items.map((item: { key: string }) => item.key)).toEqual(['pending', 'delivered']);
   });
 
   it('keeps the same key of two projects apart, on the server too', async () => {

@@ -118,6 +118,22 @@ describe('MemoryService.search', () => {
     expect(breaker.snapshot().success_count).toBe(1);
   });
 
+  it('adds the entries whose writes have not reached the server yet, first and newer, up to the limit', async () => {
+    const { server, service, repository } = setup();
+    const older = { ...hit, content: 'blue, as the server has it' };
+    const other = { ...hit, key: 'other' };
+    server.search.mockResolvedValueOnce([older, other]);
+    repository.search.mockResolvedValueOnce([{ ...hit, content: 'blue, just written', score: 0.3 }]);
+    const found = await service.search({ ...query, limit: 2 }, unrestricted);
+    expect(found).toEqual({ items: [{ ...hit, content: 'blue, just written' }, other], source: 'mcp' });
+    expect(repository.search).toHaveBeenCalledWith(expect.anything(), { ...query, limit: 2 }, true);
+
+    server.search.mockResolvedValueOnce([older, other]);
+    repository.search.mockResolvedValueOnce([{ ...hit, key: 'new', score: 0 }]);
+    const capped = await service.search({ ...query, limit: 2 }, unrestricted);
+    expect(capped.items.map((item) => item.key)).toEqual(['new', 'deploy']);
+  });
+
   it('falls back to the cached answer of the same search, then to storage, when the server fails', async () => {
     const { repository, server, service, breaker } = setup();
     await service.search(query, unrestricted);

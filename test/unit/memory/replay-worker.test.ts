@@ -5,6 +5,7 @@ import type { MemoryRecord } from '../../../src/memory/mcp-records.js';
 import {
   BUSY_POLL_MS,
   type LockedReplayQueue,
+  MAX_DELIVERY_BATCH,
   type LockOutcome,
   PROBE_KEY,
   type QueuedWrite,
@@ -41,25 +42,28 @@ class FakeQueue implements ReplayQueue {
   }
 
   readonly #locked: LockedReplayQueue = {
-    head: async (skippedKeys) => {
-      const row = this.rows.find((candidate) => !skippedKeys.includes(candidate.key));
-      return row === undefined ? null : { ...row };
+    oldest: async (skippedKeys, limit) =>
+      this.rows.filter((candidate) => !skippedKeys.includes(candidate.key)).slice(0, limit).map((row) => ({ ...row })),
+    acknowledge: async (ids) => {
+      this.rows = this.rows.filter((row) => !ids.includes(row.id));
     },
-    acknowledge: async (id) => {
-      this.rows = this.rows.filter((row) => row.id !== id);
-    },
-    recordFailure: async (id, message) => {
-      const row = this.rows.find((candidate) => candidate.id === id)!;
-      row.attempts += 1;
-      row.lastError = message;
+    recordFailure: async (ids, message) => {
+      for (const row of this.rows.filter((candidate) => ids.includes(candidate.id))) {
+        row.attempts += 1;
+        row.lastError = message;
+      }
     },
   };
 }
 
-/** The MCP server: `store` runs `onStore` (default: accept), `get` runs `onGet`. */
+/**
+ * The MCP server: `storeMany` runs `onStore` for each record of the batch (default: accept) and
+ * delivers the batch only when every record was accepted; `get` runs `onGet`.
+ */
 class FakeServer {
   delivered: MemoryRecord[] = [];
   storeCalls = 0;
+  batches: number[] = [];
   reads: string[] = [];
   inFlight = 0;
   maxInFlight = 0;
@@ -67,13 +71,14 @@ class FakeServer {
   onGet: () => Promise<null> = async () => null;
   readonly listeners = new Set<ConnectionChangeListener>();
 
-  async store(record: MemoryRecord): Promise<void> {
+  async storeMany(records: readonly MemoryRecord[]): Promise<void> {
     this.storeCalls += 1;
+    this.batches.push(records.length);
     this.inFlight += 1;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
-      await this.onStore(record);
-      this.delivered.push(record);
+      for (const record of records) await this.onStore(record);
+      this.delivered.push(...records);
     } finally {
       this.inFlight -= 1;
     }
@@ -137,21 +142,36 @@ describe('ReplayWorker: order and exactly-once', () => {
     await worker.stop();
   });
 
-  it('stops at a failed row so that nothing after it overtakes it, and retries it after the retry delay', async () => {
+  it('delivers nothing of a failed batch, keeps every row with the failure, and retries smaller after the retry delay', async () => {
     const { queue, server, worker } = setup();
     queue.add('a', 'a1');
     queue.add('k', 'k1');
     queue.add('k', 'k2');
+    let failing = true;
     server.onStore = async (written) => {
-      if (written.content === 'k1' && server.storeCalls === 2) throw new Error('write failed');
+      if (written.content === 'k1' && failing) throw new Error('write failed');
     };
     await worker.drain();
-    expect(keys(server.delivered)).toEqual(['a=a1']);
-    expect(queue.rows.map((row) => [row.id, row.attempts, row.lastError])).toEqual([[2, 1, 'Error: write failed'], [3, 0, undefined]]);
+    expect(server.delivered).toEqual([]);
+    expect(queue.rows.map((row) => [row.id, row.attempts, row.lastError])).toEqual([
+      [1, 1, 'Error: write failed'], [2, 1, 'Error: write failed'], [3, 1, 'Error: write failed'],
+    ]);
 
+    failing = false;
     await vi.advanceTimersByTimeAsync(200);
     expect(keys(server.delivered)).toEqual(['a=a1', 'k=k1', 'k=k2']);
-    expect(server.storeCalls).toBe(4);
+    expect(server.batches).toEqual([3, 1, 2]);
+    expect(queue.rows).toEqual([]);
+    await worker.stop();
+  });
+
+  it('sends a backlog in batches of at most MAX_DELIVERY_BATCH rows, in id order', async () => {
+    const { queue, server, worker } = setup();
+    const total = MAX_DELIVERY_BATCH * 2 + 7;
+    for (let n = 0; n < total; n += 1) queue.add(`k${n % 13}`, `c${n}`);
+    await worker.drain();
+    expect(server.batches).toEqual([MAX_DELIVERY_BATCH, MAX_DELIVERY_BATCH, 7]);
+    expect(server.delivered.map((written) => written.content)).toEqual(Array.from({ length: total }, (_, n) => `c${n}`));
     expect(queue.rows).toEqual([]);
     await worker.stop();
   });
@@ -177,15 +197,18 @@ describe('ReplayWorker: order and exactly-once', () => {
     queue.add('good', 'g1');
     queue.add('bad', 'bad2');
     queue.add('good', 'g2');
+    let refusing = true;
     server.onStore = async (written) => {
-      if (written.content === 'bad1' && server.storeCalls === 1) throw new CallerFault('invalid arguments');
+      if (written.content === 'bad1' && refusing) throw new CallerFault('invalid arguments');
     };
     await worker.drain();
+    expect(server.batches).toEqual([4, 2, 1, 1, 1]);
     expect(keys(server.delivered)).toEqual(['good=g1', 'good=g2']);
     expect(queue.rows.map((row) => [row.key, row.attempts])).toEqual([['bad', 1], ['bad', 0]]);
     expect(breaker.snapshot()).toMatchObject({ state: 'CLOSED', failure_count: 0 });
     expect(logger.error).toHaveBeenCalledWith(expect.objectContaining({ key: 'bad', attempts: 1 }), expect.stringContaining('rejected a queued write'));
 
+    refusing = false;
     await worker.drain();
     expect(keys(server.delivered)).toEqual(['good=g1', 'good=g2', 'bad=bad1', 'bad=bad2']);
     await worker.stop();

@@ -9,7 +9,7 @@ const entry: MemoryRecord = { key: 'k', content: 'c', tags: [], project_id: null
 function fakeServer(pid = 7) {
   const listeners = new Set<ConnectionChangeListener>();
   const server = {
-    store: vi.fn(async () => undefined),
+    storeMany: vi.fn(async () => undefined),
     search: vi.fn(async () => [entry]),
     get: vi.fn(async () => entry),
     close: vi.fn(async () => undefined),
@@ -52,10 +52,10 @@ describe('ResilientMemoryServer', () => {
     const changes: ConnectionChange[] = [];
     server.onConnectionChange((change) => changes.push(change));
     const signal = new AbortController().signal;
-    await server.store(entry, signal);
+    await server.storeMany([entry], signal);
     expect(await server.search('c', { limit: 5 }, signal)).toEqual([entry]);
     expect(await server.get('k', signal)).toEqual(entry);
-    expect(inner.store).toHaveBeenCalledWith(entry, signal);
+    expect(inner.storeMany).toHaveBeenCalledWith([entry], signal);
     expect(inner.search).toHaveBeenCalledWith('c', { limit: 5 }, signal);
     expect([server.isConnected(), server.serverPid()]).toEqual([true, 7]);
     inner.emit({ connected: false, pid: 7, failedAttempts: 0 });
@@ -72,7 +72,7 @@ describe('ResilientMemoryServer', () => {
     server.onConnectionChange((change) => changes.push(change));
     expect([server.isConnected(), server.serverPid()]).toEqual([false, undefined]);
     await expect(server.search('x', { limit: 1 })).rejects.toThrow(McpMemoryUnavailableError);
-    await expect(server.store(entry)).rejects.toThrow('MCP memory server has not connected yet (failed attempts so far: 1); "store" was not sent');
+    await expect(server.storeMany([entry])).rejects.toThrow('MCP memory server has not connected yet (failed attempts so far: 1); "storeMany" was not sent');
     await expect(server.get('k')).rejects.toThrow(McpMemoryUnavailableError);
     expect(logger.error).toHaveBeenCalledWith({ err: new Error('spawn ENOENT'), failedAttempts: 1 }, expect.stringContaining('served from local storage'));
 
@@ -83,8 +83,8 @@ describe('ResilientMemoryServer', () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(changes).toEqual([{ connected: true, pid: 9, failedAttempts: 2 }]);
     expect(server.isConnected()).toBe(true);
-    await server.store(entry);
-    expect(inner.store).toHaveBeenCalledOnce();
+    await server.storeMany([entry]);
+    expect(inner.storeMany).toHaveBeenCalledOnce();
     await server.close();
   });
 
