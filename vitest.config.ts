@@ -3,8 +3,11 @@ import LongestFirst from './test/support/sequencer.js';
 
 /** Run through scripts/run-tests.sh; it picks projects and turns coverage on for `all`/`coverage`. */
 const integrationFiles = ['test/integration/**/*.test.ts'];
-/** Everything that talks to the shared servers: integration on PostgreSQL, WebSocket, circuit breaker, faults. */
-const serverFiles = [...integrationFiles, 'test/websocket/**/*.test.ts', 'test/circuit-breaker/**/*.test.ts', 'test/faults/**/*.test.ts'];
+/** Everything that talks to the shared servers: integration, WebSocket, circuit breaker, faults, browser. */
+const serverFiles = [
+  ...integrationFiles, 'test/websocket/**/*.test.ts', 'test/circuit-breaker/**/*.test.ts', 'test/faults/**/*.test.ts',
+  'test/browser/**/*.test.ts',
+];
 const unitFiles = ['test/unit/**/*.test.ts'];
 /** A unit run (scripts/run-tests.sh unit) starts no servers, and then the unit files are a project of their own. */
 const unitRun = process.env.TEST_SERVERS === 'off';

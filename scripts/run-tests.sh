@@ -15,6 +15,7 @@ MODE:
   websocket        test/websocket
   circuit-breaker  test/circuit-breaker
   faults           test/faults
+  browser          test/browser (Debian's Chromium, driven by playwright-core)
 
 Depth: TEST_DEPTH=deep runs the fuzz and stress tests with their large counts (see test/support/depth.ts).
 
@@ -53,20 +54,29 @@ case $mode in
   all) mode_args=(--coverage.enabled=true) ;;
   coverage) mode_args=(--coverage.enabled=true); export COVERAGE_HTML=1 ;;
   unit) mode_args=(); needs_servers=0; export TEST_SERVERS=off ;;
-  integration | websocket | circuit-breaker | faults) mode_args=(--project servers); folder=test/$mode ;;
+  integration | websocket | circuit-breaker | faults | browser) mode_args=(--project servers); folder=test/$mode ;;
   *) echo "Unknown mode: $mode" >&2; usage; exit 2 ;;
 esac
 
+# A missing server binary stops the run at once with the line that installs it; as root with
+# apt-get at hand, the run installs it itself and says so.
+require() {
+  local present=$1 package=$2 what=$3
+  [[ $present == 1 ]] && return 0
+  if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "$what not found: installing it (apt-get install -y $package)" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package"; } >&2 && return 0
+  fi
+  echo "$what not found — install it with: apt-get install -y $package" >&2
+  exit 1
+}
+
 if [[ $needs_servers == 1 ]]; then
   pg_bin=${PG_BIN_DIR:-/usr/lib/postgresql/15/bin}
-  if [[ ! -x $pg_bin/postgres ]]; then
-    echo "PostgreSQL 15 server binaries not found at $pg_bin — install them with: apt-get install -y postgresql-15" >&2
-    exit 1
-  fi
-  if [[ -z ${REDIS_SERVER_BIN:-} ]] && ! command -v redis-server >/dev/null 2>&1; then
-    echo "redis-server not found — install it with: apt-get install -y redis-server" >&2
-    exit 1
-  fi
+  has() { "$@" >/dev/null 2>&1 && echo 1 || echo 0; }
+  require "$(has test -x "$pg_bin/postgres")" postgresql-15 "PostgreSQL 15 server binaries ($pg_bin)"
+  [[ -n ${REDIS_SERVER_BIN:-} ]] || require "$(has command -v redis-server)" redis-server redis-server
+  require "$(has test -x "${CHROMIUM_PATH:-/usr/bin/chromium}")" chromium "Chromium (${CHROMIUM_PATH:-/usr/bin/chromium})"
 fi
 
 # A mode's folder is its file filter, unless the extra arguments name files of their own.

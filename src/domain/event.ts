@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import type { Agent } from './agent.js';
+import type { MemoryCircuit } from './memory.js';
+import type { Project } from './project.js';
 
 export const eventTypes = [
   'PROJECT_CREATED', 'PROJECT_UPDATE', 'PROJECT_DELETED', 'AGENT_CREATED', 'AGENT_UPDATE', 'AGENT_STATUS',
@@ -34,6 +37,29 @@ export interface EventDraft {
   topics: string[];
   data: Record<string, unknown>;
 }
+
+/** Fields of an update event: the resource as it is now, and the writable fields that changed. */
+type Changed = { changed_fields: string[] };
+
+/** The `data` of each event type, as the service emits it (docs/events.md). */
+export interface EventDataMap {
+  PROJECT_CREATED: { project: Project };
+  PROJECT_UPDATE: { project: Project } & Changed;
+  PROJECT_DELETED: { id: string };
+  AGENT_CREATED: { agent: Agent };
+  AGENT_UPDATE: { agent: Agent } & Changed;
+  AGENT_STATUS: { agent: Agent } & Changed;
+  AGENT_DELETED: { id: string; project_id: string | null };
+  TASK_EXECUTION: Record<string, unknown>;
+  MEMORY_CIRCUIT: { from: CircuitState; to: CircuitState; reason: string; at: string };
+}
+
+type CircuitState = MemoryCircuit['state'];
+
+/** An event whose `data` is typed by its `type`: narrow on `event.type` to read it. */
+export type TypedEvent = {
+  [T in EventType]: Omit<SwarmEvent, 'type' | 'data'> & { type: T; data: EventDataMap[T] };
+}[EventType];
 
 /** A logged event with the topics it is delivered to (not part of the wire envelope). */
 export interface LoggedEvent extends SwarmEvent {

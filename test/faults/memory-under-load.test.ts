@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventStream } from '../../src/client/event-stream.js';
+import { EventStream } from '../../src/client/index.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
 import { openTestDatabase } from '../support/app.js';
 import { FAST_BREAKER, SERVER_MEMORY_COMMAND, buildMemoryApp, readGraphDirectly, temporaryMemoryFile, waitFor } from '../support/memory.js';

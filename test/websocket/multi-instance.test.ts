@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
-import { EventStream } from '../../src/client/event-stream.js';
+import { EventStream } from '../../src/client/index.js';
 import { openDatabase } from '../../src/store/database.js';
 import { testConfig } from '../support/app.js';
 import { type TestDatabase, createTestDatabase } from '../support/database.js';

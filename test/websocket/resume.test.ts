@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EventStream } from '../../src/client/event-stream.js';
+import { EventStream } from '../../src/client/index.js';
 import type { SwarmEvent } from '../../src/domain/event.js';
 import { type TestApp, createTestApp } from '../support/app.js';
 import { byDepth } from '../support/depth.js';
@@ -99,11 +99,12 @@ describe('lossless resume with the SDK', () => {
       return ids;
     });
     let disconnects = 0;
-    /** Cuts one connected client at random, waiting for one to be connected if all are reconnecting. */
+    /** Cuts one connection at random, as a network failure would, waiting for one if all are reconnecting. */
     const dropOne = async () => {
       for (;;) {
-        const connected = streams.filter(({ stream }) => stream.connected);
-        if (connected[Math.floor(Math.random() * connected.length)]?.stream.dropConnection()) return void (disconnects += 1);
+        const open = [...t.app.websocketServer.clients].filter((socket) => socket.readyState === socket.OPEN);
+        const victim = open[Math.floor(Math.random() * open.length)];
+        if (victim !== undefined) return void (victim.terminate(), (disconnects += 1));
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
     };

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { EventStream, backoffDelay } from '../../../src/client/event-stream.js';
-import type { SwarmEvent } from '../../../src/domain/event.js';
+import { EventStream, EventStreamError, backoffDelay } from '../../../src/client/index.js';
+import { EventStream as PlatformEventStream } from '../../../src/client/event-stream.js';
+import type { TypedEvent } from '../../../src/domain/event.js';
 
 /** A scripted gateway: records each connection's URL and lets the test speak for the server. */
 async function scriptedServer() {
@@ -82,7 +83,7 @@ describe('EventStream', () => {
     stream.subscribe(['system']);
     stream.unsubscribe(['agents']);
     await expect.poll(() => received).toEqual([{ type: 'SUBSCRIBE', topics: ['system'] }, { type: 'UNSUBSCRIBE', topics: ['agents'] }]);
-    expect(stream.dropConnection()).toBe(true);
+    socket.terminate();
     await expect.poll(() => notices.at(-1)).toBe('disconnected');
   });
 
@@ -108,14 +109,14 @@ describe('EventStream', () => {
     expect(delays.slice(0, 4)).toEqual([10, 20, 20, 20]);
     stream.close();
     expect(stream.connected).toBe(false);
-    expect(stream.dropConnection()).toBe(false);
+    expect(stream.error).toBeUndefined();
   });
 
   it('yields events to async iterators until closed', async () => {
     const server = await scriptedServer();
     cleanups.push(server.close);
     const stream = new EventStream({ url: server.url }).start();
-    const collected: SwarmEvent[] = [];
+    const collected: TypedEvent[] = [];
     const consuming = (async () => {
       for await (const event of stream) collected.push(event);
     })();
@@ -129,4 +130,54 @@ describe('EventStream', () => {
     await consuming;
     expect(collected.map((event) => event.id)).toEqual([1, 2]);
   });
+
+  it('stops for good when the server closes with 4401 (key revoked), and iterators throw it', async () => {
+    const server = await scriptedServer();
+    cleanups.push(server.close);
+    const stream = new EventStream({ url: server.url, backoff: { initialMs: 5, maxMs: 10 } }).start();
+    const notices: string[] = [];
+    stream.onNotice((notice) => notices.push(notice.kind));
+    const consuming = (async () => {
+      for await (const event of stream) void event;
+    })();
+    await expect.poll(() => server.connections.length).toBe(1);
+    welcome(server.connections[0]!.socket);
+    server.connections[0]!.socket.close(4401, 'API key revoked');
+    await expect(consuming).rejects.toThrow(new EventStreamError(401, { type: '/problems/unauthorized', title: 'Unauthorized', status: 401, detail: 'API key revoked' }));
+    expect(notices).toEqual(['connected', 'fatal']);
+    expect(stream.error?.status).toBe(401);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(server.connections).toHaveLength(1);
+  });
+
+  it('asks over HTTP why an upgrade failed: a 4xx ends the stream, a network error is retried', async () => {
+    const server = await scriptedServer();
+    cleanups.push(server.close);
+    server.server.options.verifyClient = () => false;
+    const problem = { type: '/problems/unauthorized', title: 'Unauthorized', status: 401, detail: 'The API key is unknown or revoked' };
+    const asked: string[] = [];
+    let answer: () => Promise<Response> = async () => { throw new TypeError('fetch failed'); };
+    const fetch = async (url: string | URL | Request, init?: RequestInit) => {
+      asked.push(`${String(url)} ${JSON.stringify(init?.headers)}`);
+      return answer();
+    };
+    const stream = new EventStream({ url: server.url, topics: ['projects'], apiKey: 'sc_bad', fetch, backoff: { initialMs: 5, maxMs: 10 } });
+    const notices: StreamKinds = [];
+    stream.onNotice((notice) => notices.push(notice.kind));
+    stream.start();
+    await expect.poll(() => notices.filter((kind) => kind === 'disconnected').length).toBeGreaterThanOrEqual(2);
+    answer = async () => new Response(JSON.stringify(problem), { status: 401 });
+    await expect.poll(() => stream.error).toBeInstanceOf(EventStreamError);
+    expect(stream.error?.problem).toEqual(problem);
+    expect(notices.at(-1)).toBe('fatal');
+    const base = server.url.replace('ws:', 'http:').replace(/\/ws$/, '');
+    expect(asked[0]).toBe(`${base}/api/v1/events?limit=1&topic=projects {"authorization":"Bearer sc_bad"}`);
+  });
+
+  it('needs a socket factory where the runtime has no WebSocket of its own', () => {
+    const stream = new PlatformEventStream({ url: 'ws://127.0.0.1:1/ws' });
+    expect(() => stream.start()).toThrow('No WebSocket in this runtime');
+  });
 });
+
+type StreamKinds = string[];

@@ -1,0 +1,41 @@
+/**
+ * The client for browsers (and any runtime with a standard WebSocket): `import { SwarmClient,
+ * EventStream } from '@swarm-control/client'` resolves here through the `browser` condition.
+ * The stream sends the API key as the `token` query parameter, since browsers cannot set headers.
+ */
+export {
+  ApiError,
+  type AuditQuery,
+  type Collection,
+  type EventPage,
+  type KeysApi,
+  type MemoryApi,
+  SwarmClient,
+  type SwarmClientOptions,
+  type WriteOptions,
+} from './rest-client.js';
+export {
+  type BackoffOptions,
+  EventStream,
+  EventStreamError,
+  type EventStreamOptions,
+  type StreamNotice,
+  backoffDelay,
+} from './event-stream.js';
+export type { ProblemDocument } from './problem.js';
+export type { SocketFactory, StreamSocket } from './stream-socket.js';
+export type { Agent, AgentInput, AgentListQuery, AgentPatch, Heartbeat } from '../domain/agent.js';
+export type { ApiKey, AuditEntry, CreatedKey, KeyInput, Role } from '../domain/auth.js';
+export type { Page, SortOrder } from '../domain/common.js';
+export type { EventDataMap, EventType, TypedEvent as SwarmEvent } from '../domain/event.js';
+export type {
+  MemoryCircuit,
+  MemoryEntry,
+  MemoryInput,
+  MemorySearchItem,
+  MemorySearchQuery,
+  MemorySearchResult,
+  MemorySource,
+  MemoryStoreResult,
+} from '../domain/memory.js';
+export type { Project, ProjectInput, ProjectListQuery, ProjectPatch } from '../domain/project.js';
