@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerO
 import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
 import { clientErrorHandler, frameworkErrorHandler, installProblemHandlers, loggableUrl } from './http/problem.js';
+import { installJsonParser } from './http/json-body.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { agentRoutes } from './http/routes/agents.js';
 import { livenessServerFactory } from './http/liveness.js';
@@ -57,19 +58,6 @@ function loggerOptions(options: AppOptions): FastifyServerOptions['logger'] {
       req: (request: FastifyRequest) => ({ method: request.method, url: loggableUrl(request.url), host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort }),
     },
   };
-}
-
-/**
- * Accepts JSON only (anything else is 415), and an empty body as "no body" so that the route
- * schema, not the parser, decides whether one is required.
- */
-function installJsonParser(app: FastifyInstance): void {
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (String(body).trim() === '') return done(null, undefined);
-    return parseJson(request, String(body), done);
-  });
 }
 
 async function registerDocs(app: FastifyInstance): Promise<void> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nameSchema } from './common.js';
 import { UnprocessableError } from './errors.js';
 
 export const roles = ['admin', 'writer', 'reader'] as const;
@@ -60,7 +61,7 @@ export function scopeTopics(principal: Principal): string[] | null {
 
 /** Body of POST /keys. */
 export const keyInputSchema = z.strictObject({
-  name: z.string().trim().min(1).max(255),
+  name: nameSchema,
   role: z.enum(roles),
   project_ids: z.array(z.uuid()).min(1).max(1000).nullable().default(null).describe('Limit the key to these projects; null: all'),
 });

@@ -2,8 +2,10 @@ import { z } from 'zod';
 
 /** Largest serialized size of a `metadata` object, in bytes of UTF-8 JSON. */
 export const METADATA_MAX_BYTES = 16 * 1024;
-/** Deepest nesting accepted in `metadata`; deeper documents are rejected before PostgreSQL sees them. */
+/** Deepest nesting of arrays and objects in `metadata`, the object itself being level 1. */
 export const METADATA_MAX_DEPTH = 32;
+/** Most object members and array items `metadata` may hold, counted at every level. */
+export const METADATA_MAX_MEMBERS = 1_000;
 
 function missingValueMessage(issue: { code?: string; input?: unknown; expected?: string }): string | undefined {
   if (issue.code !== 'invalid_type') return undefined;
@@ -15,40 +17,99 @@ function missingValueMessage(issue: { code?: string; input?: unknown; expected?:
 z.config({ customError: missingValueMessage });
 
 /**
- * True for text PostgreSQL can store: no NUL character and no lone UTF-16 surrogate. Both
- * would otherwise be rejected by the database and surface as a server error.
+ * True for text that is stored and read back unchanged on every engine: no NUL character and no
+ * lone UTF-16 surrogate, which PostgreSQL rejects with an error (or the driver turns into U+FFFD),
+ * and no U+FEFF at the start, which PGlite drops when it reads text back (it decodes every value
+ * with a TextDecoder that strips a byte order mark, and it cannot be configured not to).
  */
 export function isStorableText(value: string): boolean {
-  return !value.includes('\u0000') && value.isWellFormed();
+  return !value.includes('\u0000') && value.isWellFormed() && !value.startsWith('\ufeff');
 }
 
-/** A string PostgreSQL can store (see {@link isStorableText}). */
-export const storableString = () =>
-  z.string().refine(isStorableText, { message: 'must not contain NUL or unpaired surrogate characters' });
+const unstorableText =
+  'must not contain NUL or unpaired surrogate characters, nor start with U+FEFF';
 
-/** A trimmed, non-blank name of 1–255 characters. */
-export const nameSchema = storableString()
+/** A string every engine stores and gives back unchanged (see {@link isStorableText}). */
+export const storableString = () => z.string().refine(isStorableText, { message: unstorableText });
+
+/**
+ * A non-blank name of 1–255 characters, trimmed first: white space as JavaScript defines it,
+ * U+FEFF included, is dropped from both ends, and the rest must be storable.
+ */
+export const nameSchema = z
+  .string()
   .trim()
+  .refine(isStorableText, { message: unstorableText })
   .min(1, { message: 'must not be blank' })
   .max(255, { message: 'must be at most 255 characters' });
 
-function storableJson(value: unknown, depth: number): boolean {
-  if (depth > METADATA_MAX_DEPTH) return false;
-  if (typeof value === 'string') return isStorableText(value);
-  if (value === null || typeof value !== 'object') return true;
-  const entries = Array.isArray(value) ? value.map((item) => ['', item] as const) : Object.entries(value);
-  return entries.every(([key, item]) => isStorableText(key) && storableJson(item, depth + 1));
+const metadataMessages = {
+  text: `${unstorableText}, in names or values`,
+  depth: `must nest at most ${METADATA_MAX_DEPTH} levels of arrays and objects`,
+  members: `must hold at most ${METADATA_MAX_MEMBERS} members (object members and array items)`,
+  bytes: `must serialize to at most ${METADATA_MAX_BYTES} bytes`,
+};
+
+/** One metadata value checked: a problem, or the items of a container to walk next. */
+interface Visit {
+  problem?: string;
+  children?: Array<[unknown, number]>;
 }
 
-/** A JSON object of at most {@link METADATA_MAX_BYTES} bytes and {@link METADATA_MAX_DEPTH} levels. */
-export const metadataSchema = z
-  .record(z.string(), z.unknown())
-  .refine((value) => Buffer.byteLength(JSON.stringify(value)) <= METADATA_MAX_BYTES, {
-    message: `must serialize to at most ${METADATA_MAX_BYTES} bytes`,
-  })
-  .refine((value) => storableJson(value, 1), {
-    message: `must nest at most ${METADATA_MAX_DEPTH} levels and hold no NUL or unpaired surrogate characters`,
-  });
+function visitMetadata(value: unknown, depth: number): Visit {
+  if (typeof value === 'string') {
+    return isStorableText(value) ? {} : { problem: metadataMessages.text };
+  }
+  if (value === null || typeof value !== 'object') return {};
+  if (depth > METADATA_MAX_DEPTH) return { problem: metadataMessages.depth };
+  const entries = Object.entries(value);
+  const names = Array.isArray(value) ? [] : entries.map(([name]) => name);
+  if (!names.every(isStorableText)) return { problem: metadataMessages.text };
+  return { children: entries.map(([, item]) => [item, depth + 1]) };
+}
+
+/**
+ * Why `metadata` cannot be stored as sent, or undefined when it can. The walk uses no recursion
+ * and stops at the first problem, so its cost is bounded by the limits, not by the input; the
+ * size is measured last, once nesting and member count are known to be small.
+ */
+export function metadataProblem(metadata: Record<string, unknown>): string | undefined {
+  const pending: Array<[unknown, number]> = [[metadata, 1]];
+  let members = 0;
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const visit = visitMetadata(...next);
+    if (visit.problem !== undefined) return visit.problem;
+    members += visit.children?.length ?? 0;
+    if (members > METADATA_MAX_MEMBERS) return metadataMessages.members;
+    pending.push(...(visit.children ?? []));
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(metadata));
+  return bytes > METADATA_MAX_BYTES ? metadataMessages.bytes : undefined;
+}
+
+/**
+ * A JSON object of at most {@link METADATA_MAX_BYTES} bytes, {@link METADATA_MAX_DEPTH} levels
+ * and {@link METADATA_MAX_MEMBERS} members, holding only storable text ({@link metadataProblem}).
+ */
+export const metadataSchema = z.record(z.string(), z.unknown()).check((context) => {
+  const message = metadataProblem(context.value);
+  if (message !== undefined) context.issues.push({ code: 'custom', message, input: context.value });
+});
+
+const DECIMAL_INTEGER = /^(0|-?[1-9][0-9]*)$/;
+
+/**
+ * A query parameter holding an integer from `min` to `max`, written in plain decimal digits
+ * (`20`, `-1`). `z.coerce.number()` read `0x10` as 16, an empty value as 0, and `1e1`, ` 5` and
+ * `+5` as numbers too; every list endpoint shares this one rule instead, and the rest is 422.
+ */
+export function queryInteger(min: number, max: number) {
+  return z
+    .string()
+    .regex(DECIMAL_INTEGER, { message: 'must be an integer in plain decimal digits, such as 20' })
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+}
 
 /** Path parameter holding a resource id. */
 export const idParamsSchema = z.strictObject({ id: z.uuid({ message: 'must be a UUID' }) });
@@ -60,8 +121,8 @@ export type SortOrder = (typeof sortValues)[number];
 
 /** Query fields shared by every list endpoint. */
 export const pageQueryShape = {
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+  limit: queryInteger(1, 100).default(20),
+  offset: queryInteger(0, Number.MAX_SAFE_INTEGER).default(0),
   sort: z.enum(sortValues).default('-created_at'),
 };
 

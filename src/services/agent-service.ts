@@ -78,7 +78,7 @@ export class AgentService {
     assertAssignable(actor.principal, fields.project_id);
     return this.writes.run(actor, async (tx, emit) => {
       const before = await this.lock(tx, id, expected, actor.principal);
-      const agent = (await this.agents.update(tx, id, fields))!;
+      const agent = (await this.agents.update(tx, id, fields, before))!;
       const changed = changedFields(before, agent, writableFields);
       emit(agentEvent(updateType(changed), id, [before.project_id, agent.project_id], { agent, changed_fields: changed }));
       return agent;

@@ -47,19 +47,37 @@ function filters(query: AgentListQuery, scope: readonly string[] | null): SQL | 
   );
 }
 
-/** Turns constraint violations into the domain errors the API promises (409 for a taken name, 422 for an unknown project). */
-async function translateViolations<T>(fields: AgentPatch, write: () => Promise<T>): Promise<T> {
+/** Where an agent's name must be unique: its project, or the agents without a project. */
+export type AgentPlace = Pick<Agent, 'name' | 'project_id'>;
+
+function nameTaken({ name, project_id: projectId }: AgentPlace): ConflictError {
+  const where =
+    projectId === null ? 'among the agents without a project' : `in project ${projectId}`;
+  return new ConflictError(`Agent name "${name}" is already taken ${where}`);
+}
+
+/**
+ * Turns constraint violations into the domain errors the API promises: 409 for a name taken in
+ * the agent's project (`place`, as it would be after the write), 422 for an unknown project.
+ */
+async function translateViolations<T>(place: AgentPlace, write: () => Promise<T>): Promise<T> {
   try {
     return await write();
   } catch (error) {
     const code = databaseErrorCode(error);
-    if (code === SqlState.uniqueViolation) throw new ConflictError(`Agent name "${fields.name}" is already taken`);
+    if (code === SqlState.uniqueViolation) throw nameTaken(place);
     if (code === SqlState.foreignKeyViolation) {
-      const message = `Project ${fields.project_id} does not exist`;
+      const message = `Project ${place.project_id} does not exist`;
       throw new UnprocessableError(message, [{ path: '/project_id', message, in: 'body' }]);
     }
     throw error;
   }
+}
+
+/** Where the agent ends up: the fields a write names, else where it is now. */
+function placeAfter(fields: AgentPatch, current: AgentPlace): AgentPlace {
+  const projectId = fields.project_id === undefined ? current.project_id : fields.project_id;
+  return { name: fields.name ?? current.name, project_id: projectId };
 }
 
 /** SQL access to the `agents` table. Every method runs on the executor it is given, so services choose the transaction. */
@@ -80,9 +98,17 @@ export class AgentRepository {
     return selectPage(executor, agents, filters(query, scope), query, toAgent);
   }
 
-  /** Applies `fields` and bumps the version; null when the row is missing. */
-  async update(executor: Executor, id: string, fields: AgentPatch): Promise<Agent | null> {
-    const [row] = await translateViolations(fields, () =>
+  /**
+   * Applies `fields` and bumps the version; null when the row is missing. `current` is the
+   * agent's name and project before the write, to say where a name is taken.
+   */
+  async update(
+    executor: Executor,
+    id: string,
+    fields: AgentPatch,
+    current: AgentPlace,
+  ): Promise<Agent | null> {
+    const [row] = await translateViolations(placeAfter(fields, current), () =>
       executor
         .update(agents)
         .set({ ...toColumns(fields), ...nextVersion(agents) })
@@ -102,14 +128,26 @@ export class AgentRepository {
     return row === undefined ? null : toAgent(row);
   }
 
-  /** Unassigns every agent of a project that is about to be deleted, as one versioned change each. */
+  /**
+   * Unassigns every agent of a project that is about to be deleted, as one versioned change each.
+   * An agent whose name an agent without a project already has makes it a 409: names are unique
+   * among the agents without a project too.
+   */
   async detachFromProject(executor: Executor, projectId: string): Promise<Agent[]> {
-    const rows = await executor
+    const detach = executor
       .update(agents)
       .set({ projectId: null, ...nextVersion(agents) })
       .where(eq(agents.projectId, projectId))
       .returning();
-    return rows.map(toAgent);
+    try {
+      return (await detach).map(toAgent);
+    } catch (error) {
+      if (databaseErrorCode(error) !== SqlState.uniqueViolation) throw error;
+      throw new ConflictError(
+        `Project ${projectId} cannot be deleted: its agents would join the agents without a ` +
+          'project, and one of them has the name of such an agent; rename or move that agent first',
+      );
+    }
   }
 
   /** Deletes the row; null when it is missing. */

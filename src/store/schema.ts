@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
-  bigint, boolean, customType, index, integer, jsonb, pgTable, text, timestamp, unique, uniqueIndex, uuid,
+  bigint, boolean, customType, index, integer, jsonb, pgTable, text, timestamp, unique, uuid,
 } from 'drizzle-orm/pg-core';
 
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
@@ -30,7 +30,10 @@ export const projects = pgTable(
   ],
 );
 
-/** Agents: workers that may belong to one project. */
+/**
+ * Agents: workers that may belong to one project. A name is unique within its project; agents
+ * without a project share one namespace (NULLS NOT DISTINCT, PostgreSQL 15).
+ */
 export const agents = pgTable(
   'agents',
   {
@@ -46,8 +49,7 @@ export const agents = pgTable(
     ...timestamps,
   },
   (table) => [
-    uniqueIndex('agents_name_key').on(table.name),
-    index('agents_project_id_idx').on(table.projectId),
+    unique('agents_project_name_unique').on(table.projectId, table.name).nullsNotDistinct(),
     index('agents_created_at_idx').on(table.createdAt, table.id),
     index('agents_capabilities_idx').using('gin', table.capabilities),
   ],

@@ -42,9 +42,26 @@ describe('POST /api/v1/agents', () => {
   it('gives a duplicate name 409, on create and on rename', async () => {
     await createAgent({ name: 'dup' });
     const other = await createAgent({ name: 'other' });
-    expect(expectProblem(await create({ name: 'dup', agent_type: 'tester' }), 409).detail).toContain('"dup"');
+    const taken = expectProblem(await create({ name: 'dup', agent_type: 'tester' }), 409);
+    expect(taken.detail).toBe(
+      'Agent name "dup" is already taken among the agents without a project',
+    );
     expectProblem(await patch(other.id, { name: 'dup' }), 409);
     expect((await get(other.id)).json()).toMatchObject({ name: 'other', version: 1 });
+  });
+
+  it('keeps names unique per project: two projects may each have a "coder-1"', async () => {
+    const [alpha, beta] = [await createProject('Alpha'), await createProject('Beta')];
+    const first = await createAgent({ name: 'coder-1', project_id: alpha.id });
+    const second = await createAgent({ name: 'coder-1', project_id: beta.id });
+    await createAgent({ name: 'coder-1' });
+    const duplicate = { name: 'coder-1', agent_type: 'coder', project_id: alpha.id };
+    const again = expectProblem(await create(duplicate), 409);
+    expect(again.detail).toBe(`Agent name "coder-1" is already taken in project ${alpha.id}`);
+    const move = expectProblem(await patch(second.id, { project_id: alpha.id }), 409);
+    expect(move.detail).toBe(`Agent name "coder-1" is already taken in project ${alpha.id}`);
+    expect((await get(second.id)).json()).toMatchObject({ project_id: beta.id, version: 1 });
+    expectProblem(await patch(first.id, { project_id: null }), 409);
   });
 
   it('lets exactly one of 10 concurrent creates with one name win', async () => {
@@ -131,6 +148,16 @@ describe('changing agents', () => {
     const after = (await get(agent.id)).json();
     expect(after).toMatchObject({ project_id: null, version: 2 });
     expect(Date.parse(after.updated_at)).toBeGreaterThan(Date.parse(agent.updated_at));
+  });
+
+  it('refuses to delete a project whose agent clashes with one outside every project', async () => {
+    const project = await createProject();
+    const agent = await createAgent({ name: 'coder-1', project_id: project.id });
+    await createAgent({ name: 'coder-1' });
+    const refused = await t.request({ method: 'DELETE', url: `/api/v1/projects/${project.id}` });
+    expect(expectProblem(refused, 409).detail).toContain('rename or move');
+    expect((await get(agent.id)).json()).toMatchObject({ project_id: project.id, version: 1 });
+    expect((await t.request({ url: `/api/v1/projects/${project.id}` })).statusCode).toBe(200);
   });
 
   it('deletes once: 204, then 404', async () => {

@@ -221,6 +221,19 @@ describe('memory entries of other projects', () => {
   });
 });
 
+describe('agent names', () => {
+  it('does not tell a scoped key that another project has an agent of the same name', async () => {
+    await resetFixture();
+    const scoped = await keyHeader(t.app, { role: 'writer', project_ids: [fixture.other] });
+    const payload = { name: 'agent-a', agent_type: 'coder', project_id: fixture.other };
+    const request = { method: 'POST' as const, url: '/api/v1/agents', headers: scoped, payload };
+    const create = () => t.request(request);
+    const created = await create();
+    expect(created.statusCode, created.body).toBe(201);
+    expect(expectProblem(await create(), 409).detail).toContain(fixture.other);
+  });
+});
+
 describe('audit log', () => {
   it('records every write with key, action, resource, fields, ip and user agent, and nothing for a rejected one', async () => {
     await resetFixture();

@@ -1,8 +1,12 @@
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { fuzzHarness, fuzzRuns, pageKeys, agentField, bodyOf, headersOf, idSegment, ifMatch, queryOf, text } from '../support/fuzz.js';
+import { rawWrites } from '../support/fuzz.js';
 
-/** Random requests to the agent endpoints: never a 5xx, and a 4xx changes nothing (see test/support/fuzz.ts). */
+/**
+ * Random requests to the agent endpoints: never a 5xx, a 4xx changes nothing, and a 2xx gives
+ * back what was sent (see test/support/fuzz.ts).
+ */
 const fuzz = fuzzHarness();
 
 describe(`${fuzzRuns()} random requests per agent endpoint never yield a 5xx or a change on 4xx`, () => {
@@ -11,6 +15,8 @@ describe(`${fuzzRuns()} random requests per agent endpoint never yield a 5xx or 
     fuzz.property(fc.tuple(bodyOf(agentField), ifMatch).map(([payload, tag]) => ({ method: 'PUT', url: `/api/v1/agents/${fuzz.agentId()}`, payload: payload as object, headers: headersOf(tag) }))));
   it('PATCH /agents/:id', () =>
     fuzz.property(fc.tuple(bodyOf(agentField), ifMatch).map(([payload, tag]) => ({ method: 'PATCH', url: `/api/v1/agents/${fuzz.agentId()}`, payload: payload as object, headers: headersOf(tag) }))));
+  it('POST and PATCH /agents with raw JSON bodies', () =>
+    fuzz.property(rawWrites('/api/v1/agents', fuzz.agentId, '"agent_type":"coder",')));
   it('GET /agents', () =>
     fuzz.property(queryOf({ ...pageKeys, agent_type: text, status: text, project_id: fc.oneof(fc.uuid(), text), capability: text }).map((query) => ({ method: 'GET', url: `/api/v1/agents?${query}` }))));
   it('GET and DELETE /agents/:id', () =>

@@ -1,16 +1,20 @@
+import { isUtf8 } from 'node:buffer';
 import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
-import type { InjectOptions } from 'fastify';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { agentStatuses, agentTypes } from '../../src/domain/agent.js';
+import { METADATA_MAX_BYTES, METADATA_MAX_DEPTH } from '../../src/domain/common.js';
+import { METADATA_MAX_MEMBERS } from '../../src/domain/common.js';
 import { projectStatuses, sparcModes } from '../../src/domain/project.js';
 import { type TestApp, createTestApp, testEngine } from './app.js';
 import { byDepth } from './depth.js';
 
 /*
  * Shared by the fuzz files (test/integration/fuzz-*.test.ts). Property: whatever a client sends,
- * the answer is a 2xx or a 4xx problem document, never a 5xx, and a 4xx leaves every row exactly
- * as it was.
+ * the answer is a 2xx or a 4xx problem document, never a 5xx; a 4xx leaves every row exactly
+ * as it was; and a 2xx gives back every field exactly as it was sent (names trimmed), so nothing
+ * is changed silently (see {@link expectFaithful}).
  */
 
 /**
@@ -28,7 +32,11 @@ export function fuzzRuns(): number {
  * points, used only to shrink values it did not generate), and every worker that runs a fuzz file paid it.
  */
 const anyCodePoint = fc.nat({ max: 0x10ffff }).map((codePoint) => String.fromCodePoint(codePoint));
-export const text = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: anyCodePoint, maxLength: 40 }), fc.constantFrom('', ' ', '\u0000', '\ud800', 'a'.repeat(300)));
+export const text = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.string({ unit: anyCodePoint, maxLength: 40 }),
+  fc.constantFrom('', ' ', '\u0000', 'a\u0000', '\ud800', '\ufeffa', 'a\ufeff', 'a'.repeat(300)),
+);
 const scalar = fc.oneof(text, fc.integer(), fc.double(), fc.boolean(), fc.constant(null));
 const value = fc.oneof(scalar, fc.array(scalar, { maxLength: 5 }), fc.dictionary(text, scalar, { maxKeys: 5 }), fc.jsonValue({ maxDepth: 40 }));
 export const uuid = fc.oneof(fc.uuid(), fc.constant('00000000-0000-4000-8000-000000000000'));
@@ -64,12 +72,155 @@ export function queryOf(keys: Record<string, fc.Arbitrary<string>>) {
 
 export const idSegment = fc.oneof(uuid, text.map(encode), rawEscape, fc.constant('a'.repeat(150)));
 
+/** Spellings `z.coerce.number()` used to read as integers: only plain decimal digits are. */
+const lenientInteger = fc.constantFrom('0x10', '', '1e1', ' 5', '+5', '05', '-0', '5.0', '0b1');
+/** Integers as query values: in and out of every range, and in every lenient spelling. */
+export const integerText = (max: number) =>
+  fc.oneof(
+    fc.integer({ min: -5, max }).map(String),
+    fc.bigInt({ min: -(10n ** 25n), max: 10n ** 25n }).map(String),
+    lenientInteger,
+    text,
+  );
+
 export const pageKeys = {
-  limit: fc.oneof(fc.integer({ min: -5, max: 200 }).map(String), text),
-  offset: fc.oneof(fc.integer({ min: -5, max: 1e12 }).map(String), text),
+  limit: integerText(200),
+  offset: integerText(1e12),
   sort: fc.oneof(fc.constantFrom('name', '-name', 'created_at', '-updated_at'), text),
 };
 export const ifMatch = fc.oneof(fc.constant(undefined), fc.constantFrom('"1"', '*', 'W/"1"', '"999999999999"'), fc.string({ maxLength: 20 }));
+
+/**
+ * A piece of a raw JSON body: its bytes, the value a faithful store gives back for it, and whether
+ * the service must refuse it instead (it cannot give it back as sent).
+ */
+interface RawPart {
+  bytes: Buffer;
+  value: unknown;
+  refused: boolean;
+}
+
+const bytesOf = (...pieces: Array<string | Buffer | number[]>) =>
+  Buffer.concat(pieces.map((piece) => Buffer.from(piece as string)));
+const part = (text: string, value: unknown): RawPart =>
+  ({ bytes: Buffer.from(text), value, refused: false });
+const refusedPart = (...pieces: Array<string | Buffer | number[]>): RawPart =>
+  ({ bytes: bytesOf(...pieces), value: null, refused: true });
+/** JSON.stringify writes -0 as `0`, which is what comes back. */
+const withoutNegativeZero = (n: number) => (Object.is(n, -0) ? 0 : n);
+const digit = fc.integer({ min: 1, max: 9 });
+const unsafeInteger = fc.bigInt({ min: 2n ** 53n, max: 10n ** 30n });
+const sign = fc.constantFrom('', '-');
+const exponent = (min: number) => fc.integer({ min, max: 5_000 });
+
+/** Numbers a double holds, and numbers JSON.parse would change: ±Infinity, 0, lost digits. */
+const rawNumber = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc
+      .double({ noNaN: true, noDefaultInfinity: true })
+      .map((n) => part(JSON.stringify(n), withoutNegativeZero(n))),
+  },
+  { weight: 3, arbitrary: fc.maxSafeInteger().map((n) => part(String(n), n)) },
+  fc.tuple(sign, digit, exponent(309)).map(([s, m, e]) => refusedPart(`${s}${m}e${e}`)),
+  fc.tuple(sign, digit, exponent(325)).map(([s, m, e]) => refusedPart(`${s}${m}e-${e}`)),
+  fc.tuple(sign, unsafeInteger).map(([s, n]) => refusedPart(`${s}${n}`)),
+);
+
+/** Byte sequences that are not UTF-8, which a lenient decoder would store as U+FFFD. */
+const invalidUtf8 = fc.oneof(
+  fc.constantFrom<number[]>([0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf4, 0x90]),
+  fc.array(fc.nat(255), { minLength: 1, maxLength: 4 }).filter((b) => !isUtf8(Buffer.from(b))),
+);
+const rawString = fc.oneof(
+  { weight: 4, arbitrary: text.map((value) => part(JSON.stringify(value), value)) },
+  invalidUtf8.map((bytes) => refusedPart('"a', bytes, '"')),
+);
+
+/** `inner` inside `depth` arrays or objects; metadata (level 1) may hold 31 more levels. */
+function nest(inner: RawPart, depth: number, kind: 'array' | 'object'): RawPart {
+  const [open, close] = kind === 'array' ? ['[', ']'] : ['{"a":', '}'];
+  const pieces = [open.repeat(depth), inner.bytes, close.repeat(depth)];
+  if (inner.refused || depth >= METADATA_MAX_DEPTH) return refusedPart(...pieces);
+  let value = inner.value;
+  for (let level = 0; level < depth; level += 1) value = kind === 'array' ? [value] : { a: value };
+  return { bytes: bytesOf(...pieces), value, refused: false };
+}
+
+const depth = fc.oneof({ weight: 3, arbitrary: fc.nat(40) }, fc.integer({ min: 40, max: 100_000 }));
+const containerKind = fc.constantFrom('array' as const, 'object' as const);
+const zeros = (count: number) => part(JSON.stringify(Array(count).fill(0)), Array(count).fill(0));
+/** Values of metadata members: nested up to 100 000 levels, or arrays of up to 10 010 numbers. */
+const rawMember = fc.oneof(
+  rawNumber,
+  rawString,
+  fc.tuple(fc.oneof(rawNumber, rawString), depth, containerKind).map((args) => nest(...args)),
+  fc.integer({ min: 990, max: 10_010 }).map(zeros),
+);
+const memberName = fc.oneof(
+  fc.oneof(fc.constantFrom('a', 'b'), text).map((name) => ({ name, text: JSON.stringify(name) })),
+  fc.constant({ name: 'a', text: '"\\u0061"' }),
+);
+type RawMember = [{ name: string; text: string }, RawPart];
+
+/** Members and items of a value at every level, as the metadata limit counts them. */
+function memberCount(value: unknown): number {
+  if (value === null || typeof value !== 'object') return 0;
+  return Object.values(value).reduce((sum: number, item) => sum + 1 + memberCount(item), 0);
+}
+
+function metadataText(members: RawMember[]): Buffer {
+  const pieces = members.flatMap(([member, item], index) => [
+    index === 0 ? '' : ',',
+    `${member.text}:`,
+    item.bytes,
+  ]);
+  return bytesOf('{', ...pieces, '}');
+}
+
+/** Metadata of `members` as a faithful store gives it back; refused past a documented limit. */
+function rawMetadataOf(members: RawMember[]): RawPart {
+  const bytes = metadataText(members);
+  const names = new Set(members.map(([member]) => member.name));
+  const refused = names.size < members.length || members.some(([, item]) => item.refused);
+  if (refused) return { bytes, value: null, refused };
+  const value = Object.fromEntries(members.map(([member, item]) => [member.name, item.value]));
+  const tooLarge = Buffer.byteLength(JSON.stringify(value)) > METADATA_MAX_BYTES;
+  return { bytes, value, refused: tooLarge || memberCount(value) > METADATA_MAX_MEMBERS };
+}
+
+const rawMetadata = fc.array(fc.tuple(memberName, rawMember), { maxLength: 5 }).map(rawMetadataOf);
+
+/** Stands for input no store can give back as sent, so a 2xx for it fails {@link expectFaithful}. */
+const MUST_REFUSE = '\u0000 (must be refused)';
+const sentValue = (piece: RawPart) => (piece.refused ? MUST_REFUSE : piece.value);
+
+/** A request case of {@link fuzzHarness}: the request, and what a 2xx must give back. */
+export type FuzzRequest = InjectOptions & { sent?: Record<string, unknown> };
+
+/**
+ * Raw JSON bodies with a `name` and a `metadata` member (after `fixed` members, as JSON text)
+ * that JSON.stringify cannot write: bytes that are not UTF-8, nesting up to 100 000 levels,
+ * numbers a double cannot hold, member names given twice; `sent` is what a 2xx must give back.
+ */
+export function rawBodyOf(fixed: string) {
+  const name = fc.oneof({ weight: 4, arbitrary: rawString }, rawNumber);
+  return fc.tuple(name, rawMetadata).map(([named, metadata]) => ({
+    payload: bytesOf(`{${fixed}"name":`, named.bytes, ',"metadata":', metadata.bytes, '}'),
+    headers: { 'content-type': 'application/json' },
+    sent: { name: sentValue(named), metadata: sentValue(metadata) },
+  }));
+}
+
+/** POSTs to `collection` and PATCHes of `id()` in it, with {@link rawBodyOf} bodies. */
+export function rawWrites(collection: string, id: () => string, fixed = '') {
+  const method = fc.constantFrom('POST' as const, 'PATCH' as const);
+  return fc.tuple(method, rawBodyOf(fixed)).map(([verb, raw]): FuzzRequest => ({
+    method: verb,
+    url: verb === 'POST' ? collection : `${collection}/${id()}`,
+    ...raw,
+  }));
+}
 
 /** Percent-encodes any string (lone surrogates included, as U+FFFD); malformed escapes come from {@link rawEscape}. */
 function encode(value: string): string {
@@ -78,6 +229,45 @@ function encode(value: string): string {
 
 export function headersOf(tag: string | undefined): Record<string, string> {
   return tag === undefined ? {} : { 'if-match': tag.replace(/[^\t\x20-\x7e]/g, '') };
+}
+
+/** Serializes with sorted member names and ±Infinity apart from null, to compare as JSON. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_name, item: unknown) => {
+    if (typeof item === 'number' && !Number.isFinite(item)) return `<${item}>`;
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) return item;
+    const byName = ([a]: [string, unknown], [b]: [string, unknown]) => (a < b ? -1 : a > b ? 1 : 0);
+    return Object.fromEntries(Object.entries(item).sort(byName));
+  });
+}
+
+/** The fields of a write whose body is a JSON object: what a 2xx must give back. */
+function sentFields(request: InjectOptions): Record<string, unknown> | undefined {
+  const { method, payload } = request;
+  if (!['POST', 'PUT', 'PATCH'].includes(method ?? 'GET')) return undefined;
+  const isObject = typeof payload === 'object' && payload !== null && !Array.isArray(payload);
+  return isObject && !Buffer.isBuffer(payload) ? (payload as Record<string, unknown>) : undefined;
+}
+
+/**
+ * A 2xx changes nothing silently: every field sent comes back exactly as sent (a name trimmed, as
+ * docs/api.md says), and a page names the `limit` and `offset` exactly as the query spelled them.
+ */
+function expectFaithful(request: FuzzRequest, response: LightMyRequestResponse): void {
+  if (response.body === '') return;
+  const body = response.json() as Record<string, unknown>;
+  const where = `${request.method} ${request.url}`;
+  for (const [field, value] of Object.entries(request.sent ?? sentFields(request) ?? {})) {
+    if (!(field in body)) continue;
+    const expected = field === 'name' && typeof value === 'string' ? value.trim() : value;
+    expect(canonical(body[field]), `${where}: ${field}`).toBe(canonical(expected));
+  }
+  const query = new URLSearchParams(String(request.url).split('?')[1] ?? '');
+  for (const name of ['limit', 'offset']) {
+    const spelled = query.getAll(name);
+    if (spelled.length !== 1 || !(name in body)) continue;
+    expect(String(body[name]), `${where}: ${name}`).toBe(spelled[0]);
+  }
 }
 
 /**
@@ -103,20 +293,24 @@ export function fuzzHarness() {
   }
 
   /**
-   * Changes whenever any row of projects, agents, events or the audit log is inserted, updated or
-   * deleted: every new row version carries a newer transaction id (`xmin`), and a delete lowers a count.
+   * Changes whenever any row of projects, agents, events, the audit log or the keys is inserted,
+   * updated or deleted: every new row version carries a newer transaction id (`xmin`), and a
+   * delete lowers a count.
    */
   async function fingerprint(): Promise<string> {
     const result = await t.database.db.execute(sql`select
       (select count(*) from projects) as projects, (select max(xmin::text::bigint) from projects) as project_versions,
       (select count(*) from agents) as agents, (select max(xmin::text::bigint) from agents) as agent_versions,
+      (select count(*) from api_keys) as keys,
+      (select max(xmin::text::bigint) from api_keys) as key_versions,
       (select count(*) from events) as events, (select count(*) from audit_log) as audit`);
     return JSON.stringify((result as unknown as { rows: unknown[] }).rows[0]);
   }
 
   let knownState: string | undefined;
 
-  async function check(request: InjectOptions): Promise<void> {
+  async function check(fuzzRequest: FuzzRequest): Promise<void> {
+    const { sent: _sent, ...request } = fuzzRequest;
     const before = knownState ?? (await fingerprint());
     const response = await t.request(request);
     knownState = response.statusCode >= 400 ? before : undefined;
@@ -125,13 +319,15 @@ export function fuzzHarness() {
       expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(response.json()).toMatchObject({ type: expect.any(String), title: expect.any(String), status: response.statusCode, detail: expect.any(String) });
       expect(await fingerprint()).toBe(before);
-    } else if (request.method === 'DELETE') {
-      await restoreFixtures();
+      return;
     }
+    expectFaithful(fuzzRequest, response);
+    if (request.method === 'DELETE') await restoreFixtures();
   }
 
   return {
-    property: (arbitrary: fc.Arbitrary<InjectOptions>) => fc.assert(fc.asyncProperty(arbitrary, check), { numRuns: fuzzRuns() }),
+    property: (arbitrary: fc.Arbitrary<FuzzRequest>) =>
+      fc.assert(fc.asyncProperty(arbitrary, check), { numRuns: fuzzRuns() }),
     projectId: () => projectId,
     agentId: () => agentId,
   };

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { isStorableText, metadataSchema, nameSchema } from '../../src/domain/common.js';
+import {
+  METADATA_MAX_MEMBERS,
+  isStorableText,
+  metadataSchema,
+  nameSchema,
+  queryInteger,
+} from '../../src/domain/common.js';
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -32,6 +38,8 @@ describe('domain rules', () => {
     expect(isStorableText('ok ✓ 😀')).toBe(true);
     expect(isStorableText('a\u0000')).toBe(false);
     expect(isStorableText('\udc00')).toBe(false);
+    expect(isStorableText('\ufeffa')).toBe(false);
+    expect(isStorableText('a\ufeff')).toBe(true);
   });
 
   it('trims names and refuses blank ones', () => {
@@ -45,7 +53,27 @@ describe('domain rules', () => {
     expect(metadataSchema.safeParse({ list: ['\ud800'] }).success).toBe(false);
     const deep = JSON.parse('{"a":'.repeat(33) + '1' + '}'.repeat(33));
     expect(metadataSchema.safeParse(deep).success).toBe(false);
-    const shallowEnough = JSON.parse('{"a":'.repeat(31) + '1' + '}'.repeat(31));
+    const shallowEnough = JSON.parse('{"a":'.repeat(32) + '1' + '}'.repeat(32));
     expect(metadataSchema.safeParse(shallowEnough).success).toBe(true);
+    const list = (items: number) => ({ list: Array(items).fill(0) });
+    expect(metadataSchema.safeParse(list(METADATA_MAX_MEMBERS - 1)).success).toBe(true);
+    expect(metadataSchema.safeParse(list(METADATA_MAX_MEMBERS)).success).toBe(false);
+  });
+
+  it('checks depth without recursion, before measuring the size', () => {
+    let deep: unknown = 1;
+    for (let level = 0; level < 100_000; level += 1) deep = [deep];
+    expect(metadataSchema.safeParse({ deep }).error?.issues[0]?.message).toContain('32 levels');
+  });
+
+  it('reads query integers in plain decimal digits only', () => {
+    const limit = queryInteger(1, 100).default(20);
+    expect(limit.parse('16')).toBe(16);
+    expect(limit.parse(undefined)).toBe(20);
+    for (const text of ['0x10', '', '1e1', ' 5', '+5', '05', '-0', '5.0']) {
+      expect(limit.safeParse(text).success, text).toBe(false);
+    }
+    expect(limit.safeParse('0').error?.issues[0]?.message).toMatch(/>=1/);
+    expect(limit.safeParse('9'.repeat(400)).success).toBe(false);
   });
 });

@@ -2,18 +2,20 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { apiKeySchema, auditEntrySchema, createdKeySchema, keyInputSchema } from '../../domain/auth.js';
-import { idParamsSchema } from '../../domain/common.js';
+import { idParamsSchema, queryInteger, storableString } from '../../domain/common.js';
 import { AuditRepository } from '../../store/audit-repository.js';
 import { actorOf } from '../../plugins/auth.js';
 import { problems } from './crud.js';
 
 const auditQuerySchema = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  before: z.coerce.number().int().min(1).optional().describe('Page backwards: the smallest id of the previous page'),
+  limit: queryInteger(1, 1000).default(100),
+  before: queryInteger(1, Number.MAX_SAFE_INTEGER)
+    .optional()
+    .describe('Page backwards: the smallest id of the previous page'),
   key_id: z.uuid().optional(),
   action: z.enum(['create', 'update', 'delete', 'status', 'revoke', 'reset', 'store']).optional(),
   resource: z.enum(['project', 'agent', 'key', 'memory', 'memory_circuit']).optional(),
-  resource_id: z.string().max(255).optional(),
+  resource_id: storableString().max(255).optional(),
   since: z.iso.datetime().optional(),
   until: z.iso.datetime().optional(),
 });

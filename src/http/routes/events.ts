@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { type Principal, scopeTopics } from '../../domain/auth.js';
+import { queryInteger } from '../../domain/common.js';
 import { ForbiddenError } from '../../domain/errors.js';
 import { eventSchema, toEnvelope, topicSchema } from '../../domain/event.js';
 import type { GatewaySocket } from '../../events/ws-gateway.js';
@@ -13,9 +14,9 @@ const topicList = z
   .optional();
 
 const eventsQuerySchema = z.strictObject({
-  after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+  after: queryInteger(0, Number.MAX_SAFE_INTEGER).default(0),
   topic: topicList,
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  limit: queryInteger(1, 1000).default(100),
 });
 
 const eventPageSchema = z.object({
@@ -28,7 +29,9 @@ const eventPageSchema = z.object({
 const socketQuerySchema = z.strictObject({
   token: z.string().max(256).optional().describe('The API key, for clients that cannot set an Authorization header'),
   topics: topicList.describe('Comma-separated topics; default: projects, agents and system (everything)'),
-  last_event_id: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe('Resume after this event'),
+  last_event_id: queryInteger(0, Number.MAX_SAFE_INTEGER)
+    .optional()
+    .describe('Resume after this event'),
 });
 
 /**

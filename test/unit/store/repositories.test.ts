@@ -74,10 +74,31 @@ describe('AgentRepository', () => {
 
   it('turns a unique violation into ConflictError and a foreign-key violation into a 422 on project_id', async () => {
     const { executor } = fakeExecutor(databaseError('23505'), databaseError('23503'));
-    await expect(repository.insert(executor, input)).rejects.toEqual(new ConflictError('Agent name "coder" is already taken'));
-    const error = await repository.update(executor, 'a1', { project_id: 'p9' }).catch((caught: unknown) => caught);
+    const taken = new ConflictError('Agent name "coder" is already taken in project p9');
+    await expect(repository.insert(executor, input)).rejects.toEqual(taken);
+    const current = { name: 'coder', project_id: null };
+    const move = repository.update(executor, 'a1', { project_id: 'p9' }, current);
+    const error = await move.catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(UnprocessableError);
     expect((error as UnprocessableError).errors).toEqual([{ path: '/project_id', message: 'Project p9 does not exist', in: 'body' }]);
+  });
+
+  it('names where a renamed or moved agent would clash, after the write', async () => {
+    const { executor } = fakeExecutor(databaseError('23505'), databaseError('23505'));
+    const current = { name: 'a', project_id: 'p1' };
+    const rename = repository.update(executor, 'a1', { name: 'b' }, current);
+    const taken = new ConflictError('Agent name "b" is already taken in project p1');
+    await expect(rename).rejects.toEqual(taken);
+    const unassign = repository.update(executor, 'a1', { project_id: null }, current);
+    const unassigned = 'Agent name "a" is already taken among the agents without a project';
+    await expect(unassign).rejects.toEqual(new ConflictError(unassigned));
+  });
+
+  it('refuses to detach agents whose names the agents without a project hold (409)', async () => {
+    const { executor } = fakeExecutor(databaseError('23505'), databaseError('40001'));
+    const detach = () => repository.detachFromProject(executor, 'p1');
+    await expect(detach()).rejects.toBeInstanceOf(ConflictError);
+    await expect(detach()).rejects.not.toBeInstanceOf(ConflictError);
   });
 
   it('rethrows any other database error untouched', async () => {
@@ -98,7 +119,8 @@ describe('AgentRepository', () => {
 
   it('returns null when an update or lookup finds nothing', async () => {
     const { executor } = fakeExecutor([], [], []);
-    expect(await repository.update(executor, 'a1', { status: 'busy' })).toBeNull();
+    const current = { name: 'a', project_id: null };
+    expect(await repository.update(executor, 'a1', { status: 'busy' }, current)).toBeNull();
     expect(await repository.findById(executor, 'a1', { lock: true })).toBeNull();
     expect(await repository.delete(executor, 'a1')).toBeNull();
   });
