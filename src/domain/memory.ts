@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { storableString, timestampSchema } from './common.js';
+import { queryInteger, storableString, timestampSchema } from './common.js';
 
 /** Longest memory key, in characters (UTF-16 code units, like every other length in the API). */
 export const MEMORY_KEY_MAX_LENGTH = 255;
@@ -100,7 +100,7 @@ export const memorySearchQuerySchema = z.strictObject({
     .max(MEMORY_QUERY_MAX_LENGTH, { message: `must be at most ${MEMORY_QUERY_MAX_LENGTH} characters` })
     .describe('Case-insensitive text to find in the key, the content or a tag'),
   project_id: z.uuid({ message: 'must be a UUID' }).optional().describe('Only entries of this project'),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: queryInteger(1, 100).default(20),
 });
 export type MemorySearchQuery = z.infer<typeof memorySearchQuerySchema>;
 
