@@ -18,7 +18,7 @@ declare module 'fastify' {
   }
 }
 
-const PUBLIC_PATHS = [/^\/health\//, /^\/docs(\/|$)/, /^\/openapi\.json$/, /^\/metrics$/];
+const PUBLIC_PATHS = [/^\/health(\/|$)/, /^\/docs(\/|$)/, /^\/openapi\.json$/, /^\/metrics$/];
 
 function requiredAccess(request: FastifyRequest): Access | 'public' | null {
   const url = request.routeOptions.url;
