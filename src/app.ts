@@ -14,7 +14,7 @@ import { eventRoutes } from './http/routes/events.js';
 import { healthRoutes } from './http/routes/health.js';
 import { memoryRoutes } from './http/routes/memory.js';
 import { projectRoutes } from './http/routes/projects.js';
-import { authPlugin } from './plugins/auth.js';
+import { type Announce, authPlugin } from './plugins/auth.js';
 import { type DatabasePluginOptions, databasePlugin } from './plugins/database.js';
 import { eventsPlugin } from './plugins/events.js';
 import { hardeningPlugin, securityHeaders } from './plugins/hardening.js';
@@ -41,6 +41,8 @@ export interface AppOptions {
   database: DatabasePluginOptions;
   /** Replaces the pino logger settings (tests pass `false`). */
   logger?: FastifyServerOptions['logger'];
+  /** Where text for a person (the first-start admin key) goes; default: standard error. */
+  announce?: Announce;
 }
 
 const REQUEST_ID_PATTERN = /^[\w.:-]{1,128}$/;
@@ -105,7 +107,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(databasePlugin, options.database);
   await app.register(eventsPlugin, { config: options.config });
   await app.register(servicesPlugin);
-  await app.register(authPlugin, { config: options.config });
+  await app.register(authPlugin, { config: options.config, announce: options.announce });
   await app.register(metricsPlugin, { config: options.config });
   await app.register(memoryPlugin, { config: options.config });
   await app.register(memoryEventsPlugin);

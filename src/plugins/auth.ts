@@ -18,7 +18,7 @@ declare module 'fastify' {
   }
 }
 
-const PUBLIC_PATHS = [/^\/health\//, /^\/docs(\/|$)/, /^\/openapi\.json$/, /^\/metrics$/];
+const PUBLIC_PATHS = [/^\/health(\/|$)/, /^\/docs(\/|$)/, /^\/openapi\.json$/, /^\/metrics$/];
 
 function requiredAccess(request: FastifyRequest): Access | 'public' | null {
   const url = request.routeOptions.url;
@@ -54,6 +54,27 @@ async function authenticate(auth: AuthService, request: FastifyRequest, reply: F
   request.principal = principal;
 }
 
+/** Where text for a person goes: standard error unless the caller says otherwise. */
+export type Announce = (text: string) => void;
+
+const writeToStderr: Announce = (text) => void process.stderr.write(text);
+
+/**
+ * The first-start admin key as a block of its own between `====` lines, so that a person can copy
+ * it from the terminal. It is never part of a log line: log lines are shipped, indexed and kept,
+ * and a secret in them outlives its purpose.
+ */
+export function firstStartKeyBlock(key: string): string {
+  const rule = '='.repeat(72);
+  return [
+    '', rule,
+    'FIRST START: an admin API key was created. It is shown this once; store it now:', '',
+    `    ${key}`, '',
+    'Send it as "Authorization: Bearer <key>". Create more keys with POST /api/v1/keys.',
+    rule, '', '',
+  ].join('\n');
+}
+
 /**
  * A socket must not outlive its key: a revocation here closes its sockets at once, and every
  * instance re-checks the keys of its sockets as often as a verified key is cached.
@@ -68,10 +89,11 @@ function closeSocketsOfRevokedKeys(app: FastifyInstance, auth: AuthService): voi
 /**
  * Authentication (`Authorization: Bearer <key>`) and role checks for every route but health,
  * docs and metrics. With `AUTH=off` (allowed on a loopback HOST only) every request acts as an
- * unrestricted admin. On a first start with no key, an admin key is created and logged once.
+ * unrestricted admin. On a first start with no key, an admin key is created and printed once
+ * through `announce` (standard error by default), and a log line without the secret says so.
  */
-export const authPlugin = fastifyPlugin<{ config: Pick<Config, 'AUTH'> }>(
-  async (app, { config }) => {
+export const authPlugin = fastifyPlugin<{ config: Pick<Config, 'AUTH'>; announce?: Announce }>(
+  async (app, { config, announce = writeToStderr }) => {
     const auth = new AuthService(app.database.db, app.services.writes);
     app.decorate('auth', auth);
     app.decorateRequest('principal', null as unknown as Principal);
@@ -83,9 +105,10 @@ export const authPlugin = fastifyPlugin<{ config: Pick<Config, 'AUTH'> }>(
     app.addHook('preParsing', async (request, reply) => authenticate(auth, request, reply));
     closeSocketsOfRevokedKeys(app, auth);
     const created = await auth.bootstrap();
-    if (created !== null) {
-      app.log.warn({ key_id: created.id }, `==== FIRST START: admin API key (shown once, store it now): ${created.key} ====`);
-    }
+    if (created === null) return;
+    announce(firstStartKeyBlock(created.key));
+    const note = 'first start: created an admin API key, printed once to stderr';
+    app.log.warn({ key_id: created.id }, note);
   },
   { name: 'auth', dependencies: ['database', 'services', 'events'] },
 );

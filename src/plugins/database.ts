@@ -14,7 +14,8 @@ export type DatabasePluginOptions = { target: DatabaseTarget } | { handle: Datab
 export const databasePlugin = fastifyPlugin<DatabasePluginOptions>(
   async (app, options) => {
     const owned = 'target' in options;
-    const handle = owned ? await openDatabase(options.target) : options.handle;
+    const warn = (message: string, details: object) => app.log.warn(details, message);
+    const handle = owned ? await openDatabase(options.target, { warn }) : options.handle;
     app.decorate('database', handle);
     if (owned) app.addHook('onClose', () => handle.close());
   },

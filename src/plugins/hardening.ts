@@ -62,7 +62,7 @@ export const hardeningPlugin = fastifyPlugin<HardeningOptions>(
       max: config.RATE_LIMIT_MAX,
       timeWindow: config.RATE_LIMIT_WINDOW_MS,
       keyGenerator: rateLimitKey,
-      allowList: (request) => request.url.startsWith('/health/'),
+      allowList: (request) => /^\/health([/?]|$)/.test(request.url),
       redis: rateLimitStore(app, config.REDIS_URL),
       nameSpace: 'swarm-control:rate-limit:',
       skipOnError: true,

@@ -8,6 +8,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
+import { type DataDirectoryLock, lockDataDirectory } from './data-directory-lock.js';
 import * as schema from './schema.js';
 
 /** The query interface repositories use, whichever engine is underneath. */
@@ -61,9 +62,49 @@ export function resolveDatabaseTarget(url: string | undefined, dataDir: string, 
   return { engine: 'postgres', url, poolSize };
 }
 
-/** Opens the database and applies every pending migration before returning. */
-export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHandle> {
-  return target.engine === 'postgres' ? openPostgres(target.url, target.poolSize) : openPglite(target.dataDir, target.snapshot);
+/** What {@link openDatabase} reports along the way. */
+export interface OpenOptions {
+  /** A warning worth an operator's eye, e.g. a stale lock of a crashed process taken over. */
+  warn?: (message: string, details: Record<string, unknown>) => void;
+}
+
+/**
+ * Opens the database and applies every pending migration before returning. An embedded database
+ * in a directory is locked to this process until `close()` (see data-directory-lock.ts): a second
+ * process on it throws `DataDirectoryLockedError` naming the holder.
+ */
+export async function openDatabase(
+  target: DatabaseTarget,
+  options: OpenOptions = {},
+): Promise<DatabaseHandle> {
+  if (target.engine === 'postgres') return openPostgres(target.url, target.poolSize);
+  if (target.dataDir === null) return openPglite(null, target.snapshot);
+  return openLockedPglite(target.dataDir, options);
+}
+
+/** PGlite in a directory, under its lock: released when the database closes or fails to open. */
+async function openLockedPglite(dataDir: string, options: OpenOptions): Promise<DatabaseHandle> {
+  mkdirSync(dataDir, { recursive: true });
+  const onStaleLock = (message: string, stale: object) =>
+    options.warn?.(message, { stale_lock: stale });
+  const lock = lockDataDirectory(dataDir, { onStaleLock });
+  try {
+    return withLock(await openPglite(dataDir), lock);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+function withLock(handle: DatabaseHandle, lock: DataDirectoryLock): DatabaseHandle {
+  const close = async () => {
+    try {
+      await handle.close();
+    } finally {
+      lock.release();
+    }
+  };
+  return { ...handle, close };
 }
 
 async function openPostgres(url: string, poolSize: number): Promise<DatabaseHandle> {
@@ -137,7 +178,6 @@ async function migratePostgres(pool: pg.Pool): Promise<void> {
 }
 
 async function openPglite(dataDir: string | null, snapshot?: Blob): Promise<DatabaseHandle> {
-  if (dataDir !== null) mkdirSync(dataDir, { recursive: true });
   const client = dataDir === null ? await PGlite.create({ loadDataDir: snapshot }) : new PGlite(dataDir);
   try {
     await migratePglite(drizzlePglite({ client }), { migrationsFolder });

@@ -27,6 +27,9 @@ interface Sample {
 const samples: Record<string, Sample> = {
   'GET /health/live': { access: 'public', request: () => ({ url: '/health/live' }), success: 200, scoped: 200 },
   'GET /health/ready': { access: 'public', request: () => ({ url: '/health/ready' }), success: 200, scoped: 200 },
+  'GET /health': {
+    access: 'public', request: () => ({ url: '/health' }), success: 200, scoped: 200,
+  },
   'GET /openapi.json': { access: 'public', request: () => ({ url: '/openapi.json' }), success: 200, scoped: 200 },
   'GET /metrics': { access: 'public', request: () => ({ url: '/metrics' }), success: 200, scoped: 200 },
   'POST /api/v1/projects': { access: 'write', request: () => ({ method: 'POST', url: '/api/v1/projects', payload: { name: 'new' } }), success: 201, scoped: 403 },

@@ -17,6 +17,12 @@ describe('health', () => {
     expect(ready.json()).toEqual({ status: 'ready', checks: { database: { status: 'up' } } });
   });
 
+  it('answers GET /health as /health/ready: the URL a person tries first', async () => {
+    const health = await t.request({ method: 'GET', url: '/health' });
+    expect(health.statusCode).toBe(200);
+    expect(health.json()).toEqual({ status: 'ready', checks: { database: { status: 'up' } } });
+  });
+
   it('answers 503 on readiness and on the API when the database is gone, and stays live', async () => {
     const { database, drop } = await openTestDatabase();
     const app = await buildApp({ config: testConfig(), database: { handle: database }, logger: false });

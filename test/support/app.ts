@@ -105,7 +105,10 @@ async function recycledTestDatabase(): Promise<OpenedTestDatabase> {
 export async function createTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
   const opened = await recycledTestDatabase();
   const { database, url } = opened;
-  const app = await buildApp({ config: testConfig(overrides), database: { handle: database }, logger: false });
+  // The first-start admin key (AUTH=on on an empty database) is not printed into the test output.
+  const announce = () => undefined;
+  const config = testConfig(overrides);
+  const app = await buildApp({ config, database: { handle: database }, logger: false, announce });
   await app.ready();
   return {
     app,

@@ -1,16 +1,16 @@
 /**
  * The programs that tests start as child processes, compiled once per run into plain JavaScript:
- * the service itself, the maker of the PGlite snapshot, and the MCP servers of the memory tests.
- * Node loads such a bundle with about half the CPU that its many source files need (≈ 1.3 s
- * against ≈ 3.4 s through tsx for the app; ≈ 0.33 s against ≈ 0.6 s for server-memory, which the
- * suite starts dozens of times).
+ * the service itself, its CLI, the maker of the PGlite snapshot, and the MCP servers of the memory
+ * tests. Node loads such a bundle with about half the CPU that its many source files need
+ * (≈ 1.3 s against ≈ 3.4 s through tsx for the app; ≈ 0.33 s against ≈ 0.6 s for server-memory,
+ * which the suite starts dozens of times).
  *
- * The service and the snapshot maker keep their packages external, so their bundles live inside
- * the project (`node_modules/.cache`) where Node finds the installed packages; the SQL migrations
- * are copied beside them because the store finds its migrations next to its own module. The MCP
- * servers are bundled whole: the official `@modelcontextprotocol/server-memory` unchanged (as
- * CommonJS, started through V8's code cache: ≈ 0.07 s of CPU less per start), the fake servers,
- * and the stalling proxy, which is pointed at the bundled server-memory.
+ * The service, the CLI and the snapshot maker keep their packages external, so their bundles live
+ * inside the project (`node_modules/.cache`) where Node finds the installed packages; the SQL
+ * migrations are copied beside them because the store finds its migrations next to its own
+ * module. The MCP servers are bundled whole: the official `@modelcontextprotocol/server-memory`
+ * unchanged (as CommonJS, started through V8's code cache: ≈ 0.07 s of CPU less per start), the
+ * fake servers, and the stalling proxy, which is pointed at the bundled server-memory.
  */
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
@@ -26,6 +26,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export interface ChildBundles {
   /** The service (`src/main.ts`): run it as `node <service>` with the service's environment. */
   service: string;
+  /** The CLI (`src/cli-main.ts`): `node <cli> keys …`, with the service's environment. */
+  cli: string;
   /** The PGlite snapshot maker (`test/support/pglite-snapshot-main.ts`). */
   pgliteSnapshot: string;
   /** The MCP servers that the memory tests run as `node <script>`. */
@@ -92,7 +94,11 @@ export async function buildChildBundles(): Promise<ChildBundles> {
   const [, mcpServers] = await Promise.all([
     build({
       ...COMMON_OPTIONS,
-      entryPoints: { service: 'src/main.ts', 'pglite-snapshot': 'test/support/pglite-snapshot-main.ts' },
+      entryPoints: {
+        service: 'src/main.ts',
+        cli: 'src/cli-main.ts',
+        'pglite-snapshot': 'test/support/pglite-snapshot-main.ts',
+      },
       outdir: directory,
       packages: 'external',
     }),
@@ -101,6 +107,7 @@ export async function buildChildBundles(): Promise<ChildBundles> {
   await cp(join(ROOT, 'src', 'store', 'migrations'), join(directory, 'migrations'), { recursive: true });
   return {
     service: join(directory, 'service.mjs'),
+    cli: join(directory, 'cli.mjs'),
     pgliteSnapshot: join(directory, 'pglite-snapshot.mjs'),
     mcpServers,
     remove: async () => {

@@ -25,6 +25,8 @@ export interface ServiceProcess {
   isRunning(): boolean;
   /** Last lines of combined stdout/stderr, for diagnostics. */
   logTail(lines?: number): string;
+  /** How the process ended: null while it runs. */
+  exitStatus(): { code: number | null; signal: NodeJS.Signals | null } | null;
   /** Sends each signal in turn, waiting `stepTimeoutMs` for exit before escalating; SIGKILL is the final fallback. */
   stop(signals: NodeJS.Signals[], stepTimeoutMs?: number): Promise<void>;
   /** Synchronous variant for `process.on('exit')`: signal, busy-wait briefly, then SIGKILL the process group. */
@@ -135,27 +137,45 @@ export function runCommand(
   });
 }
 
+/** Options of {@link spawnService}. */
+export interface SpawnServiceOptions {
+  cwd: string;
+  runAs?: RunAs;
+  /** The environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  /** Sees every chunk of output, for tests that read what the process prints. */
+  onOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
+}
+
 /** Starts a long-running server in its own process group with output captured for diagnostics. */
-export function spawnService(command: string, args: string[], options: { cwd: string; runAs?: RunAs }): ServiceProcess {
+export function spawnService(
+  command: string,
+  args: string[],
+  options: SpawnServiceOptions,
+): ServiceProcess {
   const { file, argv, ids } = launchSpec(command, args, options.runAs);
-  const child = spawn(file, argv, { cwd: options.cwd, ...ids, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const spawnOptions = { cwd: options.cwd, env: options.env, ...ids, detached: true };
+  const child = spawn(file, argv, { ...spawnOptions, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
-  const capture = (chunk: Buffer) => {
+  const capture = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+    options.onOutput?.(stream, chunk.toString());
     lines.push(...chunk.toString().split('\n').filter(Boolean));
     lines.splice(0, Math.max(0, lines.length - MAX_LOG_LINES));
   };
-  child.stdout?.on('data', capture);
-  child.stderr?.on('data', capture);
+  child.stdout?.on('data', capture('stdout'));
+  child.stderr?.on('data', capture('stderr'));
   child.once('error', (err) => lines.push(`spawn error: ${err.message}`));
   return wrapChild(child, lines);
 }
 
 function wrapChild(child: ChildProcess, lines: string[]): ServiceProcess {
   let running = child.pid !== undefined;
+  let status: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   const exited = new Promise<void>((resolve) => {
     if (!running) return resolve();
     child.once('exit', (code, signal) => {
       running = false;
+      status = { code, signal };
       lines.push(`[process exited: ${signal ?? `code ${code}`}]`);
       resolve();
     });
@@ -165,6 +185,7 @@ function wrapChild(child: ChildProcess, lines: string[]): ServiceProcess {
     pid,
     exited,
     isRunning: () => running,
+    exitStatus: () => status,
     logTail: (n = 30) => lines.slice(-n).join('\n'),
     async stop(signals, stepTimeoutMs = 15_000) {
       for (const signal of [...signals, 'SIGKILL' as const]) {
@@ -202,7 +223,8 @@ function waitForExitSync(pid: number, timeoutMs: number): boolean {
   return !processAlive(pid);
 }
 
-function processAlive(pid: number): boolean {
+/** True while `pid` is a running process (a zombie counts as gone). */
+export function processAlive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return !/^\d+ \(.*\) [ZX]/s.test(stat);

@@ -14,6 +14,8 @@ export const LONGEST_FIRST = [
   'test/faults/memory-under-load.test.ts',
   'test/websocket/gateway.test.ts',
   'test/faults/sigkill-restart.test.ts',
+  'test/faults/embedded-database.test.ts',
+  'test/faults/npm-start-signals.test.ts',
   'test/integration/fuzz-agents.test.ts',
   'test/integration/auth.postgres-only.test.ts',
   'test/integration/fuzz-projects.test.ts',

@@ -16,6 +16,8 @@ declare module 'vitest' {
     pgliteSnapshotPath: string;
     /** The service compiled to JavaScript, for tests that run it as a process: `node <serviceEntry>` (see child-bundles.ts). */
     serviceEntry: string;
+    /** The CLI compiled to JavaScript: `node <cliEntry> keys …` (see child-bundles.ts). */
+    cliEntry: string;
     /** The MCP servers of the memory tests, bundled for this run (see child-bundles.ts and support/memory.ts). */
     mcpServers: McpServerScripts;
     /** Data directory of a PostgreSQL cluster made by initdb and never started, for tests that start a server of their own: `startPostgres({ copyOf })`. */
@@ -59,6 +61,7 @@ export async function startTestServers(project: TestProject): Promise<() => Prom
   project.provide('postgresClusterDataDir', postgres.value.cluster.dataDir);
   project.provide('pgliteSnapshotPath', snapshot.path);
   project.provide('serviceEntry', bundles.service);
+  project.provide('cliEntry', bundles.cli);
   project.provide('mcpServers', bundles.mcpServers);
   project.provide('postgresAdminUrl', postgres.value.socketUrl);
   project.provide('redisUrl', redis.value.url);

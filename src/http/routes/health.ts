@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { MemoryHealth } from '../../plugins/memory.js';
@@ -31,24 +31,31 @@ function memoryChecks(app: FastifyInstance): Record<string, MemoryHealth> {
   return memory === null ? {} : { memory };
 }
 
-/** `/health/live` says the process serves; `/health/ready` says it can do useful work (database reachable). */
+/**
+ * `/health/live` says the process serves; `/health/ready` says it can do useful work (database
+ * reachable). `/health` answers as `/health/ready` does: it is the URL a person tries first.
+ */
 export async function healthRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   app.get('/health/live', {
     schema: { tags: ['Health'], summary: 'The process is up (answered before routing, see src/http/liveness.ts)', response: { 200: z.object({ status: z.literal('ok') }) } },
     handler: async () => ({ status: 'ok' as const }),
   });
-  app.get('/health/ready', {
-    schema: { tags: ['Health'], summary: 'The service can reach its database (503 when not)', response: { 200: readySchema } },
-    handler: async (request, reply) => {
-      try {
-        await withTimeout(app.database.ping(), READY_TIMEOUT_MS);
-        return { status: 'ready' as const, checks: { database: { status: 'up' as const }, ...memoryChecks(app) } };
-      } catch (error) {
-        request.log.warn({ err: error }, 'readiness check failed');
-        const body = problem(503, 'The database is unreachable');
-        return sendProblem(reply, { ...body, checks: { database: { status: 'down', detail: String(error) }, ...memoryChecks(app) } } as never);
-      }
-    },
-  });
+  const readiness = async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      await withTimeout(app.database.ping(), READY_TIMEOUT_MS);
+      const database = { status: 'up' as const };
+      return { status: 'ready' as const, checks: { database, ...memoryChecks(app) } };
+    } catch (error) {
+      request.log.warn({ err: error }, 'readiness check failed');
+      const body = problem(503, 'The database is unreachable');
+      const database = { status: 'down', detail: String(error) };
+      return sendProblem(reply, { ...body, checks: { database, ...memoryChecks(app) } } as never);
+    }
+  };
+  const summary = 'The service can reach its database (503 when not)';
+  const schema = { tags: ['Health'], summary, response: { 200: readySchema } };
+  app.get('/health/ready', { schema, handler: readiness });
+  const aliasSchema = { ...schema, summary: `As /health/ready: ${summary}` };
+  app.get('/health', { schema: aliasSchema, handler: readiness });
 }
