@@ -122,7 +122,7 @@ export function baseUrl(child: Child): string {
   return `http://127.0.0.1:${readyPort(child)}`;
 }
 
-/** The API key a first start logs ("FIRST START: admin API key …: sc_…"), if any. */
+/** The API key a first start prints in its "FIRST START" block on stderr, if any. */
 export function bootstrapKeyIn(log: string): string | undefined {
-  return /FIRST START[^\n]*?\b(sc_[0-9a-f]{32}_[A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])/.exec(log)?.[1];
+  return /FIRST START[\s\S]*?\b(sc_[0-9a-f]{32}_[A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])/.exec(log)?.[1];
 }
