@@ -42,7 +42,8 @@ import { SampleBuffer, type Summary, round, summarize } from '../lib/stats.js';
  * groups that alternate between batches (≈ 8 writes a batch), and a batch costs about what 2–3
  * single stores cost on this machine (the same two server calls on a file of the same size, the
  * replay queue's transaction, the searches' share of the server), so ≈ 3× is what the design
- * gives here: 2.7–3.2× in the runs of 2026-12-03 (load average 8–11 on 2 cores). 2.5× leaves
+ * gives here: 3.4–5.0× (best rounds; 2.7–3.6× between the weaker ones) in the runs of 2026-12-03
+ * at load average 11–13 on 2 cores, 2.7–3.5× in one-round versions of the suite. 2.5× leaves
  * room for that noise and still fails on any loss of batching (one row a call measures ≤ 1×;
  * batches of 2 would give ≈ 1.5×). Not a capacity limit: the queue stays at ≈ 16 rows, the
  * batches far below their 100, and server-memory CPU per write 5× below the baseline's.
