@@ -3,10 +3,11 @@
  * in the same run, prints a table, writes bench/results/<name>.json, rewrites the results section
  * of bench/README.md, and exits non-zero if a target is missed or a benchmark fails.
  *
- *   tsx bench/run.ts [--quick] [--only=rest,health,websocket,breaker]
+ *   tsx bench/run.ts [--quick] [--only=rest,health,websocket,breaker,memory]
  *
  * Everything runs in child processes this script starts and always stops: a throwaway
- * PostgreSQL 15, the service (bench/serve-app.ts), the baselines and the WebSocket clients.
+ * PostgreSQL 15, the service (bench/serve-app.ts), the baselines, the WebSocket clients and the
+ * MCP memory servers (started by the service and by bench/baseline-memory.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,6 +20,7 @@ import { SEED_PROJECTS_SQL, type BenchDatabase, startBenchDatabase } from './lib
 import { type BenchmarkResult, machineInfo, readAllResults, renderText, updateReadme, writeResult } from './lib/results.js';
 import { breakerSuite } from './suites/breaker.js';
 import { healthSuite } from './suites/health.js';
+import { memorySuite } from './suites/memory.js';
 import { restSuite } from './suites/rest.js';
 import { websocketSuite } from './suites/websocket.js';
 
@@ -27,6 +29,7 @@ const SUITES: Record<string, { title: string; run: Suite }> = {
   health: { title: 'GET /health/live vs raw node:http', run: healthSuite },
   websocket: { title: 'WebSocket /ws vs raw ws fan-out', run: websocketSuite },
   breaker: { title: 'Circuit breaker overhead per call', run: breakerSuite },
+  memory: { title: 'Memory writes to server-memory vs one entry per call', run: memorySuite },
 };
 const SEEDED_PROJECTS = 1_000;
 

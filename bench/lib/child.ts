@@ -9,11 +9,13 @@
  * - a synchronous emergency hook (test/support/process.ts) kills every live child on exit,
  *   SIGINT, SIGTERM and SIGHUP.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { findExecutable, onEmergencyExit } from '../../test/support/process.js';
-import { READY_MARKER } from './ready.js';
+import { READY_MARKER, RUN_MARKER_VARIABLE } from './ready.js';
+
+export { readCpuMs } from './proc.js';
 
 /** The repository root (bench/lib/../..), the working directory of every child. */
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -209,17 +211,6 @@ export function readyPort(child: Child): number {
   return port;
 }
 
-let clockTicks: number | undefined;
-
-/** CPU time (user + system, all threads) a process has used so far, in ms, from /proc/<pid>/stat. */
-export function readCpuMs(pid: number): number {
-  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command (which may contain spaces) start at field 3; utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
-}
-
 /** Resident set size of a process in KiB, from /proc/<pid>/status (VmRSS). */
 export function readRssKiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -235,8 +226,7 @@ export function openFileLimit(): { soft: number; hard: number } {
   return { soft: parse(match?.[1]), hard: parse(match?.[2]) };
 }
 
-/** Environment variable every process started by a run carries (and their descendants inherit). */
-export const RUN_MARKER_VARIABLE = 'SWARM_BENCH_RUN';
+export { RUN_MARKER_VARIABLE };
 let runMarker: string | undefined;
 
 /** Marks every child started from now on with `runId` (see {@link processesOfRun}). */

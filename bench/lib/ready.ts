@@ -1,5 +1,12 @@
 /** The ready line every child process prints once it serves (kept apart from child.ts so children do not load its exit hooks). */
 
+/**
+ * Environment variable every process started by a run carries (and their descendants inherit;
+ * a child that starts a process with an environment of its own passes it on, see
+ * bench/baseline-memory.ts), so the end-of-run check finds any survivor.
+ */
+export const RUN_MARKER_VARIABLE = 'SWARM_BENCH_RUN';
+
 /** Prefix of the ready line: `READY {"port":1234}`. */
 export const READY_MARKER = 'READY ';
 

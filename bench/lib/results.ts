@@ -109,7 +109,7 @@ export function readAllResults(): BenchmarkResult[] {
   } catch {
     return [];
   }
-  const order = ['rest', 'health', 'websocket', 'breaker'];
+  const order = ['rest', 'health', 'websocket', 'breaker', 'memory'];
   return files
     .map((file) => JSON.parse(readFileSync(join(resultsDir, file), 'utf8')) as BenchmarkResult)
     .sort((a, b) => rank(order, a.name) - rank(order, b.name));
