@@ -113,10 +113,12 @@ export class MemoryService {
    */
   async search(query: MemorySearchQuery, principal: Principal): Promise<MemorySearchResult> {
     assertAssignable(principal, query.project_id ?? null);
-    const answer = await this.#searchServer(query);
+    // The queue is read before the server is asked, so a write delivered in between is in one answer.
+    const available = this.#mcpAvailable();
+    const queued = available ? await this.#repository.search(this.#options.db, query, true) : [];
+    const answer = available ? await this.#searchServer(query) : null;
     if (answer !== null) {
       this.#options.cache.set(query, answer);
-      const queued = await this.#repository.search(this.#options.db, query, true);
       return { items: withQueued(queued, answer, query.limit), source: 'mcp' };
     }
     this.#fallbacks += 1;
@@ -155,15 +157,20 @@ export class MemoryService {
   }
 
   #awaitDelivery(id: number): Promise<boolean> {
-    const { mcp, breaker, storeTimeoutMs } = this.#options;
-    if (mcp === null || breaker.currentState().name !== 'CLOSED') return Promise.resolve(false);
+    const { mcp, storeTimeoutMs } = this.#options;
+    if (mcp === null || !this.#mcpAvailable()) return Promise.resolve(false);
     return mcp.delivery.awaitDelivery(id, storeTimeoutMs);
   }
 
-  /** The server's hits, or null when the breaker is not CLOSED or the call fails. */
+  /** True while the server may be asked: MCP on and the breaker CLOSED. */
+  #mcpAvailable(): boolean {
+    return this.#options.mcp !== null && this.#options.breaker.currentState().name === 'CLOSED';
+  }
+
+  /** The server's hits, or null when the call fails (the breaker may have opened meanwhile). */
   async #searchServer(query: MemorySearchQuery): Promise<MemorySearchHit[] | null> {
     const { mcp, breaker, searchTimeoutMs: timeoutMs } = this.#options;
-    if (mcp === null || breaker.currentState().name !== 'CLOSED') return null;
+    if (mcp === null) return null;
     const options = { limit: query.limit, project_id: query.project_id };
     try {
       return await breaker.execute((signal) => mcp.server.search(query.q, options, signal), { timeoutMs });

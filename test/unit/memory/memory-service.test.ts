@@ -134,6 +134,17 @@ describe('MemoryService.search', () => {
     expect(capped.items.map((item) => item.key)).toEqual(['new', 'deploy']);
   });
 
+  it('finds a write whose delivery lands while the server searches (queue read before the server)', async () => {
+    const { server, service, repository } = setup();
+    let delivered = false;
+    repository.search.mockImplementation(async () => (delivered ? [] : [{ ...hit, score: 0 }]));
+    server.search.mockImplementationOnce(async () => {
+      delivered = true; // the batch is acknowledged now, but the server answers from before it
+      return [];
+    });
+    expect((await service.search(query, unrestricted)).items.map((item) => item.key)).toEqual(['deploy']);
+  });
+
   it('falls back to the cached answer of the same search, then to storage, when the server fails', async () => {
     const { repository, server, service, breaker } = setup();
     await service.search(query, unrestricted);
