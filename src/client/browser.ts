@@ -32,6 +32,7 @@ export type {
   MemoryCircuit,
   MemoryEntry,
   MemoryInput,
+  MemoryListQuery,
   MemorySearchItem,
   MemorySearchQuery,
   MemorySearchResult,

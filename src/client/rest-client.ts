@@ -6,6 +6,7 @@ import type {
   MemoryCircuit,
   MemoryEntry,
   MemoryInput,
+  MemoryListQuery,
   MemorySearchQuery,
   MemorySearchResult,
   MemoryStoreResult,
@@ -86,6 +87,8 @@ export interface Collection<Resource, CreateInput, PatchInput, ListQuery> {
 /** Shared memory (`/api/v1/memory`): keys are unique per project. */
 export interface MemoryApi {
   store(input: Input<MemoryInput, 'key' | 'content'>): Promise<MemoryStoreResult>;
+  /** A page of entries (a scoped key sees its projects' only). */
+  list(query?: Partial<MemoryListQuery>): Promise<Page<MemoryEntry>>;
   /** The entry `key` of `projectId` (omitted: the entry of no project). */
   get(key: string, projectId?: string): Promise<MemoryEntry>;
   search(query: Input<MemorySearchQuery, 'q'>): Promise<MemorySearchResult>;
@@ -136,7 +139,7 @@ export class SwarmClient {
   }
 
   /** The audit log, newest first (admin keys only). */
-  audit(query: AuditQuery = {}): Promise<{ items: AuditEntry[] }> {
+  audit(query: AuditQuery = {}): Promise<{ items: AuditEntry[]; next_before: number | null; has_more: boolean }> {
     return this.request('GET', `/api/v1/audit${queryString(query)}`);
   }
 
@@ -144,6 +147,7 @@ export class SwarmClient {
     const path = '/api/v1/memory';
     return {
       store: (input) => this.request('POST', path, input),
+      list: (query = {}) => this.request('GET', `${path}${queryString(query)}`),
       get: (key, projectId) => this.request('GET', `${path}/${encodeURIComponent(key)}${queryString({ project_id: projectId })}`),
       search: (query) => this.request('GET', `${path}/search${queryString(query)}`),
       circuit: () => this.request('GET', `${path}/circuit`),

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { metadataSchema, nameSchema, pageQueryShape, repeatable, storableString, timestampSchema } from './common.js';
+import {
+  metadataSchema, nameSchema, pageQueryShape, repeatable, sortValues, storableString, timestampSchema,
+} from './common.js';
 
 export const agentTypes = [
   'coder', 'reviewer', 'tester', 'planner', 'researcher', 'architect', 'system-architect',
@@ -64,11 +66,18 @@ export const heartbeatSchema = z
   .nullish();
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
-/** Query of GET /agents. `capability` may repeat; an agent must hold all of them. */
+/** How agents can be sorted: the shared orders, and by last heartbeat (never-seen agents last). */
+export const agentSortValues = [...sortValues, 'last_active_at', '-last_active_at'] as const;
+
+/**
+ * Query of GET /agents. `agent_type` and `status` may repeat (any of them); `capability` may
+ * repeat too, and an agent must hold all of them.
+ */
 export const agentListQuerySchema = z.strictObject({
   ...pageQueryShape,
-  agent_type: z.enum(agentTypes).optional(),
-  status: z.enum(agentStatuses).optional(),
+  sort: z.enum(agentSortValues).default('-created_at'),
+  agent_type: repeatable(z.enum(agentTypes)),
+  status: repeatable(z.enum(agentStatuses)),
   project_id: z.uuid({ message: 'must be a UUID' }).optional(),
   capability: repeatable(capabilitySchema),
 });

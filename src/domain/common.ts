@@ -116,8 +116,8 @@ export const idParamsSchema = z.strictObject({ id: z.uuid({ message: 'must be a 
 
 /** The sort orders every list endpoint accepts; a leading `-` means descending. */
 export const sortValues = ['created_at', '-created_at', 'updated_at', '-updated_at', 'name', '-name'] as const;
-/** One of {@link sortValues}. */
-export type SortOrder = (typeof sortValues)[number];
+/** One of {@link sortValues}, or one a list adds (e.g. agents' `last_active_at`). */
+export type SortOrder = (typeof sortValues)[number] | `${'' | '-'}last_active_at`;
 
 /** Query fields shared by every list endpoint. */
 export const pageQueryShape = {

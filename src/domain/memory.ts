@@ -104,6 +104,21 @@ export const memorySearchQuerySchema = z.strictObject({
 });
 export type MemorySearchQuery = z.infer<typeof memorySearchQuerySchema>;
 
+/** How memory entries can be listed in order. */
+export const memorySortValues = ['key', '-key', 'created_at', '-created_at', 'updated_at', '-updated_at'] as const;
+export type MemorySortOrder = (typeof memorySortValues)[number];
+
+/** Query of `GET /memory`: a page of entries, optionally of one project, agent or tag. */
+export const memoryListQuerySchema = z.strictObject({
+  limit: queryInteger(1, 100).default(20),
+  offset: queryInteger(0, Number.MAX_SAFE_INTEGER).default(0),
+  sort: z.enum(memorySortValues).default('-updated_at'),
+  project_id: z.uuid({ message: 'must be a UUID' }).optional().describe('Only entries of this project'),
+  agent_id: z.uuid({ message: 'must be a UUID' }).optional().describe('Only entries written for this agent'),
+  tag: tagSchema.optional().describe('Only entries carrying this tag'),
+});
+export type MemoryListQuery = z.infer<typeof memoryListQuerySchema>;
+
 /**
  * Response fields are plain strings rather than the input rules: search results may come from
  * the MCP server, which other clients can write to as well.

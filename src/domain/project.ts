@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { metadataSchema, nameSchema, pageQueryShape, storableString, timestampSchema } from './common.js';
+import { metadataSchema, nameSchema, pageQueryShape, repeatable, storableString, timestampSchema } from './common.js';
 
 export const projectStatuses = ['active', 'completed', 'archived'] as const;
 export const sparcModes = ['specification', 'pseudocode', 'architecture', 'refinement', 'completion'] as const;
@@ -45,11 +45,11 @@ export const projectPatchSchema = z
   .refine((patch) => Object.keys(patch).length > 0, { message: 'must change at least one field' });
 export type ProjectPatch = z.infer<typeof projectPatchSchema>;
 
-/** Query of GET /projects. */
+/** Query of GET /projects; `status` and `sparc_mode` may repeat (any of them). */
 export const projectListQuerySchema = z.strictObject({
   ...pageQueryShape,
-  status: z.enum(projectStatuses).optional(),
-  sparc_mode: z.enum(sparcModes).optional(),
+  status: repeatable(z.enum(projectStatuses)),
+  sparc_mode: repeatable(z.enum(sparcModes)),
   q: storableString().max(255).optional(),
 });
 export type ProjectListQuery = z.infer<typeof projectListQuerySchema>;

@@ -1,5 +1,7 @@
 import fastifyPlugin from 'fastify-plugin';
 import { AgentService } from '../services/agent-service.js';
+import { AuditService } from '../services/audit-service.js';
+import { EventService } from '../services/event-service.js';
 import { ProjectService } from '../services/project-service.js';
 import { WriteTransactions } from '../services/write-transaction.js';
 
@@ -7,6 +9,8 @@ import { WriteTransactions } from '../services/write-transaction.js';
 export interface Services {
   projects: ProjectService;
   agents: AgentService;
+  audit: AuditService;
+  events: EventService;
   /** The transaction runner every write goes through (events and audit records included). */
   writes: WriteTransactions;
 }
@@ -22,7 +26,10 @@ export const servicesPlugin = fastifyPlugin(
   async (app) => {
     const db = app.database.db;
     const writes = new WriteTransactions(app.database.transaction, app.events.log, app.events.bus);
-    app.decorate('services', { projects: new ProjectService(db, writes), agents: new AgentService(db, writes), writes });
+    app.decorate('services', {
+      projects: new ProjectService(db, writes), agents: new AgentService(db, writes),
+      audit: new AuditService(db), events: new EventService(db, app.events.log), writes,
+    });
   },
   { name: 'services', dependencies: ['database', 'events'] },
 );

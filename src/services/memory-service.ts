@@ -1,9 +1,11 @@
 import { type Actor, type Principal, assertAssignable, inScope } from '../domain/auth.js';
+import type { Page } from '../domain/common.js';
 import { NotFoundError, UnprocessableError } from '../domain/errors.js';
 import {
   type MemoryCircuit,
   type MemoryEntry,
   type MemoryInput,
+  type MemoryListQuery,
   type MemorySearchItem,
   type MemorySearchQuery,
   type MemorySearchResult,
@@ -125,6 +127,11 @@ export class MemoryService {
     const cached = this.#options.cache.get(query);
     if (cached !== undefined) return { items: cached, source: 'fallback_cache' };
     return { items: await this.#repository.search(this.#options.db, query), source: 'fallback_storage' };
+  }
+
+  /** A page of entries from local storage, which holds every entry; a scoped key sees its projects' only. */
+  list(query: MemoryListQuery, principal: Principal): Promise<Page<MemoryEntry>> {
+    return this.#repository.list(this.#options.db, query, principal.projectIds);
   }
 
   /** The entry `key` of the project (null: of no project), read from local storage, which holds every entry. */

@@ -40,8 +40,8 @@ function toColumns(fields: AgentPatch) {
 function filters(query: AgentListQuery, scope: readonly string[] | null): SQL | undefined {
   return and(
     scope === null ? undefined : inArray(agents.projectId, [...scope]),
-    query.agent_type === undefined ? undefined : eq(agents.agentType, query.agent_type),
-    query.status === undefined ? undefined : eq(agents.status, query.status),
+    query.agent_type === undefined ? undefined : inArray(agents.agentType, query.agent_type),
+    query.status === undefined ? undefined : inArray(agents.status, query.status),
     query.project_id === undefined ? undefined : eq(agents.projectId, query.project_id),
     query.capability === undefined ? undefined : arrayContains(agents.capabilities, query.capability),
   );
@@ -95,7 +95,7 @@ export class AgentRepository {
 
   /** A page of the agents matching `query` among those assigned to a project in `scope` (null: all agents). */
   async list(executor: Executor, query: AgentListQuery, scope: readonly string[] | null = null): Promise<Page<Agent>> {
-    return selectPage(executor, agents, filters(query, scope), query, toAgent);
+    return selectPage(executor, agents, filters(query, scope), query, toAgent, { last_active_at: agents.lastActiveAt });
   }
 
   /**

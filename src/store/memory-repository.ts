@@ -1,5 +1,6 @@
-import { type SQL, and, asc, count, desc, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm';
-import type { MemoryEntry, MemorySearchItem, MemorySearchQuery } from '../domain/memory.js';
+import { type SQL, and, arrayContains, asc, count, desc, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm';
+import type { Page } from '../domain/common.js';
+import type { MemoryEntry, MemoryListQuery, MemorySearchItem, MemorySearchQuery } from '../domain/memory.js';
 import { type MemoryRecord, memoryEntityName } from '../memory/mcp-records.js';
 import type { LockedReplayQueue, LockOutcome, QueuedWrite, ReplayQueue } from '../memory/replay-worker.js';
 import type { DatabaseHandle, Executor } from './database.js';
@@ -50,6 +51,15 @@ function matching(q: string): SQL {
 const hasQueuedWrite = sql`exists (select 1 from ${memoryReplayQueue}
   where ${memoryReplayQueue.key} = case when ${memoryEntries.projectId} is null then ${memoryEntries.key}
     else '@' || ${memoryEntries.projectId} || '/' || ${memoryEntries.key} end)`;
+
+/** ORDER BY for a list, ending with project and key so pages never overlap or skip. */
+function memoryOrder(sort: MemoryListQuery['sort']): SQL[] {
+  const direction = sort.startsWith('-') ? desc : asc;
+  const field = sort.replace(/^-/, '');
+  const key = sql`${memoryEntries.key} collate "C"`;
+  const column = field === 'key' ? key : field === 'created_at' ? memoryEntries.createdAt : memoryEntries.updatedAt;
+  return [direction(column), direction(key), sql`${memoryEntries.projectId} nulls first`];
+}
 
 /** Text PostgreSQL can store, short enough for a log column. */
 function storableMessage(message: string): string {
@@ -112,6 +122,20 @@ export class MemoryRepository {
       const { created_at: _created, updated_at: _updated, ...item } = toEntry(entry);
       return { ...item, score: Number(rank) };
     });
+  }
+
+  /** A page of entries matching the filters, among the projects of `scope` (null: every entry). */
+  async list(executor: Executor, query: MemoryListQuery, scope: readonly string[] | null): Promise<Page<MemoryEntry>> {
+    const where = and(
+      scope === null ? undefined : inArray(memoryEntries.projectId, [...scope]),
+      query.project_id === undefined ? undefined : eq(memoryEntries.projectId, query.project_id),
+      query.agent_id === undefined ? undefined : eq(memoryEntries.agentId, query.agent_id),
+      query.tag === undefined ? undefined : arrayContains(memoryEntries.tags, [query.tag]),
+    );
+    const rows = await executor.select().from(memoryEntries).where(where)
+      .orderBy(...memoryOrder(query.sort)).limit(query.limit).offset(query.offset);
+    const [total] = await executor.select({ value: count() }).from(memoryEntries).where(where);
+    return { items: rows.map(toEntry), total: total!.value, limit: query.limit, offset: query.offset };
   }
 
   async queuedCount(executor: Executor): Promise<number> {

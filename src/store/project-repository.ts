@@ -36,8 +36,8 @@ function filters(query: ProjectListQuery, scope: readonly string[] | null): SQL 
   const needle = query.q?.toLowerCase();
   return and(
     scope === null ? undefined : inArray(projects.id, [...scope]),
-    query.status === undefined ? undefined : eq(projects.status, query.status),
-    query.sparc_mode === undefined ? undefined : eq(projects.sparcMode, query.sparc_mode),
+    query.status === undefined ? undefined : inArray(projects.status, query.status),
+    query.sparc_mode === undefined ? undefined : inArray(projects.sparcMode, query.sparc_mode),
     needle === undefined
       ? undefined
       : sql`(strpos(lower(${projects.name}), ${needle}) > 0 or strpos(lower(coalesce(${projects.description}, '')), ${needle}) > 0)`,

@@ -28,10 +28,16 @@ export function nextVersion(table: VersionedColumns) {
 }
 
 
+/** A column a list may sort by besides the shared ones; missing values sort last either way. */
+export type ExtraSortColumns = Partial<Record<string, AnyColumn>>;
+
 /** ORDER BY terms for a sort order, ending with the id so that pages never overlap or skip. */
-export function orderTerms(table: VersionedColumns, sort: SortOrder): SQL[] {
-  const direction = sort.startsWith('-') ? desc : asc;
+export function orderTerms(table: VersionedColumns, sort: SortOrder, extra: ExtraSortColumns = {}): SQL[] {
+  const descending = sort.startsWith('-');
+  const direction = descending ? desc : asc;
   const field = sort.replace(/^-/, '');
+  const nullable = extra[field];
+  if (nullable !== undefined) return [sql`${nullable} ${sql.raw(descending ? 'desc' : 'asc')} nulls last`, direction(table.id)];
   const column =
     field === 'name' ? sql`${table.name} collate "C"` : field === 'updated_at' ? table.updatedAt : table.createdAt;
   return [direction(column), direction(table.id)];
@@ -41,12 +47,15 @@ export function orderTerms(table: VersionedColumns, sort: SortOrder): SQL[] {
 export type VersionedTable = PgTable & VersionedColumns;
 
 /** One page of `table` under `where`, in the requested order, with the total count; rows mapped by `map`. */
-export async function selectPage<Row, T>(executor: Executor, table: VersionedTable, where: SQL | undefined, page: PageRequest, map: (row: Row) => T): Promise<Page<T>> {
+export async function selectPage<Row, T>(
+  executor: Executor, table: VersionedTable, where: SQL | undefined, page: PageRequest, map: (row: Row) => T,
+  extraSorts: ExtraSortColumns = {},
+): Promise<Page<T>> {
   const rows = await executor
     .select()
     .from(table)
     .where(where)
-    .orderBy(...orderTerms(table, page.sort))
+    .orderBy(...orderTerms(table, page.sort, extraSorts))
     .limit(page.limit)
     .offset(page.offset);
   const [total] = await executor.select({ value: count() }).from(table).where(where);

@@ -99,6 +99,21 @@ describe('GET /api/v1/agents', () => {
     expect(await names('capability=ts&capability=sql&capability=go')).toEqual(['c']);
     expect(await names(`capability=sql&status=idle&project_id=${project.id}`)).toEqual(['a']);
     expect((await list('capability=ts&agent_type=tester')).json().total).toBe(2);
+    expect(await names('status=busy&status=idle')).toEqual(['a', 'b', 'c']);
+    expect(await names('status=busy&status=offline&agent_type=coder&agent_type=tester')).toEqual(['b', 'c']);
+  });
+
+  it('sorts by last heartbeat, agents never seen last either way', async () => {
+    const [old, recent] = [await createAgent({ name: 'old' }), await createAgent({ name: 'recent' })];
+    await createAgent({ name: 'never' });
+    for (const agent of [old, recent]) {
+      const beat = await t.request({ method: 'POST', url: `/api/v1/agents/${agent.id}/heartbeat` });
+      expect(beat.statusCode).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const inOrder = async (query: string) => (await list(query)).json().items.map((agent: { name: string }) => agent.name);
+    expect(await inOrder('sort=-last_active_at')).toEqual(['recent', 'old', 'never']);
+    expect(await inOrder('sort=last_active_at')).toEqual(['old', 'recent', 'never']);
   });
 
   it('sorts and pages with ties broken by id', async () => {
@@ -112,7 +127,7 @@ describe('GET /api/v1/agents', () => {
   });
 
   it('rejects malformed filters with 422', async () => {
-    expect(errorPaths(await list('project_id=nope&agent_type=x&capability='))).toEqual(['/agent_type', '/capability/0', '/project_id']);
+    expect(errorPaths(await list('project_id=nope&agent_type=x&capability='))).toEqual(['/agent_type/0', '/capability/0', '/project_id']);
   });
 });
 

@@ -52,6 +52,7 @@ const samples: Record<string, Sample> = {
   'DELETE /api/v1/keys/{id}': { access: 'admin', request: () => ({ method: 'DELETE', url: `/api/v1/keys/${fixture.keyToRevoke}` }), success: 204, scoped: 403 },
   'GET /api/v1/audit': { access: 'admin', request: () => ({ url: '/api/v1/audit' }), success: 200, scoped: 403 },
   'POST /api/v1/memory': { access: 'write', request: () => ({ method: 'POST', url: '/api/v1/memory', payload: { key: 'k1', content: 'c', project_id: fixture.project } }), success: 201, scoped: 422 },
+  'GET /api/v1/memory': { access: 'read', request: () => ({ url: '/api/v1/memory' }), success: 200, scoped: 200 },
   'GET /api/v1/memory/search': { access: 'read', request: () => ({ url: `/api/v1/memory/search?q=c&project_id=${fixture.project}` }), success: 200, scoped: 422 },
   'GET /api/v1/memory/circuit': { access: 'read', request: () => ({ url: '/api/v1/memory/circuit' }), success: 200, scoped: 200 },
   'POST /api/v1/memory/circuit/reset': { access: 'admin', request: () => ({ method: 'POST', url: '/api/v1/memory/circuit/reset' }), success: 200, scoped: 403 },
@@ -179,6 +180,9 @@ describe('scopes', () => {
     expect(await names('/api/v1/agents')).toEqual(['agent-b']);
     expect(await names('/api/v1/events')).toEqual(['PROJECT_CREATED', 'AGENT_CREATED']);
     expect((await t.request({ url: `/api/v1/memory/search?q=c&project_id=${fixture.other}`, headers: scoped })).json().items).toEqual([]);
+    expect((await t.request({ url: '/api/v1/memory', headers: scoped })).json()).toMatchObject({ items: [], total: 0 });
+    const all = (await t.request({ url: '/api/v1/memory', headers: headers.admin })).json();
+    expect(all.items.map((entry: { key: string }) => entry.key)).toEqual(['mem-a']);
   });
 });
 
@@ -255,8 +259,12 @@ describe('audit log', () => {
     expect(entries[2]).toMatchObject({ key_id: keyId, resource_id: fixture.project, changed_fields: ['status'], ip: '127.0.0.1', user_agent: 'audit-test' });
     const filtered = (await t.request({ url: `/api/v1/audit?resource=project&resource_id=${fixture.project}&action=update`, headers: headers.admin })).json().items;
     expect(filtered).toHaveLength(1);
-    const page = (await t.request({ url: `/api/v1/audit?limit=1&before=${entries[0].id}`, headers: headers.admin })).json().items;
+    const first = (await t.request({ url: '/api/v1/audit?limit=1', headers: headers.admin })).json();
+    expect(first).toMatchObject({ items: [{ id: entries[0].id }], next_before: entries[0].id, has_more: true });
+    const page = (await t.request({ url: `/api/v1/audit?limit=1&before=${first.next_before}`, headers: headers.admin })).json().items;
     expect(page[0].id).toBe(entries[1].id);
+    const last = (await t.request({ url: `/api/v1/audit?limit=1000&before=${entries[1].id}`, headers: headers.admin })).json();
+    expect(last).toMatchObject({ next_before: null, has_more: false });
   });
 });
 

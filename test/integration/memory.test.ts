@@ -103,6 +103,35 @@ describe('POST /api/v1/memory and GET /api/v1/memory/{key}', () => {
   });
 });
 
+describe('GET /api/v1/memory', () => {
+  const page = async (query: string) => {
+    const response = await t.request({ url: `/api/v1/memory?${query}` });
+    expect(response.statusCode, response.body).toBe(200);
+    return response.json();
+  };
+  const keysOf = (body: { items: Array<{ key: string }> }) => body.items.map((item) => item.key);
+
+  it('lists entries a page at a time, newest first, filtered by project, agent or tag', async () => {
+    const agentId = '0a0a0a0a-0000-4000-8000-000000000001';
+    await stored({ key: 'b', content: 'x', tags: ['ops'], project_id: projectId });
+    await stored({ key: 'a', content: 'x', agent_id: agentId });
+    await stored({ key: 'c', content: 'x', tags: ['ops', 'ci'] });
+    expect(await page('')).toMatchObject({ total: 3, limit: 20, offset: 0 });
+    expect(keysOf(await page(''))).toEqual(['c', 'a', 'b']);
+    expect(keysOf(await page('sort=key'))).toEqual(['a', 'b', 'c']);
+    expect(keysOf(await page('sort=key&limit=1&offset=1'))).toEqual(['b']);
+    expect(keysOf(await page(`project_id=${projectId}`))).toEqual(['b']);
+    expect(keysOf(await page(`agent_id=${agentId}`))).toEqual(['a']);
+    expect(keysOf(await page('tag=ops&sort=-key'))).toEqual(['c', 'b']);
+    expect((await page('tag=ops')).total).toBe(2);
+  });
+
+  it('rejects bad filters with 422', async () => {
+    const response = await t.request({ url: '/api/v1/memory?limit=0&sort=size&project_id=x&tag=&color=red' });
+    expect(errorPaths(response)).toEqual(['/color', '/limit', '/project_id', '/sort', '/tag']);
+  });
+});
+
 describe('GET /api/v1/memory/search from storage', () => {
   beforeEach(async () => {
     await stored({ key: 'deploy-guide', content: 'Deploy uses blue and green stacks', tags: ['ops'], project_id: projectId });

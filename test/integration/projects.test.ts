@@ -132,6 +132,8 @@ describe('GET /api/v1/projects', () => {
     const names = async (query: string) => (await list(query)).json().items.map((item: { name: string }) => item.name).sort();
     expect(await names('status=completed')).toEqual(['Payments API']);
     expect(await names('sparc_mode=refinement')).toEqual(['Other 100%_done', 'Search']);
+    expect(await names('status=completed&status=active&sparc_mode=refinement')).toEqual(['Search']);
+    expect(await names('status=completed&status=archived')).toEqual(['Other 100%_done', 'Payments API']);
     expect(await names('q=payment')).toEqual(['Payments API', 'Search']);
     expect(await names('q=%25_')).toEqual(['Other 100%_done']);
     expect(await names('q=payment&status=active')).toEqual(['Search']);
@@ -139,7 +141,7 @@ describe('GET /api/v1/projects', () => {
   });
 
   it('rejects bad paging and unknown filters with 422', async () => {
-    expect(errorPaths(await list('limit=0&offset=-1&sort=size&status=x&color=red'))).toEqual(['/color', '/limit', '/offset', '/sort', '/status']);
+    expect(errorPaths(await list('limit=0&offset=-1&sort=size&status=x&color=red'))).toEqual(['/color', '/limit', '/offset', '/sort', '/status/0']);
     expect(errorPaths(await list('limit=101'))).toEqual(['/limit']);
     expect(errorPaths(await list('limit=abc'))).toEqual(['/limit']);
   });

@@ -3,7 +3,6 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { apiKeySchema, auditEntrySchema, createdKeySchema, keyInputSchema } from '../../domain/auth.js';
 import { idParamsSchema, queryInteger, storableString } from '../../domain/common.js';
-import { AuditRepository } from '../../store/audit-repository.js';
 import { actorOf } from '../../plugins/auth.js';
 import { problems } from './crud.js';
 
@@ -20,13 +19,18 @@ const auditQuerySchema = z.strictObject({
   until: z.iso.datetime().optional(),
 });
 
+const auditPageSchema = z.object({
+  items: z.array(auditEntrySchema),
+  next_before: z.number().int().nullable().describe('Pass as `before` to read the next (older) page; null on the last'),
+  has_more: z.boolean(),
+});
+
 const admin = { access: 'admin' as const };
 const adminProblems = problems(401, 403, 422, 429, 503);
 
 /** Key management and the audit log: admin keys only. */
 export async function adminRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
-  const audit = new AuditRepository();
   app.post('/keys', {
     config: admin,
     schema: { tags: ['Admin'], summary: 'Create an API key (the secret is in this answer only)', body: keyInputSchema, response: { 201: createdKeySchema, ...adminProblems } },
@@ -47,7 +51,7 @@ export async function adminRoutes(fastify: FastifyInstance): Promise<void> {
   });
   app.get('/audit', {
     config: admin,
-    schema: { tags: ['Admin'], summary: 'Page through the audit log, newest first', querystring: auditQuerySchema, response: { 200: z.object({ items: z.array(auditEntrySchema) }), ...adminProblems } },
-    handler: async (request) => ({ items: await audit.list(app.database.db, request.query) }),
+    schema: { tags: ['Admin'], summary: 'Page through the audit log, newest first', querystring: auditQuerySchema, response: { 200: auditPageSchema, ...adminProblems } },
+    handler: (request) => app.services.audit.page(request.query),
   });
 }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { type Principal, scopeTopics } from '../../domain/auth.js';
 import { queryInteger } from '../../domain/common.js';
 import { ForbiddenError } from '../../domain/errors.js';
-import { eventSchema, toEnvelope, topicSchema } from '../../domain/event.js';
+import { eventSchema, topicSchema } from '../../domain/event.js';
 import type { GatewaySocket } from '../../events/ws-gateway.js';
 import { problems } from './crud.js';
 
@@ -49,15 +49,11 @@ function readableTopics(principal: Principal, requested: string[] | undefined): 
 /** `GET /api/v1/events` pages through the log; `GET /ws` streams it live. */
 export async function eventRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
-  const { log } = app.events;
   app.get('/api/v1/events', {
     schema: { tags: ['Event'], summary: 'Read the event log after an id, oldest first', querystring: eventsQuerySchema, response: { 200: eventPageSchema, ...problems(401, 403, 422, 429, 503) } },
-    handler: async (request) => {
+    handler: (request) => {
       const { after, topic, limit } = request.query;
-      const topics = readableTopics(request.principal, topic);
-      const [events, prunedThroughId] = await Promise.all([log.readAfter(app.database.db, after, topics, limit + 1), log.prunedThroughId(app.database.db)]);
-      const items = events.slice(0, limit).map(toEnvelope);
-      return { items, next_after: items.at(-1)?.id ?? after, has_more: events.length > limit, pruned_through_id: prunedThroughId };
+      return app.services.events.page(after, readableTopics(request.principal, topic), limit);
     },
   });
   app.get(

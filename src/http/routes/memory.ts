@@ -6,11 +6,13 @@ import {
   memoryEntryQuerySchema,
   memoryEntrySchema,
   memoryInputSchema,
+  memoryListQuerySchema,
   memoryKeyParamsSchema,
   memorySearchQuerySchema,
   memorySearchResultSchema,
   memoryStoreResultSchema,
 } from '../../domain/memory.js';
+import { pageSchema } from '../../domain/common.js';
 import { actorOf } from '../../plugins/auth.js';
 import { problems } from './crud.js';
 
@@ -34,6 +36,14 @@ export async function memoryRoutes(fastify: FastifyInstance): Promise<void> {
       const stored = await service.store(request.body, actorOf(request));
       return reply.code(201).header('location', memoryEntryPath(stored)).send(stored);
     },
+  });
+
+  app.get('/memory', {
+    schema: {
+      tags, summary: 'List entries from local storage, a page at a time',
+      querystring: memoryListQuerySchema, response: { 200: pageSchema(memoryEntrySchema), ...problems(401, 422, 429, 503) },
+    },
+    handler: (request) => service.list(request.query, request.principal),
   });
 
   app.get('/memory/search', {

@@ -47,7 +47,7 @@ describe('ProjectRepository', () => {
 
   it('builds a page from the rows and the count, applying every filter', async () => {
     const { executor, calls } = fakeExecutor([projectRow], [{ value: 7 }]);
-    const page = await repository.list(executor, { limit: 1, offset: 2, sort: '-name', status: 'active', sparc_mode: 'refinement', q: 'Pay' });
+    const page = await repository.list(executor, { limit: 1, offset: 2, sort: '-name', status: ['active'], sparc_mode: ['refinement'], q: 'Pay' });
     expect(page).toMatchObject({ total: 7, limit: 1, offset: 2 });
     expect(page.items[0]?.id).toBe('p1');
     expect(calls).toEqual(expect.arrayContaining(['select', 'from', 'where', 'orderBy', 'limit', 'offset']));
@@ -109,7 +109,7 @@ describe('AgentRepository', () => {
 
   it('lists with every filter, heartbeats, detaches and deletes', async () => {
     const { executor } = fakeExecutor([agentRow], [{ value: 1 }], [agentRow], [], [agentRow, agentRow], [agentRow]);
-    const page = await repository.list(executor, { limit: 20, offset: 0, sort: 'created_at', agent_type: 'coder', status: 'idle', project_id: 'p1', capability: ['ts'] });
+    const page = await repository.list(executor, { limit: 20, offset: 0, sort: 'created_at', agent_type: ['coder'], status: ['idle', 'busy'], project_id: 'p1', capability: ['ts'] });
     expect(page.total).toBe(1);
     expect(await repository.heartbeat(executor, 'a1', { status: 'busy' })).toMatchObject({ id: 'a1' });
     expect(await repository.heartbeat(executor, 'a1', null)).toBeNull();
