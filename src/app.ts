@@ -3,9 +3,14 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler } from 'fastify-type-provider-zod';
+import { type DestinationStream, destination } from 'pino';
 import type { Config } from './config.js';
-import { clientErrorHandler, frameworkErrorHandler, installProblemHandlers, loggableUrl } from './http/problem.js';
+import { ClientErrorLog } from './http/client-errors.js';
 import { installJsonParser } from './http/json-body.js';
+import {
+  answerClientError, frameworkErrorHandler, installProblemHandlers,
+} from './http/problem.js';
+import { loggableUrl, redactingDestination } from './http/redaction.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { agentRoutes } from './http/routes/agents.js';
 import { livenessServerFactory } from './http/liveness.js';
@@ -22,6 +27,7 @@ import { metricsPlugin } from './plugins/metrics.js';
 import { memoryPlugin } from './plugins/memory.js';
 import { memoryEventsPlugin } from './plugins/memory-events.js';
 import { servicesPlugin } from './plugins/services.js';
+import { upgradesPlugin } from './plugins/upgrades.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -29,6 +35,12 @@ declare module 'fastify' {
     routeTable: ReadonlyArray<{ method: string; url: string }>;
   }
 }
+
+/**
+ * How long an idle keep-alive connection stays open: Fastify's default, which Fastify sets only
+ * on servers it creates itself (this app supplies its own, see `http/liveness.ts`).
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
 /** Largest accepted request body. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -43,6 +55,8 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Where text for a person (the first-start admin key) goes; default: standard error. */
   announce?: Announce;
+  /** Where the log lines go (default: standard output); tests pass a stream to read them. */
+  logStream?: DestinationStream;
 }
 
 const REQUEST_ID_PATTERN = /^[\w.:-]{1,128}$/;
@@ -52,12 +66,20 @@ function requestId(request: { headers: Record<string, string | string[] | undefi
   return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
 }
 
+/**
+ * pino with the request serializer (no headers; a `?token=` masked) writing through
+ * {@link redactingDestination}, so that no line holds a credential whoever wrote it.
+ */
 function loggerOptions(options: AppOptions): FastifyServerOptions['logger'] {
   if (options.logger !== undefined) return options.logger;
   return {
     level: options.config.LOG_LEVEL,
+    stream: redactingDestination(options.logStream ?? destination(1)),
     serializers: {
-      req: (request: FastifyRequest) => ({ method: request.method, url: loggableUrl(request.url), host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort }),
+      req: (request: FastifyRequest) => ({
+        method: request.method, url: loggableUrl(request.url), host: request.host,
+        remoteAddress: request.ip, remotePort: request.socket?.remotePort,
+      }),
     },
   };
 }
@@ -78,17 +100,22 @@ async function registerDocs(app: FastifyInstance): Promise<void> {
 /** Builds the whole service as a Fastify instance; `main.ts` listens on it and tests inject into it. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const headers = securityHeaders();
+  let clientErrors: ClientErrorLog | undefined;
   const app = Fastify({
     logger: loggerOptions(options),
     genReqId: requestId,
     bodyLimit: BODY_LIMIT_BYTES,
-    requestTimeout: options.config.REQUEST_TIMEOUT_MS,
     return503OnClosing: true,
     frameworkErrors: frameworkErrorHandler,
-    clientErrorHandler,
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, clientErrors),
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
-    serverFactory: livenessServerFactory(),
+    serverFactory: livenessServerFactory({
+      requestTimeoutMs: options.config.REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+    }),
   });
+  clientErrors = new ClientErrorLog(app.log);
+  app.addHook('onClose', async () => clientErrors.flush());
   const routeTable: Array<{ method: string; url: string }> = [];
   app.decorate('routeTable', routeTable);
   app.addHook('onRoute', (route) => {
@@ -96,7 +123,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  installProblemHandlers(app);
+  installProblemHandlers(app, { clientErrors });
   installJsonParser(app);
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
@@ -105,7 +132,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(hardeningPlugin, { config: options.config, headers });
   await registerDocs(app);
   await app.register(databasePlugin, options.database);
-  await app.register(eventsPlugin, { config: options.config });
+  await app.register(eventsPlugin, { config: options.config, clientErrors });
+  await app.register(upgradesPlugin, { config: options.config });
   await app.register(servicesPlugin);
   await app.register(authPlugin, { config: options.config, announce: options.announce });
   await app.register(metricsPlugin, { config: options.config });

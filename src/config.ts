@@ -22,6 +22,21 @@ export function parseRetention(text: string): Retention | null {
   return retention;
 }
 
+const ALLOWED_HOSTS_FORM = 'must be host names, each with an optional :port';
+const HOST_ENTRY = /^(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(:\d{1,5})?$/;
+
+/**
+ * Parses `ALLOWED_HOSTS`: comma-separated `name` or `name:port` (IPv6 in brackets), lowercased;
+ * null when an entry is not of that form. A name without a port matches any port.
+ */
+export function parseAllowedHosts(text: string): string[] | null {
+  const entries = text
+    .split(',')
+    .map((entry) => entry.trim().toLowerCase())
+    .filter((entry) => entry !== '');
+  return entries.every((entry) => HOST_ENTRY.test(entry)) ? entries : null;
+}
+
 function invalid(context: z.RefinementCtx, message: string): never {
   context.addIssue({ code: 'custom', message });
   return z.NEVER;
@@ -66,6 +81,10 @@ export const configSchema = z.object({
     .transform((value) => value.split(',').map((origin) => origin.trim()).filter((origin) => origin !== ''))
     .optional(),
   METRICS_TOKEN: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  ALLOWED_HOSTS: z
+    .string()
+    .transform((value, context) => parseAllowedHosts(value) ?? invalid(context, ALLOWED_HOSTS_FORM))
+    .optional(),
   MEMORY_MCP: z.enum(['on', 'off']).default('on'),
   MEMORY_MCP_COMMAND: z.string().min(1).optional(),
   MEMORY_MCP_URL: z.url({ protocol: /^https?$/ }).optional(),

@@ -1,8 +1,13 @@
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { DomainError, type FieldError, UnprocessableError } from '../domain/errors.js';
 import { isDatabaseUnavailable } from '../store/database-errors.js';
+import { type ClientErrorLog, isClientCausedError } from './client-errors.js';
+import { loggableUrl } from './redaction.js';
+
+export { loggableUrl } from './redaction.js';
 
 /** Media type of every error response (RFC 9457). */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
@@ -30,17 +35,14 @@ const titles: Record<number, string> = {
   413: 'Content Too Large',
   414: 'URI Too Long',
   415: 'Unsupported Media Type',
+  421: 'Misdirected Request',
   422: 'Unprocessable Content',
+  426: 'Upgrade Required',
   429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
-
-/** A URL as it may appear in logs and problem documents: an API key passed as `?token=` (WebSocket clients) is masked. */
-export function loggableUrl(url: string): string {
-  return url.replace(/([?&]token=)[^&]*/gi, '$1[redacted]');
-}
 
 /** Builds a problem document; `type` is a stable, documented slug derived from the title. */
 export function problem(status: number, detail: string, errors?: Problem['errors']): Problem {
@@ -102,22 +104,96 @@ export function frameworkErrorHandler(error: FastifyError, request: FastifyReque
   void sendProblem(reply, { ...toProblem(error), instance: loggableUrl(request.url) });
 }
 
+/** How much more of a body is read (and discarded) before an answer that closes the connection. */
+export const DRAIN_LIMIT_BYTES = 16 * 1024 * 1024;
+
 /**
- * Fastify's `clientErrorHandler`: requests Node rejects before routing (headers over 16 KiB, a
- * malformed request line, a request that timed out) also get a problem document.
+ * Reads and discards the rest of a request body, up to `limit` more bytes; resolves when the
+ * body has ended, the limit is passed, or the request is gone. An answer that closes the
+ * connection while the client is still sending makes the client's kernel reset it, and the
+ * client then often reads the reset instead of the answer (EPIPE in Node's fetch).
  */
-export function clientErrorHandler(error: Error & { code?: string }, socket: Duplex): void {
-  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-  const body = JSON.stringify(problem(status, status === 431 ? 'The request headers exceed 16 KiB' : 'The request is malformed or incomplete'));
-  if (!socket.writable) return void socket.destroy();
-  socket.end(`HTTP/1.1 ${status} ${titles[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+export function drainBody(request: IncomingMessage, limit = DRAIN_LIMIT_BYTES): Promise<void> {
+  if (request.complete || request.readableEnded || request.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let received = 0;
+    const finish = () => {
+      request.off('data', count).off('end', finish).off('close', finish).off('error', finish);
+      resolve();
+    };
+    const count = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limit) finish();
+    };
+    request.on('data', count).once('end', finish).once('close', finish).once('error', finish);
+    request.resume();
+  });
 }
 
-/** Installs the one error handler and the not-found handler: every error leaves as a problem document. */
-export function installProblemHandlers(app: FastifyInstance): void {
-  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+/** True when the error is the request stream's own: the client aborted or reset mid-request. */
+function isClientAbort(error: unknown, request: FastifyRequest): boolean {
+  return error !== undefined && error !== null && request.raw.errored === error;
+}
+
+/** Status and detail for an error Node reports on a connection before Fastify sees a request. */
+function clientErrorStatus(code: string | undefined): [number, string] {
+  if (code === 'HPE_HEADER_OVERFLOW') return [431, 'The request headers exceed 16 KiB'];
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'The request was not received in time'];
+  return [400, 'The request is malformed or incomplete'];
+}
+
+/** True when a response is on its way on this socket: raw bytes written now would corrupt it. */
+function responseStarted(socket: Duplex): boolean {
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  return inFlight?.headersSent === true;
+}
+
+/**
+ * Fastify's `clientErrorHandler`: requests Node rejects before routing (headers over 16 KiB, a
+ * malformed request line, a request not received within REQUEST_TIMEOUT_MS) get a problem
+ * document too, unless the socket is gone or a response already started on it. Each is logged
+ * as a client error (rate-limited).
+ */
+export function answerClientError(
+  error: Error & { code?: string },
+  socket: Duplex,
+  log: ClientErrorLog | undefined,
+): void {
+  if (isClientCausedError(error) || error.code === 'HPE_INVALID_EOF_STATE' || !socket.writable) {
+    log?.note({ code: error.code }, 'client closed or reset the connection mid-request');
+    return void socket.destroy();
+  }
+  const [status, detail] = clientErrorStatus(error.code);
+  log?.note({ code: error.code, status }, `client error: ${detail}`);
+  if (responseStarted(socket)) return void socket.destroy();
+  const body = JSON.stringify(problem(status, detail));
+  socket.end(
+    `HTTP/1.1 ${status} ${titles[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n`
+      + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** Options of {@link installProblemHandlers}. */
+export interface ProblemHandlerOptions {
+  /** Where client aborts are logged instead of as failures. */
+  clientErrors: ClientErrorLog;
+}
+
+/**
+ * Installs the one error handler and the not-found handler: every error leaves as a problem
+ * document. A client that aborted gets nothing (it is gone) and is logged as a client error;
+ * an answer that closes the connection first reads what is left of the body (bounded).
+ */
+export function installProblemHandlers(app: FastifyInstance, options: ProblemHandlerOptions): void {
+  app.setErrorHandler(async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    if (isClientAbort(error, request)) {
+      const code = (error as { code?: unknown }).code;
+      options.clientErrors.note({ reqId: request.id, code }, 'client aborted the request');
+      return reply.hijack();
+    }
     const body = { ...toProblem(error), instance: loggableUrl(request.url) };
     if (body.status >= 500) request.log.error({ err: error }, 'request failed');
+    if (reply.getHeader('connection') === 'close') await drainBody(request.raw);
     return sendProblem(reply, body);
   });
   app.setNotFoundHandler((request, reply) =>

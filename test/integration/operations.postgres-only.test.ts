@@ -1,8 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { runCli } from '../../src/cli.js';
 import { type TestApp, createTestApp } from '../support/app.js';
+import { keyHeader } from '../support/keys.js';
 import { expectProblem } from '../support/problems.js';
 
 const apps: TestApp[] = [];
@@ -19,9 +20,14 @@ async function app(overrides: Record<string, string> = {}): Promise<TestApp> {
 const bearer = () => ({ authorization: `Bearer caller-${randomUUID()}` });
 
 describe('rate limits', () => {
-  it('answers 429 with Retry-After past the limit, per key, and recovers after the window', async () => {
-    const t = await app({ RATE_LIMIT_MAX: '5', RATE_LIMIT_WINDOW_MS: '1000' });
-    const [mine, theirs] = [bearer(), bearer()];
+  it('answers 429 with Retry-After past the limit per verified key, until the window', async () => {
+    const t = await app({ AUTH: 'on', RATE_LIMIT_MAX: '5', RATE_LIMIT_WINDOW_MS: '1000' });
+    const mine = await keyHeader(t.app, { role: 'reader' });
+    const theirs = await keyHeader(t.app, { role: 'reader' });
+    // A key's first request counts against the address: the key is not known until it is verified.
+    for (const key of [mine, theirs]) {
+      expect((await t.request({ url: '/api/v1/projects', headers: key })).statusCode).toBe(200);
+    }
     for (let i = 0; i < 5; i += 1) expect((await t.request({ url: '/api/v1/projects', headers: mine })).statusCode).toBe(200);
     const limited = await t.request({ url: '/api/v1/projects', headers: mine });
     expect(expectProblem(limited, 429).detail).toMatch(/Rate limit of 5 requests/);
@@ -30,6 +36,28 @@ describe('rate limits', () => {
     expect((await t.request({ url: '/health/live', headers: mine })).statusCode).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     expect((await t.request({ url: '/api/v1/projects', headers: mine })).statusCode).toBe(200);
+  });
+
+  it('limits made-up tokens by address before looking them up; verified keys go on', async () => {
+    const t = await app({ AUTH: 'on', RATE_LIMIT_MAX: '20', RATE_LIMIT_WINDOW_MS: '60000' });
+    const valid = await keyHeader(t.app, { role: 'reader' });
+    expect((await t.request({ url: '/api/v1/projects', headers: valid })).statusCode).toBe(200);
+    const lookups = vi.spyOn(t.app.auth, 'authenticate');
+    const statuses: Record<number, number> = {};
+    for (let i = 0; i < 60; i += 1) {
+      const secret = randomBytes(32).toString('base64url');
+      const headers = { authorization: `Bearer sc_${randomUUID().replaceAll('-', '')}_${secret}` };
+      const { statusCode } = await t.request({ url: '/api/v1/projects', headers });
+      statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
+    }
+    // The valid key's first request took one place in the address's bucket of 20.
+    expect(statuses).toEqual({ 401: 19, 429: 41 });
+    expect(lookups).toHaveBeenCalledTimes(19);
+    expectProblem(await t.request({ url: '/api/v1/projects' }), 429);
+    for (let i = 0; i < 20; i += 1) {
+      expect((await t.request({ url: '/api/v1/projects', headers: valid })).statusCode).toBe(200);
+    }
+    expectProblem(await t.request({ url: '/api/v1/projects', headers: valid }), 429);
   });
 
   it('limits unauthenticated callers by IP', async () => {

@@ -1,5 +1,6 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { sql } from 'drizzle-orm';
+import type { DestinationStream } from 'pino';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { type DatabaseHandle, openDatabase } from '../../src/store/database.js';
@@ -101,14 +102,24 @@ async function recycledTestDatabase(): Promise<OpenedTestDatabase> {
   return recycled;
 }
 
+/** Options of {@link createTestApp}. */
+export interface TestAppOptions {
+  /** Where the app logs (as in production, at the configured LOG_LEVEL); default: no log at all. */
+  logStream?: DestinationStream;
+}
+
 /** Builds the real app on a real database of the engine under test. */
-export async function createTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(
+  overrides: Record<string, string> = {},
+  { logStream }: TestAppOptions = {},
+): Promise<TestApp> {
   const opened = await recycledTestDatabase();
   const { database, url } = opened;
   // The first-start admin key (AUTH=on on an empty database) is not printed into the test output.
   const announce = () => undefined;
+  const logging = logStream === undefined ? { logger: false as const } : { logStream };
   const config = testConfig(overrides);
-  const app = await buildApp({ config, database: { handle: database }, logger: false, announce });
+  const app = await buildApp({ config, database: { handle: database }, announce, ...logging });
   await app.ready();
   return {
     app,
