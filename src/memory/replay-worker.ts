@@ -210,11 +210,15 @@ export class ReplayWorker {
 
   async #step(skippedKeys: Set<string>): Promise<StepResult> {
     if (this.#options.breaker.currentState().name === 'OPEN') return 'open';
-    const outcome = await this.#options.queue.withLock((queue) => this.#deliverBatch(queue, skippedKeys));
+    const delivered: number[] = [];
+    const outcome = await this.#options.queue.withLock((queue) => this.#deliverBatch(queue, skippedKeys, delivered));
+    // Only now has the rows' deletion committed: a caller told "delivered" finds them gone.
+    delivered.forEach((id) => this.#waiters.get(id)?.settle(true));
     return outcome.acquired ? outcome.value : 'busy';
   }
 
-  async #deliverBatch(queue: LockedReplayQueue, skippedKeys: Set<string>): Promise<StepResult> {
+  /** Sends the oldest rows in one batch; the ids it acknowledged go into `delivered`. */
+  async #deliverBatch(queue: LockedReplayQueue, skippedKeys: Set<string>, delivered: number[]): Promise<StepResult> {
     const writes = await queue.oldest([...skippedKeys], this.#batchSize);
     if (writes.length === 0) return 'empty';
     try {
@@ -226,7 +230,7 @@ export class ReplayWorker {
     }
     const ids = writes.map((write) => write.id);
     await queue.acknowledge(ids);
-    ids.forEach((id) => this.#waiters.get(id)?.settle(true));
+    delivered.push(...ids);
     this.#batchSize = Math.min(MAX_DELIVERY_BATCH, this.#batchSize * 2);
     return 'delivered';
   }

@@ -27,7 +27,7 @@ describe.concurrent('crash handling', () => {
 
     process.kill(firstPid, 'SIGKILL');
     expect((await lost).pid).toBe(firstPid);
-    const duringOutage = await timed(memory.search('before', { limit: 10 }));
+    const duringOutage = await timed(() => memory.search('before', { limit: 10 }));
     expect(rejection(duringOutage)).toBeInstanceOf(McpMemoryUnavailableError);
     expect(duringOutage.ms).toBeLessThan(50);
 

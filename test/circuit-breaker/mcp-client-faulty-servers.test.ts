@@ -101,7 +101,7 @@ describe.concurrent('stalled server and AbortSignal', () => {
     await memory.store(record('usable'));
     const pid = memory.serverPid();
 
-    const stalled = await timed(memory.search('__stall__', { limit: 5 }, AbortSignal.timeout(300)));
+    const stalled = await timed(() => memory.search('__stall__', { limit: 5 }, AbortSignal.timeout(300)));
     expect(rejection(stalled)).toMatchObject({ name: 'TimeoutError' });
     expect(stalled.ms).toBeGreaterThanOrEqual(290);
     expect(stalled.ms).toBeLessThan(800);
@@ -115,7 +115,7 @@ describe.concurrent('stalled server and AbortSignal', () => {
   it('an aborted write releases the write queue; a queued write honours its own signal', async ({ mcp }) => {
     const memory = await connectHanging(mcp);
     const head = memory.store(record('__stall__'), AbortSignal.timeout(1_000));
-    const queued = await timed(memory.store(record('queued'), AbortSignal.timeout(200)));
+    const queued = await timed(() => memory.store(record('queued'), AbortSignal.timeout(200)));
     expect(rejection(queued)).toMatchObject({ name: 'TimeoutError' });
     expect(queued.ms).toBeLessThan(600);
 
@@ -146,7 +146,7 @@ describe.concurrent('stalled server and AbortSignal', () => {
     const logger = recordingLogger();
     const script = "console.error('pid=' + process.pid); setInterval(() => {}, 1000)";
     const silent: McpConnectionOptions = { kind: 'stdio', command: process.execPath, args: ['-e', script] };
-    const attempt = await timed(McpMemoryServer.connect({ connection: silent, connectTimeoutMs: 300, logger }));
+    const attempt = await timed(() => McpMemoryServer.connect({ connection: silent, connectTimeoutMs: 300, logger }));
     expect(String(rejection(attempt))).toMatch(/Request timed out/);
     expect(attempt.ms).toBeLessThan(1_000);
 

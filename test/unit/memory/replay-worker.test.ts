@@ -30,9 +30,16 @@ class FakeQueue implements ReplayQueue {
     return id;
   }
 
+  /** How long the transaction's COMMIT takes after the work is done. */
+  commitDelayMs = 0;
+  committed = 0;
+
   async withLock<T>(work: (queue: LockedReplayQueue) => Promise<T>): Promise<LockOutcome<T>> {
     if (this.busy) return { acquired: false };
-    return { acquired: true, value: await work(this.#locked) };
+    const value = await work(this.#locked);
+    if (this.commitDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.commitDelayMs));
+    this.committed += 1;
+    return { acquired: true, value };
   }
 
   async stillQueued(ids: readonly number[]): Promise<Set<number>> {
@@ -162,6 +169,21 @@ describe('ReplayWorker: order and exactly-once', () => {
     expect(keys(server.delivered)).toEqual(['a=a1', 'k=k1', 'k=k2']);
     expect(server.batches).toEqual([3, 1, 2]);
     expect(queue.rows).toEqual([]);
+    await worker.stop();
+  });
+
+  it('tells a waiter its row was delivered only once the deletion has committed', async () => {
+    const { queue, worker } = setup();
+    queue.commitDelayMs = 50;
+    const id = queue.add('a');
+    let answer: boolean | undefined;
+    const waiting = worker.awaitDelivery(id, 1_000).then((delivered) => (answer = delivered));
+    await vi.advanceTimersByTimeAsync(49);
+    expect([answer, queue.committed]).toEqual([undefined, 0]);
+    await vi.advanceTimersByTimeAsync(1);
+    await waiting;
+    expect([answer, queue.committed]).toEqual([true, 1]);
+    await vi.advanceTimersByTimeAsync(100);
     await worker.stop();
   });
 
