@@ -9,6 +9,17 @@ import { MAX_HEADER_COUNT } from '../http/liveness.js';
 import { type Problem, loggableUrl, problem, sendProblem } from '../http/problem.js';
 import { bearerToken } from './auth.js';
 
+/**
+ * What a browser page on an allowed origin may do: every method and request header the API uses
+ * (a PATCH with If-Match included), and read the headers it answers with (ETag, Location, …).
+ */
+const CORS_RULES = {
+  methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+  allowedHeaders: ['authorization', 'content-type', 'if-match', 'if-none-match', 'x-request-id'],
+  exposedHeaders: ['etag', 'location', 'retry-after', 'x-request-id', 'www-authenticate'],
+  maxAge: 600,
+};
+
 /** The settings the hardening plugin reads. */
 export type HardeningConfig = Pick<
   Config,
@@ -167,7 +178,7 @@ export const hardeningPlugin = fastifyPlugin<HardeningOptions>(
       if (refused === null) return done();
       void sendProblem(reply, { ...refused, instance: loggableUrl(request.url) });
     });
-    if (config.CORS_ORIGINS !== undefined) await app.register(fastifyCors, { origin: config.CORS_ORIGINS, exposedHeaders: ['etag', 'location', 'retry-after', 'x-request-id'] });
+    if (config.CORS_ORIGINS !== undefined) await app.register(fastifyCors, { origin: config.CORS_ORIGINS, ...CORS_RULES });
     await registerRateLimit(app, config);
   },
   { name: 'hardening' },

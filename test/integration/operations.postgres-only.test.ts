@@ -92,6 +92,16 @@ describe('security headers and CORS', () => {
     const preflight = (origin: string) => t.request({ method: 'OPTIONS', url: '/api/v1/projects', headers: { origin, 'access-control-request-method': 'POST' } });
     expect((await preflight('https://dash.example')).headers['access-control-allow-origin']).toBe('https://dash.example');
     expect((await preflight('https://evil.example')).headers['access-control-allow-origin']).toBeUndefined();
+    const patch = await t.request({
+      method: 'OPTIONS', url: '/api/v1/projects/00000000-0000-4000-8000-000000000000',
+      headers: { origin: 'https://ops.example', 'access-control-request-method': 'PATCH', 'access-control-request-headers': 'if-match, authorization, content-type' },
+    });
+    expect(patch.statusCode).toBe(204);
+    expect(patch.headers['access-control-allow-methods']).toBe('GET, HEAD, POST, PUT, PATCH, DELETE');
+    expect(patch.headers['access-control-allow-headers']).toBe('authorization, content-type, if-match, if-none-match, x-request-id');
+    const read = await t.request({ url: '/api/v1/projects', headers: { origin: 'https://dash.example' } });
+    expect(read.headers['access-control-expose-headers']).toContain('etag');
+    expect(read.headers['access-control-expose-headers']).toContain('location');
   });
 });
 
