@@ -180,7 +180,7 @@ export class EventStream implements AsyncIterable<TypedEvent> {
     if (this.state.name === 'closed') return;
     let message: { type: string } & Record<string, unknown>;
     try {
-      message = JSON.parse(text);
+      message = JSON.parse(text) as typeof message;
     } catch {
       return;
     }
@@ -262,7 +262,10 @@ export class EventStream implements AsyncIterable<TypedEvent> {
 
   private changeTopics(type: 'SUBSCRIBE' | 'UNSUBSCRIBE', topics: string[]): void {
     if (this.topics === undefined) throw new Error('subscribe/unsubscribe need an explicit topics list in the options');
-    for (const topic of topics) type === 'SUBSCRIBE' ? this.topics.add(topic) : this.topics.delete(topic);
+    for (const topic of topics) {
+      if (type === 'SUBSCRIBE') this.topics.add(topic);
+      else this.topics.delete(topic);
+    }
     if (this.state.name === 'open') this.state.socket.send(JSON.stringify({ type, topics }));
   }
 

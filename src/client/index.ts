@@ -4,14 +4,14 @@
  */
 import WebSocket from 'ws';
 import { EventStream as PlatformEventStream, type EventStreamOptions } from './event-stream.js';
-import type { SocketFactory, StreamSocket } from './stream-socket.js';
+import type { SocketFactory } from './stream-socket.js';
 
 export * from './browser.js';
 
 /** Opens sockets with `ws`, authenticated by an `Authorization` header. */
 export const nodeSocket: SocketFactory = (url, apiKey) => {
   const headers = apiKey === undefined ? undefined : { authorization: `Bearer ${apiKey}` };
-  return new WebSocket(url, { headers }) as unknown as StreamSocket;
+  return new WebSocket(url, { headers });
 };
 
 /** {@link PlatformEventStream} with `ws` sockets unless `socketFactory` says otherwise. */

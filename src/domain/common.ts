@@ -153,7 +153,8 @@ export function pageSchema<T extends z.ZodType>(item: T) {
 
 /** Accepts `?key=a` and `?key=a&key=b` alike and yields an array. */
 export function repeatable<T extends z.ZodType>(item: T) {
-  return z.preprocess((value) => (Array.isArray(value) ? value : [value]), z.array(item).max(64)).optional();
+  const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? (value as unknown[]) : [value]);
+  return z.preprocess(asArray, z.array(item).max(64)).optional();
 }
 
 /** An RFC 9457 problem document, the body of every error response. */

@@ -65,7 +65,7 @@ export class EventLog {
       from state, jsonb_to_recordset(${JSON.stringify(drafts.map(eventRow))}::jsonb)
         as e(position int, type text, topic text, topics text[], data jsonb)
       returning id::float8 as id, type, topic, topics, data, created_at`);
-    return (result as unknown as { rows: AppendedRow[] }).rows.map(toEvent).sort((a, b) => a.id - b.id);
+    return (result as { rows: AppendedRow[] }).rows.map(toEvent).sort((a, b) => a.id - b.id);
   }
 
   /** Events after `afterId`, oldest first, limited to those delivered to any of `topics` (null: all). */
@@ -101,7 +101,7 @@ export class EventLog {
     const [row] = await executor.execute<{ deleted: number }>(sql`
       with deleted as (delete from ${events} where ${events.id} <= ${cutoff} returning 1)
       update ${eventLogState} set pruned_through_id = greatest(${eventLogState.prunedThroughId}, ${cutoff})
-      returning (select count(*)::int from deleted) as deleted`).then((result) => (result as unknown as { rows: Array<{ deleted: number }> }).rows);
+      returning (select count(*)::int from deleted) as deleted`).then((result) => (result as { rows: Array<{ deleted: number }> }).rows);
     return row?.deleted ?? 0;
   }
 

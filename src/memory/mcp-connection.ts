@@ -418,7 +418,7 @@ export function toolResultText(result: CallToolResult): string {
  */
 export function isConnectionLoss(error: unknown): boolean {
   if (error instanceof McpError) {
-    return error.code === ErrorCode.ConnectionClosed;
+    return error.code === Number(ErrorCode.ConnectionClosed);
   }
   if (error instanceof StreamableHTTPError) {
     return error.code === 404;

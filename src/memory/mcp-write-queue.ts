@@ -37,7 +37,7 @@ function waitUnlessAborted(promise: Promise<void>, signal: AbortSignal | undefin
   }
   signal.throwIfAborted();
   return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
+    const onAbort = (): void => reject(signal.reason as Error);
     signal.addEventListener('abort', onAbort, { once: true });
     void promise.then(() => {
       signal.removeEventListener('abort', onAbort);

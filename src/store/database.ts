@@ -143,7 +143,7 @@ const connectionDatabases = new WeakMap<pg.PoolClient, Database>();
 function databaseOn(client: pg.PoolClient): Database {
   let db = connectionDatabases.get(client);
   if (db === undefined) {
-    db = drizzleNodePostgres({ client, schema }) as unknown as Database;
+    db = drizzleNodePostgres({ client, schema });
     connectionDatabases.set(client, db);
   }
   return db;

@@ -206,7 +206,7 @@ export class DatabaseReplayQueue implements ReplayQueue {
   #inLockedTransaction<T>(work: (queue: LockedReplayQueue) => Promise<T>): Promise<LockOutcome<T>> {
     return this.database.transaction(async (tx): Promise<LockOutcome<T>> => {
       const result = await tx.execute(sql`select pg_try_advisory_xact_lock(${REPLAY_LOCK_ID}) as locked`);
-      const [row] = (result as unknown as { rows: Array<{ locked: boolean }> }).rows;
+      const [row] = (result as { rows: Array<{ locked: boolean }> }).rows;
       if (row?.locked !== true) return { acquired: false };
       return { acquired: true, value: await work(this.#lockedOn(tx)) };
     });

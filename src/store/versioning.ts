@@ -71,7 +71,7 @@ function preparedLookup(executor: Executor, table: VersionedTable): PreparedLook
   preparedLookups.set(executor, byTable);
   let lookup = byTable.get(table);
   if (lookup === undefined) {
-    lookup = executor.select().from(table).where(eq(table.id, sql.placeholder('id'))).prepare(`${getTableName(table)}_by_id`) as unknown as PreparedLookup;
+    lookup = executor.select().from(table).where(eq(table.id, sql.placeholder('id'))).prepare(`${getTableName(table)}_by_id`);
     byTable.set(table, lookup);
   }
   return lookup;

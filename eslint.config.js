@@ -1,0 +1,56 @@
+// @ts-check
+import js from '@eslint/js';
+import prettier from 'eslint-config-prettier';
+import tseslint from 'typescript-eslint';
+
+/**
+ * Imports a layer may not make (docs/architecture.md, "Layers"): arrows point down only,
+ * http → services → {store, events, memory} → domain, and nothing imports http but app.ts.
+ */
+const forbidden = (...layers) => ({
+  patterns: layers.map((layer) => ({
+    group: [`**/${layer}/*`, `**/${layer}.js`],
+    message: `This layer may not import ${layer}/ (docs/architecture.md, "Layers").`,
+  })),
+});
+
+const layers = [
+  ['src/domain/**', ['http', 'plugins', 'services', 'store', 'events', 'memory', 'client', 'config', 'app']],
+  ['src/store/**', ['http', 'plugins', 'services', 'events', 'memory', 'client', 'app']],
+  ['src/events/**', ['http', 'plugins', 'services', 'memory', 'client', 'app']],
+  ['src/memory/**', ['http', 'plugins', 'services', 'events', 'client', 'app']],
+  ['src/services/**', ['http', 'plugins', 'client', 'app']],
+  ['src/http/**', ['plugins', 'store', 'events', 'memory', 'client', 'app']],
+  ['src/client/**', ['http', 'plugins', 'services', 'store', 'events', 'memory', 'config', 'app']],
+];
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'dist/', 'coverage/', 'reports/', 'packages/client/dist/', '**/*.mjs', '**/*.cjs'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      // Fastify plugins and handlers are async by contract, awaited or not.
+      '@typescript-eslint/require-await': 'off',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // Tests and benchmarks read untyped JSON answers (`response.json()`) all the time.
+    files: ['test/**', 'bench/**'],
+    rules: {
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+    },
+  },
+  ...layers.map(([files, banned]) => ({ files: [files], rules: { 'no-restricted-imports': ['error', forbidden(...banned)] } })),
+  { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
+  prettier,
+);
