@@ -17,7 +17,9 @@ import { performance } from 'node:perf_hooks';
 import { killAllChildrenSync, processesOfRun, setRunMarker, survivingChildPids } from './lib/child.js';
 import { type Suite, bootstrapKeyIn, createContext } from './lib/context.js';
 import { SEED_PROJECTS_SQL, type BenchDatabase, startBenchDatabase } from './lib/postgres.js';
-import { type BenchmarkResult, machineInfo, readAllResults, renderText, updateReadme, writeResult } from './lib/results.js';
+import {
+  type BenchmarkResult, latestDir, machineInfo, readAllResults, referenceDir, renderText, updateReadme, writeResult,
+} from './lib/results.js';
 import { breakerSuite } from './suites/breaker.js';
 import { healthSuite } from './suites/health.js';
 import { memorySuite } from './suites/memory.js';
@@ -35,11 +37,14 @@ const SEEDED_PROJECTS = 1_000;
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+const record = args.includes('--record');
+const resultsDir = record ? referenceDir : latestDir;
 const onlyArg = args.find((arg) => arg.startsWith('--only='));
 const selected = onlyArg ? onlyArg.slice('--only='.length).split(',').filter(Boolean) : Object.keys(SUITES);
 const unknown = selected.filter((name) => !(name in SUITES));
-if (unknown.length > 0 || args.some((arg) => arg !== '--quick' && !arg.startsWith('--only='))) {
-  process.stderr.write(`usage: tsx bench/run.ts [--quick] [--only=${Object.keys(SUITES).join(',')}]\n`);
+const known = (arg: string) => arg === '--quick' || arg === '--record' || arg.startsWith('--only=');
+if (unknown.length > 0 || !args.every(known)) {
+  process.stderr.write(`usage: tsx bench/run.ts [--quick] [--record] [--only=${Object.keys(SUITES).join(',')}]\n`);
   process.exit(2);
 }
 
@@ -93,7 +98,7 @@ async function runSuites(db: BenchDatabase): Promise<BenchmarkResult[]> {
       }
       result.settings = { ...result.settings, loadAverage: { start: loadAverageAtStart, end: roundedLoad() } };
       result.source = source;
-      log(`${name}: wrote ${writeResult(result)}`);
+      log(`${name}: wrote ${writeResult(result, resultsDir)}`);
       results.push(result);
     }
     return results;
@@ -176,9 +181,9 @@ async function main(): Promise<number> {
   }
   log('all servers and clients stopped (no process of this run is left)');
   process.stdout.write(`\n${renderText(results)}\n\n`);
-  updateReadme(readAllResults());
+  if (record) updateReadme(readAllResults(referenceDir));
   const failed = results.filter((result) => !result.pass);
-  log(`bench/README.md updated; ${failed.length === 0 ? 'every target met' : `FAILED: ${failed.map((result) => result.name).join(', ')}`}`);
+  log(`${record ? 'reference results and bench/README.md updated' : `results in ${latestDir}`}; ${failed.length === 0 ? 'every target met' : `FAILED: ${failed.map((result) => result.name).join(', ')}`}`);
   return failed.length === 0 ? 0 : 1;
 }
 

@@ -8,7 +8,13 @@ import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from './child.js';
 
-export const resultsDir = join(repoRoot, 'bench', 'results');
+/**
+ * The reference result set, committed and shown in bench/README.md: written only by a run with
+ * `--record`, when a change is meant to move the numbers. Other runs write to `latest/` (ignored
+ * by git), so an ordinary run leaves the work tree clean.
+ */
+export const referenceDir = join(repoRoot, 'bench', 'results');
+export const latestDir = join(referenceDir, 'latest');
 export const readmePath = join(repoRoot, 'bench', 'README.md');
 export const RESULTS_START = '<!-- results:start -->';
 export const RESULTS_END = '<!-- results:end -->';
@@ -94,7 +100,7 @@ export function makeCase(fields: Omit<CaseResult, 'pass'>): CaseResult {
   return { ...fields, pass: evaluate(fields.target, fields.service, fields.ratio) };
 }
 
-export function writeResult(result: BenchmarkResult): string {
+export function writeResult(result: BenchmarkResult, resultsDir: string): string {
   mkdirSync(resultsDir, { recursive: true });
   const path = join(resultsDir, `${result.name}.json`);
   writeFileSync(path, `${JSON.stringify(result, null, 2)}\n`);
@@ -102,7 +108,7 @@ export function writeResult(result: BenchmarkResult): string {
 }
 
 /** Every result file present (this run's and, for benchmarks skipped with --only, earlier ones). */
-export function readAllResults(): BenchmarkResult[] {
+export function readAllResults(resultsDir: string): BenchmarkResult[] {
   let files: string[] = [];
   try {
     files = readdirSync(resultsDir).filter((file) => file.endsWith('.json'));
