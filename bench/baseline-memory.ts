@@ -1,7 +1,7 @@
 /**
  * Memory baseline: the same MCP server the service runs (the bundled server-memory over stdio, on
  * its own graph file grown to the same size) driven directly by the service's client,
- * `McpMemoryServer`, one entry per call: `store(record)`, sequentially, as the replay worker
+ * `McpMemoryClient`, one entry per call: `store(record)`, sequentially, as the replay worker
  * delivered the queue before it sent batches. What the server sustains without batching, with
  * no database, no HTTP and no queue in front of it.
  *
@@ -14,7 +14,7 @@
  */
 import { statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { McpMemoryServer } from '../src/memory/mcp-client.js';
+import { McpMemoryClient } from '../src/memory/mcp-client.js';
 import { serverMemoryConnection } from '../src/memory/mcp-transport.js';
 import { benchRecord } from './lib/memory-graph.js';
 import { readCpuMs } from './lib/proc.js';
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   const marker = process.env[RUN_MARKER_VARIABLE];
   const connection = serverMemoryConnection(file, marker === undefined ? {} : { [RUN_MARKER_VARIABLE]: marker });
   const fileBytesBefore = statSync(file).size;
-  const client = await McpMemoryServer.connect({ connection });
+  const client = await McpMemoryClient.connect({ connection });
   try {
     const serverPid = client.serverPid();
     if (serverPid === undefined) throw new Error('no server-memory process');

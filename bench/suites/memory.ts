@@ -13,7 +13,7 @@
  * "queued") is on the server with its content.
  *
  * Baseline: the same server-memory on its own copy of the grown file, driven by the service's
- * own client (`McpMemoryServer.store`), one entry per call, sequentially, in a child process
+ * own client (`McpMemoryClient.store`), one entry per call, sequentially, in a child process
  * (bench/baseline-memory.ts): what the server sustains without batching, as the replay worker
  * delivered before it sent batches.
  *

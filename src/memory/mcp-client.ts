@@ -2,7 +2,7 @@
  * Memory storage backed by an MCP knowledge-graph server
  * (@modelcontextprotocol/server-memory by default).
  *
- * The service talks to {@link MemoryServer}; the circuit breaker wraps every
+ * The service talks to {@link MemoryBackend}; the circuit breaker wraps every
  * call with a timeout and passes an AbortSignal. This module maps memory
  * records onto server-memory entities and keeps writes safe despite the
  * server's lack of locking. Connection handling lives in ./mcp-connection.ts.
@@ -26,11 +26,12 @@ import {
   type GraphEntity,
   type MemoryRecord,
   type MemorySearchHit,
+  type MemorySearchOptions,
 } from './mcp-records.js';
 import { serverMemoryConnection, type McpConnectionOptions } from './mcp-transport.js';
 import { SerialWriteQueue } from './mcp-write-queue.js';
 
-export type { MemoryRecord, MemorySearchHit } from './mcp-records.js';
+export type { MemoryRecord, MemorySearchHit, MemorySearchOptions } from './mcp-records.js';
 export type { ConnectionChange, ConnectionChangeListener, MemoryLogger, ReconnectPolicy } from './mcp-connection.js';
 export type { HttpConnectionOptions, McpConnectionOptions, McpTransportFactory, StdioConnectionOptions } from './mcp-transport.js';
 export { serverMemoryConnection } from './mcp-transport.js';
@@ -41,14 +42,8 @@ export {
   McpMemoryUnavailableError,
 } from './mcp-errors.js';
 
-/** Search options: `project_id` undefined = all projects, null = only entries without a project. */
-export interface MemorySearchOptions {
-  limit: number;
-  project_id?: string | null;
-}
-
 /** What the service needs from a memory backend. */
-export interface MemoryServer {
+export interface MemoryBackend {
   /**
    * Stores entries in one round of calls (the last record of an entry wins). Idempotent per
    * project and key: storing an entry again replaces it, never duplicates, so a failed batch
@@ -72,7 +67,7 @@ export const REQUIRED_MEMORY_TOOLS = [
   'read_graph',
 ] as const;
 
-export interface McpMemoryServerOptions extends Omit<McpConnectionSettings, 'connection' | 'requiredTools'> {
+export interface McpMemoryClientOptions extends Omit<McpConnectionSettings, 'connection' | 'requiredTools'> {
   /** Where the server runs; defaults to server-memory over stdio persisting to `memoryFilePath`. */
   connection?: McpConnectionOptions;
   /** Graph file for the default server (e.g. `./data/mcp-memory.jsonl`); required without `connection`. */
@@ -80,23 +75,23 @@ export interface McpMemoryServerOptions extends Omit<McpConnectionSettings, 'con
 }
 
 /**
- * {@link MemoryServer} on top of an MCP knowledge-graph server.
+ * {@link MemoryBackend} on top of an MCP knowledge-graph server.
  *
- * Create it with {@link McpMemoryServer.connect}. It respawns a crashed stdio
- * server by itself; subscribe with {@link McpMemoryServer.onConnectionChange}
+ * Create it with {@link McpMemoryClient.connect}. It respawns a crashed stdio
+ * server by itself; subscribe with {@link McpMemoryClient.onConnectionChange}
  * to replay queued writes once the server is back.
  */
-export class McpMemoryServer implements MemoryServer {
+export class McpMemoryClient implements MemoryBackend {
   private readonly writes = new SerialWriteQueue();
 
   private constructor(private readonly connection: McpConnection) {}
 
   /** Starts (or reaches) the server, verifies its tools, and returns a ready client. */
-  static async connect(options: McpMemoryServerOptions): Promise<McpMemoryServer> {
+  static async connect(options: McpMemoryClientOptions): Promise<McpMemoryClient> {
     const { connection, memoryFilePath, ...settings } = options;
     const target = connection ?? defaultConnection(memoryFilePath);
     const mcpConnection = await McpConnection.open({ ...settings, connection: target, requiredTools: REQUIRED_MEMORY_TOOLS });
-    return new McpMemoryServer(mcpConnection);
+    return new McpMemoryClient(mcpConnection);
   }
 
   /** One entry; see {@link storeMany}. */
@@ -214,7 +209,7 @@ export class McpMemoryServer implements MemoryServer {
 
 function defaultConnection(memoryFilePath: string | undefined): McpConnectionOptions {
   if (!memoryFilePath) {
-    throw new Error('McpMemoryServer.connect needs either `connection` or `memoryFilePath`');
+    throw new Error('McpMemoryClient.connect needs either `connection` or `memoryFilePath`');
   }
   return serverMemoryConnection(memoryFilePath);
 }

@@ -102,7 +102,7 @@ export function reconnectDelay(attempt: number, policy: ReconnectPolicy, random:
  * One logical connection to an MCP server that survives server crashes.
  *
  * Use {@link McpConnection.open}; call {@link McpConnection.close} when done,
- * because a pending respawn keeps the process alive. `McpMemoryServer`
+ * because a pending respawn keeps the process alive. `McpMemoryClient`
  * builds on it; use it directly only for tools outside the memory mapping.
  */
 export class McpConnection {

@@ -8,7 +8,7 @@
  * fields are stored as a single JSON observation so they can be parsed back losslessly.
  */
 import { z } from 'zod';
-import { looksLikeProjectEntityName } from '../domain/memory.js';
+import { type MemorySearchItem, looksLikeProjectEntityName } from '../domain/memory.js';
 
 export { memoryEntityName } from '../domain/memory.js';
 
@@ -25,9 +25,7 @@ export interface MemoryRecord {
  * A search result. `score` is optional because server-memory's search is a
  * boolean substring match and has no relevance signal; this client omits it.
  */
-export interface MemorySearchHit extends MemoryRecord {
-  score?: number;
-}
+export type MemorySearchHit = MemorySearchItem;
 
 /** Entity type used for memory entries; other entity types in the graph are ignored. */
 export const MEMORY_ENTITY_TYPE = 'memory';
@@ -155,7 +153,7 @@ function parseJson(text: string): unknown {
 }
 
 /** Options of {@link selectSearchHits}, mirroring the service's search options. */
-export interface SearchSelection {
+export interface MemorySearchOptions {
   limit: number;
   project_id?: string | null;
 }
@@ -167,7 +165,7 @@ export interface SearchSelection {
  * server-memory returns entities in file order, which is creation order, so
  * the list is reversed to prefer the most recently created entries when capping.
  */
-export function selectSearchHits(entities: readonly GraphEntity[], query: string, selection: SearchSelection): MemorySearchHit[] {
+export function selectSearchHits(entities: readonly GraphEntity[], query: string, selection: MemorySearchOptions): MemorySearchHit[] {
   const hits: MemorySearchHit[] = [];
   for (let index = entities.length - 1; index >= 0 && hits.length < selection.limit; index -= 1) {
     const record = entityToRecord(entities[index] as GraphEntity);

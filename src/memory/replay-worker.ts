@@ -12,7 +12,7 @@
  */
 import { inspect } from 'node:util';
 import { BreakerOpenError, type BreakerTransition, type CircuitBreaker } from './circuit-breaker.js';
-import type { MemoryServer } from './mcp-client.js';
+import type { MemoryBackend } from './mcp-client.js';
 import type { ConnectionChangeListener, MemoryLogger } from './mcp-connection.js';
 import type { MemoryRecord } from './mcp-records.js';
 
@@ -46,7 +46,7 @@ export interface ReplayQueue {
 }
 
 /** What the worker needs from the MCP server. */
-export interface ReplayTarget extends Pick<MemoryServer, 'storeMany' | 'get'> {
+export interface ReplayTarget extends Pick<MemoryBackend, 'storeMany' | 'get'> {
   onConnectionChange?(listener: ConnectionChangeListener): () => void;
 }
 

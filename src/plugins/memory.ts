@@ -3,14 +3,14 @@ import fastifyPlugin from 'fastify-plugin';
 import type { Config } from '../config.js';
 import { MemoryService } from '../services/memory-service.js';
 import type { DatabaseHandle } from '../store/database.js';
-import { DatabaseReplayQueue } from '../store/memory-repository.js';
+import { DatabaseReplayQueue } from '../memory/memory-repository.js';
 import { isMemoryCallerError } from '../memory/caller-error.js';
 import { type BreakerStateName, type BreakerTransition, CircuitBreaker, type TransitionListener } from '../memory/circuit-breaker.js';
 import { mcpConnectionOptions } from '../memory/connection-settings.js';
-import { SearchCache } from '../memory/fallback-cache.js';
-import { McpMemoryServer } from '../memory/mcp-client.js';
+import { SearchCache } from '../memory/search-cache.js';
+import { McpMemoryClient } from '../memory/mcp-client.js';
 import { ReplayWorker } from '../memory/replay-worker.js';
-import { ResilientMemoryServer } from '../memory/resilient-server.js';
+import { ResilientMemoryClient } from '../memory/resilient-client.js';
 
 /** The settings the memory module reads (see docs/memory.md). */
 export type MemoryConfig = Pick<
@@ -78,14 +78,14 @@ function logTransition(logger: FastifyBaseLogger, transition: BreakerTransition)
 }
 
 /** Connects, or starts degraded and keeps trying; only a server lacking required tools stops the start. */
-function connectServer(config: MemoryConfig, logger: FastifyBaseLogger): Promise<ResilientMemoryServer> {
+function connectServer(config: MemoryConfig, logger: FastifyBaseLogger): Promise<ResilientMemoryClient> {
   const connection = mcpConnectionOptions(config);
-  return ResilientMemoryServer.connect({ connect: () => McpMemoryServer.connect({ connection, logger }), logger });
+  return ResilientMemoryClient.connect({ connect: () => McpMemoryClient.connect({ connection, logger }), logger });
 }
 
 /** The MCP side of the module, present with MEMORY_MCP=on. */
 interface McpParts {
-  server: ResilientMemoryServer;
+  server: ResilientMemoryClient;
   worker: ReplayWorker;
 }
 

@@ -13,13 +13,13 @@ import {
   memoryEntityName,
 } from '../domain/memory.js';
 import { BreakerOpenError, type CircuitBreaker } from '../memory/circuit-breaker.js';
-import type { SearchCache } from '../memory/fallback-cache.js';
-import type { MemoryServer } from '../memory/mcp-client.js';
+import type { SearchCache } from '../memory/search-cache.js';
+import type { MemoryBackend } from '../memory/mcp-client.js';
 import type { MemoryLogger } from '../memory/mcp-connection.js';
 import { type MemoryRecord, type MemorySearchHit, sameEntry } from '../memory/mcp-records.js';
 import type { Database } from '../store/database.js';
 import type { Executor } from '../store/database.js';
-import { MemoryRepository } from '../store/memory-repository.js';
+import { MemoryRepository } from '../memory/memory-repository.js';
 import { ProjectRepository } from '../store/project-repository.js';
 import type { WriteTransactions } from './write-transaction.js';
 
@@ -30,7 +30,7 @@ export interface DeliveryTracker {
 
 /** The MCP side of the service; absent with MEMORY_MCP=off. */
 export interface McpLink {
-  server: Pick<MemoryServer, 'search'>;
+  server: Pick<MemoryBackend, 'search'>;
   delivery: DeliveryTracker;
 }
 

@@ -1,5 +1,5 @@
 /**
- * McpMemoryServer against servers it cannot fully use: missing tools and isError results (real
+ * McpMemoryClient against servers it cannot fully use: missing tools and isError results (real
  * fake servers, so the check runs through the real handshake), a stalling proxy (timeouts and
  * AbortSignal), a missing command, and the Streamable HTTP transport.
  */
@@ -12,7 +12,7 @@ import { describe, expect } from 'vitest';
 import {
   McpMemoryMissingToolsError,
   McpMemoryProtocolError,
-  McpMemoryServer,
+  McpMemoryClient,
   McpMemoryToolError,
   McpMemoryUnavailableError,
   serverMemoryConnection,
@@ -37,7 +37,7 @@ import {
 
 describe.concurrent('servers the client cannot use', () => {
   it('names every missing tool when the server has none', async () => {
-    const connecting = McpMemoryServer.connect({ connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'no-tools' }) });
+    const connecting = McpMemoryClient.connect({ connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'no-tools' }) });
     const error = await connecting.then(() => undefined, (reason: unknown) => reason);
 
     expect(error).toBeInstanceOf(McpMemoryMissingToolsError);
@@ -46,7 +46,7 @@ describe.concurrent('servers the client cannot use', () => {
   });
 
   it('names only the missing tools when some are present', async () => {
-    const connecting = McpMemoryServer.connect({ connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'some-tools' }) });
+    const connecting = McpMemoryClient.connect({ connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'some-tools' }) });
 
     await expect(connecting).rejects.toThrow(
       'missing required tools: create_entities, add_observations, delete_entities, delete_observations, read_graph (server offers: search_nodes, open_nodes)',
@@ -84,13 +84,13 @@ describe.concurrent('servers the client cannot use', () => {
 
   it('fails clearly when the server command does not exist', async ({ mcp }) => {
     const connection: McpConnectionOptions = { kind: 'stdio', command: '/nonexistent/mcp-server', args: [] };
-    await expect(McpMemoryServer.connect({ connection })).rejects.toThrow(/ENOENT/);
-    await expect(McpMemoryServer.connect({})).rejects.toThrow(/memoryFilePath/);
+    await expect(McpMemoryClient.connect({ connection })).rejects.toThrow(/ENOENT/);
+    await expect(McpMemoryClient.connect({})).rejects.toThrow(/memoryFilePath/);
   });
 });
 
 describe.concurrent('stalled server and AbortSignal', () => {
-  async function connectHanging(mcp: McpTestScope, logger?: MemoryLogger): Promise<McpMemoryServer> {
+  async function connectHanging(mcp: McpTestScope, logger?: MemoryLogger): Promise<McpMemoryClient> {
     const connection = stdio(HANGING_SERVER, { MEMORY_FILE_PATH: await mcp.memoryFile() });
     return mcp.connect({ connection, ...(logger ? { logger } : {}) });
   }
@@ -146,7 +146,7 @@ describe.concurrent('stalled server and AbortSignal', () => {
     const logger = recordingLogger();
     const script = "console.error('pid=' + process.pid); setInterval(() => {}, 1000)";
     const silent: McpConnectionOptions = { kind: 'stdio', command: process.execPath, args: ['-e', script] };
-    const attempt = await timed(() => McpMemoryServer.connect({ connection: silent, connectTimeoutMs: 300, logger }));
+    const attempt = await timed(() => McpMemoryClient.connect({ connection: silent, connectTimeoutMs: 300, logger }));
     expect(String(rejection(attempt))).toMatch(/Request timed out/);
     expect(attempt.ms).toBeLessThan(1_000);
 

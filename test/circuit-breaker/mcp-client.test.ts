@@ -1,5 +1,5 @@
 /**
- * McpMemoryServer against real MCP server processes: the official
+ * McpMemoryClient against real MCP server processes: the official
  * @modelcontextprotocol/server-memory, a stalling proxy in front of it
  * (test/support/hanging-mcp-server.mjs) and deliberately incomplete/failing
  * SDK servers (test/support/fake-mcp-server.mjs).
@@ -23,7 +23,7 @@ import { sharedSchemaValidators } from '../../src/memory/mcp-schema-validators.j
 import { SerialWriteQueue } from '../../src/memory/mcp-write-queue.js';
 import { it, record, recordingLogger, waitUntil } from '../support/mcp-client.js';
 
-describe.concurrent('McpMemoryServer with the real server-memory', () => {
+describe.concurrent('McpMemoryClient with the real server-memory', () => {
   it('round-trips store, get and search (with a real pino logger)', async ({ mcp }) => {
     const memory = await mcp.connect({ logger: pino({ level: 'silent' }) });
     const alpha = record('alpha', { content: 'Deploy uses blue/green', tags: ['deploy', 'ops'], agent_id: 'agent-1' });

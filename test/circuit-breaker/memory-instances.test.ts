@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../src/store/database.js';
 import { MAX_DELIVERY_BATCH } from '../../src/memory/replay-worker.js';
-import { MemoryRepository } from '../../src/store/memory-repository.js';
+import { MemoryRepository } from '../../src/memory/memory-repository.js';
 import { openTestDatabase } from '../support/app.js';
 import { SERVER_MEMORY_COMMAND, buildMemoryApp, memoryApi, readGraphDirectly, temporaryMemoryFile, waitFor } from '../support/memory.js';
 

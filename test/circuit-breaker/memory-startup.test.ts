@@ -10,7 +10,7 @@ import { eventsPlugin } from '../../src/plugins/events.js';
 import { memoryPlugin } from '../../src/plugins/memory.js';
 import { servicesPlugin } from '../../src/plugins/services.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
-import { MemoryRepository } from '../../src/store/memory-repository.js';
+import { MemoryRepository } from '../../src/memory/memory-repository.js';
 import { openTestDatabase, testConfig } from '../support/app.js';
 import {
   FAKE_SERVER,

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type DatabaseHandle, openDatabase } from '../../src/store/database.js';
-import { DatabaseReplayQueue } from '../../src/store/memory-repository.js';
+import { DatabaseReplayQueue } from '../../src/memory/memory-repository.js';
 import { type PostgresServer, startPostgres } from '../support/postgres-server.js';
 
 /**

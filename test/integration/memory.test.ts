@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DatabaseReplayQueue, MemoryRepository } from '../../src/store/memory-repository.js';
+import { DatabaseReplayQueue, MemoryRepository } from '../../src/memory/memory-repository.js';
 import { type TestApp, createTestApp, testEngine } from '../support/app.js';
 import { buildMemoryApp, memoryApi, readGraphDirectly, temporaryMemoryFile } from '../support/memory.js';
 import { errorPaths, expectProblem } from '../support/problems.js';

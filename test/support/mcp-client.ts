@@ -1,11 +1,11 @@
-/** Helpers of the McpMemoryServer tests (test/circuit-breaker/mcp-client*.test.ts) against real MCP server processes. */
+/** Helpers of the McpMemoryClient tests (test/circuit-breaker/mcp-client*.test.ts) against real MCP server processes. */
 import { expect, it as base } from 'vitest';
 import {
-  McpMemoryServer,
+  McpMemoryClient,
   type ConnectionChange,
   type MemoryLogger,
   type MemoryRecord,
-  type McpMemoryServerOptions,
+  type McpMemoryClientOptions,
 } from '../../src/memory/mcp-client.js';
 import { type McpConnectionOptions } from '../../src/memory/mcp-transport.js';
 import { bundledServerMemory, temporaryMemoryFile } from './memory.js';
@@ -33,9 +33,9 @@ export class McpTestScope {
   }
 
   /** A client of this run's bundled server-memory on a new graph file, unless `options` say otherwise. */
-  async connect(options: Partial<McpMemoryServerOptions> = {}): Promise<McpMemoryServer> {
+  async connect(options: Partial<McpMemoryClientOptions> = {}): Promise<McpMemoryClient> {
     const memoryFilePath = options.memoryFilePath ?? (await this.memoryFile());
-    const server = await McpMemoryServer.connect({ connection: bundledServerMemory(memoryFilePath), ...options, memoryFilePath });
+    const server = await McpMemoryClient.connect({ connection: bundledServerMemory(memoryFilePath), ...options, memoryFilePath });
     this.defer(() => server.close());
     return server;
   }
@@ -79,7 +79,7 @@ export function recordingLogger(): MemoryLogger & { messages: string[] } {
   return { messages, debug: log, info: log, warn: log, error: log };
 }
 
-export function nextChange(server: McpMemoryServer, connected: boolean, timeoutMs = 10_000): Promise<ConnectionChange> {
+export function nextChange(server: McpMemoryClient, connected: boolean, timeoutMs = 10_000): Promise<ConnectionChange> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no connected=${connected} change in ${timeoutMs} ms`)), timeoutMs);
     const unsubscribe = server.onConnectionChange((change) => {

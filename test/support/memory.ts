@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { inject } from 'vitest';
 import { buildApp } from '../../src/app.js';
-import { McpMemoryServer } from '../../src/memory/mcp-client.js';
+import { McpMemoryClient } from '../../src/memory/mcp-client.js';
 import { type StdioConnectionOptions, serverMemoryConnection } from '../../src/memory/mcp-transport.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
 import { testConfig } from './app.js';
@@ -79,8 +79,8 @@ export function memoryApi(app: () => FastifyInstance) {
 }
 
 /** A second, independent server-memory process on the same graph file: reads what the app delivered, bypassing every fallback. */
-export async function readGraphDirectly<T>(memoryFilePath: string, read: (server: McpMemoryServer) => Promise<T>): Promise<T> {
-  const server = await McpMemoryServer.connect({ memoryFilePath, connection: bundledServerMemory(memoryFilePath) });
+export async function readGraphDirectly<T>(memoryFilePath: string, read: (server: McpMemoryClient) => Promise<T>): Promise<T> {
+  const server = await McpMemoryClient.connect({ memoryFilePath, connection: bundledServerMemory(memoryFilePath) });
   try {
     return await read(server);
   } finally {

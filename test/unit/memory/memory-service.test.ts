@@ -5,12 +5,12 @@ import { NotFoundError, UnprocessableError } from '../../../src/domain/errors.js
 import type { MemoryEntry, MemoryInput } from '../../../src/domain/memory.js';
 import { isMemoryCallerError } from '../../../src/memory/caller-error.js';
 import { BreakerOpenError, CircuitBreaker } from '../../../src/memory/circuit-breaker.js';
-import { SearchCache } from '../../../src/memory/fallback-cache.js';
+import { SearchCache } from '../../../src/memory/search-cache.js';
 import { McpMemoryToolError } from '../../../src/memory/mcp-errors.js';
 import type { MemorySearchHit } from '../../../src/memory/mcp-records.js';
 import { MemoryService } from '../../../src/services/memory-service.js';
 import type { Database } from '../../../src/store/database.js';
-import type { MemoryRepository } from '../../../src/store/memory-repository.js';
+import type { MemoryRepository } from '../../../src/memory/memory-repository.js';
 
 const transaction = { name: 'tx' };
 const input: MemoryInput = { key: 'deploy', content: 'blue/green', tags: ['ops'], project_id: null, agent_id: null };

@@ -1,10 +1,10 @@
 import { type SQL, and, arrayContains, asc, count, desc, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm';
 import type { Page } from '../domain/common.js';
 import type { MemoryEntry, MemoryListQuery, MemorySearchItem, MemorySearchQuery } from '../domain/memory.js';
-import { type MemoryRecord, memoryEntityName } from '../memory/mcp-records.js';
-import type { LockedReplayQueue, LockOutcome, QueuedWrite, ReplayQueue } from '../memory/replay-worker.js';
-import type { DatabaseHandle, Executor } from './database.js';
-import { memoryEntries, memoryReplayQueue } from './schema.js';
+import { type MemoryRecord, memoryEntityName } from './mcp-records.js';
+import type { LockedReplayQueue, LockOutcome, QueuedWrite, ReplayQueue } from './replay-worker.js';
+import type { DatabaseHandle, Executor } from '../store/database.js';
+import { memoryEntries, memoryReplayQueue } from '../store/schema.js';
 
 type EntryRow = typeof memoryEntries.$inferSelect;
 type QueueRow = typeof memoryReplayQueue.$inferSelect;

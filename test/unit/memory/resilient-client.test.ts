@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ConnectionChange, ConnectionChangeListener } from '../../../src/memory/mcp-connection.js';
 import { McpMemoryMissingToolsError, McpMemoryUnavailableError } from '../../../src/memory/mcp-errors.js';
 import type { MemoryRecord } from '../../../src/memory/mcp-records.js';
-import { type ConnectedMemoryServer, ResilientMemoryServer } from '../../../src/memory/resilient-server.js';
+import { type ConnectedMemoryClient, ResilientMemoryClient } from '../../../src/memory/resilient-client.js';
 
 const entry: MemoryRecord = { key: 'k', content: 'c', tags: [], project_id: null, agent_id: null };
 
@@ -21,14 +21,14 @@ function fakeServer(pid = 7) {
     }),
     emit: (change: ConnectionChange) => listeners.forEach((listener) => listener(change)),
   };
-  return server satisfies ConnectedMemoryServer;
+  return server satisfies ConnectedMemoryClient;
 }
 
 const logger = { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() };
 const policy = { initialDelayMs: 100, maxDelayMs: 1_000, jitterRatio: 0 };
 
 /** A connect function that fails with `failures` in turn, then hands out `server`. */
-function connecting(server: ConnectedMemoryServer, ...failures: Error[]) {
+function connecting(server: ConnectedMemoryClient, ...failures: Error[]) {
   return vi.fn(async () => {
     const failure = failures.shift();
     if (failure !== undefined) throw failure;
@@ -45,10 +45,10 @@ afterEach(() => {
   vi.clearAllMocks();
 });
 
-describe('ResilientMemoryServer', () => {
+describe('ResilientMemoryClient', () => {
   it('delegates to the server connected at once and forwards its connection changes', async () => {
     const inner = fakeServer();
-    const server = await ResilientMemoryServer.connect({ connect: connecting(inner), logger });
+    const server = await ResilientMemoryClient.connect({ connect: connecting(inner), logger });
     const changes: ConnectionChange[] = [];
     server.onConnectionChange((change) => changes.push(change));
     const signal = new AbortController().signal;
@@ -67,7 +67,7 @@ describe('ResilientMemoryServer', () => {
   it('starts without a server, fails calls fast, retries with backoff and announces the late connection', async () => {
     const inner = fakeServer(9);
     const connect = connecting(inner, new Error('spawn ENOENT'), new Error('spawn ENOENT'));
-    const server = await ResilientMemoryServer.connect({ connect, logger, reconnect: policy });
+    const server = await ResilientMemoryClient.connect({ connect, logger, reconnect: policy });
     const changes: ConnectionChange[] = [];
     server.onConnectionChange((change) => changes.push(change));
     expect([server.isConnected(), server.serverPid()]).toEqual([false, undefined]);
@@ -90,10 +90,10 @@ describe('ResilientMemoryServer', () => {
 
   it('refuses to start when the first server lacks required tools, but only retries when a later one does', async () => {
     const missing = new McpMemoryMissingToolsError(['read_graph'], ['search_nodes']);
-    await expect(ResilientMemoryServer.connect({ connect: connecting(fakeServer(), missing), logger })).rejects.toBe(missing);
+    await expect(ResilientMemoryClient.connect({ connect: connecting(fakeServer(), missing), logger })).rejects.toBe(missing);
 
     const connect = connecting(fakeServer(), new Error('down'), missing);
-    const server = await ResilientMemoryServer.connect({ connect, logger, reconnect: policy });
+    const server = await ResilientMemoryClient.connect({ connect, logger, reconnect: policy });
     await vi.advanceTimersByTimeAsync(100);
     expect(logger.error).toHaveBeenLastCalledWith({ err: missing, failedAttempts: 2 }, expect.any(String));
     await vi.advanceTimersByTimeAsync(200);
@@ -103,15 +103,15 @@ describe('ResilientMemoryServer', () => {
 
   it('stops retrying on close, and closes a server that connects while closing', async () => {
     const connect = connecting(fakeServer(), new Error('down'));
-    const idle = await ResilientMemoryServer.connect({ connect, logger, reconnect: policy });
+    const idle = await ResilientMemoryClient.connect({ connect, logger, reconnect: policy });
     await idle.close();
     await vi.advanceTimersByTimeAsync(1_000);
     expect(connect).toHaveBeenCalledOnce();
 
     const late = fakeServer();
-    let finish!: (server: ConnectedMemoryServer) => void;
+    let finish!: (server: ConnectedMemoryClient) => void;
     const slow = vi.fn().mockRejectedValueOnce(new Error('down')).mockImplementationOnce(() => new Promise((resolve) => (finish = resolve)));
-    const closing = await ResilientMemoryServer.connect({ connect: slow, logger, reconnect: policy });
+    const closing = await ResilientMemoryClient.connect({ connect: slow, logger, reconnect: policy });
     await vi.advanceTimersByTimeAsync(100);
     const closed = closing.close();
     finish(late);
@@ -123,7 +123,7 @@ describe('ResilientMemoryServer', () => {
   it('schedules no retry when an attempt fails after close', async () => {
     let fail!: (error: Error) => void;
     const connect = vi.fn().mockRejectedValueOnce(new Error('down')).mockImplementationOnce(() => new Promise((_, reject) => (fail = reject)));
-    const server = await ResilientMemoryServer.connect({ connect, logger, reconnect: policy });
+    const server = await ResilientMemoryClient.connect({ connect, logger, reconnect: policy });
     await vi.advanceTimersByTimeAsync(100);
     const closed = server.close();
     fail(new Error('still down'));
@@ -135,7 +135,7 @@ describe('ResilientMemoryServer', () => {
 
   it('logs a listener that throws and still tells the others', async () => {
     const inner = fakeServer();
-    const server = await ResilientMemoryServer.connect({ connect: connecting(inner), logger });
+    const server = await ResilientMemoryClient.connect({ connect: connecting(inner), logger });
     const calm = vi.fn();
     server.onConnectionChange(() => {
       throw new Error('listener bug');

@@ -11,21 +11,21 @@ import {
   type ReconnectPolicy,
   reconnectDelay,
 } from './mcp-connection.js';
-import type { MemoryRecord, MemorySearchHit, MemorySearchOptions, MemoryServer } from './mcp-client.js';
+import type { MemoryRecord, MemorySearchHit, MemorySearchOptions, MemoryBackend } from './mcp-client.js';
 import { McpMemoryMissingToolsError, McpMemoryUnavailableError } from './mcp-errors.js';
 
-/** A memory server that reports its connection, as `McpMemoryServer` does. */
-export interface ConnectedMemoryServer extends MemoryServer {
+/** A memory server that reports its connection, as `McpMemoryClient` does. */
+export interface ConnectedMemoryClient extends MemoryBackend {
   isConnected(): boolean;
   /** Pid of the stdio server process; undefined while disconnected or over HTTP. */
   serverPid(): number | undefined;
   onConnectionChange(listener: ConnectionChangeListener): () => void;
 }
 
-/** How {@link ResilientMemoryServer} reaches its server. */
-export interface ResilientMemoryServerOptions {
-  /** One connection attempt, e.g. `() => McpMemoryServer.connect(options)`. */
-  connect: () => Promise<ConnectedMemoryServer>;
+/** How {@link ResilientMemoryClient} reaches its server. */
+export interface ResilientMemoryClientOptions {
+  /** One connection attempt, e.g. `() => McpMemoryClient.connect(options)`. */
+  connect: () => Promise<ConnectedMemoryClient>;
   logger: MemoryLogger;
   /** Backoff between attempts after the first one failed; defaults as for respawns. */
   reconnect?: Partial<ReconnectPolicy>;
@@ -34,21 +34,21 @@ export interface ResilientMemoryServerOptions {
 }
 
 /**
- * {@link ConnectedMemoryServer} that exists even before its server does. Create it with
- * {@link ResilientMemoryServer.connect}; once connected it forwards the inner client's
+ * {@link ConnectedMemoryClient} that exists even before its server does. Create it with
+ * {@link ResilientMemoryClient.connect}; once connected it forwards the inner client's
  * connection changes, and announces the late first connection as one too.
  */
-export class ResilientMemoryServer implements ConnectedMemoryServer {
-  readonly #options: ResilientMemoryServerOptions;
+export class ResilientMemoryClient implements ConnectedMemoryClient {
+  readonly #options: ResilientMemoryClientOptions;
   readonly #policy: ReconnectPolicy;
   readonly #listeners = new Set<ConnectionChangeListener>();
-  #inner: ConnectedMemoryServer | undefined;
+  #inner: ConnectedMemoryClient | undefined;
   #failedAttempts = 0;
   #retryTimer: NodeJS.Timeout | undefined;
   #pendingAttempt: Promise<void> | undefined;
   #closed = false;
 
-  private constructor(options: ResilientMemoryServerOptions) {
+  private constructor(options: ResilientMemoryClientOptions) {
     this.#options = options;
     this.#policy = { ...DEFAULT_RECONNECT_POLICY, ...options.reconnect };
   }
@@ -60,8 +60,8 @@ export class ResilientMemoryServer implements ConnectedMemoryServer {
    * @throws McpMemoryMissingToolsError when the first server reached lacks a required tool: a
    *   configuration error that retrying cannot fix, so the service should not start.
    */
-  static async connect(options: ResilientMemoryServerOptions): Promise<ResilientMemoryServer> {
-    const server = new ResilientMemoryServer(options);
+  static async connect(options: ResilientMemoryClientOptions): Promise<ResilientMemoryClient> {
+    const server = new ResilientMemoryClient(options);
     await server.#attempt(true);
     return server;
   }
@@ -101,7 +101,7 @@ export class ResilientMemoryServer implements ConnectedMemoryServer {
   }
 
   /** The inner server, or a fast {@link McpMemoryUnavailableError} the breaker counts. */
-  #require(operation: string): ConnectedMemoryServer {
+  #require(operation: string): ConnectedMemoryClient {
     if (this.#inner !== undefined) return this.#inner;
     throw new McpMemoryUnavailableError(
       `MCP memory server has not connected yet (failed attempts so far: ${this.#failedAttempts}); "${operation}" was not sent`,
@@ -109,7 +109,7 @@ export class ResilientMemoryServer implements ConnectedMemoryServer {
   }
 
   async #attempt(first: boolean): Promise<void> {
-    let inner: ConnectedMemoryServer;
+    let inner: ConnectedMemoryClient;
     try {
       inner = await this.#options.connect();
     } catch (error) {
@@ -128,7 +128,7 @@ export class ResilientMemoryServer implements ConnectedMemoryServer {
     this.#scheduleRetry();
   }
 
-  #install(inner: ConnectedMemoryServer, first: boolean): void {
+  #install(inner: ConnectedMemoryClient, first: boolean): void {
     this.#inner = inner;
     inner.onConnectionChange((change) => this.#emit(change));
     if (!first) this.#emit({ connected: true, pid: inner.serverPid(), failedAttempts: this.#failedAttempts });

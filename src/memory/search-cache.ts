@@ -4,6 +4,7 @@
  * through this instance could make them wrong.
  */
 import { inspect } from 'node:util';
+import type { MemorySearchQuery } from '../domain/memory.js';
 import {
   type MemoryRecord,
   type MemorySearchHit,
@@ -103,15 +104,8 @@ export class LruCache<Value> {
   }
 }
 
-/** What identifies a search: the same text (case-insensitively), project filter and limit. */
-export interface SearchKey {
-  q: string;
-  project_id?: string | undefined;
-  limit: number;
-}
-
 interface CachedAnswer {
-  query: SearchKey;
+  query: MemorySearchQuery;
   hits: MemorySearchHit[];
 }
 
@@ -139,12 +133,12 @@ export class SearchCache {
   }
 
   /** The hits the server gave for this search, or undefined when none is cached. */
-  get(query: SearchKey): MemorySearchHit[] | undefined {
+  get(query: MemorySearchQuery): MemorySearchHit[] | undefined {
     return this.#answers.get(cacheKey(query))?.hits;
   }
 
   /** Keeps the server's answer to `query`. */
-  set(query: SearchKey, hits: MemorySearchHit[]): void {
+  set(query: MemorySearchQuery, hits: MemorySearchHit[]): void {
     this.#answers.set(cacheKey(query), { query: { ...query }, hits });
   }
 
@@ -157,11 +151,11 @@ export class SearchCache {
   }
 }
 
-function cacheKey(query: SearchKey): string {
+function cacheKey(query: MemorySearchQuery): string {
   return JSON.stringify([query.q.toLowerCase(), query.project_id ?? null, query.limit]);
 }
 
-function affects(record: MemoryRecord, query: SearchKey): boolean {
+function affects(record: MemoryRecord, query: MemorySearchQuery): boolean {
   return recordMatchesQuery(record, query.q) && recordMatchesProject(record, query.project_id);
 }
 

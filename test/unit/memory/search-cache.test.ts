@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LruCache, SearchCache } from '../../../src/memory/fallback-cache.js';
+import { LruCache, SearchCache } from '../../../src/memory/search-cache.js';
 import type { MemoryRecord } from '../../../src/memory/mcp-records.js';
 
 /** Every value weighs its length in bytes, keys nothing: easy to reason about. */
