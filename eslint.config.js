@@ -9,8 +9,8 @@ import tseslint from 'typescript-eslint';
  */
 const forbidden = (...layers) => ({
   patterns: layers.map((layer) => ({
-    group: [`**/${layer}/*`, `**/${layer}.js`],
-    message: `This layer may not import ${layer}/ (docs/architecture.md, "Layers").`,
+    regex: `^(\\.\\./)+${layer}(/|\\.js$)`,
+    message: `This layer may not import ${layer} (docs/architecture.md, "Layers").`,
   })),
 });
 

@@ -2,6 +2,7 @@ import fastifyPlugin from 'fastify-plugin';
 import { AgentService } from '../services/agent-service.js';
 import { AuditService } from '../services/audit-service.js';
 import { EventService } from '../services/event-service.js';
+import { HealthService } from '../services/health-service.js';
 import { ProjectService } from '../services/project-service.js';
 import { WriteTransactions } from '../services/write-transaction.js';
 
@@ -11,6 +12,7 @@ export interface Services {
   agents: AgentService;
   audit: AuditService;
   events: EventService;
+  health: HealthService;
   /** The transaction runner every write goes through (events and audit records included). */
   writes: WriteTransactions;
 }
@@ -29,6 +31,8 @@ export const servicesPlugin = fastifyPlugin(
     app.decorate('services', {
       projects: new ProjectService(db, writes), agents: new AgentService(db, writes),
       audit: new AuditService(db), events: new EventService(db, app.events.log), writes,
+      // app.memory is decorated by a later plugin; readiness asks for it only when probed.
+      health: new HealthService({ pingDatabase: () => app.database.ping(), memory: () => app.memory?.health() ?? null }),
     });
   },
   { name: 'services', dependencies: ['database', 'events'] },
