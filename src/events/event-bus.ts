@@ -1,3 +1,4 @@
+import type { Logger } from '../domain/logger.js';
 import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { LoggedEvent } from '../domain/event.js';
@@ -13,10 +14,7 @@ export interface EventBus {
 }
 
 /** Something the bus can report trouble to without failing the write that published. */
-export interface BusLogger {
-  warn(object: object, message: string): void;
-  info(object: object, message: string): void;
-}
+export type BusLogger = Pick<Logger, 'info' | 'warn'>;
 
 /** Delivers events to listeners in this process only (no `REDIS_URL`). */
 export class InProcessEventBus implements EventBus {

@@ -1,12 +1,10 @@
+import type { Logger } from '../domain/logger.js';
 import type { Retention } from '../config.js';
 import type { Database } from '../store/database.js';
 import type { EventLog } from './event-log.js';
 
 /** Something the pruner can report to. */
-export interface PrunerLogger {
-  info(object: object, message: string): void;
-  warn(object: object, message: string): void;
-}
+export type PrunerLogger = Pick<Logger, 'info' | 'warn'>;
 
 /**
  * Prunes the event log in the background every `intervalMs`. A failed round is logged and

@@ -1,3 +1,4 @@
+import type { Logger } from '../domain/logger.js';
 import { randomUUID } from 'node:crypto';
 import { type LoggedEvent, rootTopics, toEnvelope } from '../domain/event.js';
 import type { Database } from '../store/database.js';
@@ -85,10 +86,7 @@ interface Connection {
 }
 
 /** Something the gateway can log to. */
-export interface GatewayLogger {
-  info(object: object, message: string): void;
-  warn(object: object, message: string): void;
-}
+export type GatewayLogger = Pick<Logger, 'info' | 'warn'>;
 
 function positive(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);

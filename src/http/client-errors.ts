@@ -1,8 +1,7 @@
+import type { Logger } from '../domain/logger.js';
+
 /** The logger calls the client-error log makes (a pino or Fastify logger fits). */
-export interface ClientErrorLogger {
-  info(object: object, message: string): void;
-  warn(object: object, message: string): void;
-}
+export type ClientErrorLogger = Pick<Logger, 'info' | 'warn'>;
 
 /** Limits of {@link ClientErrorLog}; `now` is for tests. */
 export interface ClientErrorLogOptions {

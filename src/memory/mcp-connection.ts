@@ -6,6 +6,7 @@
  * exponential backoff when the transport closes unexpectedly. Calls made while
  * disconnected fail immediately; queuing is the replay queue's job.
  */
+import type { Logger } from '../domain/logger.js';
 import { createInterface, type Interface as LineReader } from 'node:readline';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -26,16 +27,8 @@ import {
   type McpTransportFactory,
 } from './mcp-transport.js';
 
-/** One pino-style log method: structured bindings first, then the message. */
-export type LogFunction = (bindings: Record<string, unknown>, message: string) => void;
-
-/** The subset of a pino logger the memory client uses; a pino `Logger` fits as is. */
-export interface MemoryLogger {
-  debug: LogFunction;
-  info: LogFunction;
-  warn: LogFunction;
-  error: LogFunction;
-}
+/** The memory module logs at every level. */
+export type MemoryLogger = Logger;
 
 /** Backoff between respawn attempts: `initialDelayMs * 2^attempt`, capped, ± `jitterRatio`. */
 export interface ReconnectPolicy {

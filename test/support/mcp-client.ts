@@ -73,7 +73,7 @@ export function record(key: string, overrides: Partial<MemoryRecord> = {}): Memo
 /** Logger that keeps every message, to assert on forwarded stderr lines. */
 export function recordingLogger(): MemoryLogger & { messages: string[] } {
   const messages: string[] = [];
-  const log = (_bindings: Record<string, unknown>, message: string): void => {
+  const log = (_bindings: object, message: string): void => {
     messages.push(message);
   };
   return { messages, debug: log, info: log, warn: log, error: log };
