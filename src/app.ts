@@ -2,15 +2,18 @@ import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler } from 'fastify-type-provider-zod';
+import { validatorCompiler } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { type DestinationStream, destination } from 'pino';
 import type { Config } from './config.js';
 import { ClientErrorLog } from './http/client-errors.js';
 import { installJsonParser } from './http/json-body.js';
+import { swaggerOptions } from './http/openapi.js';
 import {
   answerClientError, frameworkErrorHandler, installProblemHandlers,
 } from './http/problem.js';
 import { loggableUrl, redactingDestination } from './http/redaction.js';
+import { json, problems } from './http/responses.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { agentRoutes } from './http/routes/agents.js';
 import { livenessServerFactory } from './http/liveness.js';
@@ -84,17 +87,21 @@ function loggerOptions(options: AppOptions): FastifyServerOptions['logger'] {
   };
 }
 
+const openApiDocumentSchema = z.record(z.string(), z.unknown());
+
+/** `GET /openapi.json` in the document it serves, so that a generator finds where it came from. */
+const openApiRouteSchema = {
+  tags: ['Operations'],
+  operationId: 'getOpenApiDocument',
+  summary: 'This OpenAPI 3.1 document (browsable at /docs)',
+  response: { 200: json('The OpenAPI document', openApiDocumentSchema), ...problems(429) },
+};
+
+/** The OpenAPI document (see `http/openapi.ts`) at `/openapi.json` and Swagger UI at `/docs`. */
 async function registerDocs(app: FastifyInstance): Promise<void> {
-  await app.register(fastifySwagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'Swarm Control API', version: '1.0.0', description: 'Projects, agents, events and shared memory for AI agent swarms.' },
-    },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
-  });
+  await app.register(fastifySwagger, swaggerOptions());
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: openApiRouteSchema }, async () => app.swagger());
 }
 
 /** Builds the whole service as a Fastify instance; `main.ts` listens on it and tests inject into it. */

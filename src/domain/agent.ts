@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
-  metadataSchema, nameSchema, pageQueryShape, repeatable, sortValues, storableString, timestampSchema,
+  metadataSchema, nameSchema, pageQueryShape, pageSchema, repeatable, sortValues, storableString,
+  timestampSchema,
 } from './common.js';
 
 export const agentTypes = [
@@ -28,6 +29,9 @@ export const agentSchema = z
   .meta({ id: 'Agent' });
 export type Agent = z.infer<typeof agentSchema>;
 
+/** A page of `GET /agents`. */
+export const agentPageSchema = pageSchema(agentSchema).meta({ id: 'AgentPage' });
+
 const capabilitySchema = storableString().min(1).max(64, { message: 'must be at most 64 characters' });
 const capabilitiesSchema = z
   .array(capabilitySchema)
@@ -46,6 +50,10 @@ export const agentInputSchema = z
     metadata: metadataSchema.default({}),
   });
 export type AgentInput = z.infer<typeof agentInputSchema>;
+/** {@link agentInputSchema} as the body of POST, named for the OpenAPI document. */
+export const agentCreateSchema = agentInputSchema.meta({ id: 'AgentCreate' });
+/** {@link agentInputSchema} as the body of PUT, named for the OpenAPI document. */
+export const agentReplaceSchema = agentInputSchema.meta({ id: 'AgentReplace' });
 
 /** Body of PATCH: any non-empty subset of the writable fields. */
 export const agentPatchSchema = z
@@ -57,13 +65,15 @@ export const agentPatchSchema = z
     project_id: projectIdSchema.optional(),
     metadata: metadataSchema.optional(),
   })
-  .refine((patch) => Object.keys(patch).length > 0, { message: 'must change at least one field' });
+  .refine((patch) => Object.keys(patch).length > 0, { message: 'must change at least one field' })
+  .meta({ id: 'AgentPatch' });
 export type AgentPatch = z.infer<typeof agentPatchSchema>;
 
 /** Body of POST /agents/{id}/heartbeat; the body itself may be omitted. */
 export const heartbeatSchema = z
   .strictObject({ status: z.enum(agentStatuses).optional() })
-  .nullish();
+  .nullish()
+  .meta({ id: 'AgentHeartbeat' });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
 /** How agents can be sorted: the shared orders, and by last heartbeat (never-seen agents last). */

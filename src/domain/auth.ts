@@ -35,6 +35,22 @@ export const unrestricted: Principal = { keyId: null, role: 'admin', projectIds:
 /** Actor for work the service does on its own (start-up, replays). */
 export const systemActor: Actor = { principal: unrestricted, ip: null, userAgent: 'swarm-control' };
 
+const PUBLIC_PATHS = [/^\/health(\/|$)/, /^\/docs(\/|$)/, /^\/openapi\.json$/, /^\/metrics$/];
+
+/**
+ * What a route needs: `public` for health, docs, the OpenAPI document and metrics (and a route
+ * that says so), else its `access`, by default `read` for GET and `write` for the rest. One rule
+ * for the auth hook and for the `security` the OpenAPI document declares on each operation.
+ */
+export function routeAccess(
+  url: string,
+  method: string,
+  access: Access | 'public' | undefined,
+): Access | 'public' {
+  if (PUBLIC_PATHS.some((pattern) => pattern.test(url))) return 'public';
+  return access ?? (method === 'GET' || method === 'HEAD' ? 'read' : 'write');
+}
+
 export function allows(principal: Principal, access: Access): boolean {
   return granted[principal.role].has(access);
 }
@@ -64,7 +80,7 @@ export const keyInputSchema = z.strictObject({
   name: nameSchema,
   role: z.enum(roles),
   project_ids: z.array(z.uuid()).min(1).max(1000).nullable().default(null).describe('Limit the key to these projects; null: all'),
-});
+}).meta({ id: 'KeyCreate' });
 export type KeyInput = z.infer<typeof keyInputSchema>;
 
 /** An API key as listed (never with its secret). */
@@ -82,7 +98,9 @@ export const apiKeySchema = z
 export type ApiKey = z.infer<typeof apiKeySchema>;
 
 /** The answer to POST /keys: the only time the secret is shown. */
-export const createdKeySchema = apiKeySchema.extend({ key: z.string().describe('Send as `Authorization: Bearer <key>`; shown once') });
+export const createdKeySchema = apiKeySchema
+  .extend({ key: z.string().describe('Send as `Authorization: Bearer <key>`; shown once') })
+  .meta({ id: 'CreatedApiKey' });
 export type CreatedKey = z.infer<typeof createdKeySchema>;
 
 /** An audit record. */

@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import type { Agent } from './agent.js';
-import type { MemoryCircuit } from './memory.js';
-import type { Project } from './project.js';
+import { agentSchema } from './agent.js';
+import { timestampSchema } from './common.js';
+import { memoryCircuitSchema } from './memory.js';
+import { projectSchema } from './project.js';
 
 export const eventTypes = [
   'PROJECT_CREATED', 'PROJECT_UPDATE', 'PROJECT_DELETED', 'AGENT_CREATED', 'AGENT_UPDATE', 'AGENT_STATUS',
@@ -18,17 +19,78 @@ const topicPattern = new RegExp(`^(projects|agents|system|project:${uuidPattern}
 /** A topic name: `projects`, `agents`, `system`, `project:<uuid>` or `agent:<uuid>`. */
 export const topicSchema = z.string().regex(topicPattern, { message: 'must be projects, agents, system, project:<uuid> or agent:<uuid>' });
 
-/** An event as it travels on the wire and sits in the log. */
+const changedFields = z
+  .array(z.string())
+  .describe('The writable fields whose value differs; [] for an update that changed none');
+const circuitState = memoryCircuitSchema.shape.state;
+
+/**
+ * The `data` of each event type, exactly as the services emit it (docs/events.md). This record
+ * is the one source of the event shapes: the wire schema ({@link eventSchema}, and through it the
+ * OpenAPI document), {@link EventDataMap} and the emitting helpers below all derive from it.
+ */
+const eventData = {
+  PROJECT_CREATED: z.object({ project: projectSchema }),
+  PROJECT_UPDATE: z.object({ project: projectSchema, changed_fields: changedFields }),
+  PROJECT_DELETED: z.object({ id: z.uuid() }),
+  AGENT_CREATED: z.object({ agent: agentSchema }),
+  AGENT_UPDATE: z.object({ agent: agentSchema, changed_fields: changedFields }),
+  AGENT_STATUS: z.object({ agent: agentSchema, changed_fields: changedFields }),
+  AGENT_DELETED: z.object({ id: z.uuid(), project_id: z.uuid().nullable() }),
+  TASK_EXECUTION: z.record(z.string(), z.unknown()).describe('Reserved: none is emitted yet'),
+  MEMORY_CIRCUIT: z.object({
+    from: circuitState, to: circuitState, reason: z.string(), at: timestampSchema,
+  }),
+} satisfies Record<EventType, z.ZodType>;
+
+/** The `data` of each event type, as the service emits it (docs/events.md). */
+export type EventDataMap = { [T in EventType]: z.infer<(typeof eventData)[T]> };
+
+/** `PROJECT_UPDATE` → `ProjectUpdateEvent`: the component name of one event type. */
+function variantName(type: EventType): string {
+  const words = type.toLowerCase().split('_').map((word) => word[0]!.toUpperCase() + word.slice(1));
+  return `${words.join('')}Event`;
+}
+
+/** The envelope of one event type, with its `data`; named so that generators name its type. */
+function variant<T extends EventType>(type: T) {
+  return z
+    .object({
+      id: z.number().int(),
+      type: z.literal(type),
+      topic: z.string(),
+      timestamp: timestampSchema,
+      data: eventData[type],
+    })
+    .meta({ id: variantName(type) });
+}
+
+/**
+ * An event as it travels on the wire and sits in the log: one envelope per type, told apart by
+ * `type` (a discriminated union), so that `data` is typed by the type it belongs to.
+ */
 export const eventSchema = z
-  .object({
-    id: z.number().int(),
-    type: z.enum(eventTypes),
-    topic: z.string(),
-    timestamp: z.iso.datetime(),
-    data: z.record(z.string(), z.unknown()),
-  })
+  .discriminatedUnion('type', [
+    variant('PROJECT_CREATED'), variant('PROJECT_UPDATE'), variant('PROJECT_DELETED'),
+    variant('AGENT_CREATED'), variant('AGENT_UPDATE'), variant('AGENT_STATUS'),
+    variant('AGENT_DELETED'), variant('TASK_EXECUTION'), variant('MEMORY_CIRCUIT'),
+  ])
   .meta({ id: 'Event' });
-export type SwarmEvent = z.infer<typeof eventSchema>;
+
+/** An event whose `data` is typed by its `type`: narrow on `event.type` to read it. */
+export type TypedEvent = z.infer<typeof eventSchema>;
+
+/**
+ * An event as the server handles it: `data` as logged, which the server passes on without
+ * reading it (an event logged before a schema change keeps the shape it had).
+ */
+export interface SwarmEvent {
+  id: number;
+  type: EventType;
+  topic: string;
+  timestamp: string;
+  data: Record<string, unknown>;
+}
 
 /** An event before the log has given it an id and a timestamp; `topics` lists every topic that receives it. */
 export interface EventDraft {
@@ -37,29 +99,6 @@ export interface EventDraft {
   topics: string[];
   data: Record<string, unknown>;
 }
-
-/** Fields of an update event: the resource as it is now, and the writable fields that changed. */
-type Changed = { changed_fields: string[] };
-
-/** The `data` of each event type, as the service emits it (docs/events.md). */
-export interface EventDataMap {
-  PROJECT_CREATED: { project: Project };
-  PROJECT_UPDATE: { project: Project } & Changed;
-  PROJECT_DELETED: { id: string };
-  AGENT_CREATED: { agent: Agent };
-  AGENT_UPDATE: { agent: Agent } & Changed;
-  AGENT_STATUS: { agent: Agent } & Changed;
-  AGENT_DELETED: { id: string; project_id: string | null };
-  TASK_EXECUTION: Record<string, unknown>;
-  MEMORY_CIRCUIT: { from: CircuitState; to: CircuitState; reason: string; at: string };
-}
-
-type CircuitState = MemoryCircuit['state'];
-
-/** An event whose `data` is typed by its `type`: narrow on `event.type` to read it. */
-export type TypedEvent = {
-  [T in EventType]: Omit<SwarmEvent, 'type' | 'data'> & { type: T; data: EventDataMap[T] };
-}[EventType];
 
 /** A logged event with the topics it is delivered to (not part of the wire envelope). */
 export interface LoggedEvent extends SwarmEvent {
@@ -71,8 +110,12 @@ export function toEnvelope({ topics: _topics, ...event }: LoggedEvent): SwarmEve
   return event;
 }
 
-/** Project events go to `projects` and `project:<id>`. */
-export function projectEvent(type: EventType, projectId: string, data: Record<string, unknown>): EventDraft {
+/** Project events go to `projects` and `project:<id>`; `data` must have the shape of its type. */
+export function projectEvent<T extends EventType>(
+  type: T,
+  projectId: string,
+  data: EventDataMap[T],
+): EventDraft {
   const topic = `project:${projectId}`;
   return { type, topic, topics: ['projects', topic], data };
 }
@@ -81,13 +124,18 @@ export function projectEvent(type: EventType, projectId: string, data: Record<st
  * Agent events go to `agents`, `agent:<id>` and the topic of every project the agent belonged
  * to before or after the change, so a project's watchers see agents arrive and leave.
  */
-export function agentEvent(type: EventType, agentId: string, projectIds: Array<string | null>, data: Record<string, unknown>): EventDraft {
+export function agentEvent<T extends EventType>(
+  type: T,
+  agentId: string,
+  projectIds: Array<string | null>,
+  data: EventDataMap[T],
+): EventDraft {
   const topic = `agent:${agentId}`;
   const projectTopics = [...new Set(projectIds.filter((id): id is string => id !== null))].map((id) => `project:${id}`);
   return { type, topic, topics: ['agents', topic, ...projectTopics], data };
 }
 
 /** System events (the memory circuit breaker, for instance) go to `system`. */
-export function systemEvent(type: EventType, data: Record<string, unknown>): EventDraft {
+export function systemEvent<T extends EventType>(type: T, data: EventDataMap[T]): EventDraft {
   return { type, topic: 'system', topics: ['system'], data };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { queryInteger, storableString, timestampSchema } from './common.js';
+import { pageSchema, queryInteger, storableString, timestampSchema } from './common.js';
 
 /** Longest memory key, in characters (UTF-16 code units, like every other length in the API). */
 export const MEMORY_KEY_MAX_LENGTH = 255;
@@ -74,7 +74,8 @@ export const memoryInputSchema = z
   .refine((input) => input.project_id !== null || !looksLikeProjectEntityName(input.key), {
     path: ['key'],
     message: 'must not start with "@<uuid>/" in an entry without a project_id',
-  });
+  })
+  .meta({ id: 'MemoryWrite' });
 export type MemoryInput = z.infer<typeof memoryInputSchema>;
 
 /** Path parameters of `GET /memory/{key}`. */
@@ -136,6 +137,9 @@ export const memoryEntrySchema = z
   .object({ ...recordShape, created_at: timestampSchema, updated_at: timestampSchema })
   .meta({ id: 'MemoryEntry' });
 export type MemoryEntry = z.infer<typeof memoryEntrySchema>;
+
+/** A page of `GET /memory`. */
+export const memoryEntryPageSchema = pageSchema(memoryEntrySchema).meta({ id: 'MemoryEntryPage' });
 
 /** One search hit; `score` (text-search rank) is present only for answers from local storage. */
 export const memorySearchItemSchema = z.object({ ...recordShape, score: z.number().optional() }).meta({ id: 'MemorySearchItem' });

@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { metadataSchema, nameSchema, pageQueryShape, repeatable, storableString, timestampSchema } from './common.js';
+import {
+  metadataSchema, nameSchema, pageQueryShape, pageSchema, repeatable, storableString,
+  timestampSchema,
+} from './common.js';
 
 export const projectStatuses = ['active', 'completed', 'archived'] as const;
 export const sparcModes = ['specification', 'pseudocode', 'architecture', 'refinement', 'completion'] as const;
@@ -20,6 +23,9 @@ export const projectSchema = z
   .meta({ id: 'Project' });
 export type Project = z.infer<typeof projectSchema>;
 
+/** A page of `GET /projects`. */
+export const projectPageSchema = pageSchema(projectSchema).meta({ id: 'ProjectPage' });
+
 const descriptionSchema = storableString().max(2000, { message: 'must be at most 2000 characters' }).nullable();
 
 /** Body of POST and PUT: every writable field; optional ones fall back to their defaults. */
@@ -32,6 +38,10 @@ export const projectInputSchema = z
     metadata: metadataSchema.default({}),
   });
 export type ProjectInput = z.infer<typeof projectInputSchema>;
+/** {@link projectInputSchema} as the body of POST, named for the OpenAPI document. */
+export const projectCreateSchema = projectInputSchema.meta({ id: 'ProjectCreate' });
+/** {@link projectInputSchema} as the body of PUT, named for the OpenAPI document. */
+export const projectReplaceSchema = projectInputSchema.meta({ id: 'ProjectReplace' });
 
 /** Body of PATCH: any non-empty subset of the writable fields. */
 export const projectPatchSchema = z
@@ -42,7 +52,8 @@ export const projectPatchSchema = z
     sparc_mode: z.enum(sparcModes).optional(),
     metadata: metadataSchema.optional(),
   })
-  .refine((patch) => Object.keys(patch).length > 0, { message: 'must change at least one field' });
+  .refine((patch) => Object.keys(patch).length > 0, { message: 'must change at least one field' })
+  .meta({ id: 'ProjectPatch' });
 export type ProjectPatch = z.infer<typeof projectPatchSchema>;
 
 /** Query of GET /projects; `status` and `sparc_mode` may repeat (any of them). */

@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import type { Config } from '../config.js';
-import { type Access, type Actor, type Principal, allows, unrestricted } from '../domain/auth.js';
+import {
+  type Access, type Actor, type Principal, allows, routeAccess, unrestricted,
+} from '../domain/auth.js';
 import { ForbiddenError, UnauthorizedError } from '../domain/errors.js';
 import { AuthService, KEY_CACHE_TTL_MS } from '../services/auth-service.js';
 
@@ -18,13 +20,10 @@ declare module 'fastify' {
   }
 }
 
-const PUBLIC_PATHS = [/^\/health(\/|$)/, /^\/docs(\/|$)/, /^\/openapi\.json$/, /^\/metrics$/];
-
 function requiredAccess(request: FastifyRequest): Access | 'public' | null {
   const url = request.routeOptions.url;
   if (url === undefined) return null;
-  if (PUBLIC_PATHS.some((pattern) => pattern.test(url))) return 'public';
-  return request.routeOptions.config.access ?? (request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write');
+  return routeAccess(url, request.method, request.routeOptions.config.access);
 }
 
 /** The bearer token: the Authorization header, or for a WebSocket upgrade also `?token=`. */

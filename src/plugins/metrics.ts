@@ -2,8 +2,11 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { z } from 'zod';
 import type { Config } from '../config.js';
 import { UnauthorizedError } from '../domain/errors.js';
+import { METRICS_TOKEN_SCHEME, type Security } from '../http/openapi.js';
+import { problems } from '../http/responses.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -55,6 +58,25 @@ function tokenMatches(request: FastifyRequest, token: string): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
+const exposition = z.string();
+
+/** `GET /metrics` in the OpenAPI document: public, or once METRICS_TOKEN is set, its token. */
+const metricsSchema = {
+  tags: ['Operations'],
+  operationId: 'getMetrics',
+  summary: 'Prometheus metrics',
+  description: 'HTTP, WebSocket, event log, database pool, memory breaker and process metrics. '
+    + 'Public unless METRICS_TOKEN is set; then send it as `Authorization: Bearer <token>`.',
+  security: [{}, { [METRICS_TOKEN_SCHEME]: [] }] as Security,
+  response: {
+    200: {
+      description: 'The metrics in the Prometheus text exposition format (version 0.0.4)',
+      content: { 'text/plain': { schema: exposition } },
+    },
+    ...problems(401, 429),
+  },
+};
+
 /**
  * Prometheus metrics at `GET /metrics` (text format), on a registry of this app's own: HTTP,
  * WebSocket, event log, database pool and process metrics. Other plugins add theirs to
@@ -68,10 +90,14 @@ export const metricsPlugin = fastifyPlugin<{ config: Pick<Config, 'METRICS_TOKEN
     httpMetrics(app, registry);
     eventMetrics(app, registry);
     databaseMetrics(app, registry);
-    app.get('/metrics', { schema: { hide: true }, config: { access: 'public' } }, async (request: FastifyRequest, reply: FastifyReply) => {
-      if (config.METRICS_TOKEN !== undefined && !tokenMatches(request, config.METRICS_TOKEN)) throw new UnauthorizedError('Send the metrics token as Authorization: Bearer <token>');
+    const serve = async (request: FastifyRequest, reply: FastifyReply) => {
+      if (config.METRICS_TOKEN !== undefined && !tokenMatches(request, config.METRICS_TOKEN)) {
+        reply.header('www-authenticate', 'Bearer realm="metrics"');
+        throw new UnauthorizedError('Send the metrics token as Authorization: Bearer <token>');
+      }
       return reply.type(registry.contentType).send(await registry.metrics());
-    });
+    };
+    app.get('/metrics', { schema: metricsSchema, config: { access: 'public' } }, serve);
   },
   { name: 'metrics', dependencies: ['database', 'events'] },
 );

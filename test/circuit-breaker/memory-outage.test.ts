@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventSchema } from '../../src/domain/event.js';
 import type { BreakerTransition } from '../../src/memory/circuit-breaker.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
 import { openTestDatabase } from '../support/app.js';
@@ -45,6 +46,7 @@ describe('the memory circuit breaker against a real server-memory', () => {
     expect((await api.ready()).json().checks.memory).toEqual({ status: 'up', circuit: 'CLOSED', mcp: 'connected' });
     const logged = (await app.inject({ url: '/api/v1/events?topic=system&limit=1000' })).json().items as Array<{ type: string; data: Record<string, string> }>;
     expect(logged.every((event) => event.type === 'MEMORY_CIRCUIT')).toBe(true);
+    for (const event of logged) expect(eventSchema.safeParse(event).error).toBeUndefined();
     expect(logged.map(({ data }) => `${data.from}>${data.to}:${data.reason}`)).toEqual(transitions);
   });
 

@@ -117,6 +117,19 @@ describe('authorization matrix', () => {
     expect(Object.keys(samples).filter((route) => !routes.includes(route))).toEqual([]);
   });
 
+  it('has the OpenAPI document ask for a key exactly where the matrix needs one', async () => {
+    const document = (await t.request({ url: '/openapi.json' })).json();
+    const declared = Object.fromEntries(Object.keys(samples).map((route) => {
+      const [method, path] = route.split(' ') as [string, string];
+      const { security } = document.paths[path][method.toLowerCase()];
+      const needsKey = (security as Array<object>).some((requirement) => 'apiKey' in requirement);
+      return [route, needsKey ? 'key' : 'no key'];
+    }));
+    const needed = Object.fromEntries(Object.entries(samples).map(([route, sample]) =>
+      [route, sample.access === 'public' ? 'no key' : 'key']));
+    expect(declared).toEqual(needed);
+  });
+
   it('answers every route × key kind as its access level promises', async () => {
     const wsBase = (await t.listen()).replace('http', 'ws');
     const mismatches: string[] = [];

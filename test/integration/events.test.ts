@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { SwarmEvent } from '../../src/domain/event.js';
+import { type SwarmEvent, eventSchema, projectEvent } from '../../src/domain/event.js';
 import { type TestApp, createTestApp } from '../support/app.js';
 import { errorPaths } from '../support/problems.js';
 
@@ -36,6 +36,18 @@ describe('the event log', () => {
     expect(log[7]).toMatchObject({ topic: `project:${project.id}`, data: { id: project.id } });
     expect(new Date(log[0]!.timestamp).toISOString()).toBe(log[0]!.timestamp);
     expect(log.map((event) => event.id)).toEqual([...log.map((event) => event.id)].sort((a, b) => a - b));
+    for (const event of log) expect(eventSchema.safeParse(event).error, event.type).toBeUndefined();
+  });
+
+  it('serves an event as it was logged, even one whose data no longer fits its type', async () => {
+    const older = projectEvent('PROJECT_UPDATE', '00000000-0000-4000-8000-000000000001', {
+      project: { id: '00000000-0000-4000-8000-000000000001', name: 'before a schema change' },
+      changed_fields: ['name'], since_removed: true,
+    } as never);
+    await t.database.transaction((tx) => t.app.events.log.append(tx, [older]));
+    const [event] = await events();
+    expect(event).toMatchObject({ type: 'PROJECT_UPDATE', data: older.data });
+    expect(Object.keys(event!)).toEqual(['id', 'type', 'topic', 'timestamp', 'data']);
   });
 
   it('records nothing for a refused write', async () => {

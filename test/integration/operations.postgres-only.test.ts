@@ -129,7 +129,9 @@ describe('metrics', () => {
 
   it('requires METRICS_TOKEN when one is set', async () => {
     const t = await app({ METRICS_TOKEN: 'a-long-metrics-token' });
-    expectProblem(await t.request({ url: '/metrics' }), 401);
+    const refused = await t.request({ url: '/metrics' });
+    expectProblem(refused, 401);
+    expect(refused.headers['www-authenticate']).toBe('Bearer realm="metrics"');
     expectProblem(await t.request({ url: '/metrics', headers: { authorization: 'Bearer a-long-metrics-tokex' } }), 401);
     expect((await t.request({ url: '/metrics', headers: { authorization: 'Bearer a-long-metrics-token' } })).statusCode).toBe(200);
   });

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import type { Agent } from '../../src/domain/agent.js';
 import {
   METADATA_MAX_MEMBERS,
   isStorableText,
@@ -7,6 +8,10 @@ import {
   nameSchema,
   queryInteger,
 } from '../../src/domain/common.js';
+import {
+  type EventDataMap, type TypedEvent, eventSchema, eventTypes, projectEvent,
+} from '../../src/domain/event.js';
+import type { Project } from '../../src/domain/project.js';
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -30,6 +35,28 @@ describe('loadConfig', () => {
   it('accepts postgres and memory URLs', () => {
     expect(loadConfig({ DATABASE_URL: 'postgresql://u@h:5432/db' }).DATABASE_URL).toBe('postgresql://u@h:5432/db');
     expect(loadConfig({ DATABASE_URL: 'memory://' }).DATABASE_URL).toBe('memory://');
+  });
+});
+
+describe('event shapes', () => {
+  it('derive the TypeScript types from the zod schema of the wire', () => {
+    type ProjectUpdate = { project: Project; changed_fields: string[] };
+    expectTypeOf<EventDataMap['PROJECT_UPDATE']>().toEqualTypeOf<ProjectUpdate>();
+    expectTypeOf<EventDataMap['AGENT_DELETED']>().toEqualTypeOf<{ id: string; project_id: string | null }>();
+    type AgentStatus = Extract<TypedEvent, { type: 'AGENT_STATUS' }>;
+    expectTypeOf<AgentStatus['data']['agent']>().toEqualTypeOf<Agent>();
+    expectTypeOf<TypedEvent['type']>().toEqualTypeOf<(typeof eventTypes)[number]>();
+    expect(eventSchema.options.map((option) => option.shape.type.value)).toEqual(eventTypes);
+  });
+
+  it('refuse a data of another type, and accept the reserved TASK_EXECUTION loosely', () => {
+    const envelope = { id: 1, topic: 'system', timestamp: '2026-12-01T10:00:00.000Z' };
+    const deleted = { ...envelope, type: 'PROJECT_DELETED', data: { id: crypto.randomUUID() } };
+    expect(eventSchema.safeParse(deleted).success).toBe(true);
+    expect(eventSchema.safeParse({ ...deleted, type: 'AGENT_DELETED' }).success).toBe(false);
+    expect(eventSchema.safeParse({ ...envelope, type: 'TASK_EXECUTION', data: { any: 1 } }).success).toBe(true);
+    // @ts-expect-error: the helpers accept only the data of the type they are given
+    projectEvent('PROJECT_DELETED', crypto.randomUUID(), { project_id: null });
   });
 });
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { apiKeySchema, auditEntrySchema, createdKeySchema, keyInputSchema } from '../../domain/auth.js';
 import { idParamsSchema, queryInteger, storableString } from '../../domain/common.js';
 import { actorOf } from '../../plugins/auth.js';
-import { problems } from './crud.js';
+import { empty, json, problems } from '../responses.js';
 
 const auditQuerySchema = z.strictObject({
   limit: queryInteger(1, 1000).default(100),
@@ -19,11 +19,17 @@ const auditQuerySchema = z.strictObject({
   until: z.iso.datetime().optional(),
 });
 
-const auditPageSchema = z.object({
-  items: z.array(auditEntrySchema),
-  next_before: z.number().int().nullable().describe('Pass as `before` to read the next (older) page; null on the last'),
-  has_more: z.boolean(),
-});
+const auditPageSchema = z
+  .object({
+    items: z.array(auditEntrySchema),
+    next_before: z.number().int().nullable()
+      .describe('Pass as `before` to read the next (older) page; null on the last'),
+    has_more: z.boolean(),
+  })
+  .meta({ id: 'AuditPage' });
+
+const keyListSchema = z.object({ items: z.array(apiKeySchema) }).meta({ id: 'ApiKeyList' });
+const revoked = empty('Revoked: the key is refused from now on, and its sockets are closed');
 
 const admin = { access: 'admin' as const };
 const adminProblems = problems(401, 403, 422, 429, 503);
@@ -33,17 +39,31 @@ export async function adminRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   app.post('/keys', {
     config: admin,
-    schema: { tags: ['Admin'], summary: 'Create an API key (the secret is in this answer only)', body: keyInputSchema, response: { 201: createdKeySchema, ...adminProblems } },
+    schema: {
+      tags: ['Admin'], operationId: 'createKey',
+      summary: 'Create an API key (the secret is in this answer only)', body: keyInputSchema,
+      response: {
+        201: json('Created; `key` is the secret, shown this once', createdKeySchema),
+        ...adminProblems,
+      },
+    },
     handler: async (request, reply) => reply.code(201).send(await app.auth.createKey(request.body, actorOf(request))),
   });
   app.get('/keys', {
     config: admin,
-    schema: { tags: ['Admin'], summary: 'List API keys (never their secrets)', response: { 200: z.object({ items: z.array(apiKeySchema) }), ...adminProblems } },
+    schema: {
+      tags: ['Admin'], operationId: 'listKeys', summary: 'List API keys (never their secrets)',
+      response: { 200: json('Every key, revoked ones included', keyListSchema), ...adminProblems },
+    },
     handler: async () => ({ items: await app.auth.listKeys() }),
   });
   app.delete('/keys/:id', {
     config: admin,
-    schema: { tags: ['Admin'], summary: 'Revoke an API key', params: idParamsSchema, response: { 204: z.undefined(), ...problems(401, 403, 404, 422, 429, 503) } },
+    schema: {
+      tags: ['Admin'], operationId: 'revokeKey', summary: 'Revoke an API key',
+      params: idParamsSchema,
+      response: { 204: revoked, ...problems(401, 403, 404, 422, 429, 503) },
+    },
     handler: async (request, reply) => {
       await app.auth.revokeKey(request.params.id, actorOf(request));
       return reply.code(204).send();
@@ -51,7 +71,11 @@ export async function adminRoutes(fastify: FastifyInstance): Promise<void> {
   });
   app.get('/audit', {
     config: admin,
-    schema: { tags: ['Admin'], summary: 'Page through the audit log, newest first', querystring: auditQuerySchema, response: { 200: auditPageSchema, ...adminProblems } },
+    schema: {
+      tags: ['Admin'], operationId: 'listAuditEntries',
+      summary: 'Page through the audit log, newest first', querystring: auditQuerySchema,
+      response: { 200: json('A page of the log, newest first', auditPageSchema), ...adminProblems },
+    },
     handler: (request) => app.services.audit.page(request.query),
   });
 }

@@ -1,10 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { agentInputSchema, agentListQuerySchema, agentPatchSchema, agentSchema, heartbeatSchema } from '../../domain/agent.js';
+import {
+  agentCreateSchema, agentListQuerySchema, agentPageSchema, agentPatchSchema, agentReplaceSchema,
+  agentSchema, heartbeatSchema,
+} from '../../domain/agent.js';
 import { idParamsSchema } from '../../domain/common.js';
 import { actorOf } from '../../plugins/auth.js';
 import { withEntityTag } from '../conditional.js';
-import { problems, registerCrudRoutes } from './crud.js';
+import { json, problems } from '../responses.js';
+import { registerCrudRoutes } from './crud.js';
 
 /** `/agents`: CRUD with filters `agent_type`, `status`, `project_id` and `capability`, plus heartbeats. */
 export async function agentRoutes(app: FastifyInstance): Promise<void> {
@@ -13,7 +17,9 @@ export async function agentRoutes(app: FastifyInstance): Promise<void> {
     path: '/agents',
     tag: 'Agent',
     resource: agentSchema,
-    input: agentInputSchema,
+    page: agentPageSchema,
+    create: agentCreateSchema,
+    replace: agentReplaceSchema,
     patch: agentPatchSchema,
     query: agentListQuerySchema,
     service,
@@ -21,10 +27,15 @@ export async function agentRoutes(app: FastifyInstance): Promise<void> {
   app.withTypeProvider<ZodTypeProvider>().post('/agents/:id/heartbeat', {
     schema: {
       tags: ['Agent'],
+      operationId: 'heartbeatAgent',
       summary: 'Report that an agent is alive, optionally with its status',
+      description: 'Sets `last_active_at` (and `status` when given); the body may be omitted.',
       params: idParamsSchema,
       body: heartbeatSchema,
-      response: { 200: agentSchema, ...problems(401, 403, 404, 413, 415, 422, 429, 503) },
+      response: {
+        200: json('The agent as updated', agentSchema, 'ETag'),
+        ...problems(401, 403, 404, 413, 415, 422, 429, 503),
+      },
     },
     handler: async (request, reply) => withEntityTag(reply, await service.heartbeat(request.params.id, request.body, actorOf(request))),
   });

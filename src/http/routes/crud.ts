@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { type Page, idParamsSchema, pageSchema, problemSchema } from '../../domain/common.js';
+import { type Page, idParamsSchema } from '../../domain/common.js';
 import type { Actor, Principal } from '../../domain/auth.js';
 import { actorOf } from '../../plugins/auth.js';
 import type { ExpectedVersions } from '../../store/versioning.js';
 import { entityTag, expectedVersions, notModified, withEntityTag } from '../conditional.js';
+import { deleted, json, notModified as notModifiedResponse, problems } from '../responses.js';
 
 /** The use cases a resource must offer to be served by {@link registerCrudRoutes}. */
 export interface CrudService<Resource, Input, Patch, Query> {
@@ -19,9 +20,14 @@ export interface CrudService<Resource, Input, Patch, Query> {
 /** Describes one resource collection: its URL, its schemas and the service behind it. */
 export interface CrudDefinition<Resource extends { id: string; version: number }, Input, Patch, Query> {
   path: string;
+  /** The resource's name, e.g. `Project`: tags, summaries and operation ids derive from it. */
   tag: string;
   resource: z.ZodType<Resource>;
-  input: z.ZodType<Input>;
+  /** A page of the list; registered under a name of its own, once (see `pageSchema`). */
+  page: z.ZodType<Page<Resource>>;
+  /** Body of POST and of PUT: one schema under two names (`ProjectCreate`, `ProjectReplace`). */
+  create: z.ZodType<Input>;
+  replace: z.ZodType<Input>;
   patch: z.ZodType<Patch>;
   query: z.ZodType<Query>;
   service: CrudService<Resource, Input, Patch, Query>;
@@ -38,9 +44,26 @@ const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
 const headerOf = (request: FastifyRequest, name: string) => request.headers[name] as string | undefined;
 const conditionOf = (request: FastifyRequest) => expectedVersions(headerOf(request, 'if-match'));
 
-/** Standard problem responses, so each route documents what can go wrong. */
-export function problems(...statuses: number[]) {
-  return Object.fromEntries(statuses.map((status) => [status, problemSchema]));
+/** "a project", "an agent": summaries read as English whatever the resource is called. */
+export function withArticle(noun: string): string {
+  return `${/^[aeiou]/i.test(noun) ? 'an' : 'a'} ${noun}`;
+}
+
+/** Names, operation ids and tags of one resource's routes, derived from its tag. */
+function namesOf(tag: string) {
+  const noun = tag.toLowerCase();
+  const base = { tags: [tag] };
+  return {
+    noun,
+    create: { ...base, operationId: `create${tag}`, summary: `Create ${withArticle(noun)}` },
+    list: { ...base, operationId: `list${tag}s`, summary: `List ${noun}s` },
+    get: { ...base, operationId: `get${tag}`, summary: `Get one ${noun}` },
+    replace: { ...base, operationId: `replace${tag}`, summary: `Replace ${withArticle(noun)}` },
+    update: {
+      ...base, operationId: `update${tag}`, summary: `Change some fields of ${withArticle(noun)}`,
+    },
+    delete: { ...base, operationId: `delete${tag}`, summary: `Delete ${withArticle(noun)}` },
+  };
 }
 
 /**
@@ -52,12 +75,19 @@ export function registerCrudRoutes<Resource extends { id: string; version: numbe
   definition: CrudDefinition<Resource, Input, Patch, Query>,
 ): void {
   const app = fastify;
-  const { path, tag, service } = definition;
+  const { path, service, resource } = definition;
   const item = `${path}/:id`;
+  const names = namesOf(definition.tag);
   const writeProblems = problems(401, 403, 404, 409, 412, 413, 415, 422, 429, 503);
 
   app.post(path, {
-    schema: { tags: [tag], summary: `Create a ${tag.toLowerCase()}`, body: definition.input, response: { 201: definition.resource, ...problems(401, 403, 409, 413, 415, 422, 429, 503) } },
+    schema: {
+      ...names.create, body: definition.create,
+      response: {
+        201: json('Created', resource, 'Location', 'ETag'),
+        ...problems(401, 403, 409, 413, 415, 422, 429, 503),
+      },
+    },
     handler: async (request: FastifyRequest, reply) => {
       const created = await service.create(request.body as Input, actorOf(request));
       reply.code(201).header('location', `${request.routeOptions.url?.replace(/\/$/, '')}/${created.id}`);
@@ -66,12 +96,24 @@ export function registerCrudRoutes<Resource extends { id: string; version: numbe
   });
 
   app.get(path, {
-    schema: { tags: [tag], summary: `List ${tag.toLowerCase()}s`, querystring: definition.query, response: { 200: pageSchema(definition.resource), ...problems(401, 403, 422, 429, 503) } },
+    schema: {
+      ...names.list, querystring: definition.query,
+      response: {
+        200: json(`A page of ${names.noun}s`, definition.page),
+        ...problems(401, 403, 422, 429, 503),
+      },
+    },
     handler: (request: FastifyRequest) => service.list(request.query as Query, request.principal),
   });
 
   app.get(item, {
-    schema: { tags: [tag], summary: `Get one ${tag.toLowerCase()}`, params: idParamsSchema, headers: readHeaders, response: { 200: definition.resource, 304: z.undefined(), ...problems(401, 403, 404, 422, 429, 503) } },
+    schema: {
+      ...names.get, params: idParamsSchema, headers: readHeaders,
+      response: {
+        200: json(`The ${names.noun}`, resource, 'ETag'), 304: notModifiedResponse,
+        ...problems(401, 403, 404, 422, 429, 503),
+      },
+    },
     handler: async (request: FastifyRequest, reply) => {
       const found = await service.get(idOf(request), request.principal);
       if (notModified(headerOf(request, 'if-none-match'), found.version)) return reply.code(304).header('etag', entityTag(found.version)).send();
@@ -80,19 +122,29 @@ export function registerCrudRoutes<Resource extends { id: string; version: numbe
   });
 
   app.put(item, {
-    schema: { tags: [tag], summary: `Replace a ${tag.toLowerCase()}`, params: idParamsSchema, headers: conditionalHeaders, body: definition.input, response: { 200: definition.resource, ...writeProblems } },
+    schema: {
+      ...names.replace, params: idParamsSchema, headers: conditionalHeaders,
+      body: definition.replace,
+      response: { 200: json(`The ${names.noun} as replaced`, resource, 'ETag'), ...writeProblems },
+    },
     handler: async (request: FastifyRequest, reply) =>
       withEntityTag(reply, await service.replace(idOf(request), request.body as Input, conditionOf(request), actorOf(request))),
   });
 
   app.patch(item, {
-    schema: { tags: [tag], summary: `Change some fields of a ${tag.toLowerCase()}`, params: idParamsSchema, headers: conditionalHeaders, body: definition.patch, response: { 200: definition.resource, ...writeProblems } },
+    schema: {
+      ...names.update, params: idParamsSchema, headers: conditionalHeaders, body: definition.patch,
+      response: { 200: json(`The ${names.noun} as changed`, resource, 'ETag'), ...writeProblems },
+    },
     handler: async (request: FastifyRequest, reply) =>
       withEntityTag(reply, await service.patch(idOf(request), request.body as Patch, conditionOf(request), actorOf(request))),
   });
 
   app.delete(item, {
-    schema: { tags: [tag], summary: `Delete a ${tag.toLowerCase()}`, params: idParamsSchema, headers: conditionalHeaders, response: { 204: z.undefined(), ...problems(401, 403, 404, 412, 422, 429, 503) } },
+    schema: {
+      ...names.delete, params: idParamsSchema, headers: conditionalHeaders,
+      response: { 204: deleted, ...problems(401, 403, 404, 412, 422, 429, 503) },
+    },
     handler: async (request: FastifyRequest, reply) => {
       await service.delete(idOf(request), conditionOf(request), actorOf(request));
       return reply.code(204).send();

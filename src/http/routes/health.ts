@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { problemSchema } from '../../domain/common.js';
 import type { MemoryHealth } from '../../plugins/memory.js';
 import { problem, sendProblem } from '../problem.js';
+import { json, problemResponse } from '../responses.js';
 
 const READY_TIMEOUT_MS = 2_000;
 const checkSchema = z.object({
@@ -11,7 +13,17 @@ const checkSchema = z.object({
   circuit: z.enum(['CLOSED', 'OPEN', 'HALF_OPEN']).optional().describe('memory: state of the MCP circuit breaker'),
   mcp: z.enum(['connected', 'disconnected']).optional().describe('memory: whether the MCP server is connected'),
 });
-const readySchema = z.object({ status: z.literal('ready'), checks: z.record(z.string(), checkSchema) });
+const checksSchema = z
+  .record(z.string(), checkSchema)
+  .describe('`database`, and `memory` when MEMORY_MCP is on');
+const readySchema = z
+  .object({ status: z.literal('ready'), checks: checksSchema })
+  .meta({ id: 'Readiness' });
+/** The 503 of readiness: a problem document that also says which check failed. */
+const notReadySchema = problemSchema
+  .extend({ checks: checksSchema })
+  .meta({ id: 'ReadinessProblem' });
+const liveSchema = z.object({ status: z.literal('ok') }).meta({ id: 'Liveness' });
 
 async function withTimeout(check: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -38,7 +50,11 @@ function memoryChecks(app: FastifyInstance): Record<string, MemoryHealth> {
 export async function healthRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   app.get('/health/live', {
-    schema: { tags: ['Health'], summary: 'The process is up (answered before routing, see src/http/liveness.ts)', response: { 200: z.object({ status: z.literal('ok') }) } },
+    schema: {
+      tags: ['Health'], operationId: 'getLiveness',
+      summary: 'The process is up (answered before routing, see src/http/liveness.ts)',
+      response: { 200: json('The process serves requests', liveSchema) },
+    },
     handler: async () => ({ status: 'ok' as const }),
   });
   const readiness = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -54,8 +70,16 @@ export async function healthRoutes(fastify: FastifyInstance): Promise<void> {
     }
   };
   const summary = 'The service can reach its database (503 when not)';
-  const schema = { tags: ['Health'], summary, response: { 200: readySchema } };
+  const response = {
+    200: json('Ready: every check is up (memory may be degraded)', readySchema),
+    503: {
+      ...problemResponse(503, notReadySchema),
+      description: 'Not ready: the database is unreachable; retry after Retry-After',
+    },
+  };
+  const schema = { tags: ['Health'], operationId: 'getReadiness', summary, response };
   app.get('/health/ready', { schema, handler: readiness });
-  const aliasSchema = { ...schema, summary: `As /health/ready: ${summary}` };
+  const alias = { operationId: 'getHealth', summary: `As /health/ready: ${summary}` };
+  const aliasSchema = { ...schema, ...alias };
   app.get('/health', { schema: aliasSchema, handler: readiness });
 }

@@ -1,5 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { projectInputSchema, projectListQuerySchema, projectPatchSchema, projectSchema } from '../../domain/project.js';
+import {
+  projectCreateSchema, projectListQuerySchema, projectPageSchema, projectPatchSchema,
+  projectReplaceSchema, projectSchema,
+} from '../../domain/project.js';
 import { registerCrudRoutes } from './crud.js';
 
 /** `/projects`: CRUD with filters `status`, `sparc_mode` and `q`. */
@@ -8,7 +11,9 @@ export async function projectRoutes(app: FastifyInstance): Promise<void> {
     path: '/projects',
     tag: 'Project',
     resource: projectSchema,
-    input: projectInputSchema,
+    page: projectPageSchema,
+    create: projectCreateSchema,
+    replace: projectReplaceSchema,
     patch: projectPatchSchema,
     query: projectListQuerySchema,
     service: app.services.projects,
