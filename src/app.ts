@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import { ClientErrorLog } from './http/client-errors.js';
 import { installJsonParser } from './http/json-body.js';
 import { swaggerOptions } from './http/openapi.js';
+import { isDatabaseUnavailable } from './store/database-errors.js';
 import {
   answerClientError, frameworkErrorHandler, installProblemHandlers,
 } from './http/problem.js';
@@ -130,7 +131,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  installProblemHandlers(app, { clientErrors });
+  installProblemHandlers(app, { clientErrors, isUnavailable: isDatabaseUnavailable });
   installJsonParser(app);
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);

@@ -9,9 +9,6 @@ export const healthCheckSchema = z.object({
 });
 export type HealthCheck = z.infer<typeof healthCheckSchema>;
 
-/** The answer of `/health/ready` when the service can do useful work. */
-export const readinessSchema = z.object({ status: z.literal('ready'), checks: z.record(z.string(), healthCheckSchema) });
-
 /** What the service reports about itself: ready when its database answers, with every check. */
 export interface Readiness {
   ready: boolean;

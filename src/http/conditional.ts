@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import type { ExpectedVersions } from '../store/versioning.js';
+import type { ExpectedVersions } from '../domain/common.js';
 
 /** The strong entity tag of a version: `"3"`. */
 export function entityTag(version: number): string {

@@ -3,7 +3,6 @@ import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { DomainError, type FieldError, UnprocessableError } from '../domain/errors.js';
-import { isDatabaseUnavailable } from '../store/database-errors.js';
 import { type ClientErrorLog, isClientCausedError } from './client-errors.js';
 import { loggableUrl } from './redaction.js';
 
@@ -72,12 +71,15 @@ function validationProblem(error: FastifyError & { validation: ZodValidation }):
   return problem(422, `The request has invalid fields: ${names}`, errors);
 }
 
+/** Tells whether an error means the database is away (503 rather than 500); the store knows. */
+export type UnavailableCheck = (error: unknown) => boolean;
+
 /** Maps any thrown value to the problem the client should see; unknown errors become a bare 500. */
-export function toProblem(error: unknown): Problem {
+export function toProblem(error: unknown, isUnavailable: UnavailableCheck = () => false): Problem {
   if (error instanceof UnprocessableError) return problem(422, error.message, error.errors);
   if (error instanceof DomainError) return { ...problem(error.status, error.message), title: error.title };
-  if (hasZodFastifySchemaValidationErrors(error)) return validationProblem(error as never);
-  if (isDatabaseUnavailable(error)) return problem(503, 'The database is unavailable; retry later');
+  if (hasZodFastifySchemaValidationErrors(error)) return validationProblem(error);
+  if (isUnavailable(error)) return problem(503, 'The database is unavailable; retry later');
   const status = (error as FastifyError | undefined)?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) return clientProblem(error as FastifyError, status);
   return problem(500, 'An unexpected error occurred; it has been logged');
@@ -177,6 +179,8 @@ export function answerClientError(
 export interface ProblemHandlerOptions {
   /** Where client aborts are logged instead of as failures. */
   clientErrors: ClientErrorLog;
+  /** Database errors that are an outage, answered 503 with Retry-After. */
+  isUnavailable: UnavailableCheck;
 }
 
 /**
@@ -191,7 +195,7 @@ export function installProblemHandlers(app: FastifyInstance, options: ProblemHan
       options.clientErrors.note({ reqId: request.id, code }, 'client aborted the request');
       return reply.hijack();
     }
-    const body = { ...toProblem(error), instance: loggableUrl(request.url) };
+    const body = { ...toProblem(error, options.isUnavailable), instance: loggableUrl(request.url) };
     if (body.status >= 500) request.log.error({ err: error }, 'request failed');
     if (reply.getHeader('connection') === 'close') await drainBody(request.raw);
     return sendProblem(reply, body);

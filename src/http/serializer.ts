@@ -15,7 +15,7 @@ export const serializerCompiler: FastifySerializerCompiler<z.ZodType> = ({ schem
   let serialize = compiled.get(schema);
   if (serialize === undefined) {
     const jsonSchema = z.toJSONSchema(schema, { io: 'output', target: 'draft-7', unrepresentable: 'any' });
-    serialize = fastJson(jsonSchema as Parameters<typeof fastJson>[0]) as Serialize;
+    serialize = fastJson(jsonSchema as Parameters<typeof fastJson>[0]);
     compiled.set(schema, serialize);
   }
   return serialize;

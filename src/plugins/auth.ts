@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { bearerToken } from '../http/request.js';
 import fastifyPlugin from 'fastify-plugin';
 import type { Config } from '../config.js';
 import {
-  type Access, type Actor, type Principal, allows, routeAccess, unrestricted,
+  type Access, type Principal, allows, routeAccess, unrestricted,
 } from '../domain/auth.js';
 import { ForbiddenError, UnauthorizedError } from '../domain/errors.js';
 import { AuthService, KEY_CACHE_TTL_MS } from '../services/auth-service.js';
@@ -24,20 +25,6 @@ function requiredAccess(request: FastifyRequest): Access | 'public' | null {
   const url = request.routeOptions.url;
   if (url === undefined) return null;
   return routeAccess(url, request.method, request.routeOptions.config.access);
-}
-
-/** The bearer token: the Authorization header, or for a WebSocket upgrade also `?token=`. */
-export function bearerToken(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (match !== null) return match[1];
-  const query = request.query as { token?: unknown } | undefined;
-  return request.headers.upgrade?.toLowerCase() === 'websocket' && typeof query?.token === 'string' ? query.token : undefined;
-}
-
-/** Who made the request, as services and the audit log need it. */
-export function actorOf(request: FastifyRequest): Actor {
-  return { principal: request.principal, ip: request.ip, userAgent: request.headers['user-agent']?.slice(0, 512) ?? null };
 }
 
 async function authenticate(auth: AuthService, request: FastifyRequest, reply: FastifyReply): Promise<void> {

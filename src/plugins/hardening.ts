@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { MAX_HEADER_COUNT } from '../http/liveness.js';
 import { type Problem, loggableUrl, problem, sendProblem } from '../http/problem.js';
-import { bearerToken } from './auth.js';
+import { bearerToken } from '../http/request.js';
 
 /**
  * What a browser page on an allowed origin may do: every method and request header the API uses

@@ -5,7 +5,7 @@ import { NotFoundError } from '../domain/errors.js';
 import { agentEvent } from '../domain/event.js';
 import { AgentRepository } from '../store/agent-repository.js';
 import type { Database, Executor } from '../store/database.js';
-import type { ExpectedVersions } from '../store/versioning.js';
+import type { ExpectedVersions } from '../domain/common.js';
 import { changedFields, lockForWrite } from './versioned-write.js';
 import type { WriteTransactions } from './write-transaction.js';
 

@@ -1,6 +1,7 @@
 import type { SwarmEvent } from '../domain/event.js';
 import { toEnvelope } from '../domain/event.js';
 import type { EventLog } from '../events/event-log.js';
+import type { ConnectRequest, GatewaySocket, WebSocketGateway } from '../events/ws-gateway.js';
 import type { Database } from '../store/database.js';
 
 /** A page of the event log, oldest first (`GET /api/v1/events`). */
@@ -13,12 +14,18 @@ export interface EventPage {
   pruned_through_id: number;
 }
 
-/** Reads the event log for clients that page instead of streaming. */
+/** The event log for clients: pages of it, or a live stream over a WebSocket. */
 export class EventService {
   constructor(
     private readonly db: Database,
     private readonly log: EventLog,
+    private readonly gateway: Pick<WebSocketGateway, 'accept'>,
   ) {}
+
+  /** Hands a freshly upgraded socket to the gateway: a WELCOME, the replay, then live events. */
+  stream(socket: GatewaySocket, request: ConnectRequest): Promise<void> {
+    return this.gateway.accept(socket, request);
+  }
 
   /** Events after `after` on `topics` (null: all), one row more read to know whether more follow. */
   async page(after: number, topics: readonly string[] | null, limit: number): Promise<EventPage> {

@@ -6,7 +6,7 @@ import type { Project, ProjectInput, ProjectListQuery, ProjectPatch } from '../d
 import { AgentRepository } from '../store/agent-repository.js';
 import type { Database, Executor } from '../store/database.js';
 import { ProjectRepository } from '../store/project-repository.js';
-import type { ExpectedVersions } from '../store/versioning.js';
+import type { ExpectedVersions } from '../domain/common.js';
 import { changedFields, lockForWrite } from './versioned-write.js';
 import type { WriteTransactions } from './write-transaction.js';
 

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { NotFoundError, PreconditionFailedError } from '../domain/errors.js';
 import type { Executor } from '../store/database.js';
-import type { ExpectedVersions } from '../store/versioning.js';
+import type { ExpectedVersions } from '../domain/common.js';
 
 /** What a service needs from a repository to lock a row before changing it. */
 export interface LockingReader<T> {

@@ -1,6 +1,7 @@
 import { type AnyColumn, type SQL, asc, count, desc, eq, getTableName, sql } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import type { Page, PageRequest } from '../domain/common.js';
+
 import type { Executor } from './database.js';
 import type { SortOrder } from '../domain/common.js';
 
@@ -13,11 +14,6 @@ export interface VersionedColumns {
   updatedAt: AnyColumn;
 }
 
-/**
- * Versions an `If-Match` header accepts: `null` when the write is unconditional (no header or
- * `*`), otherwise the listed versions (empty when nothing in the header parses, so it never matches).
- */
-export type ExpectedVersions = readonly number[] | null;
 
 /** Column assignments that record one more change: version + 1 and an `updated_at` that always moves forward. */
 export function nextVersion(table: VersionedColumns) {

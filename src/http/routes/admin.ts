@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { apiKeySchema, auditEntrySchema, createdKeySchema, keyInputSchema } from '../../domain/auth.js';
 import { idParamsSchema, queryInteger, storableString } from '../../domain/common.js';
-import { actorOf } from '../../plugins/auth.js';
+import { actorOf } from '../request.js';
 import { empty, json, problems } from '../responses.js';
 
 const auditQuerySchema = z.strictObject({

@@ -5,7 +5,7 @@ import {
   agentSchema, heartbeatSchema,
 } from '../../domain/agent.js';
 import { idParamsSchema } from '../../domain/common.js';
-import { actorOf } from '../../plugins/auth.js';
+import { actorOf } from '../request.js';
 import { withEntityTag } from '../conditional.js';
 import { json, problems } from '../responses.js';
 import { registerCrudRoutes } from './crud.js';

@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { type Page, idParamsSchema } from '../../domain/common.js';
 import type { Actor, Principal } from '../../domain/auth.js';
-import { actorOf } from '../../plugins/auth.js';
-import type { ExpectedVersions } from '../../store/versioning.js';
+import { actorOf } from '../request.js';
+import type { ExpectedVersions } from '../../domain/common.js';
 import { entityTag, expectedVersions, notModified, withEntityTag } from '../conditional.js';
 import { deleted, json, notModified as notModifiedResponse, problems } from '../responses.js';
 

@@ -5,7 +5,6 @@ import { type Principal, scopeTopics } from '../../domain/auth.js';
 import { queryInteger } from '../../domain/common.js';
 import { ForbiddenError } from '../../domain/errors.js';
 import { eventSchema, topicSchema } from '../../domain/event.js';
-import type { GatewaySocket } from '../../events/ws-gateway.js';
 import { empty, json, problems } from '../responses.js';
 
 /** `topics=a,b` or `topic=a&topic=b`: a list of topic names. */
@@ -125,7 +124,7 @@ export async function eventRoutes(fastify: FastifyInstance): Promise<void> {
       preHandler: async (request) => void readableTopics(request.principal, request.query.topics),
     },
     (socket, request) =>
-      app.events.gateway.accept(socket as GatewaySocket, {
+      app.services.events.stream(socket, {
         topics: request.query.topics ?? null, lastEventId: request.query.last_event_id,
         allowedTopics: scopeTopics(request.principal), keyId: request.principal.keyId,
       }),

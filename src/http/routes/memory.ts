@@ -13,7 +13,7 @@ import {
   memorySearchResultSchema,
   memoryStoreResultSchema,
 } from '../../domain/memory.js';
-import { actorOf } from '../../plugins/auth.js';
+import { actorOf } from '../request.js';
 import { json, problems } from '../responses.js';
 
 const tags = ['Memory'];

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConflictError, NotFoundError, UnavailableError, UnprocessableError } from '../../../src/domain/errors.js';
 import { entityTag, expectedVersions, notModified } from '../../../src/http/conditional.js';
+import { isDatabaseUnavailable } from '../../../src/store/database-errors.js';
 import { loggableUrl, problem, toProblem } from '../../../src/http/problem.js';
 
 describe('toProblem', () => {
@@ -25,8 +26,10 @@ describe('toProblem', () => {
     expect(problem(599, 'x').title).toBe('Internal Server Error');
   });
 
-  it('turns a lost database connection into 503', () => {
-    expect(toProblem(Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }))).toMatchObject({ status: 503 });
+  it('turns what the store calls an outage into 503, and nothing else', () => {
+    const refused = Object.assign(new Error('connect'), { code: 'ECONNREFUSED' });
+    expect(toProblem(refused, isDatabaseUnavailable)).toMatchObject({ status: 503 });
+    expect(toProblem(refused)).toMatchObject({ status: 500 });
   });
 });
 
