@@ -1,5 +1,4 @@
 import { defineConfig } from 'vitest/config';
-import LongestFirst from './test/support/sequencer.js';
 
 /** Run through scripts/run-tests.sh; it picks projects and turns coverage on for `all`/`coverage`. */
 const integrationFiles = ['test/integration/**/*.test.ts'];
@@ -21,7 +20,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     passWithNoTests: true,
-    sequence: { sequencer: LongestFirst },
     reporters: ['default', './test/support/summary-reporter.ts'],
     coverage: {
       provider: 'v8',
@@ -45,9 +43,6 @@ export default defineConfig({
         test: {
           name: 'servers',
           include: [...serverFiles, ...unitFiles],
-          // V8's baseline WebAssembly compiler only, for PGlite (test/integration/on-pglite.test.ts):
-          // optimising its 9 MB module in every worker cost more CPU than the faster code saved.
-          execArgv: ['--liftoff-only'],
           isolate: false,
         },
       },

@@ -23,8 +23,7 @@ const errorPath = (path: string) => `${path}.error`;
 /** Starts making the snapshot in a child process running `entry` (the compiled pglite-snapshot-main.ts); returns at once. */
 export function startPgliteSnapshot(entry: string): PgliteSnapshotJob {
   const path = join(scratchDirectory(), `swarm-pglite-${process.pid}.tar`);
-  // Liftoff only: the child runs initdb once, and optimising PGlite's WebAssembly costs it more CPU than it saves.
-  const child: ChildProcess = spawn(process.execPath, ['--liftoff-only', entry, path], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [entry, path], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.once('error', (error) => void writeFile(errorPath(path), error.message));
   const files = [path, `${path}.partial`, errorPath(path)];
