@@ -1,9 +1,10 @@
-import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { unpackPgliteSnapshot } from '../support/pglite-snapshot.js';
 import { findExecutable, makeTempDir, processAlive } from '../support/process.js';
+import { ROOT, TSX_LOADER } from '../support/programs.js';
 import {
   type Program,
   childEnvironment,
@@ -19,11 +20,10 @@ import {
  * the whole process group). The service must get the signal, stop gracefully and release the
  * embedded database; npm runs the script through `sh -c`, which does not pass signals on.
  *
- * The package is a throwaway copy of this one: the same package.json and build script, with the
- * service compiled once per run (child-bundles.ts) standing in for `dist/main.js`, so that the
- * test runs the real npm scripts without compiling the project with tsc.
+ * The package is a throwaway copy of this one: the same package.json and build script, and an
+ * empty `src/`, so the build finds nothing to compile; its `dist/main.js` loads tsx and runs this
+ * project's `src/main.ts`, the same code `npm run build` would compile, in the same process.
  */
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let packageDir: string;
 let npmStart: Program | undefined;
 
@@ -35,7 +35,8 @@ function makePackage(): string {
   }
   mkdirSync(join(directory, 'src'));
   mkdirSync(join(directory, 'dist'));
-  symlinkSync(inject('serviceEntry'), join(directory, 'dist', 'main.js'));
+  const service = pathToFileURL(join(ROOT, 'src', 'main.ts')).href;
+  writeFileSync(join(directory, 'dist', 'main.js'), `import ${JSON.stringify(TSX_LOADER)};\nawait import(${JSON.stringify(service)});\n`);
   return directory;
 }
 

@@ -1,4 +1,4 @@
-/** Child-process entry of startPgliteSnapshot(), compiled by buildChildBundles(): `node pglite-snapshot.mjs <path>`. */
+/** Child-process entry of startPgliteSnapshot(): `node --import tsx pglite-snapshot-main.ts <path>`. */
 import { writePgliteSnapshot } from './pglite-snapshot.js';
 
 const path = process.argv[2];

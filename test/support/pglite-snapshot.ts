@@ -4,6 +4,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openDatabase } from '../../src/store/database.js';
 import { onEmergencyExit, runCommand, scratchDirectory } from './process.js';
+import { fromSource } from './programs.js';
 
 /**
  * A migrated PGlite data directory that each PGlite test database loads (≈ 1 s) instead of being
@@ -20,10 +21,10 @@ export interface PgliteSnapshotJob {
 
 const errorPath = (path: string) => `${path}.error`;
 
-/** Starts making the snapshot in a child process running `entry` (the compiled pglite-snapshot-main.ts); returns at once. */
-export function startPgliteSnapshot(entry: string): PgliteSnapshotJob {
+/** Starts making the snapshot in a child process (pglite-snapshot-main.ts); returns at once. */
+export function startPgliteSnapshot(): PgliteSnapshotJob {
   const path = join(scratchDirectory(), `swarm-pglite-${process.pid}.tar`);
-  const child: ChildProcess = spawn(process.execPath, [entry, path], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [...fromSource('test/support/pglite-snapshot-main.ts'), path], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.once('error', (error) => void writeFile(errorPath(path), error.message));
   const files = [path, `${path}.partial`, errorPath(path)];
