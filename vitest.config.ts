@@ -1,24 +1,45 @@
-import { defineConfig } from 'vitest/config';
+import { type TestProjectInlineConfiguration, configDefaults, defineConfig } from 'vitest/config';
 
-/** Run through scripts/run-tests.sh; it picks projects and turns coverage on for `all`/`coverage`. */
-const integrationFiles = ['test/integration/**/*.test.ts'];
-/** Everything that talks to the shared servers: integration, WebSocket, circuit breaker, faults, browser. */
-const serverFiles = [
-  ...integrationFiles, 'test/websocket/**/*.test.ts', 'test/circuit-breaker/**/*.test.ts', 'test/faults/**/*.test.ts',
-  'test/browser/**/*.test.ts',
-];
+/**
+ * Three projects; scripts/run-tests.sh picks among them and turns coverage on for `all`/`coverage`.
+ *
+ * - `unit`: test/unit, no servers, collaborators handed in and fake clocks.
+ * - `servers`: everything that talks to real servers (PostgreSQL, Redis, MCP servers, Chromium).
+ * - `pglite`: the files that must behave the same on both engines, once more on the embedded
+ *   PGlite (`TEST_DB=pglite`, read by testEngine() in test/support/app.ts); files named
+ *   `*.postgres-only.test.ts` are left out.
+ *
+ * With TEST_SERVERS=off (scripts/run-tests.sh unit) the global setup starts no servers and only the
+ * `unit` project exists.
+ */
 const unitFiles = ['test/unit/**/*.test.ts'];
-/** A unit run (scripts/run-tests.sh unit) starts no servers, and then the unit files are a project of their own. */
-const unitRun = process.env.TEST_SERVERS === 'off';
+const serverFiles = ['test/integration/**/*.test.ts', 'test/websocket/**/*.test.ts', 'test/circuit-breaker/**/*.test.ts', 'test/faults/**/*.test.ts', 'test/browser/**/*.test.ts'];
+const bothEngineFiles = ['test/integration/**/*.test.ts'];
+const withServers = process.env.TEST_SERVERS !== 'off';
+const unit: TestProjectInlineConfiguration = { extends: true, test: { name: 'unit', include: unitFiles } };
+const servers: TestProjectInlineConfiguration = { extends: true, test: { name: 'servers', include: serverFiles } };
+const pglite: TestProjectInlineConfiguration = {
+  extends: true,
+  test: {
+    name: 'pglite',
+    include: bothEngineFiles,
+    exclude: [...configDefaults.exclude, '**/*.postgres-only.test.ts'],
+    env: { TEST_DB: 'pglite' },
+  },
+};
 const coverageReporters = process.env.COVERAGE_HTML === '1' ? ['html', 'lcov'] : [];
 
 export default defineConfig({
   test: {
-    // Root-level on purpose: only the root project starts servers (see global-setup.ts).
+    // Root-level on purpose: it runs once, for the root project, and starts the servers (see global-setup.ts).
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The files of a project share a worker's modules (the app is loaded once per worker, not once
+    // per file). Every file opens its own database and app, no file replaces a module (`vi.mock`),
+    // and files restore real timers after each test.
+    isolate: false,
     passWithNoTests: true,
     reporters: ['default', './test/support/summary-reporter.ts'],
     coverage: {
@@ -31,21 +52,6 @@ export default defineConfig({
       // Always report (and check thresholds) so the summary reporter's line stays last.
       reportOnFailure: true,
     },
-    // Files share one module graph per worker (`isolate: false`): loading the whole app costs
-    // seconds of CPU per worker, and a worker is reused only by files of its own project, so every
-    // test that needs the servers is in one project (`servers`) and its workers run them all, the
-    // unit files included, in workers already warm. No file replaces a module (`vi.mock`) or spies
-    // on shared objects, files restore real timers after each test, and every file opens its own
-    // database and app. The PGlite pass is a file of that project too (on-pglite.test.ts).
-    projects: unitRun ? [{ extends: true, test: { name: 'unit', include: unitFiles, isolate: false } }] : [
-      {
-        extends: true,
-        test: {
-          name: 'servers',
-          include: [...serverFiles, ...unitFiles],
-          isolate: false,
-        },
-      },
-    ],
+    projects: withServers ? [unit, servers, pglite] : [unit],
   },
 });

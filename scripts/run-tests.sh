@@ -11,7 +11,8 @@ MODE:
                    the unit files run in the workers of the servers project
   coverage         same as all, plus html + lcov reports in coverage/
   unit             test/unit (no Postgres/Redis started)
-  integration      test/integration against Postgres, and once more on PGlite (on-pglite.test.ts)
+  integration      test/integration against Postgres, and once more on PGlite (project pglite)
+  pglite           the files of project pglite alone: test/integration on PGlite (TEST_DB=pglite)
   websocket        test/websocket
   circuit-breaker  test/circuit-breaker
   faults           test/faults
@@ -54,7 +55,9 @@ case $mode in
   all) mode_args=(--coverage.enabled=true) ;;
   coverage) mode_args=(--coverage.enabled=true); export COVERAGE_HTML=1 ;;
   unit) mode_args=(); needs_servers=0; export TEST_SERVERS=off ;;
-  integration | websocket | circuit-breaker | faults | browser) mode_args=(--project servers); folder=test/$mode ;;
+  integration) mode_args=(--project servers --project pglite); folder=test/$mode ;;
+  pglite) mode_args=(--project pglite) ;;
+  websocket | circuit-breaker | faults | browser) mode_args=(--project servers); folder=test/$mode ;;
   *) echo "Unknown mode: $mode" >&2; usage; exit 2 ;;
 esac
 
