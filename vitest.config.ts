@@ -1,10 +1,12 @@
 import { type TestProjectInlineConfiguration, configDefaults, defineConfig } from 'vitest/config';
 
 /**
- * Three projects; scripts/run-tests.sh picks among them and turns coverage on for `all`/`coverage`.
+ * Three projects; scripts/run-tests.sh picks among them and turns coverage on for `all`/`coverage`
+ * (docs/testing.md has the layout).
  *
- * - `unit`: test/unit, no servers, collaborators handed in and fake clocks.
- * - `servers`: everything that talks to real servers (PostgreSQL, Redis, MCP servers, Chromium).
+ * - `unit`: test/unit (mirrors src/), no servers: collaborators handed in, fake clocks.
+ * - `servers`: the folders by subject, against real servers (PostgreSQL, Redis, MCP servers,
+ *   Chromium) and real processes.
  * - `pglite`: the files that must behave the same on both engines, once more on the embedded
  *   PGlite (`TEST_DB=pglite`, read by testEngine() in test/support/app.ts); files named
  *   `*.postgres-only.test.ts` are left out.
@@ -13,8 +15,9 @@ import { type TestProjectInlineConfiguration, configDefaults, defineConfig } fro
  * `unit` project exists.
  */
 const unitFiles = ['test/unit/**/*.test.ts'];
-const serverFiles = ['test/integration/**/*.test.ts', 'test/websocket/**/*.test.ts', 'test/circuit-breaker/**/*.test.ts', 'test/faults/**/*.test.ts', 'test/browser/**/*.test.ts'];
-const bothEngineFiles = ['test/integration/**/*.test.ts'];
+const serverFiles = ['api', 'events', 'memory', 'faults', 'browser', 'harness'].map((folder) => `test/${folder}/**/*.test.ts`);
+/** The REST API, the event log and the memory API: what the service stores, read and written through the engine. */
+const bothEngineFiles = ['test/api/**/*.test.ts', 'test/events/event-log.test.ts', 'test/memory/memory-api.test.ts', 'test/harness/test-engine.test.ts'];
 const withServers = process.env.TEST_SERVERS !== 'off';
 const unit: TestProjectInlineConfiguration = { extends: true, test: { name: 'unit', include: unitFiles } };
 const servers: TestProjectInlineConfiguration = { extends: true, test: { name: 'servers', include: serverFiles } };

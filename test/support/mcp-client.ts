@@ -1,4 +1,4 @@
-/** Helpers of the McpMemoryClient tests (test/circuit-breaker/mcp-client*.test.ts) against real MCP server processes. */
+/** Helpers of the McpMemoryClient tests (test/memory/mcp-client*.test.ts) against real MCP server processes. */
 import { expect, it as base } from 'vitest';
 import {
   McpMemoryClient,

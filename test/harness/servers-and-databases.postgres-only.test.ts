@@ -40,7 +40,7 @@ describe('test harness', () => {
   });
   afterAll(() => db?.drop());
 
-  it('runs the integration project against real PostgreSQL 15', async () => {
+  it('runs the servers project against real PostgreSQL 15', async () => {
     expect(testEngine()).toBe('postgres');
     const [row] = await query<{ version: string }>(db.url, 'select version()');
     expect(row?.version).toMatch(/^PostgreSQL 15\./);
