@@ -22,6 +22,8 @@ MODE:
   harness    test/harness: the test servers and the engine switch themselves
   pglite     the files that run on both engines (api, event log, memory API), on PGlite
              (project pglite, TEST_DB=pglite); the folder modes run on PostgreSQL
+  v8-probe   test/v8-probe: the opt-in V8 check of src/next-tick-shape.ts (vitest.v8-probe.config.ts;
+             not part of all; `npm run test:v8-probe`)
 
 api, events, memory, faults, browser and harness run project servers on that folder.
 Name files after `--` to run only those, e.g. `scripts/run-tests.sh pglite -- test/api/projects.test.ts`.
@@ -62,6 +64,7 @@ case $mode in
   all) mode_args=(--coverage.enabled=true) ;;
   coverage) mode_args=(--coverage.enabled=true); export COVERAGE_HTML=1 ;;
   unit) mode_args=(); needs_servers=0; export TEST_SERVERS=off ;;
+  v8-probe) mode_args=(--config vitest.v8-probe.config.ts); needs_servers=0 ;;
   pglite) mode_args=(--project pglite) ;;
   api | events | memory | faults | browser | harness) mode_args=(--project servers); folder=test/$mode ;;
   *) echo "Unknown mode: $mode" >&2; usage; exit 2 ;;
