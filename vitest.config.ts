@@ -15,12 +15,25 @@ import { type TestProjectInlineConfiguration, configDefaults, defineConfig } fro
  * `unit` project exists.
  */
 const unitFiles = ['test/unit/**/*.test.ts'];
-const serverFiles = ['api', 'events', 'memory', 'faults', 'browser', 'harness'].map((folder) => `test/${folder}/**/*.test.ts`);
+const serverFiles = ['api', 'events', 'memory', 'faults', 'browser', 'harness'].map(
+  (folder) => `test/${folder}/**/*.test.ts`,
+);
 /** The REST API, the event log and the memory API: what the service stores, read and written through the engine. */
-const bothEngineFiles = ['test/api/**/*.test.ts', 'test/events/event-log.test.ts', 'test/memory/memory-api.test.ts', 'test/harness/test-engine.test.ts'];
+const bothEngineFiles = [
+  'test/api/**/*.test.ts',
+  'test/events/event-log.test.ts',
+  'test/memory/memory-api.test.ts',
+  'test/harness/test-engine.test.ts',
+];
 const withServers = process.env.TEST_SERVERS !== 'off';
-const unit: TestProjectInlineConfiguration = { extends: true, test: { name: 'unit', include: unitFiles } };
-const servers: TestProjectInlineConfiguration = { extends: true, test: { name: 'servers', include: serverFiles } };
+const unit: TestProjectInlineConfiguration = {
+  extends: true,
+  test: { name: 'unit', include: unitFiles },
+};
+const servers: TestProjectInlineConfiguration = {
+  extends: true,
+  test: { name: 'servers', include: serverFiles },
+};
 const pglite: TestProjectInlineConfiguration = {
   extends: true,
   test: {

@@ -7,7 +7,9 @@ describe('pinNextTickShape', () => {
     const entry = pinNextTickShape() as Record<string | symbol, unknown>;
     // A third symbol (the AsyncLocalStorage store) joins them once anything in the process uses one.
     const symbols = Object.getOwnPropertySymbols(entry).map(String);
-    expect(symbols).toEqual(expect.arrayContaining(['Symbol(async_id_symbol)', 'Symbol(trigger_async_id_symbol)']));
+    expect(symbols).toEqual(
+      expect.arrayContaining(['Symbol(async_id_symbol)', 'Symbol(trigger_async_id_symbol)']),
+    );
     expect(typeof entry.callback).toBe('function');
     expect(pinNextTickShape()).toBe(entry);
   });

@@ -28,7 +28,9 @@ let probe: string;
  */
 async function literalCacheStates(...args: string[]): Promise<string[]> {
   const flags = ['--allow-natives-syntax', '--expose-gc', '--no-concurrent-recompilation'];
-  const { stdout } = await run(process.execPath, [...flags, probe, ...args], { env: { PATH: process.env.PATH ?? '' } });
+  const { stdout } = await run(process.execPath, [...flags, probe, ...args], {
+    env: { PATH: process.env.PATH ?? '' },
+  });
   return [...stdout.matchAll(/DefineKeyedOwnPropertyInLiteral (\w+)/g)].map((match) => match[1]!);
 }
 
@@ -36,13 +38,24 @@ describe('pinNextTickShape, as V8 sees it', () => {
   beforeAll(async () => {
     directory = makeTempDir('next-tick-probe-');
     probe = join(directory, 'probe.mjs');
-    await build({ absWorkingDir: ROOT, entryPoints: ['test/v8-probe/next-tick-probe.ts'], bundle: true, platform: 'node', format: 'esm', outfile: probe, logLevel: 'warning' });
+    await build({
+      absWorkingDir: ROOT,
+      entryPoints: ['test/v8-probe/next-tick-probe.ts'],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      outfile: probe,
+      logLevel: 'warning',
+    });
   });
   afterAll(() => rm(directory, { recursive: true, force: true }));
 
   it('keeps the caches of nextTick monomorphic across full collections, which without it turn them megamorphic', async () => {
     const [unpinned, pinned] = await Promise.all([literalCacheStates(), literalCacheStates('pin')]);
-    expect(unpinned, 'the hazard this guards against no longer shows on this Node: pinNextTickShape can go').toContain('MEGAMORPHIC');
+    expect(
+      unpinned,
+      'the hazard this guards against no longer shows on this Node: pinNextTickShape can go',
+    ).toContain('MEGAMORPHIC');
     expect(pinned).toHaveLength(4);
     expect(new Set(pinned)).toEqual(new Set(['MONOMORPHIC']));
   });
