@@ -1,7 +1,7 @@
 /** The servers and files of a run's server-backed tests (see global-setup.ts, which starts them). */
 import type { TestProject } from 'vitest/node';
 import { createMigratedTemplate } from './database.js';
-import { startPgliteSnapshot } from './pglite-snapshot.js';
+import { makePgliteSnapshot } from './pglite-snapshot.js';
 import { type PostgresCluster, type PostgresServer, initPostgresCluster, startPostgres } from './postgres-server.js';
 import { startRedis } from './redis-server.js';
 
@@ -11,7 +11,7 @@ declare module 'vitest' {
     postgresAdminUrl: string;
     /** URL of the shared Redis, e.g. redis://127.0.0.1:6390 */
     redisUrl: string;
-    /** Where the migrated PGlite data directory (tar file) that PGlite test databases start from appears; see readPgliteSnapshot(). */
+    /** The migrated PGlite data directory (a tar file) that PGlite test databases and the process tests start from (see pglite-snapshot.ts). */
     pgliteSnapshotPath: string;
     /** Data directory of a PostgreSQL cluster made by initdb and never started, for tests that start a server of their own: `startPostgres({ copyOf })`. */
     postgresClusterDataDir: string;
@@ -44,17 +44,18 @@ async function startSharedPostgres(): Promise<PostgresServer & { cluster: Postgr
 
 /** Starts the shared servers and what else the server-backed tests need; returns the teardown that stops them. */
 export async function startTestServers(project: TestProject): Promise<() => Promise<void>> {
-  const snapshot = startPgliteSnapshot();
-  const [postgres, redis] = await Promise.allSettled([startSharedPostgres(), startRedis()]);
-  if (postgres.status === 'rejected' || redis.status === 'rejected') {
-    await Promise.allSettled([snapshot.stop(), ...[postgres, redis].map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined))]);
-    throw postgres.status === 'rejected' ? postgres.reason : (redis as PromiseRejectedResult).reason;
+  const [postgres, redis, snapshot] = await Promise.allSettled([startSharedPostgres(), startRedis(), makePgliteSnapshot()]);
+  if (postgres.status === 'rejected' || redis.status === 'rejected' || snapshot.status === 'rejected') {
+    if (snapshot.status === 'fulfilled') snapshot.value.remove();
+    await Promise.allSettled([postgres, redis].map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)));
+    throw [postgres, redis, snapshot].flatMap((r) => (r.status === 'rejected' ? [r.reason] : []))[0];
   }
   project.provide('postgresClusterDataDir', postgres.value.cluster.dataDir);
-  project.provide('pgliteSnapshotPath', snapshot.path);
+  project.provide('pgliteSnapshotPath', snapshot.value.path);
   project.provide('postgresAdminUrl', postgres.value.socketUrl);
   project.provide('redisUrl', redis.value.url);
   return async () => {
-    await Promise.allSettled([postgres.value.stop(), redis.value.stop(), snapshot.stop()]);
+    snapshot.value.remove();
+    await Promise.allSettled([postgres.value.stop(), redis.value.stop()]);
   };
 }
