@@ -1,10 +1,9 @@
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { unpackPgliteSnapshot } from '../support/pglite-snapshot.js';
 import { findExecutable, makeTempDir, processAlive } from '../support/process.js';
-import { ROOT, TSX_LOADER } from '../support/programs.js';
+import { ROOT, distDirectory } from '../support/programs.js';
 import {
   type Program,
   childEnvironment,
@@ -20,9 +19,9 @@ import {
  * the whole process group). The service must get the signal, stop gracefully and release the
  * embedded database; npm runs the script through `sh -c`, which does not pass signals on.
  *
- * The package is a throwaway copy of this one: the same package.json and build script, and an
- * empty `src/`, so the build finds nothing to compile; its `dist/main.js` loads tsx and runs this
- * project's `src/main.ts`, the same code `npm run build` would compile, in the same process.
+ * The package is a throwaway copy of this one: the same package.json and build script, an empty
+ * `src/`, so the build finds nothing to compile, and as `dist/` the service this run compiled
+ * with the project's build (programs.ts).
  */
 let packageDir: string;
 let npmStart: Program | undefined;
@@ -34,9 +33,7 @@ function makePackage(): string {
     copyFileSync(join(ROOT, file), join(directory, file));
   }
   mkdirSync(join(directory, 'src'));
-  mkdirSync(join(directory, 'dist'));
-  const service = pathToFileURL(join(ROOT, 'src', 'main.ts')).href;
-  writeFileSync(join(directory, 'dist', 'main.js'), `import ${JSON.stringify(TSX_LOADER)};\nawait import(${JSON.stringify(service)});\n`);
+  symlinkSync(distDirectory(), join(directory, 'dist'));
   return directory;
 }
 

@@ -2,6 +2,7 @@
 import type { TestProject } from 'vitest/node';
 import { createMigratedTemplate } from './database.js';
 import { makePgliteSnapshot } from './pglite-snapshot.js';
+import { buildService } from './programs.js';
 import { type PostgresCluster, type PostgresServer, initPostgresCluster, startPostgres } from './postgres-server.js';
 import { startRedis } from './redis-server.js';
 
@@ -13,6 +14,8 @@ declare module 'vitest' {
     redisUrl: string;
     /** The migrated PGlite data directory (a tar file) that PGlite test databases and the process tests start from (see pglite-snapshot.ts). */
     pgliteSnapshotPath: string;
+    /** The service compiled by the project's build, for tests that run it as a process (see programs.ts). */
+    distDirectory: string;
     /** Data directory of a PostgreSQL cluster made by initdb and never started, for tests that start a server of their own: `startPostgres({ copyOf })`. */
     postgresClusterDataDir: string;
   }
@@ -44,18 +47,20 @@ async function startSharedPostgres(): Promise<PostgresServer & { cluster: Postgr
 
 /** Starts the shared servers and what else the server-backed tests need; returns the teardown that stops them. */
 export async function startTestServers(project: TestProject): Promise<() => Promise<void>> {
-  const [postgres, redis, snapshot] = await Promise.allSettled([startSharedPostgres(), startRedis(), makePgliteSnapshot()]);
-  if (postgres.status === 'rejected' || redis.status === 'rejected' || snapshot.status === 'rejected') {
-    if (snapshot.status === 'fulfilled') snapshot.value.remove();
+  const [postgres, redis, snapshot, dist] = await Promise.allSettled([startSharedPostgres(), startRedis(), makePgliteSnapshot(), buildService()]);
+  if (postgres.status === 'rejected' || redis.status === 'rejected' || snapshot.status === 'rejected' || dist.status === 'rejected') {
+    for (const made of [snapshot, dist]) if (made.status === 'fulfilled') made.value.remove();
     await Promise.allSettled([postgres, redis].map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)));
-    throw [postgres, redis, snapshot].flatMap((r) => (r.status === 'rejected' ? [r.reason] : []))[0];
+    throw [postgres, redis, snapshot, dist].flatMap((r) => (r.status === 'rejected' ? [r.reason] : []))[0];
   }
   project.provide('postgresClusterDataDir', postgres.value.cluster.dataDir);
   project.provide('pgliteSnapshotPath', snapshot.value.path);
+  project.provide('distDirectory', dist.value.directory);
   project.provide('postgresAdminUrl', postgres.value.socketUrl);
   project.provide('redisUrl', redis.value.url);
   return async () => {
     snapshot.value.remove();
+    dist.value.remove();
     await Promise.allSettled([postgres.value.stop(), redis.value.stop()]);
   };
 }
