@@ -47,7 +47,7 @@ async function startSharedPostgres(): Promise<PostgresServer & { cluster: Postgr
 
 /** Starts the shared servers and what else the server-backed tests need; returns the teardown that stops them. */
 export async function startTestServers(project: TestProject): Promise<() => Promise<void>> {
-  const [postgres, redis, snapshot, dist] = await Promise.allSettled([startSharedPostgres(), startRedis(), makePgliteSnapshot(), buildService()]);
+  const [dist, postgres, redis, snapshot] = await Promise.allSettled([buildService(), startSharedPostgres(), startRedis(), makePgliteSnapshot()]);
   if (postgres.status === 'rejected' || redis.status === 'rejected' || snapshot.status === 'rejected' || dist.status === 'rejected') {
     for (const made of [snapshot, dist]) if (made.status === 'fulfilled') made.value.remove();
     await Promise.allSettled([postgres, redis].map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)));
