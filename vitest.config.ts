@@ -1,27 +1,62 @@
-import { defineConfig } from 'vitest/config';
-import LongestFirst from './test/support/sequencer.js';
+import { type TestProjectInlineConfiguration, configDefaults, defineConfig } from 'vitest/config';
 
-/** Run through scripts/run-tests.sh; it picks projects and turns coverage on for `all`/`coverage`. */
-const integrationFiles = ['test/integration/**/*.test.ts'];
-/** Everything that talks to the shared servers: integration, WebSocket, circuit breaker, faults, browser. */
-const serverFiles = [
-  ...integrationFiles, 'test/websocket/**/*.test.ts', 'test/circuit-breaker/**/*.test.ts', 'test/faults/**/*.test.ts',
-  'test/browser/**/*.test.ts',
-];
+/**
+ * Three projects; scripts/run-tests.sh picks among them and turns coverage on for `all`/`coverage`
+ * (docs/testing.md has the layout).
+ *
+ * - `unit`: test/unit (mirrors src/), no servers: collaborators handed in, fake clocks.
+ * - `servers`: the folders by subject, against real servers (PostgreSQL, Redis, MCP servers,
+ *   Chromium) and real processes.
+ * - `pglite`: the files that must behave the same on both engines, once more on the embedded
+ *   PGlite (`TEST_DB=pglite`, read by testEngine() in test/support/app.ts); files named
+ *   `*.postgres-only.test.ts` are left out.
+ *
+ * With TEST_SERVERS=off (scripts/run-tests.sh unit) the global setup starts no servers and only the
+ * `unit` project exists.
+ */
 const unitFiles = ['test/unit/**/*.test.ts'];
-/** A unit run (scripts/run-tests.sh unit) starts no servers, and then the unit files are a project of their own. */
-const unitRun = process.env.TEST_SERVERS === 'off';
+const serverFiles = ['api', 'events', 'memory', 'faults', 'browser', 'harness'].map(
+  (folder) => `test/${folder}/**/*.test.ts`,
+);
+/** The REST API, the event log and the memory API: what the service stores, read and written through the engine. */
+const bothEngineFiles = [
+  'test/api/**/*.test.ts',
+  'test/events/event-log.test.ts',
+  'test/memory/memory-api.test.ts',
+  'test/harness/test-engine.test.ts',
+];
+const withServers = process.env.TEST_SERVERS !== 'off';
+const unit: TestProjectInlineConfiguration = {
+  extends: true,
+  test: { name: 'unit', include: unitFiles },
+};
+const servers: TestProjectInlineConfiguration = {
+  extends: true,
+  test: { name: 'servers', include: serverFiles },
+};
+const pglite: TestProjectInlineConfiguration = {
+  extends: true,
+  test: {
+    name: 'pglite',
+    include: bothEngineFiles,
+    exclude: [...configDefaults.exclude, '**/*.postgres-only.test.ts'],
+    env: { TEST_DB: 'pglite' },
+  },
+};
 const coverageReporters = process.env.COVERAGE_HTML === '1' ? ['html', 'lcov'] : [];
 
 export default defineConfig({
   test: {
-    // Root-level on purpose: only the root project starts servers (see global-setup.ts).
+    // Root-level on purpose: it runs once, for the root project, and starts the servers (see global-setup.ts).
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The files of a project share a worker's modules (the app is loaded once per worker, not once
+    // per file). Every file opens its own database and app, no file replaces a module (`vi.mock`),
+    // and files restore real timers after each test.
+    isolate: false,
     passWithNoTests: true,
-    sequence: { sequencer: LongestFirst },
     reporters: ['default', './test/support/summary-reporter.ts'],
     coverage: {
       provider: 'v8',
@@ -33,24 +68,6 @@ export default defineConfig({
       // Always report (and check thresholds) so the summary reporter's line stays last.
       reportOnFailure: true,
     },
-    // Files share one module graph per worker (`isolate: false`): loading the whole app costs
-    // seconds of CPU per worker, and a worker is reused only by files of its own project, so every
-    // test that needs the servers is in one project (`servers`) and its workers run them all, the
-    // unit files included, in workers already warm. No file replaces a module (`vi.mock`) or spies
-    // on shared objects, files restore real timers after each test, and every file opens its own
-    // database and app. The PGlite pass is a file of that project too (on-pglite.test.ts).
-    projects: unitRun ? [{ extends: true, test: { name: 'unit', include: unitFiles, isolate: false } }] : [
-      {
-        extends: true,
-        test: {
-          name: 'servers',
-          include: [...serverFiles, ...unitFiles],
-          // V8's baseline WebAssembly compiler only, for PGlite (test/integration/on-pglite.test.ts):
-          // optimising its 9 MB module in every worker cost more CPU than the faster code saved.
-          execArgv: ['--liftoff-only'],
-          isolate: false,
-        },
-      },
-    ],
+    projects: withServers ? [unit, servers, pglite] : [unit],
   },
 });

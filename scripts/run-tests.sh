@@ -7,20 +7,30 @@ usage() {
 Usage: scripts/run-tests.sh [MODE] [--serial | --parallel N] [-- <extra vitest args>]
 
 MODE:
-  all              every test, coverage on, thresholds enforced (default; what `npm test` runs);
-                   the unit files run in the workers of the servers project
-  coverage         same as all, plus html + lcov reports in coverage/
-  unit             test/unit (no Postgres/Redis started)
-  integration      test/integration against Postgres, and once more on PGlite (on-pglite.test.ts)
-  websocket        test/websocket
-  circuit-breaker  test/circuit-breaker
-  faults           test/faults
-  browser          test/browser (Debian's Chromium, driven by playwright-core)
+  all        every project (unit, servers, pglite), coverage on, thresholds enforced
+             (default; what `npm test` runs)
+  coverage   same as all, plus html + lcov reports in coverage/
+  unit       test/unit, mirroring src/: no servers started, fake clocks (project unit)
+  api        test/api: projects, agents, auth matrix, input limits, fuzzing, HTTP hardening,
+             health and docs, operations, CLI and first start, client SDK and package
+  events     test/events: event log, WebSocket gateway, resume, revocation, scoped keys,
+             hostile clients, two instances through Redis
+  memory     test/memory: memory API, MCP client against real MCP servers, the breaker end to
+             end, memory under faults
+  faults     test/faults: SIGKILL and restart, PostgreSQL outage, embedded database, npm start
+  browser    test/browser: the client SDK in Debian's Chromium (driven by playwright-core)
+  harness    test/harness: the test servers and the engine switch themselves
+  pglite     the files that run on both engines (api, event log, memory API), on PGlite
+             (project pglite, TEST_DB=pglite); the folder modes run on PostgreSQL
+  v8-probe   test/v8-probe: the opt-in V8 check of src/next-tick-shape.ts (vitest.v8-probe.config.ts;
+             not part of all; `npm run test:v8-probe`)
+
+api, events, memory, faults, browser and harness run project servers on that folder.
+Name files after `--` to run only those, e.g. `scripts/run-tests.sh pglite -- test/api/projects.test.ts`.
 
 Depth: TEST_DEPTH=deep runs the fuzz and stress tests with their large counts (see test/support/depth.ts).
 
-Parallelism (default: one worker per core; every worker compiles and warms up the app, PGlite and
-coverage on its own, so more workers cost more CPU than their overlapping waits save):
+Parallelism (default: one worker per core):
   --serial         one test file at a time (--no-file-parallelism)
   --parallel N     at most N worker processes (--maxWorkers N)
 EOF
@@ -54,7 +64,9 @@ case $mode in
   all) mode_args=(--coverage.enabled=true) ;;
   coverage) mode_args=(--coverage.enabled=true); export COVERAGE_HTML=1 ;;
   unit) mode_args=(); needs_servers=0; export TEST_SERVERS=off ;;
-  integration | websocket | circuit-breaker | faults | browser) mode_args=(--project servers); folder=test/$mode ;;
+  v8-probe) mode_args=(--config vitest.v8-probe.config.ts); needs_servers=0 ;;
+  pglite) mode_args=(--project pglite) ;;
+  api | events | memory | faults | browser | harness) mode_args=(--project servers); folder=test/$mode ;;
   *) echo "Unknown mode: $mode" >&2; usage; exit 2 ;;
 esac
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { unpackPgliteSnapshot } from '../support/pglite-snapshot.js';
 import { makeTempDir } from '../support/process.js';
+import { cliArgs, serviceArgs } from '../support/programs.js';
 import {
   type Program,
   type Ready,
@@ -35,7 +36,7 @@ const environment = () =>
     LOG_LEVEL: 'info',
   });
 const startService = () => {
-  const program = startProgram(process.execPath, [inject('serviceEntry')], {
+  const program = startProgram(process.execPath, serviceArgs(), {
     cwd: dataDir,
     env: environment(),
   });
@@ -43,7 +44,7 @@ const startService = () => {
   return program;
 };
 const cli = (args: string[], extra: Record<string, string> = {}) =>
-  runProgram(process.execPath, [inject('cliEntry'), ...args], {
+  runProgram(process.execPath, [...cliArgs(), ...args], {
     cwd: dataDir,
     env: { ...environment(), ...extra },
   });
@@ -89,12 +90,12 @@ describe('one process per embedded database', () => {
     const holder = JSON.parse(readFileSync(lockFile(), 'utf8'));
     expect(holder).toMatchObject({
       pid: ready.pid,
-      command: expect.stringContaining('service.mjs'),
+      command: expect.stringContaining(serviceArgs()[0]!),
     });
     const second = startService();
     expect(await exitOf(second)).toEqual({ code: 1, signal: null });
     expect(second.stderr()).toMatch(
-      new RegExp(`is in use by PID ${ready.pid} \\(.*service\\.mjs.*\\).*stop that process first`),
+      new RegExp(`is in use by PID ${ready.pid} \\(.*main\\.js.*\\).*stop that process first`),
     );
     expect(second.stdout()).not.toContain('swarm-control ready');
     expect((await fetch(`${ready.url}/health/ready`)).status).toBe(200);

@@ -1,9 +1,9 @@
 import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { unpackPgliteSnapshot } from '../support/pglite-snapshot.js';
 import { findExecutable, makeTempDir, processAlive } from '../support/process.js';
+import { ROOT, distDirectory } from '../support/programs.js';
 import {
   type Program,
   childEnvironment,
@@ -19,11 +19,10 @@ import {
  * the whole process group). The service must get the signal, stop gracefully and release the
  * embedded database; npm runs the script through `sh -c`, which does not pass signals on.
  *
- * The package is a throwaway copy of this one: the same package.json and build script, with the
- * service compiled once per run (child-bundles.ts) standing in for `dist/main.js`, so that the
- * test runs the real npm scripts without compiling the project with tsc.
+ * The package is a throwaway copy of this one: the same package.json and build script, an empty
+ * `src/`, so the build finds nothing to compile, and as `dist/` the service this run compiled
+ * with the project's build (programs.ts).
  */
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let packageDir: string;
 let npmStart: Program | undefined;
 
@@ -34,8 +33,7 @@ function makePackage(): string {
     copyFileSync(join(ROOT, file), join(directory, file));
   }
   mkdirSync(join(directory, 'src'));
-  mkdirSync(join(directory, 'dist'));
-  symlinkSync(inject('serviceEntry'), join(directory, 'dist', 'main.js'));
+  symlinkSync(distDirectory(), join(directory, 'dist'));
   return directory;
 }
 

@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.js';
 import { type TestDatabase, createTestDatabase } from '../support/database.js';
+import { serviceArgs } from '../support/programs.js';
 
 /** The service killed with SIGKILL mid-load and restarted: nothing acknowledged is missing, nothing is half-written, the log has no gap. */
 let database: TestDatabase;
@@ -11,7 +12,7 @@ let service: ChildProcess | undefined;
 let baseUrl: string;
 
 async function startService(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [inject('serviceEntry')], {
+  const child = spawn(process.execPath, serviceArgs(), {
     env: { ...process.env, DATABASE_URL: database.url, PORT: String(port), LOG_LEVEL: 'warn', MEMORY_MCP: 'off', AUTH: 'off', RATE_LIMIT_MAX: '10000000' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -11,23 +11,14 @@ import { readPgliteSnapshot } from './pglite-snapshot.js';
 /** The database engines the integration suite runs on. */
 export type TestEngine = 'pglite' | 'postgres';
 
-let engineOfFile: TestEngine | null = null;
-
 /**
- * Which engine the file running now uses, read at each call: PostgreSQL, unless the file chose
- * another with {@link useTestEngine}.
+ * The engine of the test databases: `TEST_DB`, which the `pglite` project of vitest.config.ts sets
+ * to `pglite` (the same files then run on the embedded engine); unset, PostgreSQL.
  */
 export function testEngine(): TestEngine {
-  return engineOfFile ?? 'postgres';
-}
-
-/**
- * Makes the rest of the current test file (its collection and its run) use `engine`; `null` goes
- * back to PostgreSQL. test/integration/on-pglite.test.ts sets PGlite while it runs the
- * integration files again; files run one after another in a worker, so no other file sees it.
- */
-export function useTestEngine(engine: TestEngine | null): void {
-  engineOfFile = engine;
+  const engine = process.env.TEST_DB ?? 'postgres';
+  if (engine !== 'postgres' && engine !== 'pglite') throw new Error(`TEST_DB must be postgres or pglite, not ${engine}`);
+  return engine;
 }
 
 /**
@@ -82,8 +73,7 @@ async function resetTables(database: DatabaseHandle): Promise<void> {
 }
 
 /**
- * Databases that closed test apps gave back, for the next file in this worker that uses the same
- * engine. Emptying one, with its ids and counters restarted so it is as good as new, takes about
+ * Databases that closed test apps gave back, for the next file in this worker. Emptying one, with its ids and counters restarted so it is as good as new, takes about
  * 20 ms; a new one costs about 2 s of CPU on PGlite (loading the snapshot) and about 300 ms on
  * PostgreSQL (CREATE DATABASE under load) plus a pool of new connections. Only test apps
  * recycle: a test that opens a database itself may close it for real, and gets its own. Idle
@@ -94,9 +84,8 @@ const idleDatabases: OpenedTestDatabase[] = [];
 type OpenedTestDatabase = Awaited<ReturnType<typeof openTestDatabase>>;
 
 async function recycledTestDatabase(): Promise<OpenedTestDatabase> {
-  const index = idleDatabases.findLastIndex((idle) => idle.database.engine === testEngine());
-  if (index === -1) return openTestDatabase();
-  const [recycled] = idleDatabases.splice(index, 1) as [OpenedTestDatabase];
+  const recycled = idleDatabases.pop();
+  if (recycled === undefined) return openTestDatabase();
   await recycled.database.db.execute(sql.raw(`truncate table ${testTables.join(', ')} restart identity cascade`));
   await recycled.database.db.execute(sql`update event_log_state set last_id = 0, pruned_through_id = 0`);
   return recycled;

@@ -11,7 +11,7 @@ import { type TestApp, createTestApp, testEngine } from './app.js';
 import { byDepth } from './depth.js';
 
 /*
- * Shared by the fuzz files (test/integration/fuzz-*.test.ts). Property: whatever a client sends,
+ * Shared by the fuzz files (test/api/fuzz-*.test.ts). Property: whatever a client sends,
  * the answer is a 2xx or a 4xx problem document, never a 5xx; a 4xx leaves every row exactly
  * as it was; and a 2xx gives back every field exactly as it was sent (names trimmed), so nothing
  * is changed silently (see {@link expectFaithful}).

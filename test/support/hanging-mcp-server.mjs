@@ -12,21 +12,26 @@
  * `notifications/cancelled` it receives, so tests can check the client really
  * cancelled the request instead of just forgetting it.
  *
- * SERVER_MEMORY_SCRIPT names the server-memory script to start; the suite's
- * bundle of this proxy has it built in (see test/support/child-bundles.ts).
+ * It starts server-memory as the service does by default: the `bin` script of
+ * the installed package, with this Node binary.
  */
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const marker = process.env.STALL_MARKER ?? '__stall__';
 const stallAll = process.env.STALL_ALL_TOOL_CALLS === '1';
 
-const serverMemoryScript = process.env.SERVER_MEMORY_SCRIPT;
-if (!serverMemoryScript) {
-  process.stderr.write('hanging-mcp-server: set SERVER_MEMORY_SCRIPT to the server-memory script to start\n');
-  process.exit(2);
+/** What resolveServerMemoryBin() in src/memory/mcp-transport.ts finds; a script cannot import the TypeScript. */
+function serverMemoryScript() {
+  const require = createRequire(import.meta.url);
+  const packageJson = require.resolve('@modelcontextprotocol/server-memory/package.json');
+  const { bin } = require(packageJson);
+  return resolve(dirname(packageJson), typeof bin === 'string' ? bin : Object.values(bin)[0]);
 }
-const server = spawn(process.execPath, [serverMemoryScript], {
+
+const server = spawn(process.execPath, [serverMemoryScript()], {
   env: process.env,
   stdio: ['pipe', 'pipe', 'inherit'],
 });

@@ -1,4 +1,4 @@
-/** Helpers of the McpMemoryClient tests (test/circuit-breaker/mcp-client*.test.ts) against real MCP server processes. */
+/** Helpers of the McpMemoryClient tests (test/memory/mcp-client*.test.ts) against real MCP server processes. */
 import { expect, it as base } from 'vitest';
 import {
   McpMemoryClient,
@@ -8,7 +8,7 @@ import {
   type McpMemoryClientOptions,
 } from '../../src/memory/mcp-client.js';
 import { type McpConnectionOptions } from '../../src/memory/mcp-transport.js';
-import { bundledServerMemory, temporaryMemoryFile } from './memory.js';
+import { temporaryMemoryFile } from './memory.js';
 
 export { FAKE_SERVER, HANGING_SERVER } from './memory.js';
 
@@ -32,10 +32,10 @@ export class McpTestScope {
     return file.path;
   }
 
-  /** A client of this run's bundled server-memory on a new graph file, unless `options` say otherwise. */
+  /** A client of the installed server-memory (the service's default) on a new graph file, unless `options` say otherwise. */
   async connect(options: Partial<McpMemoryClientOptions> = {}): Promise<McpMemoryClient> {
     const memoryFilePath = options.memoryFilePath ?? (await this.memoryFile());
-    const server = await McpMemoryClient.connect({ connection: bundledServerMemory(memoryFilePath), ...options, memoryFilePath });
+    const server = await McpMemoryClient.connect({ ...options, memoryFilePath });
     this.defer(() => server.close());
     return server;
   }

@@ -6,29 +6,18 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { inject } from 'vitest';
+import { fileURLToPath } from 'node:url';
 import { buildApp } from '../../src/app.js';
 import { McpMemoryClient } from '../../src/memory/mcp-client.js';
-import { type StdioConnectionOptions, serverMemoryConnection } from '../../src/memory/mcp-transport.js';
+import { resolveServerMemoryBin } from '../../src/memory/mcp-transport.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
 import { testConfig } from './app.js';
 import { makeTempDir } from './process.js';
 
-/*
- * The MCP servers run from this run's bundles (see child-bundles.ts): the same code, started with
- * half the CPU. Tests that prove the service's own way of starting server-memory say so and use
- * `serverMemoryConnection()` or leave MEMORY_MCP_COMMAND unset.
- */
-const scripts = inject('mcpServers');
-/** The stalling stdio proxy in front of server-memory (see test/support/hanging-mcp-server.mjs). */
-export const HANGING_SERVER = scripts.hanging;
-/** Deliberately incomplete or failing MCP servers (see test/support/fake-mcp-server.mjs). */
-export const FAKE_SERVER = scripts.fake;
-
-/** The service's default server-memory connection, with this run's bundle as the script. */
-export function bundledServerMemory(memoryFilePath: string): StdioConnectionOptions {
-  return { ...serverMemoryConnection(memoryFilePath), args: [scripts.serverMemory] };
-}
+/** The stalling stdio proxy in front of the installed server-memory (`node <script>`, see the script). */
+export const HANGING_SERVER = fileURLToPath(new URL('./hanging-mcp-server.mjs', import.meta.url));
+/** Deliberately incomplete or failing MCP servers (`node <script>`, see the script). */
+export const FAKE_SERVER = fileURLToPath(new URL('./fake-mcp-server.mjs', import.meta.url));
 
 /** Small breaker settings so that the real breaker opens and recovers within a second. */
 export const FAST_BREAKER = {
@@ -46,8 +35,12 @@ export function nodeCommand(script: string, environment: Record<string, string> 
   return [...env, process.execPath, script].map((word) => `'${word}'`).join(' ');
 }
 
-/** MEMORY_MCP_COMMAND for an app that runs the bundled server-memory (MEMORY_FILE_PATH still names its graph). */
-export const SERVER_MEMORY_COMMAND = nodeCommand(scripts.serverMemory);
+/**
+ * MEMORY_MCP_COMMAND spelling out what the service runs when it is unset: the installed
+ * server-memory with this Node binary (MEMORY_FILE_PATH still names its graph). Tests that also
+ * set variables of the server's environment, or wrap it, need the command form.
+ */
+export const SERVER_MEMORY_COMMAND = nodeCommand(resolveServerMemoryBin());
 
 /** A graph file in a new temporary directory; `remove()` deletes the directory. */
 export async function temporaryMemoryFile(): Promise<{ path: string; remove(): Promise<void> }> {
@@ -80,7 +73,7 @@ export function memoryApi(app: () => FastifyInstance) {
 
 /** A second, independent server-memory process on the same graph file: reads what the app delivered, bypassing every fallback. */
 export async function readGraphDirectly<T>(memoryFilePath: string, read: (server: McpMemoryClient) => Promise<T>): Promise<T> {
-  const server = await McpMemoryClient.connect({ memoryFilePath, connection: bundledServerMemory(memoryFilePath) });
+  const server = await McpMemoryClient.connect({ memoryFilePath });
   try {
     return await read(server);
   } finally {

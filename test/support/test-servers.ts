@@ -1,8 +1,8 @@
 /** The servers and files of a run's server-backed tests (see global-setup.ts, which starts them). */
 import type { TestProject } from 'vitest/node';
-import { type McpServerScripts, buildChildBundles } from './child-bundles.js';
 import { createMigratedTemplate } from './database.js';
-import { startPgliteSnapshot } from './pglite-snapshot.js';
+import { makePgliteSnapshot } from './pglite-snapshot.js';
+import { buildService } from './programs.js';
 import { type PostgresCluster, type PostgresServer, initPostgresCluster, startPostgres } from './postgres-server.js';
 import { startRedis } from './redis-server.js';
 
@@ -12,14 +12,10 @@ declare module 'vitest' {
     postgresAdminUrl: string;
     /** URL of the shared Redis, e.g. redis://127.0.0.1:6390 */
     redisUrl: string;
-    /** Where the migrated PGlite data directory (tar file) that PGlite test databases start from appears; see readPgliteSnapshot(). */
+    /** The migrated PGlite data directory (a tar file) that PGlite test databases and the process tests start from (see pglite-snapshot.ts). */
     pgliteSnapshotPath: string;
-    /** The service compiled to JavaScript, for tests that run it as a process: `node <serviceEntry>` (see child-bundles.ts). */
-    serviceEntry: string;
-    /** The CLI compiled to JavaScript: `node <cliEntry> keys …` (see child-bundles.ts). */
-    cliEntry: string;
-    /** The MCP servers of the memory tests, bundled for this run (see child-bundles.ts and support/memory.ts). */
-    mcpServers: McpServerScripts;
+    /** The service compiled by the project's build, for tests that run it as a process (see programs.ts). */
+    distDirectory: string;
     /** Data directory of a PostgreSQL cluster made by initdb and never started, for tests that start a server of their own: `startPostgres({ copyOf })`. */
     postgresClusterDataDir: string;
   }
@@ -51,21 +47,20 @@ async function startSharedPostgres(): Promise<PostgresServer & { cluster: Postgr
 
 /** Starts the shared servers and what else the server-backed tests need; returns the teardown that stops them. */
 export async function startTestServers(project: TestProject): Promise<() => Promise<void>> {
-  const bundles = await buildChildBundles();
-  const snapshot = startPgliteSnapshot(bundles.pgliteSnapshot);
-  const [postgres, redis] = await Promise.allSettled([startSharedPostgres(), startRedis()]);
-  if (postgres.status === 'rejected' || redis.status === 'rejected') {
-    await Promise.allSettled([snapshot.stop(), bundles.remove(), ...[postgres, redis].map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined))]);
-    throw postgres.status === 'rejected' ? postgres.reason : (redis as PromiseRejectedResult).reason;
+  const [dist, postgres, redis, snapshot] = await Promise.allSettled([buildService(), startSharedPostgres(), startRedis(), makePgliteSnapshot()]);
+  if (postgres.status === 'rejected' || redis.status === 'rejected' || snapshot.status === 'rejected' || dist.status === 'rejected') {
+    for (const made of [snapshot, dist]) if (made.status === 'fulfilled') made.value.remove();
+    await Promise.allSettled([postgres, redis].map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)));
+    throw [postgres, redis, snapshot, dist].flatMap((r) => (r.status === 'rejected' ? [r.reason] : []))[0];
   }
   project.provide('postgresClusterDataDir', postgres.value.cluster.dataDir);
-  project.provide('pgliteSnapshotPath', snapshot.path);
-  project.provide('serviceEntry', bundles.service);
-  project.provide('cliEntry', bundles.cli);
-  project.provide('mcpServers', bundles.mcpServers);
+  project.provide('pgliteSnapshotPath', snapshot.value.path);
+  project.provide('distDirectory', dist.value.directory);
   project.provide('postgresAdminUrl', postgres.value.socketUrl);
   project.provide('redisUrl', redis.value.url);
   return async () => {
-    await Promise.allSettled([postgres.value.stop(), redis.value.stop(), snapshot.stop().then(() => bundles.remove())]);
+    snapshot.value.remove();
+    dist.value.remove();
+    await Promise.allSettled([postgres.value.stop(), redis.value.stop()]);
   };
 }

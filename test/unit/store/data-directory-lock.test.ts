@@ -1,18 +1,10 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { transformSync } from 'esbuild';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { pathToFileURL } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   DataDirectoryLockedError,
   type LockHolder,
@@ -22,18 +14,14 @@ import {
   parseHolder,
   takeoverRightPath,
 } from '../../../src/store/data-directory-lock.js';
+import { ROOT, TSX_LOADER } from '../../support/programs.js';
 
 /** The lock of an embedded data directory, on real files and real processes. */
-let compiled: string;
 let parent: string;
 let directory: string;
 let lockPath: string;
 const children: ChildProcess[] = [];
 
-beforeAll(() => {
-  compiled = mkdtempSync(join(tmpdir(), 'swarm-lock-module-'));
-});
-afterAll(() => rmSync(compiled, { recursive: true, force: true }));
 beforeEach(() => {
   parent = mkdtempSync(join(tmpdir(), 'swarm-lock-'));
   directory = join(parent, 'pglite');
@@ -229,21 +217,11 @@ describe('lockDataDirectory', () => {
   });
 });
 
-/**
- * Runs `code` in a plain Node process with `lockDataDirectory` in scope: the module compiled
- * with esbuild (it imports only Node's own modules), so a process costs no TypeScript loader.
- */
+/** Runs `code` in a Node process of its own with `lockDataDirectory` in scope, from its source through tsx. */
 async function runNode(code: string): Promise<{ status: number | null; output: string }> {
-  const module = join(compiled, 'data-directory-lock.mjs');
-  if (!existsSync(module)) {
-    const source = readFileSync(
-      new URL('../../../src/store/data-directory-lock.ts', import.meta.url),
-      'utf8',
-    );
-    writeFileSync(module, transformSync(source, { loader: 'ts', format: 'esm' }).code);
-  }
+  const module = pathToFileURL(join(ROOT, 'src', 'store', 'data-directory-lock.ts')).href;
   const script = `import { lockDataDirectory } from ${JSON.stringify(module)};\n${code}`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, '--input-type=module', '-e', script], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

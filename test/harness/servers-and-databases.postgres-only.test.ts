@@ -2,14 +2,12 @@
  * Proves the test harness itself: the global setup's Postgres 15 and Redis are reachable and
  * createTestDatabase() gives each file an isolated database that drop() really removes.
  */
-import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openDatabase } from '../../src/store/database.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { testEngine } from '../support/app.js';
-import { LONGEST_FIRST } from '../support/sequencer.js';
 
 async function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
@@ -42,7 +40,7 @@ describe('test harness', () => {
   });
   afterAll(() => db?.drop());
 
-  it('runs the integration project against real PostgreSQL 15', async () => {
+  it('runs the servers project against real PostgreSQL 15', async () => {
     expect(testEngine()).toBe('postgres');
     const [row] = await query<{ version: string }>(db.url, 'select version()');
     expect(row?.version).toMatch(/^PostgreSQL 15\./);
@@ -78,10 +76,6 @@ describe('test harness', () => {
     const rows = await query(inject('postgresAdminUrl'), 'select 1 from pg_database where datname = $1', [extra.name]);
     expect(rows).toHaveLength(0);
     await lingering.end().catch(() => {});
-  });
-
-  it('names only test files that exist among those the sequencer starts first', () => {
-    expect(LONGEST_FIRST.filter((file) => !existsSync(file))).toEqual([]);
   });
 
   it('reaches the shared Redis', async () => {

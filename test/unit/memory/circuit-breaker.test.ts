@@ -6,7 +6,7 @@ import {
   CircuitBreaker,
   type BreakerTransition,
   type CircuitBreakerOptions,
-} from '../../src/memory/circuit-breaker.js';
+} from '../../../src/memory/circuit-breaker.js';
 
 /** The snapshot of a breaker that has seen nothing since its start or its last reset. */
 const emptySnapshot = {

@@ -1,6 +1,0 @@
-/** Child-process entry of startPgliteSnapshot(), compiled by buildChildBundles(): `node pglite-snapshot.mjs <path>`. */
-import { writePgliteSnapshot } from './pglite-snapshot.js';
-
-const path = process.argv[2];
-if (path === undefined) throw new Error('usage: pglite-snapshot-main.ts <path>');
-await writePgliteSnapshot(path);
