@@ -292,7 +292,7 @@ async function runWriters(client: ServiceClient, plan: Plan, prefix: string, dur
     running = false;
     await monitor;
   }
-  if (monitorError !== undefined) throw monitorError;
+  if (monitorError !== undefined) throw monitorError instanceof Error ? monitorError : new Error(String(monitorError));
   return { acknowledged, latencies, during, loadMs: performance.now() - started, peakQueued, statesSeen: [...statesSeen] };
 }
 

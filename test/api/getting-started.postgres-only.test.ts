@@ -127,7 +127,7 @@ describe('cli on the embedded database', () => {
       await held.close();
     }
     expect(existsSync(join(dataDir, 'pglite.lock'))).toBe(false);
-    const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+    const gone = spawnSync(process.execPath, ['-e', '']).pid;
     writeFileSync(
       join(dataDir, 'pglite.lock'),
       JSON.stringify({ ...currentHolder(), pid: gone, start_ticks: null }),

@@ -24,7 +24,7 @@ const postProject = (metadata: string) =>
 
 async function count(table: 'projects' | 'agents' | 'api_keys'): Promise<number> {
   const result = await t.database.db.execute(sql.raw(`select count(*) as n from ${table}`));
-  return Number((result as unknown as { rows: Array<{ n: string }> }).rows[0]!.n);
+  return Number((result as { rows: Array<{ n: string }> }).rows[0]!.n);
 }
 
 const says = (text: string) => expect.stringContaining(text);
@@ -153,7 +153,7 @@ describe('text the database cannot store or the engine would change', () => {
   /** What the engine under test gives back for a text value: PGlite drops a leading U+FEFF. */
   async function engineEcho(value: string): Promise<string> {
     const result = await t.database.db.execute(sql`select ${value}::text as value`);
-    return (result as unknown as { rows: Array<{ value: string }> }).rows[0]!.value;
+    return (result as { rows: Array<{ value: string }> }).rows[0]!.value;
   }
 
   it('refuses a leading U+FEFF everywhere, as PGlite drops it from text it reads', async () => {

@@ -82,7 +82,7 @@ describe.concurrent('servers the client cannot use', () => {
     await expect(connection.callTool('no_such_tool', {})).rejects.toBeInstanceOf(McpMemoryToolError);
   });
 
-  it('fails clearly when the server command does not exist', async ({ mcp }) => {
+  it('fails clearly when the server command does not exist', async () => {
     const connection: McpConnectionOptions = { kind: 'stdio', command: '/nonexistent/mcp-server', args: [] };
     await expect(McpMemoryClient.connect({ connection })).rejects.toThrow(/ENOENT/);
     await expect(McpMemoryClient.connect({})).rejects.toThrow(/memoryFilePath/);

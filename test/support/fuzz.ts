@@ -255,8 +255,8 @@ function sentFields(request: InjectOptions): Record<string, unknown> | undefined
  */
 function expectFaithful(request: FuzzRequest, response: LightMyRequestResponse): void {
   if (response.body === '') return;
-  const body = response.json() as Record<string, unknown>;
-  const where = `${request.method} ${request.url}`;
+  const body = response.json<Record<string, unknown>>();
+  const where = `${request.method} ${String(request.url)}`;
   for (const [field, value] of Object.entries(request.sent ?? sentFields(request) ?? {})) {
     if (!(field in body)) continue;
     const expected = field === 'name' && typeof value === 'string' ? value.trim() : value;
@@ -304,7 +304,7 @@ export function fuzzHarness() {
       (select count(*) from api_keys) as keys,
       (select max(xmin::text::bigint) from api_keys) as key_versions,
       (select count(*) from events) as events, (select count(*) from audit_log) as audit`);
-    return JSON.stringify((result as unknown as { rows: unknown[] }).rows[0]);
+    return JSON.stringify((result as { rows: unknown[] }).rows[0]);
   }
 
   let knownState: string | undefined;
@@ -314,7 +314,7 @@ export function fuzzHarness() {
     const before = knownState ?? (await fingerprint());
     const response = await t.request(request);
     knownState = response.statusCode >= 400 ? before : undefined;
-    expect(response.statusCode, `${request.method} ${request.url} -> ${response.body}`).toBeLessThan(500);
+    expect(response.statusCode, `${request.method} ${String(request.url)} -> ${response.body}`).toBeLessThan(500);
     if (response.statusCode >= 400) {
       expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(response.json()).toMatchObject({ type: expect.any(String), title: expect.any(String), status: response.statusCode, detail: expect.any(String) });

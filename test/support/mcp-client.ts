@@ -52,6 +52,7 @@ export class McpTestScope {
 
 /** `it` with an {@link McpTestScope} as `mcp`, released after the test. */
 export const it = base.extend<{ mcp: McpTestScope }>({
+  // eslint-disable-next-line no-empty-pattern -- vitest reads a fixture's dependencies from this pattern
   mcp: async ({}, use) => {
     const scope = new McpTestScope();
     try {

@@ -55,13 +55,15 @@ function parseLogLines(text: string): Array<Record<string, unknown>> {
   return text.split('\n').flatMap((line) => {
     try {
       const parsed: unknown = JSON.parse(line);
-      return typeof parsed === 'object' && parsed !== null
-        ? [parsed as Record<string, unknown>]
-        : [];
+      return isRecord(parsed) ? [parsed] : [];
     } catch {
       return [];
     }
   });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
 }
 
 /** Waits for the service's ready line; fails at once, with its output, if it exits first. */

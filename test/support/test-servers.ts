@@ -50,7 +50,7 @@ export async function startTestServers(project: TestProject): Promise<() => Prom
   const [dist, postgres, redis, snapshot] = await Promise.allSettled([buildService(), startSharedPostgres(), startRedis(), makePgliteSnapshot()]);
   if (postgres.status === 'rejected' || redis.status === 'rejected' || snapshot.status === 'rejected' || dist.status === 'rejected') {
     for (const made of [snapshot, dist]) if (made.status === 'fulfilled') made.value.remove();
-    await Promise.allSettled([postgres, redis].map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)));
+    await Promise.allSettled([postgres, redis].flatMap((r) => (r.status === 'fulfilled' ? [r.value.stop()] : [])));
     throw [postgres, redis, snapshot, dist].flatMap((r) => (r.status === 'rejected' ? [r.reason] : []))[0];
   }
   project.provide('postgresClusterDataDir', postgres.value.cluster.dataDir);

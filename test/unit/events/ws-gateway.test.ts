@@ -7,7 +7,6 @@ import type { EventLog } from '../../../src/events/event-log.js';
 import { MessageBudget } from '../../../src/events/message-budget.js';
 import {
   CONTROL_MESSAGE_BURST,
-  type GatewaySocket,
   MAX_EVENTS_HELD_DURING_REPLAY,
   REPLAY_LOW_WATER_BYTES,
   WebSocketGateway,
@@ -54,7 +53,7 @@ interface Request { topics?: string[] | null; lastEventId?: number; allowedTopic
 
 async function connected(gateway: WebSocketGateway, request: Request = {}) {
   const socket = new FakeSocket();
-  await gateway.accept(socket as unknown as GatewaySocket, { topics: request.topics ?? null, lastEventId: request.lastEventId, allowedTopics: request.allowedTopics ?? null, keyId: request.keyId ?? null });
+  await gateway.accept(socket, { topics: request.topics ?? null, lastEventId: request.lastEventId, allowedTopics: request.allowedTopics ?? null, keyId: request.keyId ?? null });
   return socket;
 }
 
@@ -90,7 +89,7 @@ describe('WebSocketGateway', () => {
       return [event(2), event(3)];
     });
     const socket = new FakeSocket();
-    const accepting = gateway.accept(socket as unknown as GatewaySocket, { topics: null, lastEventId: 1, allowedTopics: null, keyId: null });
+    const accepting = gateway.accept(socket, { topics: null, lastEventId: 1, allowedTopics: null, keyId: null });
     await vi.waitFor(() => expect(log.readAfter).toHaveBeenCalled());
     bus.publish([event(4)]);
     release();
@@ -297,7 +296,7 @@ describe('WebSocketGateway bounds', () => {
       if (typeof message.id === 'number') socket.bufferedAmount = REPLAY_LOW_WATER_BYTES + 1;
     };
     const request = { topics: null, lastEventId: 0, allowedTopics: null, keyId: null };
-    const accepting = gateway.accept(socket as unknown as GatewaySocket, request);
+    const accepting = gateway.accept(socket, request);
     await vi.advanceTimersByTimeAsync(1_000);
     expect(eventIds(socket)).toEqual([1]);
     for (const expected of [[1, 2], [1, 2, 3]]) {
@@ -315,7 +314,7 @@ describe('WebSocketGateway bounds', () => {
     const { gateway, log } = setup({ logged: [1, 2, 3], maxBufferedBytes: 10 * REPLAY_LOW_WATER_BYTES });
     const socket = new FakeSocket();
     socket.bufferedAmount = REPLAY_LOW_WATER_BYTES + 1;
-    const accepting = gateway.accept(socket as unknown as GatewaySocket, { topics: null, lastEventId: 0, allowedTopics: null, keyId: null });
+    const accepting = gateway.accept(socket, { topics: null, lastEventId: 0, allowedTopics: null, keyId: null });
     await vi.advanceTimersByTimeAsync(100);
     socket.emit('close');
     await vi.advanceTimersByTimeAsync(100);
@@ -333,7 +332,7 @@ describe('WebSocketGateway bounds', () => {
       return [];
     });
     const socket = new FakeSocket();
-    const accepting = gateway.accept(socket as unknown as GatewaySocket, { topics: null, lastEventId: 0, allowedTopics: null, keyId: null });
+    const accepting = gateway.accept(socket, { topics: null, lastEventId: 0, allowedTopics: null, keyId: null });
     await vi.waitFor(() => expect(log.readAfter).toHaveBeenCalled());
     bus.publish(Array.from({ length: MAX_EVENTS_HELD_DURING_REPLAY }, (_, index) => event(index + 2)));
     expect(socket.closedWith).toBeUndefined();

@@ -283,6 +283,7 @@ describe('ReplayWorker: the breaker', () => {
 
   it('keeps the reason of a failure that is not an Error', async () => {
     const { queue, server, worker } = setup();
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a reason that is not an Error, on purpose
     server.onStore = () => Promise.reject('socket hang up');
     queue.add('a');
     await worker.drain();

@@ -3,7 +3,6 @@ import { NotFoundError, PreconditionFailedError } from '../../../src/domain/erro
 import type { Project } from '../../../src/domain/project.js';
 import { ProjectService } from '../../../src/services/project-service.js';
 import type { AgentRepository } from '../../../src/store/agent-repository.js';
-import type { ProjectRepository } from '../../../src/store/project-repository.js';
 import { type Actor, unrestricted } from '../../../src/domain/auth.js';
 import { fakeWrites } from './fakes.js';
 
@@ -23,7 +22,7 @@ function setup() {
     update: vi.fn(async () => ({ ...project, name: 'B', version: 3 })), delete: vi.fn(async () => project),
   };
   const agents = { detachFromProject: vi.fn(async () => [agent]) };
-  const service = new ProjectService(fakes.db, fakes.writes, projects as unknown as ProjectRepository, agents as unknown as AgentRepository);
+  const service = new ProjectService(fakes.db, fakes.writes, projects, agents as unknown as AgentRepository);
   return { ...fakes, projects, agents, service };
 }
 

@@ -43,7 +43,7 @@ const plant = (holder: Partial<LockHolder>) =>
 
 /** The PID of a process that has exited (and been reaped). */
 function deadPid(): number {
-  return spawnSync(process.execPath, ['-e', '']).pid!;
+  return spawnSync(process.execPath, ['-e', '']).pid;
 }
 
 /** A process that exited and that its parent never waits for: `sh` forks it, then execs `sleep`. */
@@ -52,7 +52,7 @@ async function zombiePid(): Promise<number> {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   children.push(parentOfZombie);
-  const [line] = (await once(parentOfZombie.stdout!, 'data')) as [Buffer];
+  const [line] = (await once(parentOfZombie.stdout, 'data')) as [Buffer];
   const pid = Number(line.toString().trim());
   await expect.poll(() => readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2]).toBe('Z');
   return pid;
