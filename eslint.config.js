@@ -15,7 +15,10 @@ const forbidden = (...layers) => ({
 });
 
 const layers = [
-  ['src/domain/**', ['http', 'plugins', 'services', 'store', 'events', 'memory', 'client', 'config', 'app']],
+  [
+    'src/domain/**',
+    ['http', 'plugins', 'services', 'store', 'events', 'memory', 'client', 'config', 'app'],
+  ],
   ['src/store/**', ['http', 'plugins', 'services', 'events', 'memory', 'client', 'app']],
   ['src/events/**', ['http', 'plugins', 'services', 'memory', 'client', 'app']],
   ['src/memory/**', ['http', 'plugins', 'services', 'events', 'client', 'app']],
@@ -25,11 +28,23 @@ const layers = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'coverage/', 'reports/', 'packages/client/dist/', '**/*.mjs', '**/*.cjs'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'coverage/',
+      'reports/',
+      'packages/client/dist/',
+      '**/*.mjs',
+      '**/*.cjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
-    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       // Fastify plugins and handlers are async by contract, awaited or not.
@@ -38,7 +53,10 @@ export default tseslint.config(
       'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
     },
   },
   {
@@ -56,7 +74,10 @@ export default tseslint.config(
       '@typescript-eslint/no-base-to-string': 'off',
     },
   },
-  ...layers.map(([files, banned]) => ({ files: [files], rules: { 'no-restricted-imports': ['error', forbidden(...banned)] } })),
+  ...layers.map(([files, banned]) => ({
+    files: [files],
+    rules: { 'no-restricted-imports': ['error', forbidden(...banned)] },
+  })),
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
   prettier,
 );

@@ -11,7 +11,10 @@ const LENGTH = String(Buffer.byteLength(BODY));
 
 const server = createServer((request, response) => {
   if (request.method === 'GET' && request.url === '/health/live') {
-    response.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': LENGTH });
+    response.writeHead(200, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': LENGTH,
+    });
     response.end(BODY);
     return;
   }
@@ -25,5 +28,8 @@ process.on('SIGTERM', () => {
 });
 server.listen(0, '127.0.0.1', () => {
   const address = server.address();
-  announceReady({ port: typeof address === 'object' && address !== null ? address.port : 0, pid: process.pid });
+  announceReady({
+    port: typeof address === 'object' && address !== null ? address.port : 0,
+    pid: process.pid,
+  });
 });

@@ -30,7 +30,8 @@ function arg(name: string): string {
 
 function numberArg(name: string): number {
   const value = Number(arg(name));
-  if (!Number.isInteger(value) || value < 0) throw new Error(`baseline-memory: --${name} must be a non-negative integer`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new Error(`baseline-memory: --${name} must be a non-negative integer`);
   return value;
 }
 
@@ -48,7 +49,10 @@ const keyOf = (index: number) => `${prefix}-${String(index).padStart(6, '0')}`;
 async function main(): Promise<void> {
   // server-memory gets only the environment given here, so the run marker is passed on explicitly.
   const marker = process.env[RUN_MARKER_VARIABLE];
-  const connection = serverMemoryConnection(file, marker === undefined ? {} : { [RUN_MARKER_VARIABLE]: marker });
+  const connection = serverMemoryConnection(
+    file,
+    marker === undefined ? {} : { [RUN_MARKER_VARIABLE]: marker },
+  );
   const fileBytesBefore = statSync(file).size;
   const client = await McpMemoryClient.connect({ connection });
   try {
@@ -56,11 +60,15 @@ async function main(): Promise<void> {
     if (serverPid === undefined) throw new Error('no server-memory process');
     // The grown graph must read back as the service's entries, or the server would not be doing what it does for the service.
     const seed = await client.get('seed-000000');
-    if (seed === null) throw new Error(`${file}: the grown graph does not hold the entry seed-000000 in the service's format`);
+    if (seed === null)
+      throw new Error(
+        `${file}: the grown graph does not hold the entry seed-000000 in the service's format`,
+      );
 
     let index = 0;
     const warmupEnd = performance.now() + warmupMs;
-    while (performance.now() < warmupEnd) await client.store(benchRecord(`${prefix}-warm-${index++}`, contentBytes, TAGS));
+    while (performance.now() < warmupEnd)
+      await client.store(benchRecord(`${prefix}-warm-${index++}`, contentBytes, TAGS));
 
     const latencies: number[] = [];
     const cpuBefore = readCpuMs(serverPid);
@@ -77,12 +85,17 @@ async function main(): Promise<void> {
     const searchLatencies: number[] = [];
     let missing = 0;
     const step = Math.max(1, Math.floor(latencies.length / Math.max(1, searches)));
-    for (let written = 0; written < latencies.length && searchLatencies.length < searches; written += step) {
+    for (
+      let written = 0;
+      written < latencies.length && searchLatencies.length < searches;
+      written += step
+    ) {
       const record = benchRecord(keyOf(written), contentBytes, TAGS);
       const sent = performance.now();
       const hits = await client.search(record.key, { limit: 20 });
       searchLatencies.push(performance.now() - sent);
-      if (!hits.some((hit) => hit.key === record.key && hit.content === record.content)) missing += 1;
+      if (!hits.some((hit) => hit.key === record.key && hit.content === record.content))
+        missing += 1;
     }
 
     const store = summarize(latencies);

@@ -16,21 +16,31 @@ import Fastify from 'fastify';
 import pg from 'pg';
 import { announceReady } from './lib/ready.js';
 
-const COLUMNS = '"id", "name", "description", "status", "sparc_mode", "metadata", "version", "created_at", "updated_at"';
+const COLUMNS =
+  '"id", "name", "description", "status", "sparc_mode", "metadata", "version", "created_at", "updated_at"';
 const BY_ID = `select ${COLUMNS} from "projects" where "projects"."id" = $1`;
 const ORDER = 'order by "projects"."created_at" desc, "projects"."id" desc';
 const INSERT =
   'insert into "projects" ("id", "name", "description", "status", "sparc_mode", "metadata", "version", "created_at", "updated_at") ' +
   `values (default, $1, $2, $3, $4, $5, default, default, default) returning ${COLUMNS}`;
 /** Body field → column, so PATCH builds its SET list from known names only. */
-const PATCHABLE: Record<string, string> = { name: 'name', description: 'description', status: 'status', sparc_mode: 'sparc_mode', metadata: 'metadata' };
+const PATCHABLE: Record<string, string> = {
+  name: 'name',
+  description: 'description',
+  status: 'status',
+  sparc_mode: 'sparc_mode',
+  metadata: 'metadata',
+};
 
 type Body = Record<string, unknown>;
 
 async function serve(): Promise<void> {
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error('DATABASE_URL is required');
-  const pool = new pg.Pool({ connectionString: url, max: Number(process.env.DATABASE_POOL_SIZE ?? 20) });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: Number(process.env.DATABASE_POOL_SIZE ?? 20),
+  });
   const app = Fastify({ logger: false });
 
   app.get('/api/v1/projects/:id', async (request, reply) => {
@@ -48,14 +58,23 @@ async function serve(): Promise<void> {
     const paging = [limit, ...(offset === 0 ? [] : [offset])];
     const placeholders = paging.map((_, index) => `$${filter.length + index + 1}`);
     const limits = ` limit ${placeholders[0]}${offset === 0 ? '' : ` offset ${placeholders[1]}`}`;
-    const page = await pool.query(`select ${COLUMNS} from "projects"${where} ${ORDER}${limits}`, [...filter, ...paging]);
+    const page = await pool.query(`select ${COLUMNS} from "projects"${where} ${ORDER}${limits}`, [
+      ...filter,
+      ...paging,
+    ]);
     const total = await pool.query(`select count(*) from "projects"${where}`, filter);
     return { items: page.rows, total: Number(total.rows[0].count), limit, offset };
   });
 
   app.post('/api/v1/projects', async (request, reply) => {
     const body = request.body as Body;
-    const values = [body.name, body.description ?? null, body.status ?? 'active', body.sparc_mode ?? 'specification', JSON.stringify(body.metadata ?? {})];
+    const values = [
+      body.name,
+      body.description ?? null,
+      body.status ?? 'active',
+      body.sparc_mode ?? 'specification',
+      JSON.stringify(body.metadata ?? {}),
+    ];
     const { rows } = await pool.query(INSERT, values);
     return reply.code(201).send(rows[0]);
   });
@@ -65,7 +84,10 @@ async function serve(): Promise<void> {
     const names = Object.keys(body).filter((key) => key in PATCHABLE);
     const values = names.map((key) => (key === 'metadata' ? JSON.stringify(body[key]) : body[key]));
     const set = names.map((key, index) => `"${PATCHABLE[key]}" = $${index + 1}`);
-    set.push('"version" = "projects"."version" + 1', `"updated_at" = greatest(now(), "projects"."updated_at" + interval '1 millisecond')`);
+    set.push(
+      '"version" = "projects"."version" + 1',
+      `"updated_at" = greatest(now(), "projects"."updated_at" + interval '1 millisecond')`,
+    );
     const sql = `update "projects" set ${set.join(', ')} where "projects"."id" = $${names.length + 1} returning ${COLUMNS}`;
     const { rows } = await pool.query(sql, [...values, (request.params as { id: string }).id]);
     return rows[0] ?? reply.code(404).send({ status: 404 });
@@ -81,7 +103,10 @@ async function serve(): Promise<void> {
   await pool.query('select 1');
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
-  announceReady({ port: typeof address === 'object' && address !== null ? address.port : 0, pid: process.pid });
+  announceReady({
+    port: typeof address === 'object' && address !== null ? address.port : 0,
+    pid: process.pid,
+  });
 }
 
 serve().catch((error: unknown) => {

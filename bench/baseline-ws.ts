@@ -27,7 +27,12 @@ const server = createServer((request, response) => {
       sent += 1;
     }
     const body = JSON.stringify({ sent });
-    response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+    response
+      .writeHead(200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+      })
+      .end(body);
   });
 });
 
@@ -47,5 +52,8 @@ process.on('SIGTERM', () => {
 });
 server.listen(0, '127.0.0.1', () => {
   const address = server.address();
-  announceReady({ port: typeof address === 'object' && address !== null ? address.port : 0, pid: process.pid });
+  announceReady({
+    port: typeof address === 'object' && address !== null ? address.port : 0,
+    pid: process.pid,
+  });
 });

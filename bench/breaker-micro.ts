@@ -100,17 +100,28 @@ async function rejectionFloor(n: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  await opened.execute(async () => Promise.reject(new Error('backend down')), options).catch(() => undefined);
+  await opened
+    .execute(async () => Promise.reject(new Error('backend down')), options)
+    .catch(() => undefined);
   if (opened.currentState().name !== 'OPEN') throw new Error('the breaker did not open');
   const loops = { direct, closed: viaClosed, open: viaOpen, timeoutFloor, rejectionFloor };
   for (const loop of Object.values(loops)) await loop(warmup);
-  const samples: Record<keyof typeof loops, number[]> = { direct: [], closed: [], open: [], timeoutFloor: [], rejectionFloor: [] };
+  const samples: Record<keyof typeof loops, number[]> = {
+    direct: [],
+    closed: [],
+    open: [],
+    timeoutFloor: [],
+    rejectionFloor: [],
+  };
   for (let round = 0; round < rounds; round++) {
-    for (const [name, loop] of Object.entries(loops) as Array<[keyof typeof loops, (n: number) => Promise<number>]>) {
+    for (const [name, loop] of Object.entries(loops) as Array<
+      [keyof typeof loops, (n: number) => Promise<number>]
+    >) {
       samples[name].push(((await loop(iterations)) * 1e6) / iterations);
     }
   }
-  if (closed.currentState().name !== 'CLOSED' || opened.currentState().name !== 'OPEN') throw new Error('breaker state changed during the run');
+  if (closed.currentState().name !== 'CLOSED' || opened.currentState().name !== 'OPEN')
+    throw new Error('breaker state changed during the run');
   announceReady({
     iterations,
     rounds,

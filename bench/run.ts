@@ -14,11 +14,23 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { killAllChildrenSync, processesOfRun, setRunMarker, survivingChildPids } from './lib/child.js';
+import {
+  killAllChildrenSync,
+  processesOfRun,
+  setRunMarker,
+  survivingChildPids,
+} from './lib/child.js';
 import { type Suite, bootstrapKeyIn, createContext } from './lib/context.js';
 import { SEED_PROJECTS_SQL, type BenchDatabase, startBenchDatabase } from './lib/postgres.js';
 import {
-  type BenchmarkResult, latestDir, machineInfo, readAllResults, referenceDir, renderText, updateReadme, writeResult,
+  type BenchmarkResult,
+  latestDir,
+  machineInfo,
+  readAllResults,
+  referenceDir,
+  renderText,
+  updateReadme,
+  writeResult,
 } from './lib/results.js';
 import { breakerSuite } from './suites/breaker.js';
 import { healthSuite } from './suites/health.js';
@@ -40,11 +52,15 @@ const quick = args.includes('--quick');
 const record = args.includes('--record');
 const resultsDir = record ? referenceDir : latestDir;
 const onlyArg = args.find((arg) => arg.startsWith('--only='));
-const selected = onlyArg ? onlyArg.slice('--only='.length).split(',').filter(Boolean) : Object.keys(SUITES);
+const selected = onlyArg
+  ? onlyArg.slice('--only='.length).split(',').filter(Boolean)
+  : Object.keys(SUITES);
 const unknown = selected.filter((name) => !(name in SUITES));
 const known = (arg: string) => arg === '--quick' || arg === '--record' || arg.startsWith('--only=');
 if (unknown.length > 0 || !args.every(known)) {
-  process.stderr.write(`usage: tsx bench/run.ts [--quick] [--record] [--only=${Object.keys(SUITES).join(',')}]\n`);
+  process.stderr.write(
+    `usage: tsx bench/run.ts [--quick] [--record] [--only=${Object.keys(SUITES).join(',')}]\n`,
+  );
   process.exit(2);
 }
 
@@ -60,7 +76,9 @@ setRunMarker(runId);
 // Hard bound on the whole run: kill everything and fail rather than hang.
 const WATCHDOG_MS = (quick ? 5 : 25) * 60_000;
 const watchdog = setTimeout(() => {
-  process.stderr.write(`\nbench: still running after ${WATCHDOG_MS / 60_000} min; stopping everything\n`);
+  process.stderr.write(
+    `\nbench: still running after ${WATCHDOG_MS / 60_000} min; stopping everything\n`,
+  );
   killAllChildrenSync();
   process.exit(3); // the exit hook of test/support/process.ts stops PostgreSQL and removes its files
 }, WATCHDOG_MS);
@@ -78,7 +96,9 @@ async function runSuites(db: BenchDatabase): Promise<BenchmarkResult[]> {
     }
     await db.query(SEED_PROJECTS_SQL, [SEEDED_PROJECTS]);
     await db.query('analyze');
-    const { rows } = await db.query<{ id: string }>('select id from projects order by created_at desc, id desc');
+    const { rows } = await db.query<{ id: string }>(
+      'select id from projects order by created_at desc, id desc',
+    );
     context.projectIds = rows.map((row) => row.id);
     const results: BenchmarkResult[] = [];
     for (const name of selected) {
@@ -91,12 +111,31 @@ async function runSuites(db: BenchDatabase): Promise<BenchmarkResult[]> {
       try {
         const measured = await suite.run(context);
         const pass = measured.cases.every((c) => c.pass !== false);
-        result = { ...measured, mode, machine, durationSec: (performance.now() - suiteStarted) / 1000, pass };
+        result = {
+          ...measured,
+          mode,
+          machine,
+          durationSec: (performance.now() - suiteStarted) / 1000,
+          pass,
+        };
       } catch (error) {
         log(`${name} FAILED: ${(error as Error)?.stack ?? String(error)}`);
-        result = { name, title: suite.title, mode, machine, durationSec: (performance.now() - suiteStarted) / 1000, settings: {}, cases: [], pass: false, error: String((error as Error)?.message ?? error) };
+        result = {
+          name,
+          title: suite.title,
+          mode,
+          machine,
+          durationSec: (performance.now() - suiteStarted) / 1000,
+          settings: {},
+          cases: [],
+          pass: false,
+          error: String((error as Error)?.message ?? error),
+        };
       }
-      result.settings = { ...result.settings, loadAverage: { start: loadAverageAtStart, end: roundedLoad() } };
+      result.settings = {
+        ...result.settings,
+        loadAverage: { start: loadAverageAtStart, end: roundedLoad() },
+      };
       result.source = source;
       log(`${name}: wrote ${writeResult(result, resultsDir)}`);
       results.push(result);
@@ -112,8 +151,12 @@ const roundedLoad = () => loadavg().map((value) => Math.round(value * 100) / 100
 /** The code measured: the commit and how many files differ from it (others may be editing src/ meanwhile). */
 function sourceInfo(): { commit: string; modifiedFiles: number } {
   try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    const status = execFileSync('git', ['status', '--porcelain', '--', 'src'], { encoding: 'utf8' });
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      encoding: 'utf8',
+    }).trim();
+    const status = execFileSync('git', ['status', '--porcelain', '--', 'src'], {
+      encoding: 'utf8',
+    });
     return { commit, modifiedFiles: status.split('\n').filter(Boolean).length };
   } catch {
     return { commit: 'unknown', modifiedFiles: -1 };
@@ -125,8 +168,14 @@ const source = sourceInfo();
 function isTsxEsbuildService(pid: number): boolean {
   try {
     const commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    const parent = Number(/^\d+ \(.*\) \S+ (\d+)/s.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1]);
-    return parent === process.pid && commandLine.includes('/@esbuild/') && commandLine.includes('--service');
+    const parent = Number(
+      /^\d+ \(.*\) \S+ (\d+)/s.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1],
+    );
+    return (
+      parent === process.pid &&
+      commandLine.includes('/@esbuild/') &&
+      commandLine.includes('--service')
+    );
   } catch {
     return true; // gone
   }
@@ -134,7 +183,10 @@ function isTsxEsbuildService(pid: number): boolean {
 
 function pgrep(args: string[]): number[] {
   try {
-    return execFileSync('pgrep', args, { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+    return execFileSync('pgrep', args, { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }
@@ -147,21 +199,31 @@ function pgrep(args: string[]): number[] {
  * environment area for its process titles, so the marker cannot find it.
  */
 function orphans(postgresPatterns: string[]): string[] {
-  const found = new Set<number>([...processesOfRun(runId), ...survivingChildPids(), ...pgrep(['-P', String(process.pid)])]);
+  const found = new Set<number>([
+    ...processesOfRun(runId),
+    ...survivingChildPids(),
+    ...pgrep(['-P', String(process.pid)]),
+  ]);
   for (const pattern of postgresPatterns) for (const pid of pgrep(['-f', pattern])) found.add(pid);
-  return [...found].filter((pid) => !isTsxEsbuildService(pid)).map((pid) => {
-    try {
-      return `${pid} ${execFileSync('ps', ['-o', 'ppid=,pgid=,args=', '-p', String(pid)], { encoding: 'utf8' }).trim()}`;
-    } catch {
-      return String(pid);
-    }
-  });
+  return [...found]
+    .filter((pid) => !isTsxEsbuildService(pid))
+    .map((pid) => {
+      try {
+        return `${pid} ${execFileSync('ps', ['-o', 'ppid=,pgid=,args=', '-p', String(pid)], { encoding: 'utf8' }).trim()}`;
+      } catch {
+        return String(pid);
+      }
+    });
 }
 
 async function main(): Promise<number> {
   const machine = machineInfo();
   log(`swarm-control benchmarks (${quick ? 'quick' : 'full'}): ${selected.join(', ')}`);
-  log(`Node ${machine.node}, ${machine.cpus} × ${machine.cpuModel}, load average ${loadavg().map((value) => value.toFixed(2)).join(' ')}`);
+  log(
+    `Node ${machine.node}, ${machine.cpus} × ${machine.cpuModel}, load average ${loadavg()
+      .map((value) => value.toFixed(2))
+      .join(' ')}`,
+  );
   let results: BenchmarkResult[] = [];
   let db: BenchDatabase | undefined;
   const postgresPatterns: string[] = [];
@@ -183,7 +245,9 @@ async function main(): Promise<number> {
   process.stdout.write(`\n${renderText(results)}\n\n`);
   if (record) updateReadme(readAllResults(referenceDir));
   const failed = results.filter((result) => !result.pass);
-  log(`${record ? 'reference results and bench/README.md updated' : `results in ${latestDir}`}; ${failed.length === 0 ? 'every target met' : `FAILED: ${failed.map((result) => result.name).join(', ')}`}`);
+  log(
+    `${record ? 'reference results and bench/README.md updated' : `results in ${latestDir}`}; ${failed.length === 0 ? 'every target met' : `FAILED: ${failed.map((result) => result.name).join(', ')}`}`,
+  );
   return failed.length === 0 ? 0 : 1;
 }
 

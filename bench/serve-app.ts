@@ -16,7 +16,11 @@ import { announceReady, gcOnSignal } from './lib/ready.js';
 async function serve(): Promise<void> {
   pinNextTickShape();
   const config = loadConfig();
-  const target = resolveDatabaseTarget(config.DATABASE_URL, config.DATA_DIR, config.DATABASE_POOL_SIZE);
+  const target = resolveDatabaseTarget(
+    config.DATABASE_URL,
+    config.DATA_DIR,
+    config.DATABASE_POOL_SIZE,
+  );
   const app = await buildApp({ config, database: { target } });
   let stopping = false;
   const stop = async () => {
@@ -30,7 +34,10 @@ async function serve(): Promise<void> {
   gcOnSignal(); // only acts under --expose-gc (the WebSocket memory figures)
   await app.listen({ host: config.HOST, port: config.PORT });
   const address = app.server.address();
-  announceReady({ port: typeof address === 'object' && address !== null ? address.port : config.PORT, pid: process.pid });
+  announceReady({
+    port: typeof address === 'object' && address !== null ? address.port : config.PORT,
+    pid: process.pid,
+  });
 }
 
 serve().catch((error: unknown) => {

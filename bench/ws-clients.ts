@@ -17,7 +17,15 @@ import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { announceReady } from './lib/ready.js';
 import { SampleBuffer, summarize } from './lib/stats.js';
-import type { BroadcastReply, ClientCommand, ClientReply, CloseReply, OpenReply, Trigger, WriteReply } from './lib/ws-protocol.js';
+import type {
+  BroadcastReply,
+  ClientCommand,
+  ClientReply,
+  CloseReply,
+  OpenReply,
+  Trigger,
+  WriteReply,
+} from './lib/ws-protocol.js';
 
 interface Slot {
   socket: WebSocket;
@@ -45,7 +53,13 @@ let unexpectedCloses = 0;
 function onFrame(slot: Slot, data: WebSocket.RawData): void {
   const at = performance.now();
   const write = pending;
-  if (write === undefined || slot.seen === write.seq || !Buffer.isBuffer(data) || !data.includes(write.marker)) return;
+  if (
+    write === undefined ||
+    slot.seen === write.seq ||
+    !Buffer.isBuffer(data) ||
+    !data.includes(write.marker)
+  )
+    return;
   slot.seen = write.seq;
   if (write.frameBytes === 0) write.frameBytes = data.length;
   write.receipts[write.received++] = at;
@@ -54,7 +68,11 @@ function onFrame(slot: Slot, data: WebSocket.RawData): void {
 
 function openOne(url: string, headers: Record<string, string>, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs, headers });
+    const socket = new WebSocket(url, {
+      perMessageDeflate: false,
+      handshakeTimeout: timeoutMs,
+      headers,
+    });
     const slot: Slot = { socket, seen: -1 };
     let welcomed = false;
     const timer = setTimeout(() => fail(new Error(`no WELCOME within ${timeoutMs} ms`)), timeoutMs);
@@ -90,7 +108,11 @@ async function open(command: Extract<ClientCommand, { cmd: 'open' }>): Promise<O
     while (next < command.count && Date.now() < deadline) {
       next += 1;
       try {
-        await openOne(command.url, command.headers, Math.max(1_000, Math.min(30_000, deadline - Date.now())));
+        await openOne(
+          command.url,
+          command.headers,
+          Math.max(1_000, Math.min(30_000, deadline - Date.now())),
+        );
         opened += 1;
       } catch (error) {
         failed += 1;
@@ -99,7 +121,14 @@ async function open(command: Extract<ClientCommand, { cmd: 'open' }>): Promise<O
     }
   };
   await Promise.all(Array.from({ length: Math.min(command.concurrency, command.count) }, worker));
-  return { cmd: 'open', opened, failed, total: slots.length, ms: performance.now() - started, ...(firstError === undefined ? {} : { firstError }) };
+  return {
+    cmd: 'open',
+    opened,
+    failed,
+    total: slots.length,
+    ms: performance.now() - started,
+    ...(firstError === undefined ? {} : { firstError }),
+  };
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -109,12 +138,26 @@ function send(trigger: Trigger, url: URL, method: string, body: string): Promise
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       url,
-      { method, agent, headers: { ...trigger.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: 30_000 },
+      {
+        method,
+        agent,
+        headers: {
+          ...trigger.headers,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
+        timeout: 30_000,
+      },
       (response) => {
         response.resume();
         response.on('end', () => {
           const at = performance.now();
-          if (response.statusCode !== 200) reject(new Error(`${method} ${url.pathname} answered ${response.statusCode} (${trigger.kind})`));
+          if (response.statusCode !== 200)
+            reject(
+              new Error(
+                `${method} ${url.pathname} answered ${response.statusCode} (${trigger.kind})`,
+              ),
+            );
           else resolve(at);
         });
       },
@@ -128,7 +171,13 @@ function send(trigger: Trigger, url: URL, method: string, body: string): Promise
 /** A baseline frame carrying `marker`, padded to exactly `bytes` bytes (when bytes allows). */
 function baselineFrame(seq: number, marker: string, bytes: number): string {
   const envelope = (pad: string) =>
-    JSON.stringify({ id: seq, type: 'PROJECT_UPDATE', topic: 'project:00000000-0000-4000-8000-000000000000', timestamp: new Date().toISOString(), data: { marker, pad } });
+    JSON.stringify({
+      id: seq,
+      type: 'PROJECT_UPDATE',
+      topic: 'project:00000000-0000-4000-8000-000000000000',
+      timestamp: new Date().toISOString(),
+      data: { marker, pad },
+    });
   return envelope('x'.repeat(Math.max(0, bytes - Buffer.byteLength(envelope('')))));
 }
 
@@ -144,7 +193,15 @@ interface Series {
   frameBytes: number;
   writes: number;
 }
-const newSeries = (): Series => ({ e2e: new SampleBuffer(1 << 16), spread: new SampleBuffer(1 << 16), last: [], responses: [], missing: 0, frameBytes: 0, writes: 0 });
+const newSeries = (): Series => ({
+  e2e: new SampleBuffer(1 << 16),
+  spread: new SampleBuffer(1 << 16),
+  last: [],
+  responses: [],
+  missing: 0,
+  frameBytes: 0,
+  writes: 0,
+});
 let series = newSeries();
 let sequence = 0;
 
@@ -154,14 +211,25 @@ async function write(command: Extract<ClientCommand, { cmd: 'write' }>): Promise
   const clients = slots.length;
   let frameBytes = 0;
   const url =
-    trigger.kind === 'service' ? new URL(`/api/v1/projects/${trigger.projectId}`, trigger.baseUrl) : new URL('/broadcast', trigger.baseUrl);
+    trigger.kind === 'service'
+      ? new URL(`/api/v1/projects/${trigger.projectId}`, trigger.baseUrl)
+      : new URL('/broadcast', trigger.baseUrl);
   for (let i = 0; i < command.count; i++) {
     const seq = Date.now() * 1000 + (sequence++ % 1000);
     const marker = `bw:${nonce}:${seq}:`;
     const body =
-      trigger.kind === 'service' ? JSON.stringify({ description: marker }) : baselineFrame(seq, marker, trigger.frameBytes);
+      trigger.kind === 'service'
+        ? JSON.stringify({ description: marker })
+        : baselineFrame(seq, marker, trigger.frameBytes);
     const pendingWrite: Pending = {
-      seq, marker: Buffer.from(marker), sentAt: 0, receipts: new Float64Array(clients), received: 0, expected: clients, frameBytes: 0, done: () => undefined,
+      seq,
+      marker: Buffer.from(marker),
+      sentAt: 0,
+      receipts: new Float64Array(clients),
+      received: 0,
+      expected: clients,
+      frameBytes: 0,
+      done: () => undefined,
     };
     let timer: NodeJS.Timeout | undefined;
     const allReceived = new Promise<void>((resolve) => {
@@ -170,7 +238,12 @@ async function write(command: Extract<ClientCommand, { cmd: 'write' }>): Promise
     });
     pending = pendingWrite;
     pendingWrite.sentAt = performance.now();
-    const respondedAt = await send(trigger, url, trigger.kind === 'service' ? 'PATCH' : 'POST', body);
+    const respondedAt = await send(
+      trigger,
+      url,
+      trigger.kind === 'service' ? 'PATCH' : 'POST',
+      body,
+    );
     if (clients > 0) await allReceived;
     clearTimeout(timer);
     pending = undefined;
@@ -229,7 +302,10 @@ async function closeAll(timeoutMs: number): Promise<CloseReply> {
       }),
   );
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.all(closing), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  await Promise.race([
+    Promise.all(closing),
+    new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+  ]);
   clearTimeout(timer);
   unexpectedCloses = 0;
   return { cmd: 'closeAll', closed: closing.length, ms: performance.now() - started };
@@ -255,7 +331,12 @@ if (!process.send) {
 process.on('message', (command: ClientCommand) => {
   handle(command)
     .then((reply) => process.send!(reply))
-    .catch((error: unknown) => process.send!({ cmd: 'error', message: (error as Error)?.stack ?? String(error) } satisfies ClientReply));
+    .catch((error: unknown) =>
+      process.send!({
+        cmd: 'error',
+        message: (error as Error)?.stack ?? String(error),
+      } satisfies ClientReply),
+    );
 });
 process.on('disconnect', () => process.exit(0));
 process.on('SIGTERM', () => {

@@ -12,14 +12,31 @@ const common = { bundle: true, format: 'esm', sourcemap: true, logLevel: 'warnin
 
 rmSync(out, { recursive: true, force: true });
 await build({
-  ...common, entryPoints: [join(root, 'src/client/index.ts')], outfile: join(out, 'index.js'),
-  platform: 'node', target: 'node20', external: ['ws'],
+  ...common,
+  entryPoints: [join(root, 'src/client/index.ts')],
+  outfile: join(out, 'index.js'),
+  platform: 'node',
+  target: 'node20',
+  external: ['ws'],
 });
 await build({
-  ...common, entryPoints: [join(root, 'src/client/browser.ts')], outfile: join(out, 'browser.js'),
-  platform: 'browser', target: 'es2022',
+  ...common,
+  entryPoints: [join(root, 'src/client/browser.ts')],
+  outfile: join(out, 'browser.js'),
+  platform: 'browser',
+  target: 'es2022',
 });
-execFileSync(process.execPath, [
-  join(root, 'node_modules/dts-bundle-generator/dist/bin/dts-bundle-generator.js'), '--silent', '--no-check',
-  '--project', join(root, 'packages/client/tsconfig.json'), '-o', join(out, 'index.d.ts'), join(root, 'src/client/index.ts'),
-], { stdio: 'inherit' });
+execFileSync(
+  process.execPath,
+  [
+    join(root, 'node_modules/dts-bundle-generator/dist/bin/dts-bundle-generator.js'),
+    '--silent',
+    '--no-check',
+    '--project',
+    join(root, 'packages/client/tsconfig.json'),
+    '-o',
+    join(out, 'index.d.ts'),
+    join(root, 'src/client/index.ts'),
+  ],
+  { stdio: 'inherit' },
+);

@@ -17,12 +17,19 @@ function newestSourceTime(dir) {
   }, 0);
 }
 
-const upToDate = existsSync(stamp) && statSync(stamp).mtimeMs >= newestSourceTime(join(root, 'src'));
+const upToDate =
+  existsSync(stamp) && statSync(stamp).mtimeMs >= newestSourceTime(join(root, 'src'));
 if (process.argv.includes('--if-needed') && upToDate) process.exit(0);
 if (process.argv.includes('--if-needed')) {
   process.stderr.write('Compiling src/ to dist/ (first start or changed sources): some seconds.\n');
 }
 
 rmSync(join(root, 'dist'), { recursive: true, force: true });
-execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
-cpSync(join(root, 'src/store/migrations'), join(root, 'dist/store/migrations'), { recursive: true });
+execFileSync(
+  process.execPath,
+  [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')],
+  { stdio: 'inherit' },
+);
+cpSync(join(root, 'src/store/migrations'), join(root, 'dist/store/migrations'), {
+  recursive: true,
+});

@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import { validatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { type DestinationStream, destination } from 'pino';
@@ -11,7 +15,9 @@ import { installJsonParser } from './http/json-body.js';
 import { swaggerOptions } from './http/openapi.js';
 import { isDatabaseUnavailable } from './store/database-errors.js';
 import {
-  answerClientError, frameworkErrorHandler, installProblemHandlers,
+  answerClientError,
+  frameworkErrorHandler,
+  installProblemHandlers,
 } from './http/problem.js';
 import { loggableUrl, redactingDestination } from './http/redaction.js';
 import { json, problems } from './http/responses.js';
@@ -81,8 +87,11 @@ function loggerOptions(options: AppOptions): FastifyServerOptions['logger'] {
     stream: redactingDestination(options.logStream ?? destination(1)),
     serializers: {
       req: (request: FastifyRequest) => ({
-        method: request.method, url: loggableUrl(request.url), host: request.host,
-        remoteAddress: request.ip, remotePort: request.socket?.remotePort,
+        method: request.method,
+        url: loggableUrl(request.url),
+        host: request.host,
+        remoteAddress: request.ip,
+        remotePort: request.socket?.remotePort,
       }),
     },
   };
@@ -127,7 +136,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const routeTable: Array<{ method: string; url: string }> = [];
   app.decorate('routeTable', routeTable);
   app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) if (method !== 'HEAD') routeTable.push({ method, url: route.url });
+    for (const method of [route.method].flat())
+      if (method !== 'HEAD') routeTable.push({ method, url: route.url });
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -171,7 +171,9 @@ function lockedAdvice(error: DataDirectoryLockedError, config: Config): Error {
 function serviceUrl(text: string): URL {
   const url = URL.canParse(text) ? new URL(text) : null;
   if (url === null || !['http:', 'https:'].includes(url.protocol)) {
-    throw new CliUsageError(`--url needs the service's URL, e.g. http://127.0.0.1:3000, not ${text}`);
+    throw new CliUsageError(
+      `--url needs the service's URL, e.g. http://127.0.0.1:3000, not ${text}`,
+    );
   }
   return url;
 }

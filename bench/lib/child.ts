@@ -55,8 +55,19 @@ export interface Child {
 }
 
 /** `node --import tsx <script>` arguments for a TypeScript entry point under bench/. */
-export function tsxScript(script: string, nodeFlags: string[] = []): { command: string; args: string[] } {
-  return { command: process.execPath, args: [...nodeFlags, '--import', 'tsx', fileURLToPath(new URL(`../${script}`, import.meta.url))] };
+export function tsxScript(
+  script: string,
+  nodeFlags: string[] = [],
+): { command: string; args: string[] } {
+  return {
+    command: process.execPath,
+    args: [
+      ...nodeFlags,
+      '--import',
+      'tsx',
+      fileURLToPath(new URL(`../${script}`, import.meta.url)),
+    ],
+  };
 }
 
 const live = new Set<ChildProcess>();
@@ -87,13 +98,26 @@ export function spawnChild(options: SpawnOptions): Promise<Child> {
   const [command, args] =
     options.fileLimit === undefined
       ? [options.command, options.args]
-      : ['/bin/sh', ['-c', `ulimit -n ${options.fileLimit} && exec "$@"`, 'sh', options.command, ...options.args]];
+      : [
+          '/bin/sh',
+          [
+            '-c',
+            `ulimit -n ${options.fileLimit} && exec "$@"`,
+            'sh',
+            options.command,
+            ...options.args,
+          ],
+        ];
   const argv = SETPRIV ? ['--pdeathsig', 'KILL', '--', command, ...args] : args;
   const file = SETPRIV ?? command;
   const child = spawn(file, argv, {
     cwd: repoRoot,
     detached: true,
-    env: { ...process.env, ...options.env, ...(runMarker === undefined ? {} : { [RUN_MARKER_VARIABLE]: runMarker }) },
+    env: {
+      ...process.env,
+      ...options.env,
+      ...(runMarker === undefined ? {} : { [RUN_MARKER_VARIABLE]: runMarker }),
+    },
     stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);
@@ -168,7 +192,9 @@ export function spawnChild(options: SpawnOptions): Promise<Child> {
       onReady = undefined;
       clearTimeout(timer);
       killGroup(child, 'SIGKILL');
-      reject(new Error(`${options.name}: ${message}. Last output:\n${lines.slice(-30).join('\n')}`));
+      reject(
+        new Error(`${options.name}: ${message}. Last output:\n${lines.slice(-30).join('\n')}`),
+      );
     };
     const timer = setTimeout(() => fail(`no ready line within ${timeoutMs} ms`), timeoutMs);
     // 'close' comes after the last output, so a ready line printed just before exiting still counts.
@@ -186,7 +212,9 @@ export function spawnChild(options: SpawnOptions): Promise<Child> {
 function parseReady(text: string): ReadyInfo {
   try {
     const parsed: unknown = JSON.parse(text);
-    return typeof parsed === 'object' && parsed !== null ? (parsed as ReadyInfo) : { value: parsed };
+    return typeof parsed === 'object' && parsed !== null
+      ? (parsed as ReadyInfo)
+      : { value: parsed };
   } catch {
     return { text };
   }
@@ -207,7 +235,8 @@ export function survivingChildPids(): number[] {
 /** The port a child announced in its ready line. */
 export function readyPort(child: Child): number {
   const port = child.ready.port;
-  if (typeof port !== 'number') throw new Error(`${child.name} announced no port: ${JSON.stringify(child.ready)}`);
+  if (typeof port !== 'number')
+    throw new Error(`${child.name} announced no port: ${JSON.stringify(child.ready)}`);
   return port;
 }
 
@@ -222,7 +251,8 @@ export function readRssKiB(pid: number): number {
 /** The open-file limits of this process (children inherit them), from /proc/self/limits. */
 export function openFileLimit(): { soft: number; hard: number } {
   const match = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-  const parse = (value: string | undefined) => (value === undefined || value === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(value));
+  const parse = (value: string | undefined) =>
+    value === undefined || value === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(value);
   return { soft: parse(match?.[1]), hard: parse(match?.[2]) };
 }
 

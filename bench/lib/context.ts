@@ -32,13 +32,18 @@ export interface BenchContext {
   headers: Record<string, string>;
   log(message: string): void;
   /** Starts the service (bench/serve-app.ts) in a child process on the run's database. */
-  startService(env?: Record<string, string>, options?: Pick<ScriptOptions, 'nodeFlags' | 'fileLimit'>): Promise<Child>;
+  startService(
+    env?: Record<string, string>,
+    options?: Pick<ScriptOptions, 'nodeFlags' | 'fileLimit'>,
+  ): Promise<Child>;
   /** Starts a bench/*.ts script (a baseline server, a client) in a child process. */
   startScript(name: string, script: string, options?: ScriptOptions): Promise<Child>;
 }
 
 /** One benchmark: measures, and returns its result (the orchestrator writes it). */
-export type Suite = (context: BenchContext) => Promise<Omit<BenchmarkResult, 'machine' | 'mode' | 'durationSec' | 'pass'>>;
+export type Suite = (
+  context: BenchContext,
+) => Promise<Omit<BenchmarkResult, 'machine' | 'mode' | 'durationSec' | 'pass'>>;
 
 /** The environment of a child: ours without any of the service's own settings (those are set explicitly). */
 function cleanEnvironment(): Record<string, string> {
@@ -50,7 +55,11 @@ function cleanEnvironment(): Record<string, string> {
   return env;
 }
 
-export function createContext(options: { quick: boolean; db: BenchDatabase; log: (message: string) => void }): BenchContext & { dispose(): void } {
+export function createContext(options: {
+  quick: boolean;
+  db: BenchDatabase;
+  log: (message: string) => void;
+}): BenchContext & { dispose(): void } {
   // DATA_DIR of the service (unused with PostgreSQL, but it must not point into the repository).
   const dataDir = mkdtempSync(join(tmpdir(), 'swarm-bench-data-'));
   const removeDataDir = () => rmSync(dataDir, { recursive: true, force: true });
@@ -68,7 +77,9 @@ export function createContext(options: { quick: boolean; db: BenchDatabase; log:
       env: { ...base, ...scriptOptions.env },
       ipc: scriptOptions.ipc ?? false,
       ...(scriptOptions.fileLimit === undefined ? {} : { fileLimit: scriptOptions.fileLimit }),
-      ...(scriptOptions.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: scriptOptions.readyTimeoutMs }),
+      ...(scriptOptions.readyTimeoutMs === undefined
+        ? {}
+        : { readyTimeoutMs: scriptOptions.readyTimeoutMs }),
     });
   };
   return {
@@ -103,7 +114,9 @@ export function createContext(options: { quick: boolean; db: BenchDatabase; log:
 }
 
 /** Runs `work` with children that are always stopped afterwards, whatever happens. */
-export async function withChildren<T>(work: (track: (child: Child) => Child) => Promise<T>): Promise<T> {
+export async function withChildren<T>(
+  work: (track: (child: Child) => Child) => Promise<T>,
+): Promise<T> {
   const children: Child[] = [];
   try {
     return await work((child) => {

@@ -45,7 +45,10 @@ export interface LoadResult {
 /** Runs one load test; bounded by its duration (plus a hard stop 30 s later). */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const { request } = options;
-  const headers: Record<string, string> = { ...request.headers, ...(request.body === undefined ? {} : { 'content-type': 'application/json' }) };
+  const headers: Record<string, string> = {
+    ...request.headers,
+    ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
+  };
   const paths = typeof request.path === 'string' ? [request.path] : request.path;
   if (paths.length === 0) throw new Error('runLoad: no path');
   let next = 0;
@@ -83,7 +86,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const cpuBefore = options.serverPid === undefined ? Number.NaN : readCpuMs(options.serverPid);
   try {
     const result = await instance;
-    const cpuMs = options.serverPid === undefined ? Number.NaN : readCpuMs(options.serverPid) - cpuBefore;
+    const cpuMs =
+      options.serverPid === undefined ? Number.NaN : readCpuMs(options.serverPid) - cpuBefore;
     const summary = summarize(latencies.values());
     return {
       rps: result['2xx'] / result.duration,
@@ -162,11 +166,19 @@ export async function comparePair(options: PairOptions): Promise<PairResult> {
   const sides = { service: options.serviceUrl, baseline: options.baselineUrl } as const;
   const pids = { service: options.servicePid, baseline: options.baselinePid };
   const load = (side: keyof typeof sides, durationSec: number) =>
-    runLoad({ baseUrl: sides[side], request: options.request, connections: options.connections, durationSec, ...(pids[side] === undefined ? {} : { serverPid: pids[side] }) });
-  for (const side of ['service', 'baseline'] as const) assertClean(`${side} warm-up`, await load(side, options.warmupSec));
+    runLoad({
+      baseUrl: sides[side],
+      request: options.request,
+      connections: options.connections,
+      durationSec,
+      ...(pids[side] === undefined ? {} : { serverPid: pids[side] }),
+    });
+  for (const side of ['service', 'baseline'] as const)
+    assertClean(`${side} warm-up`, await load(side, options.warmupSec));
   const runs: PairResult['runs'] = [];
   for (let round = 1; round <= options.rounds; round++) {
-    const order = round % 2 === 1 ? (['service', 'baseline'] as const) : (['baseline', 'service'] as const);
+    const order =
+      round % 2 === 1 ? (['service', 'baseline'] as const) : (['baseline', 'service'] as const);
     for (const side of order) {
       const result = await load(side, options.durationSec);
       assertClean(`${side} round ${round}`, result);
@@ -178,7 +190,14 @@ export async function comparePair(options: PairOptions): Promise<PairResult> {
     }
   }
   const best = (side: 'service' | 'baseline') =>
-    runs.filter((run) => run.side === side).reduce((a, b) => (b.result.rps > a.result.rps ? b : a)).result;
-  const medianOf = (side: 'service' | 'baseline') => median(runs.filter((run) => run.side === side).map((run) => run.result.rps));
-  return { service: best('service'), baseline: best('baseline'), medianRps: { service: medianOf('service'), baseline: medianOf('baseline') }, runs };
+    runs.filter((run) => run.side === side).reduce((a, b) => (b.result.rps > a.result.rps ? b : a))
+      .result;
+  const medianOf = (side: 'service' | 'baseline') =>
+    median(runs.filter((run) => run.side === side).map((run) => run.result.rps));
+  return {
+    service: best('service'),
+    baseline: best('baseline'),
+    medianRps: { service: medianOf('service'), baseline: medianOf('baseline') },
+    runs,
+  };
 }

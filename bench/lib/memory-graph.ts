@@ -5,10 +5,17 @@
  * (bench/baseline-memory.ts) loads this too.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { MEMORY_ENTITY_TYPE, type MemoryRecord, encodeRecord, entityToRecord, memoryEntityName } from '../../src/memory/mcp-records.js';
+import {
+  MEMORY_ENTITY_TYPE,
+  type MemoryRecord,
+  encodeRecord,
+  entityToRecord,
+  memoryEntityName,
+} from '../../src/memory/mcp-records.js';
 
 /** Text every benchmark entry repeats after its key, up to its content size. */
-const FILLER = 'Agents share findings through this memory: design notes, test results, decisions and open questions. ';
+const FILLER =
+  'Agents share findings through this memory: design notes, test results, decisions and open questions. ';
 
 /**
  * An entry without a project whose content is `contentBytes` of ASCII starting with its key
@@ -27,7 +34,12 @@ export function seedKey(index: number): string {
 
 /** One entity line exactly as server-memory's saveGraph writes it. */
 function entityLine(record: MemoryRecord): string {
-  return JSON.stringify({ type: 'entity', name: memoryEntityName(record), entityType: MEMORY_ENTITY_TYPE, observations: [encodeRecord(record)] });
+  return JSON.stringify({
+    type: 'entity',
+    name: memoryEntityName(record),
+    entityType: MEMORY_ENTITY_TYPE,
+    observations: [encodeRecord(record)],
+  });
 }
 
 /**
@@ -36,12 +48,18 @@ function entityLine(record: MemoryRecord): string {
  * entries as this service stores them: what the file of a service that already stored that
  * many entries looks like, without spending minutes storing them through a server.
  */
-export function writeGrownGraph(path: string, targetBytes: number, contentBytes: number): { entities: number; bytes: number } {
+export function writeGrownGraph(
+  path: string,
+  targetBytes: number,
+  contentBytes: number,
+): { entities: number; bytes: number } {
   const lines: string[] = [];
   let bytes = 0;
   while (bytes < targetBytes) {
     const index = lines.length;
-    const line = entityLine(benchRecord(seedKey(index), contentBytes, ['seed', `team-${index % 10}`]));
+    const line = entityLine(
+      benchRecord(seedKey(index), contentBytes, ['seed', `team-${index % 10}`]),
+    );
     bytes += Buffer.byteLength(line) + (index === 0 ? 0 : 1);
     lines.push(line);
   }
@@ -54,9 +72,18 @@ export function readGraphRecords(path: string): Map<string, MemoryRecord> {
   const records = new Map<string, MemoryRecord>();
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     if (line.trim() === '') continue;
-    const item = JSON.parse(line) as { type?: string; name: string; entityType: string; observations: string[] };
+    const item = JSON.parse(line) as {
+      type?: string;
+      name: string;
+      entityType: string;
+      observations: string[];
+    };
     if (item.type !== 'entity') continue;
-    const record = entityToRecord({ name: item.name, entityType: item.entityType, observations: item.observations });
+    const record = entityToRecord({
+      name: item.name,
+      entityType: item.entityType,
+      observations: item.observations,
+    });
     if (record !== undefined) records.set(item.name, record);
   }
   return records;

@@ -12,7 +12,10 @@ export interface BenchDatabase {
   /** URL of the database created for this run. */
   url: string;
   /** Runs one statement on the run's database. */
-  query<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<T>>;
+  query<T extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<T>>;
   close(): Promise<void>;
 }
 

@@ -27,6 +27,8 @@ export function gcOnSignal(): void {
   process.on('SIGUSR2', () => {
     (globalThis as { gc?: () => void }).gc?.();
     const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
-    process.stdout.write(`${MEMORY_MARKER}${JSON.stringify({ rss, heapUsed, heapTotal, external, arrayBuffers })}\n`);
+    process.stdout.write(
+      `${MEMORY_MARKER}${JSON.stringify({ rss, heapUsed, heapTotal, external, arrayBuffers })}\n`,
+    );
   });
 }

@@ -88,7 +88,11 @@ export function machineInfo(): MachineInfo {
 }
 
 /** Checks `target` against the case's figures; null without a target. */
-export function evaluate(target: Target | null, service: Record<string, number>, ratio: number | null): boolean | null {
+export function evaluate(
+  target: Target | null,
+  service: Record<string, number>,
+  ratio: number | null,
+): boolean | null {
   if (target === null) return null;
   const value = target.on === 'ratio' ? ratio : service[target.on];
   if (value === null || value === undefined || !Number.isFinite(value)) return false;
@@ -140,7 +144,9 @@ export function renderMarkdown(results: BenchmarkResult[]): string {
   for (const result of results) {
     const m = result.machine;
     const load = (result.settings.loadAverage as { start?: number[] } | undefined)?.start?.[0];
-    const code = result.source ? `, commit ${result.source.commit}${result.source.modifiedFiles > 0 ? ` + ${result.source.modifiedFiles} modified files in src/` : ''}` : '';
+    const code = result.source
+      ? `, commit ${result.source.commit}${result.source.modifiedFiles > 0 ? ` + ${result.source.modifiedFiles} modified files in src/` : ''}`
+      : '';
     lines.push(
       `**${result.title}** — ${result.mode} run, ${m.date.slice(0, 16).replace('T', ' ')} UTC, Node ${m.node}, ` +
         `${m.cpus} × ${m.cpuModel}${load === undefined ? '' : ` (load average ${load.toFixed(1)} at start)`}${code}, ` +
@@ -148,10 +154,15 @@ export function renderMarkdown(results: BenchmarkResult[]): string {
       '',
     );
     if (result.error) lines.push(`Error: \`${result.error.split('\n')[0]}\``, '');
-    lines.push('| Case | Service | Baseline | Ratio | Target | Result |', '|---|---|---|---|---|---|');
+    lines.push(
+      '| Case | Service | Baseline | Ratio | Target | Result |',
+      '|---|---|---|---|---|---|',
+    );
     for (const c of result.cases) {
       const target = c.target === null ? '—' : c.target.text;
-      lines.push(`| ${c.title} | ${c.display.service} | ${c.display.baseline} | ${formatRatio(c.ratio)} | ${target} | ${verdict(c.pass)} |`);
+      lines.push(
+        `| ${c.title} | ${c.display.service} | ${c.display.baseline} | ${formatRatio(c.ratio)} | ${target} | ${verdict(c.pass)} |`,
+      );
     }
     lines.push('');
   }
@@ -160,16 +171,43 @@ export function renderMarkdown(results: BenchmarkResult[]): string {
 
 /** A plain-text table for the terminal. */
 export function renderText(results: BenchmarkResult[]): string {
-  const rows: string[][] = [['Benchmark', 'Case', 'Service', 'Baseline', 'Ratio', 'Target', 'Result']];
+  const rows: string[][] = [
+    ['Benchmark', 'Case', 'Service', 'Baseline', 'Ratio', 'Target', 'Result'],
+  ];
   for (const result of results) {
-    if (result.error) rows.push([result.name, 'ERROR', result.error.split('\n')[0]!.slice(0, 100), '', '', '', 'FAIL']);
+    if (result.error)
+      rows.push([
+        result.name,
+        'ERROR',
+        result.error.split('\n')[0]!.slice(0, 100),
+        '',
+        '',
+        '',
+        'FAIL',
+      ]);
     for (const c of result.cases) {
-      rows.push([result.name, c.title, c.display.service, c.display.baseline, formatRatio(c.ratio), c.target?.text ?? '—', verdict(c.pass).replaceAll('*', '')]);
+      rows.push([
+        result.name,
+        c.title,
+        c.display.service,
+        c.display.baseline,
+        formatRatio(c.ratio),
+        c.target?.text ?? '—',
+        verdict(c.pass).replaceAll('*', ''),
+      ]);
     }
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const line = (row: string[]) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
-  return [line(rows[0]!), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.slice(1).map(line)].join('\n');
+  const line = (row: string[]) =>
+    row
+      .map((cell, column) => cell.padEnd(widths[column]!))
+      .join('  ')
+      .trimEnd();
+  return [
+    line(rows[0]!),
+    widths.map((width) => '-'.repeat(width)).join('  '),
+    ...rows.slice(1).map(line),
+  ].join('\n');
 }
 
 /** Replaces the generated section of bench/README.md (between the markers), keeping the hand-written text. */
@@ -193,5 +231,7 @@ export function updateReadme(results: BenchmarkResult[]): void {
 /** Formats a number with a thin thousands separator for the table. */
 export function fmt(value: number, decimals = 0): string {
   if (!Number.isFinite(value)) return String(value);
-  return value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals }).replaceAll(',', ' ');
+  return value
+    .toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals })
+    .replaceAll(',', ' ');
 }

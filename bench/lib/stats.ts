@@ -41,7 +41,10 @@ export class SampleBuffer {
   private data: Float64Array;
   private size = 0;
 
-  constructor(initialCapacity = 1 << 16, private readonly maxSamples = 20_000_000) {
+  constructor(
+    initialCapacity = 1 << 16,
+    private readonly maxSamples = 20_000_000,
+  ) {
     this.data = new Float64Array(initialCapacity);
   }
 

@@ -7,9 +7,23 @@ export type Trigger =
   | { kind: 'baseline'; baseUrl: string; frameBytes: number; headers: Record<string, string> };
 
 export type ClientCommand =
-  | { cmd: 'open'; url: string; headers: Record<string, string>; count: number; concurrency: number; timeoutMs: number }
+  | {
+      cmd: 'open';
+      url: string;
+      headers: Record<string, string>;
+      count: number;
+      concurrency: number;
+      timeoutMs: number;
+    }
   /** `count` writes one at a time; `record: false` for warm-up writes. */
-  | { cmd: 'write'; trigger: Trigger; count: number; record: boolean; gapMs: number; timeoutPerWriteMs: number }
+  | {
+      cmd: 'write';
+      trigger: Trigger;
+      count: number;
+      record: boolean;
+      gapMs: number;
+      timeoutPerWriteMs: number;
+    }
   | { cmd: 'summary' }
   | { cmd: 'closeAll'; timeoutMs: number };
 
@@ -55,4 +69,5 @@ export interface CloseReply {
   ms: number;
 }
 
-export type ClientReply = OpenReply | WriteReply | BroadcastReply | CloseReply | { cmd: 'error'; message: string };
+export type ClientReply =
+  OpenReply | WriteReply | BroadcastReply | CloseReply | { cmd: 'error'; message: string };

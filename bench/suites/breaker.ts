@@ -36,15 +36,35 @@ export const breakerSuite: Suite = async (context) => {
     context.log(`breaker: ${rounds} rounds × ${fmt(iterations)} calls per variant`);
     const child = track(
       await context.startScript('breaker-micro', 'breaker-micro.ts', {
-        args: ['--iterations', String(iterations), '--rounds', String(rounds), '--warmup', String(warmup)],
+        args: [
+          '--iterations',
+          String(iterations),
+          '--rounds',
+          String(rounds),
+          '--warmup',
+          String(warmup),
+        ],
         readyTimeoutMs: 300_000, // it prints its figures when done
       }),
     );
     const figures = child.ready as unknown as MicroFigures;
-    const variant = (id: 'closed' | 'open', title: string, ns: number, floorName: string, floorNs: number) => {
-      const target: Target = { on: 'overhead_ns', op: '<=', value: OVERHEAD_BUDGET_NS, text: `overhead ≤ ${fmt(OVERHEAD_BUDGET_NS / 1000)} µs/call` };
+    const variant = (
+      id: 'closed' | 'open',
+      title: string,
+      ns: number,
+      floorName: string,
+      floorNs: number,
+    ) => {
+      const target: Target = {
+        on: 'overhead_ns',
+        op: '<=',
+        value: OVERHEAD_BUDGET_NS,
+        text: `overhead ≤ ${fmt(OVERHEAD_BUDGET_NS / 1000)} µs/call`,
+      };
       const overhead = ns - figures.direct_ns;
-      context.log(`  ${id}: ${ns.toFixed(0)} ns/op (direct ${figures.direct_ns.toFixed(0)}, ${floorName} ${floorNs.toFixed(0)}; overhead ${overhead.toFixed(0)} ns)`);
+      context.log(
+        `  ${id}: ${ns.toFixed(0)} ns/op (direct ${figures.direct_ns.toFixed(0)}, ${floorName} ${floorNs.toFixed(0)}; overhead ${overhead.toFixed(0)} ns)`,
+      );
       return makeCase({
         id,
         title,
@@ -64,8 +84,20 @@ export const breakerSuite: Suite = async (context) => {
       title: 'Circuit breaker overhead per call',
       settings: { iterations, rounds, warmup, timeoutMs: 10_000, samples: figures.samples },
       cases: [
-        variant('closed', 'execute() while CLOSED', figures.closed_ns, 'bare timeout', figures.timeout_floor_ns),
-        variant('open', 'execute() while OPEN → BreakerOpenError → fallback', figures.open_ns, 'plain Error thrown', figures.rejection_floor_ns),
+        variant(
+          'closed',
+          'execute() while CLOSED',
+          figures.closed_ns,
+          'bare timeout',
+          figures.timeout_floor_ns,
+        ),
+        variant(
+          'open',
+          'execute() while OPEN → BreakerOpenError → fallback',
+          figures.open_ns,
+          'plain Error thrown',
+          figures.rejection_floor_ns,
+        ),
       ],
     };
   });

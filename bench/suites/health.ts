@@ -25,7 +25,14 @@ export const healthSuite: Suite = async (context) => {
       name: 'health',
       title: 'GET /health/live vs raw node:http',
       settings: { ...load, pipelining: 1, runs: pair.runs },
-      cases: [throughputCase('live', 'GET /health/live', pair, { on: 'ratio', op: '>=', value: 0.9, text: '≥ 0.90× baseline' })],
+      cases: [
+        throughputCase('live', 'GET /health/live', pair, {
+          on: 'ratio',
+          op: '>=',
+          value: 0.9,
+          text: '≥ 0.90× baseline',
+        }),
+      ],
     };
   });
 };

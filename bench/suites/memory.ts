@@ -123,24 +123,42 @@ class ServiceClient {
 
   send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Answer> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const headers = { ...this.headers, ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(payload.length) }) };
+    const headers = {
+      ...this.headers,
+      ...(payload === undefined
+        ? {}
+        : { 'content-type': 'application/json', 'content-length': String(payload.length) }),
+    };
     return new Promise<Answer>((resolve, reject) => {
-      const request = httpRequest({ agent: this.#agent, host: '127.0.0.1', port: this.port, method, path, headers, timeout: REQUEST_TIMEOUT_MS }, (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('error', reject);
-        response.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            // not JSON: kept as text for the error message
-          }
-          resolve({ status: response.statusCode ?? 0, body: parsed });
-        });
-      });
-      request.on('timeout', () => request.destroy(new Error(`${method} ${path}: no answer within ${REQUEST_TIMEOUT_MS} ms`)));
+      const request = httpRequest(
+        {
+          agent: this.#agent,
+          host: '127.0.0.1',
+          port: this.port,
+          method,
+          path,
+          headers,
+          timeout: REQUEST_TIMEOUT_MS,
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('error', reject);
+          response.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown = text;
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              // not JSON: kept as text for the error message
+            }
+            resolve({ status: response.statusCode ?? 0, body: parsed });
+          });
+        },
+      );
+      request.on('timeout', () =>
+        request.destroy(new Error(`${method} ${path}: no answer within ${REQUEST_TIMEOUT_MS} ms`)),
+      );
       request.on('error', reject);
       request.end(payload);
     });
@@ -162,17 +180,26 @@ interface Circuit {
 
 async function circuit(client: ServiceClient): Promise<Circuit> {
   const answer = await client.send('GET', '/api/v1/memory/circuit');
-  if (answer.status !== 200) throw new Error(`GET /api/v1/memory/circuit answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+  if (answer.status !== 200)
+    throw new Error(
+      `GET /api/v1/memory/circuit answered ${answer.status}: ${JSON.stringify(answer.body)}`,
+    );
   return answer.body as Circuit;
 }
 
 /** Polls until the replay queue is empty; resolves with the time it took (ms), or throws after `timeoutMs`. */
-async function waitForEmptyQueue(client: ServiceClient, timeoutMs: number): Promise<{ ms: number; last: Circuit }> {
+async function waitForEmptyQueue(
+  client: ServiceClient,
+  timeoutMs: number,
+): Promise<{ ms: number; last: Circuit }> {
   const started = performance.now();
   for (;;) {
     const last = await circuit(client);
     if (last.queued_writes === 0) return { ms: performance.now() - started, last };
-    if (performance.now() - started > timeoutMs) throw new Error(`the replay queue still held ${last.queued_writes} writes ${timeoutMs / 1000} s after the load (breaker ${last.state})`);
+    if (performance.now() - started > timeoutMs)
+      throw new Error(
+        `the replay queue still held ${last.queued_writes} writes ${timeoutMs / 1000} s after the load (breaker ${last.state})`,
+      );
     await sleep(100);
   }
 }
@@ -203,25 +230,49 @@ interface SearchTally {
   misses: Array<{ key: string; storedIn: string; source: string; phase: string }>;
 }
 
-const newTally = (): SearchTally => ({ count: 0, missing: 0, ofQueued: 0, sources: {}, latencies: new SampleBuffer(1 << 12), misses: [] });
+const newTally = (): SearchTally => ({
+  count: 0,
+  missing: 0,
+  ofQueued: 0,
+  sources: {},
+  latencies: new SampleBuffer(1 << 12),
+  misses: [],
+});
 
-function tallySearch(tally: SearchTally, write: Acknowledged, check: SearchCheck, phase: string): void {
+function tallySearch(
+  tally: SearchTally,
+  write: Acknowledged,
+  check: SearchCheck,
+  phase: string,
+): void {
   tally.count += 1;
   if (write.storedIn === 'queued') tally.ofQueued += 1;
   tally.sources[check.source] = (tally.sources[check.source] ?? 0) + 1;
   tally.latencies.push(check.ms);
   if (check.found) return;
   tally.missing += 1;
-  if (tally.misses.length < 20) tally.misses.push({ key: write.key, storedIn: write.storedIn, source: check.source, phase });
+  if (tally.misses.length < 20)
+    tally.misses.push({ key: write.key, storedIn: write.storedIn, source: check.source, phase });
 }
 
 async function searchFor(client: ServiceClient, write: Acknowledged): Promise<SearchCheck> {
   const sent = performance.now();
-  const answer = await client.send('GET', `/api/v1/memory/search?q=${encodeURIComponent(write.key)}`);
+  const answer = await client.send(
+    'GET',
+    `/api/v1/memory/search?q=${encodeURIComponent(write.key)}`,
+  );
   const ms = performance.now() - sent;
-  if (answer.status !== 200) throw new Error(`search for ${write.key} answered ${answer.status}: ${JSON.stringify(answer.body)}`);
-  const { items, source } = answer.body as { items: Array<{ key: string; content: string; project_id: string | null }>; source: string };
-  const found = items.some((item) => item.key === write.key && item.project_id === null && item.content === write.content);
+  if (answer.status !== 200)
+    throw new Error(
+      `search for ${write.key} answered ${answer.status}: ${JSON.stringify(answer.body)}`,
+    );
+  const { items, source } = answer.body as {
+    items: Array<{ key: string; content: string; project_id: string | null }>;
+    source: string;
+  };
+  const found = items.some(
+    (item) => item.key === write.key && item.project_id === null && item.content === write.content,
+  );
   return { found, source, ms };
 }
 
@@ -240,7 +291,12 @@ interface LoadOutcome {
  * each searches every `searchEvery`-th of its keys right after the store answered. A queue
  * monitor records the longest queue and every breaker state seen.
  */
-async function runWriters(client: ServiceClient, plan: Plan, prefix: string, durationSec: number): Promise<LoadOutcome> {
+async function runWriters(
+  client: ServiceClient,
+  plan: Plan,
+  prefix: string,
+  durationSec: number,
+): Promise<LoadOutcome> {
   const acknowledged: Acknowledged[] = [];
   const latencies = new SampleBuffer(1 << 14);
   const during = newTally();
@@ -268,15 +324,22 @@ async function runWriters(client: ServiceClient, plan: Plan, prefix: string, dur
       const key = `${prefix}-w${String(writerIndex).padStart(2, '0')}-${String(seq).padStart(6, '0')}`;
       const record = benchRecord(key, plan.contentBytes, TAGS);
       const requested = performance.now();
-      const answer = await client.send('POST', '/api/v1/memory', { key, content: record.content, tags: record.tags });
+      const answer = await client.send('POST', '/api/v1/memory', {
+        key,
+        content: record.content,
+        tags: record.tags,
+      });
       latencies.push(performance.now() - requested);
       const storedIn = (answer.body as { stored_in?: unknown }).stored_in;
       if (answer.status !== 201 || (storedIn !== 'mcp' && storedIn !== 'queued')) {
-        throw new Error(`POST /api/v1/memory ${key} answered ${answer.status}: ${JSON.stringify(answer.body)} — the measurement is invalid`);
+        throw new Error(
+          `POST /api/v1/memory ${key} answered ${answer.status}: ${JSON.stringify(answer.body)} — the measurement is invalid`,
+        );
       }
       // Every n-th write, staggered by writer (the writers advance in step, one batch answers them all, so the same seq would
       // send all their searches at once); and every write answered "queued", the ones a search finds only by merging the queue.
-      const sampled = storedIn === 'queued' || (seq + writerIndex) % plan.searchEvery === plan.searchEvery - 1;
+      const sampled =
+        storedIn === 'queued' || (seq + writerIndex) % plan.searchEvery === plan.searchEvery - 1;
       const write: Acknowledged = { key, content: record.content, storedIn, sampled };
       acknowledged.push(write);
       if (write.sampled) tallySearch(during, write, await searchFor(client, write), 'during');
@@ -287,20 +350,33 @@ async function runWriters(client: ServiceClient, plan: Plan, prefix: string, dur
       failed = true;
       throw error;
     };
-    await Promise.all(Array.from({ length: plan.writers }, (_, index) => writer(index).catch(stopAllOnError)));
+    await Promise.all(
+      Array.from({ length: plan.writers }, (_, index) => writer(index).catch(stopAllOnError)),
+    );
   } finally {
     running = false;
     await monitor;
   }
-  if (monitorError !== undefined) throw monitorError instanceof Error ? monitorError : new Error(String(monitorError));
-  return { acknowledged, latencies, during, loadMs: performance.now() - started, peakQueued, statesSeen: [...statesSeen] };
+  if (monitorError !== undefined)
+    throw monitorError instanceof Error ? monitorError : new Error(String(monitorError));
+  return {
+    acknowledged,
+    latencies,
+    during,
+    loadMs: performance.now() - started,
+    peakQueued,
+    statesSeen: [...statesSeen],
+  };
 }
 
 /** The server-memory process the service started (its child running server-memory's script). */
 function serverMemoryPidOf(service: Child): number {
   let pids: number[] = [];
   try {
-    pids = execFileSync('pgrep', ['-P', String(service.pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+    pids = execFileSync('pgrep', ['-P', String(service.pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     // pgrep exits 1 when nothing matches
   }
@@ -311,7 +387,8 @@ function serverMemoryPidOf(service: Child): number {
       return false;
     }
   });
-  if (found.length !== 1) throw new Error(`expected one server-memory child of the service, found ${found.length}`);
+  if (found.length !== 1)
+    throw new Error(`expected one server-memory child of the service, found ${found.length}`);
   return found[0]!;
 }
 
@@ -340,19 +417,39 @@ async function waitForMemoryUp(client: ServiceClient, timeoutMs: number): Promis
     const answer = await client.send('GET', '/health/ready');
     const memory = (answer.body as { checks?: { memory?: { status?: string } } }).checks?.memory;
     if (answer.status === 200 && memory?.status === 'up') return;
-    if (performance.now() - started > timeoutMs) throw new Error(`memory not up ${timeoutMs / 1000} s after the start: ${JSON.stringify(answer.body)}`);
+    if (performance.now() - started > timeoutMs)
+      throw new Error(
+        `memory not up ${timeoutMs / 1000} s after the start: ${JSON.stringify(answer.body)}`,
+      );
     await sleep(100);
   }
 }
 
-async function runBaseline(context: BenchContext, plan: Plan, file: string, round: number): Promise<BaselineFigures> {
+async function runBaseline(
+  context: BenchContext,
+  plan: Plan,
+  file: string,
+  round: number,
+): Promise<BaselineFigures> {
   const { durationSec, warmupSec, searches } = plan.baseline;
   return withChildren(async (track) => {
     const child = track(
       await context.startScript(`baseline-memory-${round}`, 'baseline-memory.ts', {
         args: [
-          '--file', file, '--duration-ms', String(durationSec * 1000), '--max-writes', String(plan.maxWrites), '--warmup-ms', String(warmupSec * 1000),
-          '--content-bytes', String(plan.contentBytes), '--key-prefix', `base${round}`, '--searches', String(searches),
+          '--file',
+          file,
+          '--duration-ms',
+          String(durationSec * 1000),
+          '--max-writes',
+          String(plan.maxWrites),
+          '--warmup-ms',
+          String(warmupSec * 1000),
+          '--content-bytes',
+          String(plan.contentBytes),
+          '--key-prefix',
+          `base${round}`,
+          '--searches',
+          String(searches),
         ],
         readyTimeoutMs: (durationSec + warmupSec) * 1000 + 120_000, // it prints its figures when done
       }),
@@ -386,15 +483,29 @@ interface ServiceRound {
   fileBytes: { before: number; after: number };
 }
 
-async function measureServiceRound(context: BenchContext, plan: Plan, client: ServiceClient, pids: { service: number; server: number }, file: string, round: number): Promise<ServiceRound> {
+async function measureServiceRound(
+  context: BenchContext,
+  plan: Plan,
+  client: ServiceClient,
+  pids: { service: number; server: number },
+  file: string,
+  round: number,
+): Promise<ServiceRound> {
   const fileBefore = statSync(file).size;
   const circuitBefore = await circuit(client);
   const cpuBefore = { service: readCpuMs(pids.service), server: readCpuMs(pids.server) };
   const load = await runWriters(client, plan, `load${round}`, plan.loadSec);
   const drain = await waitForEmptyQueue(client, plan.drainTimeoutSec * 1000);
-  const cpuMs = { service: readCpuMs(pids.service) - cpuBefore.service, server: readCpuMs(pids.server) - cpuBefore.server };
+  const cpuMs = {
+    service: readCpuMs(pids.service) - cpuBefore.service,
+    server: readCpuMs(pids.server) - cpuBefore.server,
+  };
   // Every search during the load made one call through the breaker (a failed one too); the other calls were delivery batches.
-  const calls = drain.last.success_count - circuitBefore.success_count + drain.last.failure_count - circuitBefore.failure_count;
+  const calls =
+    drain.last.success_count -
+    circuitBefore.success_count +
+    drain.last.failure_count -
+    circuitBefore.failure_count;
   const acknowledged = load.acknowledged.length;
   const storedInMcp = load.acknowledged.filter((write) => write.storedIn === 'mcp').length;
   const result: ServiceRound = {
@@ -427,7 +538,8 @@ function mergeTallies(tallies: SearchTally[]): SearchTally {
     merged.count += tally.count;
     merged.missing += tally.missing;
     merged.ofQueued += tally.ofQueued;
-    for (const [source, count] of Object.entries(tally.sources)) merged.sources[source] = (merged.sources[source] ?? 0) + count;
+    for (const [source, count] of Object.entries(tally.sources))
+      merged.sources[source] = (merged.sources[source] ?? 0) + count;
     for (const value of tally.latencies.values()) merged.latencies.push(value);
     merged.misses.push(...tally.misses.slice(0, 20 - merged.misses.length));
   }
@@ -447,24 +559,36 @@ export const memorySuite: Suite = async (context) => {
     mkdirSync(join(directory, 'service'));
     copyFileSync(grown, serviceFile);
     copyFileSync(grown, baselineFile);
-    context.log(`memory: graph files of ${fmt(seeded.entities)} entries, ${mib(seeded.bytes).toFixed(2)} MiB (server-memory's format); ${plan.writers} writers`);
+    context.log(
+      `memory: graph files of ${fmt(seeded.entities)} entries, ${mib(seeded.bytes).toFixed(2)} MiB (server-memory's format); ${plan.writers} writers`,
+    );
 
     const baselineRounds: BaselineFigures[] = [];
     const serviceRounds: ServiceRound[] = [];
     const service = await withChildren(async (track) => {
-      const child = track(await context.startService({ MEMORY_MCP: 'on', MEMORY_FILE_PATH: serviceFile }));
+      const child = track(
+        await context.startService({ MEMORY_MCP: 'on', MEMORY_FILE_PATH: serviceFile }),
+      );
       const client = new ServiceClient(readyPort(child), context.headers, plan.writers + 4);
       try {
         await waitForMemoryUp(client, 30_000);
         const pids = { service: child.pid, server: serverMemoryPidOf(child) };
-        context.log(`  service: warm-up, ${plan.warmupSec} s of writes, delivered before the measurement`);
+        context.log(
+          `  service: warm-up, ${plan.warmupSec} s of writes, delivered before the measurement`,
+        );
         const warm = await runWriters(client, plan, 'warm', plan.warmupSec);
         await waitForEmptyQueue(client, plan.drainTimeoutSec * 1000);
         // The service stays up, idle, while the baseline runs: only one side loads the machine at a time.
         for (let round = 1; round <= plan.rounds; round++) {
-          const order = round % 2 === 1 ? (['service', 'baseline'] as const) : (['baseline', 'service'] as const);
+          const order =
+            round % 2 === 1
+              ? (['service', 'baseline'] as const)
+              : (['baseline', 'service'] as const);
           for (const side of order) {
-            if (side === 'service') serviceRounds.push(await measureServiceRound(context, plan, client, pids, serviceFile, round));
+            if (side === 'service')
+              serviceRounds.push(
+                await measureServiceRound(context, plan, client, pids, serviceFile, round),
+              );
             else baselineRounds.push(await runBaseline(context, plan, baselineFile, round));
           }
         }
@@ -472,13 +596,23 @@ export const memorySuite: Suite = async (context) => {
         // After the last round: every sampled key searched again, and every acknowledged write looked up in the graph file itself.
         const written = serviceRounds.flatMap((result) => result.load.acknowledged);
         const after = newTally();
-        for (const write of written.filter((entry) => entry.sampled)) tallySearch(after, write, await searchFor(client, write), 'after');
+        for (const write of written.filter((entry) => entry.sampled))
+          tallySearch(after, write, await searchFor(client, write), 'after');
         const onServer = readGraphRecords(serviceFile);
-        const missingOnServer = written.filter((write) => onServer.get(write.key)?.content !== write.content).map((write) => write.key);
+        const missingOnServer = written
+          .filter((write) => onServer.get(write.key)?.content !== write.content)
+          .map((write) => write.key);
         const final = await circuit(client);
         await child.stop();
-        if (!(await exitsWithin(pids.server, 2_000))) throw new Error(`server-memory (pid ${pids.server}) survived the service's stop`);
-        return { warm: warm.acknowledged.length, written: written.length, after, missingOnServer, final };
+        if (!(await exitsWithin(pids.server, 2_000)))
+          throw new Error(`server-memory (pid ${pids.server}) survived the service's stop`);
+        return {
+          warm: warm.acknowledged.length,
+          written: written.length,
+          after,
+          missingOnServer,
+          final,
+        };
       } finally {
         client.close();
       }
@@ -489,7 +623,10 @@ export const memorySuite: Suite = async (context) => {
     const during = mergeTallies(serviceRounds.map((result) => result.load.during));
     const { after } = service;
     const missing = during.missing + after.missing + service.missingOnServer.length;
-    const queuedAnswers = serviceRounds.reduce((sum, result) => sum + result.acknowledged - result.storedInMcp, 0);
+    const queuedAnswers = serviceRounds.reduce(
+      (sum, result) => sum + result.acknowledged - result.storedInMcp,
+      0,
+    );
     context.log(
       `  best rounds: service ${best.deliveredPerSec.toFixed(1)} delivered writes/s, baseline ${baseline.writes_per_s.toFixed(1)} writes/s → ${(best.deliveredPerSec / baseline.writes_per_s).toFixed(2)}×`,
     );
@@ -499,7 +636,12 @@ export const memorySuite: Suite = async (context) => {
     );
 
     const medianOf = (values: number[]) => summarize(values).p50;
-    const deliveryTarget: Target = { on: 'ratio', op: '>=', value: DELIVERY_TARGET, text: `≥ ${DELIVERY_TARGET.toFixed(2)}× baseline` };
+    const deliveryTarget: Target = {
+      on: 'ratio',
+      op: '>=',
+      value: DELIVERY_TARGET,
+      text: `≥ ${DELIVERY_TARGET.toFixed(2)}× baseline`,
+    };
     const missingTarget: Target = { on: 'missing', op: '<=', value: 0, text: '0 missing' };
     const duringLatency = summarize(during.latencies.values());
     const afterLatency = summarize(after.latencies.values());
@@ -527,7 +669,9 @@ export const memorySuite: Suite = async (context) => {
           file_mib_before: mib(best.fileBytes.before),
           file_mib_after: mib(best.fileBytes.after),
           median_delivered_per_s: medianOf(serviceRounds.map((result) => result.deliveredPerSec)),
-          median_ratio: medianOf(serviceRounds.map((result) => result.deliveredPerSec)) / medianOf(baselineRounds.map((figures) => figures.writes_per_s)),
+          median_ratio:
+            medianOf(serviceRounds.map((result) => result.deliveredPerSec)) /
+            medianOf(baselineRounds.map((figures) => figures.writes_per_s)),
         },
         baseline: {
           writes_per_s: baseline.writes_per_s,
@@ -575,7 +719,8 @@ export const memorySuite: Suite = async (context) => {
           search_p99_ms: baseline.search_p99_ms,
         },
         ratio: null,
-        ratioDefinition: 'none: the target is on the count of acknowledged writes missing (searches during and after the loads, and the graph file after the last drain)',
+        ratioDefinition:
+          'none: the target is on the count of acknowledged writes missing (searches during and after the loads, and the graph file after the last drain)',
         target: missingTarget,
         display: {
           service:

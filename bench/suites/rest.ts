@@ -4,7 +4,13 @@
  * pipelining 1; ratio = service / baseline throughput. Target: GET by id ≥ 0.85×.
  */
 import { baseUrl, type Suite, withChildren } from '../lib/context.js';
-import { type LoadRequest, type LoadResult, type PairResult, comparePair, pairLoad } from '../lib/http-load.js';
+import {
+  type LoadRequest,
+  type LoadResult,
+  type PairResult,
+  comparePair,
+  pairLoad,
+} from '../lib/http-load.js';
 import { type CaseResult, type Target, fmt, makeCase } from '../lib/results.js';
 
 interface RestCase {
@@ -33,11 +39,20 @@ export function httpFigures(result: LoadResult): Record<string, number> {
 }
 
 /** A case from a service/baseline pair: ratio = service / baseline throughput. */
-export function throughputCase(id: string, title: string, pair: PairResult, target: Target | null): CaseResult {
+export function throughputCase(
+  id: string,
+  title: string,
+  pair: PairResult,
+  target: Target | null,
+): CaseResult {
   return makeCase({
     id,
     title,
-    service: { ...httpFigures(pair.service), median_rps: pair.medianRps.service, median_ratio: pair.medianRps.service / pair.medianRps.baseline },
+    service: {
+      ...httpFigures(pair.service),
+      median_rps: pair.medianRps.service,
+      median_ratio: pair.medianRps.service / pair.medianRps.baseline,
+    },
     baseline: { ...httpFigures(pair.baseline), median_rps: pair.medianRps.baseline },
     ratio: pair.service.rps / pair.baseline.rps,
     ratioDefinition: 'service req/s ÷ baseline req/s (best run of each side)',
@@ -52,15 +67,54 @@ export const restSuite: Suite = async (context) => {
   const itemPaths = ids.map((id) => `/api/v1/projects/${id}`);
   const headers = context.headers;
   const cases: RestCase[] = [
-    { id: 'get-by-id', title: 'GET /api/v1/projects/:id', request: { method: 'GET', path: itemPaths, headers }, target: { on: 'ratio', op: '>=', value: 0.85, text: '≥ 0.85× baseline' } },
-    { id: 'list', title: 'GET /api/v1/projects?status=active&limit=20', request: { method: 'GET', path: '/api/v1/projects?status=active&limit=20', headers }, target: null },
-    { id: 'patch', title: 'PATCH /api/v1/projects/:id', request: { method: 'PATCH', path: itemPaths, headers, body: JSON.stringify({ description: 'patched by the benchmark' }) }, target: null },
+    {
+      id: 'get-by-id',
+      title: 'GET /api/v1/projects/:id',
+      request: { method: 'GET', path: itemPaths, headers },
+      target: { on: 'ratio', op: '>=', value: 0.85, text: '≥ 0.85× baseline' },
+    },
+    {
+      id: 'list',
+      title: 'GET /api/v1/projects?status=active&limit=20',
+      request: { method: 'GET', path: '/api/v1/projects?status=active&limit=20', headers },
+      target: null,
+    },
+    {
+      id: 'patch',
+      title: 'PATCH /api/v1/projects/:id',
+      request: {
+        method: 'PATCH',
+        path: itemPaths,
+        headers,
+        body: JSON.stringify({ description: 'patched by the benchmark' }),
+      },
+      target: null,
+    },
     // Last: it adds rows (archived, so the active list above is unaffected anyway).
-    { id: 'create', title: 'POST /api/v1/projects', request: { method: 'POST', path: '/api/v1/projects', headers, body: JSON.stringify({ name: 'bench project', description: 'created by the benchmark', status: 'archived', sparc_mode: 'architecture' }) }, target: null },
+    {
+      id: 'create',
+      title: 'POST /api/v1/projects',
+      request: {
+        method: 'POST',
+        path: '/api/v1/projects',
+        headers,
+        body: JSON.stringify({
+          name: 'bench project',
+          description: 'created by the benchmark',
+          status: 'archived',
+          sparc_mode: 'architecture',
+        }),
+      },
+      target: null,
+    },
   ];
   return withChildren(async (track) => {
     const service = track(await context.startService());
-    const baseline = track(await context.startScript('baseline-rest', 'baseline-rest.ts', { env: { DATABASE_URL: context.db.url, DATABASE_POOL_SIZE: '20' } }));
+    const baseline = track(
+      await context.startScript('baseline-rest', 'baseline-rest.ts', {
+        env: { DATABASE_URL: context.db.url, DATABASE_POOL_SIZE: '20' },
+      }),
+    );
     const [serviceUrl, baselineUrl] = [baseUrl(service), baseUrl(baseline)];
     await checkSameAnswer(`${serviceUrl}${itemPaths[0]}`, `${baselineUrl}${itemPaths[0]}`, headers);
     const results: CaseResult[] = [];
@@ -68,7 +122,13 @@ export const restSuite: Suite = async (context) => {
     for (const c of cases) {
       context.log(`rest: ${c.title}`);
       const pair = await comparePair({
-        serviceUrl, baselineUrl, servicePid: service.pid, baselinePid: baseline.pid, request: c.request, ...load, log: context.log,
+        serviceUrl,
+        baselineUrl,
+        servicePid: service.pid,
+        baselinePid: baseline.pid,
+        request: c.request,
+        ...load,
+        log: context.log,
       });
       runs[c.id] = pair.runs;
       results.push(throughputCase(c.id, c.title, pair, c.target));
@@ -77,8 +137,13 @@ export const restSuite: Suite = async (context) => {
       name: 'rest',
       title: 'REST API vs bare Fastify + pg',
       settings: {
-        ...load, pipelining: 1, seededProjects: ids.length, servicePoolSize: 20, baselinePoolSize: 20,
-        authenticated: 'authorization' in headers, runs,
+        ...load,
+        pipelining: 1,
+        seededProjects: ids.length,
+        servicePoolSize: 20,
+        baselinePoolSize: 20,
+        authenticated: 'authorization' in headers,
+        runs,
       },
       cases: results,
     };
@@ -86,14 +151,23 @@ export const restSuite: Suite = async (context) => {
 };
 
 /** Both servers must return the same project for the same id (same data, same shape). */
-async function checkSameAnswer(serviceUrl: string, baselineUrl: string, headers: Record<string, string>): Promise<void> {
-  const [fromService, fromBaseline] = await Promise.all([serviceUrl, baselineUrl].map(async (url) => {
-    const response = await fetch(url, { headers });
-    if (response.status !== 200) throw new Error(`GET ${url} answered ${response.status}`);
-    return response.json() as Promise<Record<string, unknown>>;
-  }));
-  const normalized = (value: Record<string, unknown>) => JSON.stringify(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)));
+async function checkSameAnswer(
+  serviceUrl: string,
+  baselineUrl: string,
+  headers: Record<string, string>,
+): Promise<void> {
+  const [fromService, fromBaseline] = await Promise.all(
+    [serviceUrl, baselineUrl].map(async (url) => {
+      const response = await fetch(url, { headers });
+      if (response.status !== 200) throw new Error(`GET ${url} answered ${response.status}`);
+      return response.json() as Promise<Record<string, unknown>>;
+    }),
+  );
+  const normalized = (value: Record<string, unknown>) =>
+    JSON.stringify(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)));
   if (normalized(fromService!) !== normalized(fromBaseline!)) {
-    throw new Error(`service and baseline disagree on ${serviceUrl}:\n${JSON.stringify(fromService)}\n${JSON.stringify(fromBaseline)}`);
+    throw new Error(
+      `service and baseline disagree on ${serviceUrl}:\n${JSON.stringify(fromService)}\n${JSON.stringify(fromBaseline)}`,
+    );
   }
 }

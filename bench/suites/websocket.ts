@@ -24,7 +24,14 @@ import { type Child, openFileLimit, readRssKiB, readyPort } from '../lib/child.j
 import { type BenchContext, type Suite, sleep, withChildren } from '../lib/context.js';
 import { MEMORY_MARKER } from '../lib/ready.js';
 import { type CaseResult, fmt, makeCase } from '../lib/results.js';
-import type { BroadcastReply, ClientCommand, ClientReply, OpenReply, Trigger, WriteReply } from '../lib/ws-protocol.js';
+import type {
+  BroadcastReply,
+  ClientCommand,
+  ClientReply,
+  OpenReply,
+  Trigger,
+  WriteReply,
+} from '../lib/ws-protocol.js';
 
 interface Plan {
   single: { writes: number; warmup: number };
@@ -52,7 +59,11 @@ const OPEN_CONCURRENCY = 200;
 const TIMEOUT_PER_WRITE_MS = 15_000;
 
 /** Sends one command to a client process and waits for its reply (bounded). */
-function ask<T extends ClientReply>(clients: Child, command: ClientCommand, timeoutMs: number): Promise<T> {
+function ask<T extends ClientReply>(
+  clients: Child,
+  command: ClientCommand,
+  timeoutMs: number,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const onMessage = (reply: ClientReply) => {
       cleanup();
@@ -104,25 +115,45 @@ class Side {
   async openUpTo(count: number): Promise<void> {
     const timeoutMs = 60_000 + count * 20;
     const url = `ws://127.0.0.1:${readyPort(this.server)}/ws`;
-    const command: ClientCommand = { cmd: 'open', url, headers: this.headers, count: count - this.open, concurrency: OPEN_CONCURRENCY, timeoutMs };
+    const command: ClientCommand = {
+      cmd: 'open',
+      url,
+      headers: this.headers,
+      count: count - this.open,
+      concurrency: OPEN_CONCURRENCY,
+      timeoutMs,
+    };
     const reply = await ask<OpenReply>(this.clients, command, timeoutMs + 10_000);
     if (reply.failed > 0 || reply.total !== count) {
-      throw new Error(`${this.name}: opened ${reply.total} of ${count} sockets (${reply.failed} failed: ${reply.firstError ?? 'timeout'})`);
+      throw new Error(
+        `${this.name}: opened ${reply.total} of ${count} sockets (${reply.failed} failed: ${reply.firstError ?? 'timeout'})`,
+      );
     }
-    this.log(`  ${this.name}: ${count} sockets open (+${reply.opened} in ${(reply.ms / 1000).toFixed(1)} s)`);
+    this.log(
+      `  ${this.name}: ${count} sockets open (+${reply.opened} in ${(reply.ms / 1000).toFixed(1)} s)`,
+    );
     this.openMs += reply.ms;
     this.open = count;
   }
 
   write(count: number, record: boolean, gapMs: number): Promise<WriteReply> {
-    const command: ClientCommand = { cmd: 'write', trigger: this.trigger, count, record, gapMs, timeoutPerWriteMs: TIMEOUT_PER_WRITE_MS };
+    const command: ClientCommand = {
+      cmd: 'write',
+      trigger: this.trigger,
+      count,
+      record,
+      gapMs,
+      timeoutPerWriteMs: TIMEOUT_PER_WRITE_MS,
+    };
     return ask<WriteReply>(this.clients, command, count * (TIMEOUT_PER_WRITE_MS + gapMs) + 10_000);
   }
 
   async summary(): Promise<BroadcastReply> {
     const reply = await ask<BroadcastReply>(this.clients, { cmd: 'summary' }, 30_000);
     if (reply.missing > 0 || reply.unexpectedCloses > 0) {
-      throw new Error(`${this.name}: ${reply.missing} frames missing, ${reply.unexpectedCloses} sockets closed during a broadcast to ${this.open}`);
+      throw new Error(
+        `${this.name}: ${reply.missing} frames missing, ${reply.unexpectedCloses} sockets closed during a broadcast to ${this.open}`,
+      );
     }
     this.log(
       `  ${this.name.padEnd(8)}: ${this.open} clients × ${reply.writes} writes: write→receive p50 ${reply.e2e.p50.toFixed(2)} ms, ` +
@@ -137,7 +168,12 @@ class Side {
  * service and baseline write by write (who goes first alternates too), so both sides see the same
  * machine conditions; returns both summaries.
  */
-async function interleaved(sides: readonly [Side, Side], writes: number, warmup: number, gapMs: number): Promise<[BroadcastReply, BroadcastReply]> {
+async function interleaved(
+  sides: readonly [Side, Side],
+  writes: number,
+  warmup: number,
+  gapMs: number,
+): Promise<[BroadcastReply, BroadcastReply]> {
   for (const side of sides) await side.write(warmup, false, gapMs);
   for (let i = 0; i < writes; i++) {
     const order = i % 2 === 0 ? sides : ([sides[1], sides[0]] as const);
@@ -146,20 +182,55 @@ async function interleaved(sides: readonly [Side, Side], writes: number, warmup:
   return [await sides[0].summary(), await sides[1].summary()];
 }
 
-async function measure(context: BenchContext, plan: Plan, fileLimit: number | undefined): Promise<{ service: SideResult; baseline: SideResult }> {
+async function measure(
+  context: BenchContext,
+  plan: Plan,
+  fileLimit: number | undefined,
+): Promise<{ service: SideResult; baseline: SideResult }> {
   return withChildren(async (track) => {
     const limits = fileLimit === undefined ? {} : { fileLimit };
-    const serviceServer = track(await context.startService({}, { nodeFlags: ['--expose-gc'], ...limits }));
-    const baselineServer = track(await context.startScript('baseline-ws', 'baseline-ws.ts', { nodeFlags: ['--expose-gc'], ...limits }));
-    const serviceClients = track(await context.startScript('ws-clients-service', 'ws-clients.ts', { ipc: true, ...limits }));
-    const baselineClients = track(await context.startScript('ws-clients-baseline', 'ws-clients.ts', { ipc: true, ...limits }));
+    const serviceServer = track(
+      await context.startService({}, { nodeFlags: ['--expose-gc'], ...limits }),
+    );
+    const baselineServer = track(
+      await context.startScript('baseline-ws', 'baseline-ws.ts', {
+        nodeFlags: ['--expose-gc'],
+        ...limits,
+      }),
+    );
+    const serviceClients = track(
+      await context.startScript('ws-clients-service', 'ws-clients.ts', { ipc: true, ...limits }),
+    );
+    const baselineClients = track(
+      await context.startScript('ws-clients-baseline', 'ws-clients.ts', { ipc: true, ...limits }),
+    );
     const http = (server: Child) => `http://127.0.0.1:${readyPort(server)}`;
-    const service = new Side('service', serviceServer, serviceClients, {
-      kind: 'service', baseUrl: http(serviceServer), projectId: context.projectIds[0]!, headers: context.headers,
-    }, context.log, context.headers);
-    const baseline = new Side('baseline', baselineServer, baselineClients, {
-      kind: 'baseline', baseUrl: http(baselineServer), frameBytes: 0, headers: context.headers,
-    }, context.log, context.headers);
+    const service = new Side(
+      'service',
+      serviceServer,
+      serviceClients,
+      {
+        kind: 'service',
+        baseUrl: http(serviceServer),
+        projectId: context.projectIds[0]!,
+        headers: context.headers,
+      },
+      context.log,
+      context.headers,
+    );
+    const baseline = new Side(
+      'baseline',
+      baselineServer,
+      baselineClients,
+      {
+        kind: 'baseline',
+        baseUrl: http(baselineServer),
+        frameBytes: 0,
+        headers: context.headers,
+      },
+      context.log,
+      context.headers,
+    );
     const sides = [service, baseline] as const;
 
     for (const side of sides) await side.openUpTo(1);
@@ -167,19 +238,31 @@ async function measure(context: BenchContext, plan: Plan, fileLimit: number | un
     const { frameBytes } = await service.write(plan.single.warmup, false, 20);
     if (frameBytes === 0) throw new Error('service: no event frame received');
     baseline.trigger = { ...baseline.trigger, frameBytes } as Trigger;
-    context.log(`websocket: 1 client, ${plan.single.writes} writes per side, interleaved (${frameBytes}-byte frames)`);
+    context.log(
+      `websocket: 1 client, ${plan.single.writes} writes per side, interleaved (${frameBytes}-byte frames)`,
+    );
     const single = await interleaved(sides, plan.single.writes, plan.single.warmup, 20);
 
-    const before = [await settledMemory(serviceServer, 1_000), await settledMemory(baselineServer, 1_000)];
+    const before = [
+      await settledMemory(serviceServer, 1_000),
+      await settledMemory(baselineServer, 1_000),
+    ];
     const after: MemoryReading[] = [];
     const fanouts: Array<[BroadcastReply, BroadcastReply]> = [];
     for (const fanout of plan.fanouts) {
-      context.log(`websocket: ${fmt(fanout.clients)} clients, ${fanout.writes} writes per side, interleaved`);
+      context.log(
+        `websocket: ${fmt(fanout.clients)} clients, ${fanout.writes} writes per side, interleaved`,
+      );
       for (const side of sides) await side.openUpTo(fanout.clients);
-      if (fanout.clients === plan.heldClients) after.push(await settledMemory(serviceServer, 2_000), await settledMemory(baselineServer, 2_000));
+      if (fanout.clients === plan.heldClients)
+        after.push(
+          await settledMemory(serviceServer, 2_000),
+          await settledMemory(baselineServer, 2_000),
+        );
       fanouts.push(await interleaved(sides, fanout.writes, fanout.warmup, fanout.gapMs));
     }
-    for (const side of sides) await ask(side.clients, { cmd: 'closeAll', timeoutMs: 30_000 }, 40_000);
+    for (const side of sides)
+      await ask(side.clients, { cmd: 'closeAll', timeoutMs: 30_000 }, 40_000);
     const result = (index: 0 | 1): SideResult => ({
       single: single[index],
       fanouts: fanouts.map((pair) => pair[index]),
@@ -243,7 +326,11 @@ function memoryDisplay(figures: Record<string, number>): string {
 
 export const websocketSuite: Suite = async (context) => {
   const plan: Plan = context.quick
-    ? { single: { writes: 30, warmup: 5 }, fanouts: [{ clients: 1_000, writes: 40, warmup: 3, gapMs: 30 }], heldClients: 1_000 }
+    ? {
+        single: { writes: 30, warmup: 5 },
+        fanouts: [{ clients: 1_000, writes: 40, warmup: 3, gapMs: 30 }],
+        heldClients: 1_000,
+      }
     : {
         single: { writes: 100, warmup: 5 },
         fanouts: [
@@ -255,7 +342,10 @@ export const websocketSuite: Suite = async (context) => {
   // Each socket is one descriptor in the client process and one in the server process.
   const needed = plan.heldClients + 2_000;
   const limit = openFileLimit();
-  if (limit.hard < needed) throw new Error(`the open-file hard limit (${limit.hard}) is below the ${needed} descriptors ${plan.heldClients} sockets need per process`);
+  if (limit.hard < needed)
+    throw new Error(
+      `the open-file hard limit (${limit.hard}) is below the ${needed} descriptors ${plan.heldClients} sockets need per process`,
+    );
   const fileLimit = limit.soft < needed ? Math.min(limit.hard, 65_536) : undefined;
   const { service, baseline } = await measure(context, plan, fileLimit);
 
@@ -301,7 +391,8 @@ export const websocketSuite: Suite = async (context) => {
       service: latencyFigures(service.single),
       baseline: latencyFigures(baseline.single),
       ratio: baseline.single.e2e.p99 / service.single.e2e.p99,
-      ratioDefinition: 'baseline p99 ÷ service p99 (the service figure includes its PATCH: a database transaction)',
+      ratioDefinition:
+        'baseline p99 ÷ service p99 (the service figure includes its PATCH: a database transaction)',
       target: null,
       display: { service: singleDisplay(service.single), baseline: singleDisplay(baseline.single) },
     }),
@@ -309,7 +400,13 @@ export const websocketSuite: Suite = async (context) => {
   return {
     name: 'websocket',
     title: 'WebSocket /ws vs raw ws fan-out',
-    settings: { plan, openConcurrency: OPEN_CONCURRENCY, heartbeatMs: 600_000, frameBytes: service.frameBytes, fileLimits: { ...limit, raisedTo: fileLimit ?? null } },
+    settings: {
+      plan,
+      openConcurrency: OPEN_CONCURRENCY,
+      heartbeatMs: 600_000,
+      frameBytes: service.frameBytes,
+      fileLimits: { ...limit, raisedTo: fileLimit ?? null },
+    },
     cases,
   };
 };

@@ -63,7 +63,11 @@ const defaultBackoff: BackoffOptions = { initialMs: 100, maxMs: 10_000, factor: 
 const KEY_REVOKED = 4401;
 
 /** The delay before reconnection attempt `attempt` (0-based). */
-export function backoffDelay(attempt: number, options: BackoffOptions, random: () => number): number {
+export function backoffDelay(
+  attempt: number,
+  options: BackoffOptions,
+  random: () => number,
+): number {
   const base = Math.min(options.maxMs, options.initialMs * options.factor ** attempt);
   return Math.round(base * (1 - options.jitter * random()));
 }
@@ -90,8 +94,10 @@ export class EventStream implements AsyncIterable<TypedEvent> {
     this.topics = options.topics === undefined ? undefined : new Set(options.topics);
     this.backoff = { ...defaultBackoff, ...options.backoff };
     this.openSocket = options.socketFactory ?? platformSocket;
-    if (!(this.backoff.initialMs > 0) || !(this.backoff.maxMs >= this.backoff.initialMs)) throw new RangeError(`backoff delays are invalid: ${JSON.stringify(this.backoff)}`);
-    if (!(this.backoff.jitter >= 0 && this.backoff.jitter <= 1)) throw new RangeError(`backoff.jitter must be within 0..1, got ${this.backoff.jitter}`);
+    if (!(this.backoff.initialMs > 0) || !(this.backoff.maxMs >= this.backoff.initialMs))
+      throw new RangeError(`backoff delays are invalid: ${JSON.stringify(this.backoff)}`);
+    if (!(this.backoff.jitter >= 0 && this.backoff.jitter <= 1))
+      throw new RangeError(`backoff.jitter must be within 0..1, got ${this.backoff.jitter}`);
   }
 
   /** The id of the newest event delivered so far. */
@@ -134,13 +140,22 @@ export class EventStream implements AsyncIterable<TypedEvent> {
 
   /** Stops for good: closes the socket, cancels any reconnection, ends async iterators. */
   close(): void {
-    if (this.stop({ name: 'closed' })) this.notice({ kind: 'disconnected', code: 1000, reason: 'closed by the client', retryInMs: -1 });
+    if (this.stop({ name: 'closed' }))
+      this.notice({
+        kind: 'disconnected',
+        code: 1000,
+        reason: 'closed by the client',
+        retryInMs: -1,
+      });
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<TypedEvent> {
     const queue: TypedEvent[] = [];
     let wake: (() => void) | undefined;
-    const stopEvents = this.onEvent((event) => { queue.push(event); wake?.(); });
+    const stopEvents = this.onEvent((event) => {
+      queue.push(event);
+      wake?.();
+    });
     const stopNotices = this.onNotice(() => wake?.());
     try {
       while (this.state.name !== 'closed' || queue.length > 0) {
@@ -161,7 +176,8 @@ export class EventStream implements AsyncIterable<TypedEvent> {
     this.state = final;
     if (previous.name === 'waiting') clearTimeout(previous.timer);
     if (previous.name === 'open') clearTimeout(previous.watchdog);
-    if (previous.name === 'open' || previous.name === 'connecting') previous.socket.close(1000, 'closed by the client');
+    if (previous.name === 'open' || previous.name === 'connecting')
+      previous.socket.close(1000, 'closed by the client');
     return true;
   }
 
@@ -187,7 +203,12 @@ export class EventStream implements AsyncIterable<TypedEvent> {
     if (message.type === 'WELCOME') return this.welcomed(socket, message);
     this.feedWatchdog(socket);
     if (message.type === 'PING') socket.send(JSON.stringify({ type: 'PONG' }));
-    else if (message.type === 'ERROR') this.notice(message.code === 'REPLAY_GAP' ? { kind: 'replay-gap', message: String(message.message) } : { kind: 'error', code: String(message.code), message: String(message.message) });
+    else if (message.type === 'ERROR')
+      this.notice(
+        message.code === 'REPLAY_GAP'
+          ? { kind: 'replay-gap', message: String(message.message) }
+          : { kind: 'error', code: String(message.code), message: String(message.message) },
+      );
     else if (typeof message.id === 'number') this.deliver(message as unknown as TypedEvent);
   }
 
@@ -196,12 +217,17 @@ export class EventStream implements AsyncIterable<TypedEvent> {
     this.heartbeatMs = Number(message.heartbeat_ms);
     this.feedWatchdog(socket);
     this.lastId ??= Number(message.last_event_id);
-    this.notice({ kind: 'connected', connectionId: String(message.connection_id), lastEventId: Number(message.last_event_id) });
+    this.notice({
+      kind: 'connected',
+      connectionId: String(message.connection_id),
+      lastEventId: Number(message.last_event_id),
+    });
   }
 
   /** A server that sends nothing — not even a PING — for 2.5 heartbeats is presumed dead. */
   private feedWatchdog(socket: StreamSocket): void {
-    if (this.state.name !== 'open' || this.state.socket !== socket || !(this.heartbeatMs > 0)) return;
+    if (this.state.name !== 'open' || this.state.socket !== socket || !(this.heartbeatMs > 0))
+      return;
     clearTimeout(this.state.watchdog);
     this.state.watchdog = setTimeout(() => {
       socket.close(4000, 'server silent');
@@ -230,7 +256,11 @@ export class EventStream implements AsyncIterable<TypedEvent> {
       if (refusal !== undefined) return this.fail(refusal);
     }
     const retryInMs = backoffDelay(attempt, this.backoff, this.options.random ?? Math.random);
-    this.state = { name: 'waiting', attempt, timer: setTimeout(() => this.connect(attempt), retryInMs) };
+    this.state = {
+      name: 'waiting',
+      attempt,
+      timer: setTimeout(() => this.connect(attempt), retryInMs),
+    };
     this.notice({ kind: 'disconnected', code, reason, retryInMs });
   }
 
@@ -246,10 +276,17 @@ export class EventStream implements AsyncIterable<TypedEvent> {
     url.search = '';
     url.searchParams.set('limit', '1');
     if (this.topics !== undefined) url.searchParams.set('topic', [...this.topics].join(','));
-    const headers: Record<string, string> = this.options.apiKey === undefined ? {} : { authorization: `Bearer ${this.options.apiKey}` };
+    const headers: Record<string, string> =
+      this.options.apiKey === undefined ? {} : { authorization: `Bearer ${this.options.apiKey}` };
     try {
-      const response = await (this.options.fetch ?? globalThis.fetch.bind(globalThis))(url, { headers });
-      const final = response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429;
+      const response = await (this.options.fetch ?? globalThis.fetch.bind(globalThis))(url, {
+        headers,
+      });
+      const final =
+        response.status >= 400 &&
+        response.status < 500 &&
+        response.status !== 408 &&
+        response.status !== 429;
       return final ? new EventStreamError(response.status, await readProblem(response)) : undefined;
     } catch {
       return undefined;
@@ -261,7 +298,8 @@ export class EventStream implements AsyncIterable<TypedEvent> {
   }
 
   private changeTopics(type: 'SUBSCRIBE' | 'UNSUBSCRIBE', topics: string[]): void {
-    if (this.topics === undefined) throw new Error('subscribe/unsubscribe need an explicit topics list in the options');
+    if (this.topics === undefined)
+      throw new Error('subscribe/unsubscribe need an explicit topics list in the options');
     for (const topic of topics) {
       if (type === 'SUBSCRIBE') this.topics.add(topic);
       else this.topics.delete(topic);
@@ -276,5 +314,10 @@ export class EventStream implements AsyncIterable<TypedEvent> {
 
 function revokedError(reason: string): EventStreamError {
   const detail = reason === '' ? 'The API key was revoked' : reason;
-  return new EventStreamError(401, { type: '/problems/unauthorized', title: 'Unauthorized', status: 401, detail });
+  return new EventStreamError(401, {
+    type: '/problems/unauthorized',
+    title: 'Unauthorized',
+    status: 401,
+    detail,
+  });
 }

@@ -13,10 +13,16 @@ export async function readProblem(response: Response): Promise<ProblemDocument> 
   const text = await response.text();
   try {
     const parsed = JSON.parse(text) as Partial<ProblemDocument>;
-    if (typeof parsed.title === 'string' && typeof parsed.detail === 'string') return { ...parsed, status: response.status } as ProblemDocument;
+    if (typeof parsed.title === 'string' && typeof parsed.detail === 'string')
+      return { ...parsed, status: response.status } as ProblemDocument;
   } catch {
     // Not JSON: described below from the status.
   }
   const title = response.statusText || `HTTP ${response.status}`;
-  return { type: 'about:blank', title, status: response.status, detail: text.slice(0, 500) || title };
+  return {
+    type: 'about:blank',
+    title,
+    status: response.status,
+    detail: text.slice(0, 500) || title,
+  };
 }

@@ -68,7 +68,8 @@ export interface AuditQuery {
 function queryString(query: object): string {
   const parameters = new URLSearchParams();
   for (const [key, value] of Object.entries(query as Query)) {
-    for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value]) parameters.append(key, String(item));
+    for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value])
+      parameters.append(key, String(item));
   }
   const text = parameters.toString();
   return text === '' ? '' : `?${text}`;
@@ -110,8 +111,18 @@ export interface KeysApi {
  * own: optional fields may be omitted and get their documented defaults.
  */
 export class SwarmClient {
-  readonly projects: Collection<Project, Input<ProjectInput, 'name'>, ProjectPatch, ProjectListQuery>;
-  readonly agents: Collection<Agent, Input<AgentInput, 'name' | 'agent_type'>, AgentPatch, AgentListQuery> & {
+  readonly projects: Collection<
+    Project,
+    Input<ProjectInput, 'name'>,
+    ProjectPatch,
+    ProjectListQuery
+  >;
+  readonly agents: Collection<
+    Agent,
+    Input<AgentInput, 'name' | 'agent_type'>,
+    AgentPatch,
+    AgentListQuery
+  > & {
     heartbeat(id: string, body?: NonNullable<Heartbeat>): Promise<Agent>;
   };
   readonly memory: MemoryApi;
@@ -139,7 +150,9 @@ export class SwarmClient {
   }
 
   /** The audit log, newest first (admin keys only). */
-  audit(query: AuditQuery = {}): Promise<{ items: AuditEntry[]; next_before: number | null; has_more: boolean }> {
+  audit(
+    query: AuditQuery = {},
+  ): Promise<{ items: AuditEntry[]; next_before: number | null; has_more: boolean }> {
     return this.request('GET', `/api/v1/audit${queryString(query)}`);
   }
 
@@ -148,7 +161,11 @@ export class SwarmClient {
     return {
       store: (input) => this.request('POST', path, input),
       list: (query = {}) => this.request('GET', `${path}${queryString(query)}`),
-      get: (key, projectId) => this.request('GET', `${path}/${encodeURIComponent(key)}${queryString({ project_id: projectId })}`),
+      get: (key, projectId) =>
+        this.request(
+          'GET',
+          `${path}/${encodeURIComponent(key)}${queryString({ project_id: projectId })}`,
+        ),
       search: (query) => this.request('GET', `${path}/search${queryString(query)}`),
       circuit: () => this.request('GET', `${path}/circuit`),
       resetCircuit: () => this.request('POST', `${path}/circuit/reset`),
@@ -156,24 +173,34 @@ export class SwarmClient {
   }
 
   private collection<R, C, P, Q>(path: string): Collection<R, C, P, Q> {
-    const ifMatch = (options?: WriteOptions): Record<string, string> => (options?.ifMatch === undefined ? {} : { 'if-match': `"${options.ifMatch}"` });
+    const ifMatch = (options?: WriteOptions): Record<string, string> =>
+      options?.ifMatch === undefined ? {} : { 'if-match': `"${options.ifMatch}"` };
     return {
       create: (input) => this.request('POST', path, input),
       get: (id) => this.request('GET', `${path}/${id}`),
       list: (query = {}) => this.request('GET', `${path}${queryString(query)}`),
-      replace: (id, input, options) => this.request('PUT', `${path}/${id}`, input, ifMatch(options)),
-      patch: (id, patch, options) => this.request('PATCH', `${path}/${id}`, patch, ifMatch(options)),
+      replace: (id, input, options) =>
+        this.request('PUT', `${path}/${id}`, input, ifMatch(options)),
+      patch: (id, patch, options) =>
+        this.request('PATCH', `${path}/${id}`, patch, ifMatch(options)),
       delete: (id, options) => this.request('DELETE', `${path}/${id}`, undefined, ifMatch(options)),
     };
   }
 
-  private async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  private async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
     const response = await this.fetch(new URL(path, this.options.baseUrl), {
       method,
       headers: {
         ...headers,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(this.options.apiKey === undefined ? {} : { authorization: `Bearer ${this.options.apiKey}` }),
+        ...(this.options.apiKey === undefined
+          ? {}
+          : { authorization: `Bearer ${this.options.apiKey}` }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     });

@@ -6,7 +6,10 @@ export interface StreamSocket {
   send(data: string): void;
   close(code?: number, reason?: string): void;
   addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
-  addEventListener(type: 'close', listener: (event: { code: number; reason: string }) => void): void;
+  addEventListener(
+    type: 'close',
+    listener: (event: { code: number; reason: string }) => void,
+  ): void;
   addEventListener(type: 'error', listener: () => void): void;
 }
 
@@ -20,7 +23,9 @@ export type SocketFactory = (url: URL, apiKey: string | undefined) => StreamSock
 export const platformSocket: SocketFactory = (url, apiKey) => {
   const Platform = (globalThis as { WebSocket?: new (url: string) => StreamSocket }).WebSocket;
   if (Platform === undefined) {
-    throw new Error('No WebSocket in this runtime: use the Node entry of the client, or pass socketFactory');
+    throw new Error(
+      'No WebSocket in this runtime: use the Node entry of the client, or pass socketFactory',
+    );
   }
   const target = new URL(url);
   if (apiKey !== undefined) target.searchParams.set('token', apiKey);

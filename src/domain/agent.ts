@@ -1,13 +1,31 @@
 import { z } from 'zod';
 import {
-  metadataSchema, nameSchema, pageQueryShape, pageSchema, repeatable, sortValues, storableString,
+  metadataSchema,
+  nameSchema,
+  pageQueryShape,
+  pageSchema,
+  repeatable,
+  sortValues,
+  storableString,
   timestampSchema,
 } from './common.js';
 
 export const agentTypes = [
-  'coder', 'reviewer', 'tester', 'planner', 'researcher', 'architect', 'system-architect',
-  'backend-dev', 'api-designer', 'ml-developer', 'code-analyzer', 'hierarchical-coordinator',
-  'mesh-coordinator', 'adaptive-coordinator', 'custom',
+  'coder',
+  'reviewer',
+  'tester',
+  'planner',
+  'researcher',
+  'architect',
+  'system-architect',
+  'backend-dev',
+  'api-designer',
+  'ml-developer',
+  'code-analyzer',
+  'hierarchical-coordinator',
+  'mesh-coordinator',
+  'adaptive-coordinator',
+  'custom',
 ] as const;
 export const agentStatuses = ['active', 'idle', 'busy', 'offline', 'error'] as const;
 
@@ -32,7 +50,9 @@ export type Agent = z.infer<typeof agentSchema>;
 /** A page of `GET /agents`. */
 export const agentPageSchema = pageSchema(agentSchema).meta({ id: 'AgentPage' });
 
-const capabilitySchema = storableString().min(1).max(64, { message: 'must be at most 64 characters' });
+const capabilitySchema = storableString()
+  .min(1)
+  .max(64, { message: 'must be at most 64 characters' });
 const capabilitiesSchema = z
   .array(capabilitySchema)
   .max(64, { message: 'must hold at most 64 items' })
@@ -40,15 +60,14 @@ const capabilitiesSchema = z
 const projectIdSchema = z.uuid({ message: 'must be a UUID' }).nullable();
 
 /** Body of POST and PUT: every writable field; optional ones fall back to their defaults. */
-export const agentInputSchema = z
-  .strictObject({
-    name: nameSchema,
-    agent_type: z.enum(agentTypes),
-    capabilities: capabilitiesSchema.default([]),
-    status: z.enum(agentStatuses).default('idle'),
-    project_id: projectIdSchema.default(null),
-    metadata: metadataSchema.default({}),
-  });
+export const agentInputSchema = z.strictObject({
+  name: nameSchema,
+  agent_type: z.enum(agentTypes),
+  capabilities: capabilitiesSchema.default([]),
+  status: z.enum(agentStatuses).default('idle'),
+  project_id: projectIdSchema.default(null),
+  metadata: metadataSchema.default({}),
+});
 export type AgentInput = z.infer<typeof agentInputSchema>;
 /** {@link agentInputSchema} as the body of POST, named for the OpenAPI document. */
 export const agentCreateSchema = agentInputSchema.meta({ id: 'AgentCreate' });

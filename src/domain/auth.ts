@@ -57,7 +57,10 @@ export function allows(principal: Principal, access: Access): boolean {
 
 /** True when the principal may see a resource of `projectId` (null: a resource outside every project). */
 export function inScope(principal: Principal, projectId: string | null): boolean {
-  return principal.projectIds === null || (projectId !== null && principal.projectIds.includes(projectId));
+  return (
+    principal.projectIds === null ||
+    (projectId !== null && principal.projectIds.includes(projectId))
+  );
 }
 
 /**
@@ -66,8 +69,13 @@ export function inScope(principal: Principal, projectId: string | null): boolean
  */
 export function assertAssignable(principal: Principal, projectId: string | null | undefined): void {
   if (projectId === undefined || inScope(principal, projectId)) return;
-  const message = projectId === null ? 'is required for a key limited to projects' : `Project ${projectId} does not exist`;
-  throw new UnprocessableError(projectId === null ? `project_id ${message}` : message, [{ path: '/project_id', message, in: 'body' }]);
+  const message =
+    projectId === null
+      ? 'is required for a key limited to projects'
+      : `Project ${projectId} does not exist`;
+  throw new UnprocessableError(projectId === null ? `project_id ${message}` : message, [
+    { path: '/project_id', message, in: 'body' },
+  ]);
 }
 
 /** The event topics a principal may read: its projects' topics, or null for every topic. */
@@ -76,11 +84,19 @@ export function scopeTopics(principal: Principal): string[] | null {
 }
 
 /** Body of POST /keys. */
-export const keyInputSchema = z.strictObject({
-  name: nameSchema,
-  role: z.enum(roles),
-  project_ids: z.array(z.uuid()).min(1).max(1000).nullable().default(null).describe('Limit the key to these projects; null: all'),
-}).meta({ id: 'KeyCreate' });
+export const keyInputSchema = z
+  .strictObject({
+    name: nameSchema,
+    role: z.enum(roles),
+    project_ids: z
+      .array(z.uuid())
+      .min(1)
+      .max(1000)
+      .nullable()
+      .default(null)
+      .describe('Limit the key to these projects; null: all'),
+  })
+  .meta({ id: 'KeyCreate' });
 export type KeyInput = z.infer<typeof keyInputSchema>;
 
 /** An API key as listed (never with its secret). */

@@ -7,10 +7,15 @@ export const METADATA_MAX_DEPTH = 32;
 /** Most object members and array items `metadata` may hold, counted at every level. */
 export const METADATA_MAX_MEMBERS = 1_000;
 
-function missingValueMessage(issue: { code?: string; input?: unknown; expected?: string }): string | undefined {
+function missingValueMessage(issue: {
+  code?: string;
+  input?: unknown;
+  expected?: string;
+}): string | undefined {
   if (issue.code !== 'invalid_type') return undefined;
   if (issue.input === undefined) return 'is required';
-  if (issue.input === null && issue.expected === 'object') return 'must be a JSON object (a missing body arrives as null)';
+  if (issue.input === null && issue.expected === 'object')
+    return 'must be a JSON object (a missing body arrives as null)';
   return undefined;
 }
 
@@ -115,7 +120,14 @@ export function queryInteger(min: number, max: number) {
 export const idParamsSchema = z.strictObject({ id: z.uuid({ message: 'must be a UUID' }) });
 
 /** The sort orders every list endpoint accepts; a leading `-` means descending. */
-export const sortValues = ['created_at', '-created_at', 'updated_at', '-updated_at', 'name', '-name'] as const;
+export const sortValues = [
+  'created_at',
+  '-created_at',
+  'updated_at',
+  '-updated_at',
+  'name',
+  '-name',
+] as const;
 /** One of {@link sortValues}, or one a list adds (e.g. agents' `last_active_at`). */
 export type SortOrder = (typeof sortValues)[number] | `${'' | '-'}last_active_at`;
 
@@ -153,7 +165,8 @@ export function pageSchema<T extends z.ZodType>(item: T) {
 
 /** Accepts `?key=a` and `?key=a&key=b` alike and yields an array. */
 export function repeatable<T extends z.ZodType>(item: T) {
-  const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? (value as unknown[]) : [value]);
+  const asArray = (value: unknown): unknown[] =>
+    Array.isArray(value) ? (value as unknown[]) : [value];
   return z.preprocess(asArray, z.array(item).max(64)).optional();
 }
 

@@ -5,8 +5,15 @@ import { memoryCircuitSchema } from './memory.js';
 import { projectSchema } from './project.js';
 
 export const eventTypes = [
-  'PROJECT_CREATED', 'PROJECT_UPDATE', 'PROJECT_DELETED', 'AGENT_CREATED', 'AGENT_UPDATE', 'AGENT_STATUS',
-  'AGENT_DELETED', 'TASK_EXECUTION', 'MEMORY_CIRCUIT',
+  'PROJECT_CREATED',
+  'PROJECT_UPDATE',
+  'PROJECT_DELETED',
+  'AGENT_CREATED',
+  'AGENT_UPDATE',
+  'AGENT_STATUS',
+  'AGENT_DELETED',
+  'TASK_EXECUTION',
+  'MEMORY_CIRCUIT',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 
@@ -14,10 +21,14 @@ export type EventType = (typeof eventTypes)[number];
 export const rootTopics = ['projects', 'agents', 'system'] as const;
 
 const uuidPattern = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
-const topicPattern = new RegExp(`^(projects|agents|system|project:${uuidPattern}|agent:${uuidPattern})$`);
+const topicPattern = new RegExp(
+  `^(projects|agents|system|project:${uuidPattern}|agent:${uuidPattern})$`,
+);
 
 /** A topic name: `projects`, `agents`, `system`, `project:<uuid>` or `agent:<uuid>`. */
-export const topicSchema = z.string().regex(topicPattern, { message: 'must be projects, agents, system, project:<uuid> or agent:<uuid>' });
+export const topicSchema = z.string().regex(topicPattern, {
+  message: 'must be projects, agents, system, project:<uuid> or agent:<uuid>',
+});
 
 const changedFields = z
   .array(z.string())
@@ -39,7 +50,10 @@ const eventData = {
   AGENT_DELETED: z.object({ id: z.uuid(), project_id: z.uuid().nullable() }),
   TASK_EXECUTION: z.record(z.string(), z.unknown()).describe('Reserved: none is emitted yet'),
   MEMORY_CIRCUIT: z.object({
-    from: circuitState, to: circuitState, reason: z.string(), at: timestampSchema,
+    from: circuitState,
+    to: circuitState,
+    reason: z.string(),
+    at: timestampSchema,
   }),
 } satisfies Record<EventType, z.ZodType>;
 
@@ -48,7 +62,10 @@ export type EventDataMap = { [T in EventType]: z.infer<(typeof eventData)[T]> };
 
 /** `PROJECT_UPDATE` → `ProjectUpdateEvent`: the component name of one event type. */
 function variantName(type: EventType): string {
-  const words = type.toLowerCase().split('_').map((word) => word[0]!.toUpperCase() + word.slice(1));
+  const words = type
+    .toLowerCase()
+    .split('_')
+    .map((word) => word[0]!.toUpperCase() + word.slice(1));
   return `${words.join('')}Event`;
 }
 
@@ -71,9 +88,15 @@ function variant<T extends EventType>(type: T) {
  */
 export const eventSchema = z
   .discriminatedUnion('type', [
-    variant('PROJECT_CREATED'), variant('PROJECT_UPDATE'), variant('PROJECT_DELETED'),
-    variant('AGENT_CREATED'), variant('AGENT_UPDATE'), variant('AGENT_STATUS'),
-    variant('AGENT_DELETED'), variant('TASK_EXECUTION'), variant('MEMORY_CIRCUIT'),
+    variant('PROJECT_CREATED'),
+    variant('PROJECT_UPDATE'),
+    variant('PROJECT_DELETED'),
+    variant('AGENT_CREATED'),
+    variant('AGENT_UPDATE'),
+    variant('AGENT_STATUS'),
+    variant('AGENT_DELETED'),
+    variant('TASK_EXECUTION'),
+    variant('MEMORY_CIRCUIT'),
   ])
   .meta({ id: 'Event' });
 
@@ -131,7 +154,9 @@ export function agentEvent<T extends EventType>(
   data: EventDataMap[T],
 ): EventDraft {
   const topic = `agent:${agentId}`;
-  const projectTopics = [...new Set(projectIds.filter((id): id is string => id !== null))].map((id) => `project:${id}`);
+  const projectTopics = [...new Set(projectIds.filter((id): id is string => id !== null))].map(
+    (id) => `project:${id}`,
+  );
   return { type, topic, topics: ['agents', topic, ...projectTopics], data };
 }
 

@@ -4,8 +4,14 @@ import { z } from 'zod';
 export const healthCheckSchema = z.object({
   status: z.enum(['up', 'down', 'degraded']),
   detail: z.string().optional(),
-  circuit: z.enum(['CLOSED', 'OPEN', 'HALF_OPEN']).optional().describe('memory: state of the MCP circuit breaker'),
-  mcp: z.enum(['connected', 'disconnected']).optional().describe('memory: whether the MCP server is connected'),
+  circuit: z
+    .enum(['CLOSED', 'OPEN', 'HALF_OPEN'])
+    .optional()
+    .describe('memory: state of the MCP circuit breaker'),
+  mcp: z
+    .enum(['connected', 'disconnected'])
+    .optional()
+    .describe('memory: whether the MCP server is connected'),
 });
 export type HealthCheck = z.infer<typeof healthCheckSchema>;
 

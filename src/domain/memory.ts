@@ -83,7 +83,9 @@ export const memoryKeyParamsSchema = z.strictObject({ key: memoryKeySchema });
 
 /** Query of `GET /memory/{key}`: which project's key it is. */
 export const memoryEntryQuerySchema = z.strictObject({
-  project_id: z.uuid({ message: 'must be a UUID' }).optional()
+  project_id: z
+    .uuid({ message: 'must be a UUID' })
+    .optional()
     .describe('The project the key belongs to; absent: the entry without a project'),
 });
 export type MemoryEntryQuery = z.infer<typeof memoryEntryQuerySchema>;
@@ -98,15 +100,27 @@ export function memoryEntryPath(entry: { key: string; project_id: string | null 
 export const memorySearchQuerySchema = z.strictObject({
   q: storableString()
     .min(1, { message: 'must not be empty' })
-    .max(MEMORY_QUERY_MAX_LENGTH, { message: `must be at most ${MEMORY_QUERY_MAX_LENGTH} characters` })
+    .max(MEMORY_QUERY_MAX_LENGTH, {
+      message: `must be at most ${MEMORY_QUERY_MAX_LENGTH} characters`,
+    })
     .describe('Case-insensitive text to find in the key, the content or a tag'),
-  project_id: z.uuid({ message: 'must be a UUID' }).optional().describe('Only entries of this project'),
+  project_id: z
+    .uuid({ message: 'must be a UUID' })
+    .optional()
+    .describe('Only entries of this project'),
   limit: queryInteger(1, 100).default(20),
 });
 export type MemorySearchQuery = z.infer<typeof memorySearchQuerySchema>;
 
 /** How memory entries can be listed in order. */
-export const memorySortValues = ['key', '-key', 'created_at', '-created_at', 'updated_at', '-updated_at'] as const;
+export const memorySortValues = [
+  'key',
+  '-key',
+  'created_at',
+  '-created_at',
+  'updated_at',
+  '-updated_at',
+] as const;
 export type MemorySortOrder = (typeof memorySortValues)[number];
 
 /** Query of `GET /memory`: a page of entries, optionally of one project, agent or tag. */
@@ -114,8 +128,14 @@ export const memoryListQuerySchema = z.strictObject({
   limit: queryInteger(1, 100).default(20),
   offset: queryInteger(0, Number.MAX_SAFE_INTEGER).default(0),
   sort: z.enum(memorySortValues).default('-updated_at'),
-  project_id: z.uuid({ message: 'must be a UUID' }).optional().describe('Only entries of this project'),
-  agent_id: z.uuid({ message: 'must be a UUID' }).optional().describe('Only entries written for this agent'),
+  project_id: z
+    .uuid({ message: 'must be a UUID' })
+    .optional()
+    .describe('Only entries of this project'),
+  agent_id: z
+    .uuid({ message: 'must be a UUID' })
+    .optional()
+    .describe('Only entries written for this agent'),
   tag: tagSchema.optional().describe('Only entries carrying this tag'),
 });
 export type MemoryListQuery = z.infer<typeof memoryListQuerySchema>;
@@ -142,7 +162,9 @@ export type MemoryEntry = z.infer<typeof memoryEntrySchema>;
 export const memoryEntryPageSchema = pageSchema(memoryEntrySchema).meta({ id: 'MemoryEntryPage' });
 
 /** One search hit; `score` (text-search rank) is present only for answers from local storage. */
-export const memorySearchItemSchema = z.object({ ...recordShape, score: z.number().optional() }).meta({ id: 'MemorySearchItem' });
+export const memorySearchItemSchema = z
+  .object({ ...recordShape, score: z.number().optional() })
+  .meta({ id: 'MemorySearchItem' });
 export type MemorySearchItem = z.infer<typeof memorySearchItemSchema>;
 
 /** Where a search answer came from; see docs/memory.md. */
@@ -176,8 +198,16 @@ export const memoryCircuitSchema = z
     opened_at: timestampSchema.nullable(),
     next_attempt_at: timestampSchema.nullable(),
     rejected_count: z.number().int(),
-    fallback_count: z.number().int().describe('Searches answered from a fallback and writes answered "queued" since the last reset'),
-    queued_writes: z.number().int().describe('Rows waiting in the replay queue (shared by every instance)'),
+    fallback_count: z
+      .number()
+      .int()
+      .describe(
+        'Searches answered from a fallback and writes answered "queued" since the last reset',
+      ),
+    queued_writes: z
+      .number()
+      .int()
+      .describe('Rows waiting in the replay queue (shared by every instance)'),
   })
   .meta({ id: 'MemoryCircuit' });
 export type MemoryCircuit = z.infer<typeof memoryCircuitSchema>;

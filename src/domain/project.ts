@@ -1,11 +1,22 @@
 import { z } from 'zod';
 import {
-  metadataSchema, nameSchema, pageQueryShape, pageSchema, repeatable, storableString,
+  metadataSchema,
+  nameSchema,
+  pageQueryShape,
+  pageSchema,
+  repeatable,
+  storableString,
   timestampSchema,
 } from './common.js';
 
 export const projectStatuses = ['active', 'completed', 'archived'] as const;
-export const sparcModes = ['specification', 'pseudocode', 'architecture', 'refinement', 'completion'] as const;
+export const sparcModes = [
+  'specification',
+  'pseudocode',
+  'architecture',
+  'refinement',
+  'completion',
+] as const;
 
 /** A project as the API returns it. */
 export const projectSchema = z
@@ -26,17 +37,18 @@ export type Project = z.infer<typeof projectSchema>;
 /** A page of `GET /projects`. */
 export const projectPageSchema = pageSchema(projectSchema).meta({ id: 'ProjectPage' });
 
-const descriptionSchema = storableString().max(2000, { message: 'must be at most 2000 characters' }).nullable();
+const descriptionSchema = storableString()
+  .max(2000, { message: 'must be at most 2000 characters' })
+  .nullable();
 
 /** Body of POST and PUT: every writable field; optional ones fall back to their defaults. */
-export const projectInputSchema = z
-  .strictObject({
-    name: nameSchema,
-    description: descriptionSchema.default(null),
-    status: z.enum(projectStatuses).default('active'),
-    sparc_mode: z.enum(sparcModes).default('specification'),
-    metadata: metadataSchema.default({}),
-  });
+export const projectInputSchema = z.strictObject({
+  name: nameSchema,
+  description: descriptionSchema.default(null),
+  status: z.enum(projectStatuses).default('active'),
+  sparc_mode: z.enum(sparcModes).default('specification'),
+  metadata: metadataSchema.default({}),
+});
 export type ProjectInput = z.infer<typeof projectInputSchema>;
 /** {@link projectInputSchema} as the body of POST, named for the OpenAPI document. */
 export const projectCreateSchema = projectInputSchema.meta({ id: 'ProjectCreate' });

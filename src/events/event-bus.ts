@@ -64,19 +64,32 @@ export class RedisEventBus implements EventBus {
   private readonly publisher: Redis;
   private readonly subscriber: Redis;
 
-  constructor(url: string, private readonly logger: BusLogger, connect: RedisConnector = connectRedis) {
+  constructor(
+    url: string,
+    private readonly logger: BusLogger,
+    connect: RedisConnector = connectRedis,
+  ) {
     this.publisher = redisClient(connect, url, logger, 'publisher');
     this.subscriber = redisClient(connect, url, logger, 'subscriber');
     this.subscriber.on('message', (_channel: string, message: string) => this.receive(message));
     this.subscriber.on('ready', () => logger.info({}, 'redis event bus connected'));
-    this.subscriber.subscribe(CHANNEL).catch((error: unknown) => logger.warn({ err: error }, 'redis subscribe failed'));
+    this.subscriber
+      .subscribe(CHANNEL)
+      .catch((error: unknown) => logger.warn({ err: error }, 'redis subscribe failed'));
   }
 
   publish(events: LoggedEvent[]): void {
     if (events.length === 0) return;
     this.local.publish(events);
     const message = JSON.stringify({ from: this.instanceId, events });
-    this.publisher.publish(CHANNEL, message).catch((error: unknown) => this.logger.warn({ err: error }, 'redis publish failed; other instances will catch up from the log'));
+    this.publisher
+      .publish(CHANNEL, message)
+      .catch((error: unknown) =>
+        this.logger.warn(
+          { err: error },
+          'redis publish failed; other instances will catch up from the log',
+        ),
+      );
   }
 
   subscribe(listener: BusListener): () => void {
@@ -93,7 +106,8 @@ export class RedisEventBus implements EventBus {
   private receive(message: string): void {
     try {
       const parsed = JSON.parse(message) as { from: string; events: LoggedEvent[] };
-      if (parsed.from !== this.instanceId && Array.isArray(parsed.events)) this.local.publish(parsed.events);
+      if (parsed.from !== this.instanceId && Array.isArray(parsed.events))
+        this.local.publish(parsed.events);
     } catch (error) {
       this.logger.warn({ err: error }, 'ignored an unreadable event bus message');
     }

@@ -36,9 +36,11 @@ export class EventDispatcher {
     private readonly bus: EventBus,
     private readonly options: DispatcherOptions,
   ) {
-    if (!(options.pollMs > 0)) throw new RangeError(`pollMs must be positive, got ${options.pollMs}`);
+    if (!(options.pollMs > 0))
+      throw new RangeError(`pollMs must be positive, got ${options.pollMs}`);
     this.batchSize = options.batchSize ?? 500;
-    if (!(this.batchSize >= 1)) throw new RangeError(`batchSize must be at least 1, got ${this.batchSize}`);
+    if (!(this.batchSize >= 1))
+      throw new RangeError(`batchSize must be at least 1, got ${this.batchSize}`);
   }
 
   /** The id of the last event delivered to listeners. */

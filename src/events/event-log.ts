@@ -5,7 +5,10 @@ import type { Executor } from '../store/database.js';
 import type { AuditDraft } from '../store/audit-repository.js';
 import { auditLog, eventLogState, events } from '../store/schema.js';
 
-type EventRow = Pick<typeof events.$inferSelect, 'id' | 'type' | 'topic' | 'topics' | 'data' | 'createdAt'>;
+type EventRow = Pick<
+  typeof events.$inferSelect,
+  'id' | 'type' | 'topic' | 'topics' | 'data' | 'createdAt'
+>;
 /**
  * A row as the append statement returns it, with SQL column names. On PostgreSQL, drizzle's
  * node-postgres driver hands the timestamp of a raw statement over as text, so both forms are taken.
@@ -25,13 +28,24 @@ function toEvent(row: EventRow | AppendedRow): LoggedEvent {
 }
 
 function eventRow(draft: EventDraft, index: number) {
-  return { position: index + 1, type: draft.type, topic: draft.topic, topics: draft.topics, data: draft.data };
+  return {
+    position: index + 1,
+    type: draft.type,
+    topic: draft.topic,
+    topics: draft.topics,
+    data: draft.data,
+  };
 }
 
 function auditRow(draft: AuditDraft) {
   return {
-    key_id: draft.keyId, action: draft.action, resource: draft.resource, resource_id: draft.resourceId,
-    changed_fields: draft.changedFields, ip: draft.ip, user_agent: draft.userAgent,
+    key_id: draft.keyId,
+    action: draft.action,
+    resource: draft.resource,
+    resource_id: draft.resourceId,
+    changed_fields: draft.changedFields,
+    ip: draft.ip,
+    user_agent: draft.userAgent,
   };
 }
 
@@ -48,7 +62,11 @@ export class EventLog {
    * round trip instead of three): the audit rows, the counter bump and the event rows are data-
    * modifying parts of the same query. With no events the counter row is left alone (and unlocked).
    */
-  async append(executor: Executor, drafts: EventDraft[], audit: AuditDraft[] = []): Promise<LoggedEvent[]> {
+  async append(
+    executor: Executor,
+    drafts: EventDraft[],
+    audit: AuditDraft[] = [],
+  ): Promise<LoggedEvent[]> {
     if (drafts.length === 0 && audit.length === 0) return [];
     const result = await executor.execute(sql`
       with audit as (
@@ -69,11 +87,21 @@ export class EventLog {
   }
 
   /** Events after `afterId`, oldest first, limited to those delivered to any of `topics` (null: all). */
-  async readAfter(executor: Executor, afterId: number, topics: readonly string[] | null, limit: number): Promise<LoggedEvent[]> {
+  async readAfter(
+    executor: Executor,
+    afterId: number,
+    topics: readonly string[] | null,
+    limit: number,
+  ): Promise<LoggedEvent[]> {
     const rows = await executor
       .select()
       .from(events)
-      .where(and(gt(events.id, afterId), topics === null ? undefined : arrayOverlaps(events.topics, [...topics])))
+      .where(
+        and(
+          gt(events.id, afterId),
+          topics === null ? undefined : arrayOverlaps(events.topics, [...topics]),
+        ),
+      )
       .orderBy(asc(events.id))
       .limit(limit);
     return rows.map(toEvent);
@@ -90,7 +118,9 @@ export class EventLog {
   }
 
   private async state(executor: Executor): Promise<{ lastId: number; prunedThroughId: number }> {
-    const [row] = await executor.select({ lastId: eventLogState.lastId, prunedThroughId: eventLogState.prunedThroughId }).from(eventLogState);
+    const [row] = await executor
+      .select({ lastId: eventLogState.lastId, prunedThroughId: eventLogState.prunedThroughId })
+      .from(eventLogState);
     return row ?? { lastId: 0, prunedThroughId: 0 };
   }
 
@@ -98,22 +128,38 @@ export class EventLog {
   async prune(executor: Executor, retention: Retention, now: Date = new Date()): Promise<number> {
     const cutoff = await this.pruneCutoff(executor, retention, now);
     if (cutoff === null) return 0;
-    const [row] = await executor.execute<{ deleted: number }>(sql`
+    const [row] = await executor
+      .execute<{ deleted: number }>(
+        sql`
       with deleted as (delete from ${events} where ${events.id} <= ${cutoff} returning 1)
       update ${eventLogState} set pruned_through_id = greatest(${eventLogState.prunedThroughId}, ${cutoff})
-      returning (select count(*)::int from deleted) as deleted`).then((result) => (result as { rows: Array<{ deleted: number }> }).rows);
+      returning (select count(*)::int from deleted) as deleted`,
+      )
+      .then((result) => (result as { rows: Array<{ deleted: number }> }).rows);
     return row?.deleted ?? 0;
   }
 
   /** The highest id retention removes, or null when nothing is due. */
-  private async pruneCutoff(executor: Executor, retention: Retention, now: Date): Promise<number | null> {
+  private async pruneCutoff(
+    executor: Executor,
+    retention: Retention,
+    now: Date,
+  ): Promise<number | null> {
     const candidates: number[] = [];
     if (retention.maxAgeMs !== null) {
-      const [old] = await executor.select({ value: max(events.id) }).from(events).where(lt(events.createdAt, new Date(now.getTime() - retention.maxAgeMs)));
+      const [old] = await executor
+        .select({ value: max(events.id) })
+        .from(events)
+        .where(lt(events.createdAt, new Date(now.getTime() - retention.maxAgeMs)));
       if (old?.value != null) candidates.push(old.value);
     }
     if (retention.maxEvents !== null) {
-      const [beyond] = await executor.select({ id: events.id }).from(events).orderBy(desc(events.id)).offset(retention.maxEvents).limit(1);
+      const [beyond] = await executor
+        .select({ id: events.id })
+        .from(events)
+        .orderBy(desc(events.id))
+        .offset(retention.maxEvents)
+        .limit(1);
       if (beyond !== undefined) candidates.push(beyond.id);
     }
     return candidates.length === 0 ? null : Math.max(...candidates);

@@ -19,7 +19,10 @@ export class MessageBudget {
   /** Takes one message from the budget; false when none is left. */
   take(): boolean {
     const now = this.now();
-    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#refilledAt) / 1_000) * this.perSecond);
+    this.#tokens = Math.min(
+      this.burst,
+      this.#tokens + ((now - this.#refilledAt) / 1_000) * this.perSecond,
+    );
     this.#refilledAt = now;
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;

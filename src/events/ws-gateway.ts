@@ -15,7 +15,10 @@ export interface GatewaySocket {
   ping(): void;
   close(code: number, reason: string): void;
   terminate(): void;
-  on(event: 'message', listener: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void): unknown;
+  on(
+    event: 'message',
+    listener: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void,
+  ): unknown;
   on(event: 'pong' | 'close', listener: () => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
 }
@@ -67,7 +70,12 @@ export interface ConnectRequest {
 }
 
 /** Close codes the gateway uses; 4401: the socket's API key was revoked. */
-export const CloseCode = { goingAway: 1001, policyViolation: 1008, tryAgainLater: 1013, keyRevoked: 4401 } as const;
+export const CloseCode = {
+  goingAway: 1001,
+  policyViolation: 1008,
+  tryAgainLater: 1013,
+  keyRevoked: 4401,
+} as const;
 
 const OPEN = 1;
 
@@ -89,7 +97,8 @@ interface Connection {
 export type GatewayLogger = Pick<Logger, 'info' | 'warn'>;
 
 function positive(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new RangeError(`${name} must be a positive integer, got ${value}`);
   return value;
 }
 
@@ -138,19 +147,24 @@ export class WebSocketGateway {
     clearInterval(this.heartbeat);
     clearInterval(this.keyTimer);
     this.unsubscribe?.();
-    for (const connection of this.connections.values()) this.close(connection, CloseCode.goingAway, 'server shutting down');
+    for (const connection of this.connections.values())
+      this.close(connection, CloseCode.goingAway, 'server shutting down');
   }
 
   /** Re-checks the keys of open sockets every `check.intervalMs`, until {@link stop}. */
   watchKeys(check: KeyCheck): void {
     clearInterval(this.keyTimer);
-    this.keyTimer = setInterval(() => void this.checkKeys(check), positive('intervalMs', check.intervalMs));
+    this.keyTimer = setInterval(
+      () => void this.checkKeys(check),
+      positive('intervalMs', check.intervalMs),
+    );
   }
 
   /** Closes every socket opened with `keyId` (4401), e.g. at once when this instance revokes it. */
   closeKey(keyId: string): void {
     for (const connection of this.connections.values()) {
-      if (connection.keyId === keyId) this.close(connection, CloseCode.keyRevoked, 'API key revoked');
+      if (connection.keyId === keyId)
+        this.close(connection, CloseCode.keyRevoked, 'API key revoked');
     }
   }
 
@@ -175,13 +189,19 @@ export class WebSocketGateway {
     const connection = this.register(socket, request);
     const head = this.dispatcher.lastDeliveredId;
     this.sendControl(connection, {
-      type: 'WELCOME', connection_id: connection.id, last_event_id: request.lastEventId ?? head,
-      heartbeat_ms: this.options.heartbeatMs, topics: [...connection.topics],
+      type: 'WELCOME',
+      connection_id: connection.id,
+      last_event_id: request.lastEventId ?? head,
+      heartbeat_ms: this.options.heartbeatMs,
+      topics: [...connection.topics],
     });
     try {
       await this.replay(connection, request.lastEventId, head);
     } catch (error) {
-      this.logger.warn({ err: error, connection: connection.id }, 'replay failed; closing so the client retries');
+      this.logger.warn(
+        { err: error, connection: connection.id },
+        'replay failed; closing so the client retries',
+      );
       this.close(connection, CloseCode.tryAgainLater, 'replay failed');
     }
   }
@@ -189,23 +209,38 @@ export class WebSocketGateway {
   private register(socket: GatewaySocket, request: ConnectRequest): Connection {
     const { allowedTopics, keyId } = request;
     const connection: Connection = {
-      id: randomUUID(), socket, topics: new Set(request.topics ?? allowedTopics ?? rootTopics),
-      allowedTopics: allowedTopics === null ? null : new Set(allowedTopics), keyId,
+      id: randomUUID(),
+      socket,
+      topics: new Set(request.topics ?? allowedTopics ?? rootTopics),
+      allowedTopics: allowedTopics === null ? null : new Set(allowedTopics),
+      keyId,
       budget: new MessageBudget(CONTROL_MESSAGE_BURST, CONTROL_MESSAGES_PER_SECOND),
-      lastSentId: 0, alive: true, phase: { name: 'replaying', buffered: [] },
+      lastSentId: 0,
+      alive: true,
+      phase: { name: 'replaying', buffered: [] },
     };
     this.connections.set(connection.id, connection);
     socket.on('message', (data, isBinary) => this.onMessage(connection, data, isBinary));
     socket.on('pong', () => void (connection.alive = true));
     socket.on('close', () => this.forget(connection));
-    socket.on('error', (error) => this.logger.warn({ err: error, connection: connection.id }, 'socket error'));
+    socket.on('error', (error) =>
+      this.logger.warn({ err: error, connection: connection.id }, 'socket error'),
+    );
     return connection;
   }
 
-  private async replay(connection: Connection, lastEventId: number | undefined, head: number): Promise<void> {
+  private async replay(
+    connection: Connection,
+    lastEventId: number | undefined,
+    head: number,
+  ): Promise<void> {
     connection.lastSentId = lastEventId ?? head;
     if (lastEventId !== undefined && (await this.outsideRetainedLog(lastEventId))) {
-      this.sendControl(connection, { type: 'ERROR', code: 'REPLAY_GAP', message: `Events after ${lastEventId} are no longer retained; refetch state, the stream continues live` });
+      this.sendControl(connection, {
+        type: 'ERROR',
+        code: 'REPLAY_GAP',
+        message: `Events after ${lastEventId} are no longer retained; refetch state, the stream continues live`,
+      });
       connection.lastSentId = head;
     } else if (lastEventId !== undefined) {
       await this.replayFromLog(connection);
@@ -214,7 +249,10 @@ export class WebSocketGateway {
   }
 
   private async outsideRetainedLog(lastEventId: number): Promise<boolean> {
-    const [pruned, latest] = await Promise.all([this.log.prunedThroughId(this.db), this.log.latestId(this.db)]);
+    const [pruned, latest] = await Promise.all([
+      this.log.prunedThroughId(this.db),
+      this.log.latestId(this.db),
+    ]);
     return lastEventId < pruned || lastEventId > latest;
   }
 
@@ -226,9 +264,15 @@ export class WebSocketGateway {
   private async replayFromLog(connection: Connection): Promise<void> {
     for (;;) {
       if (connection.phase.name === 'closed') return;
-      const events = await this.log.readAfter(this.db, connection.lastSentId, [...connection.topics], this.replayBatchSize);
+      const events = await this.log.readAfter(
+        this.db,
+        connection.lastSentId,
+        [...connection.topics],
+        this.replayBatchSize,
+      );
       for (const event of events) {
-        if (connection.socket.bufferedAmount > REPLAY_LOW_WATER_BYTES) await this.drained(connection);
+        if (connection.socket.bufferedAmount > REPLAY_LOW_WATER_BYTES)
+          await this.drained(connection);
         this.sendEvent(connection, event, JSON.stringify(toEnvelope(event)));
       }
       if (events.length < this.replayBatchSize) return;
@@ -251,14 +295,18 @@ export class WebSocketGateway {
     if (connection.phase.name !== 'replaying') return;
     const { buffered } = connection.phase;
     connection.phase = { name: 'live' };
-    buffered.forEach((event) => this.sendEvent(connection, event, JSON.stringify(toEnvelope(event))));
+    buffered.forEach((event) =>
+      this.sendEvent(connection, event, JSON.stringify(toEnvelope(event))),
+    );
   }
 
   private broadcast(event: LoggedEvent): void {
     let frame: string | undefined;
     for (const connection of this.connections.values()) {
-      if (connection.phase.name === 'replaying') this.hold(connection, connection.phase.buffered, event);
-      else if (connection.phase.name === 'live') this.sendEvent(connection, event, (frame ??= JSON.stringify(toEnvelope(event))));
+      if (connection.phase.name === 'replaying')
+        this.hold(connection, connection.phase.buffered, event);
+      else if (connection.phase.name === 'live')
+        this.sendEvent(connection, event, (frame ??= JSON.stringify(toEnvelope(event))));
     }
   }
 
@@ -273,13 +321,20 @@ export class WebSocketGateway {
    * on the closing handshake, so it is cut off after {@link SLOW_CONSUMER_CLOSE_GRACE_MS}.
    */
   private closeSlowConsumer(connection: Connection): void {
-    this.logger.warn({ connection: connection.id, buffered: connection.socket.bufferedAmount }, 'closing a slow consumer');
+    this.logger.warn(
+      { connection: connection.id, buffered: connection.socket.bufferedAmount },
+      'closing a slow consumer',
+    );
     this.close(connection, CloseCode.tryAgainLater, 'slow consumer');
     setTimeout(() => connection.socket.terminate(), SLOW_CONSUMER_CLOSE_GRACE_MS).unref();
   }
 
   private sendEvent(connection: Connection, event: LoggedEvent, frame: string): void {
-    if (event.id <= connection.lastSentId || !event.topics.some((topic) => connection.topics.has(topic))) return;
+    if (
+      event.id <= connection.lastSentId ||
+      !event.topics.some((topic) => connection.topics.has(topic))
+    )
+      return;
     connection.lastSentId = event.id;
     this.send(connection, frame);
   }
@@ -298,32 +353,54 @@ export class WebSocketGateway {
     this.traffic.sent += 1;
   }
 
-  private onMessage(connection: Connection, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+  private onMessage(
+    connection: Connection,
+    data: Buffer | ArrayBuffer | Buffer[],
+    isBinary: boolean,
+  ): void {
     this.traffic.received += 1;
     if (!connection.budget.take()) {
       this.close(connection, CloseCode.policyViolation, 'too many messages');
       return;
     }
-    const text = isBinary ? '' : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8');
+    const text = isBinary
+      ? ''
+      : Buffer.isBuffer(data)
+        ? data.toString('utf8')
+        : Buffer.concat(data as Buffer[]).toString('utf8');
     const parsed = parseClientMessage(text);
     if ('error' in parsed) {
       this.sendControl(connection, { type: 'ERROR', code: parsed.error, message: parsed.detail });
       return;
     }
     const { message } = parsed;
-    if (message.type === 'PING') this.sendControl(connection, { type: 'PONG', timestamp: new Date().toISOString() });
+    if (message.type === 'PING')
+      this.sendControl(connection, { type: 'PONG', timestamp: new Date().toISOString() });
     else if (message.type === 'PONG') connection.alive = true;
     else this.changeTopics(connection, message.type, message.topics);
   }
 
-  private changeTopics(connection: Connection, action: 'SUBSCRIBE' | 'UNSUBSCRIBE', topics: string[]): void {
-    const forbidden = action === 'SUBSCRIBE' ? topics.filter((topic) => connection.allowedTopics?.has(topic) === false) : [];
+  private changeTopics(
+    connection: Connection,
+    action: 'SUBSCRIBE' | 'UNSUBSCRIBE',
+    topics: string[],
+  ): void {
+    const forbidden =
+      action === 'SUBSCRIBE'
+        ? topics.filter((topic) => connection.allowedTopics?.has(topic) === false)
+        : [];
     if (forbidden.length > 0) {
-      this.sendControl(connection, { type: 'ERROR', code: 'FORBIDDEN_TOPIC', message: `This key may not read ${forbidden.join(', ')}` });
+      this.sendControl(connection, {
+        type: 'ERROR',
+        code: 'FORBIDDEN_TOPIC',
+        message: `This key may not read ${forbidden.join(', ')}`,
+      });
       return;
     }
     const subscribing = action === 'SUBSCRIBE';
-    const changed = [...new Set(topics)].filter((topic) => connection.topics.has(topic) !== subscribing);
+    const changed = [...new Set(topics)].filter(
+      (topic) => connection.topics.has(topic) !== subscribing,
+    );
     if (subscribing && connection.topics.size + changed.length > this.maxTopics) {
       const message = `A connection may hold at most ${this.maxTopics} topics; it holds ${connection.topics.size}`;
       this.sendControl(connection, { type: 'ERROR', code: 'TOO_MANY_TOPICS', message });
@@ -333,14 +410,22 @@ export class WebSocketGateway {
       if (subscribing) connection.topics.add(topic);
       else connection.topics.delete(topic);
     }
-    this.sendControl(connection, { type: 'ACK', action, topics: changed, topic_count: connection.topics.size });
+    this.sendControl(connection, {
+      type: 'ACK',
+      action,
+      topics: changed,
+      topic_count: connection.topics.size,
+    });
   }
 
   private beat(): void {
     const timestamp = new Date().toISOString();
     for (const connection of this.connections.values()) {
       if (!connection.alive) {
-        this.logger.info({ connection: connection.id }, 'terminating a peer that missed a heartbeat');
+        this.logger.info(
+          { connection: connection.id },
+          'terminating a peer that missed a heartbeat',
+        );
         connection.socket.terminate();
         this.forget(connection);
         continue;

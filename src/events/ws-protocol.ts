@@ -26,14 +26,22 @@ export type GatewayErrorCode =
 
 /** Control messages the server sends; events travel as their own envelope (see `SwarmEvent`). */
 export type ServerMessage =
-  | { type: 'WELCOME'; connection_id: string; last_event_id: number; heartbeat_ms: number; topics: string[] }
+  | {
+      type: 'WELCOME';
+      connection_id: string;
+      last_event_id: number;
+      heartbeat_ms: number;
+      topics: string[];
+    }
   | { type: 'ACK'; action: 'SUBSCRIBE' | 'UNSUBSCRIBE'; topics: string[]; topic_count: number }
   | { type: 'PING'; timestamp: string }
   | { type: 'PONG'; timestamp: string }
   | { type: 'ERROR'; code: GatewayErrorCode; message: string };
 
 /** Parses one client frame, or says which error code to answer with. */
-export function parseClientMessage(text: string): { message: ClientMessage } | { error: GatewayErrorCode; detail: string } {
+export function parseClientMessage(
+  text: string,
+): { message: ClientMessage } | { error: GatewayErrorCode; detail: string } {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -42,7 +50,10 @@ export function parseClientMessage(text: string): { message: ClientMessage } | {
   }
   const type = (value as { type?: unknown } | null)?.type;
   if (!['SUBSCRIBE', 'UNSUBSCRIBE', 'PING', 'PONG'].includes(type as string)) {
-    return { error: 'UNKNOWN_TYPE', detail: `Unknown message type ${JSON.stringify(type ?? null)}; expected SUBSCRIBE, UNSUBSCRIBE, PING or PONG` };
+    return {
+      error: 'UNKNOWN_TYPE',
+      detail: `Unknown message type ${JSON.stringify(type ?? null)}; expected SUBSCRIBE, UNSUBSCRIBE, PING or PONG`,
+    };
   }
   const parsed = clientMessageSchema.safeParse(value);
   if (parsed.success) return { message: parsed.data };

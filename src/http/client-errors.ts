@@ -39,7 +39,10 @@ export class ClientErrorLog {
   private suppressed = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly logger: ClientErrorLogger, options: ClientErrorLogOptions = {}) {
+  constructor(
+    private readonly logger: ClientErrorLogger,
+    options: ClientErrorLogOptions = {},
+  ) {
     this.maxLines = options.maxLines ?? CLIENT_ERROR_LINES_PER_WINDOW;
     this.windowMs = options.windowMs ?? WINDOW_MS;
     this.now = options.now ?? Date.now;

@@ -11,7 +11,10 @@ import {
 export const LIVE_BODY = JSON.stringify({ status: 'ok' });
 
 function isLivenessProbe(request: IncomingMessage): boolean {
-  return request.method === 'GET' && (request.url === '/health/live' || request.url?.startsWith('/health/live?') === true);
+  return (
+    request.method === 'GET' &&
+    (request.url === '/health/live' || request.url?.startsWith('/health/live?') === true)
+  );
 }
 
 const probeHeaders = {

@@ -47,19 +47,39 @@ const titles: Record<number, string> = {
 export function problem(status: number, detail: string, errors?: Problem['errors']): Problem {
   const title = titles[status] ?? (status < 500 ? 'Bad Request' : 'Internal Server Error');
   const slug = title.toLowerCase().replaceAll(' ', '-');
-  return { type: `/problems/${slug}`, title, status, detail, ...(errors === undefined ? {} : { errors }) };
+  return {
+    type: `/problems/${slug}`,
+    title,
+    status,
+    detail,
+    ...(errors === undefined ? {} : { errors }),
+  };
 }
 
-type ZodValidation = Array<{ instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }>;
+type ZodValidation = Array<{
+  instancePath: string;
+  message?: string;
+  keyword: string;
+  params: Record<string, unknown>;
+}>;
 
-const contexts: Record<string, string> = { querystring: 'query', body: 'body', params: 'path', headers: 'header' };
+const contexts: Record<string, string> = {
+  querystring: 'query',
+  body: 'body',
+  params: 'path',
+  headers: 'header',
+};
 
 function fieldErrors(validation: ZodValidation, context: string | undefined): FieldError[] {
   const where = contexts[context ?? 'body'] ?? 'body';
   return validation.flatMap((issue) => {
     const path = issue.instancePath === '/' ? '' : issue.instancePath;
     if (issue.keyword === 'unrecognized_keys' && Array.isArray(issue.params.keys)) {
-      return issue.params.keys.map((key) => ({ path: `${path}/${String(key)}`, message: 'is not allowed', in: where }));
+      return issue.params.keys.map((key) => ({
+        path: `${path}/${String(key)}`,
+        message: 'is not allowed',
+        in: where,
+      }));
     }
     return [{ path: path === '' ? '/' : path, message: issue.message ?? 'is invalid', in: where }];
   });
@@ -77,18 +97,23 @@ export type UnavailableCheck = (error: unknown) => boolean;
 /** Maps any thrown value to the problem the client should see; unknown errors become a bare 500. */
 export function toProblem(error: unknown, isUnavailable: UnavailableCheck = () => false): Problem {
   if (error instanceof UnprocessableError) return problem(422, error.message, error.errors);
-  if (error instanceof DomainError) return { ...problem(error.status, error.message), title: error.title };
+  if (error instanceof DomainError)
+    return { ...problem(error.status, error.message), title: error.title };
   if (hasZodFastifySchemaValidationErrors(error)) return validationProblem(error);
   if (isUnavailable(error)) return problem(503, 'The database is unavailable; retry later');
   const status = (error as FastifyError | undefined)?.statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) return clientProblem(error as FastifyError, status);
+  if (typeof status === 'number' && status >= 400 && status < 500)
+    return clientProblem(error as FastifyError, status);
   return problem(500, 'An unexpected error occurred; it has been logged');
 }
 
 function clientProblem(error: FastifyError, status: number): Problem {
-  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return problem(415, 'Send JSON with Content-Type: application/json');
-  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return problem(413, 'The request body exceeds the 1 MiB limit');
-  if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return problem(400, 'The body is not valid JSON');
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    return problem(415, 'Send JSON with Content-Type: application/json');
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return problem(413, 'The request body exceeds the 1 MiB limit');
+  if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY')
+    return problem(400, 'The body is not valid JSON');
   return problem(status, error.message);
 }
 
@@ -102,7 +127,11 @@ export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
  * Fastify's `frameworkErrors` hook: errors raised before routing (a malformed URL, an
  * over-long path parameter) leave as problem documents too.
  */
-export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+export function frameworkErrorHandler(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
   void sendProblem(reply, { ...toProblem(error), instance: loggableUrl(request.url) });
 }
 
@@ -170,8 +199,8 @@ export function answerClientError(
   if (responseStarted(socket)) return void socket.destroy();
   const body = JSON.stringify(problem(status, detail));
   socket.end(
-    `HTTP/1.1 ${status} ${titles[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n`
-      + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${titles[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
 
@@ -201,6 +230,9 @@ export function installProblemHandlers(app: FastifyInstance, options: ProblemHan
     return sendProblem(reply, body);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, { ...problem(404, `No route for ${request.method} ${request.url.split('?')[0]}`), instance: loggableUrl(request.url) }),
+    sendProblem(reply, {
+      ...problem(404, `No route for ${request.method} ${request.url.split('?')[0]}`),
+      instance: loggableUrl(request.url),
+    }),
   );
 }

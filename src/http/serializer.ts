@@ -14,7 +14,11 @@ import { z } from 'zod';
 export const serializerCompiler: FastifySerializerCompiler<z.ZodType> = ({ schema }) => {
   let serialize = compiled.get(schema);
   if (serialize === undefined) {
-    const jsonSchema = z.toJSONSchema(schema, { io: 'output', target: 'draft-7', unrepresentable: 'any' });
+    const jsonSchema = z.toJSONSchema(schema, {
+      io: 'output',
+      target: 'draft-7',
+      unrepresentable: 'any',
+    });
     serialize = fastJson(jsonSchema as Parameters<typeof fastJson>[0]);
     compiled.set(schema, serialize);
   }

@@ -16,6 +16,7 @@ const INPUT_VALIDATION = /Input validation error/;
  */
 export function isMemoryCallerError(error: unknown): boolean {
   if (error instanceof UnprocessableError) return true;
-  if (error instanceof McpError) return error.code === Number(ErrorCode.InvalidParams) && INPUT_VALIDATION.test(error.message);
+  if (error instanceof McpError)
+    return error.code === Number(ErrorCode.InvalidParams) && INPUT_VALIDATION.test(error.message);
   return error instanceof McpMemoryToolError && INPUT_VALIDATION.test(error.serverMessage);
 }

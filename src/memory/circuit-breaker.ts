@@ -38,11 +38,7 @@ export type BreakerState = ClosedState | OpenState | HalfOpenState;
 
 /** Why a transition happened, so listeners can log or alert without reconstructing it. */
 export type TransitionReason =
-  | 'failure-threshold'
-  | 'open-elapsed'
-  | 'probe-failed'
-  | 'probe-succeeded'
-  | 'manual-reset';
+  'failure-threshold' | 'open-elapsed' | 'probe-failed' | 'probe-succeeded' | 'manual-reset';
 
 /** One state change; `at` is epoch milliseconds of the breaker clock. */
 export interface BreakerTransition {

@@ -8,7 +8,10 @@ import type { Config } from '../config.js';
 import { type McpConnectionOptions, serverMemoryConnection } from './mcp-transport.js';
 
 /** The settings that choose the MCP server. */
-export type MemoryConnectionSettings = Pick<Config, 'DATA_DIR' | 'MEMORY_MCP_COMMAND' | 'MEMORY_MCP_URL' | 'MEMORY_FILE_PATH'>;
+export type MemoryConnectionSettings = Pick<
+  Config,
+  'DATA_DIR' | 'MEMORY_MCP_COMMAND' | 'MEMORY_MCP_URL' | 'MEMORY_FILE_PATH'
+>;
 
 /** The memory settings contradict each other or cannot be parsed; the service must not start. */
 export class MemoryConfigurationError extends Error {
@@ -32,7 +35,8 @@ export function mcpConnectionOptions(settings: MemoryConnectionSettings): McpCon
     throw new MemoryConfigurationError('Set either MEMORY_MCP_URL or MEMORY_MCP_COMMAND, not both');
   }
   if (settings.MEMORY_MCP_URL !== undefined) return { kind: 'http', url: settings.MEMORY_MCP_URL };
-  if (settings.MEMORY_MCP_COMMAND === undefined) return serverMemoryConnection(memoryFilePath(settings));
+  if (settings.MEMORY_MCP_COMMAND === undefined)
+    return serverMemoryConnection(memoryFilePath(settings));
   return commandConnection(settings.MEMORY_MCP_COMMAND, memoryFilePath(settings));
 }
 
@@ -43,8 +47,14 @@ export function mcpConnectionOptions(settings: MemoryConnectionSettings): McpCon
  */
 function commandConnection(commandLine: string, filePath: string): McpConnectionOptions {
   const [command, ...args] = splitCommandLine(commandLine);
-  if (command === undefined || command === '') throw new MemoryConfigurationError('MEMORY_MCP_COMMAND names no command');
-  return { kind: 'stdio', command, args, env: { ...getDefaultEnvironment(), MEMORY_FILE_PATH: filePath } };
+  if (command === undefined || command === '')
+    throw new MemoryConfigurationError('MEMORY_MCP_COMMAND names no command');
+  return {
+    kind: 'stdio',
+    command,
+    args,
+    env: { ...getDefaultEnvironment(), MEMORY_FILE_PATH: filePath },
+  };
 }
 
 /** Whitespace, a single-quoted part, a double-quoted part, a backslash escape, or plain text. */
@@ -67,7 +77,9 @@ export function splitCommandLine(line: string): string[] {
     const position = token.lastIndex;
     const match = token.exec(line);
     if (match === null) {
-      throw new MemoryConfigurationError(`MEMORY_MCP_COMMAND has an unterminated quote or a trailing backslash at character ${position + 1}`);
+      throw new MemoryConfigurationError(
+        `MEMORY_MCP_COMMAND has an unterminated quote or a trailing backslash at character ${position + 1}`,
+      );
     }
     if (match[1] === undefined) {
       word = (word ?? '') + wordPart(match);

@@ -32,8 +32,18 @@ import { serverMemoryConnection, type McpConnectionOptions } from './mcp-transpo
 import { SerialWriteQueue } from './mcp-write-queue.js';
 
 export type { MemoryRecord, MemorySearchHit, MemorySearchOptions } from './mcp-records.js';
-export type { ConnectionChange, ConnectionChangeListener, MemoryLogger, ReconnectPolicy } from './mcp-connection.js';
-export type { HttpConnectionOptions, McpConnectionOptions, McpTransportFactory, StdioConnectionOptions } from './mcp-transport.js';
+export type {
+  ConnectionChange,
+  ConnectionChangeListener,
+  MemoryLogger,
+  ReconnectPolicy,
+} from './mcp-connection.js';
+export type {
+  HttpConnectionOptions,
+  McpConnectionOptions,
+  McpTransportFactory,
+  StdioConnectionOptions,
+} from './mcp-transport.js';
 export { serverMemoryConnection } from './mcp-transport.js';
 export {
   McpMemoryMissingToolsError,
@@ -50,7 +60,11 @@ export interface MemoryBackend {
    * can simply be sent again.
    */
   storeMany(records: readonly MemoryRecord[], signal?: AbortSignal): Promise<void>;
-  search(query: string, options: MemorySearchOptions, signal?: AbortSignal): Promise<MemorySearchHit[]>;
+  search(
+    query: string,
+    options: MemorySearchOptions,
+    signal?: AbortSignal,
+  ): Promise<MemorySearchHit[]>;
   /** The entry stored as entity `name` ({@link memoryEntityName}), or null. */
   get(name: string, signal?: AbortSignal): Promise<MemoryRecord | null>;
   close(): Promise<void>;
@@ -67,7 +81,10 @@ export const REQUIRED_MEMORY_TOOLS = [
   'read_graph',
 ] as const;
 
-export interface McpMemoryClientOptions extends Omit<McpConnectionSettings, 'connection' | 'requiredTools'> {
+export interface McpMemoryClientOptions extends Omit<
+  McpConnectionSettings,
+  'connection' | 'requiredTools'
+> {
   /** Where the server runs; defaults to server-memory over stdio persisting to `memoryFilePath`. */
   connection?: McpConnectionOptions;
   /** Graph file for the default server (e.g. `./data/mcp-memory.jsonl`); required without `connection`. */
@@ -90,7 +107,11 @@ export class McpMemoryClient implements MemoryBackend {
   static async connect(options: McpMemoryClientOptions): Promise<McpMemoryClient> {
     const { connection, memoryFilePath, ...settings } = options;
     const target = connection ?? defaultConnection(memoryFilePath);
-    const mcpConnection = await McpConnection.open({ ...settings, connection: target, requiredTools: REQUIRED_MEMORY_TOOLS });
+    const mcpConnection = await McpConnection.open({
+      ...settings,
+      connection: target,
+      requiredTools: REQUIRED_MEMORY_TOOLS,
+    });
     return new McpMemoryClient(mcpConnection);
   }
 
@@ -105,12 +126,18 @@ export class McpMemoryClient implements MemoryBackend {
    * each for every entry that needs it.
    */
   async storeMany(records: readonly MemoryRecord[], signal?: AbortSignal): Promise<void> {
-    const byName = new Map(records.map((record) => [memoryEntityName(record), encodeRecord(record)]));
+    const byName = new Map(
+      records.map((record) => [memoryEntityName(record), encodeRecord(record)]),
+    );
     if (byName.size === 0) return;
     await this.writes.run(() => this.writeRecords(byName, signal), signal);
   }
 
-  async search(query: string, options: MemorySearchOptions, signal?: AbortSignal): Promise<MemorySearchHit[]> {
+  async search(
+    query: string,
+    options: MemorySearchOptions,
+    signal?: AbortSignal,
+  ): Promise<MemorySearchHit[]> {
     if (options.limit < 1) {
       return [];
     }
@@ -149,11 +176,20 @@ export class McpMemoryClient implements MemoryBackend {
    * One batch, run inside the write queue. Updates go add-then-delete so every entity always
    * holds a valid record, even if the server dies in between.
    */
-  private async writeRecords(byName: Map<string, string>, signal: AbortSignal | undefined): Promise<void> {
+  private async writeRecords(
+    byName: Map<string, string>,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const existing = await this.openEntities([...byName.keys()], signal);
-    const foreign = [...existing.values()].filter((entity) => entity.entityType !== MEMORY_ENTITY_TYPE);
+    const foreign = [...existing.values()].filter(
+      (entity) => entity.entityType !== MEMORY_ENTITY_TYPE,
+    );
     if (foreign.length > 0) {
-      await this.callTool('delete_entities', { entityNames: foreign.map((entity) => entity.name) }, signal);
+      await this.callTool(
+        'delete_entities',
+        { entityNames: foreign.map((entity) => entity.name) },
+        signal,
+      );
       foreign.forEach((entity) => existing.delete(entity.name));
     }
     const missing = [...byName].filter(([name]) => !existing.has(name));
@@ -162,47 +198,85 @@ export class McpMemoryClient implements MemoryBackend {
   }
 
   /** create_entities silently skips existing names, so a short result means someone else created one. */
-  private async createEntities(entries: Array<[string, string]>, signal: AbortSignal | undefined): Promise<void> {
+  private async createEntities(
+    entries: Array<[string, string]>,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     if (entries.length === 0) return;
-    const entities = entries.map(([name, encoded]) => ({ name, entityType: MEMORY_ENTITY_TYPE, observations: [encoded] }));
-    const created = new Set((await this.callForEntities('create_entities', { entities }, signal)).map((entity) => entity.name));
+    const entities = entries.map(([name, encoded]) => ({
+      name,
+      entityType: MEMORY_ENTITY_TYPE,
+      observations: [encoded],
+    }));
+    const created = new Set(
+      (await this.callForEntities('create_entities', { entities }, signal)).map(
+        (entity) => entity.name,
+      ),
+    );
     const skipped = entries.filter(([name]) => !created.has(name)).map(([name]) => `"${name}"`);
     if (skipped.length > 0) {
-      throw new McpMemoryProtocolError(`create_entities skipped ${skipped.join(', ')}: it appeared concurrently (another writer on the same file?)`);
+      throw new McpMemoryProtocolError(
+        `create_entities skipped ${skipped.join(', ')}: it appeared concurrently (another writer on the same file?)`,
+      );
     }
   }
 
-  private async replaceObservations(entities: GraphEntity[], byName: Map<string, string>, signal: AbortSignal | undefined): Promise<void> {
+  private async replaceObservations(
+    entities: GraphEntity[],
+    byName: Map<string, string>,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const observations = entities
       .filter((entity) => !entity.observations.includes(byName.get(entity.name)!))
       .map((entity) => ({ entityName: entity.name, contents: [byName.get(entity.name)!] }));
     if (observations.length > 0) await this.callTool('add_observations', { observations }, signal);
     const deletions = entities
-      .map((entity) => ({ entityName: entity.name, observations: entity.observations.filter((item) => item !== byName.get(entity.name)) }))
+      .map((entity) => ({
+        entityName: entity.name,
+        observations: entity.observations.filter((item) => item !== byName.get(entity.name)),
+      }))
       .filter((deletion) => deletion.observations.length > 0);
     if (deletions.length > 0) await this.callTool('delete_observations', { deletions }, signal);
   }
 
-  private async openEntities(names: string[], signal: AbortSignal | undefined): Promise<Map<string, GraphEntity>> {
+  private async openEntities(
+    names: string[],
+    signal: AbortSignal | undefined,
+  ): Promise<Map<string, GraphEntity>> {
     const entities = await this.callForEntities('open_nodes', { names }, signal);
     const wanted = new Set(names);
-    return new Map(entities.filter((entity) => wanted.has(entity.name)).map((entity) => [entity.name, entity]));
+    return new Map(
+      entities.filter((entity) => wanted.has(entity.name)).map((entity) => [entity.name, entity]),
+    );
   }
 
-  private async openEntity(name: string, signal: AbortSignal | undefined): Promise<GraphEntity | undefined> {
+  private async openEntity(
+    name: string,
+    signal: AbortSignal | undefined,
+  ): Promise<GraphEntity | undefined> {
     return (await this.openEntities([name], signal)).get(name);
   }
 
-  private async callForEntities(tool: string, args: Record<string, unknown>, signal: AbortSignal | undefined): Promise<GraphEntity[]> {
+  private async callForEntities(
+    tool: string,
+    args: Record<string, unknown>,
+    signal: AbortSignal | undefined,
+  ): Promise<GraphEntity[]> {
     const result = await this.callTool(tool, args, signal);
     const parsed = EntityListSchema.safeParse(result.structuredContent ?? parseTextResult(result));
     if (!parsed.success) {
-      throw new McpMemoryProtocolError(`"${tool}" returned no entity list: ${parsed.error.message}`);
+      throw new McpMemoryProtocolError(
+        `"${tool}" returned no entity list: ${parsed.error.message}`,
+      );
     }
     return parsed.data.entities;
   }
 
-  private callTool(tool: string, args: Record<string, unknown>, signal: AbortSignal | undefined): Promise<CallToolResult> {
+  private callTool(
+    tool: string,
+    args: Record<string, unknown>,
+    signal: AbortSignal | undefined,
+  ): Promise<CallToolResult> {
     return this.connection.callTool(tool, args, signal);
   }
 }

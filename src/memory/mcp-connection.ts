@@ -38,7 +38,11 @@ export interface ReconnectPolicy {
   jitterRatio: number;
 }
 
-export const DEFAULT_RECONNECT_POLICY: ReconnectPolicy = { initialDelayMs: 100, maxDelayMs: 5_000, jitterRatio: 0.2 };
+export const DEFAULT_RECONNECT_POLICY: ReconnectPolicy = {
+  initialDelayMs: 100,
+  maxDelayMs: 5_000,
+  jitterRatio: 0.2,
+};
 
 /** Emitted when the server goes away and when a respawned server is ready again. */
 export interface ConnectionChange {
@@ -78,14 +82,23 @@ interface Session {
   closed: boolean;
 }
 
-const SILENT_LOGGER: MemoryLogger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+const SILENT_LOGGER: MemoryLogger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+};
 const CLIENT_INFO = { name: 'swarm-control-memory', version: '0.1.0' };
 
 /**
  * Delay before respawn attempt number `attempt` (0-based).
  * Exported so the schedule can be tested without timers.
  */
-export function reconnectDelay(attempt: number, policy: ReconnectPolicy, random: () => number = Math.random): number {
+export function reconnectDelay(
+  attempt: number,
+  policy: ReconnectPolicy,
+  random: () => number = Math.random,
+): number {
   const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** attempt);
   const jitter = 1 + policy.jitterRatio * (2 * random() - 1);
   return Math.round(Math.min(policy.maxDelayMs, base * jitter));
@@ -146,7 +159,11 @@ export class McpConnection {
    * throws {@link McpMemoryToolError} for `isError` results, and rejects with
    * `signal.reason` when the caller aborts.
    */
-  async callTool(name: string, args: Record<string, unknown>, signal?: AbortSignal): Promise<CallToolResult> {
+  async callTool(
+    name: string,
+    args: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<CallToolResult> {
     signal?.throwIfAborted();
     const session = this.requireSession(name);
     const result = await this.sendToolCall(session, name, args, signal);
@@ -197,7 +214,11 @@ export class McpConnection {
     try {
       const options = { signal: link.signal, timeout: this.settings.requestTimeoutMs ?? 30_000 };
       // Without a custom result schema the SDK returns a plain CallToolResult.
-      return (await session.client.callTool({ name, arguments: args }, undefined, options)) as CallToolResult;
+      return (await session.client.callTool(
+        { name, arguments: args },
+        undefined,
+        options,
+      )) as CallToolResult;
     } catch (error) {
       throw this.translateCallError(session, name, error, signal);
     } finally {
@@ -205,7 +226,12 @@ export class McpConnection {
     }
   }
 
-  private translateCallError(session: Session, name: string, error: unknown, signal: AbortSignal | undefined): unknown {
+  private translateCallError(
+    session: Session,
+    name: string,
+    error: unknown,
+    signal: AbortSignal | undefined,
+  ): unknown {
     if (signal?.aborted) {
       return signal.reason;
     }
@@ -213,11 +239,15 @@ export class McpConnection {
       return error;
     }
     this.dropSession(session, error);
-    return new McpMemoryUnavailableError(`MCP memory server connection lost during "${name}"`, { cause: error });
+    return new McpMemoryUnavailableError(`MCP memory server connection lost during "${name}"`, {
+      cause: error,
+    });
   }
 
   private async openSession(): Promise<Session> {
-    const transport = await (this.settings.transportFactory ?? createDefaultTransport)(this.settings.connection);
+    const transport = await (this.settings.transportFactory ?? createDefaultTransport)(
+      this.settings.connection,
+    );
     const session = this.createSession(transport);
     const startedAt = performance.now();
     try {
@@ -235,14 +265,21 @@ export class McpConnection {
 
   private createSession(transport: Transport): Session {
     const client = new Client(CLIENT_INFO, { jsonSchemaValidator: sharedSchemaValidators });
-    const session: Session = { client, transport, pid: undefined, stderrLines: undefined, closed: false };
+    const session: Session = {
+      client,
+      transport,
+      pid: undefined,
+      stderrLines: undefined,
+      closed: false,
+    };
     session.stderrLines = this.forwardStderr(session);
     capturePidOnStart(session);
     client.onclose = () => {
       session.closed = true;
       this.dropSession(session, new Error('MCP transport closed'));
     };
-    client.onerror = (error) => this.logger.warn({ err: error, mcpServerPid: session.pid }, 'MCP memory transport error');
+    client.onerror = (error) =>
+      this.logger.warn({ err: error, mcpServerPid: session.pid }, 'MCP memory transport error');
     return session;
   }
 
@@ -252,7 +289,9 @@ export class McpConnection {
       return undefined;
     }
     const lines = createInterface({ input: stderr, crlfDelay: Infinity });
-    lines.on('line', (line) => this.logger.info({ mcpServerPid: session.pid }, `mcp-memory server: ${line}`));
+    lines.on('line', (line) =>
+      this.logger.info({ mcpServerPid: session.pid }, `mcp-memory server: ${line}`),
+    );
     return lines;
   }
 
@@ -271,7 +310,10 @@ export class McpConnection {
   private logConnected(session: Session, startedAt: number): void {
     const connectMs = Math.round(performance.now() - startedAt);
     const target = describeConnection(this.settings.connection);
-    this.logger.info({ mcpServerPid: session.pid, connectMs }, `MCP memory server connected (${target})`);
+    this.logger.info(
+      { mcpServerPid: session.pid, connectMs },
+      `MCP memory server connected (${target})`,
+    );
   }
 
   /** Forgets a broken session and starts the respawn loop; ignores stale or already dropped sessions. */
@@ -281,7 +323,10 @@ export class McpConnection {
     }
     this.session = undefined;
     void this.disposeSession(session);
-    this.logger.warn({ mcpServerPid: session.pid, err: reason }, 'MCP memory server connection lost; reconnecting');
+    this.logger.warn(
+      { mcpServerPid: session.pid, err: reason },
+      'MCP memory server connection lost; reconnecting',
+    );
     this.emit({ connected: false, pid: session.pid, failedAttempts: 0, reason });
     this.scheduleReconnect();
   }
@@ -317,7 +362,10 @@ export class McpConnection {
 
   private handleFailedReconnect(error: unknown): void {
     this.failedAttempts += 1;
-    this.logger.warn({ err: error, failedAttempts: this.failedAttempts }, 'MCP memory server respawn failed');
+    this.logger.warn(
+      { err: error, failedAttempts: this.failedAttempts },
+      'MCP memory server respawn failed',
+    );
     if (!this.closing) {
       this.scheduleReconnect();
     }
@@ -419,7 +467,10 @@ export function isConnectionLoss(error: unknown): boolean {
   if (!(error instanceof Error)) {
     return false;
   }
-  return error.message === 'Not connected' || (error instanceof TypeError && error.message === 'fetch failed');
+  return (
+    error.message === 'Not connected' ||
+    (error instanceof TypeError && error.message === 'fetch failed')
+  );
 }
 
 /**
@@ -429,7 +480,10 @@ export function isConnectionLoss(error: unknown): boolean {
  * removes it; passing a long-lived caller signal straight through would leak
  * one listener per call. `dispose()` detaches our single listener.
  */
-export function linkAbortSignal(parent: AbortSignal | undefined): { signal: AbortSignal | undefined; dispose(): void } {
+export function linkAbortSignal(parent: AbortSignal | undefined): {
+  signal: AbortSignal | undefined;
+  dispose(): void;
+} {
   if (!parent) {
     return { signal: undefined, dispose: () => {} };
   }

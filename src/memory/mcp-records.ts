@@ -31,7 +31,10 @@ export type MemorySearchHit = MemorySearchItem;
 export const MEMORY_ENTITY_TYPE = 'memory';
 
 /** True when two records are the same entry: same project, same key. */
-export function sameEntry(a: Pick<MemoryRecord, 'key' | 'project_id'>, b: Pick<MemoryRecord, 'key' | 'project_id'>): boolean {
+export function sameEntry(
+  a: Pick<MemoryRecord, 'key' | 'project_id'>,
+  b: Pick<MemoryRecord, 'key' | 'project_id'>,
+): boolean {
   return a.key === b.key && a.project_id === b.project_id;
 }
 
@@ -129,7 +132,10 @@ export function recordMatchesQuery(record: MemoryRecord, query: string): boolean
  * Project filter for search: `undefined` means every project, `null` means only
  * entries without a project, a string means exactly that project.
  */
-export function recordMatchesProject(record: MemoryRecord, projectId: string | null | undefined): boolean {
+export function recordMatchesProject(
+  record: MemoryRecord,
+  projectId: string | null | undefined,
+): boolean {
   return projectId === undefined || record.project_id === projectId;
 }
 
@@ -165,11 +171,19 @@ export interface MemorySearchOptions {
  * server-memory returns entities in file order, which is creation order, so
  * the list is reversed to prefer the most recently created entries when capping.
  */
-export function selectSearchHits(entities: readonly GraphEntity[], query: string, selection: MemorySearchOptions): MemorySearchHit[] {
+export function selectSearchHits(
+  entities: readonly GraphEntity[],
+  query: string,
+  selection: MemorySearchOptions,
+): MemorySearchHit[] {
   const hits: MemorySearchHit[] = [];
   for (let index = entities.length - 1; index >= 0 && hits.length < selection.limit; index -= 1) {
     const record = entityToRecord(entities[index] as GraphEntity);
-    if (record && recordMatchesQuery(record, query) && recordMatchesProject(record, selection.project_id)) {
+    if (
+      record &&
+      recordMatchesQuery(record, query) &&
+      recordMatchesProject(record, selection.project_id)
+    ) {
       hits.push(record);
     }
   }

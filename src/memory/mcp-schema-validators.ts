@@ -1,4 +1,8 @@
-import type { JsonSchemaType, JsonSchemaValidator, jsonSchemaValidator } from '@modelcontextprotocol/sdk/validation';
+import type {
+  JsonSchemaType,
+  JsonSchemaValidator,
+  jsonSchemaValidator,
+} from '@modelcontextprotocol/sdk/validation';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 
 /**
@@ -14,7 +18,8 @@ export class SharedSchemaValidators implements jsonSchemaValidator {
   private readonly compiled = new Map<string, JsonSchemaValidator<unknown>>();
 
   constructor(private readonly limit = 256) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new RangeError(`limit must be a positive integer, got ${limit}`);
   }
 
   getValidator<T>(schema: JsonSchemaType): JsonSchemaValidator<T> {

@@ -50,7 +50,8 @@ export function resolveServerMemoryBin(): string {
   const require = createRequire(import.meta.url);
   const packageJsonPath = require.resolve(`${SERVER_MEMORY_PACKAGE}/package.json`);
   const packageJson = require(packageJsonPath) as { bin?: string | Record<string, string> };
-  const bin = typeof packageJson.bin === 'string' ? packageJson.bin : Object.values(packageJson.bin ?? {})[0];
+  const bin =
+    typeof packageJson.bin === 'string' ? packageJson.bin : Object.values(packageJson.bin ?? {})[0];
   if (!bin) {
     throw new Error(`${SERVER_MEMORY_PACKAGE} declares no bin entry in ${packageJsonPath}`);
   }
@@ -94,13 +95,21 @@ export function buildStdioEnvironment(env: Record<string, string> = {}): Record<
  */
 export async function createDefaultTransport(options: McpConnectionOptions): Promise<Transport> {
   if (options.kind === 'http') {
-    return new StreamableHTTPClientTransport(new URL(options.url), { requestInit: { headers: options.headers ?? {} } });
+    return new StreamableHTTPClientTransport(new URL(options.url), {
+      requestInit: { headers: options.headers ?? {} },
+    });
   }
   const env = buildStdioEnvironment(options.env);
   if (env.MEMORY_FILE_PATH) {
     await mkdir(path.dirname(env.MEMORY_FILE_PATH), { recursive: true });
   }
-  return new StdioClientTransport({ command: options.command, args: options.args, env, cwd: options.cwd, stderr: 'pipe' });
+  return new StdioClientTransport({
+    command: options.command,
+    args: options.args,
+    env,
+    cwd: options.cwd,
+    stderr: 'pipe',
+  });
 }
 
 /** Child process id of a stdio transport, undefined for other transports or before start. */

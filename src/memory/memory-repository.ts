@@ -1,6 +1,23 @@
-import { type SQL, and, arrayContains, asc, count, desc, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm';
+import {
+  type SQL,
+  and,
+  arrayContains,
+  asc,
+  count,
+  desc,
+  eq,
+  inArray,
+  isNull,
+  notInArray,
+  sql,
+} from 'drizzle-orm';
 import type { Page } from '../domain/common.js';
-import type { MemoryEntry, MemoryListQuery, MemorySearchItem, MemorySearchQuery } from '../domain/memory.js';
+import type {
+  MemoryEntry,
+  MemoryListQuery,
+  MemorySearchItem,
+  MemorySearchQuery,
+} from '../domain/memory.js';
 import { type MemoryRecord, memoryEntityName } from './mcp-records.js';
 import type { LockedReplayQueue, LockOutcome, QueuedWrite, ReplayQueue } from './replay-worker.js';
 import type { DatabaseHandle, Executor } from '../store/database.js';
@@ -26,11 +43,21 @@ function toEntry(row: EntryRow): MemoryEntry {
 
 /** Queue rows are written only by {@link MemoryRepository.enqueue}, so `record` has the record's shape. */
 function toQueuedWrite(row: QueueRow): QueuedWrite {
-  return { id: row.id, key: row.key, record: row.record as unknown as MemoryRecord, attempts: row.attempts };
+  return {
+    id: row.id,
+    key: row.key,
+    record: row.record as unknown as MemoryRecord,
+    attempts: row.attempts,
+  };
 }
 
 function toColumns(record: MemoryRecord) {
-  return { content: record.content, tags: record.tags, projectId: record.project_id, agentId: record.agent_id };
+  return {
+    content: record.content,
+    tags: record.tags,
+    projectId: record.project_id,
+    agentId: record.agent_id,
+  };
 }
 
 /**
@@ -57,7 +84,12 @@ function memoryOrder(sort: MemoryListQuery['sort']): SQL[] {
   const direction = sort.startsWith('-') ? desc : asc;
   const field = sort.replace(/^-/, '');
   const key = sql`${memoryEntries.key} collate "C"`;
-  const column = field === 'key' ? key : field === 'created_at' ? memoryEntries.createdAt : memoryEntries.updatedAt;
+  const column =
+    field === 'key'
+      ? key
+      : field === 'created_at'
+        ? memoryEntries.createdAt
+        : memoryEntries.updatedAt;
   return [direction(column), direction(key), sql`${memoryEntries.projectId} nulls first`];
 }
 
@@ -82,7 +114,10 @@ export class MemoryRepository {
       .values({ key: record.key, ...toColumns(record) })
       .onConflictDoUpdate({
         target: [memoryEntries.projectId, memoryEntries.key],
-        set: { ...toColumns(record), updatedAt: sql`greatest(now(), ${memoryEntries.updatedAt} + interval '1 millisecond')` },
+        set: {
+          ...toColumns(record),
+          updatedAt: sql`greatest(now(), ${memoryEntries.updatedAt} + interval '1 millisecond')`,
+        },
       });
   }
 
@@ -99,9 +134,17 @@ export class MemoryRepository {
   }
 
   /** The entry `key` of the project (null: of no project), or null. */
-  async findByKey(executor: Executor, key: string, projectId: string | null): Promise<MemoryEntry | null> {
-    const project = projectId === null ? isNull(memoryEntries.projectId) : eq(memoryEntries.projectId, projectId);
-    const [row] = await executor.select().from(memoryEntries).where(and(project, eq(memoryEntries.key, key)));
+  async findByKey(
+    executor: Executor,
+    key: string,
+    projectId: string | null,
+  ): Promise<MemoryEntry | null> {
+    const project =
+      projectId === null ? isNull(memoryEntries.projectId) : eq(memoryEntries.projectId, projectId);
+    const [row] = await executor
+      .select()
+      .from(memoryEntries)
+      .where(and(project, eq(memoryEntries.key, key)));
     return row === undefined ? null : toEntry(row);
   }
 
@@ -109,9 +152,14 @@ export class MemoryRepository {
    * Best text-search rank first (substring-only matches rank 0), then the most recently updated.
    * With `onlyQueued`, only entries with a write still waiting for the MCP server.
    */
-  async search(executor: Executor, query: MemorySearchQuery, onlyQueued = false): Promise<MemorySearchItem[]> {
+  async search(
+    executor: Executor,
+    query: MemorySearchQuery,
+    onlyQueued = false,
+  ): Promise<MemorySearchItem[]> {
     const score = sql<number>`ts_rank(${memoryEntries.search}, plainto_tsquery('simple', ${query.q}))`;
-    const project = query.project_id === undefined ? undefined : eq(memoryEntries.projectId, query.project_id);
+    const project =
+      query.project_id === undefined ? undefined : eq(memoryEntries.projectId, query.project_id);
     const rows = await executor
       .select({ entry: memoryEntries, score })
       .from(memoryEntries)
@@ -125,17 +173,31 @@ export class MemoryRepository {
   }
 
   /** A page of entries matching the filters, among the projects of `scope` (null: every entry). */
-  async list(executor: Executor, query: MemoryListQuery, scope: readonly string[] | null): Promise<Page<MemoryEntry>> {
+  async list(
+    executor: Executor,
+    query: MemoryListQuery,
+    scope: readonly string[] | null,
+  ): Promise<Page<MemoryEntry>> {
     const where = and(
       scope === null ? undefined : inArray(memoryEntries.projectId, [...scope]),
       query.project_id === undefined ? undefined : eq(memoryEntries.projectId, query.project_id),
       query.agent_id === undefined ? undefined : eq(memoryEntries.agentId, query.agent_id),
       query.tag === undefined ? undefined : arrayContains(memoryEntries.tags, [query.tag]),
     );
-    const rows = await executor.select().from(memoryEntries).where(where)
-      .orderBy(...memoryOrder(query.sort)).limit(query.limit).offset(query.offset);
+    const rows = await executor
+      .select()
+      .from(memoryEntries)
+      .where(where)
+      .orderBy(...memoryOrder(query.sort))
+      .limit(query.limit)
+      .offset(query.offset);
     const [total] = await executor.select({ value: count() }).from(memoryEntries).where(where);
-    return { items: rows.map(toEntry), total: total!.value, limit: query.limit, offset: query.offset };
+    return {
+      items: rows.map(toEntry),
+      total: total!.value,
+      limit: query.limit,
+      offset: query.offset,
+    };
   }
 
   async queuedCount(executor: Executor): Promise<number> {
@@ -144,11 +206,17 @@ export class MemoryRepository {
   }
 
   /** The oldest queued writes (at most `limit`) whose entity name is not in `skippedKeys`. */
-  async oldest(executor: Executor, skippedKeys: readonly string[], limit: number): Promise<QueuedWrite[]> {
+  async oldest(
+    executor: Executor,
+    skippedKeys: readonly string[],
+    limit: number,
+  ): Promise<QueuedWrite[]> {
     const rows = await executor
       .select()
       .from(memoryReplayQueue)
-      .where(skippedKeys.length === 0 ? undefined : notInArray(memoryReplayQueue.key, [...skippedKeys]))
+      .where(
+        skippedKeys.length === 0 ? undefined : notInArray(memoryReplayQueue.key, [...skippedKeys]),
+      )
       .orderBy(asc(memoryReplayQueue.id))
       .limit(limit);
     return rows.map(toQueuedWrite);
@@ -163,14 +231,20 @@ export class MemoryRepository {
   async recordFailure(executor: Executor, ids: readonly number[], message: string): Promise<void> {
     await executor
       .update(memoryReplayQueue)
-      .set({ attempts: sql`${memoryReplayQueue.attempts} + 1`, lastError: storableMessage(message) })
+      .set({
+        attempts: sql`${memoryReplayQueue.attempts} + 1`,
+        lastError: storableMessage(message),
+      })
       .where(inArray(memoryReplayQueue.id, [...ids]));
   }
 
   /** Which of `ids` are still waiting in the queue. */
   async stillQueued(executor: Executor, ids: readonly number[]): Promise<Set<number>> {
     if (ids.length === 0) return new Set();
-    const rows = await executor.select({ id: memoryReplayQueue.id }).from(memoryReplayQueue).where(inArray(memoryReplayQueue.id, [...ids]));
+    const rows = await executor
+      .select({ id: memoryReplayQueue.id })
+      .from(memoryReplayQueue)
+      .where(inArray(memoryReplayQueue.id, [...ids]));
     return new Set(rows.map((row) => row.id));
   }
 }
@@ -205,7 +279,9 @@ export class DatabaseReplayQueue implements ReplayQueue {
   /** Through the handle's runner, not drizzle's `transaction()`, which leaks a connection when BEGIN fails. */
   #inLockedTransaction<T>(work: (queue: LockedReplayQueue) => Promise<T>): Promise<LockOutcome<T>> {
     return this.database.transaction(async (tx): Promise<LockOutcome<T>> => {
-      const result = await tx.execute(sql`select pg_try_advisory_xact_lock(${REPLAY_LOCK_ID}) as locked`);
+      const result = await tx.execute(
+        sql`select pg_try_advisory_xact_lock(${REPLAY_LOCK_ID}) as locked`,
+      );
       const [row] = (result as { rows: Array<{ locked: boolean }> }).rows;
       if (row?.locked !== true) return { acquired: false };
       return { acquired: true, value: await work(this.#lockedOn(tx)) };

@@ -11,7 +11,11 @@
  * is the half-open probe and the breaker closes without waiting for user traffic.
  */
 import { inspect } from 'node:util';
-import { BreakerOpenError, type BreakerTransition, type CircuitBreaker } from './circuit-breaker.js';
+import {
+  BreakerOpenError,
+  type BreakerTransition,
+  type CircuitBreaker,
+} from './circuit-breaker.js';
 import type { MemoryBackend } from './mcp-client.js';
 import type { ConnectionChangeListener, MemoryLogger } from './mcp-connection.js';
 import type { MemoryRecord } from './mcp-records.js';
@@ -83,7 +87,8 @@ export const MAX_DELIVERY_BATCH = 100;
 /** How soon to look again while another instance holds the lock and a caller waits for its row. */
 export const BUSY_POLL_MS = 50;
 
-type StepResult = 'delivered' | 'skipped' | 'split' | 'empty' | 'open' | 'refused' | 'failed' | 'busy';
+type StepResult =
+  'delivered' | 'skipped' | 'split' | 'empty' | 'open' | 'refused' | 'failed' | 'busy';
 type ProbeResult = 'succeeded' | 'refused' | 'failed';
 /** Why a pass ended: `idle` means the queue is empty and the breaker CLOSED. */
 type PassEnd = 'idle' | 'open' | 'refused' | 'failed' | 'busy' | 'error' | 'stopped';
@@ -110,7 +115,8 @@ export class ReplayWorker {
 
   /** @throws RangeError naming the option and value when a duration is not a positive finite number. */
   constructor(options: ReplayWorkerOptions) {
-    for (const option of ['storeTimeoutMs', 'probeTimeoutMs', 'retryDelayMs'] as const) positiveDuration(option, options[option]);
+    for (const option of ['storeTimeoutMs', 'probeTimeoutMs', 'retryDelayMs'] as const)
+      positiveDuration(option, options[option]);
     this.#options = options;
     this.#now = options.now ?? (() => Date.now());
   }
@@ -119,7 +125,9 @@ export class ReplayWorker {
   start(): void {
     if (this.#started || this.#stopped) return;
     this.#started = true;
-    this.#unsubscribes.push(this.#options.breaker.onTransition((transition) => this.#onTransition(transition)));
+    this.#unsubscribes.push(
+      this.#options.breaker.onTransition((transition) => this.#onTransition(transition)),
+    );
     const unsubscribe = this.#options.server.onConnectionChange?.((change) => {
       if (change.connected) void this.drain();
     });
@@ -211,20 +219,29 @@ export class ReplayWorker {
   async #step(skippedKeys: Set<string>): Promise<StepResult> {
     if (this.#options.breaker.currentState().name === 'OPEN') return 'open';
     const delivered: number[] = [];
-    const outcome = await this.#options.queue.withLock((queue) => this.#deliverBatch(queue, skippedKeys, delivered));
+    const outcome = await this.#options.queue.withLock((queue) =>
+      this.#deliverBatch(queue, skippedKeys, delivered),
+    );
     // Only now has the rows' deletion committed: a caller told "delivered" finds them gone.
     delivered.forEach((id) => this.#waiters.get(id)?.settle(true));
     return outcome.acquired ? outcome.value : 'busy';
   }
 
   /** Sends the oldest rows in one batch; the ids it acknowledged go into `delivered`. */
-  async #deliverBatch(queue: LockedReplayQueue, skippedKeys: Set<string>, delivered: number[]): Promise<StepResult> {
+  async #deliverBatch(
+    queue: LockedReplayQueue,
+    skippedKeys: Set<string>,
+    delivered: number[],
+  ): Promise<StepResult> {
     const writes = await queue.oldest([...skippedKeys], this.#batchSize);
     if (writes.length === 0) return 'empty';
     try {
       const { storeTimeoutMs: timeoutMs } = this.#options;
       const records = writes.map((write) => write.record);
-      await this.#options.breaker.execute((signal) => this.#options.server.storeMany(records, signal), { timeoutMs });
+      await this.#options.breaker.execute(
+        (signal) => this.#options.server.storeMany(records, signal),
+        { timeoutMs },
+      );
     } catch (error) {
       return this.#failedDelivery(queue, writes, error, skippedKeys);
     }
@@ -242,27 +259,46 @@ export class ReplayWorker {
    * invalid would block the queue forever, so it is recorded and passed over, together with
    * every later write of its key (their order must hold); it is tried again on the next pass.
    */
-  async #failedDelivery(queue: LockedReplayQueue, writes: QueuedWrite[], error: unknown, skippedKeys: Set<string>): Promise<StepResult> {
+  async #failedDelivery(
+    queue: LockedReplayQueue,
+    writes: QueuedWrite[],
+    error: unknown,
+    skippedKeys: Set<string>,
+  ): Promise<StepResult> {
     if (error instanceof BreakerOpenError) return 'refused';
     this.#batchSize = Math.max(1, Math.floor(writes.length / 2));
     const callerError = this.#options.isCallerError(error);
     if (callerError && writes.length > 1) return 'split';
-    await queue.recordFailure(writes.map((write) => write.id), errorMessage(error));
+    await queue.recordFailure(
+      writes.map((write) => write.id),
+      errorMessage(error),
+    );
     const [first] = writes as [QueuedWrite];
-    const context = { err: error, queueId: first.id, key: first.key, batch: writes.length, attempts: first.attempts + 1 };
+    const context = {
+      err: error,
+      queueId: first.id,
+      key: first.key,
+      batch: writes.length,
+      attempts: first.attempts + 1,
+    };
     if (!callerError) {
       this.#options.logger.warn(context, 'memory replay: delivery failed; the writes stay queued');
       return 'failed';
     }
     skippedKeys.add(first.key);
-    this.#options.logger.error(context, 'memory replay: the MCP server rejected a queued write; it and later writes of its key stay queued');
+    this.#options.logger.error(
+      context,
+      'memory replay: the MCP server rejected a queued write; it and later writes of its key stay queued',
+    );
     return 'skipped';
   }
 
   async #probe(): Promise<ProbeResult> {
     try {
       const { probeTimeoutMs: timeoutMs } = this.#options;
-      await this.#options.breaker.execute((signal) => this.#options.server.get(PROBE_KEY, signal), { timeoutMs });
+      await this.#options.breaker.execute((signal) => this.#options.server.get(PROBE_KEY, signal), {
+        timeoutMs,
+      });
       return 'succeeded';
     } catch (error) {
       return error instanceof BreakerOpenError ? 'refused' : 'failed';
@@ -274,7 +310,8 @@ export class ReplayWorker {
     if (end === 'idle' || end === 'stopped') return;
     const state = this.#options.breaker.currentState();
     if (state.name === 'OPEN') return this.#wakeAt(state.nextAttemptAt);
-    const delayMs = end === 'busy' && this.#waiters.size > 0 ? BUSY_POLL_MS : this.#options.retryDelayMs;
+    const delayMs =
+      end === 'busy' && this.#waiters.size > 0 ? BUSY_POLL_MS : this.#options.retryDelayMs;
     this.#wakeAt(this.#now() + delayMs);
   }
 
@@ -282,10 +319,13 @@ export class ReplayWorker {
   #wakeAt(dueAt: number): void {
     if (this.#stopped || (this.#wake !== undefined && this.#wake.dueAt <= dueAt)) return;
     clearTimeout(this.#wake?.timer);
-    const timer = setTimeout(() => {
-      this.#wake = undefined;
-      void this.drain();
-    }, Math.max(0, dueAt - this.#now()));
+    const timer = setTimeout(
+      () => {
+        this.#wake = undefined;
+        void this.drain();
+      },
+      Math.max(0, dueAt - this.#now()),
+    );
     timer.unref();
     this.#wake = { timer, dueAt };
   }
@@ -310,6 +350,8 @@ function errorMessage(error: unknown): string {
 
 function positiveDuration(option: string, value: number): void {
   if (!Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`${option} must be a positive finite number of milliseconds, got ${inspect(value)}`);
+    throw new RangeError(
+      `${option} must be a positive finite number of milliseconds, got ${inspect(value)}`,
+    );
   }
 }

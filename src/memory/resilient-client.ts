@@ -11,7 +11,12 @@ import {
   type ReconnectPolicy,
   reconnectDelay,
 } from './mcp-connection.js';
-import type { MemoryRecord, MemorySearchHit, MemorySearchOptions, MemoryBackend } from './mcp-client.js';
+import type {
+  MemoryRecord,
+  MemorySearchHit,
+  MemorySearchOptions,
+  MemoryBackend,
+} from './mcp-client.js';
 import { McpMemoryMissingToolsError, McpMemoryUnavailableError } from './mcp-errors.js';
 
 /** A memory server that reports its connection, as `McpMemoryClient` does. */
@@ -70,7 +75,11 @@ export class ResilientMemoryClient implements ConnectedMemoryClient {
     return this.#require('storeMany').storeMany(records, signal);
   }
 
-  async search(query: string, options: MemorySearchOptions, signal?: AbortSignal): Promise<MemorySearchHit[]> {
+  async search(
+    query: string,
+    options: MemorySearchOptions,
+    signal?: AbortSignal,
+  ): Promise<MemorySearchHit[]> {
     return this.#require('search').search(query, options, signal);
   }
 
@@ -123,7 +132,8 @@ export class ResilientMemoryClient implements ConnectedMemoryClient {
   #recordFailure(error: unknown, first: boolean): void {
     if (first && error instanceof McpMemoryMissingToolsError) throw error;
     this.#failedAttempts += 1;
-    const message = 'MCP memory server unreachable; memory is served from local storage until it connects';
+    const message =
+      'MCP memory server unreachable; memory is served from local storage until it connects';
     this.#options.logger.error({ err: error, failedAttempts: this.#failedAttempts }, message);
     this.#scheduleRetry();
   }
@@ -131,7 +141,8 @@ export class ResilientMemoryClient implements ConnectedMemoryClient {
   #install(inner: ConnectedMemoryClient, first: boolean): void {
     this.#inner = inner;
     inner.onConnectionChange((change) => this.#emit(change));
-    if (!first) this.#emit({ connected: true, pid: inner.serverPid(), failedAttempts: this.#failedAttempts });
+    if (!first)
+      this.#emit({ connected: true, pid: inner.serverPid(), failedAttempts: this.#failedAttempts });
     this.#failedAttempts = 0;
   }
 

@@ -147,7 +147,9 @@ export class SearchCache {
    * its key with older content. Returns how many went.
    */
   invalidate(record: MemoryRecord): number {
-    return this.#answers.deleteWhere(({ query, hits }) => affects(record, query) || hits.some((hit) => sameEntry(hit, record)));
+    return this.#answers.deleteWhere(
+      ({ query, hits }) => affects(record, query) || hits.some((hit) => sameEntry(hit, record)),
+    );
   }
 }
 

@@ -2,9 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { bearerToken } from '../http/request.js';
 import fastifyPlugin from 'fastify-plugin';
 import type { Config } from '../config.js';
-import {
-  type Access, type Principal, allows, routeAccess, unrestricted,
-} from '../domain/auth.js';
+import { type Access, type Principal, allows, routeAccess, unrestricted } from '../domain/auth.js';
 import { ForbiddenError, UnauthorizedError } from '../domain/errors.js';
 import { AuthService, KEY_CACHE_TTL_MS } from '../services/auth-service.js';
 
@@ -27,16 +25,27 @@ function requiredAccess(request: FastifyRequest): Access | 'public' | null {
   return routeAccess(url, request.method, request.routeOptions.config.access);
 }
 
-async function authenticate(auth: AuthService, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+async function authenticate(
+  auth: AuthService,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
   const access = requiredAccess(request);
   if (access === null || access === 'public') return;
   const token = bearerToken(request);
   const principal = token === undefined ? null : await auth.authenticate(token);
   if (principal === null) {
     reply.header('www-authenticate', 'Bearer realm="swarm-control"');
-    throw new UnauthorizedError(token === undefined ? 'Send an API key as Authorization: Bearer <key>' : 'The API key is unknown or revoked');
+    throw new UnauthorizedError(
+      token === undefined
+        ? 'Send an API key as Authorization: Bearer <key>'
+        : 'The API key is unknown or revoked',
+    );
   }
-  if (!allows(principal, access)) throw new ForbiddenError(`A ${principal.role} key cannot ${access === 'admin' ? 'administer the service' : 'make changes'}`);
+  if (!allows(principal, access))
+    throw new ForbiddenError(
+      `A ${principal.role} key cannot ${access === 'admin' ? 'administer the service' : 'make changes'}`,
+    );
   request.principal = principal;
 }
 
@@ -53,11 +62,16 @@ const writeToStderr: Announce = (text) => void process.stderr.write(text);
 export function firstStartKeyBlock(key: string): string {
   const rule = '='.repeat(72);
   return [
-    '', rule,
-    'FIRST START: an admin API key was created. It is shown this once; store it now:', '',
-    `    ${key}`, '',
+    '',
+    rule,
+    'FIRST START: an admin API key was created. It is shown this once; store it now:',
+    '',
+    `    ${key}`,
+    '',
     'Send it as "Authorization: Bearer <key>". Create more keys with POST /api/v1/keys.',
-    rule, '', '',
+    rule,
+    '',
+    '',
   ].join('\n');
 }
 

@@ -28,7 +28,13 @@ declare module 'fastify' {
 /** The settings the event system reads. */
 export type EventsConfig = Pick<
   Config,
-  'REDIS_URL' | 'EVENT_RETENTION' | 'EVENT_PRUNE_INTERVAL_MS' | 'EVENT_POLL_MS' | 'WS_HEARTBEAT_MS' | 'WS_MAX_BUFFERED_BYTES' | 'WS_MAX_CONNECTIONS'
+  | 'REDIS_URL'
+  | 'EVENT_RETENTION'
+  | 'EVENT_PRUNE_INTERVAL_MS'
+  | 'EVENT_POLL_MS'
+  | 'WS_HEARTBEAT_MS'
+  | 'WS_MAX_BUFFERED_BYTES'
+  | 'WS_MAX_CONNECTIONS'
 >;
 
 /** Options of {@link eventsPlugin}. */
@@ -42,13 +48,16 @@ export interface EventsOptions {
 export const MAX_CLIENT_MESSAGE_BYTES = 64 * 1024;
 
 function createBus(app: FastifyInstance, config: EventsConfig): EventBus {
-  return config.REDIS_URL === undefined ? new InProcessEventBus() : new RedisEventBus(config.REDIS_URL, app.log);
+  return config.REDIS_URL === undefined
+    ? new InProcessEventBus()
+    : new RedisEventBus(config.REDIS_URL, app.log);
 }
 
 /** Closes every socket with 1001 (the gateway's own, and any still upgrading) before the server stops. */
 function closeSocketsFirst(this: FastifyInstance, done: () => void): void {
   this.events.gateway.stop();
-  for (const client of this.websocketServer.clients) client.close(CloseCode.goingAway, 'server shutting down');
+  for (const client of this.websocketServer.clients)
+    client.close(CloseCode.goingAway, 'server shutting down');
   this.websocketServer.close(() => done());
 }
 
@@ -94,12 +103,27 @@ export const eventsPlugin = fastifyPlugin<EventsOptions>(
     const bus = createBus(app, config);
     const dispatcher = new EventDispatcher(db, log, bus, {
       pollMs: config.EVENT_POLL_MS,
-      onError: (error) => app.log.warn({ err: error }, 'event dispatch could not read the log; retrying'),
+      onError: (error) =>
+        app.log.warn({ err: error }, 'event dispatch could not read the log; retrying'),
     });
-    const gateway = new WebSocketGateway(db, log, dispatcher, {
-      heartbeatMs: config.WS_HEARTBEAT_MS, maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES, maxConnections: config.WS_MAX_CONNECTIONS,
-    }, gatewayLogger(app));
-    const pruner = new EventPruner(db, log, config.EVENT_RETENTION, config.EVENT_PRUNE_INTERVAL_MS, app.log);
+    const gateway = new WebSocketGateway(
+      db,
+      log,
+      dispatcher,
+      {
+        heartbeatMs: config.WS_HEARTBEAT_MS,
+        maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+        maxConnections: config.WS_MAX_CONNECTIONS,
+      },
+      gatewayLogger(app),
+    );
+    const pruner = new EventPruner(
+      db,
+      log,
+      config.EVENT_RETENTION,
+      config.EVENT_PRUNE_INTERVAL_MS,
+      app.log,
+    );
     app.decorate('events', { log, bus, dispatcher, gateway, pruner });
     await dispatcher.start();
     gateway.start();

@@ -44,7 +44,8 @@ export interface HardeningOptions {
 export function securityHeaders(): Record<string, string> {
   const headers: Record<string, string> = {};
   const response = {
-    setHeader: (name: string, value: string | number | string[]) => void (headers[name.toLowerCase()] = String(value)),
+    setHeader: (name: string, value: string | number | string[]) =>
+      void (headers[name.toLowerCase()] = String(value)),
     removeHeader: (name: string) => void delete headers[name.toLowerCase()],
   };
   helmet()({} as never, response as never, () => undefined);
@@ -133,8 +134,15 @@ function protocolProblem(request: FastifyRequest, allowsHost: HostFilter | null)
 
 function rateLimitStore(app: FastifyInstance, url: string | undefined): Redis | undefined {
   if (url === undefined) return undefined;
-  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000, retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2_000) });
-  redis.on('error', (error: Error) => app.log.warn({ err: error }, 'rate-limit redis error; requests are let through meanwhile'));
+  const redis = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2_000),
+  });
+  redis.on('error', (error: Error) =>
+    app.log.warn({ err: error }, 'rate-limit redis error; requests are let through meanwhile'),
+  );
   app.addHook('onClose', async () => redis.disconnect());
   return redis;
 }
@@ -150,10 +158,11 @@ async function registerRateLimit(app: FastifyInstance, config: HardeningConfig):
     redis: rateLimitStore(app, config.REDIS_URL),
     nameSpace: 'swarm-control:rate-limit:',
     skipOnError: true,
-    errorResponseBuilder: (_request, { max, after }) => Object.assign(
-      new Error(`Rate limit of ${max} requests per ${after} exceeded; retry after ${after}`),
-      { statusCode: 429 },
-    ),
+    errorResponseBuilder: (_request, { max, after }) =>
+      Object.assign(
+        new Error(`Rate limit of ${max} requests per ${after} exceeded; retry after ${after}`),
+        { statusCode: 429 },
+      ),
   });
   if (config.AUTH === 'off') return;
   app.addHook('onResponse', (request, _reply, done) => {
@@ -178,7 +187,8 @@ export const hardeningPlugin = fastifyPlugin<HardeningOptions>(
       if (refused === null) return done();
       void sendProblem(reply, { ...refused, instance: loggableUrl(request.url) });
     });
-    if (config.CORS_ORIGINS !== undefined) await app.register(fastifyCors, { origin: config.CORS_ORIGINS, ...CORS_RULES });
+    if (config.CORS_ORIGINS !== undefined)
+      await app.register(fastifyCors, { origin: config.CORS_ORIGINS, ...CORS_RULES });
     await registerRateLimit(app, config);
   },
   { name: 'hardening' },

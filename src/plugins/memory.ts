@@ -5,7 +5,12 @@ import { MemoryService } from '../services/memory-service.js';
 import type { DatabaseHandle } from '../store/database.js';
 import { DatabaseReplayQueue } from '../memory/memory-repository.js';
 import { isMemoryCallerError } from '../memory/caller-error.js';
-import { type BreakerStateName, type BreakerTransition, CircuitBreaker, type TransitionListener } from '../memory/circuit-breaker.js';
+import {
+  type BreakerStateName,
+  type BreakerTransition,
+  CircuitBreaker,
+  type TransitionListener,
+} from '../memory/circuit-breaker.js';
 import { mcpConnectionOptions } from '../memory/connection-settings.js';
 import { SearchCache } from '../memory/search-cache.js';
 import { McpMemoryClient } from '../memory/mcp-client.js';
@@ -78,9 +83,15 @@ function logTransition(logger: FastifyBaseLogger, transition: BreakerTransition)
 }
 
 /** Connects, or starts degraded and keeps trying; only a server lacking required tools stops the start. */
-function connectServer(config: MemoryConfig, logger: FastifyBaseLogger): Promise<ResilientMemoryClient> {
+function connectServer(
+  config: MemoryConfig,
+  logger: FastifyBaseLogger,
+): Promise<ResilientMemoryClient> {
   const connection = mcpConnectionOptions(config);
-  return ResilientMemoryClient.connect({ connect: () => McpMemoryClient.connect({ connection, logger }), logger });
+  return ResilientMemoryClient.connect({
+    connect: () => McpMemoryClient.connect({ connection, logger }),
+    logger,
+  });
 }
 
 /** The MCP side of the module, present with MEMORY_MCP=on. */
@@ -89,7 +100,12 @@ interface McpParts {
   worker: ReplayWorker;
 }
 
-async function connectMcp(config: MemoryConfig, database: DatabaseHandle, breaker: CircuitBreaker, logger: FastifyBaseLogger): Promise<McpParts | null> {
+async function connectMcp(
+  config: MemoryConfig,
+  database: DatabaseHandle,
+  breaker: CircuitBreaker,
+  logger: FastifyBaseLogger,
+): Promise<McpParts | null> {
   if (config.MEMORY_MCP === 'off') return null;
   const server = await connectServer(config, logger);
   const worker = new ReplayWorker({
@@ -109,7 +125,11 @@ function healthOf(breaker: CircuitBreaker, mcp: McpParts | null): MemoryHealth |
   if (mcp === null) return null;
   const circuit = breaker.currentState().name;
   const connection = mcp.server.isConnected() ? 'connected' : 'disconnected';
-  return { status: circuit === 'CLOSED' && connection === 'connected' ? 'up' : 'degraded', circuit, mcp: connection };
+  return {
+    status: circuit === 'CLOSED' && connection === 'connected' ? 'up' : 'degraded',
+    circuit,
+    mcp: connection,
+  };
 }
 
 /**
@@ -121,13 +141,21 @@ export const memoryPlugin = fastifyPlugin<MemoryPluginOptions>(
   async (app, { config }) => {
     const logger = app.log.child({ module: 'memory' });
     const breaker = createBreaker(config);
-    const cache = new SearchCache({ maxEntries: config.MEMORY_CACHE_MAX_ENTRIES, maxBytes: config.MEMORY_CACHE_MAX_BYTES });
+    const cache = new SearchCache({
+      maxEntries: config.MEMORY_CACHE_MAX_ENTRIES,
+      maxBytes: config.MEMORY_CACHE_MAX_BYTES,
+    });
     const unsubscribeLog = breaker.onTransition((transition) => logTransition(logger, transition));
     const mcp = await connectMcp(config, app.database, breaker, logger);
     const service = new MemoryService({
-      db: app.database.db, writes: app.services.writes, breaker, cache, logger,
+      db: app.database.db,
+      writes: app.services.writes,
+      breaker,
+      cache,
+      logger,
       mcp: mcp && { server: mcp.server, delivery: mcp.worker },
-      storeTimeoutMs: config.MEMORY_STORE_TIMEOUT_MS, searchTimeoutMs: config.MEMORY_SEARCH_TIMEOUT_MS,
+      storeTimeoutMs: config.MEMORY_STORE_TIMEOUT_MS,
+      searchTimeoutMs: config.MEMORY_SEARCH_TIMEOUT_MS,
     });
     app.decorate('memory', {
       service,

@@ -29,10 +29,16 @@ export const servicesPlugin = fastifyPlugin(
     const db = app.database.db;
     const writes = new WriteTransactions(app.database.transaction, app.events.log, app.events.bus);
     app.decorate('services', {
-      projects: new ProjectService(db, writes), agents: new AgentService(db, writes),
-      audit: new AuditService(db), events: new EventService(db, app.events.log, app.events.gateway), writes,
+      projects: new ProjectService(db, writes),
+      agents: new AgentService(db, writes),
+      audit: new AuditService(db),
+      events: new EventService(db, app.events.log, app.events.gateway),
+      writes,
       // app.memory is decorated by a later plugin; readiness asks for it only when probed.
-      health: new HealthService({ pingDatabase: () => app.database.ping(), memory: () => app.memory?.health() ?? null }),
+      health: new HealthService({
+        pingDatabase: () => app.database.ping(),
+        memory: () => app.memory?.health() ?? null,
+      }),
     });
   },
   { name: 'services', dependencies: ['database', 'events'] },

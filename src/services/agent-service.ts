@@ -9,11 +9,20 @@ import type { ExpectedVersions } from '../domain/common.js';
 import { changedFields, lockForWrite } from './versioned-write.js';
 import type { WriteTransactions } from './write-transaction.js';
 
-const writableFields = ['name', 'agent_type', 'capabilities', 'status', 'project_id', 'metadata'] as const;
+const writableFields = [
+  'name',
+  'agent_type',
+  'capabilities',
+  'status',
+  'project_id',
+  'metadata',
+] as const;
 
 /** A change that touches nothing but the status is announced as AGENT_STATUS, anything else as AGENT_UPDATE. */
 function updateType(changed: string[]): 'AGENT_STATUS' | 'AGENT_UPDATE' {
-  return changed.length > 0 && changed.every((field) => field === 'status') ? 'AGENT_STATUS' : 'AGENT_UPDATE';
+  return changed.length > 0 && changed.every((field) => field === 'status')
+    ? 'AGENT_STATUS'
+    : 'AGENT_UPDATE';
 }
 
 /**
@@ -38,7 +47,8 @@ export class AgentService {
 
   async get(id: string, principal: Principal): Promise<Agent> {
     const agent = await this.agents.findById(this.db, id);
-    if (agent === null || !inScope(principal, agent.project_id)) throw new NotFoundError('Agent', id);
+    if (agent === null || !inScope(principal, agent.project_id))
+      throw new NotFoundError('Agent', id);
     return agent;
   }
 
@@ -70,22 +80,45 @@ export class AgentService {
     return this.writes.run(actor, async (tx, emit) => {
       const agent = await this.lock(tx, id, expected, actor.principal);
       await this.agents.delete(tx, id);
-      emit(agentEvent('AGENT_DELETED', id, [agent.project_id], { id, project_id: agent.project_id }));
+      emit(
+        agentEvent('AGENT_DELETED', id, [agent.project_id], { id, project_id: agent.project_id }),
+      );
     });
   }
 
-  private update(id: string, fields: AgentPatch, expected: ExpectedVersions, actor: Actor): Promise<Agent> {
+  private update(
+    id: string,
+    fields: AgentPatch,
+    expected: ExpectedVersions,
+    actor: Actor,
+  ): Promise<Agent> {
     assertAssignable(actor.principal, fields.project_id);
     return this.writes.run(actor, async (tx, emit) => {
       const before = await this.lock(tx, id, expected, actor.principal);
       const agent = (await this.agents.update(tx, id, fields, before))!;
       const changed = changedFields(before, agent, writableFields);
-      emit(agentEvent(updateType(changed), id, [before.project_id, agent.project_id], { agent, changed_fields: changed }));
+      emit(
+        agentEvent(updateType(changed), id, [before.project_id, agent.project_id], {
+          agent,
+          changed_fields: changed,
+        }),
+      );
       return agent;
     });
   }
 
-  private lock(executor: Executor, id: string, expected: ExpectedVersions, principal: Principal): Promise<Agent> {
-    return lockForWrite(this.agents, { executor, resource: 'Agent', id, expected, visible: (agent) => inScope(principal, agent.project_id) });
+  private lock(
+    executor: Executor,
+    id: string,
+    expected: ExpectedVersions,
+    principal: Principal,
+  ): Promise<Agent> {
+    return lockForWrite(this.agents, {
+      executor,
+      resource: 'Agent',
+      id,
+      expected,
+      visible: (agent) => inScope(principal, agent.project_id),
+    });
   }
 }

@@ -1,5 +1,12 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { type Actor, type ApiKey, type CreatedKey, type KeyInput, type Principal, systemActor } from '../domain/auth.js';
+import {
+  type Actor,
+  type ApiKey,
+  type CreatedKey,
+  type KeyInput,
+  type Principal,
+  systemActor,
+} from '../domain/auth.js';
 import { NotFoundError, UnprocessableError } from '../domain/errors.js';
 import { ApiKeyRepository, withoutSecret } from '../store/api-key-repository.js';
 import type { Database } from '../store/database.js';
@@ -57,13 +64,26 @@ export class AuthService {
 
   async createKey(input: KeyInput, actor: Actor): Promise<CreatedKey> {
     if (input.role === 'admin' && input.project_ids !== null) {
-      throw new UnprocessableError('An admin key cannot be limited to projects', [{ path: '/project_ids', message: 'must be null for an admin key', in: 'body' }]);
+      throw new UnprocessableError('An admin key cannot be limited to projects', [
+        { path: '/project_ids', message: 'must be null for an admin key', in: 'body' },
+      ]);
     }
     const id = randomUUID();
     const secret = randomBytes(32).toString('base64url');
     const stored = await this.writes.run(actor, async (tx, _emit, audit) => {
-      audit({ action: 'create', resource: 'key', resourceId: id, changedFields: ['role', 'project_ids'] });
-      return this.keys.insert(tx, { id, name: input.name, role: input.role, projectIds: input.project_ids, secretHash: sha256(secret).toString('hex') });
+      audit({
+        action: 'create',
+        resource: 'key',
+        resourceId: id,
+        changedFields: ['role', 'project_ids'],
+      });
+      return this.keys.insert(tx, {
+        id,
+        name: input.name,
+        role: input.role,
+        projectIds: input.project_ids,
+        secretHash: sha256(secret).toString('hex'),
+      });
     });
     return { ...withoutSecret(stored), key: `sc_${id.replaceAll('-', '')}_${secret}` };
   }
@@ -99,13 +119,17 @@ export class AuthService {
 
   /** Drops the cached verifications of a key. */
   private forget(keyId: string): void {
-    for (const [token, entry] of this.cache) if (entry.principal?.keyId === keyId) this.cache.delete(token);
+    for (const [token, entry] of this.cache)
+      if (entry.principal?.keyId === keyId) this.cache.delete(token);
   }
 
   /** On a database with no usable key, creates an admin key so that a first start is usable; returns it (once). */
   async bootstrap(): Promise<CreatedKey | null> {
     if (await this.keys.hasActiveKey(this.db)) return null;
-    return this.createKey({ name: 'bootstrap admin', role: 'admin', project_ids: null }, systemActor);
+    return this.createKey(
+      { name: 'bootstrap admin', role: 'admin', project_ids: null },
+      systemActor,
+    );
   }
 
   private async verify(token: string): Promise<Principal | null> {
@@ -120,7 +144,12 @@ export class AuthService {
   /** Records `last_used_at`, at most once a minute per key and without delaying the request. */
   private used(principal: Principal | null): Principal | null {
     const keyId = principal?.keyId;
-    if (keyId === null || keyId === undefined || (this.touchedAt.get(keyId) ?? 0) > this.now() - TOUCH_INTERVAL_MS) return principal;
+    if (
+      keyId === null ||
+      keyId === undefined ||
+      (this.touchedAt.get(keyId) ?? 0) > this.now() - TOUCH_INTERVAL_MS
+    )
+      return principal;
     this.touchedAt.set(keyId, this.now());
     this.keys.touch(this.db, keyId, new Date(this.now())).catch(() => this.touchedAt.delete(keyId));
     return principal;

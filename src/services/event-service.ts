@@ -34,6 +34,11 @@ export class EventService {
       this.log.prunedThroughId(this.db),
     ]);
     const items = events.slice(0, limit).map(toEnvelope);
-    return { items, next_after: items.at(-1)?.id ?? after, has_more: events.length > limit, pruned_through_id: prunedThroughId };
+    return {
+      items,
+      next_after: items.at(-1)?.id ?? after,
+      has_more: events.length > limit,
+      pruned_through_id: prunedThroughId,
+    };
   }
 }

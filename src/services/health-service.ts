@@ -24,7 +24,10 @@ export class HealthService {
       await withTimeout(this.sources.pingDatabase(), READY_TIMEOUT_MS);
       return { ready: true, checks: { database: { status: 'up' }, ...extra } };
     } catch (error) {
-      return { ready: false, checks: { database: { status: 'down', detail: String(error) }, ...extra } };
+      return {
+        ready: false,
+        checks: { database: { status: 'down', detail: String(error) }, ...extra },
+      };
     }
   }
 }

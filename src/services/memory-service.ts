@@ -53,7 +53,13 @@ export interface MemoryServiceOptions {
 /** The record as stored and sent; ids in the lower case PostgreSQL prints, so entity names agree. */
 function toRecord(input: MemoryInput): MemoryRecord {
   const { key, content, tags } = input;
-  return { key, content, tags, project_id: lowerOrNull(input.project_id), agent_id: lowerOrNull(input.agent_id) };
+  return {
+    key,
+    content,
+    tags,
+    project_id: lowerOrNull(input.project_id),
+    agent_id: lowerOrNull(input.agent_id),
+  };
 }
 
 function lowerOrNull(id: string | null): string | null {
@@ -64,7 +70,11 @@ function lowerOrNull(id: string | null): string | null {
  * The server's hits with the entries still on their way to it: those first (they are the newest
  * writes, and the server may hold an older version), then the server's others, up to `limit`.
  */
-function withQueued(queued: MemorySearchItem[], server: MemorySearchHit[], limit: number): MemorySearchHit[] {
+function withQueued(
+  queued: MemorySearchItem[],
+  server: MemorySearchHit[],
+  limit: number,
+): MemorySearchHit[] {
   const pending = queued.map(({ score: _score, ...hit }) => hit);
   const rest = server.filter((hit) => !pending.some((entry) => sameEntry(entry, hit)));
   return [...pending, ...rest].slice(0, limit);
@@ -99,13 +109,22 @@ export class MemoryService {
     const id = await this.#options.writes.run(actor, async (tx, _emit, audit) => {
       await this.#assertProjectExists(tx, record.project_id);
       await this.#repository.save(tx, record);
-      audit({ action: 'store', resource: 'memory', resourceId: memoryEntityName(record), changedFields: ['content', 'tags', 'project_id', 'agent_id'] });
+      audit({
+        action: 'store',
+        resource: 'memory',
+        resourceId: memoryEntityName(record),
+        changedFields: ['content', 'tags', 'project_id', 'agent_id'],
+      });
       return this.#repository.enqueue(tx, record);
     });
     this.#options.cache.invalidate(record);
     const delivered = await this.#awaitDelivery(id);
     if (!delivered) this.#fallbacks += 1;
-    return { key: record.key, project_id: record.project_id, stored_in: delivered ? 'mcp' : 'queued' };
+    return {
+      key: record.key,
+      project_id: record.project_id,
+      stored_in: delivered ? 'mcp' : 'queued',
+    };
   }
 
   /**
@@ -126,7 +145,10 @@ export class MemoryService {
     this.#fallbacks += 1;
     const cached = this.#options.cache.get(query);
     if (cached !== undefined) return { items: cached, source: 'fallback_cache' };
-    return { items: await this.#repository.search(this.#options.db, query), source: 'fallback_storage' };
+    return {
+      items: await this.#repository.search(this.#options.db, query),
+      source: 'fallback_storage',
+    };
   }
 
   /** A page of entries from local storage, which holds every entry; a scoped key sees its projects' only. */
@@ -136,7 +158,9 @@ export class MemoryService {
 
   /** The entry `key` of the project (null: of no project), read from local storage, which holds every entry. */
   async get(key: string, projectId: string | null, principal: Principal): Promise<MemoryEntry> {
-    const entry = inScope(principal, projectId) ? await this.#repository.findByKey(this.#options.db, key, projectId) : null;
+    const entry = inScope(principal, projectId)
+      ? await this.#repository.findByKey(this.#options.db, key, projectId)
+      : null;
     if (entry === null) throw new NotFoundError('Memory entry', key);
     return entry;
   }
@@ -150,7 +174,9 @@ export class MemoryService {
 
   /** Operator override: forces the breaker CLOSED and zeroes its counters and the fallback count; audited. */
   async resetCircuit(actor: Actor): Promise<MemoryCircuit> {
-    await this.#options.writes.run(actor, async (_tx, _emit, audit) => audit({ action: 'reset', resource: 'memory_circuit', resourceId: null }));
+    await this.#options.writes.run(actor, async (_tx, _emit, audit) =>
+      audit({ action: 'reset', resource: 'memory_circuit', resourceId: null }),
+    );
     this.#options.breaker.reset();
     this.#fallbacks = 0;
     return this.circuit();
@@ -180,10 +206,15 @@ export class MemoryService {
     if (mcp === null) return null;
     const options = { limit: query.limit, project_id: query.project_id };
     try {
-      return await breaker.execute((signal) => mcp.server.search(query.q, options, signal), { timeoutMs });
+      return await breaker.execute((signal) => mcp.server.search(query.q, options, signal), {
+        timeoutMs,
+      });
     } catch (error) {
       const level = error instanceof BreakerOpenError ? 'debug' : 'warn';
-      this.#options.logger[level]({ err: error }, 'memory search answered from local data: the MCP server did not');
+      this.#options.logger[level](
+        { err: error },
+        'memory search answered from local data: the MCP server did not',
+      );
       return null;
     }
   }

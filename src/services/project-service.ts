@@ -26,7 +26,8 @@ export class ProjectService {
 
   /** A key limited to some projects cannot create one: the new project would be outside its own scope. */
   create(input: ProjectInput, actor: Actor): Promise<Project> {
-    if (actor.principal.projectIds !== null) throw new ForbiddenError('A key limited to projects cannot create projects');
+    if (actor.principal.projectIds !== null)
+      throw new ForbiddenError('A key limited to projects cannot create projects');
     return this.writes.run(actor, async (tx, emit) => {
       const project = await this.projects.insert(tx, input);
       emit(projectEvent('PROJECT_CREATED', project.id, { project }));
@@ -45,11 +46,21 @@ export class ProjectService {
   }
 
   /** PUT: `input` already holds defaults for every omitted optional field. */
-  replace(id: string, input: ProjectInput, expected: ExpectedVersions, actor: Actor): Promise<Project> {
+  replace(
+    id: string,
+    input: ProjectInput,
+    expected: ExpectedVersions,
+    actor: Actor,
+  ): Promise<Project> {
     return this.update(id, input, expected, actor);
   }
 
-  patch(id: string, patch: ProjectPatch, expected: ExpectedVersions, actor: Actor): Promise<Project> {
+  patch(
+    id: string,
+    patch: ProjectPatch,
+    expected: ExpectedVersions,
+    actor: Actor,
+  ): Promise<Project> {
     return this.update(id, patch, expected, actor);
   }
 
@@ -65,16 +76,37 @@ export class ProjectService {
     });
   }
 
-  private update(id: string, fields: ProjectPatch, expected: ExpectedVersions, actor: Actor): Promise<Project> {
+  private update(
+    id: string,
+    fields: ProjectPatch,
+    expected: ExpectedVersions,
+    actor: Actor,
+  ): Promise<Project> {
     return this.writes.run(actor, async (tx, emit) => {
       const before = await this.lock(tx, id, expected, actor.principal);
       const project = (await this.projects.update(tx, id, fields))!;
-      emit(projectEvent('PROJECT_UPDATE', id, { project, changed_fields: changedFields(before, project, writableFields) }));
+      emit(
+        projectEvent('PROJECT_UPDATE', id, {
+          project,
+          changed_fields: changedFields(before, project, writableFields),
+        }),
+      );
       return project;
     });
   }
 
-  private lock(executor: Executor, id: string, expected: ExpectedVersions, principal: Principal): Promise<Project> {
-    return lockForWrite(this.projects, { executor, resource: 'Project', id, expected, visible: (project) => inScope(principal, project.id) });
+  private lock(
+    executor: Executor,
+    id: string,
+    expected: ExpectedVersions,
+    principal: Principal,
+  ): Promise<Project> {
+    return lockForWrite(this.projects, {
+      executor,
+      resource: 'Project',
+      id,
+      expected,
+      visible: (project) => inScope(principal, project.id),
+    });
   }
 }

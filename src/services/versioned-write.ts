@@ -15,10 +15,17 @@ export interface LockingReader<T> {
  */
 export async function lockForWrite<T extends { version: number }>(
   repository: LockingReader<T>,
-  context: { executor: Executor; resource: string; id: string; expected: ExpectedVersions; visible: (row: T) => boolean },
+  context: {
+    executor: Executor;
+    resource: string;
+    id: string;
+    expected: ExpectedVersions;
+    visible: (row: T) => boolean;
+  },
 ): Promise<T> {
   const current = await repository.findById(context.executor, context.id, { lock: true });
-  if (current === null || !context.visible(current)) throw new NotFoundError(context.resource, context.id);
+  if (current === null || !context.visible(current))
+    throw new NotFoundError(context.resource, context.id);
   if (context.expected !== null && !context.expected.includes(current.version)) {
     throw new PreconditionFailedError(context.resource, context.id, current.version);
   }
@@ -26,6 +33,10 @@ export async function lockForWrite<T extends { version: number }>(
 }
 
 /** Names of the `fields` whose values differ between two versions of a resource. */
-export function changedFields<T extends object>(before: T, after: T, fields: ReadonlyArray<keyof T & string>): string[] {
+export function changedFields<T extends object>(
+  before: T,
+  after: T,
+  fields: ReadonlyArray<keyof T & string>,
+): string[] {
   return fields.filter((field) => !isDeepStrictEqual(before[field], after[field]));
 }

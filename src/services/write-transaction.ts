@@ -13,14 +13,21 @@ export interface EventPublisher {
 export type Emit = (draft: EventDraft) => void;
 
 /** An audit record for a change that has no event of its own (key management, circuit reset). */
-export type AuditRecord = Pick<AuditDraft, 'action' | 'resource' | 'resourceId'> & { changedFields?: string[] | null };
+export type AuditRecord = Pick<AuditDraft, 'action' | 'resource' | 'resourceId'> & {
+  changedFields?: string[] | null;
+};
 
 /** Adds an audit record to the transaction in progress. */
 export type Audit = (record: AuditRecord) => void;
 
 const auditActions: Partial<Record<EventDraft['type'], string>> = {
-  PROJECT_CREATED: 'create', PROJECT_UPDATE: 'update', PROJECT_DELETED: 'delete',
-  AGENT_CREATED: 'create', AGENT_UPDATE: 'update', AGENT_STATUS: 'status', AGENT_DELETED: 'delete',
+  PROJECT_CREATED: 'create',
+  PROJECT_UPDATE: 'update',
+  PROJECT_DELETED: 'delete',
+  AGENT_CREATED: 'create',
+  AGENT_UPDATE: 'update',
+  AGENT_STATUS: 'status',
+  AGENT_DELETED: 'delete',
 };
 
 /** The audit record of a resource event: every change to a project or an agent is traceable to a key. */
@@ -29,7 +36,12 @@ export function auditRecordOf(draft: EventDraft): AuditRecord | null {
   if (action === undefined) return null;
   const [resource, resourceId] = draft.topic.split(':') as [string, string];
   const changed = draft.data.changed_fields;
-  return { action, resource, resourceId, changedFields: Array.isArray(changed) ? (changed as string[]) : null };
+  return {
+    action,
+    resource,
+    resourceId,
+    changedFields: Array.isArray(changed) ? (changed as string[]) : null,
+  };
 }
 
 /**
@@ -44,12 +56,21 @@ export class WriteTransactions {
     private readonly publisher: EventPublisher,
   ) {}
 
-  async run<T>(actor: Actor, work: (tx: Executor, emit: Emit, audit: Audit) => Promise<T>): Promise<T> {
+  async run<T>(
+    actor: Actor,
+    work: (tx: Executor, emit: Emit, audit: Audit) => Promise<T>,
+  ): Promise<T> {
     const { result, logged } = await this.transaction(async (tx) => {
       const drafts: EventDraft[] = [];
       const records: AuditRecord[] = [];
-      const result = await work(tx, (draft) => drafts.push(draft), (record) => records.push(record));
-      const derived = drafts.map(auditRecordOf).filter((record): record is AuditRecord => record !== null);
+      const result = await work(
+        tx,
+        (draft) => drafts.push(draft),
+        (record) => records.push(record),
+      );
+      const derived = drafts
+        .map(auditRecordOf)
+        .filter((record): record is AuditRecord => record !== null);
       const audit = [...derived, ...records].map((record) => this.draftOf(actor, record));
       return { result, logged: await this.log.append(tx, drafts, audit) };
     });
@@ -58,6 +79,12 @@ export class WriteTransactions {
   }
 
   private draftOf(actor: Actor, record: AuditRecord): AuditDraft {
-    return { ...record, changedFields: record.changedFields ?? null, keyId: actor.principal.keyId, ip: actor.ip, userAgent: actor.userAgent };
+    return {
+      ...record,
+      changedFields: record.changedFields ?? null,
+      keyId: actor.principal.keyId,
+      ip: actor.ip,
+      userAgent: actor.userAgent,
+    };
   }
 }

@@ -43,7 +43,9 @@ function filters(query: AgentListQuery, scope: readonly string[] | null): SQL | 
     query.agent_type === undefined ? undefined : inArray(agents.agentType, query.agent_type),
     query.status === undefined ? undefined : inArray(agents.status, query.status),
     query.project_id === undefined ? undefined : eq(agents.projectId, query.project_id),
-    query.capability === undefined ? undefined : arrayContains(agents.capabilities, query.capability),
+    query.capability === undefined
+      ? undefined
+      : arrayContains(agents.capabilities, query.capability),
   );
 }
 
@@ -83,19 +85,34 @@ function placeAfter(fields: AgentPatch, current: AgentPlace): AgentPlace {
 /** SQL access to the `agents` table. Every method runs on the executor it is given, so services choose the transaction. */
 export class AgentRepository {
   async insert(executor: Executor, input: AgentInput): Promise<Agent> {
-    const [row] = await translateViolations(input, () => executor.insert(agents).values({ ...toColumns(input), name: input.name, agentType: input.agent_type }).returning());
+    const [row] = await translateViolations(input, () =>
+      executor
+        .insert(agents)
+        .values({ ...toColumns(input), name: input.name, agentType: input.agent_type })
+        .returning(),
+    );
     return toAgent(row!);
   }
 
   /** The row, or null; with `lock` the row stays locked until the transaction ends, so a write can check it first. */
-  async findById(executor: Executor, id: string, options: { lock?: boolean } = {}): Promise<Agent | null> {
+  async findById(
+    executor: Executor,
+    id: string,
+    options: { lock?: boolean } = {},
+  ): Promise<Agent | null> {
     const row = await selectById<AgentRow>(executor, agents, id, options.lock);
     return row === null ? null : toAgent(row);
   }
 
   /** A page of the agents matching `query` among those assigned to a project in `scope` (null: all agents). */
-  async list(executor: Executor, query: AgentListQuery, scope: readonly string[] | null = null): Promise<Page<Agent>> {
-    return selectPage(executor, agents, filters(query, scope), query, toAgent, { last_active_at: agents.lastActiveAt });
+  async list(
+    executor: Executor,
+    query: AgentListQuery,
+    scope: readonly string[] | null = null,
+  ): Promise<Page<Agent>> {
+    return selectPage(executor, agents, filters(query, scope), query, toAgent, {
+      last_active_at: agents.lastActiveAt,
+    });
   }
 
   /**
@@ -155,5 +172,4 @@ export class AgentRepository {
     const [row] = await executor.delete(agents).where(eq(agents.id, id)).returning();
     return row === undefined ? null : toAgent(row);
   }
-
 }

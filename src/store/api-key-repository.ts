@@ -30,7 +30,10 @@ export function withoutSecret({ secretHash: _secretHash, ...key }: StoredKey): A
 
 /** SQL access to `api_keys`. */
 export class ApiKeyRepository {
-  async insert(executor: Executor, key: { id: string; name: string; role: Role; projectIds: string[] | null; secretHash: string }): Promise<StoredKey> {
+  async insert(
+    executor: Executor,
+    key: { id: string; name: string; role: Role; projectIds: string[] | null; secretHash: string },
+  ): Promise<StoredKey> {
     const [row] = await executor.insert(apiKeys).values(key).returning();
     return toStoredKey(row!);
   }
@@ -41,13 +44,20 @@ export class ApiKeyRepository {
   }
 
   async list(executor: Executor): Promise<ApiKey[]> {
-    const rows = await executor.select().from(apiKeys).orderBy(desc(apiKeys.createdAt), desc(apiKeys.id));
+    const rows = await executor
+      .select()
+      .from(apiKeys)
+      .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id));
     return rows.map((row) => withoutSecret(toStoredKey(row)));
   }
 
   /** Marks the key revoked; null when it does not exist or was already revoked. */
   async revoke(executor: Executor, id: string): Promise<ApiKey | null> {
-    const [row] = await executor.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, id)).returning();
+    const [row] = await executor
+      .update(apiKeys)
+      .set({ revokedAt: new Date() })
+      .where(eq(apiKeys.id, id))
+      .returning();
     return row === undefined ? null : withoutSecret(toStoredKey(row));
   }
 
@@ -66,7 +76,11 @@ export class ApiKeyRepository {
   }
 
   async hasActiveKey(executor: Executor): Promise<boolean> {
-    const rows = await executor.select({ id: apiKeys.id }).from(apiKeys).where(isNull(apiKeys.revokedAt)).limit(1);
+    const rows = await executor
+      .select({ id: apiKeys.id })
+      .from(apiKeys)
+      .where(isNull(apiKeys.revokedAt))
+      .limit(1);
     return rows.length > 0;
   }
 }

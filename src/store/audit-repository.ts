@@ -56,7 +56,12 @@ function filters(query: AuditQuery): SQL | undefined {
 export class AuditRepository {
   /** Newest first; page backwards with `before` (the smallest id of the previous page). */
   async list(executor: Executor, query: AuditQuery): Promise<AuditEntry[]> {
-    const rows = await executor.select().from(auditLog).where(filters(query)).orderBy(desc(auditLog.id)).limit(query.limit);
+    const rows = await executor
+      .select()
+      .from(auditLog)
+      .where(filters(query))
+      .orderBy(desc(auditLog.id))
+      .limit(query.limit);
     return rows.map(toEntry);
   }
 }

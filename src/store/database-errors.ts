@@ -4,8 +4,29 @@ export const SqlState = {
   foreignKeyViolation: '23503',
 } as const;
 
-const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'ENOENT', '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006']);
-const unavailableMessages = [/connection terminated/i, /timeout exceeded when trying to connect/i, /after calling end on the pool/i, /client has encountered a connection error/i, /PGlite is closed/i];
+const unavailableCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'ENOENT',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '08000',
+  '08001',
+  '08003',
+  '08006',
+]);
+const unavailableMessages = [
+  /connection terminated/i,
+  /timeout exceeded when trying to connect/i,
+  /after calling end on the pool/i,
+  /client has encountered a connection error/i,
+  /PGlite is closed/i,
+];
 
 function* causeChain(error: unknown): Generator<unknown> {
   let current = error;
@@ -29,6 +50,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const code = databaseErrorCode(error);
   if (code !== undefined && unavailableCodes.has(code)) return true;
   return [...causeChain(error)].some(
-    (link) => link instanceof Error && unavailableMessages.some((pattern) => pattern.test(link.message)),
+    (link) =>
+      link instanceof Error && unavailableMessages.some((pattern) => pattern.test(link.message)),
   );
 }

@@ -14,7 +14,11 @@ import * as schema from './schema.js';
 /** The query interface repositories use, whichever engine is underneath. */
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
 /** A transaction opened on a {@link Database}. */
-export type Transaction = PgTransaction<PgQueryResultHKT, typeof schema, ExtractTablesWithRelations<typeof schema>>;
+export type Transaction = PgTransaction<
+  PgQueryResultHKT,
+  typeof schema,
+  ExtractTablesWithRelations<typeof schema>
+>;
 /** Anything a repository can run a query on: the database itself or an open transaction. */
 export type Executor = Database | Transaction;
 
@@ -56,7 +60,11 @@ const MIGRATION_LOCK_ID = 7_311_042;
  * Chooses the engine from the configuration: `DATABASE_URL` names a PostgreSQL server,
  * `memory://` a throwaway embedded database, and no URL at all a persistent one in `dataDir`.
  */
-export function resolveDatabaseTarget(url: string | undefined, dataDir: string, poolSize: number): DatabaseTarget {
+export function resolveDatabaseTarget(
+  url: string | undefined,
+  dataDir: string,
+  poolSize: number,
+): DatabaseTarget {
   if (url === undefined) return { engine: 'pglite', dataDir: `${dataDir}/pglite` };
   if (url.startsWith('memory://')) return { engine: 'pglite', dataDir: null };
   return { engine: 'postgres', url, poolSize };
@@ -178,7 +186,8 @@ async function migratePostgres(pool: pg.Pool): Promise<void> {
 }
 
 async function openPglite(dataDir: string | null, snapshot?: Blob): Promise<DatabaseHandle> {
-  const client = dataDir === null ? await PGlite.create({ loadDataDir: snapshot }) : new PGlite(dataDir);
+  const client =
+    dataDir === null ? await PGlite.create({ loadDataDir: snapshot }) : new PGlite(dataDir);
   try {
     await migratePglite(drizzlePglite({ client }), { migrationsFolder });
   } catch (error) {

@@ -47,18 +47,29 @@ function filters(query: ProjectListQuery, scope: readonly string[] | null): SQL 
 /** SQL access to the `projects` table. Every method runs on the executor it is given, so services choose the transaction. */
 export class ProjectRepository {
   async insert(executor: Executor, input: ProjectInput): Promise<Project> {
-    const [row] = await executor.insert(projects).values({ ...toColumns(input), name: input.name }).returning();
+    const [row] = await executor
+      .insert(projects)
+      .values({ ...toColumns(input), name: input.name })
+      .returning();
     return toProject(row!);
   }
 
   /** The row, or null; with `lock` the row stays locked until the transaction ends, so a write can check it first. */
-  async findById(executor: Executor, id: string, options: { lock?: boolean } = {}): Promise<Project | null> {
+  async findById(
+    executor: Executor,
+    id: string,
+    options: { lock?: boolean } = {},
+  ): Promise<Project | null> {
     const row = await selectById<ProjectRow>(executor, projects, id, options.lock);
     return row === null ? null : toProject(row);
   }
 
   /** A page of the projects matching `query` among those in `scope` (null: all). */
-  async list(executor: Executor, query: ProjectListQuery, scope: readonly string[] | null = null): Promise<Page<Project>> {
+  async list(
+    executor: Executor,
+    query: ProjectListQuery,
+    scope: readonly string[] | null = null,
+  ): Promise<Page<Project>> {
     return selectPage(executor, projects, filters(query, scope), query, toProject);
   }
 
@@ -77,5 +88,4 @@ export class ProjectRepository {
     const [row] = await executor.delete(projects).where(eq(projects.id, id)).returning();
     return row === undefined ? null : toProject(row);
   }
-
 }

@@ -1,6 +1,16 @@
 import { sql } from 'drizzle-orm';
 import {
-  bigint, boolean, customType, index, integer, jsonb, pgTable, text, timestamp, unique, uuid,
+  bigint,
+  boolean,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  unique,
+  uuid,
 } from 'drizzle-orm/pg-core';
 
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
@@ -40,7 +50,10 @@ export const agents = pgTable(
     id: uuid('id').primaryKey().defaultRandom(),
     name: text('name').notNull(),
     agentType: text('agent_type').notNull(),
-    capabilities: text('capabilities').array().notNull().default(sql`'{}'::text[]`),
+    capabilities: text('capabilities')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
     status: text('status').notNull().default('idle'),
     projectId: uuid('project_id').references(() => projects.id, { onDelete: 'set null' }),
     metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull().default({}),
@@ -70,7 +83,10 @@ export const events = pgTable(
     data: jsonb('data').$type<Record<string, unknown>>().notNull(),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
   },
-  (table) => [index('events_topics_idx').using('gin', table.topics), index('events_created_at_idx').on(table.createdAt)],
+  (table) => [
+    index('events_topics_idx').using('gin', table.topics),
+    index('events_created_at_idx').on(table.createdAt),
+  ],
 );
 
 /** One row: the last event id handed out, and the highest one retention has deleted (resumes from before it get REPLAY_GAP). */
@@ -89,7 +105,10 @@ export const memoryEntries = pgTable(
   {
     key: text('key').notNull(),
     content: text('content').notNull(),
-    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    tags: text('tags')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
     projectId: uuid('project_id'),
     agentId: uuid('agent_id'),
     search: tsvector('search')
@@ -142,5 +161,8 @@ export const auditLog = pgTable(
     ip: text('ip'),
     userAgent: text('user_agent'),
   },
-  (table) => [index('audit_log_at_idx').on(table.at), index('audit_log_resource_idx').on(table.resource, table.resourceId)],
+  (table) => [
+    index('audit_log_at_idx').on(table.at),
+    index('audit_log_resource_idx').on(table.resource, table.resourceId),
+  ],
 );

@@ -14,7 +14,6 @@ export interface VersionedColumns {
   updatedAt: AnyColumn;
 }
 
-
 /** Column assignments that record one more change: version + 1 and an `updated_at` that always moves forward. */
 export function nextVersion(table: VersionedColumns) {
   return {
@@ -23,19 +22,30 @@ export function nextVersion(table: VersionedColumns) {
   };
 }
 
-
 /** A column a list may sort by besides the shared ones; missing values sort last either way. */
 export type ExtraSortColumns = Partial<Record<string, AnyColumn>>;
 
 /** ORDER BY terms for a sort order, ending with the id so that pages never overlap or skip. */
-export function orderTerms(table: VersionedColumns, sort: SortOrder, extra: ExtraSortColumns = {}): SQL[] {
+export function orderTerms(
+  table: VersionedColumns,
+  sort: SortOrder,
+  extra: ExtraSortColumns = {},
+): SQL[] {
   const descending = sort.startsWith('-');
   const direction = descending ? desc : asc;
   const field = sort.replace(/^-/, '');
   const nullable = extra[field];
-  if (nullable !== undefined) return [sql`${nullable} ${sql.raw(descending ? 'desc' : 'asc')} nulls last`, direction(table.id)];
+  if (nullable !== undefined)
+    return [
+      sql`${nullable} ${sql.raw(descending ? 'desc' : 'asc')} nulls last`,
+      direction(table.id),
+    ];
   const column =
-    field === 'name' ? sql`${table.name} collate "C"` : field === 'updated_at' ? table.updatedAt : table.createdAt;
+    field === 'name'
+      ? sql`${table.name} collate "C"`
+      : field === 'updated_at'
+        ? table.updatedAt
+        : table.createdAt;
   return [direction(column), direction(table.id)];
 }
 
@@ -44,7 +54,11 @@ export type VersionedTable = PgTable & VersionedColumns;
 
 /** One page of `table` under `where`, in the requested order, with the total count; rows mapped by `map`. */
 export async function selectPage<Row, T>(
-  executor: Executor, table: VersionedTable, where: SQL | undefined, page: PageRequest, map: (row: Row) => T,
+  executor: Executor,
+  table: VersionedTable,
+  where: SQL | undefined,
+  page: PageRequest,
+  map: (row: Row) => T,
   extraSorts: ExtraSortColumns = {},
 ): Promise<Page<T>> {
   const rows = await executor
@@ -55,7 +69,12 @@ export async function selectPage<Row, T>(
     .limit(page.limit)
     .offset(page.offset);
   const [total] = await executor.select({ value: count() }).from(table).where(where);
-  return { items: (rows as Row[]).map(map), total: total!.value, limit: page.limit, offset: page.offset };
+  return {
+    items: (rows as Row[]).map(map),
+    total: total!.value,
+    limit: page.limit,
+    offset: page.offset,
+  };
 }
 
 type PreparedLookup = { execute(values: { id: string }): Promise<unknown[]> };
@@ -67,14 +86,25 @@ function preparedLookup(executor: Executor, table: VersionedTable): PreparedLook
   preparedLookups.set(executor, byTable);
   let lookup = byTable.get(table);
   if (lookup === undefined) {
-    lookup = executor.select().from(table).where(eq(table.id, sql.placeholder('id'))).prepare(`${getTableName(table)}_by_id`);
+    lookup = executor
+      .select()
+      .from(table)
+      .where(eq(table.id, sql.placeholder('id')))
+      .prepare(`${getTableName(table)}_by_id`);
     byTable.set(table, lookup);
   }
   return lookup;
 }
 
 /** The row with `id`, or null; with `lock` it stays locked until the transaction ends. */
-export async function selectById<Row>(executor: Executor, table: VersionedTable, id: string, lock = false): Promise<Row | null> {
-  const [row] = lock ? await executor.select().from(table).where(eq(table.id, id)).for('update') : await preparedLookup(executor, table).execute({ id });
+export async function selectById<Row>(
+  executor: Executor,
+  table: VersionedTable,
+  id: string,
+  lock = false,
+): Promise<Row | null> {
+  const [row] = lock
+    ? await executor.select().from(table).where(eq(table.id, id)).for('update')
+    : await preparedLookup(executor, table).execute({ id });
   return (row as Row | undefined) ?? null;
 }

@@ -13,9 +13,14 @@ const missing = '00000000-0000-4000-8000-000000000000';
 const create = (payload: object) => t.request({ method: 'POST', url: '/api/v1/agents', payload });
 const get = (id: string) => t.request({ method: 'GET', url: `/api/v1/agents/${id}` });
 const list = (query: string) => t.request({ method: 'GET', url: `/api/v1/agents?${query}` });
-const patch = (id: string, payload: object, headers = {}) => t.request({ method: 'PATCH', url: `/api/v1/agents/${id}`, payload, headers });
+const patch = (id: string, payload: object, headers = {}) =>
+  t.request({ method: 'PATCH', url: `/api/v1/agents/${id}`, payload, headers });
 const heartbeat = (id: string, payload?: object) =>
-  t.request({ method: 'POST', url: `/api/v1/agents/${id}/heartbeat`, ...(payload === undefined ? {} : { payload }) });
+  t.request({
+    method: 'POST',
+    url: `/api/v1/agents/${id}/heartbeat`,
+    ...(payload === undefined ? {} : { payload }),
+  });
 
 async function createAgent(payload: object) {
   const response = await create({ agent_type: 'coder', ...payload });
@@ -27,14 +32,27 @@ async function createProject(name = 'Alpha') {
   return (await t.request({ method: 'POST', url: '/api/v1/projects', payload: { name } })).json();
 }
 
-const names = async (query: string) => (await list(query)).json().items.map((agent: { name: string }) => agent.name).sort();
+const names = async (query: string) =>
+  (await list(query))
+    .json()
+    .items.map((agent: { name: string }) => agent.name)
+    .sort();
 
 describe('POST /api/v1/agents', () => {
   it('creates an agent with defaults, a Location and an ETag', async () => {
     const response = await create({ name: ' coder-1 ', agent_type: 'coder' });
     expect(response.statusCode).toBe(201);
     const agent = response.json();
-    expect(agent).toMatchObject({ name: 'coder-1', agent_type: 'coder', capabilities: [], status: 'idle', project_id: null, metadata: {}, last_active_at: null, version: 1 });
+    expect(agent).toMatchObject({
+      name: 'coder-1',
+      agent_type: 'coder',
+      capabilities: [],
+      status: 'idle',
+      project_id: null,
+      metadata: {},
+      last_active_at: null,
+      version: 1,
+    });
     expect(response.headers.location).toBe(`/api/v1/agents/${agent.id}`);
     expect(response.headers.etag).toBe('"1"');
   });
@@ -65,22 +83,54 @@ describe('POST /api/v1/agents', () => {
   });
 
   it('lets exactly one of 10 concurrent creates with one name win', async () => {
-    const responses = await Promise.all(Array.from({ length: 10 }, () => create({ name: 'race', agent_type: 'coder' })));
-    expect(responses.map((response) => response.statusCode).sort()).toEqual([201, ...Array(9).fill(409)]);
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () => create({ name: 'race', agent_type: 'coder' })),
+    );
+    expect(responses.map((response) => response.statusCode).sort()).toEqual([
+      201,
+      ...Array(9).fill(409),
+    ]);
   });
 
   it('requires an existing project (422) and accepts one that exists', async () => {
     const unknown = await create({ name: 'a', agent_type: 'coder', project_id: missing });
-    expect(expectProblem(unknown, 422).errors).toEqual([{ path: '/project_id', message: `Project ${missing} does not exist`, in: 'body' }]);
+    expect(expectProblem(unknown, 422).errors).toEqual([
+      { path: '/project_id', message: `Project ${missing} does not exist`, in: 'body' },
+    ]);
     const project = await createProject();
     expect((await createAgent({ name: 'b', project_id: project.id })).project_id).toBe(project.id);
   });
 
   it('validates type, capabilities, status and ids, naming each field', async () => {
-    const response = await create({ name: '', agent_type: 'wizard', capabilities: ['a', 'a', ''], status: 'asleep', project_id: 'x', last_active_at: 'now' });
-    expect(errorPaths(response)).toEqual(['/agent_type', '/capabilities', '/capabilities/2', '/last_active_at', '/name', '/project_id', '/status']);
-    expect(errorPaths(await create({ name: 'a', agent_type: 'coder', capabilities: Array.from({ length: 65 }, (_, i) => `c${i}`) }))).toEqual(['/capabilities']);
-    expect(errorPaths(await create({ name: 'a', agent_type: 'coder', capabilities: ['x'.repeat(65)] }))).toEqual(['/capabilities/0']);
+    const response = await create({
+      name: '',
+      agent_type: 'wizard',
+      capabilities: ['a', 'a', ''],
+      status: 'asleep',
+      project_id: 'x',
+      last_active_at: 'now',
+    });
+    expect(errorPaths(response)).toEqual([
+      '/agent_type',
+      '/capabilities',
+      '/capabilities/2',
+      '/last_active_at',
+      '/name',
+      '/project_id',
+      '/status',
+    ]);
+    expect(
+      errorPaths(
+        await create({
+          name: 'a',
+          agent_type: 'coder',
+          capabilities: Array.from({ length: 65 }, (_, i) => `c${i}`),
+        }),
+      ),
+    ).toEqual(['/capabilities']);
+    expect(
+      errorPaths(await create({ name: 'a', agent_type: 'coder', capabilities: ['x'.repeat(65)] })),
+    ).toEqual(['/capabilities/0']);
     expect(errorPaths(await create({ name: 'a' }))).toEqual(['/agent_type']);
   });
 });
@@ -90,7 +140,13 @@ describe('GET /api/v1/agents', () => {
     const project = await createProject();
     await createAgent({ name: 'a', capabilities: ['ts', 'sql'], project_id: project.id });
     await createAgent({ name: 'b', agent_type: 'tester', capabilities: ['ts'], status: 'busy' });
-    await createAgent({ name: 'c', agent_type: 'tester', capabilities: ['sql', 'ts', 'go'], project_id: project.id, status: 'busy' });
+    await createAgent({
+      name: 'c',
+      agent_type: 'tester',
+      capabilities: ['sql', 'ts', 'go'],
+      project_id: project.id,
+      status: 'busy',
+    });
     expect(await names('agent_type=tester')).toEqual(['b', 'c']);
     expect(await names('status=busy')).toEqual(['b', 'c']);
     expect(await names(`project_id=${project.id}`)).toEqual(['a', 'c']);
@@ -100,24 +156,32 @@ describe('GET /api/v1/agents', () => {
     expect(await names(`capability=sql&status=idle&project_id=${project.id}`)).toEqual(['a']);
     expect((await list('capability=ts&agent_type=tester')).json().total).toBe(2);
     expect(await names('status=busy&status=idle')).toEqual(['a', 'b', 'c']);
-    expect(await names('status=busy&status=offline&agent_type=coder&agent_type=tester')).toEqual(['b', 'c']);
+    expect(await names('status=busy&status=offline&agent_type=coder&agent_type=tester')).toEqual([
+      'b',
+      'c',
+    ]);
   });
 
   it('sorts by last heartbeat, agents never seen last either way', async () => {
-    const [old, recent] = [await createAgent({ name: 'old' }), await createAgent({ name: 'recent' })];
+    const [old, recent] = [
+      await createAgent({ name: 'old' }),
+      await createAgent({ name: 'recent' }),
+    ];
     await createAgent({ name: 'never' });
     for (const agent of [old, recent]) {
       const beat = await t.request({ method: 'POST', url: `/api/v1/agents/${agent.id}/heartbeat` });
       expect(beat.statusCode).toBe(200);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    const inOrder = async (query: string) => (await list(query)).json().items.map((agent: { name: string }) => agent.name);
+    const inOrder = async (query: string) =>
+      (await list(query)).json().items.map((agent: { name: string }) => agent.name);
     expect(await inOrder('sort=-last_active_at')).toEqual(['recent', 'old', 'never']);
     expect(await inOrder('sort=last_active_at')).toEqual(['old', 'recent', 'never']);
   });
 
   it('sorts and pages with ties broken by id', async () => {
-    for (let i = 0; i < 30; i += 1) await createAgent({ name: `agent-${String(i).padStart(2, '0')}` });
+    for (let i = 0; i < 30; i += 1)
+      await createAgent({ name: `agent-${String(i).padStart(2, '0')}` });
     const first = (await list('sort=name&limit=10')).json();
     const second = (await list('sort=name&limit=10&offset=10')).json();
     expect([...first.items, ...second.items].map((agent: { name: string }) => agent.name)).toEqual(
@@ -127,24 +191,56 @@ describe('GET /api/v1/agents', () => {
   });
 
   it('rejects malformed filters with 422', async () => {
-    expect(errorPaths(await list('project_id=nope&agent_type=x&capability='))).toEqual(['/agent_type/0', '/capability/0', '/project_id']);
+    expect(errorPaths(await list('project_id=nope&agent_type=x&capability='))).toEqual([
+      '/agent_type/0',
+      '/capability/0',
+      '/project_id',
+    ]);
   });
 });
 
 describe('changing agents', () => {
   it('PUT resets omitted fields, PATCH keeps them', async () => {
-    const agent = await createAgent({ name: 'a', capabilities: ['ts'], status: 'busy', metadata: { a: 1 } });
+    const agent = await createAgent({
+      name: 'a',
+      capabilities: ['ts'],
+      status: 'busy',
+      metadata: { a: 1 },
+    });
     const patched = (await patch(agent.id, { status: 'offline' })).json();
-    expect(patched).toMatchObject({ capabilities: ['ts'], status: 'offline', metadata: { a: 1 }, version: 2 });
-    const put = await t.request({ method: 'PUT', url: `/api/v1/agents/${agent.id}`, payload: { name: 'a', agent_type: 'reviewer' } });
-    expect(put.json()).toMatchObject({ agent_type: 'reviewer', capabilities: [], status: 'idle', metadata: {}, project_id: null, version: 3 });
+    expect(patched).toMatchObject({
+      capabilities: ['ts'],
+      status: 'offline',
+      metadata: { a: 1 },
+      version: 2,
+    });
+    const put = await t.request({
+      method: 'PUT',
+      url: `/api/v1/agents/${agent.id}`,
+      payload: { name: 'a', agent_type: 'reviewer' },
+    });
+    expect(put.json()).toMatchObject({
+      agent_type: 'reviewer',
+      capabilities: [],
+      status: 'idle',
+      metadata: {},
+      project_id: null,
+      version: 3,
+    });
   });
 
   it('answers 412 to a stale If-Match and changes nothing', async () => {
     const agent = await createAgent({ name: 'a' });
     await patch(agent.id, { status: 'busy' });
     expectProblem(await patch(agent.id, { status: 'error' }, { 'if-match': '"1"' }), 412);
-    expectProblem(await t.request({ method: 'DELETE', url: `/api/v1/agents/${agent.id}`, headers: { 'if-match': '"1"' } }), 412);
+    expectProblem(
+      await t.request({
+        method: 'DELETE',
+        url: `/api/v1/agents/${agent.id}`,
+        headers: { 'if-match': '"1"' },
+      }),
+      412,
+    );
     expect((await get(agent.id)).json()).toMatchObject({ status: 'busy', version: 2 });
   });
 
@@ -159,7 +255,9 @@ describe('changing agents', () => {
   it('unassigns agents, with a new version, when their project is deleted', async () => {
     const project = await createProject();
     const agent = await createAgent({ name: 'a', project_id: project.id });
-    expect((await t.request({ method: 'DELETE', url: `/api/v1/projects/${project.id}` })).statusCode).toBe(204);
+    expect(
+      (await t.request({ method: 'DELETE', url: `/api/v1/projects/${project.id}` })).statusCode,
+    ).toBe(204);
     const after = (await get(agent.id)).json();
     expect(after).toMatchObject({ project_id: null, version: 2 });
     expect(Date.parse(after.updated_at)).toBeGreaterThan(Date.parse(agent.updated_at));
@@ -177,7 +275,9 @@ describe('changing agents', () => {
 
   it('deletes once: 204, then 404', async () => {
     const agent = await createAgent({ name: 'a' });
-    expect((await t.request({ method: 'DELETE', url: `/api/v1/agents/${agent.id}` })).statusCode).toBe(204);
+    expect(
+      (await t.request({ method: 'DELETE', url: `/api/v1/agents/${agent.id}` })).statusCode,
+    ).toBe(204);
     expect(expectProblem(await get(agent.id), 404).detail).toBe(`Agent ${agent.id} not found`);
     expectProblem(await t.request({ method: 'DELETE', url: `/api/v1/agents/${agent.id}` }), 404);
   });
@@ -195,16 +295,22 @@ describe('POST /api/v1/agents/:id/heartbeat', () => {
     const beat = await heartbeat(agent.id);
     expect(beat.statusCode, beat.body).toBe(200);
     expect(beat.json()).toMatchObject({ status: 'idle', version: 2 });
-    expect(Date.parse(beat.json().last_active_at)).toBeGreaterThanOrEqual(Date.parse(agent.created_at));
+    expect(Date.parse(beat.json().last_active_at)).toBeGreaterThanOrEqual(
+      Date.parse(agent.created_at),
+    );
     const busy = (await heartbeat(agent.id, { status: 'busy' })).json();
     expect(busy).toMatchObject({ status: 'busy', version: 3 });
-    expect(Date.parse(busy.last_active_at)).toBeGreaterThanOrEqual(Date.parse(beat.json().last_active_at));
+    expect(Date.parse(busy.last_active_at)).toBeGreaterThanOrEqual(
+      Date.parse(beat.json().last_active_at),
+    );
   });
 
   it('answers 404 for an unknown agent and 422 for a bad status', async () => {
     expectProblem(await heartbeat(missing), 404);
     const agent = await createAgent({ name: 'a' });
     expect(errorPaths(await heartbeat(agent.id, { status: 'sleeping' }))).toEqual(['/status']);
-    expect(errorPaths(await heartbeat(agent.id, { status: 'busy', mood: 'ok' }))).toEqual(['/mood']);
+    expect(errorPaths(await heartbeat(agent.id, { status: 'busy', mood: 'ok' }))).toEqual([
+      '/mood',
+    ]);
   });
 });

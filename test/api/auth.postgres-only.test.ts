@@ -25,45 +25,219 @@ interface Sample {
 }
 
 const samples: Record<string, Sample> = {
-  'GET /health/live': { access: 'public', request: () => ({ url: '/health/live' }), success: 200, scoped: 200 },
-  'GET /health/ready': { access: 'public', request: () => ({ url: '/health/ready' }), success: 200, scoped: 200 },
-  'GET /health': {
-    access: 'public', request: () => ({ url: '/health' }), success: 200, scoped: 200,
+  'GET /health/live': {
+    access: 'public',
+    request: () => ({ url: '/health/live' }),
+    success: 200,
+    scoped: 200,
   },
-  'GET /openapi.json': { access: 'public', request: () => ({ url: '/openapi.json' }), success: 200, scoped: 200 },
-  'GET /metrics': { access: 'public', request: () => ({ url: '/metrics' }), success: 200, scoped: 200 },
-  'POST /api/v1/projects': { access: 'write', request: () => ({ method: 'POST', url: '/api/v1/projects', payload: { name: 'new' } }), success: 201, scoped: 403 },
-  'GET /api/v1/projects': { access: 'read', request: () => ({ url: '/api/v1/projects' }), success: 200, scoped: 200 },
-  'GET /api/v1/projects/{id}': { access: 'read', request: () => ({ url: `/api/v1/projects/${fixture.project}` }), success: 200, scoped: 404 },
-  'PUT /api/v1/projects/{id}': { access: 'write', request: () => ({ method: 'PUT', url: `/api/v1/projects/${fixture.project}`, payload: { name: 'put' } }), success: 200, scoped: 404 },
-  'PATCH /api/v1/projects/{id}': { access: 'write', request: () => ({ method: 'PATCH', url: `/api/v1/projects/${fixture.project}`, payload: { name: 'patched' } }), success: 200, scoped: 404 },
-  'DELETE /api/v1/projects/{id}': { access: 'write', request: () => ({ method: 'DELETE', url: `/api/v1/projects/${fixture.project}` }), success: 204, scoped: 404 },
-  'POST /api/v1/agents': { access: 'write', request: () => ({ method: 'POST', url: '/api/v1/agents', payload: { name: `new-${Math.random()}`, agent_type: 'coder', project_id: fixture.project } }), success: 201, scoped: 422 },
-  'GET /api/v1/agents': { access: 'read', request: () => ({ url: '/api/v1/agents' }), success: 200, scoped: 200 },
-  'GET /api/v1/agents/{id}': { access: 'read', request: () => ({ url: `/api/v1/agents/${fixture.agent}` }), success: 200, scoped: 404 },
-  'PUT /api/v1/agents/{id}': { access: 'write', request: () => ({ method: 'PUT', url: `/api/v1/agents/${fixture.agent}`, payload: { name: `put-${Math.random()}`, agent_type: 'tester', project_id: fixture.project } }), success: 200, scoped: 422 },
-  'PATCH /api/v1/agents/{id}': { access: 'write', request: () => ({ method: 'PATCH', url: `/api/v1/agents/${fixture.agent}`, payload: { status: 'busy' } }), success: 200, scoped: 404 },
-  'DELETE /api/v1/agents/{id}': { access: 'write', request: () => ({ method: 'DELETE', url: `/api/v1/agents/${fixture.agent}` }), success: 204, scoped: 404 },
-  'POST /api/v1/agents/{id}/heartbeat': { access: 'write', request: () => ({ method: 'POST', url: `/api/v1/agents/${fixture.agent}/heartbeat` }), success: 200, scoped: 404 },
-  'GET /api/v1/events': { access: 'read', request: () => ({ url: `/api/v1/events?topic=project:${fixture.project}` }), success: 200, scoped: 403 },
+  'GET /health/ready': {
+    access: 'public',
+    request: () => ({ url: '/health/ready' }),
+    success: 200,
+    scoped: 200,
+  },
+  'GET /health': {
+    access: 'public',
+    request: () => ({ url: '/health' }),
+    success: 200,
+    scoped: 200,
+  },
+  'GET /openapi.json': {
+    access: 'public',
+    request: () => ({ url: '/openapi.json' }),
+    success: 200,
+    scoped: 200,
+  },
+  'GET /metrics': {
+    access: 'public',
+    request: () => ({ url: '/metrics' }),
+    success: 200,
+    scoped: 200,
+  },
+  'POST /api/v1/projects': {
+    access: 'write',
+    request: () => ({ method: 'POST', url: '/api/v1/projects', payload: { name: 'new' } }),
+    success: 201,
+    scoped: 403,
+  },
+  'GET /api/v1/projects': {
+    access: 'read',
+    request: () => ({ url: '/api/v1/projects' }),
+    success: 200,
+    scoped: 200,
+  },
+  'GET /api/v1/projects/{id}': {
+    access: 'read',
+    request: () => ({ url: `/api/v1/projects/${fixture.project}` }),
+    success: 200,
+    scoped: 404,
+  },
+  'PUT /api/v1/projects/{id}': {
+    access: 'write',
+    request: () => ({
+      method: 'PUT',
+      url: `/api/v1/projects/${fixture.project}`,
+      payload: { name: 'put' },
+    }),
+    success: 200,
+    scoped: 404,
+  },
+  'PATCH /api/v1/projects/{id}': {
+    access: 'write',
+    request: () => ({
+      method: 'PATCH',
+      url: `/api/v1/projects/${fixture.project}`,
+      payload: { name: 'patched' },
+    }),
+    success: 200,
+    scoped: 404,
+  },
+  'DELETE /api/v1/projects/{id}': {
+    access: 'write',
+    request: () => ({ method: 'DELETE', url: `/api/v1/projects/${fixture.project}` }),
+    success: 204,
+    scoped: 404,
+  },
+  'POST /api/v1/agents': {
+    access: 'write',
+    request: () => ({
+      method: 'POST',
+      url: '/api/v1/agents',
+      payload: { name: `new-${Math.random()}`, agent_type: 'coder', project_id: fixture.project },
+    }),
+    success: 201,
+    scoped: 422,
+  },
+  'GET /api/v1/agents': {
+    access: 'read',
+    request: () => ({ url: '/api/v1/agents' }),
+    success: 200,
+    scoped: 200,
+  },
+  'GET /api/v1/agents/{id}': {
+    access: 'read',
+    request: () => ({ url: `/api/v1/agents/${fixture.agent}` }),
+    success: 200,
+    scoped: 404,
+  },
+  'PUT /api/v1/agents/{id}': {
+    access: 'write',
+    request: () => ({
+      method: 'PUT',
+      url: `/api/v1/agents/${fixture.agent}`,
+      payload: { name: `put-${Math.random()}`, agent_type: 'tester', project_id: fixture.project },
+    }),
+    success: 200,
+    scoped: 422,
+  },
+  'PATCH /api/v1/agents/{id}': {
+    access: 'write',
+    request: () => ({
+      method: 'PATCH',
+      url: `/api/v1/agents/${fixture.agent}`,
+      payload: { status: 'busy' },
+    }),
+    success: 200,
+    scoped: 404,
+  },
+  'DELETE /api/v1/agents/{id}': {
+    access: 'write',
+    request: () => ({ method: 'DELETE', url: `/api/v1/agents/${fixture.agent}` }),
+    success: 204,
+    scoped: 404,
+  },
+  'POST /api/v1/agents/{id}/heartbeat': {
+    access: 'write',
+    request: () => ({ method: 'POST', url: `/api/v1/agents/${fixture.agent}/heartbeat` }),
+    success: 200,
+    scoped: 404,
+  },
+  'GET /api/v1/events': {
+    access: 'read',
+    request: () => ({ url: `/api/v1/events?topic=project:${fixture.project}` }),
+    success: 200,
+    scoped: 403,
+  },
   'GET /ws': { access: 'read', request: () => ({ url: '/ws' }), success: 101, scoped: 101 },
-  'POST /api/v1/keys': { access: 'admin', request: () => ({ method: 'POST', url: '/api/v1/keys', payload: { name: 'k', role: 'reader' } }), success: 201, scoped: 403 },
-  'GET /api/v1/keys': { access: 'admin', request: () => ({ url: '/api/v1/keys' }), success: 200, scoped: 403 },
-  'DELETE /api/v1/keys/{id}': { access: 'admin', request: () => ({ method: 'DELETE', url: `/api/v1/keys/${fixture.keyToRevoke}` }), success: 204, scoped: 403 },
-  'GET /api/v1/audit': { access: 'admin', request: () => ({ url: '/api/v1/audit' }), success: 200, scoped: 403 },
-  'POST /api/v1/memory': { access: 'write', request: () => ({ method: 'POST', url: '/api/v1/memory', payload: { key: 'k1', content: 'c', project_id: fixture.project } }), success: 201, scoped: 422 },
-  'GET /api/v1/memory': { access: 'read', request: () => ({ url: '/api/v1/memory' }), success: 200, scoped: 200 },
-  'GET /api/v1/memory/search': { access: 'read', request: () => ({ url: `/api/v1/memory/search?q=c&project_id=${fixture.project}` }), success: 200, scoped: 422 },
-  'GET /api/v1/memory/circuit': { access: 'read', request: () => ({ url: '/api/v1/memory/circuit' }), success: 200, scoped: 200 },
-  'POST /api/v1/memory/circuit/reset': { access: 'admin', request: () => ({ method: 'POST', url: '/api/v1/memory/circuit/reset' }), success: 200, scoped: 403 },
-  'GET /api/v1/memory/{key}': { access: 'read', request: () => ({ url: `/api/v1/memory/mem-a?project_id=${fixture.project}` }), success: 200, scoped: 404 },
+  'POST /api/v1/keys': {
+    access: 'admin',
+    request: () => ({
+      method: 'POST',
+      url: '/api/v1/keys',
+      payload: { name: 'k', role: 'reader' },
+    }),
+    success: 201,
+    scoped: 403,
+  },
+  'GET /api/v1/keys': {
+    access: 'admin',
+    request: () => ({ url: '/api/v1/keys' }),
+    success: 200,
+    scoped: 403,
+  },
+  'DELETE /api/v1/keys/{id}': {
+    access: 'admin',
+    request: () => ({ method: 'DELETE', url: `/api/v1/keys/${fixture.keyToRevoke}` }),
+    success: 204,
+    scoped: 403,
+  },
+  'GET /api/v1/audit': {
+    access: 'admin',
+    request: () => ({ url: '/api/v1/audit' }),
+    success: 200,
+    scoped: 403,
+  },
+  'POST /api/v1/memory': {
+    access: 'write',
+    request: () => ({
+      method: 'POST',
+      url: '/api/v1/memory',
+      payload: { key: 'k1', content: 'c', project_id: fixture.project },
+    }),
+    success: 201,
+    scoped: 422,
+  },
+  'GET /api/v1/memory': {
+    access: 'read',
+    request: () => ({ url: '/api/v1/memory' }),
+    success: 200,
+    scoped: 200,
+  },
+  'GET /api/v1/memory/search': {
+    access: 'read',
+    request: () => ({ url: `/api/v1/memory/search?q=c&project_id=${fixture.project}` }),
+    success: 200,
+    scoped: 422,
+  },
+  'GET /api/v1/memory/circuit': {
+    access: 'read',
+    request: () => ({ url: '/api/v1/memory/circuit' }),
+    success: 200,
+    scoped: 200,
+  },
+  'POST /api/v1/memory/circuit/reset': {
+    access: 'admin',
+    request: () => ({ method: 'POST', url: '/api/v1/memory/circuit/reset' }),
+    success: 200,
+    scoped: 403,
+  },
+  'GET /api/v1/memory/{key}': {
+    access: 'read',
+    request: () => ({ url: `/api/v1/memory/mem-a?project_id=${fixture.project}` }),
+    success: 200,
+    scoped: 404,
+  },
 };
 
 function expected(sample: Sample, who: Who): number {
   if (sample.access === 'public') return sample.success;
   if (who === 'none') return 401;
   if (who === 'scoped') return sample.scoped;
-  const allowed = who === 'admin' || (who === 'writer' && sample.access !== 'admin') || (who === 'reader' && sample.access === 'read');
+  const allowed =
+    who === 'admin' ||
+    (who === 'writer' && sample.access !== 'admin') ||
+    (who === 'reader' && sample.access === 'read');
   return allowed ? sample.success : 403;
 }
 
@@ -71,10 +245,13 @@ async function resetFixture(): Promise<void> {
   await t.reset();
   headers.admin = await keyHeader(t.app, { role: 'admin' });
   const admin = headers.admin;
-  const create = (url: string, payload: object) => t.request({ method: 'POST', url, payload, headers: admin }).then((response) => response.json());
+  const create = (url: string, payload: object) =>
+    t.request({ method: 'POST', url, payload, headers: admin }).then((response) => response.json());
   const project = (await create('/api/v1/projects', { name: 'A' })).id;
   const other = (await create('/api/v1/projects', { name: 'B' })).id;
-  const agent = (await create('/api/v1/agents', { name: 'agent-a', agent_type: 'coder', project_id: project })).id;
+  const agent = (
+    await create('/api/v1/agents', { name: 'agent-a', agent_type: 'coder', project_id: project })
+  ).id;
   await create('/api/v1/memory', { key: 'mem-a', content: 'c', project_id: project });
   const keyToRevoke = (await create('/api/v1/keys', { name: 'revocable', role: 'reader' })).id;
   fixture = { project, other, agent, keyToRevoke };
@@ -97,36 +274,51 @@ async function statusOf(sample: Sample, who: Who, wsBase: string): Promise<numbe
   const request = sample.request();
   const auth = who === 'none' ? {} : headers[who];
   if (request.url === '/ws') return upgradeStatus(wsBase, auth);
-  return (await t.request({ ...request, headers: { ...auth, ...(request.headers as object) } })).statusCode;
+  return (await t.request({ ...request, headers: { ...auth, ...(request.headers as object) } }))
+    .statusCode;
 }
 
 async function upgradeStatus(wsBase: string, auth: Record<string, string>): Promise<number> {
   const { default: WebSocket } = await import('ws');
   return new Promise((resolve) => {
     const socket = new WebSocket(`${wsBase}/ws`, { headers: auth });
-    socket.once('open', () => { socket.terminate(); resolve(101); });
-    socket.once('unexpected-response', (_request, response) => { resolve(response.statusCode ?? 0); socket.terminate(); });
+    socket.once('open', () => {
+      socket.terminate();
+      resolve(101);
+    });
+    socket.once('unexpected-response', (_request, response) => {
+      resolve(response.statusCode ?? 0);
+      socket.terminate();
+    });
     socket.once('error', () => undefined);
   });
 }
 
 describe('authorization matrix', () => {
   it('has a sample request for every registered route but the documentation UI', async () => {
-    const routes = t.app.routeTable.filter(({ url }) => !url.startsWith('/docs')).map(({ method, url }) => `${method} ${url.replace(/:(\w+)/g, '{$1}')}`);
+    const routes = t.app.routeTable
+      .filter(({ url }) => !url.startsWith('/docs'))
+      .map(({ method, url }) => `${method} ${url.replace(/:(\w+)/g, '{$1}')}`);
     expect(routes.filter((route) => samples[route] === undefined)).toEqual([]);
     expect(Object.keys(samples).filter((route) => !routes.includes(route))).toEqual([]);
   });
 
   it('has the OpenAPI document ask for a key exactly where the matrix needs one', async () => {
     const document = (await t.request({ url: '/openapi.json' })).json();
-    const declared = Object.fromEntries(Object.keys(samples).map((route) => {
-      const [method, path] = route.split(' ') as [string, string];
-      const { security } = document.paths[path][method.toLowerCase()];
-      const needsKey = (security as Array<object>).some((requirement) => 'apiKey' in requirement);
-      return [route, needsKey ? 'key' : 'no key'];
-    }));
-    const needed = Object.fromEntries(Object.entries(samples).map(([route, sample]) =>
-      [route, sample.access === 'public' ? 'no key' : 'key']));
+    const declared = Object.fromEntries(
+      Object.keys(samples).map((route) => {
+        const [method, path] = route.split(' ') as [string, string];
+        const { security } = document.paths[path][method.toLowerCase()];
+        const needsKey = (security as Array<object>).some((requirement) => 'apiKey' in requirement);
+        return [route, needsKey ? 'key' : 'no key'];
+      }),
+    );
+    const needed = Object.fromEntries(
+      Object.entries(samples).map(([route, sample]) => [
+        route,
+        sample.access === 'public' ? 'no key' : 'key',
+      ]),
+    );
     expect(declared).toEqual(needed);
   });
 
@@ -142,7 +334,8 @@ describe('authorization matrix', () => {
         }
         dirty = !route.startsWith('GET ');
         const status = await statusOf(sample, who, wsBase);
-        if (status !== expected(sample, who)) mismatches.push(`${route} as ${who}: ${status}, expected ${expected(sample, who)}`);
+        if (status !== expected(sample, who))
+          mismatches.push(`${route} as ${who}: ${status}, expected ${expected(sample, who)}`);
       }
     }
     expect(mismatches).toEqual([]);
@@ -152,25 +345,67 @@ describe('authorization matrix', () => {
 describe('keys', () => {
   it('shows a key once, never lists its secret, records last use and revokes it', async () => {
     await resetFixture();
-    const created = await t.request({ method: 'POST', url: '/api/v1/keys', headers: headers.admin, payload: { name: 'ci', role: 'writer', project_ids: [fixture.project] } });
+    const created = await t.request({
+      method: 'POST',
+      url: '/api/v1/keys',
+      headers: headers.admin,
+      payload: { name: 'ci', role: 'writer', project_ids: [fixture.project] },
+    });
     expect(created.statusCode).toBe(201);
     const { key, id } = created.json();
     expect(key).toMatch(/^sc_[0-9a-f]{32}_[A-Za-z0-9_-]{43}$/);
-    const listed = (await t.request({ url: '/api/v1/keys', headers: headers.admin })).json().items.find((item: { id: string }) => item.id === id);
-    expect(listed).toMatchObject({ role: 'writer', project_ids: [fixture.project], last_used_at: null, revoked_at: null });
+    const listed = (await t.request({ url: '/api/v1/keys', headers: headers.admin }))
+      .json()
+      .items.find((item: { id: string }) => item.id === id);
+    expect(listed).toMatchObject({
+      role: 'writer',
+      project_ids: [fixture.project],
+      last_used_at: null,
+      revoked_at: null,
+    });
     expect(JSON.stringify(listed)).not.toContain(key.slice(-43));
     const own = { authorization: `Bearer ${key}` };
-    expect((await t.request({ url: `/api/v1/projects/${fixture.project}`, headers: own })).statusCode).toBe(200);
-    await expect.poll(async () => (await t.request({ url: '/api/v1/keys', headers: headers.admin })).json().items.find((item: { id: string }) => item.id === id).last_used_at).not.toBeNull();
-    expect((await t.request({ method: 'DELETE', url: `/api/v1/keys/${id}`, headers: headers.admin })).statusCode).toBe(204);
-    expectProblem(await t.request({ url: `/api/v1/projects/${fixture.project}`, headers: own }), 401);
-    expectProblem(await t.request({ method: 'DELETE', url: '/api/v1/keys/00000000-0000-4000-8000-000000000000', headers: headers.admin }), 404);
+    expect(
+      (await t.request({ url: `/api/v1/projects/${fixture.project}`, headers: own })).statusCode,
+    ).toBe(200);
+    await expect
+      .poll(
+        async () =>
+          (await t.request({ url: '/api/v1/keys', headers: headers.admin }))
+            .json()
+            .items.find((item: { id: string }) => item.id === id).last_used_at,
+      )
+      .not.toBeNull();
+    expect(
+      (await t.request({ method: 'DELETE', url: `/api/v1/keys/${id}`, headers: headers.admin }))
+        .statusCode,
+    ).toBe(204);
+    expectProblem(
+      await t.request({ url: `/api/v1/projects/${fixture.project}`, headers: own }),
+      401,
+    );
+    expectProblem(
+      await t.request({
+        method: 'DELETE',
+        url: '/api/v1/keys/00000000-0000-4000-8000-000000000000',
+        headers: headers.admin,
+      }),
+      404,
+    );
   });
 
   it('rejects malformed, unknown and tampered keys with 401 and a WWW-Authenticate header', async () => {
-    const created = await t.app.auth.createKey({ name: 'x', role: 'reader', project_ids: null }, { principal: { keyId: null, role: 'admin', projectIds: null }, ip: null, userAgent: null });
+    const created = await t.app.auth.createKey(
+      { name: 'x', role: 'reader', project_ids: null },
+      { principal: { keyId: null, role: 'admin', projectIds: null }, ip: null, userAgent: null },
+    );
     const tampered = `${created.key.slice(0, -1)}${created.key.endsWith('A') ? 'B' : 'A'}`;
-    for (const authorization of ['Bearer nope', `Bearer ${tampered}`, 'Basic abc', `Bearer sc_${'0'.repeat(32)}_${'a'.repeat(43)}`]) {
+    for (const authorization of [
+      'Bearer nope',
+      `Bearer ${tampered}`,
+      'Basic abc',
+      `Bearer sc_${'0'.repeat(32)}_${'a'.repeat(43)}`,
+    ]) {
       const response = await t.request({ url: '/api/v1/projects', headers: { authorization } });
       expectProblem(response, 401);
       expect(response.headers['www-authenticate']).toBe('Bearer realm="swarm-control"');
@@ -178,7 +413,12 @@ describe('keys', () => {
   });
 
   it('refuses an admin key limited to projects', async () => {
-    const response = await t.request({ method: 'POST', url: '/api/v1/keys', headers: headers.admin, payload: { name: 'x', role: 'admin', project_ids: [fixture.project] } });
+    const response = await t.request({
+      method: 'POST',
+      url: '/api/v1/keys',
+      headers: headers.admin,
+      payload: { name: 'x', role: 'admin', project_ids: [fixture.project] },
+    });
     expect(expectProblem(response, 422).errors?.[0]?.path).toBe('/project_ids');
   });
 });
@@ -187,13 +427,31 @@ describe('scopes', () => {
   it('lists only the projects, agents, memory and events of a scoped key', async () => {
     await resetFixture();
     const scoped = await keyHeader(t.app, { role: 'reader', project_ids: [fixture.other] });
-    await t.request({ method: 'POST', url: '/api/v1/agents', headers: headers.admin, payload: { name: 'agent-b', agent_type: 'coder', project_id: fixture.other } });
-    const names = async (url: string) => (await t.request({ url, headers: scoped })).json().items.map((item: { name?: string; type?: string }) => item.name ?? item.type);
+    await t.request({
+      method: 'POST',
+      url: '/api/v1/agents',
+      headers: headers.admin,
+      payload: { name: 'agent-b', agent_type: 'coder', project_id: fixture.other },
+    });
+    const names = async (url: string) =>
+      (await t.request({ url, headers: scoped }))
+        .json()
+        .items.map((item: { name?: string; type?: string }) => item.name ?? item.type);
     expect(await names('/api/v1/projects')).toEqual(['B']);
     expect(await names('/api/v1/agents')).toEqual(['agent-b']);
     expect(await names('/api/v1/events')).toEqual(['PROJECT_CREATED', 'AGENT_CREATED']);
-    expect((await t.request({ url: `/api/v1/memory/search?q=c&project_id=${fixture.other}`, headers: scoped })).json().items).toEqual([]);
-    expect((await t.request({ url: '/api/v1/memory', headers: scoped })).json()).toMatchObject({ items: [], total: 0 });
+    expect(
+      (
+        await t.request({
+          url: `/api/v1/memory/search?q=c&project_id=${fixture.other}`,
+          headers: scoped,
+        })
+      ).json().items,
+    ).toEqual([]);
+    expect((await t.request({ url: '/api/v1/memory', headers: scoped })).json()).toMatchObject({
+      items: [],
+      total: 0,
+    });
     const all = (await t.request({ url: '/api/v1/memory', headers: headers.admin })).json();
     expect(all.items.map((entry: { key: string }) => entry.key)).toEqual(['mem-a']);
   });
@@ -202,28 +460,52 @@ describe('scopes', () => {
 describe('memory entries of other projects', () => {
   const entry = async (key: string, projectId: string | null) => {
     const query = projectId === null ? '' : `?project_id=${projectId}`;
-    return (await t.request({ url: `/api/v1/memory/${key}${query}`, headers: headers.admin })).json();
+    return (
+      await t.request({ url: `/api/v1/memory/${key}${query}`, headers: headers.admin })
+    ).json();
   };
 
-  it('a scoped writer storing another project\'s key gets an entry of its own; the other stays as it was', async () => {
+  it("a scoped writer storing another project's key gets an entry of its own; the other stays as it was", async () => {
     await resetFixture();
     const attacker = await keyHeader(t.app, { role: 'writer', project_ids: [fixture.other] });
     const payload = { key: 'mem-a', content: 'taken over', project_id: fixture.other };
-    const response = await t.request({ method: 'POST', url: '/api/v1/memory', headers: attacker, payload });
+    const response = await t.request({
+      method: 'POST',
+      url: '/api/v1/memory',
+      headers: attacker,
+      payload,
+    });
     expect(response.json()).toMatchObject({ key: 'mem-a', project_id: fixture.other });
-    expect(await entry('mem-a', fixture.project)).toMatchObject({ content: 'c', project_id: fixture.project });
-    expect(await entry('mem-a', fixture.other)).toMatchObject({ content: 'taken over', project_id: fixture.other });
-    const read = await t.request({ url: `/api/v1/memory/mem-a?project_id=${fixture.project}`, headers: attacker });
+    expect(await entry('mem-a', fixture.project)).toMatchObject({
+      content: 'c',
+      project_id: fixture.project,
+    });
+    expect(await entry('mem-a', fixture.other)).toMatchObject({
+      content: 'taken over',
+      project_id: fixture.other,
+    });
+    const read = await t.request({
+      url: `/api/v1/memory/mem-a?project_id=${fixture.project}`,
+      headers: attacker,
+    });
     expectProblem(read, 404);
   });
 
-  it('keeps entries without a project out of a scoped writer\'s reach', async () => {
+  it("keeps entries without a project out of a scoped writer's reach", async () => {
     await resetFixture();
     const global = { key: 'shared', content: 'original' };
-    await t.request({ method: 'POST', url: '/api/v1/memory', headers: headers.admin, payload: global });
+    await t.request({
+      method: 'POST',
+      url: '/api/v1/memory',
+      headers: headers.admin,
+      payload: global,
+    });
     const attacker = await keyHeader(t.app, { role: 'writer', project_ids: [fixture.other] });
-    const write = (payload: object) => t.request({ method: 'POST', url: '/api/v1/memory', headers: attacker, payload });
-    expect(expectProblem(await write({ key: 'shared', content: 'mine' }), 422).errors?.[0]?.path).toBe('/project_id');
+    const write = (payload: object) =>
+      t.request({ method: 'POST', url: '/api/v1/memory', headers: attacker, payload });
+    expect(
+      expectProblem(await write({ key: 'shared', content: 'mine' }), 422).errors?.[0]?.path,
+    ).toBe('/project_id');
     await write({ key: 'shared', content: 'mine', project_id: fixture.other });
     expect(await entry('shared', null)).toMatchObject({ content: 'original', project_id: null });
     expectProblem(await t.request({ url: '/api/v1/memory/shared', headers: attacker }), 404);
@@ -232,10 +514,17 @@ describe('memory entries of other projects', () => {
   it('refuses a project that does not exist (422, as for agents) and a key posing as a project entry', async () => {
     await resetFixture();
     const missing = '00000000-0000-4000-8000-000000000000';
-    const store = (payload: object) => t.request({ method: 'POST', url: '/api/v1/memory', headers: headers.admin, payload });
-    const unknown = expectProblem(await store({ key: 'k', content: 'c', project_id: missing }), 422);
+    const store = (payload: object) =>
+      t.request({ method: 'POST', url: '/api/v1/memory', headers: headers.admin, payload });
+    const unknown = expectProblem(
+      await store({ key: 'k', content: 'c', project_id: missing }),
+      422,
+    );
     expect(unknown.detail).toBe(`Project ${missing} does not exist`);
-    const posing = expectProblem(await store({ key: `@${fixture.project}/mem-a`, content: 'c' }), 422);
+    const posing = expectProblem(
+      await store({ key: `@${fixture.project}/mem-a`, content: 'c' }),
+      422,
+    );
     expect(posing.errors?.map((error) => error.path)).toEqual(['/key']);
     expect(await entry('mem-a', fixture.project)).toMatchObject({ content: 'c' });
   });
@@ -258,25 +547,84 @@ describe('audit log', () => {
   it('records every write with key, action, resource, fields, ip and user agent, and nothing for a rejected one', async () => {
     await resetFixture();
     const writer = await keyHeader(t.app, { role: 'writer' });
-    const keyId = (await t.request({ url: '/api/v1/keys', headers: headers.admin })).json().items[0].id;
-    const before = (await t.request({ url: '/api/v1/audit?limit=1000', headers: headers.admin })).json().items.length;
+    const keyId = (await t.request({ url: '/api/v1/keys', headers: headers.admin })).json().items[0]
+      .id;
+    const before = (
+      await t.request({ url: '/api/v1/audit?limit=1000', headers: headers.admin })
+    ).json().items.length;
     const agent = { ...writer, 'user-agent': 'audit-test' };
-    await t.request({ method: 'PATCH', url: `/api/v1/projects/${fixture.project}`, headers: agent, payload: { status: 'completed' } });
-    await t.request({ method: 'POST', url: `/api/v1/agents/${fixture.agent}/heartbeat`, headers: agent });
-    await t.request({ method: 'PATCH', url: `/api/v1/projects/${fixture.project}`, headers: { ...agent, 'if-match': '"99"' }, payload: { status: 'archived' } });
-    await t.request({ method: 'POST', url: '/api/v1/projects', headers: agent, payload: { name: '' } });
-    await t.request({ method: 'POST', url: '/api/v1/memory/circuit/reset', headers: headers.admin });
-    const entries = (await t.request({ url: '/api/v1/audit?limit=1000', headers: headers.admin })).json().items;
+    await t.request({
+      method: 'PATCH',
+      url: `/api/v1/projects/${fixture.project}`,
+      headers: agent,
+      payload: { status: 'completed' },
+    });
+    await t.request({
+      method: 'POST',
+      url: `/api/v1/agents/${fixture.agent}/heartbeat`,
+      headers: agent,
+    });
+    await t.request({
+      method: 'PATCH',
+      url: `/api/v1/projects/${fixture.project}`,
+      headers: { ...agent, 'if-match': '"99"' },
+      payload: { status: 'archived' },
+    });
+    await t.request({
+      method: 'POST',
+      url: '/api/v1/projects',
+      headers: agent,
+      payload: { name: '' },
+    });
+    await t.request({
+      method: 'POST',
+      url: '/api/v1/memory/circuit/reset',
+      headers: headers.admin,
+    });
+    const entries = (
+      await t.request({ url: '/api/v1/audit?limit=1000', headers: headers.admin })
+    ).json().items;
     expect(entries.length - before).toBe(3);
-    expect(entries.slice(0, 3).map((entry: { action: string; resource: string }) => `${entry.action} ${entry.resource}`)).toEqual(['reset memory_circuit', 'status agent', 'update project']);
-    expect(entries[2]).toMatchObject({ key_id: keyId, resource_id: fixture.project, changed_fields: ['status'], ip: '127.0.0.1', user_agent: 'audit-test' });
-    const filtered = (await t.request({ url: `/api/v1/audit?resource=project&resource_id=${fixture.project}&action=update`, headers: headers.admin })).json().items;
+    expect(
+      entries
+        .slice(0, 3)
+        .map((entry: { action: string; resource: string }) => `${entry.action} ${entry.resource}`),
+    ).toEqual(['reset memory_circuit', 'status agent', 'update project']);
+    expect(entries[2]).toMatchObject({
+      key_id: keyId,
+      resource_id: fixture.project,
+      changed_fields: ['status'],
+      ip: '127.0.0.1',
+      user_agent: 'audit-test',
+    });
+    const filtered = (
+      await t.request({
+        url: `/api/v1/audit?resource=project&resource_id=${fixture.project}&action=update`,
+        headers: headers.admin,
+      })
+    ).json().items;
     expect(filtered).toHaveLength(1);
-    const first = (await t.request({ url: '/api/v1/audit?limit=1', headers: headers.admin })).json();
-    expect(first).toMatchObject({ items: [{ id: entries[0].id }], next_before: entries[0].id, has_more: true });
-    const page = (await t.request({ url: `/api/v1/audit?limit=1&before=${first.next_before}`, headers: headers.admin })).json().items;
+    const first = (
+      await t.request({ url: '/api/v1/audit?limit=1', headers: headers.admin })
+    ).json();
+    expect(first).toMatchObject({
+      items: [{ id: entries[0].id }],
+      next_before: entries[0].id,
+      has_more: true,
+    });
+    const page = (
+      await t.request({
+        url: `/api/v1/audit?limit=1&before=${first.next_before}`,
+        headers: headers.admin,
+      })
+    ).json().items;
     expect(page[0].id).toBe(entries[1].id);
-    const last = (await t.request({ url: `/api/v1/audit?limit=1000&before=${entries[1].id}`, headers: headers.admin })).json();
+    const last = (
+      await t.request({
+        url: `/api/v1/audit?limit=1000&before=${entries[1].id}`,
+        headers: headers.admin,
+      })
+    ).json();
     expect(last).toMatchObject({ next_before: null, has_more: false });
   });
 });
@@ -284,7 +632,11 @@ describe('audit log', () => {
 describe('first start', () => {
   it('creates one admin key when there is none, and no second one later', async () => {
     await t.reset();
-    expect(await t.app.auth.bootstrap()).toMatchObject({ role: 'admin', name: 'bootstrap admin', key: expect.stringMatching(/^sc_/) });
+    expect(await t.app.auth.bootstrap()).toMatchObject({
+      role: 'admin',
+      name: 'bootstrap admin',
+      key: expect.stringMatching(/^sc_/),
+    });
     expect(await t.app.auth.bootstrap()).toBeNull();
     headers.admin = await keyHeader(t.app, { role: 'admin' });
   });

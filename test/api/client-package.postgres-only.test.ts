@@ -30,9 +30,26 @@ beforeAll(async () => {
   t = await createTestApp({ AUTH: 'on' });
   project = makeTempDir('swarm-client-');
   execFileSync(process.execPath, ['scripts/build-client.mjs'], { stdio: 'inherit' });
-  const packed = npm(['pack', '--silent', '--pack-destination', project, './packages/client', './node_modules/zod', './node_modules/ws'], process.cwd());
-  const tarballs = packed.trim().split('\n').map((name) => join(project, name));
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  const packed = npm(
+    [
+      'pack',
+      '--silent',
+      '--pack-destination',
+      project,
+      './packages/client',
+      './node_modules/zod',
+      './node_modules/ws',
+    ],
+    process.cwd(),
+  );
+  const tarballs = packed
+    .trim()
+    .split('\n')
+    .map((name) => join(project, name));
+  writeFileSync(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
+  );
   npm(['install', '--offline', '--no-audit', '--no-fund', ...tarballs], project);
 }, 120_000);
 afterAll(async () => {
@@ -66,7 +83,10 @@ describe('the published client package', () => {
     `;
     writeFileSync(join(project, 'use.mjs'), script);
     // Asynchronously: the service answering it runs in this process.
-    const { stdout } = await promisify(execFile)(process.execPath, ['use.mjs', baseUrl, key], { cwd: project, timeout: 20_000 });
+    const { stdout } = await promisify(execFile)(process.execPath, ['use.mjs', baseUrl, key], {
+      cwd: project,
+      timeout: 20_000,
+    });
     expect(JSON.parse(stdout)).toEqual({ type: 'PROJECT_CREATED', same: true, fatal: 401 });
   });
 });

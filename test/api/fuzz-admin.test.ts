@@ -30,12 +30,18 @@ const auditKeys = {
   action: fc.oneof(fc.constantFrom('create', 'update'), text),
   resource: fc.oneof(fc.constantFrom('project', 'agent'), text),
   resource_id: text,
-  since: fc.oneof(fc.date({ noInvalidDate: true }).map((date) => date.toISOString()), text),
+  since: fc.oneof(
+    fc.date({ noInvalidDate: true }).map((date) => date.toISOString()),
+    text,
+  ),
   until: text,
 };
 
-const createKey = (payload: unknown) =>
-  ({ method: 'POST' as const, url: '/api/v1/keys', payload: payload as object });
+const createKey = (payload: unknown) => ({
+  method: 'POST' as const,
+  url: '/api/v1/keys',
+  payload: payload as object,
+});
 const readAudit = (query: string) => ({ method: 'GET' as const, url: `/api/v1/audit?${query}` });
 
 describe(`${fuzzRuns()} random requests per admin endpoint: no 5xx, no change on 4xx`, () => {

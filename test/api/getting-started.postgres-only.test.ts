@@ -63,8 +63,12 @@ describe('cli usage', () => {
     expect(await usageError(['keys', 'list', '--url', baseUrl])).toMatch(
       /^--url needs an admin key/,
     );
-    const noScheme = await usageError(['keys', 'list', '--url', 'localhost:3000'], { SWARM_API_KEY: 'k' });
-    expect(noScheme).toBe("--url needs the service's URL, e.g. http://127.0.0.1:3000, not localhost:3000");
+    const noScheme = await usageError(['keys', 'list', '--url', 'localhost:3000'], {
+      SWARM_API_KEY: 'k',
+    });
+    expect(noScheme).toBe(
+      "--url needs the service's URL, e.g. http://127.0.0.1:3000, not localhost:3000",
+    );
   });
 });
 

@@ -53,7 +53,11 @@ function send(to: number, sent: Sent): Promise<Answer> {
   const type = payload === undefined ? {} : { 'content-type': 'application/json' };
   return new Promise((resolve, reject) => {
     const options = {
-      host: '127.0.0.1', port: to, agent: false, method: sent.method ?? 'GET', path: sent.path,
+      host: '127.0.0.1',
+      port: to,
+      agent: false,
+      method: sent.method ?? 'GET',
+      path: sent.path,
       headers: { host: sent.host, ...type },
     };
     const request = httpRequest(options, (response) => {
@@ -79,8 +83,9 @@ describe(`request timeouts (REQUEST_TIMEOUT_MS=${TIMEOUT_MS})`, () => {
   });
 
   it('answers a body short of its Content-Length with a 408 problem, in time', async () => {
-    const head = 'POST /api/v1/projects HTTP/1.1\r\nHost: localhost\r\n'
-      + 'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n';
+    const head =
+      'POST /api/v1/projects HTTP/1.1\r\nHost: localhost\r\n' +
+      'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n';
     const exchange = await rawExchange(port, `${head}{"name":`, 10 * TIMEOUT_MS);
     expectRawProblem(exchange.text, 408);
     expect(exchange.elapsedMs).toBeLessThan(TIMEOUT_MS * 4);
@@ -126,7 +131,11 @@ describe('Host header (DNS rebinding)', () => {
     expect(JSON.parse(foreign.body)).toMatchObject({ status: 421, title: 'Misdirected Request' });
     expect((await t.request({ url: '/api/v1/projects' })).json().total).toBe(0);
     const loopback = [
-      `localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, 'LOCALHOST', 'localhost:1',
+      `localhost:${port}`,
+      `127.0.0.1:${port}`,
+      `[::1]:${port}`,
+      'LOCALHOST',
+      'localhost:1',
     ];
     for (const name of loopback) {
       expect((await send(port, { path: '/api/v1/projects', host: name })).status, name).toBe(200);

@@ -64,8 +64,10 @@ describe('secrets in the log', () => {
 function abortedPost(port: number): Promise<void> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1', () => {
-      socket.write('POST /api/v1/projects HTTP/1.1\r\nHost: localhost\r\n'
-        + 'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"na');
+      socket.write(
+        'POST /api/v1/projects HTTP/1.1\r\nHost: localhost\r\n' +
+          'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"na',
+      );
       setTimeout(() => socket.resetAndDestroy(), 20);
     });
     socket.on('error', () => undefined).on('close', () => resolve());

@@ -2,7 +2,10 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import {
-  CONTROL_MESSAGES_PER_SECOND, CONTROL_MESSAGE_BURST, CloseCode, MAX_TOPICS_PER_CONNECTION,
+  CONTROL_MESSAGES_PER_SECOND,
+  CONTROL_MESSAGE_BURST,
+  CloseCode,
+  MAX_TOPICS_PER_CONNECTION,
 } from '../../src/events/ws-gateway.js';
 import { MAX_TOPICS_PER_MESSAGE } from '../../src/events/ws-protocol.js';
 import { MAX_CLIENT_MESSAGE_BYTES } from '../../src/plugins/events.js';
@@ -17,7 +20,9 @@ afterAll(() => t.close());
 
 describe('health', () => {
   it('reports the process live and the database ready', async () => {
-    expect((await t.request({ method: 'GET', url: '/health/live' })).json()).toEqual({ status: 'ok' });
+    expect((await t.request({ method: 'GET', url: '/health/live' })).json()).toEqual({
+      status: 'ok',
+    });
     const ready = await t.request({ method: 'GET', url: '/health/ready' });
     expect(ready.statusCode).toBe(200);
     expect(ready.json()).toEqual({ status: 'ready', checks: { database: { status: 'up' } } });
@@ -31,12 +36,20 @@ describe('health', () => {
 
   it('answers 503 on readiness and on the API when the database is gone, and stays live', async () => {
     const { database, drop } = await openTestDatabase();
-    const app = await buildApp({ config: testConfig(), database: { handle: database }, logger: false });
+    const app = await buildApp({
+      config: testConfig(),
+      database: { handle: database },
+      logger: false,
+    });
     try {
       await database.close();
       const ready = expectProblem(await app.inject({ method: 'GET', url: '/health/ready' }), 503);
       expect(ready).toMatchObject({ checks: { database: { status: 'down' } } });
-      const write = await app.inject({ method: 'POST', url: '/api/v1/projects', payload: { name: 'x' } });
+      const write = await app.inject({
+        method: 'POST',
+        url: '/api/v1/projects',
+        payload: { name: 'x' },
+      });
       expect(expectProblem(write, 503).detail).toMatch(/database is unavailable/);
       expect(write.headers['retry-after']).toBe('1');
       expect((await app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
@@ -71,14 +84,39 @@ describe('OpenAPI and docs', () => {
     const document = response.json();
     expect(document.openapi).toBe('3.1.0');
     expect(Object.keys(document.paths)).toEqual(
-      expect.arrayContaining(['/api/v1/projects', '/api/v1/projects/{id}', '/api/v1/agents', '/api/v1/agents/{id}', '/api/v1/agents/{id}/heartbeat', '/health/ready']),
+      expect.arrayContaining([
+        '/api/v1/projects',
+        '/api/v1/projects/{id}',
+        '/api/v1/agents',
+        '/api/v1/agents/{id}',
+        '/api/v1/agents/{id}/heartbeat',
+        '/health/ready',
+      ]),
     );
-    expect(Object.keys(document.components.schemas)).toEqual(expect.arrayContaining(['Project', 'Agent', 'Problem']));
+    expect(Object.keys(document.components.schemas)).toEqual(
+      expect.arrayContaining(['Project', 'Agent', 'Problem']),
+    );
     const patch = document.paths['/api/v1/projects/{id}'].patch;
-    expect(Object.keys(patch.responses)).toEqual(expect.arrayContaining(['200', '404', '412', '422']));
-    expect(patch.parameters.map((parameter: { name: string }) => parameter.name)).toEqual(expect.arrayContaining(['id', 'if-match']));
-    const query = document.paths['/api/v1/agents'].get.parameters.map((parameter: { name: string }) => parameter.name);
-    expect(query).toEqual(expect.arrayContaining(['limit', 'offset', 'sort', 'agent_type', 'status', 'project_id', 'capability']));
+    expect(Object.keys(patch.responses)).toEqual(
+      expect.arrayContaining(['200', '404', '412', '422']),
+    );
+    expect(patch.parameters.map((parameter: { name: string }) => parameter.name)).toEqual(
+      expect.arrayContaining(['id', 'if-match']),
+    );
+    const query = document.paths['/api/v1/agents'].get.parameters.map(
+      (parameter: { name: string }) => parameter.name,
+    );
+    expect(query).toEqual(
+      expect.arrayContaining([
+        'limit',
+        'offset',
+        'sort',
+        'agent_type',
+        'status',
+        'project_id',
+        'capability',
+      ]),
+    );
   });
 
   it('serves a browsable UI at /docs', async () => {
@@ -92,7 +130,12 @@ describe('OpenAPI and docs', () => {
 /** What the tests below read of the document: loosely typed JSON. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON the tests walk
 type Json = any;
-interface Operation { key: string; method: string; path: string; operation: Json }
+interface Operation {
+  key: string;
+  method: string;
+  path: string;
+  operation: Json;
+}
 
 let document: Json;
 let operations: Operation[];
@@ -125,8 +168,14 @@ describe('the OpenAPI document as a client generator reads it', () => {
   beforeAll(async () => {
     document = (await t.request({ method: 'GET', url: '/openapi.json' })).json();
     const paths = Object.entries(document.paths as Record<string, Record<string, Json>>);
-    operations = paths.flatMap(([path, item]) => Object.entries(item).map(([method, operation]) => (
-      { key: `${method.toUpperCase()} ${path}`, method, path, operation })));
+    operations = paths.flatMap(([path, item]) =>
+      Object.entries(item).map(([method, operation]) => ({
+        key: `${method.toUpperCase()} ${path}`,
+        method,
+        path,
+        operation,
+      })),
+    );
   });
 
   it('is valid OpenAPI 3.1 for a well-kept validator, which also resolves every $ref', async () => {
@@ -148,7 +197,9 @@ describe('the OpenAPI document as a client generator reads it', () => {
     const { metricsToken } = document.components.securitySchemes;
     expect(metricsToken).toMatchObject({ type: 'http', scheme: 'bearer' });
     const publicOnes = [
-      'GET /health/live', 'GET /health/ready', 'GET /health',
+      'GET /health/live',
+      'GET /health/ready',
+      'GET /health',
       'GET /openapi.json',
     ];
     for (const { key, operation } of operations) {
@@ -163,17 +214,25 @@ describe('the OpenAPI document as a client generator reads it', () => {
     expect(ids.every((id) => typeof id === 'string' && /^[a-z][A-Za-z]+$/.test(id))).toBe(true);
     expect(new Set(ids).size).toBe(ids.length);
     const expected: Record<string, string> = {
-      'GET /api/v1/projects': 'listProjects', 'POST /api/v1/projects': 'createProject',
-      'GET /api/v1/projects/{id}': 'getProject', 'PUT /api/v1/projects/{id}': 'replaceProject',
+      'GET /api/v1/projects': 'listProjects',
+      'POST /api/v1/projects': 'createProject',
+      'GET /api/v1/projects/{id}': 'getProject',
+      'PUT /api/v1/projects/{id}': 'replaceProject',
       'PATCH /api/v1/projects/{id}': 'updateProject',
       'DELETE /api/v1/projects/{id}': 'deleteProject',
-      'GET /api/v1/agents': 'listAgents', 'POST /api/v1/agents': 'createAgent',
-      'GET /api/v1/agents/{id}': 'getAgent', 'PUT /api/v1/agents/{id}': 'replaceAgent',
-      'PATCH /api/v1/agents/{id}': 'updateAgent', 'DELETE /api/v1/agents/{id}': 'deleteAgent',
+      'GET /api/v1/agents': 'listAgents',
+      'POST /api/v1/agents': 'createAgent',
+      'GET /api/v1/agents/{id}': 'getAgent',
+      'PUT /api/v1/agents/{id}': 'replaceAgent',
+      'PATCH /api/v1/agents/{id}': 'updateAgent',
+      'DELETE /api/v1/agents/{id}': 'deleteAgent',
       'POST /api/v1/agents/{id}/heartbeat': 'heartbeatAgent',
-      'GET /api/v1/memory/search': 'searchMemory', 'POST /api/v1/memory': 'storeMemoryEntry',
-      'GET /api/v1/events': 'listEvents', 'GET /ws': 'openEventStream',
-      'POST /api/v1/keys': 'createKey', 'GET /metrics': 'getMetrics',
+      'GET /api/v1/memory/search': 'searchMemory',
+      'POST /api/v1/memory': 'storeMemoryEntry',
+      'GET /api/v1/events': 'listEvents',
+      'GET /ws': 'openEventStream',
+      'POST /api/v1/keys': 'createKey',
+      'GET /metrics': 'getMetrics',
       'GET /health/ready': 'getReadiness',
     };
     for (const [key, id] of Object.entries(expected)) expect(byKey(key)?.operationId, key).toBe(id);
@@ -198,17 +257,28 @@ describe('the OpenAPI document as a client generator reads it', () => {
 
   it('names request bodies as such, never a response shape for a request or the reverse', () => {
     const bodies: Record<string, string> = {
-      createProject: 'ProjectCreate', replaceProject: 'ProjectReplace',
-      updateProject: 'ProjectPatch', createAgent: 'AgentCreate', replaceAgent: 'AgentReplace',
+      createProject: 'ProjectCreate',
+      replaceProject: 'ProjectReplace',
+      updateProject: 'ProjectPatch',
+      createAgent: 'AgentCreate',
+      replaceAgent: 'AgentReplace',
       updateAgent: 'AgentPatch',
-      heartbeatAgent: 'AgentHeartbeat', createKey: 'KeyCreate', storeMemoryEntry: 'MemoryWrite',
+      heartbeatAgent: 'AgentHeartbeat',
+      createKey: 'KeyCreate',
+      storeMemoryEntry: 'MemoryWrite',
     };
     const withBody = operations.filter(({ operation }) => operation.requestBody !== undefined);
-    expect(Object.fromEntries(withBody.map(({ operation }) => [
-      operation.operationId, refName(jsonBody(operation.requestBody)),
-    ]))).toEqual(bodies);
-    const requests = reachable(operations.map(({ operation: { requestBody, parameters } }) =>
-      [requestBody, parameters]));
+    expect(
+      Object.fromEntries(
+        withBody.map(({ operation }) => [
+          operation.operationId,
+          refName(jsonBody(operation.requestBody)),
+        ]),
+      ),
+    ).toEqual(bodies);
+    const requests = reachable(
+      operations.map(({ operation: { requestBody, parameters } }) => [requestBody, parameters]),
+    );
     const responses = reachable(operations.map(({ operation }) => operation.responses));
     expect([...requests].filter((name) => responses.has(name))).toEqual([]);
     expect(document.components.schemas.ProjectCreate.required).toEqual(['name']);
@@ -256,13 +326,16 @@ describe('the OpenAPI document as a client generator reads it', () => {
     expect(headers('heartbeatAgent', '200')).toEqual(['ETag']);
     expect(headers('storeMemoryEntry', '201')).toEqual(['Location']);
     expect(byId('getProject').responses['200'].headers.ETag).toMatchObject({
-      schema: { type: 'string' }, description: expect.stringMatching(/If-Match/),
+      schema: { type: 'string' },
+      description: expect.stringMatching(/If-Match/),
     });
   });
 
   it('documents Retry-After on every 429 and 503, WWW-Authenticate on every 401', () => {
     const expected: Record<string, string> = {
-      401: 'WWW-Authenticate', 429: 'Retry-After', 503: 'Retry-After',
+      401: 'WWW-Authenticate',
+      429: 'Retry-After',
+      503: 'Retry-After',
     };
     let checked = 0;
     for (const { key, operation } of operations) {
@@ -279,8 +352,14 @@ describe('the OpenAPI document as a client generator reads it', () => {
   it('types Event.data by the event type, as a tagged union', () => {
     const { schemas } = document.components;
     const variants = [
-      'ProjectCreatedEvent', 'ProjectUpdateEvent', 'ProjectDeletedEvent', 'AgentCreatedEvent',
-      'AgentUpdateEvent', 'AgentStatusEvent', 'AgentDeletedEvent', 'TaskExecutionEvent',
+      'ProjectCreatedEvent',
+      'ProjectUpdateEvent',
+      'ProjectDeletedEvent',
+      'AgentCreatedEvent',
+      'AgentUpdateEvent',
+      'AgentStatusEvent',
+      'AgentDeletedEvent',
+      'TaskExecutionEvent',
       'MemoryCircuitEvent',
     ];
     expect(schemas.Event.oneOf).toEqual(variants.map(ref));
@@ -319,7 +398,8 @@ describe('the OpenAPI document as a client generator reads it', () => {
     const burst = `over ${CONTROL_MESSAGE_BURST} at once or ${CONTROL_MESSAGES_PER_SECOND} per second`;
     expect(text).toContain(`${policyViolation}: too many messages (${burst})`);
     expect(text).toContain(`1009: a message over ${MAX_CLIENT_MESSAGE_BYTES / 1024} KiB`);
-    for (const code of [goingAway, tryAgainLater, keyRevoked]) expect(text).toContain(`- ${code}: `);
+    for (const code of [goingAway, tryAgainLater, keyRevoked])
+      expect(text).toContain(`- ${code}: `);
     const topics = `(1–${MAX_TOPICS_PER_MESSAGE} topics; at most ${MAX_TOPICS_PER_CONNECTION} held)`;
     expect(text).toContain(topics);
   });
@@ -327,13 +407,23 @@ describe('the OpenAPI document as a client generator reads it', () => {
 
 describe('request ids and unknown routes', () => {
   it('echoes a sane X-Request-Id and replaces a hostile one', async () => {
-    const echoed = await t.request({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'abc-123' } });
+    const echoed = await t.request({
+      method: 'GET',
+      url: '/health/live',
+      headers: { 'x-request-id': 'abc-123' },
+    });
     expect(echoed.headers['x-request-id']).toBe('abc-123');
-    const replaced = await t.request({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'a b\nc' } });
+    const replaced = await t.request({
+      method: 'GET',
+      url: '/health/live',
+      headers: { 'x-request-id': 'a b\nc' },
+    });
     expect(replaced.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('answers an unknown route with a 404 problem', async () => {
-    expect(expectProblem(await t.request({ method: 'GET', url: '/api/v1/nothing?x=1' }), 404).detail).toBe('No route for GET /api/v1/nothing');
+    expect(
+      expectProblem(await t.request({ method: 'GET', url: '/api/v1/nothing?x=1' }), 404).detail,
+    ).toBe('No route for GET /api/v1/nothing');
   });
 });

@@ -184,9 +184,15 @@ describe('text the database cannot store or the engine would change', () => {
 
 describe('integers in queries', () => {
   const parameters = [
-    '/api/v1/projects?limit', '/api/v1/projects?offset', '/api/v1/agents?limit',
-    '/api/v1/agents?offset', '/api/v1/events?after', '/api/v1/events?limit',
-    '/api/v1/audit?limit', '/api/v1/audit?before', '/ws?last_event_id',
+    '/api/v1/projects?limit',
+    '/api/v1/projects?offset',
+    '/api/v1/agents?limit',
+    '/api/v1/agents?offset',
+    '/api/v1/events?after',
+    '/api/v1/events?limit',
+    '/api/v1/audit?limit',
+    '/api/v1/audit?before',
+    '/ws?last_event_id',
   ];
   const lenient = ['0x10', '', '1e1', ' 5', '+5', '5.0', '05', '-0', '1_0', 'Infinity', '5 '];
 

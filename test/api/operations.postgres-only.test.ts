@@ -28,7 +28,8 @@ describe('rate limits', () => {
     for (const key of [mine, theirs]) {
       expect((await t.request({ url: '/api/v1/projects', headers: key })).statusCode).toBe(200);
     }
-    for (let i = 0; i < 5; i += 1) expect((await t.request({ url: '/api/v1/projects', headers: mine })).statusCode).toBe(200);
+    for (let i = 0; i < 5; i += 1)
+      expect((await t.request({ url: '/api/v1/projects', headers: mine })).statusCode).toBe(200);
     const limited = await t.request({ url: '/api/v1/projects', headers: mine });
     expect(expectProblem(limited, 429).detail).toMatch(/Rate limit of 5 requests/);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
@@ -68,7 +69,11 @@ describe('rate limits', () => {
   });
 
   it('shares one limit between two instances through Redis', async () => {
-    const settings = { RATE_LIMIT_MAX: '6', RATE_LIMIT_WINDOW_MS: '60000', REDIS_URL: inject('redisUrl') };
+    const settings = {
+      RATE_LIMIT_MAX: '6',
+      RATE_LIMIT_WINDOW_MS: '60000',
+      REDIS_URL: inject('redisUrl'),
+    };
     const [a, b] = [await app(settings), await app(settings)];
     const caller = bearer();
     const statuses: number[] = [];
@@ -82,47 +87,101 @@ describe('rate limits', () => {
 
 describe('security headers and CORS', () => {
   it('sends security headers and no CORS headers by default', async () => {
-    const response = await (await app()).request({ url: '/api/v1/projects', headers: { origin: 'https://evil.example' } });
-    expect(response.headers).toMatchObject({ 'x-content-type-options': 'nosniff', 'x-frame-options': 'SAMEORIGIN', 'strict-transport-security': expect.any(String) });
+    const response = await (
+      await app()
+    ).request({ url: '/api/v1/projects', headers: { origin: 'https://evil.example' } });
+    expect(response.headers).toMatchObject({
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'SAMEORIGIN',
+      'strict-transport-security': expect.any(String),
+    });
     expect(response.headers['access-control-allow-origin']).toBeUndefined();
   });
 
   it('allows only the configured origins', async () => {
     const t = await app({ CORS_ORIGINS: 'https://dash.example, https://ops.example' });
-    const preflight = (origin: string) => t.request({ method: 'OPTIONS', url: '/api/v1/projects', headers: { origin, 'access-control-request-method': 'POST' } });
-    expect((await preflight('https://dash.example')).headers['access-control-allow-origin']).toBe('https://dash.example');
-    expect((await preflight('https://evil.example')).headers['access-control-allow-origin']).toBeUndefined();
+    const preflight = (origin: string) =>
+      t.request({
+        method: 'OPTIONS',
+        url: '/api/v1/projects',
+        headers: { origin, 'access-control-request-method': 'POST' },
+      });
+    expect((await preflight('https://dash.example')).headers['access-control-allow-origin']).toBe(
+      'https://dash.example',
+    );
+    expect(
+      (await preflight('https://evil.example')).headers['access-control-allow-origin'],
+    ).toBeUndefined();
     const patch = await t.request({
-      method: 'OPTIONS', url: '/api/v1/projects/00000000-0000-4000-8000-000000000000',
-      headers: { origin: 'https://ops.example', 'access-control-request-method': 'PATCH', 'access-control-request-headers': 'if-match, authorization, content-type' },
+      method: 'OPTIONS',
+      url: '/api/v1/projects/00000000-0000-4000-8000-000000000000',
+      headers: {
+        origin: 'https://ops.example',
+        'access-control-request-method': 'PATCH',
+        'access-control-request-headers': 'if-match, authorization, content-type',
+      },
     });
     expect(patch.statusCode).toBe(204);
-    expect(patch.headers['access-control-allow-methods']).toBe('GET, HEAD, POST, PUT, PATCH, DELETE');
-    expect(patch.headers['access-control-allow-headers']).toBe('authorization, content-type, if-match, if-none-match, x-request-id');
-    const read = await t.request({ url: '/api/v1/projects', headers: { origin: 'https://dash.example' } });
+    expect(patch.headers['access-control-allow-methods']).toBe(
+      'GET, HEAD, POST, PUT, PATCH, DELETE',
+    );
+    expect(patch.headers['access-control-allow-headers']).toBe(
+      'authorization, content-type, if-match, if-none-match, x-request-id',
+    );
+    const read = await t.request({
+      url: '/api/v1/projects',
+      headers: { origin: 'https://dash.example' },
+    });
     expect(read.headers['access-control-expose-headers']).toContain('etag');
     expect(read.headers['access-control-expose-headers']).toContain('location');
   });
 });
 
 describe('metrics', () => {
-  const value = (families: Array<{ name: string; metrics: Array<{ value?: string; count?: string; labels?: Record<string, string> }> }>, name: string, labels: Record<string, string> = {}) =>
-    Number(families.find((family) => family.name === name)?.metrics.find((metric) => Object.entries(labels).every(([key, label]) => metric.labels?.[key] === label))?.value ?? NaN);
+  const value = (
+    families: Array<{
+      name: string;
+      metrics: Array<{ value?: string; count?: string; labels?: Record<string, string> }>;
+    }>,
+    name: string,
+    labels: Record<string, string> = {},
+  ) =>
+    Number(
+      families
+        .find((family) => family.name === name)
+        ?.metrics.find((metric) =>
+          Object.entries(labels).every(([key, label]) => metric.labels?.[key] === label),
+        )?.value ?? NaN,
+    );
 
   it('serves Prometheus text that parses and moves with traffic', async () => {
     const t = await app();
-    const scrape = async () => parsePrometheusTextFormat((await t.request({ url: '/metrics' })).body) as never;
+    const scrape = async () =>
+      parsePrometheusTextFormat((await t.request({ url: '/metrics' })).body) as never;
     await t.request({ method: 'POST', url: '/api/v1/projects', payload: { name: 'm' } });
     const before = await scrape();
     const names = (before as Array<{ name: string }>).map((family) => family.name);
-    expect(names).toEqual(expect.arrayContaining([
-      'http_requests_total', 'http_request_duration_seconds', 'ws_connections', 'ws_messages_total', 'event_log_lag_events',
-      'db_pool_connections', 'memory_breaker_state', 'memory_breaker_transitions_total', 'memory_breaker_calls', 'process_cpu_user_seconds_total',
-    ]));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'http_requests_total',
+        'http_request_duration_seconds',
+        'ws_connections',
+        'ws_messages_total',
+        'event_log_lag_events',
+        'db_pool_connections',
+        'memory_breaker_state',
+        'memory_breaker_transitions_total',
+        'memory_breaker_calls',
+        'process_cpu_user_seconds_total',
+      ]),
+    );
     const labels = { method: 'GET', route: '/api/v1/projects', status_code: '200' };
     for (let i = 0; i < 3; i += 1) await t.request({ url: '/api/v1/projects' });
     const after = await scrape();
-    expect(value(after, 'http_requests_total', labels) - (value(before, 'http_requests_total', labels) || 0)).toBe(3);
+    expect(
+      value(after, 'http_requests_total', labels) -
+        (value(before, 'http_requests_total', labels) || 0),
+    ).toBe(3);
     expect(value(after, 'memory_breaker_state')).toBe(0);
     expect(value(after, 'db_pool_connections', { state: 'total' })).toBeGreaterThan(0);
   });
@@ -132,8 +191,21 @@ describe('metrics', () => {
     const refused = await t.request({ url: '/metrics' });
     expectProblem(refused, 401);
     expect(refused.headers['www-authenticate']).toBe('Bearer realm="metrics"');
-    expectProblem(await t.request({ url: '/metrics', headers: { authorization: 'Bearer a-long-metrics-tokex' } }), 401);
-    expect((await t.request({ url: '/metrics', headers: { authorization: 'Bearer a-long-metrics-token' } })).statusCode).toBe(200);
+    expectProblem(
+      await t.request({
+        url: '/metrics',
+        headers: { authorization: 'Bearer a-long-metrics-tokex' },
+      }),
+      401,
+    );
+    expect(
+      (
+        await t.request({
+          url: '/metrics',
+          headers: { authorization: 'Bearer a-long-metrics-token' },
+        })
+      ).statusCode,
+    ).toBe(200);
   });
 });
 
@@ -142,10 +214,25 @@ describe('cli', () => {
     const t = await app();
     const environment = { DATABASE_URL: t.databaseUrl!, LOG_LEVEL: 'silent' };
     const projectId = '11111111-1111-4111-8111-111111111111';
-    const created = JSON.parse(await runCli(['keys', 'create', '--role', 'writer', '--project', projectId, '--name', 'ci'], environment));
-    expect(created).toMatchObject({ name: 'ci', role: 'writer', project_ids: [projectId], key: expect.stringMatching(/^sc_/) });
-    expect(await t.app.auth.authenticate(created.key)).toMatchObject({ role: 'writer', projectIds: [projectId] });
-    expect(JSON.parse(await runCli(['keys', 'list'], environment)).map((key: { id: string }) => key.id)).toContain(created.id);
+    const created = JSON.parse(
+      await runCli(
+        ['keys', 'create', '--role', 'writer', '--project', projectId, '--name', 'ci'],
+        environment,
+      ),
+    );
+    expect(created).toMatchObject({
+      name: 'ci',
+      role: 'writer',
+      project_ids: [projectId],
+      key: expect.stringMatching(/^sc_/),
+    });
+    expect(await t.app.auth.authenticate(created.key)).toMatchObject({
+      role: 'writer',
+      projectIds: [projectId],
+    });
+    expect(
+      JSON.parse(await runCli(['keys', 'list'], environment)).map((key: { id: string }) => key.id),
+    ).toContain(created.id);
     expect(await runCli(['keys', 'revoke', created.id], environment)).toBe(`revoked ${created.id}`);
     expect(await runCli(['help'], environment)).toMatch(/^Usage:/);
     await expect(runCli(['keys', 'create', '--role', 'boss'], environment)).rejects.toThrow();

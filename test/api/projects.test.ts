@@ -10,10 +10,16 @@ afterAll(() => t.close());
 beforeEach(() => t.reset());
 
 const create = (payload: object) => t.request({ method: 'POST', url: '/api/v1/projects', payload });
-const get = (id: string, headers = {}) => t.request({ method: 'GET', url: `/api/v1/projects/${id}`, headers });
+const get = (id: string, headers = {}) =>
+  t.request({ method: 'GET', url: `/api/v1/projects/${id}`, headers });
 const list = (query: string) => t.request({ method: 'GET', url: `/api/v1/projects?${query}` });
 const patch = (id: string, payload: unknown, headers = {}) =>
-  t.request({ method: 'PATCH', url: `/api/v1/projects/${id}`, payload: payload as object, headers });
+  t.request({
+    method: 'PATCH',
+    url: `/api/v1/projects/${id}`,
+    payload: payload as object,
+    headers,
+  });
 const missing = '00000000-0000-4000-8000-000000000000';
 
 async function createProject(payload: object = { name: 'Alpha' }) {
@@ -27,7 +33,14 @@ describe('POST /api/v1/projects', () => {
     const response = await create({ name: '  Alpha  ' });
     expect(response.statusCode).toBe(201);
     const body = response.json();
-    expect(body).toMatchObject({ name: 'Alpha', description: null, status: 'active', sparc_mode: 'specification', metadata: {}, version: 1 });
+    expect(body).toMatchObject({
+      name: 'Alpha',
+      description: null,
+      status: 'active',
+      sparc_mode: 'specification',
+      metadata: {},
+      version: 1,
+    });
     expect(response.headers.location).toBe(`/api/v1/projects/${body.id}`);
     expect(response.headers.etag).toBe('"1"');
     expect(new Date(body.created_at).toISOString()).toBe(body.created_at);
@@ -35,16 +48,36 @@ describe('POST /api/v1/projects', () => {
   });
 
   it('names every bad field in one 422, including missing and unknown ones', async () => {
-    const response = await create({ description: 'x'.repeat(2001), status: 'done', sparc_mode: 'x', metadata: [], extra: 1 });
-    expect(errorPaths(response)).toEqual(['/description', '/extra', '/metadata', '/name', '/sparc_mode', '/status']);
-    expect(expectProblem(response, 422).errors).toContainEqual({ path: '/name', message: 'is required', in: 'body' });
+    const response = await create({
+      description: 'x'.repeat(2001),
+      status: 'done',
+      sparc_mode: 'x',
+      metadata: [],
+      extra: 1,
+    });
+    expect(errorPaths(response)).toEqual([
+      '/description',
+      '/extra',
+      '/metadata',
+      '/name',
+      '/sparc_mode',
+      '/status',
+    ]);
+    expect(expectProblem(response, 422).errors).toContainEqual({
+      path: '/name',
+      message: 'is required',
+      in: 'body',
+    });
   });
 
   it.each([
     ['a blank name', { name: '   ' }],
     ['a name over 255 characters', { name: 'n'.repeat(256) }],
     ['metadata over 16 KiB', { name: 'a', metadata: { blob: 'x'.repeat(16 * 1024) } }],
-    ['metadata nested too deep', { name: 'a', metadata: JSON.parse('{"a":'.repeat(40) + '1' + '}'.repeat(40)) }],
+    [
+      'metadata nested too deep',
+      { name: 'a', metadata: JSON.parse('{"a":'.repeat(40) + '1' + '}'.repeat(40)) },
+    ],
     ['a NUL character', { name: 'a\u0000b' }],
     ['an unpaired surrogate in metadata', { name: 'a', metadata: { text: '\ud800' } }],
   ])('rejects %s with 422 and stores nothing', async (_, payload) => {
@@ -53,20 +86,31 @@ describe('POST /api/v1/projects', () => {
   });
 
   it('accepts a name of exactly 255 characters and metadata just under 16 KiB', async () => {
-    const body = await createProject({ name: 'n'.repeat(255), metadata: { blob: 'x'.repeat(16 * 1024 - 20) } });
+    const body = await createProject({
+      name: 'n'.repeat(255),
+      metadata: { blob: 'x'.repeat(16 * 1024 - 20) },
+    });
     expect(body.name).toHaveLength(255);
   });
 
   it('answers 400 for malformed JSON, 415 for other media types and 413 past 1 MiB', async () => {
     const headers = { 'content-type': 'application/json' };
-    expectProblem(await t.request({ method: 'POST', url: '/api/v1/projects', headers, payload: '{"name":' }), 400);
+    expectProblem(
+      await t.request({ method: 'POST', url: '/api/v1/projects', headers, payload: '{"name":' }),
+      400,
+    );
     const text = { 'content-type': 'text/plain' };
-    expectProblem(await t.request({ method: 'POST', url: '/api/v1/projects', headers: text, payload: 'name' }), 415);
+    expectProblem(
+      await t.request({ method: 'POST', url: '/api/v1/projects', headers: text, payload: 'name' }),
+      415,
+    );
     expectProblem(await create({ name: 'a', metadata: { blob: 'x'.repeat(1024 * 1024) } }), 413);
   });
 
   it('gives 10 concurrent creates 10 distinct ids', async () => {
-    const responses = await Promise.all(Array.from({ length: 10 }, (_, i) => create({ name: `p${i}` })));
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => create({ name: `p${i}` })),
+    );
     expect(responses.map((r) => r.statusCode)).toEqual(Array(10).fill(201));
     expect(new Set(responses.map((r) => r.json().id)).size).toBe(10);
   });
@@ -94,9 +138,18 @@ describe('GET /api/v1/projects/:id', () => {
 describe('GET /api/v1/projects', () => {
   it('pages through 250 projects in every sort order without overlap or gap', async () => {
     for (let i = 0; i < 250; i += 50) {
-      await Promise.all(Array.from({ length: 50 }, (_, j) => create({ name: `P${String((i + j) % 7)}-${i + j}` })));
+      await Promise.all(
+        Array.from({ length: 50 }, (_, j) => create({ name: `P${String((i + j) % 7)}-${i + j}` })),
+      );
     }
-    for (const sort of ['created_at', '-created_at', 'updated_at', '-updated_at', 'name', '-name']) {
+    for (const sort of [
+      'created_at',
+      '-created_at',
+      'updated_at',
+      '-updated_at',
+      'name',
+      '-name',
+    ]) {
       const seen: string[] = [];
       for (let offset = 0; offset < 250; offset += 100) {
         const page = (await list(`limit=100&offset=${offset}&sort=${sort}`)).json();
@@ -127,13 +180,24 @@ describe('GET /api/v1/projects', () => {
 
   it('filters by status, sparc_mode and a case-insensitive q over name and description', async () => {
     await createProject({ name: 'Payments API', status: 'completed' });
-    await createProject({ name: 'Search', description: 'Full-text PAYMENT lookup', sparc_mode: 'refinement' });
+    await createProject({
+      name: 'Search',
+      description: 'Full-text PAYMENT lookup',
+      sparc_mode: 'refinement',
+    });
     await createProject({ name: 'Other 100%_done', status: 'archived', sparc_mode: 'refinement' });
-    const names = async (query: string) => (await list(query)).json().items.map((item: { name: string }) => item.name).sort();
+    const names = async (query: string) =>
+      (await list(query))
+        .json()
+        .items.map((item: { name: string }) => item.name)
+        .sort();
     expect(await names('status=completed')).toEqual(['Payments API']);
     expect(await names('sparc_mode=refinement')).toEqual(['Other 100%_done', 'Search']);
     expect(await names('status=completed&status=active&sparc_mode=refinement')).toEqual(['Search']);
-    expect(await names('status=completed&status=archived')).toEqual(['Other 100%_done', 'Payments API']);
+    expect(await names('status=completed&status=archived')).toEqual([
+      'Other 100%_done',
+      'Payments API',
+    ]);
     expect(await names('q=payment')).toEqual(['Payments API', 'Search']);
     expect(await names('q=%25_')).toEqual(['Other 100%_done']);
     expect(await names('q=payment&status=active')).toEqual(['Search']);
@@ -141,7 +205,13 @@ describe('GET /api/v1/projects', () => {
   });
 
   it('rejects bad paging and unknown filters with 422', async () => {
-    expect(errorPaths(await list('limit=0&offset=-1&sort=size&status=x&color=red'))).toEqual(['/color', '/limit', '/offset', '/sort', '/status/0']);
+    expect(errorPaths(await list('limit=0&offset=-1&sort=size&status=x&color=red'))).toEqual([
+      '/color',
+      '/limit',
+      '/offset',
+      '/sort',
+      '/status/0',
+    ]);
     expect(errorPaths(await list('limit=101'))).toEqual(['/limit']);
     expect(errorPaths(await list('limit=abc'))).toEqual(['/limit']);
   });
@@ -149,18 +219,49 @@ describe('GET /api/v1/projects', () => {
 
 describe('PUT and PATCH /api/v1/projects/:id', () => {
   it('PUT replaces every writable field and resets omitted ones to defaults', async () => {
-    const project = await createProject({ name: 'A', description: 'd', status: 'completed', sparc_mode: 'refinement', metadata: { k: 1 } });
-    const response = await t.request({ method: 'PUT', url: `/api/v1/projects/${project.id}`, payload: { name: 'B' } });
+    const project = await createProject({
+      name: 'A',
+      description: 'd',
+      status: 'completed',
+      sparc_mode: 'refinement',
+      metadata: { k: 1 },
+    });
+    const response = await t.request({
+      method: 'PUT',
+      url: `/api/v1/projects/${project.id}`,
+      payload: { name: 'B' },
+    });
     expect(response.statusCode).toBe(200);
-    expect(response.json()).toMatchObject({ name: 'B', description: null, status: 'active', sparc_mode: 'specification', metadata: {}, version: 2 });
+    expect(response.json()).toMatchObject({
+      name: 'B',
+      description: null,
+      status: 'active',
+      sparc_mode: 'specification',
+      metadata: {},
+      version: 2,
+    });
     expect(response.headers.etag).toBe('"2"');
-    expect(errorPaths(await t.request({ method: 'PUT', url: `/api/v1/projects/${project.id}`, payload: { status: 'active' } }))).toEqual(['/name']);
+    expect(
+      errorPaths(
+        await t.request({
+          method: 'PUT',
+          url: `/api/v1/projects/${project.id}`,
+          payload: { status: 'active' },
+        }),
+      ),
+    ).toEqual(['/name']);
   });
 
   it('PATCH changes only the given fields and can clear the description', async () => {
     const project = await createProject({ name: 'A', description: 'd', metadata: { k: 1 } });
     const response = await patch(project.id, { status: 'archived', description: null });
-    expect(response.json()).toMatchObject({ name: 'A', description: null, status: 'archived', metadata: { k: 1 }, version: 2 });
+    expect(response.json()).toMatchObject({
+      name: 'A',
+      description: null,
+      status: 'archived',
+      metadata: { k: 1 },
+      version: 2,
+    });
   });
 
   it('moves updated_at forward and keeps created_at', async () => {
@@ -173,7 +274,9 @@ describe('PUT and PATCH /api/v1/projects/:id', () => {
   it('rejects an empty PATCH body, a missing one and unknown fields with 422', async () => {
     const project = await createProject();
     expect(errorPaths(await patch(project.id, {}))).toEqual(['/']);
-    expect(errorPaths(await t.request({ method: 'PATCH', url: `/api/v1/projects/${project.id}` }))).toEqual(['/']);
+    expect(
+      errorPaths(await t.request({ method: 'PATCH', url: `/api/v1/projects/${project.id}` })),
+    ).toEqual(['/']);
     expect(errorPaths(await patch(project.id, { version: 9 }))).toEqual(['/', '/version']);
     expect(errorPaths(await patch(project.id, { name: 'ok', version: 9 }))).toEqual(['/version']);
     expect((await get(project.id)).json().version).toBe(1);
@@ -184,10 +287,17 @@ describe('PUT and PATCH /api/v1/projects/:id', () => {
     expect((await patch(project.id, { name: 'v2' }, { 'if-match': '"1"' })).statusCode).toBe(200);
     const stale = await patch(project.id, { name: 'lost' }, { 'if-match': '"1"' });
     expect(expectProblem(stale, 412).detail).toContain('version 2');
-    const put = await t.request({ method: 'PUT', url: `/api/v1/projects/${project.id}`, headers: { 'if-match': 'garbage' }, payload: { name: 'lost' } });
+    const put = await t.request({
+      method: 'PUT',
+      url: `/api/v1/projects/${project.id}`,
+      headers: { 'if-match': 'garbage' },
+      payload: { name: 'lost' },
+    });
     expectProblem(put, 412);
     expect((await get(project.id)).json()).toMatchObject({ name: 'v2', version: 2 });
-    expect((await patch(project.id, { name: 'v3' }, { 'if-match': 'W/"9", "2"' })).statusCode).toBe(200);
+    expect((await patch(project.id, { name: 'v3' }, { 'if-match': 'W/"9", "2"' })).statusCode).toBe(
+      200,
+    );
     expect((await patch(project.id, { name: 'v4' }, { 'if-match': '*' })).statusCode).toBe(200);
   });
 
@@ -198,7 +308,9 @@ describe('PUT and PATCH /api/v1/projects/:id', () => {
 
   it('bumps the version exactly once for each of 50 concurrent PATCHes', async () => {
     const project = await createProject();
-    const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => patch(project.id, { metadata: { writer: i } })));
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => patch(project.id, { metadata: { writer: i } })),
+    );
     expect(responses.every((response) => response.statusCode === 200)).toBe(true);
     const versions = responses.map((response) => response.json().version).sort((a, b) => a - b);
     expect(versions).toEqual(Array.from({ length: 50 }, (_, i) => i + 2));
@@ -207,8 +319,15 @@ describe('PUT and PATCH /api/v1/projects/:id', () => {
 
   it('lets exactly one of several writers holding the same If-Match win', async () => {
     const project = await createProject();
-    const responses = await Promise.all(Array.from({ length: 8 }, (_, i) => patch(project.id, { name: `w${i}` }, { 'if-match': '"1"' })));
-    expect(responses.map((response) => response.statusCode).sort()).toEqual([200, ...Array(7).fill(412)]);
+    const responses = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        patch(project.id, { name: `w${i}` }, { 'if-match': '"1"' }),
+      ),
+    );
+    expect(responses.map((response) => response.statusCode).sort()).toEqual([
+      200,
+      ...Array(7).fill(412),
+    ]);
   });
 });
 
@@ -219,13 +338,31 @@ describe('DELETE /api/v1/projects/:id', () => {
     expect(response.statusCode).toBe(204);
     expect(response.body).toBe('');
     expectProblem(await get(project.id), 404);
-    expectProblem(await t.request({ method: 'DELETE', url: `/api/v1/projects/${project.id}` }), 404);
+    expectProblem(
+      await t.request({ method: 'DELETE', url: `/api/v1/projects/${project.id}` }),
+      404,
+    );
   });
 
   it('honours If-Match', async () => {
     const project = await createProject();
-    expectProblem(await t.request({ method: 'DELETE', url: `/api/v1/projects/${project.id}`, headers: { 'if-match': '"2"' } }), 412);
+    expectProblem(
+      await t.request({
+        method: 'DELETE',
+        url: `/api/v1/projects/${project.id}`,
+        headers: { 'if-match': '"2"' },
+      }),
+      412,
+    );
     expect((await get(project.id)).statusCode).toBe(200);
-    expect((await t.request({ method: 'DELETE', url: `/api/v1/projects/${project.id}`, headers: { 'if-match': '"1"' } })).statusCode).toBe(204);
+    expect(
+      (
+        await t.request({
+          method: 'DELETE',
+          url: `/api/v1/projects/${project.id}`,
+          headers: { 'if-match': '"1"' },
+        })
+      ).statusCode,
+    ).toBe(204);
   });
 });

@@ -21,7 +21,12 @@ const consoleErrors: string[] = [];
 
 async function browserBundle(): Promise<string> {
   const result = await build({
-    entryPoints: ['src/client/browser.ts'], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false,
+    entryPoints: ['src/client/browser.ts'],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
   });
   return result.outputFiles[0]!.text;
 }
@@ -37,10 +42,15 @@ beforeAll(async () => {
   page.on('pageerror', (error) => consoleErrors.push(error.message));
   // The document comes from the service itself (any path does; this one answers 404), so the page
   // has the service's origin and address space, as the dashboard will; only the script is routed.
-  await page.route(`${baseUrl}/sdk.js`, (route) => route.fulfill({ contentType: 'text/javascript', body: sdk }));
-  await page.route(`${baseUrl}/sdk-entry.js`, (route) => route.fulfill({
-    contentType: 'text/javascript', body: 'import * as sdk from "/sdk.js"; window.sdk = sdk;',
-  }));
+  await page.route(`${baseUrl}/sdk.js`, (route) =>
+    route.fulfill({ contentType: 'text/javascript', body: sdk }),
+  );
+  await page.route(`${baseUrl}/sdk-entry.js`, (route) =>
+    route.fulfill({
+      contentType: 'text/javascript',
+      body: 'import * as sdk from "/sdk.js"; window.sdk = sdk;',
+    }),
+  );
   await page.goto(`${baseUrl}/sdk-test`);
   await page.addScriptTag({ url: '/sdk-entry.js', type: 'module' });
   await page.waitForFunction(() => 'sdk' in globalThis);
@@ -57,10 +67,18 @@ describe('the client SDK in Chromium', () => {
       const { sdk, location } = globalThis as unknown as PageGlobals;
       const { SwarmClient, EventStream } = sdk;
       const api = new SwarmClient({ baseUrl: location.origin, apiKey });
-      const stream = new EventStream({ url: `ws://${location.host}/ws`, apiKey, topics: ['projects'] }).start();
-      await new Promise((resolve) => stream.onNotice((notice: { kind: string }) => notice.kind === 'connected' && resolve(true)));
+      const stream = new EventStream({
+        url: `ws://${location.host}/ws`,
+        apiKey,
+        topics: ['projects'],
+      }).start();
+      await new Promise((resolve) =>
+        stream.onNotice((notice: { kind: string }) => notice.kind === 'connected' && resolve(true)),
+      );
       const events: Array<{ type: string; data: { project: { id: string } } }> = [];
-      const arrived = new Promise((resolve) => stream.onEvent((event: (typeof events)[number]) => resolve(events.push(event))));
+      const arrived = new Promise((resolve) =>
+        stream.onEvent((event: (typeof events)[number]) => resolve(events.push(event))),
+      );
       const project = await api.projects.create({ name: 'made in a browser' });
       await arrived;
       const seen = events.find((event) => event.data.project.id === project.id)?.type;
@@ -70,7 +88,10 @@ describe('the client SDK in Chromium', () => {
       return { seen, stored, total: listed.total, name: project.name };
     }, key);
     expect(outcome).toEqual({
-      seen: 'PROJECT_CREATED', stored: { key: 'browser-note', project_id: null, stored_in: 'queued' }, total: 1, name: 'made in a browser',
+      seen: 'PROJECT_CREATED',
+      stored: { key: 'browser-note', project_id: null, stored_in: 'queued' },
+      total: 1,
+      name: 'made in a browser',
     });
     expect(consoleErrors).toEqual([]);
   });
@@ -80,14 +101,28 @@ describe('the client SDK in Chromium', () => {
       const { sdk, location } = globalThis as unknown as PageGlobals;
       const { SwarmClient, EventStream } = sdk;
       const apiKey = `sc_${'0'.repeat(32)}_${'a'.repeat(43)}`;
-      const rest = await new SwarmClient({ baseUrl: location.origin, apiKey }).projects.list().catch((error: Error & { status: number }) => [error.name, error.status]);
-      const stream = new EventStream({ url: `ws://${location.host}/ws`, apiKey, backoff: { initialMs: 10, maxMs: 50 } }).start();
-      const fatal = await new Promise((resolve) => stream.onNotice((notice: { kind: string; error?: { status: number; problem: { detail: string } } }) => {
-        if (notice.kind === 'fatal') resolve([notice.error!.status, notice.error!.problem.detail]);
-      }));
+      const rest = await new SwarmClient({ baseUrl: location.origin, apiKey }).projects
+        .list()
+        .catch((error: Error & { status: number }) => [error.name, error.status]);
+      const stream = new EventStream({
+        url: `ws://${location.host}/ws`,
+        apiKey,
+        backoff: { initialMs: 10, maxMs: 50 },
+      }).start();
+      const fatal = await new Promise((resolve) =>
+        stream.onNotice(
+          (notice: { kind: string; error?: { status: number; problem: { detail: string } } }) => {
+            if (notice.kind === 'fatal')
+              resolve([notice.error!.status, notice.error!.problem.detail]);
+          },
+        ),
+      );
       return { rest, fatal };
     });
-    expect(outcome).toEqual({ rest: ['ApiError', 401], fatal: [401, 'The API key is unknown or revoked'] });
+    expect(outcome).toEqual({
+      rest: ['ApiError', 401],
+      fatal: [401, 'The API key is unknown or revoked'],
+    });
     consoleErrors.length = 0;
   });
 });

@@ -18,9 +18,20 @@ const instances: Array<{ app: FastifyInstance; wsUrl: string; close(): Promise<v
 
 async function startInstance() {
   const handle = await openDatabase({ engine: 'postgres', url: database.url, poolSize: 10 });
-  const app = await buildApp({ config: testConfig({ REDIS_URL: redis.url, EVENT_POLL_MS: '60000', WS_HEARTBEAT_MS: '5000' }), database: { handle }, logger: false });
+  const app = await buildApp({
+    config: testConfig({ REDIS_URL: redis.url, EVENT_POLL_MS: '60000', WS_HEARTBEAT_MS: '5000' }),
+    database: { handle },
+    logger: false,
+  });
   const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
-  const instance = { app, wsUrl: `${baseUrl.replace('http', 'ws')}/ws`, close: async () => { await app.close(); await handle.close(); } };
+  const instance = {
+    app,
+    wsUrl: `${baseUrl.replace('http', 'ws')}/ws`,
+    close: async () => {
+      await app.close();
+      await handle.close();
+    },
+  };
   instances.push(instance);
   return instance;
 }
@@ -40,7 +51,8 @@ function collect(stream: EventStream): number[] {
   return ids;
 }
 
-const createProject = (app: FastifyInstance, name: string) => app.inject({ method: 'POST', url: '/api/v1/projects', payload: { name } });
+const createProject = (app: FastifyInstance, name: string) =>
+  app.inject({ method: 'POST', url: '/api/v1/projects', payload: { name } });
 
 describe('two instances sharing PostgreSQL and Redis', () => {
   it('delivers writes made on A to clients of B, and of A, in order and once', async () => {
@@ -49,7 +61,9 @@ describe('two instances sharing PostgreSQL and Redis', () => {
     const onB = new EventStream({ url: b.wsUrl, lastEventId: 0 });
     const [seenA, seenB] = [collect(onA), collect(onB)];
     await expect.poll(() => onA.connected && onB.connected).toBe(true);
-    const writes = await Promise.all(Array.from({ length: 40 }, (_, i) => createProject(i % 2 === 0 ? a.app : b.app, `p${i}`)));
+    const writes = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => createProject(i % 2 === 0 ? a.app : b.app, `p${i}`)),
+    );
     const ids = writes.map((response) => response.statusCode === 201);
     expect(ids.every(Boolean)).toBe(true);
     await expect.poll(() => seenB.length, { timeout: 5_000 }).toBe(40);
@@ -61,28 +75,40 @@ describe('two instances sharing PostgreSQL and Redis', () => {
   });
 
   it('survives Redis stopping and restarting mid-stream without losing an event', async () => {
-    const [a, b] = [instances[0] ?? (await startInstance()), instances[1] ?? (await startInstance())];
+    const [a, b] = [
+      instances[0] ?? (await startInstance()),
+      instances[1] ?? (await startInstance()),
+    ];
     const onB = new EventStream({ url: b.wsUrl, lastEventId: 0 });
     const seenB = collect(onB);
-    const logged = (await a.app.inject({ method: 'GET', url: '/api/v1/events?limit=1000' })).json().items.length;
+    const logged = (await a.app.inject({ method: 'GET', url: '/api/v1/events?limit=1000' })).json()
+      .items.length;
     await expect.poll(() => seenB.length, { timeout: 5_000 }).toBe(logged);
     const before = seenB.length;
     for (let i = 0; i < 5; i += 1) await createProject(a.app, `before-outage-${i}`);
     await expect.poll(() => seenB.length, { timeout: 5_000 }).toBe(before + 5);
 
     await redis.pause();
-    for (let i = 0; i < 10; i += 1) expect((await createProject(a.app, `during-outage-${i}`)).statusCode).toBe(201);
+    for (let i = 0; i < 10; i += 1)
+      expect((await createProject(a.app, `during-outage-${i}`)).statusCode).toBe(201);
     expect((await a.app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
     await redis.resume();
 
     await expect
-      .poll(async () => {
-        await createProject(a.app, `after-outage-${Date.now()}`);
-        return seenB.length;
-      }, { timeout: 15_000, interval: 500 })
+      .poll(
+        async () => {
+          await createProject(a.app, `after-outage-${Date.now()}`);
+          return seenB.length;
+        },
+        { timeout: 15_000, interval: 500 },
+      )
       .toBeGreaterThanOrEqual(before + 16);
-    const log = (await a.app.inject({ method: 'GET', url: `/api/v1/events?after=${seenB[0]! - 1}&limit=1000` })).json();
-    expect(seenB).toEqual(log.items.map((event: { id: number }) => event.id).slice(0, seenB.length));
+    const log = (
+      await a.app.inject({ method: 'GET', url: `/api/v1/events?after=${seenB[0]! - 1}&limit=1000` })
+    ).json();
+    expect(seenB).toEqual(
+      log.items.map((event: { id: number }) => event.id).slice(0, seenB.length),
+    );
     onB.close();
   }, 30_000);
 });

@@ -10,7 +10,11 @@ let wsUrl: string;
 const sockets: TestSocket[] = [];
 
 beforeAll(async () => {
-  t = await createTestApp({ WS_HEARTBEAT_MS: String(HEARTBEAT_MS), WS_MAX_CONNECTIONS: '20', EVENT_POLL_MS: '200' });
+  t = await createTestApp({
+    WS_HEARTBEAT_MS: String(HEARTBEAT_MS),
+    WS_MAX_CONNECTIONS: '20',
+    EVENT_POLL_MS: '200',
+  });
   wsUrl = (await t.listen()).replace('http', 'ws') + '/ws';
 });
 afterAll(() => t.close());
@@ -31,10 +35,15 @@ async function createProject(name: string) {
 describe('connection lifecycle', () => {
   it('welcomes with a connection id, the current head and the heartbeat', async () => {
     await createProject('before');
-    const head = (await t.request({ method: 'GET', url: '/api/v1/events?limit=1000' })).json().next_after;
+    const head = (await t.request({ method: 'GET', url: '/api/v1/events?limit=1000' })).json()
+      .next_after;
     const socket = await connect();
     expect(await socket.next()).toEqual({
-      type: 'WELCOME', connection_id: expect.stringMatching(/^[0-9a-f-]{36}$/), last_event_id: head, heartbeat_ms: HEARTBEAT_MS, topics: ['projects', 'agents', 'system'],
+      type: 'WELCOME',
+      connection_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      last_event_id: head,
+      heartbeat_ms: HEARTBEAT_MS,
+      topics: ['projects', 'agents', 'system'],
     });
   });
 
@@ -42,15 +51,31 @@ describe('connection lifecycle', () => {
     const socket = await connect();
     await socket.next((message) => message.type === 'WELCOME');
     const project = await createProject('live');
-    await t.request({ method: 'PATCH', url: `/api/v1/projects/${project.id}`, payload: { status: 'completed' } });
+    await t.request({
+      method: 'PATCH',
+      url: `/api/v1/projects/${project.id}`,
+      payload: { status: 'completed' },
+    });
     await t.request({ method: 'DELETE', url: `/api/v1/projects/${project.id}` });
     const events = await socket.events(3);
-    expect(events.map((event) => event.type)).toEqual(['PROJECT_CREATED', 'PROJECT_UPDATE', 'PROJECT_DELETED']);
+    expect(events.map((event) => event.type)).toEqual([
+      'PROJECT_CREATED',
+      'PROJECT_UPDATE',
+      'PROJECT_DELETED',
+    ]);
     expect(Object.keys(events[0]!).sort()).toEqual(['data', 'id', 'timestamp', 'topic', 'type']);
-    expect(events[0]).toMatchObject({ topic: `project:${project.id}`, data: { project: { id: project.id, name: 'live' } } });
-    expect(events[1]).toMatchObject({ data: { changed_fields: ['status'], project: { status: 'completed', version: 2 } } });
+    expect(events[0]).toMatchObject({
+      topic: `project:${project.id}`,
+      data: { project: { id: project.id, name: 'live' } },
+    });
+    expect(events[1]).toMatchObject({
+      data: { changed_fields: ['status'], project: { status: 'completed', version: 2 } },
+    });
     expect(events[2]).toMatchObject({ data: { id: project.id } });
-    expect((events[1]!.id as number) > (events[0]!.id as number) && (events[2]!.id as number) > (events[1]!.id as number)).toBe(true);
+    expect(
+      (events[1]!.id as number) > (events[0]!.id as number) &&
+        (events[2]!.id as number) > (events[1]!.id as number),
+    ).toBe(true);
   });
 
   it('closes every socket with 1001 on shutdown', async () => {
@@ -68,10 +93,25 @@ describe('topics', () => {
     const watched = await createProject('watched');
     const other = await createProject('other');
     const socket = await connect(`?topics=project:${watched.id}`);
-    expect(await socket.next(notHeartbeat)).toMatchObject({ type: 'WELCOME', topics: [`project:${watched.id}`] });
-    await t.request({ method: 'PATCH', url: `/api/v1/projects/${other.id}`, payload: { name: 'ignored' } });
-    await t.request({ method: 'POST', url: '/api/v1/agents', payload: { name: `in-${watched.id}`, agent_type: 'coder', project_id: watched.id } });
-    await t.request({ method: 'PATCH', url: `/api/v1/projects/${watched.id}`, payload: { name: 'seen' } });
+    expect(await socket.next(notHeartbeat)).toMatchObject({
+      type: 'WELCOME',
+      topics: [`project:${watched.id}`],
+    });
+    await t.request({
+      method: 'PATCH',
+      url: `/api/v1/projects/${other.id}`,
+      payload: { name: 'ignored' },
+    });
+    await t.request({
+      method: 'POST',
+      url: '/api/v1/agents',
+      payload: { name: `in-${watched.id}`, agent_type: 'coder', project_id: watched.id },
+    });
+    await t.request({
+      method: 'PATCH',
+      url: `/api/v1/projects/${watched.id}`,
+      payload: { name: 'seen' },
+    });
     const events = await socket.events(2);
     expect(events.map((event) => event.type)).toEqual(['AGENT_CREATED', 'PROJECT_UPDATE']);
   });
@@ -81,16 +121,42 @@ describe('topics', () => {
     const socket = await connect('?topics=agents');
     await socket.next((message) => message.type === 'WELCOME');
     socket.send({ type: 'SUBSCRIBE', topics: [`project:${project.id}`] });
-    const subscribed = { type: 'ACK', action: 'SUBSCRIBE', topics: [`project:${project.id}`], topic_count: 2 };
+    const subscribed = {
+      type: 'ACK',
+      action: 'SUBSCRIBE',
+      topics: [`project:${project.id}`],
+      topic_count: 2,
+    };
     expect(await socket.next(notHeartbeat)).toEqual(subscribed);
-    await t.request({ method: 'PATCH', url: `/api/v1/projects/${project.id}`, payload: { name: 'one' } });
-    expect(await socket.next((message) => message.type === 'PROJECT_UPDATE')).toMatchObject({ data: { project: { name: 'one' } } });
+    await t.request({
+      method: 'PATCH',
+      url: `/api/v1/projects/${project.id}`,
+      payload: { name: 'one' },
+    });
+    expect(await socket.next((message) => message.type === 'PROJECT_UPDATE')).toMatchObject({
+      data: { project: { name: 'one' } },
+    });
     socket.send({ type: 'UNSUBSCRIBE', topics: [`project:${project.id}`] });
-    const unsubscribed = { type: 'ACK', action: 'UNSUBSCRIBE', topics: [`project:${project.id}`], topic_count: 1 };
+    const unsubscribed = {
+      type: 'ACK',
+      action: 'UNSUBSCRIBE',
+      topics: [`project:${project.id}`],
+      topic_count: 1,
+    };
     expect(await socket.next(notHeartbeat)).toEqual(unsubscribed);
-    await t.request({ method: 'PATCH', url: `/api/v1/projects/${project.id}`, payload: { name: 'two' } });
-    await t.request({ method: 'POST', url: '/api/v1/agents', payload: { name: `marker-${project.id}`, agent_type: 'tester' } });
-    expect((await socket.next((message) => typeof message.id === 'number')).type).toBe('AGENT_CREATED');
+    await t.request({
+      method: 'PATCH',
+      url: `/api/v1/projects/${project.id}`,
+      payload: { name: 'two' },
+    });
+    await t.request({
+      method: 'POST',
+      url: '/api/v1/agents',
+      payload: { name: `marker-${project.id}`, agent_type: 'tester' },
+    });
+    expect((await socket.next((message) => typeof message.id === 'number')).type).toBe(
+      'AGENT_CREATED',
+    );
   });
 
   it('refuses a malformed topic or resume point at upgrade with 422', async () => {
@@ -104,7 +170,10 @@ describe('client messages', () => {
     const socket = await connect();
     await socket.next((message) => message.type === 'WELCOME');
     socket.send({ type: 'PING' });
-    expect(await socket.next((message) => message.type === 'PONG')).toMatchObject({ type: 'PONG', timestamp: expect.any(String) });
+    expect(await socket.next((message) => message.type === 'PONG')).toMatchObject({
+      type: 'PONG',
+      timestamp: expect.any(String),
+    });
   });
 
   it.each([
@@ -117,7 +186,10 @@ describe('client messages', () => {
     const socket = await connect();
     await socket.next((received) => received.type === 'WELCOME');
     socket.send(typeof message === 'string' ? message : JSON.stringify(message));
-    expect(await socket.next((received) => received.type === 'ERROR')).toMatchObject({ code, message: expect.any(String) });
+    expect(await socket.next((received) => received.type === 'ERROR')).toMatchObject({
+      code,
+      message: expect.any(String),
+    });
     socket.send({ type: 'PING' });
     await socket.next((received) => received.type === 'PONG');
   });
@@ -189,7 +261,11 @@ describe('limits', () => {
       let closedBy: number | undefined;
       void socket.closed.then(({ code }) => (closedBy = code));
       for (let i = 0; i < 400 && small.app.events.gateway.connectionCount > 0; i += 1) {
-        await small.request({ method: 'POST', url: '/api/v1/projects', payload: { name: `bulk-${i}`, metadata: { blob } } });
+        await small.request({
+          method: 'POST',
+          url: '/api/v1/projects',
+          payload: { name: `bulk-${i}`, metadata: { blob } },
+        });
       }
       expect(small.app.events.gateway.connectionCount).toBe(0);
       (socket.socket as unknown as { _socket: { resume(): void } })._socket.resume();

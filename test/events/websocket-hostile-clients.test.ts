@@ -25,21 +25,28 @@ async function connect(query = ''): Promise<TestSocket> {
   return socket;
 }
 
-const projectTopic = (n: number) => `project:${`${n}`.padStart(8, '0')}-1111-4111-8111-111111111111`;
+const projectTopic = (n: number) =>
+  `project:${`${n}`.padStart(8, '0')}-1111-4111-8111-111111111111`;
 
 describe('a SUBSCRIBE flood', () => {
   it('is refused past the topic limit, answered briefly, and closed past the message budget', async () => {
     const socket = await connect('?topics=agents');
     let received = 0;
     socket.socket.on('message', (data: Buffer) => (received += data.length));
-    for (let message = 0; message < 800 && socket.socket.readyState === WebSocket.OPEN; message += 1) {
+    for (
+      let message = 0;
+      message < 800 && socket.socket.readyState === WebSocket.OPEN;
+      message += 1
+    ) {
       const topics = Array.from({ length: 100 }, (_, index) => projectTopic(message * 100 + index));
       socket.send({ type: 'SUBSCRIBE', topics });
     }
     expect(await socket.closed).toEqual({ code: 1008, reason: 'too many messages' });
     const acks = socket.messages.filter((message) => message.type === 'ACK');
     expect(acks.at(-1)).toMatchObject({ topic_count: 101 });
-    expect(socket.messages.filter((message) => message.code === 'TOO_MANY_TOPICS').length).toBeGreaterThan(0);
+    expect(
+      socket.messages.filter((message) => message.code === 'TOO_MANY_TOPICS').length,
+    ).toBeGreaterThan(0);
     expect(received).toBeLessThan(64 * 1024);
   });
 });
@@ -49,8 +56,10 @@ describe('a replay to a client that does not read', () => {
     await t.reset();
     const drafts = Array.from({ length: 4_000 }, (_, n) =>
       projectEvent('TASK_EXECUTION', '00000000-0000-4000-8000-000000000001', {
-        n, padding: 'x'.repeat(4_000),
-      }));
+        n,
+        padding: 'x'.repeat(4_000),
+      }),
+    );
     const logged = await t.database.transaction((tx) => t.app.events.log.append(tx, drafts));
     const first = logged[0]!.id;
 
@@ -59,8 +68,9 @@ describe('a replay to a client that does not read', () => {
     await new Promise((resolve) => socket.once('upgrade', resolve));
     socket.pause();
     let peak = 0;
-    for (const end = Date.now() + 2_000; Date.now() < end; ) {
-      for (const client of t.app.websocketServer.clients) peak = Math.max(peak, client.bufferedAmount);
+    for (const end = Date.now() + 2_000; Date.now() < end;) {
+      for (const client of t.app.websocketServer.clients)
+        peak = Math.max(peak, client.bufferedAmount);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     expect(peak).toBeGreaterThan(0);

@@ -19,16 +19,30 @@ beforeEach(() => t.reset());
 
 async function createProjects(count: number, prefix = 'p'): Promise<Array<{ id: string }>> {
   const created = [];
-  for (let i = 0; i < count; i += 1) created.push((await t.request({ method: 'POST', url: '/api/v1/projects', payload: { name: `${prefix}${i}` } })).json());
+  for (let i = 0; i < count; i += 1)
+    created.push(
+      (
+        await t.request({
+          method: 'POST',
+          url: '/api/v1/projects',
+          payload: { name: `${prefix}${i}` },
+        })
+      ).json(),
+    );
   return created;
 }
 
 /** Every event id in the log for these topics (null: all), in order. */
 async function logIds(topics: string[] | null): Promise<number[]> {
   const ids: number[] = [];
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     const topicQuery = topics === null ? '' : `&topic=${topics.join(',')}`;
-    const page = (await t.request({ method: 'GET', url: `/api/v1/events?after=${after}&limit=1000${topicQuery}` })).json();
+    const page = (
+      await t.request({
+        method: 'GET',
+        url: `/api/v1/events?after=${after}&limit=1000${topicQuery}`,
+      })
+    ).json();
     ids.push(...page.items.map((event: SwarmEvent) => event.id));
     if (!page.has_more) return ids;
     after = page.next_after;
@@ -66,7 +80,10 @@ describe('replay', () => {
     await socket.next((message) => message.type === 'WELCOME');
     expect(await socket.next()).toMatchObject({ type: 'ERROR', code: 'REPLAY_GAP' });
     await createProjects(1, 'after-gap');
-    expect((await socket.events(1))[0]).toMatchObject({ type: 'PROJECT_CREATED', data: { project: { name: 'after-gap0' } } });
+    expect((await socket.events(1))[0]).toMatchObject({
+      type: 'PROJECT_CREATED',
+      data: { project: { name: 'after-gap0' } },
+    });
     expect(socket.messages.filter((message) => typeof message.id === 'number')).toHaveLength(1);
     socket.socket.terminate();
   });
@@ -88,9 +105,32 @@ describe('lossless resume with the SDK', () => {
   it(`gives every client the full ordered sequence of its topics through ${writes} writes and ${writes / 25} random disconnects`, async () => {
     const [watched] = await createProjects(1, 'watched');
     const streams = [
-      { topics: null, stream: new EventStream({ url: wsUrl, lastEventId: 0, backoff: { initialMs: 5, maxMs: 50 } }) },
-      { topics: ['projects'], stream: new EventStream({ url: wsUrl, topics: ['projects'], lastEventId: 0, backoff: { initialMs: 5, maxMs: 50 } }) },
-      { topics: [`project:${watched!.id}`], stream: new EventStream({ url: wsUrl, topics: [`project:${watched!.id}`], lastEventId: 0, backoff: { initialMs: 5, maxMs: 50 } }) },
+      {
+        topics: null,
+        stream: new EventStream({
+          url: wsUrl,
+          lastEventId: 0,
+          backoff: { initialMs: 5, maxMs: 50 },
+        }),
+      },
+      {
+        topics: ['projects'],
+        stream: new EventStream({
+          url: wsUrl,
+          topics: ['projects'],
+          lastEventId: 0,
+          backoff: { initialMs: 5, maxMs: 50 },
+        }),
+      },
+      {
+        topics: [`project:${watched!.id}`],
+        stream: new EventStream({
+          url: wsUrl,
+          topics: [`project:${watched!.id}`],
+          lastEventId: 0,
+          backoff: { initialMs: 5, maxMs: 50 },
+        }),
+      },
     ];
     const received = streams.map(({ stream }) => {
       const ids: number[] = [];
@@ -102,7 +142,9 @@ describe('lossless resume with the SDK', () => {
     /** Cuts one connection at random, as a network failure would, waiting for one if all are reconnecting. */
     const dropOne = async () => {
       for (;;) {
-        const open = [...t.app.websocketServer.clients].filter((socket) => socket.readyState === socket.OPEN);
+        const open = [...t.app.websocketServer.clients].filter(
+          (socket) => socket.readyState === socket.OPEN,
+        );
         const victim = open[Math.floor(Math.random() * open.length)];
         if (victim !== undefined) return void (victim.terminate(), (disconnects += 1));
         await new Promise((resolve) => setTimeout(resolve, 2));
@@ -118,7 +160,9 @@ describe('lossless resume with the SDK', () => {
     expect(disconnects).toBe(writes / 25);
     for (const [index, { topics }] of streams.entries()) {
       const expected = await logIds(topics);
-      await expect.poll(() => received[index]!.length, { timeout: 20_000, interval: 50 }).toBeGreaterThanOrEqual(expected.length);
+      await expect
+        .poll(() => received[index]!.length, { timeout: 20_000, interval: 50 })
+        .toBeGreaterThanOrEqual(expected.length);
       expect(received[index]).toEqual(expected);
     }
     expect(received[0]!.length).toBeGreaterThan(writes);
@@ -128,8 +172,24 @@ describe('lossless resume with the SDK', () => {
 
 async function writeSomething(i: number, watchedId: string): Promise<void> {
   const kind = i % 4;
-  if (kind === 0) await t.request({ method: 'PATCH', url: `/api/v1/projects/${watchedId}`, payload: { metadata: { i } } });
-  else if (kind === 1) await t.request({ method: 'POST', url: '/api/v1/projects', payload: { name: `bulk-${i}` } });
-  else if (kind === 2) await t.request({ method: 'POST', url: '/api/v1/agents', payload: { name: `agent-${i}`, agent_type: 'coder', project_id: watchedId } });
-  else await t.request({ method: 'POST', url: '/api/v1/agents', payload: { name: `free-${i}`, agent_type: 'tester' } });
+  if (kind === 0)
+    await t.request({
+      method: 'PATCH',
+      url: `/api/v1/projects/${watchedId}`,
+      payload: { metadata: { i } },
+    });
+  else if (kind === 1)
+    await t.request({ method: 'POST', url: '/api/v1/projects', payload: { name: `bulk-${i}` } });
+  else if (kind === 2)
+    await t.request({
+      method: 'POST',
+      url: '/api/v1/agents',
+      payload: { name: `agent-${i}`, agent_type: 'coder', project_id: watchedId },
+    });
+  else
+    await t.request({
+      method: 'POST',
+      url: '/api/v1/agents',
+      payload: { name: `free-${i}`, agent_type: 'tester' },
+    });
 }

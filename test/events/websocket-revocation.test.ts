@@ -18,7 +18,11 @@ const instances: Array<{ app: FastifyInstance; wsUrl: string; close(): Promise<v
 
 async function startInstance() {
   const handle = await openDatabase({ engine: 'postgres', url: database.url, poolSize: 5 });
-  const app = await buildApp({ config: testConfig({ AUTH: 'on' }), database: { handle }, logger: false });
+  const app = await buildApp({
+    config: testConfig({ AUTH: 'on' }),
+    database: { handle },
+    logger: false,
+  });
   const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
   const close = async () => {
     await app.close();
@@ -50,14 +54,18 @@ describe('revoking a key with open sockets', () => {
   it('closes them with 4401 on every instance, and only them', async () => {
     const [a, b] = [await startInstance(), await startInstance()];
     const [revoked, kept] = [await createKey(a.app, 'revoked'), await createKey(a.app, 'kept')];
-    const adminKey = (await a.app.auth.createKey({ name: 'root', role: 'admin', project_ids: null }, systemActor)).key;
+    const adminKey = (
+      await a.app.auth.createKey({ name: 'root', role: 'admin', project_ids: null }, systemActor)
+    ).key;
     const onA = await connect(a.wsUrl, revoked.key);
     const onB = await connect(b.wsUrl, revoked.key);
     const other = await connect(b.wsUrl, kept.key);
 
     const started = Date.now();
     const response = await a.app.inject({
-      method: 'DELETE', url: `/api/v1/keys/${revoked.id}`, headers: { authorization: `Bearer ${adminKey}` },
+      method: 'DELETE',
+      url: `/api/v1/keys/${revoked.id}`,
+      headers: { authorization: `Bearer ${adminKey}` },
     });
     expect(response.statusCode).toBe(204);
     expect(await onA.closed).toEqual({ code: 4401, reason: 'API key revoked' });

@@ -16,7 +16,8 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-const post = (url: string, payload: object) => t.request({ method: 'POST', url, payload, headers: admin }).then((response) => response.json());
+const post = (url: string, payload: object) =>
+  t.request({ method: 'POST', url, payload, headers: admin }).then((response) => response.json());
 
 describe('a key scoped to one project on the WebSocket', () => {
   it('refuses a missing or bad key at the upgrade with 401', async () => {
@@ -28,31 +29,64 @@ describe('a key scoped to one project on the WebSocket', () => {
   it(`never receives an event of another project among ${writes} mixed events`, async () => {
     const mine = (await post('/api/v1/projects', { name: 'mine' })).id;
     const theirs = (await post('/api/v1/projects', { name: 'theirs' })).id;
-    const token = (await keyHeader(t.app, { role: 'reader', project_ids: [mine] })).authorization!.replace('Bearer ', '');
+    const token = (
+      await keyHeader(t.app, { role: 'reader', project_ids: [mine] })
+    ).authorization!.replace('Bearer ', '');
     await expect(openSocket(`${wsUrl}?token=${token}&topics=projects`)).rejects.toThrow('403');
     const socket = await openSocket(`${wsUrl}?token=${token}`);
     expect(await socket.next()).toMatchObject({ type: 'WELCOME', topics: [`project:${mine}`] });
     socket.send({ type: 'SUBSCRIBE', topics: ['agents', `project:${theirs}`] });
     expect(await socket.next()).toMatchObject({ type: 'ERROR', code: 'FORBIDDEN_TOPIC' });
 
-    const agents = { mine: (await post('/api/v1/agents', { name: 'a-mine', agent_type: 'coder', project_id: mine })).id, theirs: (await post('/api/v1/agents', { name: 'a-theirs', agent_type: 'coder', project_id: theirs })).id };
+    const agents = {
+      mine: (
+        await post('/api/v1/agents', { name: 'a-mine', agent_type: 'coder', project_id: mine })
+      ).id,
+      theirs: (
+        await post('/api/v1/agents', { name: 'a-theirs', agent_type: 'coder', project_id: theirs })
+      ).id,
+    };
     for (let i = 0; i < writes; i += 1) {
       const target = i % 3 === 0 ? 'mine' : 'theirs';
       const project = target === 'mine' ? mine : theirs;
-      if (i % 2 === 0) await t.request({ method: 'PATCH', url: `/api/v1/projects/${project}`, payload: { metadata: { i } }, headers: admin });
-      else await t.request({ method: 'POST', url: `/api/v1/agents/${agents[target]}/heartbeat`, headers: admin });
+      if (i % 2 === 0)
+        await t.request({
+          method: 'PATCH',
+          url: `/api/v1/projects/${project}`,
+          payload: { metadata: { i } },
+          headers: admin,
+        });
+      else
+        await t.request({
+          method: 'POST',
+          url: `/api/v1/agents/${agents[target]}/heartbeat`,
+          headers: admin,
+        });
     }
     const log: SwarmEvent[] = [];
-    for (let after = 0, more = true; more; ) {
-      const page = (await t.request({ url: `/api/v1/events?after=${after}&limit=1000&topic=project:${mine}`, headers: admin })).json();
+    for (let after = 0, more = true; more;) {
+      const page = (
+        await t.request({
+          url: `/api/v1/events?after=${after}&limit=1000&topic=project:${mine}`,
+          headers: admin,
+        })
+      ).json();
       log.push(...page.items);
       [after, more] = [page.next_after, page.has_more];
     }
     const received = await socket.events(log.length - 1);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const ids = socket.messages.filter((message) => typeof message.id === 'number').map((message) => message.id);
+    const ids = socket.messages
+      .filter((message) => typeof message.id === 'number')
+      .map((message) => message.id);
     expect(ids).toEqual(log.slice(1).map((event) => event.id));
-    expect(received.every((event) => JSON.stringify(event).includes(mine) && !JSON.stringify(event.data).includes(`"project_id":"${theirs}"`))).toBe(true);
+    expect(
+      received.every(
+        (event) =>
+          JSON.stringify(event).includes(mine) &&
+          !JSON.stringify(event.data).includes(`"project_id":"${theirs}"`),
+      ),
+    ).toBe(true);
     socket.socket.terminate();
   }, 60_000);
 });

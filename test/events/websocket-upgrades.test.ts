@@ -38,10 +38,12 @@ function handshake(url: string, options: WebSocket.ClientOptions = {}): Promise<
     const socket = new WebSocket(url, options);
     const messages: string[] = [];
     socket.on('message', (data) => messages.push(String(data)));
-    socket.once('open', () => setTimeout(() => {
-      socket.terminate();
-      resolve({ status: 101, body: '', messages });
-    }, 200));
+    socket.once('open', () =>
+      setTimeout(() => {
+        socket.terminate();
+        resolve({ status: 101, body: '', messages });
+      }, 200),
+    );
     socket.once('unexpected-response', (_request, response) => {
       let body = '';
       response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
@@ -128,10 +130,12 @@ describe('upgrades and routes', () => {
 function sendMalformedFrame(port: number): Promise<void> {
   return new Promise((resolve) => {
     let upgraded = false;
-    const socket = connect(port, '127.0.0.1', () => socket.write(
-      'GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
-        + 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-    ));
+    const socket = connect(port, '127.0.0.1', () =>
+      socket.write(
+        'GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      ),
+    );
     socket.on('data', (chunk: Buffer) => {
       if (upgraded || !chunk.toString('latin1').startsWith('HTTP/1.1 101')) return;
       upgraded = true;
@@ -150,13 +154,15 @@ describe('malformed frames in the log', () => {
     await t.close();
     const lines = log.lines();
     expect(lines.filter((line) => line.level >= ERROR_LEVEL).map((line) => line.msg)).toEqual([]);
-    const warnings = lines
-      .filter((line) => line.level === WARN_LEVEL && !line.msg?.startsWith('AUTH=off'));
+    const warnings = lines.filter(
+      (line) => line.level === WARN_LEVEL && !line.msg?.startsWith('AUTH=off'),
+    );
     expect(warnings).toHaveLength(1);
     const suppressed = 30 - CLIENT_ERROR_LINES_PER_WINDOW;
     expect(warnings[0]).toMatchObject({ clientError: true, suppressed });
-    const frameErrors = lines
-      .filter((line) => line.clientError === true && line.level < WARN_LEVEL);
+    const frameErrors = lines.filter(
+      (line) => line.clientError === true && line.level < WARN_LEVEL,
+    );
     expect(frameErrors).toHaveLength(CLIENT_ERROR_LINES_PER_WINDOW);
     const first = { code: 'WS_ERR_INVALID_OPCODE', msg: 'WebSocket client error' };
     expect(frameErrors[0]).toMatchObject(first);

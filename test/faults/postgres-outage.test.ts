@@ -15,7 +15,11 @@ const REQUEST_TIMEOUT_MS = 8_000;
 beforeAll(async () => {
   server = await startPostgres({ copyOf: inject('postgresClusterDataDir') });
   const handle = await openDatabase({ engine: 'postgres', url: server.adminUrl, poolSize: 10 });
-  app = await buildApp({ config: testConfig({ EVENT_POLL_MS: '200' }), database: { handle }, logger: false });
+  app = await buildApp({
+    config: testConfig({ EVENT_POLL_MS: '200' }),
+    database: { handle },
+    logger: false,
+  });
   close = async () => {
     await app.close();
     await handle.close();
@@ -26,14 +30,28 @@ afterAll(async () => {
   await server?.stop();
 });
 
-interface Outcome { status: number; ms: number; id?: string; type?: string }
+interface Outcome {
+  status: number;
+  ms: number;
+  id?: string;
+  type?: string;
+}
 
 async function writer(stopAt: () => boolean, outcomes: Outcome[], worker: number): Promise<void> {
   for (let i = 0; !stopAt(); i += 1) {
     const started = Date.now();
-    const response = await app.inject({ method: 'POST', url: '/api/v1/projects', payload: { name: `w${worker}-${i}` } });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/v1/projects',
+      payload: { name: `w${worker}-${i}` },
+    });
     const body = response.json();
-    outcomes.push({ status: response.statusCode, ms: Date.now() - started, id: response.statusCode === 201 ? body.id : undefined, type: body.type });
+    outcomes.push({
+      status: response.statusCode,
+      ms: Date.now() - started,
+      id: response.statusCode === 201 ? body.id : undefined,
+      type: body.type,
+    });
     if (response.statusCode !== 201) await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
@@ -43,7 +61,9 @@ describe('PostgreSQL outage under write load', () => {
     const outcomes: Outcome[] = [];
     const readiness: number[] = [];
     let done = false;
-    const load = Promise.all(Array.from({ length: 8 }, (_, worker) => writer(() => done, outcomes, worker)));
+    const load = Promise.all(
+      Array.from({ length: 8 }, (_, worker) => writer(() => done, outcomes, worker)),
+    );
     await new Promise((resolve) => setTimeout(resolve, 500));
     await server.pause();
     const outageStarted = Date.now();
@@ -53,7 +73,12 @@ describe('PostgreSQL outage under write load', () => {
     }
     await server.resume();
     const recovered = Date.now();
-    await expect.poll(async () => (await app.inject({ method: 'GET', url: '/health/ready' })).statusCode, { timeout: 10_000, interval: 100 }).toBe(200);
+    await expect
+      .poll(async () => (await app.inject({ method: 'GET', url: '/health/ready' })).statusCode, {
+        timeout: 10_000,
+        interval: 100,
+      })
+      .toBe(200);
     const recoveryMs = Date.now() - recovered;
     await new Promise((resolve) => setTimeout(resolve, 500));
     done = true;
@@ -61,19 +86,30 @@ describe('PostgreSQL outage under write load', () => {
 
     const statuses = new Set(outcomes.map((outcome) => outcome.status));
     expect([...statuses].sort()).toEqual([201, 503]);
-    expect(outcomes.filter((outcome) => outcome.status === 503).every((outcome) => outcome.type === '/problems/service-unavailable')).toBe(true);
+    expect(
+      outcomes
+        .filter((outcome) => outcome.status === 503)
+        .every((outcome) => outcome.type === '/problems/service-unavailable'),
+    ).toBe(true);
     expect(Math.max(...outcomes.map((outcome) => outcome.ms))).toBeLessThan(REQUEST_TIMEOUT_MS);
     expect(readiness.every((status) => status === 503)).toBe(true);
     expect(recoveryMs).toBeLessThan(5_000);
     expect(outcomes.at(-1)?.status).toBe(201);
 
-    const acknowledged = outcomes.flatMap((outcome) => (outcome.id === undefined ? [] : [outcome.id]));
+    const acknowledged = outcomes.flatMap((outcome) =>
+      outcome.id === undefined ? [] : [outcome.id],
+    );
     const client = new pg.Client({ connectionString: server.adminUrl });
     await client.connect();
     try {
-      const { rows } = await client.query<{ id: string }>('select id from projects where id = any($1::uuid[])', [acknowledged]);
+      const { rows } = await client.query<{ id: string }>(
+        'select id from projects where id = any($1::uuid[])',
+        [acknowledged],
+      );
       expect(rows).toHaveLength(acknowledged.length);
-      const events = await client.query<{ id: string }>("select id from events where type = 'PROJECT_CREATED' order by id");
+      const events = await client.query<{ id: string }>(
+        "select id from events where type = 'PROJECT_CREATED' order by id",
+      );
       expect(events.rows).toHaveLength(acknowledged.length);
       const ids = events.rows.map((row) => Number(row.id));
       expect(ids).toEqual(Array.from({ length: ids.length }, (_, index) => ids[0]! + index));

@@ -9,7 +9,11 @@ import { openDatabase } from '../../src/store/database.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { testEngine } from '../support/app.js';
 
-async function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+async function query<T extends pg.QueryResultRow>(
+  url: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -53,7 +57,8 @@ describe('test harness', () => {
   });
 
   it('copies the migrated template by default, and migrates an empty database on open', async () => {
-    const tables = "select count(*)::int as n from information_schema.tables where table_schema = 'public' and table_name in ('projects', 'agents', 'events')";
+    const tables =
+      "select count(*)::int as n from information_schema.tables where table_schema = 'public' and table_name in ('projects', 'agents', 'events')";
     expect((await query<{ n: number }>(db.url, tables))[0]?.n).toBe(3);
     const empty = await createTestDatabase({ migrated: false });
     try {
@@ -73,7 +78,11 @@ describe('test harness', () => {
     await lingering.connect();
     await extra.drop();
     await extra.drop(); // idempotent
-    const rows = await query(inject('postgresAdminUrl'), 'select 1 from pg_database where datname = $1', [extra.name]);
+    const rows = await query(
+      inject('postgresAdminUrl'),
+      'select 1 from pg_database where datname = $1',
+      [extra.name],
+    );
     expect(rows).toHaveLength(0);
     await lingering.end().catch(() => {});
   });

@@ -34,25 +34,35 @@ describe.concurrent('crash handling', () => {
     const reconnected = await back;
     expect(reconnected.pid).toBe(memory.serverPid());
     expect(reconnected.pid).not.toBe(firstPid);
-    expect((await memory.search('before', { limit: 10, project_id: 'p' })).map((hit) => hit.key)).toEqual(['before-2', 'before-1']);
+    expect(
+      (await memory.search('before', { limit: 10, project_id: 'p' })).map((hit) => hit.key),
+    ).toEqual(['before-2', 'before-1']);
     await memory.store(record('after'));
     expect(await memory.get('after')).toEqual(record('after'));
   });
 
   it('fails a call that is in flight when the server dies', async ({ mcp }) => {
     const memory = await mcp.connect({
-      connection: stdio(HANGING_SERVER, { MEMORY_FILE_PATH: await mcp.memoryFile(), STALL_ALL_TOOL_CALLS: '1' }),
+      connection: stdio(HANGING_SERVER, {
+        MEMORY_FILE_PATH: await mcp.memoryFile(),
+        STALL_ALL_TOOL_CALLS: '1',
+      }),
     });
     const pending = memory.get('anything');
     await new Promise((resolve) => setTimeout(resolve, 100));
     process.kill(memory.serverPid() as number, 'SIGKILL');
-    const error = await pending.then(() => undefined, (reason: unknown) => reason);
+    const error = await pending.then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
     expect(error).toBeInstanceOf(McpMemoryUnavailableError);
     expect((error as Error).message).toBe('MCP memory server connection lost during "open_nodes"');
     expect(String((error as Error).cause)).toMatch(/Connection closed/);
   });
 
-  it('keeps retrying with backoff while respawning fails; a throwing listener is only logged', async ({ mcp }) => {
+  it('keeps retrying with backoff while respawning fails; a throwing listener is only logged', async ({
+    mcp,
+  }) => {
     const memoryFilePath = await mcp.memoryFile();
     const logger = recordingLogger();
     let failuresLeft = 0;
@@ -76,7 +86,9 @@ describe.concurrent('crash handling', () => {
     process.kill(memory.serverPid() as number, 'SIGKILL');
 
     expect((await back).failedAttempts).toBe(3);
-    expect(logger.messages.filter((message) => message === 'MCP memory server respawn failed')).toHaveLength(3);
+    expect(
+      logger.messages.filter((message) => message === 'MCP memory server respawn failed'),
+    ).toHaveLength(3);
     expect(logger.messages).toContain('MCP memory connection listener threw');
     expect(await memory.search('x', { limit: 1 })).toEqual([]);
   });
@@ -104,7 +116,9 @@ describe.concurrent('crash handling', () => {
 
     expect(transports).toHaveLength(2);
     expect(transportPid(transports[1] as Transport)).toBeUndefined();
-    expect(connected.mock.calls.map(([change]) => (change as ConnectionChange).connected)).toEqual([false]);
+    expect(connected.mock.calls.map(([change]) => (change as ConnectionChange).connected)).toEqual([
+      false,
+    ]);
   });
 
   it('close() during backoff stops respawning and leaves no process', async ({ mcp }) => {

@@ -3,7 +3,12 @@
  * fake servers, so the check runs through the real handshake), a stalling proxy (timeouts and
  * AbortSignal), a missing command, and the Streamable HTTP transport.
  */
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -19,7 +24,10 @@ import {
   type MemoryLogger,
 } from '../../src/memory/mcp-client.js';
 import { McpConnection } from '../../src/memory/mcp-connection.js';
-import { createDefaultTransport, type McpConnectionOptions } from '../../src/memory/mcp-transport.js';
+import {
+  createDefaultTransport,
+  type McpConnectionOptions,
+} from '../../src/memory/mcp-transport.js';
 import {
   FAKE_SERVER,
   HANGING_SERVER,
@@ -37,16 +45,25 @@ import {
 
 describe.concurrent('servers the client cannot use', () => {
   it('names every missing tool when the server has none', async () => {
-    const connecting = McpMemoryClient.connect({ connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'no-tools' }) });
-    const error = await connecting.then(() => undefined, (reason: unknown) => reason);
+    const connecting = McpMemoryClient.connect({
+      connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'no-tools' }),
+    });
+    const error = await connecting.then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
 
     expect(error).toBeInstanceOf(McpMemoryMissingToolsError);
     expect((error as McpMemoryMissingToolsError).missingTools).toHaveLength(7);
-    expect((error as Error).message).toMatch(/missing required tools: create_entities, .*read_graph \(server offers: none\)/);
+    expect((error as Error).message).toMatch(
+      /missing required tools: create_entities, .*read_graph \(server offers: none\)/,
+    );
   });
 
   it('names only the missing tools when some are present', async () => {
-    const connecting = McpMemoryClient.connect({ connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'some-tools' }) });
+    const connecting = McpMemoryClient.connect({
+      connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'some-tools' }),
+    });
 
     await expect(connecting).rejects.toThrow(
       'missing required tools: create_entities, add_observations, delete_entities, delete_observations, read_graph (server offers: search_nodes, open_nodes)',
@@ -54,54 +71,84 @@ describe.concurrent('servers the client cannot use', () => {
   });
 
   it('throws isError tool results (fake server with failing writes)', async ({ mcp }) => {
-    const memory = await mcp.connect({ connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'failing-tools' }) });
+    const memory = await mcp.connect({
+      connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'failing-tools' }),
+    });
 
-    const error = await memory.store(record('k')).then(() => undefined, (reason: unknown) => reason);
+    const error = await memory.store(record('k')).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
     expect(error).toBeInstanceOf(McpMemoryToolError);
-    expect(error).toMatchObject({ toolName: 'create_entities', serverMessage: expect.stringContaining('ENOSPC') });
+    expect(error).toMatchObject({
+      toolName: 'create_entities',
+      serverMessage: expect.stringContaining('ENOSPC'),
+    });
     expect(await memory.search('k', { limit: 5 })).toEqual([]);
   });
 
-  it('copes with unusual but valid answers: text-only JSON, skipped creates, non-JSON text', async ({ mcp }) => {
-    const memory = await mcp.connect({ connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'quirky-tools' }) });
+  it('copes with unusual but valid answers: text-only JSON, skipped creates, non-JSON text', async ({
+    mcp,
+  }) => {
+    const memory = await mcp.connect({
+      connection: stdio(FAKE_SERVER, { FAKE_MCP_MODE: 'quirky-tools' }),
+    });
 
     expect(await memory.get('k')).toBeNull(); // entity list parsed from the text content
     await expect(memory.store(record('k'))).rejects.toThrow('create_entities skipped "k"');
     await expect(memory.search('k', { limit: 1 })).rejects.toBeInstanceOf(McpMemoryProtocolError);
-    await expect(memory.search('"k"', { limit: 1 })).rejects.toThrow('"read_graph" failed: tool returned isError without a message');
+    await expect(memory.search('"k"', { limit: 1 })).rejects.toThrow(
+      '"read_graph" failed: tool returned isError without a message',
+    );
   });
 
   it('throws isError tool results of the real server-memory', async ({ mcp }) => {
-    const connection = await McpConnection.open({ connection: serverMemoryConnection(await mcp.memoryFile()), requiredTools: [] });
+    const connection = await McpConnection.open({
+      connection: serverMemoryConnection(await mcp.memoryFile()),
+      requiredTools: [],
+    });
     mcp.defer(() => connection.close());
 
     const observations = [{ entityName: 'ghost', contents: ['boo'] }];
     await expect(connection.callTool('add_observations', { observations })).rejects.toThrow(
       'MCP memory tool "add_observations" failed: Entity with name ghost not found',
     );
-    await expect(connection.callTool('no_such_tool', {})).rejects.toBeInstanceOf(McpMemoryToolError);
+    await expect(connection.callTool('no_such_tool', {})).rejects.toBeInstanceOf(
+      McpMemoryToolError,
+    );
   });
 
   it('fails clearly when the server command does not exist', async () => {
-    const connection: McpConnectionOptions = { kind: 'stdio', command: '/nonexistent/mcp-server', args: [] };
+    const connection: McpConnectionOptions = {
+      kind: 'stdio',
+      command: '/nonexistent/mcp-server',
+      args: [],
+    };
     await expect(McpMemoryClient.connect({ connection })).rejects.toThrow(/ENOENT/);
     await expect(McpMemoryClient.connect({})).rejects.toThrow(/memoryFilePath/);
   });
 });
 
 describe.concurrent('stalled server and AbortSignal', () => {
-  async function connectHanging(mcp: McpTestScope, logger?: MemoryLogger): Promise<McpMemoryClient> {
+  async function connectHanging(
+    mcp: McpTestScope,
+    logger?: MemoryLogger,
+  ): Promise<McpMemoryClient> {
     const connection = stdio(HANGING_SERVER, { MEMORY_FILE_PATH: await mcp.memoryFile() });
     return mcp.connect({ connection, ...(logger ? { logger } : {}) });
   }
 
-  it('rejects an aborted call promptly, cancels it on the server, and stays usable', async ({ mcp }) => {
+  it('rejects an aborted call promptly, cancels it on the server, and stays usable', async ({
+    mcp,
+  }) => {
     const logger = recordingLogger();
     const memory = await connectHanging(mcp, logger);
     await memory.store(record('usable'));
     const pid = memory.serverPid();
 
-    const stalled = await timed(() => memory.search('__stall__', { limit: 5 }, AbortSignal.timeout(300)));
+    const stalled = await timed(() =>
+      memory.search('__stall__', { limit: 5 }, AbortSignal.timeout(300)),
+    );
     expect(rejection(stalled)).toMatchObject({ name: 'TimeoutError' });
     expect(stalled.ms).toBeGreaterThanOrEqual(290);
     expect(stalled.ms).toBeLessThan(800);
@@ -109,10 +156,14 @@ describe.concurrent('stalled server and AbortSignal', () => {
     expect(memory.isConnected()).toBe(true);
     expect(memory.serverPid()).toBe(pid);
     expect(await memory.get('usable')).toEqual(record('usable'));
-    await waitUntil(() => logger.messages.some((message) => message.includes('hanging-mcp-server: cancelled request')));
+    await waitUntil(() =>
+      logger.messages.some((message) => message.includes('hanging-mcp-server: cancelled request')),
+    );
   });
 
-  it('an aborted write releases the write queue; a queued write honours its own signal', async ({ mcp }) => {
+  it('an aborted write releases the write queue; a queued write honours its own signal', async ({
+    mcp,
+  }) => {
     const memory = await connectHanging(mcp);
     const head = memory.store(record('__stall__'), AbortSignal.timeout(1_000));
     const queued = await timed(() => memory.store(record('queued'), AbortSignal.timeout(200)));
@@ -135,7 +186,10 @@ describe.concurrent('stalled server and AbortSignal', () => {
 
   it('applies requestTimeoutMs when the caller passes no signal', async ({ mcp }) => {
     const memory = await mcp.connect({
-      connection: stdio(HANGING_SERVER, { MEMORY_FILE_PATH: await mcp.memoryFile(), STALL_ALL_TOOL_CALLS: '1' }),
+      connection: stdio(HANGING_SERVER, {
+        MEMORY_FILE_PATH: await mcp.memoryFile(),
+        STALL_ALL_TOOL_CALLS: '1',
+      }),
       requestTimeoutMs: 200,
     });
     await expect(memory.get('x')).rejects.toThrow(/Request timed out/);
@@ -145,8 +199,14 @@ describe.concurrent('stalled server and AbortSignal', () => {
   it('fails to connect within connectTimeoutMs when the server never answers, and kills it', async () => {
     const logger = recordingLogger();
     const script = "console.error('pid=' + process.pid); setInterval(() => {}, 1000)";
-    const silent: McpConnectionOptions = { kind: 'stdio', command: process.execPath, args: ['-e', script] };
-    const attempt = await timed(() => McpMemoryClient.connect({ connection: silent, connectTimeoutMs: 300, logger }));
+    const silent: McpConnectionOptions = {
+      kind: 'stdio',
+      command: process.execPath,
+      args: ['-e', script],
+    };
+    const attempt = await timed(() =>
+      McpMemoryClient.connect({ connection: silent, connectTimeoutMs: 300, logger }),
+    );
     expect(String(rejection(attempt))).toMatch(/Request timed out/);
     expect(attempt.ms).toBeLessThan(1_000);
 
@@ -158,10 +218,17 @@ describe.concurrent('stalled server and AbortSignal', () => {
 
 describe.concurrent('HTTP transport', () => {
   /** Streamable HTTP front for a real server-memory, forwarding tools/list and tools/call; stopped by the test's end at the latest. */
-  async function startHttpBridge(mcp: McpTestScope, port = 0): Promise<{ url: string; stop(): Promise<void> }> {
+  async function startHttpBridge(
+    mcp: McpTestScope,
+    port = 0,
+  ): Promise<{ url: string; stop(): Promise<void> }> {
     const backend = new Client({ name: 'bridge', version: '0' });
-    await backend.connect(await createDefaultTransport(serverMemoryConnection(await mcp.memoryFile())));
-    const http = createServer((request, response) => void handleBridgeRequest(backend, request, response));
+    await backend.connect(
+      await createDefaultTransport(serverMemoryConnection(await mcp.memoryFile())),
+    );
+    const http = createServer(
+      (request, response) => void handleBridgeRequest(backend, request, response),
+    );
     await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
     const address = http.address() as { port: number };
     let stopped: Promise<void> | undefined;
@@ -170,7 +237,11 @@ describe.concurrent('HTTP transport', () => {
     return { url: `http://127.0.0.1:${address.port}/mcp`, stop };
   }
 
-  async function handleBridgeRequest(backend: Client, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  async function handleBridgeRequest(
+    backend: Client,
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): Promise<void> {
     const server = new Server({ name: 'bridge', version: '0' }, { capabilities: { tools: {} } });
     server.setRequestHandler(ListToolsRequestSchema, () => backend.listTools());
     server.setRequestHandler(CallToolRequestSchema, (call) => backend.callTool(call.params));
@@ -185,11 +256,18 @@ describe.concurrent('HTTP transport', () => {
     return new Promise((resolve) => http.close(() => resolve()));
   }
 
-  it('round-trips over Streamable HTTP and reconnects after the endpoint restarts', async ({ mcp }) => {
+  it('round-trips over Streamable HTTP and reconnects after the endpoint restarts', async ({
+    mcp,
+  }) => {
     const bridge = await startHttpBridge(mcp);
-    const memory = await mcp.connect({ connection: { kind: 'http', url: bridge.url }, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+    const memory = await mcp.connect({
+      connection: { kind: 'http', url: bridge.url },
+      reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
+    });
     await memory.store(record('over-http', { tags: ['net'] }));
-    expect(await memory.search('net', { limit: 5 })).toEqual([record('over-http', { tags: ['net'] })]);
+    expect(await memory.search('net', { limit: 5 })).toEqual([
+      record('over-http', { tags: ['net'] }),
+    ]);
     expect(memory.serverPid()).toBeUndefined();
 
     await bridge.stop();

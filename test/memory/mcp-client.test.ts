@@ -16,9 +16,23 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { describe, expect } from 'vitest';
 import { serverMemoryConnection } from '../../src/memory/mcp-client.js';
-import { McpConnection, isConnectionLoss, linkAbortSignal, reconnectDelay } from '../../src/memory/mcp-connection.js';
-import { decodeObservation, encodeRecord, entityToRecord, isServerSearchable } from '../../src/memory/mcp-records.js';
-import { buildStdioEnvironment, describeConnection, resolveServerMemoryBin } from '../../src/memory/mcp-transport.js';
+import {
+  McpConnection,
+  isConnectionLoss,
+  linkAbortSignal,
+  reconnectDelay,
+} from '../../src/memory/mcp-connection.js';
+import {
+  decodeObservation,
+  encodeRecord,
+  entityToRecord,
+  isServerSearchable,
+} from '../../src/memory/mcp-records.js';
+import {
+  buildStdioEnvironment,
+  describeConnection,
+  resolveServerMemoryBin,
+} from '../../src/memory/mcp-transport.js';
 import { sharedSchemaValidators } from '../../src/memory/mcp-schema-validators.js';
 import { SerialWriteQueue } from '../../src/memory/mcp-write-queue.js';
 import { it, record, recordingLogger, waitUntil } from '../support/mcp-client.js';
@@ -26,7 +40,11 @@ import { it, record, recordingLogger, waitUntil } from '../support/mcp-client.js
 describe.concurrent('McpMemoryClient with the real server-memory', () => {
   it('round-trips store, get and search (with a real pino logger)', async ({ mcp }) => {
     const memory = await mcp.connect({ logger: pino({ level: 'silent' }) });
-    const alpha = record('alpha', { content: 'Deploy uses blue/green', tags: ['deploy', 'ops'], agent_id: 'agent-1' });
+    const alpha = record('alpha', {
+      content: 'Deploy uses blue/green',
+      tags: ['deploy', 'ops'],
+      agent_id: 'agent-1',
+    });
     const beta = record('beta', { content: 'Tests run in CI', tags: ['ci'], project_id: 'p1' });
     await memory.store(alpha);
     await memory.store(beta);
@@ -51,7 +69,12 @@ describe.concurrent('McpMemoryClient with the real server-memory', () => {
     expect(await memory.search('k', { limit: 10 })).toEqual([latest]);
     const lines = (await readFile(memoryFilePath, 'utf8')).split('\n');
     expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0] ?? '')).toEqual({ type: 'entity', name: 'k', entityType: 'memory', observations: [encodeRecord(latest)] });
+    expect(JSON.parse(lines[0] ?? '')).toEqual({
+      type: 'entity',
+      name: 'k',
+      entityType: 'memory',
+      observations: [encodeRecord(latest)],
+    });
   });
 
   it('filters search by project_id (undefined = all, null = unscoped only)', async ({ mcp }) => {
@@ -97,23 +120,34 @@ describe.concurrent('McpMemoryClient with the real server-memory', () => {
     const memory = await mcp.connect();
     const keys = Array.from({ length: 25 }, (_, index) => `parallel-${index}`);
     await Promise.all(keys.map((key) => memory.store(record(key))));
-    await Promise.all([memory.store(record('parallel-0', { content: 'v2' })), memory.store(record('parallel-0', { content: 'v3' }))]);
+    await Promise.all([
+      memory.store(record('parallel-0', { content: 'v2' })),
+      memory.store(record('parallel-0', { content: 'v3' })),
+    ]);
 
     expect(await memory.search('parallel-', { limit: 100 })).toHaveLength(25);
     expect((await memory.get('parallel-0'))?.content).toBe('v3');
   });
 
-  it('creates the memory file directory and forwards server stderr to the logger', async ({ mcp }) => {
+  it('creates the memory file directory and forwards server stderr to the logger', async ({
+    mcp,
+  }) => {
     const nested = path.join(path.dirname(await mcp.memoryFile()), 'a', 'b', 'memory.jsonl');
     const logger = recordingLogger();
     const memory = await mcp.connect({ memoryFilePath: nested, logger });
     await memory.store(record('deep'));
 
     expect(await readFile(nested, 'utf8')).toContain('"deep"');
-    await waitUntil(() => logger.messages.some((message) => message.includes('Knowledge Graph MCP Server running on stdio')));
+    await waitUntil(() =>
+      logger.messages.some((message) =>
+        message.includes('Knowledge Graph MCP Server running on stdio'),
+      ),
+    );
   });
 
-  it('compiles the tools\' output schemas on the first connect only, not again on the next', async ({ mcp }) => {
+  it("compiles the tools' output schemas on the first connect only, not again on the next", async ({
+    mcp,
+  }) => {
     await mcp.connect();
     const compiled = sharedSchemaValidators.size;
     expect(compiled).toBeGreaterThan(0);
@@ -124,33 +158,57 @@ describe.concurrent('McpMemoryClient with the real server-memory', () => {
   it('replaces a foreign entity that uses the same name', async ({ mcp }) => {
     const memoryFilePath = await mcp.memoryFile();
     const memory = await mcp.connect({ memoryFilePath });
-    const raw = await McpConnection.open({ connection: serverMemoryConnection(memoryFilePath), requiredTools: [] });
+    const raw = await McpConnection.open({
+      connection: serverMemoryConnection(memoryFilePath),
+      requiredTools: [],
+    });
     mcp.defer(() => raw.close());
-    await raw.callTool('create_entities', { entities: [{ name: 'shared', entityType: 'person', observations: ['likes tea'] }] });
+    await raw.callTool('create_entities', {
+      entities: [{ name: 'shared', entityType: 'person', observations: ['likes tea'] }],
+    });
     expect(await memory.get('shared')).toBeNull();
 
     await memory.store(record('shared'));
     expect(await memory.get('shared')).toEqual(record('shared'));
   });
 
-  it('stores a batch of new, changed, repeated and foreign-named entries in one round', async ({ mcp }) => {
+  it('stores a batch of new, changed, repeated and foreign-named entries in one round', async ({
+    mcp,
+  }) => {
     const memoryFilePath = await mcp.memoryFile();
     const memory = await mcp.connect({ memoryFilePath });
-    const raw = await McpConnection.open({ connection: serverMemoryConnection(memoryFilePath), requiredTools: [] });
+    const raw = await McpConnection.open({
+      connection: serverMemoryConnection(memoryFilePath),
+      requiredTools: [],
+    });
     mcp.defer(() => raw.close());
-    await raw.callTool('create_entities', { entities: [{ name: 'foreign', entityType: 'person', observations: ['x'] }] });
+    await raw.callTool('create_entities', {
+      entities: [{ name: 'foreign', entityType: 'person', observations: ['x'] }],
+    });
     await memory.store(record('changed', { content: 'before' }));
 
     const batch = [
-      record('new', { content: 'n1' }), record('changed', { content: 'after' }), record('foreign', { content: 'mine' }),
-      record('new', { content: 'n2' }), record('same', { project_id: 'p1' }), record('same', { project_id: 'p2' }),
+      record('new', { content: 'n1' }),
+      record('changed', { content: 'after' }),
+      record('foreign', { content: 'mine' }),
+      record('new', { content: 'n2' }),
+      record('same', { project_id: 'p1' }),
+      record('same', { project_id: 'p2' }),
     ];
     await memory.storeMany(batch);
     await memory.storeMany(batch);
 
     const stored = await memory.search('', { limit: 100 });
-    const summary = stored.map((entry) => `${entry.project_id ?? '-'}/${entry.key}=${entry.content}`).sort();
-    expect(summary).toEqual(['-/changed=after', '-/foreign=mine', '-/new=n2', 'p1/same=content of same', 'p2/same=content of same']);
+    const summary = stored
+      .map((entry) => `${entry.project_id ?? '-'}/${entry.key}=${entry.content}`)
+      .sort();
+    expect(summary).toEqual([
+      '-/changed=after',
+      '-/foreign=mine',
+      '-/new=n2',
+      'p1/same=content of same',
+      'p2/same=content of same',
+    ]);
     const lines = (await readFile(memoryFilePath, 'utf8')).trim().split('\n');
     expect(lines.map((line) => JSON.parse(line).observations.length)).toEqual([1, 1, 1, 1, 1]);
   });
@@ -160,7 +218,9 @@ describe('building blocks', () => {
   it('doubles the reconnect delay from 100 ms up to 5 s with ±20 % jitter', () => {
     const policy = { initialDelayMs: 100, maxDelayMs: 5_000, jitterRatio: 0.2 };
     const middle = (attempt: number): number => reconnectDelay(attempt, policy, () => 0.5);
-    expect([0, 1, 2, 3, 4, 5, 6, 10].map(middle)).toEqual([100, 200, 400, 800, 1_600, 3_200, 5_000, 5_000]);
+    expect([0, 1, 2, 3, 4, 5, 6, 10].map(middle)).toEqual([
+      100, 200, 400, 800, 1_600, 3_200, 5_000, 5_000,
+    ]);
     expect(reconnectDelay(0, policy, () => 0)).toBe(80);
     expect(reconnectDelay(0, policy, () => 1)).toBe(120);
     expect(reconnectDelay(20, policy, () => 1)).toBe(5_000);
@@ -169,9 +229,19 @@ describe('building blocks', () => {
   it('decodes only well-formed records and prefers the last one', () => {
     const older = encodeRecord(record('k', { content: 'old' }));
     const newer = encodeRecord(record('k', { content: 'new' }));
-    expect(entityToRecord({ name: 'k', entityType: 'memory', observations: [older, 'free text', newer, '{"v":2}'] })?.content).toBe('new');
-    expect(entityToRecord({ name: 'k', entityType: 'memory', observations: ['free text'] })).toBeUndefined();
-    expect(entityToRecord({ name: 'k', entityType: 'person', observations: [newer] })).toBeUndefined();
+    expect(
+      entityToRecord({
+        name: 'k',
+        entityType: 'memory',
+        observations: [older, 'free text', newer, '{"v":2}'],
+      })?.content,
+    ).toBe('new');
+    expect(
+      entityToRecord({ name: 'k', entityType: 'memory', observations: ['free text'] }),
+    ).toBeUndefined();
+    expect(
+      entityToRecord({ name: 'k', entityType: 'person', observations: [newer] }),
+    ).toBeUndefined();
     expect(decodeObservation('k', '{"v":1,"content":1}')).toBeUndefined();
     expect(isServerSearchable('plain text')).toBe(true);
     expect(isServerSearchable('a "quote"')).toBe(false);
@@ -182,15 +252,21 @@ describe('building blocks', () => {
     expect(env.PATH).toBe(process.env.PATH);
     expect(env.MEMORY_FILE_PATH).toBe(path.resolve('data/mcp-memory.jsonl'));
     expect(resolveServerMemoryBin()).toMatch(/server-memory[/\\]dist[/\\]index\.js$/);
-    expect(describeConnection(serverMemoryConnection('x.jsonl'))).toBe(`stdio ${path.basename(process.execPath)} index.js`);
+    expect(describeConnection(serverMemoryConnection('x.jsonl'))).toBe(
+      `stdio ${path.basename(process.execPath)} index.js`,
+    );
     expect(describeConnection({ kind: 'http', url: 'http://h/mcp' })).toBe('http http://h/mcp');
   });
 
   it('classifies connection-loss errors', () => {
     expect(isConnectionLoss(new Error('Not connected'))).toBe(true);
     expect(isConnectionLoss(new TypeError('fetch failed'))).toBe(true);
-    expect(isConnectionLoss(new McpError(ErrorCode.ConnectionClosed, 'Connection closed'))).toBe(true);
-    expect(isConnectionLoss(new McpError(ErrorCode.RequestTimeout, 'Request timed out'))).toBe(false);
+    expect(isConnectionLoss(new McpError(ErrorCode.ConnectionClosed, 'Connection closed'))).toBe(
+      true,
+    );
+    expect(isConnectionLoss(new McpError(ErrorCode.RequestTimeout, 'Request timed out'))).toBe(
+      false,
+    );
     expect(isConnectionLoss(new StreamableHTTPError(404, 'Session not found'))).toBe(true);
     expect(isConnectionLoss(new StreamableHTTPError(500, 'Internal error'))).toBe(false);
     expect(isConnectionLoss(new Error('boom'))).toBe(false);

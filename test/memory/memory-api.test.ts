@@ -2,7 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseReplayQueue, MemoryRepository } from '../../src/memory/memory-repository.js';
 import { type TestApp, createTestApp, testEngine } from '../support/app.js';
-import { buildMemoryApp, memoryApi, readGraphDirectly, temporaryMemoryFile } from '../support/memory.js';
+import {
+  buildMemoryApp,
+  memoryApi,
+  readGraphDirectly,
+  temporaryMemoryFile,
+} from '../support/memory.js';
 import { errorPaths, expectProblem } from '../support/problems.js';
 
 /** MEMORY_MCP=off (the test default): every write is kept locally and queued, every search answered from storage. */
@@ -20,7 +25,11 @@ beforeEach(async () => {
 });
 
 async function createProject(name: string): Promise<string> {
-  const response = await t.app.inject({ method: 'POST', url: '/api/v1/projects', payload: { name } });
+  const response = await t.app.inject({
+    method: 'POST',
+    url: '/api/v1/projects',
+    payload: { name },
+  });
   expect(response.statusCode, response.body).toBe(201);
   return response.json().id;
 }
@@ -33,13 +42,23 @@ async function stored(payload: object) {
 
 describe('POST /api/v1/memory and GET /api/v1/memory/{key}', () => {
   it('stores an entry locally, queues it for the MCP server and reads it back', async () => {
-    const response = await stored({ key: 'deploy', content: 'Deploy uses blue/green', tags: ['ops', 'ci'], project_id: projectId });
+    const response = await stored({
+      key: 'deploy',
+      content: 'Deploy uses blue/green',
+      tags: ['ops', 'ci'],
+      project_id: projectId,
+    });
     expect(response.json()).toEqual({ key: 'deploy', project_id: projectId, stored_in: 'queued' });
     expect(response.headers.location).toBe(`/api/v1/memory/deploy?project_id=${projectId}`);
     const entry = (await api.get('deploy', projectId)).json();
     expect(entry).toEqual({
-      key: 'deploy', content: 'Deploy uses blue/green', tags: ['ops', 'ci'], project_id: projectId, agent_id: null,
-      created_at: expect.any(String), updated_at: entry.created_at,
+      key: 'deploy',
+      content: 'Deploy uses blue/green',
+      tags: ['ops', 'ci'],
+      project_id: projectId,
+      agent_id: null,
+      created_at: expect.any(String),
+      updated_at: entry.created_at,
     });
     expect((await api.circuit()).queued_writes).toBe(1);
   });
@@ -53,7 +72,13 @@ describe('POST /api/v1/memory and GET /api/v1/memory/{key}', () => {
     expect(Date.parse(second.updated_at)).toBeGreaterThan(Date.parse(first.updated_at));
     const queue = new MemoryRepository();
     const [head] = await queue.oldest(t.database.db, [], 1);
-    expect(head?.record).toEqual({ key: 'k', content: 'first', tags: ['a'], project_id: null, agent_id: null });
+    expect(head?.record).toEqual({
+      key: 'k',
+      content: 'first',
+      tags: ['a'],
+      project_id: null,
+      agent_id: null,
+    });
     expect(await queue.queuedCount(t.database.db)).toBe(2);
   });
 
@@ -66,15 +91,33 @@ describe('POST /api/v1/memory and GET /api/v1/memory/{key}', () => {
   });
 
   it('answers 404 for an unknown key, 422 for a key over 255 characters and 414 beyond the router limit', async () => {
-    expect(expectProblem(await api.get('missing'), 404).detail).toBe('Memory entry missing not found');
+    expect(expectProblem(await api.get('missing'), 404).detail).toBe(
+      'Memory entry missing not found',
+    );
     expect(errorPaths(await api.get('k'.repeat(256)))).toEqual(['/key']);
     expectProblem(await api.get('k'.repeat(1025)), 414);
   });
 
   it('names every bad field in one 422, including missing and unknown ones, and stores nothing', async () => {
-    const response = await api.store({ tags: ['a', 'a'], project_id: 'nope', agent_id: 7, extra: true });
-    expect(errorPaths(response)).toEqual(['/agent_id', '/content', '/extra', '/key', '/project_id', '/tags']);
-    expect(expectProblem(response, 422).errors).toContainEqual({ path: '/key', message: 'is required', in: 'body' });
+    const response = await api.store({
+      tags: ['a', 'a'],
+      project_id: 'nope',
+      agent_id: 7,
+      extra: true,
+    });
+    expect(errorPaths(response)).toEqual([
+      '/agent_id',
+      '/content',
+      '/extra',
+      '/key',
+      '/project_id',
+      '/tags',
+    ]);
+    expect(expectProblem(response, 422).errors).toContainEqual({
+      path: '/key',
+      message: 'is required',
+      in: 'body',
+    });
     expect((await api.circuit()).queued_writes).toBe(0);
   });
 
@@ -85,13 +128,25 @@ describe('POST /api/v1/memory and GET /api/v1/memory/{key}', () => {
     ['the reserved key "circuit"', { key: 'circuit', content: 'x' }, '/key'],
     ['a NUL in the key', { key: 'a\u0000b', content: 'x' }, '/key'],
     ['empty content', { key: 'k', content: '' }, '/content'],
-    ['content over 64 KiB of UTF-8 (in fewer characters)', { key: 'k', content: 'é'.repeat(32 * 1024 + 1) }, '/content'],
+    [
+      'content over 64 KiB of UTF-8 (in fewer characters)',
+      { key: 'k', content: 'é'.repeat(32 * 1024 + 1) },
+      '/content',
+    ],
     ['an unpaired surrogate in the content', { key: 'k', content: 'a\ud800' }, '/content'],
-    ['65 tags', { key: 'k', content: 'x', tags: Array.from({ length: 65 }, (_, index) => `t${index}`) }, '/tags'],
+    [
+      '65 tags',
+      { key: 'k', content: 'x', tags: Array.from({ length: 65 }, (_, index) => `t${index}`) },
+      '/tags',
+    ],
     ['a repeated tag', { key: 'k', content: 'x', tags: ['a', 'a'] }, '/tags'],
     ['an empty tag', { key: 'k', content: 'x', tags: [''] }, '/tags/0'],
     ['a tag over 64 characters', { key: 'k', content: 'x', tags: ['t'.repeat(65)] }, '/tags/0'],
-    ['a project_id that is not a UUID', { key: 'k', content: 'x', project_id: 'p1' }, '/project_id'],
+    [
+      'a project_id that is not a UUID',
+      { key: 'k', content: 'x', project_id: 'p1' },
+      '/project_id',
+    ],
   ])('rejects %s with 422', async (_, payload, path) => {
     expect(errorPaths(await api.store(payload))).toEqual([path]);
   });
@@ -127,14 +182,21 @@ describe('GET /api/v1/memory', () => {
   });
 
   it('rejects bad filters with 422', async () => {
-    const response = await t.request({ url: '/api/v1/memory?limit=0&sort=size&project_id=x&tag=&color=red' });
+    const response = await t.request({
+      url: '/api/v1/memory?limit=0&sort=size&project_id=x&tag=&color=red',
+    });
     expect(errorPaths(response)).toEqual(['/color', '/limit', '/project_id', '/sort', '/tag']);
   });
 });
 
 describe('GET /api/v1/memory/search from storage', () => {
   beforeEach(async () => {
-    await stored({ key: 'deploy-guide', content: 'Deploy uses blue and green stacks', tags: ['ops'], project_id: projectId });
+    await stored({
+      key: 'deploy-guide',
+      content: 'Deploy uses blue and green stacks',
+      tags: ['ops'],
+      project_id: projectId,
+    });
     await stored({ key: 'ci', content: 'Tests run in CI on every push', tags: ['Pipeline'] });
     await stored({ key: 'discount', content: '100%_off is a literal code' });
   });
@@ -158,7 +220,14 @@ describe('GET /api/v1/memory/search from storage', () => {
     expect(await keys('q=green%20deploy')).toEqual(['deploy-guide']);
     const response = (await api.search('q=push')).json();
     expect(response.items).toEqual([
-      { key: 'ci', content: 'Tests run in CI on every push', tags: ['Pipeline'], project_id: null, agent_id: null, score: expect.any(Number) },
+      {
+        key: 'ci',
+        content: 'Tests run in CI on every push',
+        tags: ['Pipeline'],
+        project_id: null,
+        agent_id: null,
+        score: expect.any(Number),
+      },
     ]);
     await stored({ key: 'later', content: 'about pushing' });
     expect(await keys('q=push')).toEqual(['ci', 'later']);
@@ -172,7 +241,11 @@ describe('GET /api/v1/memory/search from storage', () => {
   it('rejects a missing or empty q, a bad limit or project_id and unknown parameters with 422', async () => {
     expect(errorPaths(await api.search(''))).toEqual(['/q']);
     expect(errorPaths(await api.search('q='))).toEqual(['/q']);
-    expect(errorPaths(await api.search('q=a&limit=0&project_id=x&color=red'))).toEqual(['/color', '/limit', '/project_id']);
+    expect(errorPaths(await api.search('q=a&limit=0&project_id=x&color=red'))).toEqual([
+      '/color',
+      '/limit',
+      '/project_id',
+    ]);
     expect(errorPaths(await api.search('q=a&limit=101'))).toEqual(['/limit']);
   });
 });
@@ -183,8 +256,17 @@ describe('the circuit with MEMORY_MCP=off', () => {
     await stored({ key: 'a', content: 'x' });
     await api.search('q=x');
     expect(await api.circuit()).toEqual({
-      state: 'CLOSED', failure_count: 0, success_count: 0, consecutive_failures: 0, last_failure_at: null, last_success_at: null,
-      opened_at: null, next_attempt_at: null, rejected_count: 0, fallback_count: 2, queued_writes: 1,
+      state: 'CLOSED',
+      failure_count: 0,
+      success_count: 0,
+      consecutive_failures: 0,
+      last_failure_at: null,
+      last_success_at: null,
+      opened_at: null,
+      next_attempt_at: null,
+      rejected_count: 0,
+      fallback_count: 2,
+      queued_writes: 1,
     });
     const reset = await api.reset();
     expect(reset.statusCode).toBe(200);
@@ -192,16 +274,34 @@ describe('the circuit with MEMORY_MCP=off', () => {
   });
 
   it('adds no memory check to readiness: nothing but the database to depend on', async () => {
-    expect((await api.ready()).json()).toEqual({ status: 'ready', checks: { database: { status: 'up' } } });
+    expect((await api.ready()).json()).toEqual({
+      status: 'ready',
+      checks: { database: { status: 'up' } },
+    });
   });
 
   it('documents the memory routes and schemas in OpenAPI', async () => {
     const document = (await t.request({ method: 'GET', url: '/openapi.json' })).json();
-    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining([
-      '/api/v1/memory', '/api/v1/memory/search', '/api/v1/memory/circuit', '/api/v1/memory/circuit/reset', '/api/v1/memory/{key}',
-    ]));
-    expect(Object.keys(document.components.schemas)).toEqual(expect.arrayContaining(['MemoryEntry', 'MemorySearchResult', 'MemoryCircuit', 'MemoryStoreResult']));
-    expect(Object.keys(document.paths['/api/v1/memory'].post.responses)).toEqual(expect.arrayContaining(['201', '413', '415', '422']));
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/v1/memory',
+        '/api/v1/memory/search',
+        '/api/v1/memory/circuit',
+        '/api/v1/memory/circuit/reset',
+        '/api/v1/memory/{key}',
+      ]),
+    );
+    expect(Object.keys(document.components.schemas)).toEqual(
+      expect.arrayContaining([
+        'MemoryEntry',
+        'MemorySearchResult',
+        'MemoryCircuit',
+        'MemoryStoreResult',
+      ]),
+    );
+    expect(Object.keys(document.paths['/api/v1/memory'].post.responses)).toEqual(
+      expect.arrayContaining(['201', '413', '415', '422']),
+    );
   });
 });
 
@@ -210,14 +310,19 @@ describe('the replay queue lock', () => {
     const first = new DatabaseReplayQueue(t.database);
     const second = new DatabaseReplayQueue(t.database);
     let release!: () => void;
-    const held = first.withLock(() => new Promise<string>((resolve) => (release = () => resolve('first'))));
+    const held = first.withLock(
+      () => new Promise<string>((resolve) => (release = () => resolve('first'))),
+    );
     await new Promise((resolve) => setTimeout(resolve, 50));
     if (testEngine() === 'postgres') {
       expect(await second.withLock(async () => 'second')).toEqual({ acquired: false });
     }
     release();
     expect(await held).toEqual({ acquired: true, value: 'first' });
-    expect(await second.withLock(async (queue) => queue.oldest([], 1))).toEqual({ acquired: true, value: [] });
+    expect(await second.withLock(async (queue) => queue.oldest([], 1))).toEqual({
+      acquired: true,
+      value: [],
+    });
   });
 });
 
@@ -235,7 +340,9 @@ describe('the replay queue rows', () => {
     await repository.recordFailure(db, [headA!.id, headB!.id], `bad\u0000${'x'.repeat(2_000)}`);
     expect((await repository.oldest(db, [], 3)).map((row) => row.attempts)).toEqual([1, 1, 0]);
     await repository.acknowledge(db, [headA!.id]);
-    expect(await repository.stillQueued(t.database.db, [headA!.id, headB!.id])).toEqual(new Set([headB!.id]));
+    expect(await repository.stillQueued(t.database.db, [headA!.id, headB!.id])).toEqual(
+      new Set([headB!.id]),
+    );
     expect(await repository.stillQueued(t.database.db, [])).toEqual(new Set());
   });
 });
@@ -258,22 +365,52 @@ describe('with the real MCP server', () => {
   });
 
   it('delivers a write before answering, searches the server, and reports a connected, CLOSED memory', async () => {
-    const response = await liveApi.store({ key: 'live', content: 'Delivered to server-memory', tags: ['mcp'] });
+    const response = await liveApi.store({
+      key: 'live',
+      content: 'Delivered to server-memory',
+      tags: ['mcp'],
+    });
     expect(response.json()).toEqual({ key: 'live', project_id: null, stored_in: 'mcp' });
     expect((await liveApi.search('q=server-memory')).json()).toEqual({
-      items: [{ key: 'live', content: 'Delivered to server-memory', tags: ['mcp'], project_id: null, agent_id: null }],
+      items: [
+        {
+          key: 'live',
+          content: 'Delivered to server-memory',
+          tags: ['mcp'],
+          project_id: null,
+          agent_id: null,
+        },
+      ],
       source: 'mcp',
     });
     expect((await liveApi.get('live')).json().content).toBe('Delivered to server-memory');
-    expect(await liveApi.circuit()).toMatchObject({ state: 'CLOSED', queued_writes: 0, fallback_count: 0, success_count: 2 });
-    expect((await liveApi.ready()).json().checks.memory).toEqual({ status: 'up', circuit: 'CLOSED', mcp: 'connected' });
+    expect(await liveApi.circuit()).toMatchObject({
+      state: 'CLOSED',
+      queued_writes: 0,
+      fallback_count: 0,
+      success_count: 2,
+    });
+    expect((await liveApi.ready()).json().checks.memory).toEqual({
+      status: 'up',
+      circuit: 'CLOSED',
+      mcp: 'connected',
+    });
     const onServer = await readGraphDirectly(graph.path, (server) => server.get('live'));
     expect(onServer?.tags).toEqual(['mcp']);
   });
 
   it('finds a write that has not reached the server yet in an answer from the server', async () => {
-    expect((await liveApi.store({ key: 'delivered', content: 'pending and delivered' })).json().stored_in).toBe('mcp');
-    const pending = { key: 'pending', content: 'pending, still queued', tags: [], project_id: null, agent_id: null };
+    expect(
+      (await liveApi.store({ key: 'delivered', content: 'pending and delivered' })).json()
+        .stored_in,
+    ).toBe('mcp');
+    const pending = {
+      key: 'pending',
+      content: 'pending, still queued',
+      tags: [],
+      project_id: null,
+      agent_id: null,
+    };
     const repository = new MemoryRepository();
     await t.database.transaction(async (tx) => {
       await repository.save(tx, pending);
@@ -286,14 +423,29 @@ describe('with the real MCP server', () => {
 
   it('keeps the same key of two projects apart, on the server too', async () => {
     const other = await createProject('other');
-    for (const [project, content] of [[projectId, 'first'], [other, 'second']] as const) {
-      expect((await liveApi.store({ key: 'shared', content, project_id: project })).json().stored_in).toBe('mcp');
+    for (const [project, content] of [
+      [projectId, 'first'],
+      [other, 'second'],
+    ] as const) {
+      expect(
+        (await liveApi.store({ key: 'shared', content, project_id: project })).json().stored_in,
+      ).toBe('mcp');
     }
     const found = (await liveApi.search('q=shared')).json();
     expect(found.source).toBe('mcp');
-    const pairs = found.items.map((item: { project_id: string; content: string }) => [item.project_id, item.content]);
-    expect(pairs.sort()).toEqual([[projectId, 'first'], [other, 'second']].sort());
-    const onServer = await readGraphDirectly(graph.path, (server) => server.get(`@${other}/shared`));
+    const pairs = found.items.map((item: { project_id: string; content: string }) => [
+      item.project_id,
+      item.content,
+    ]);
+    expect(pairs.sort()).toEqual(
+      [
+        [projectId, 'first'],
+        [other, 'second'],
+      ].sort(),
+    );
+    const onServer = await readGraphDirectly(graph.path, (server) =>
+      server.get(`@${other}/shared`),
+    );
     expect(onServer).toMatchObject({ key: 'shared', project_id: other, content: 'second' });
   });
 });

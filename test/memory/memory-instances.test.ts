@@ -10,7 +10,14 @@ import type { DatabaseHandle } from '../../src/store/database.js';
 import { MAX_DELIVERY_BATCH } from '../../src/memory/replay-worker.js';
 import { MemoryRepository } from '../../src/memory/memory-repository.js';
 import { openTestDatabase } from '../support/app.js';
-import { SERVER_MEMORY_COMMAND, buildMemoryApp, memoryApi, readGraphDirectly, temporaryMemoryFile, waitFor } from '../support/memory.js';
+import {
+  SERVER_MEMORY_COMMAND,
+  buildMemoryApp,
+  memoryApi,
+  readGraphDirectly,
+  temporaryMemoryFile,
+  waitFor,
+} from '../support/memory.js';
 
 let database: DatabaseHandle;
 let drop: () => Promise<void>;
@@ -34,19 +41,46 @@ describe('several instances on one database', () => {
     const repository = new MemoryRepository();
     const total = MAX_DELIVERY_BATCH * 2 + 50;
     for (let version = 0; version < total; version += 1) {
-      const entry = { key: `shared-${version % 6}`, content: `version ${version}`, tags: [], project_id: null, agent_id: null };
+      const entry = {
+        key: `shared-${version % 6}`,
+        content: `version ${version}`,
+        tags: [],
+        project_id: null,
+        agent_id: null,
+      };
       await database.transaction(async (tx) => {
         await repository.save(tx, entry);
         await repository.enqueue(tx, entry);
       });
     }
-    const settings = { MEMORY_MCP: 'on', MEMORY_MCP_COMMAND: SERVER_MEMORY_COMMAND, MEMORY_FILE_PATH: graph.path, MEMORY_BREAKER_OPEN_MS: '100' };
-    apps.push(...(await Promise.all([buildMemoryApp(database, settings), buildMemoryApp(database, settings)])));
+    const settings = {
+      MEMORY_MCP: 'on',
+      MEMORY_MCP_COMMAND: SERVER_MEMORY_COMMAND,
+      MEMORY_FILE_PATH: graph.path,
+      MEMORY_BREAKER_OPEN_MS: '100',
+    };
+    apps.push(
+      ...(await Promise.all([
+        buildMemoryApp(database, settings),
+        buildMemoryApp(database, settings),
+      ])),
+    );
 
-    await waitFor(() => repository.queuedCount(database.db), (count) => count === 0, 15_000);
-    const latest = await readGraphDirectly(graph.path, (server) => server.search('shared-', { limit: 100 }));
+    await waitFor(
+      () => repository.queuedCount(database.db),
+      (count) => count === 0,
+      15_000,
+    );
+    const latest = await readGraphDirectly(graph.path, (server) =>
+      server.search('shared-', { limit: 100 }),
+    );
     expect(latest.map((entry) => `${entry.key}: ${entry.content}`).sort()).toEqual([
-      'shared-0: version 246', 'shared-1: version 247', 'shared-2: version 248', 'shared-3: version 249', 'shared-4: version 244', 'shared-5: version 245',
+      'shared-0: version 246',
+      'shared-1: version 247',
+      'shared-2: version 248',
+      'shared-3: version 249',
+      'shared-4: version 244',
+      'shared-5: version 245',
     ]);
     const circuits = await Promise.all(apps.map((app) => memoryApi(() => app).circuit()));
     expect(circuits.map((circuit) => circuit.state)).toEqual(['CLOSED', 'CLOSED']);

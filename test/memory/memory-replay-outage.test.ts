@@ -30,7 +30,7 @@ async function terminateSessions(durationMs: number): Promise<void> {
   const admin = new pg.Client({ connectionString: server.adminUrl });
   await admin.connect();
   try {
-    for (const end = Date.now() + durationMs; Date.now() < end; ) {
+    for (const end = Date.now() + durationMs; Date.now() < end;) {
       await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity
         where pid <> pg_backend_pid() and backend_type = 'client backend'`);
     }
@@ -39,9 +39,15 @@ async function terminateSessions(durationMs: number): Promise<void> {
   }
 }
 
-async function drainLoop(queue: DatabaseReplayQueue, until: () => boolean, failures: unknown[]): Promise<void> {
+async function drainLoop(
+  queue: DatabaseReplayQueue,
+  until: () => boolean,
+  failures: unknown[],
+): Promise<void> {
   while (!until()) {
-    await queue.withLock(async (locked) => locked.oldest([], 1)).catch((error: unknown) => failures.push(error));
+    await queue
+      .withLock(async (locked) => locked.oldest([], 1))
+      .catch((error: unknown) => failures.push(error));
     await sleep(1);
   }
 }
@@ -51,7 +57,9 @@ describe('the replay queue during a PostgreSQL outage', () => {
     const queue = new DatabaseReplayQueue(handle);
     const failures: unknown[] = [];
     let done = false;
-    const loops = Array.from({ length: POOL_SIZE * 2 }, () => drainLoop(queue, () => done, failures));
+    const loops = Array.from({ length: POOL_SIZE * 2 }, () =>
+      drainLoop(queue, () => done, failures),
+    );
     await sleep(100);
     await terminateSessions(1_500);
     await server.pause();
@@ -65,7 +73,9 @@ describe('the replay queue during a PostgreSQL outage', () => {
     await expect.poll(() => handle.poolStats(), { timeout: 5_000 }).toMatchObject({ waiting: 0 });
     const stats = handle.poolStats()!;
     expect(stats.idle).toBe(stats.total);
-    const drains = Array.from({ length: POOL_SIZE * 2 }, () => queue.withLock(async () => 'drained'));
+    const drains = Array.from({ length: POOL_SIZE * 2 }, () =>
+      queue.withLock(async () => 'drained'),
+    );
     const outcomes = await Promise.all(drains);
     expect(outcomes.filter((outcome) => outcome.acquired)).not.toHaveLength(0);
     expect(handle.poolStats()).toMatchObject({ idle: handle.poolStats()!.total, waiting: 0 });

@@ -7,7 +7,15 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../src/store/database.js';
 import { openTestDatabase } from '../support/app.js';
-import { FAST_BREAKER, HANGING_SERVER, buildMemoryApp, memoryApi, nodeCommand, temporaryMemoryFile, waitFor } from '../support/memory.js';
+import {
+  FAST_BREAKER,
+  HANGING_SERVER,
+  buildMemoryApp,
+  memoryApi,
+  nodeCommand,
+  temporaryMemoryFile,
+  waitFor,
+} from '../support/memory.js';
 
 let database: DatabaseHandle;
 let drop: () => Promise<void>;
@@ -33,7 +41,11 @@ afterAll(async () => {
   await graph?.remove();
 });
 
-function stallingApp(environment: Record<string, string>, timeoutMs = TIMEOUT_MS, settings: Record<string, string> = {}): Promise<FastifyInstance> {
+function stallingApp(
+  environment: Record<string, string>,
+  timeoutMs = TIMEOUT_MS,
+  settings: Record<string, string> = {},
+): Promise<FastifyInstance> {
   return buildMemoryApp(database, {
     MEMORY_MCP: 'on',
     MEMORY_FILE_PATH: graph.path,
@@ -54,36 +66,63 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number 
 describe('a stalling MCP server', () => {
   it('times out every call: writes are queued after the store timeout, the breaker opens, and then answers come at once', async () => {
     // Open long enough to still be OPEN at the last check on a loaded machine.
-    app = await stallingApp({ STALL_ALL_TOOL_CALLS: '1' }, TIMEOUT_MS, { MEMORY_BREAKER_OPEN_MS: '10000' });
-    const first = await timed(async () => (await api.store({ key: 'stalled-1', content: 'never acknowledged' })).json());
+    app = await stallingApp({ STALL_ALL_TOOL_CALLS: '1' }, TIMEOUT_MS, {
+      MEMORY_BREAKER_OPEN_MS: '10000',
+    });
+    const first = await timed(async () =>
+      (await api.store({ key: 'stalled-1', content: 'never acknowledged' })).json(),
+    );
     expect(first.value).toEqual({ key: 'stalled-1', project_id: null, stored_in: 'queued' });
     expect(first.ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
     expect(first.ms).toBeLessThan(TIMEOUT_MS + 500);
-    expect((await api.store({ key: 'stalled-2', content: 'never acknowledged either' })).json().stored_in).toBe('queued');
+    expect(
+      (await api.store({ key: 'stalled-2', content: 'never acknowledged either' })).json()
+        .stored_in,
+    ).toBe('queued');
 
     // The second write waited for the first row's delivery, which times out a moment after the write's own wait.
-    const circuit = await waitFor(() => api.circuit(), (current) => current.state === 'OPEN', 500);
+    const circuit = await waitFor(
+      () => api.circuit(),
+      (current) => current.state === 'OPEN',
+      500,
+    );
     expect(circuit).toMatchObject({ failure_count: 2, success_count: 0, queued_writes: 2 });
     const fast = await timed(async () => (await api.search('q=acknowledged')).json());
     expect(fast.value).toMatchObject({ source: 'fallback_storage', items: [{}, {}] });
     expect(fast.ms).toBeLessThan(100);
-    const quick = await timed(async () => (await api.store({ key: 'stalled-3', content: 'x' })).json().stored_in);
+    const quick = await timed(
+      async () => (await api.store({ key: 'stalled-3', content: 'x' })).json().stored_in,
+    );
     expect(quick.value).toBe('queued');
     expect(quick.ms).toBeLessThan(100);
 
     const ready = await api.ready();
     expect(ready.statusCode).toBe(200);
-    expect(ready.json().checks.memory).toEqual({ status: 'degraded', circuit: 'OPEN', mcp: 'connected' });
+    expect(ready.json().checks.memory).toEqual({
+      status: 'degraded',
+      circuit: 'OPEN',
+      mcp: 'connected',
+    });
   });
 
   it('times out one stalled search, answers it from storage, and keeps serving the calls that do answer', async () => {
     app = await stallingApp({}, ANSWERED_TIMEOUT_MS);
-    expect((await api.store({ key: 'marker', content: 'served while one call stalls' })).json().stored_in).toBe('mcp');
+    expect(
+      (await api.store({ key: 'marker', content: 'served while one call stalls' })).json()
+        .stored_in,
+    ).toBe('mcp');
     const stalled = await timed(async () => (await api.search('q=__stall__')).json());
     expect(stalled.value).toEqual({ items: [], source: 'fallback_storage' });
     expect(stalled.ms).toBeGreaterThanOrEqual(ANSWERED_TIMEOUT_MS - 5);
-    expect(await api.circuit()).toMatchObject({ state: 'CLOSED', consecutive_failures: 1, last_failure_at: expect.any(String) });
-    expect((await api.search('q=served')).json()).toMatchObject({ source: 'mcp', items: [{ key: 'marker' }] });
+    expect(await api.circuit()).toMatchObject({
+      state: 'CLOSED',
+      consecutive_failures: 1,
+      last_failure_at: expect.any(String),
+    });
+    expect((await api.search('q=served')).json()).toMatchObject({
+      source: 'mcp',
+      items: [{ key: 'marker' }],
+    });
     expect(await api.circuit()).toMatchObject({ state: 'CLOSED', consecutive_failures: 0 });
   });
 });

@@ -3,7 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventStream } from '../../src/client/index.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
 import { openTestDatabase } from '../support/app.js';
-import { FAST_BREAKER, SERVER_MEMORY_COMMAND, buildMemoryApp, readGraphDirectly, temporaryMemoryFile, waitFor } from '../support/memory.js';
+import {
+  FAST_BREAKER,
+  SERVER_MEMORY_COMMAND,
+  buildMemoryApp,
+  readGraphDirectly,
+  temporaryMemoryFile,
+  waitFor,
+} from '../support/memory.js';
 
 /**
  * The MCP memory server SIGKILLed again and again while REST writes and WebSocket clients keep
@@ -18,7 +25,14 @@ let app: FastifyInstance;
 beforeAll(async () => {
   ({ database, drop } = await openTestDatabase());
   graph = await temporaryMemoryFile();
-  app = await buildMemoryApp(database, { MEMORY_MCP: 'on', MEMORY_MCP_COMMAND: SERVER_MEMORY_COMMAND, MEMORY_FILE_PATH: graph.path, ...FAST_BREAKER, MEMORY_BREAKER_OPEN_MS: '300', WS_HEARTBEAT_MS: '10000' });
+  app = await buildMemoryApp(database, {
+    MEMORY_MCP: 'on',
+    MEMORY_MCP_COMMAND: SERVER_MEMORY_COMMAND,
+    MEMORY_FILE_PATH: graph.path,
+    ...FAST_BREAKER,
+    MEMORY_BREAKER_OPEN_MS: '300',
+    WS_HEARTBEAT_MS: '10000',
+  });
 }, 60_000);
 afterAll(async () => {
   await app?.close();
@@ -30,18 +44,35 @@ afterAll(async () => {
 describe('MCP server killed repeatedly under REST and WebSocket load', () => {
   it('loses no memory write, fails no REST write and keeps the event stream whole', async () => {
     const wsUrl = `${(await app.listen({ host: '127.0.0.1', port: 0 })).replace('http', 'ws')}/ws`;
-    const stream = new EventStream({ url: wsUrl, lastEventId: 0, backoff: { initialMs: 5, maxMs: 50 } }).start();
+    const stream = new EventStream({
+      url: wsUrl,
+      lastEventId: 0,
+      backoff: { initialMs: 5, maxMs: 50 },
+    }).start();
     const seen: number[] = [];
     stream.onEvent((event) => seen.push(event.id));
     let stop = false;
     const restStatuses: number[] = [];
     const memoryKeys: string[] = [];
     const rest = (async () => {
-      for (let i = 0; !stop; i += 1) restStatuses.push((await app.inject({ method: 'POST', url: '/api/v1/projects', payload: { name: `load-${i}` } })).statusCode);
+      for (let i = 0; !stop; i += 1)
+        restStatuses.push(
+          (
+            await app.inject({
+              method: 'POST',
+              url: '/api/v1/projects',
+              payload: { name: `load-${i}` },
+            })
+          ).statusCode,
+        );
     })();
     const memory = (async () => {
       for (let i = 0; !stop; i += 1) {
-        const response = await app.inject({ method: 'POST', url: '/api/v1/memory', payload: { key: `load-${i}`, content: `written under load ${i}` } });
+        const response = await app.inject({
+          method: 'POST',
+          url: '/api/v1/memory',
+          payload: { key: `load-${i}`, content: `written under load ${i}` },
+        });
         expect(response.statusCode).toBe(201);
         memoryKeys.push(`load-${i}`);
       }
@@ -50,7 +81,11 @@ describe('MCP server killed repeatedly under REST and WebSocket load', () => {
     let loads: PromiseSettledResult<void>[] = [];
     try {
       while (killed.length < 4) {
-        const pid = await waitFor(() => app.memory.serverPid(), (found) => found !== undefined && !killed.includes(found), 10_000);
+        const pid = await waitFor(
+          () => app.memory.serverPid(),
+          (found) => found !== undefined && !killed.includes(found),
+          10_000,
+        );
         await new Promise((resolve) => setTimeout(resolve, 400));
         if (app.memory.serverPid() !== pid) continue;
         process.kill(pid!, 'SIGKILL');
@@ -61,14 +96,24 @@ describe('MCP server killed repeatedly under REST and WebSocket load', () => {
       stop = true;
       loads = await Promise.allSettled([rest, memory]);
     }
-    expect(loads.map((outcome) => (outcome.status === 'rejected' ? String(outcome.reason) : 'ok'))).toEqual(['ok', 'ok']);
+    expect(
+      loads.map((outcome) => (outcome.status === 'rejected' ? String(outcome.reason) : 'ok')),
+    ).toEqual(['ok', 'ok']);
 
     expect(new Set(restStatuses)).toEqual(new Set([201]));
-    await waitFor(() => app.inject({ url: '/api/v1/memory/circuit' }).then((response) => response.json()), (circuit) => circuit.state === 'CLOSED' && circuit.queued_writes === 0, 20_000);
-    const onServer = await readGraphDirectly(graph.path, (server) => Promise.all(memoryKeys.map((key) => server.get(key))));
+    await waitFor(
+      () => app.inject({ url: '/api/v1/memory/circuit' }).then((response) => response.json()),
+      (circuit) => circuit.state === 'CLOSED' && circuit.queued_writes === 0,
+      20_000,
+    );
+    const onServer = await readGraphDirectly(graph.path, (server) =>
+      Promise.all(memoryKeys.map((key) => server.get(key))),
+    );
     expect(onServer.filter((entry) => entry === null)).toEqual([]);
     const logged = (await app.inject({ url: '/api/v1/events?limit=1000' })).json();
-    const projectEvents = logged.items.filter((event: { type: string }) => event.type === 'PROJECT_CREATED').length;
+    const projectEvents = logged.items.filter(
+      (event: { type: string }) => event.type === 'PROJECT_CREATED',
+    ).length;
     expect(projectEvents).toBe(restStatuses.length);
     await expect.poll(() => seen.length, { timeout: 10_000 }).toBe(logged.items.length);
     expect(seen).toEqual(logged.items.map((event: { id: number }) => event.id));

@@ -17,7 +17,8 @@ export type TestEngine = 'pglite' | 'postgres';
  */
 export function testEngine(): TestEngine {
   const engine = process.env.TEST_DB ?? 'postgres';
-  if (engine !== 'postgres' && engine !== 'pglite') throw new Error(`TEST_DB must be postgres or pglite, not ${engine}`);
+  if (engine !== 'postgres' && engine !== 'pglite')
+    throw new Error(`TEST_DB must be postgres or pglite, not ${engine}`);
   return engine;
 }
 
@@ -39,7 +40,11 @@ export interface TestApp {
 }
 
 /** Opens a fresh database on the engine under test: a new PostgreSQL database, or an in-memory PGlite. */
-export async function openTestDatabase(): Promise<{ database: DatabaseHandle; url: string | null; drop: () => Promise<void> }> {
+export async function openTestDatabase(): Promise<{
+  database: DatabaseHandle;
+  url: string | null;
+  drop: () => Promise<void>;
+}> {
   if (testEngine() === 'pglite') {
     const snapshot = await readPgliteSnapshot(inject('pgliteSnapshotPath'));
     const database = await openDatabase({ engine: 'pglite', dataDir: null, snapshot });
@@ -56,11 +61,25 @@ export async function openTestDatabase(): Promise<{ database: DatabaseHandle; ur
  * a test asks for them.
  */
 export function testConfig(overrides: Record<string, string> = {}) {
-  return loadConfig({ LOG_LEVEL: 'silent', MEMORY_MCP: 'off', AUTH: 'off', RATE_LIMIT_MAX: '10000000', ...overrides });
+  return loadConfig({
+    LOG_LEVEL: 'silent',
+    MEMORY_MCP: 'off',
+    AUTH: 'off',
+    RATE_LIMIT_MAX: '10000000',
+    ...overrides,
+  });
 }
 
 /** Every table a test may write; emptied between tests and before a database is recycled. */
-const testTables = ['agents', 'projects', 'events', 'memory_entries', 'memory_replay_queue', 'audit_log', 'api_keys'];
+const testTables = [
+  'agents',
+  'projects',
+  'events',
+  'memory_entries',
+  'memory_replay_queue',
+  'audit_log',
+  'api_keys',
+];
 
 /**
  * Empties every table in one statement. DELETE rather than TRUNCATE: on tables of a few rows it
@@ -68,8 +87,14 @@ const testTables = ['agents', 'projects', 'events', 'memory_entries', 'memory_re
  * resets hundreds of times. Foreign keys are checked at the end of the statement, so order does not matter.
  */
 async function resetTables(database: DatabaseHandle): Promise<void> {
-  const deletes = testTables.map((table, index) => `t${index} as (delete from ${table})`).join(', ');
-  await database.db.execute(sql.raw(`with ${deletes}, state as (update event_log_state set pruned_through_id = 0) select 1`));
+  const deletes = testTables
+    .map((table, index) => `t${index} as (delete from ${table})`)
+    .join(', ');
+  await database.db.execute(
+    sql.raw(
+      `with ${deletes}, state as (update event_log_state set pruned_through_id = 0) select 1`,
+    ),
+  );
 }
 
 /**
@@ -86,8 +111,12 @@ type OpenedTestDatabase = Awaited<ReturnType<typeof openTestDatabase>>;
 async function recycledTestDatabase(): Promise<OpenedTestDatabase> {
   const recycled = idleDatabases.pop();
   if (recycled === undefined) return openTestDatabase();
-  await recycled.database.db.execute(sql.raw(`truncate table ${testTables.join(', ')} restart identity cascade`));
-  await recycled.database.db.execute(sql`update event_log_state set last_id = 0, pruned_through_id = 0`);
+  await recycled.database.db.execute(
+    sql.raw(`truncate table ${testTables.join(', ')} restart identity cascade`),
+  );
+  await recycled.database.db.execute(
+    sql`update event_log_state set last_id = 0, pruned_through_id = 0`,
+  );
   return recycled;
 }
 

@@ -23,8 +23,11 @@ export function captureLog(): CapturedLog {
   return {
     stream: { write: (line: string) => void written.push(line) },
     text: () => written.join(''),
-    lines: () => written.join('').split('\n')
-      .filter((line) => line !== '')
-      .map((line) => JSON.parse(line) as LogLine),
+    lines: () =>
+      written
+        .join('')
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as LogLine),
   };
 }

@@ -40,33 +40,48 @@ export interface TestDatabaseOptions {
  * suite's load this takes ≈ 300 ms (FILE_COPY was no faster: its checkpoint flushes every other
  * file's writes), which is why test apps recycle their databases (see createTestApp()).
  */
-export async function createTestDatabase({ migrated = true, adminUrl = inject('postgresAdminUrl') }: TestDatabaseOptions = {}): Promise<TestDatabase> {
+export async function createTestDatabase({
+  migrated = true,
+  adminUrl = inject('postgresAdminUrl'),
+}: TestDatabaseOptions = {}): Promise<TestDatabase> {
   if (!adminUrl) {
-    throw new Error('No test Postgres: run through vitest with test/support/global-setup.ts (and not TEST_SERVERS=off)');
+    throw new Error(
+      'No test Postgres: run through vitest with test/support/global-setup.ts (and not TEST_SERVERS=off)',
+    );
   }
   const name = `t_${process.pid}_${++counter}_${randomBytes(3).toString('hex')}`;
   const template = migrated ? MIGRATED_TEMPLATE : 'template1';
-  await withAdmin(adminUrl, (client) => client.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`));
+  await withAdmin(adminUrl, (client) =>
+    client.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`),
+  );
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
     name,
     // WITH (FORCE) terminates remaining sessions (pg_terminate_backend) atomically with the drop.
-    drop: () => withAdmin(adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)),
+    drop: () =>
+      withAdmin(adminUrl, (client) =>
+        client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
+      ),
   };
 }
 
 /** Creates {@link MIGRATED_TEMPLATE} on the cluster at `adminUrl` and applies every migration to it (global setup). */
 export async function createMigratedTemplate(adminUrl: string): Promise<void> {
-  await withAdmin(adminUrl, (client) => client.query(`CREATE DATABASE "${MIGRATED_TEMPLATE}" IS_TEMPLATE true`));
+  await withAdmin(adminUrl, (client) =>
+    client.query(`CREATE DATABASE "${MIGRATED_TEMPLATE}" IS_TEMPLATE true`),
+  );
   const url = new URL(adminUrl);
   url.pathname = `/${MIGRATED_TEMPLATE}`;
   const database = await openDatabase({ engine: 'postgres', url: url.toString(), poolSize: 1 });
   await database.close();
 }
 
-async function withAdmin(adminUrl: string, work: (client: pg.Client) => Promise<unknown>): Promise<void> {
+async function withAdmin(
+  adminUrl: string,
+  work: (client: pg.Client) => Promise<unknown>,
+): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {

@@ -21,7 +21,12 @@ const mode = process.env.FAKE_MCP_MODE ?? 'no-tools';
 const server = new McpServer({ name: `fake-memory-${mode}`, version: '0.0.0' });
 
 const READ_TOOLS = ['search_nodes', 'open_nodes', 'read_graph'];
-const WRITE_TOOLS = ['create_entities', 'add_observations', 'delete_entities', 'delete_observations'];
+const WRITE_TOOLS = [
+  'create_entities',
+  'add_observations',
+  'delete_entities',
+  'delete_observations',
+];
 
 function emptyGraph() {
   const graph = { entities: [], relations: [] };
@@ -29,12 +34,17 @@ function emptyGraph() {
 }
 
 function simulatedFailure(tool) {
-  return { content: [{ type: 'text', text: `ENOSPC: no space left on device (simulated in ${tool})` }], isError: true };
+  return {
+    content: [{ type: 'text', text: `ENOSPC: no space left on device (simulated in ${tool})` }],
+    isError: true,
+  };
 }
 
 function registerReadTool(name) {
-  server.registerTool(name, { inputSchema: { query: z.string().optional(), names: z.array(z.string()).optional() } }, () =>
-    emptyGraph(),
+  server.registerTool(
+    name,
+    { inputSchema: { query: z.string().optional(), names: z.array(z.string()).optional() } },
+    () => emptyGraph(),
   );
 }
 

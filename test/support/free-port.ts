@@ -16,7 +16,9 @@ export function freePort(): Promise<number> {
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : 0;
-      server.close((err) => (err || port === 0 ? reject(err ?? new Error('no port assigned')) : resolve(port)));
+      server.close((err) =>
+        err || port === 0 ? reject(err ?? new Error('no port assigned')) : resolve(port),
+      );
     });
   });
 }

@@ -38,7 +38,12 @@ export const text = fc.oneof(
   fc.constantFrom('', ' ', '\u0000', 'a\u0000', '\ud800', '\ufeffa', 'a\ufeff', 'a'.repeat(300)),
 );
 const scalar = fc.oneof(text, fc.integer(), fc.double(), fc.boolean(), fc.constant(null));
-const value = fc.oneof(scalar, fc.array(scalar, { maxLength: 5 }), fc.dictionary(text, scalar, { maxKeys: 5 }), fc.jsonValue({ maxDepth: 40 }));
+const value = fc.oneof(
+  scalar,
+  fc.array(scalar, { maxLength: 5 }),
+  fc.dictionary(text, scalar, { maxKeys: 5 }),
+  fc.jsonValue({ maxDepth: 40 }),
+);
 export const uuid = fc.oneof(fc.uuid(), fc.constant('00000000-0000-4000-8000-000000000000'));
 
 export const projectField = {
@@ -59,14 +64,20 @@ export const agentField = {
 
 export function bodyOf(fields: Record<string, fc.Arbitrary<unknown>>) {
   const known = fc.record(fields, { requiredKeys: [] });
-  const withExtra = fc.tuple(known, fc.dictionary(text, value, { maxKeys: 2 })).map(([a, b]) => ({ ...b, ...a }));
+  const withExtra = fc
+    .tuple(known, fc.dictionary(text, value, { maxKeys: 2 }))
+    .map(([a, b]) => ({ ...b, ...a }));
   return fc.oneof(known, withExtra, value, fc.jsonValue());
 }
 
 const rawEscape = fc.constantFrom('%', '%ZZ', '%ff%fe', '%00', '%E0%A4%A', '%2', '&&', '==', '%25');
 
 export function queryOf(keys: Record<string, fc.Arbitrary<string>>) {
-  const pair = fc.oneof(...Object.entries(keys).map(([key, arb]) => arb.map((v) => `${key}=${encode(v)}`)), fc.tuple(text, text).map(([k, v]) => `${encode(k)}=${encode(v)}`), rawEscape);
+  const pair = fc.oneof(
+    ...Object.entries(keys).map(([key, arb]) => arb.map((v) => `${key}=${encode(v)}`)),
+    fc.tuple(text, text).map(([k, v]) => `${encode(k)}=${encode(v)}`),
+    rawEscape,
+  );
   return fc.array(pair, { maxLength: 6 }).map((pairs) => pairs.join('&'));
 }
 
@@ -88,7 +99,11 @@ export const pageKeys = {
   offset: integerText(1e12),
   sort: fc.oneof(fc.constantFrom('name', '-name', 'created_at', '-updated_at'), text),
 };
-export const ifMatch = fc.oneof(fc.constant(undefined), fc.constantFrom('"1"', '*', 'W/"1"', '"999999999999"'), fc.string({ maxLength: 20 }));
+export const ifMatch = fc.oneof(
+  fc.constant(undefined),
+  fc.constantFrom('"1"', '*', 'W/"1"', '"999999999999"'),
+  fc.string({ maxLength: 20 }),
+);
 
 /**
  * A piece of a raw JSON body: its bytes, the value a faithful store gives back for it, and whether
@@ -102,10 +117,16 @@ interface RawPart {
 
 const bytesOf = (...pieces: Array<string | Buffer | number[]>) =>
   Buffer.concat(pieces.map((piece) => Buffer.from(piece as string)));
-const part = (text: string, value: unknown): RawPart =>
-  ({ bytes: Buffer.from(text), value, refused: false });
-const refusedPart = (...pieces: Array<string | Buffer | number[]>): RawPart =>
-  ({ bytes: bytesOf(...pieces), value: null, refused: true });
+const part = (text: string, value: unknown): RawPart => ({
+  bytes: Buffer.from(text),
+  value,
+  refused: false,
+});
+const refusedPart = (...pieces: Array<string | Buffer | number[]>): RawPart => ({
+  bytes: bytesOf(...pieces),
+  value: null,
+  refused: true,
+});
 /** JSON.stringify writes -0 as `0`, which is what comes back. */
 const withoutNegativeZero = (n: number) => (Object.is(n, -0) ? 0 : n);
 const digit = fc.integer({ min: 1, max: 9 });
@@ -287,9 +308,12 @@ export function fuzzHarness() {
 
   async function restoreFixtures(): Promise<void> {
     await t.reset();
-    projectId = (await t.request({ method: 'POST', url: '/api/v1/projects', payload: { name: 'fixture' } })).json().id;
+    projectId = (
+      await t.request({ method: 'POST', url: '/api/v1/projects', payload: { name: 'fixture' } })
+    ).json().id;
     const agent = { name: 'fixture-agent', agent_type: 'coder', project_id: projectId };
-    agentId = (await t.request({ method: 'POST', url: '/api/v1/agents', payload: agent })).json().id;
+    agentId = (await t.request({ method: 'POST', url: '/api/v1/agents', payload: agent })).json()
+      .id;
   }
 
   /**
@@ -314,10 +338,18 @@ export function fuzzHarness() {
     const before = knownState ?? (await fingerprint());
     const response = await t.request(request);
     knownState = response.statusCode >= 400 ? before : undefined;
-    expect(response.statusCode, `${request.method} ${String(request.url)} -> ${response.body}`).toBeLessThan(500);
+    expect(
+      response.statusCode,
+      `${request.method} ${String(request.url)} -> ${response.body}`,
+    ).toBeLessThan(500);
     if (response.statusCode >= 400) {
       expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
-      expect(response.json()).toMatchObject({ type: expect.any(String), title: expect.any(String), status: response.statusCode, detail: expect.any(String) });
+      expect(response.json()).toMatchObject({
+        type: expect.any(String),
+        title: expect.any(String),
+        status: response.statusCode,
+        detail: expect.any(String),
+      });
       expect(await fingerprint()).toBe(before);
       return;
     }

@@ -15,7 +15,9 @@
 import type { TestProject } from 'vitest/node';
 
 /** Starts the shared servers (root project only) and returns the teardown that stops them. */
-export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+export default async function setup(
+  project: TestProject,
+): Promise<(() => Promise<void>) | undefined> {
   if (!project.isRootProject() || process.env.TEST_SERVERS === 'off') return undefined;
   // Loaded only here: a unit run needs none of the server tooling (drizzle, PGlite, esbuild).
   const { startTestServers } = await import('./test-servers.js');

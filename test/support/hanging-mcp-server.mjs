@@ -58,7 +58,9 @@ function handleLine(line) {
     process.stderr.write(`hanging-mcp-server: cancelled request ${message.params?.requestId}\n`);
   }
   if (shouldStall(message)) {
-    process.stderr.write(`hanging-mcp-server: stalling request ${message.id} (${message.params?.name})\n`);
+    process.stderr.write(
+      `hanging-mcp-server: stalling request ${message.id} (${message.params?.name})\n`,
+    );
     return;
   }
   server.stdin.write(`${line}\n`);

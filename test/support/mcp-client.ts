@@ -46,7 +46,8 @@ export class McpTestScope {
     for (const cleanup of this.#cleanups.splice(0).reverse()) {
       await cleanup().catch((error: unknown) => failures.push(error));
     }
-    if (failures.length > 0) throw new AggregateError(failures, 'cleanup of an MCP client test failed');
+    if (failures.length > 0)
+      throw new AggregateError(failures, 'cleanup of an MCP client test failed');
   }
 }
 
@@ -68,7 +69,14 @@ export function stdio(script: string, env: Record<string, string>): McpConnectio
 }
 
 export function record(key: string, overrides: Partial<MemoryRecord> = {}): MemoryRecord {
-  return { key, content: `content of ${key}`, tags: [], project_id: null, agent_id: null, ...overrides };
+  return {
+    key,
+    content: `content of ${key}`,
+    tags: [],
+    project_id: null,
+    agent_id: null,
+    ...overrides,
+  };
 }
 
 /** Logger that keeps every message, to assert on forwarded stderr lines. */
@@ -80,9 +88,16 @@ export function recordingLogger(): MemoryLogger & { messages: string[] } {
   return { messages, debug: log, info: log, warn: log, error: log };
 }
 
-export function nextChange(server: McpMemoryClient, connected: boolean, timeoutMs = 10_000): Promise<ConnectionChange> {
+export function nextChange(
+  server: McpMemoryClient,
+  connected: boolean,
+  timeoutMs = 10_000,
+): Promise<ConnectionChange> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no connected=${connected} change in ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`no connected=${connected} change in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const unsubscribe = server.onConnectionChange((change) => {
       if (change.connected === connected) {
         clearTimeout(timer);
@@ -112,7 +127,9 @@ export async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Pr
   }
 }
 
-export async function timed<T>(start: () => Promise<T>): Promise<{ outcome: PromiseSettledResult<T>; ms: number }> {
+export async function timed<T>(
+  start: () => Promise<T>,
+): Promise<{ outcome: PromiseSettledResult<T>; ms: number }> {
   // The clock starts before the call, so a deadline made inside it (AbortSignal.timeout) never runs ahead.
   const startedAt = performance.now();
   const [outcome] = await Promise.allSettled([start()]);
@@ -123,4 +140,3 @@ export function rejection(result: { outcome: PromiseSettledResult<unknown> }): u
   expect(result.outcome.status).toBe('rejected');
   return (result.outcome as PromiseRejectedResult).reason;
 }
-

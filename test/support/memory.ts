@@ -45,12 +45,22 @@ export const SERVER_MEMORY_COMMAND = nodeCommand(resolveServerMemoryBin());
 /** A graph file in a new temporary directory; `remove()` deletes the directory. */
 export async function temporaryMemoryFile(): Promise<{ path: string; remove(): Promise<void> }> {
   const directory = makeTempDir('memory-test-');
-  return { path: path.join(directory, 'mcp-memory.jsonl'), remove: () => rm(directory, { recursive: true, force: true }) };
+  return {
+    path: path.join(directory, 'mcp-memory.jsonl'),
+    remove: () => rm(directory, { recursive: true, force: true }),
+  };
 }
 
 /** The real app with these settings on `database`, which the caller keeps open and closes. */
-export async function buildMemoryApp(database: DatabaseHandle, settings: Record<string, string>): Promise<FastifyInstance> {
-  const app = await buildApp({ config: testConfig(settings), database: { handle: database }, logger: false });
+export async function buildMemoryApp(
+  database: DatabaseHandle,
+  settings: Record<string, string>,
+): Promise<FastifyInstance> {
+  const app = await buildApp({
+    config: testConfig(settings),
+    database: { handle: database },
+    logger: false,
+  });
   await app.ready();
   return app;
 }
@@ -72,7 +82,10 @@ export function memoryApi(app: () => FastifyInstance) {
 }
 
 /** A second, independent server-memory process on the same graph file: reads what the app delivered, bypassing every fallback. */
-export async function readGraphDirectly<T>(memoryFilePath: string, read: (server: McpMemoryClient) => Promise<T>): Promise<T> {
+export async function readGraphDirectly<T>(
+  memoryFilePath: string,
+  read: (server: McpMemoryClient) => Promise<T>,
+): Promise<T> {
   const server = await McpMemoryClient.connect({ memoryFilePath });
   try {
     return await read(server);
@@ -82,12 +95,19 @@ export async function readGraphDirectly<T>(memoryFilePath: string, read: (server
 }
 
 /** Polls `probe` every 20 ms until `accept` holds for its value; fails with the last value after `timeoutMs`. */
-export async function waitFor<T>(probe: () => Promise<T> | T, accept: (value: T) => boolean, timeoutMs = 5_000): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T> | T,
+  accept: (value: T) => boolean,
+  timeoutMs = 5_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (accept(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

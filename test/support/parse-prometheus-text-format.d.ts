@@ -1,1 +1,3 @@
-declare module 'parse-prometheus-text-format' { export default function parse(text: string): unknown; }
+declare module 'parse-prometheus-text-format' {
+  export default function parse(text: string): unknown;
+}

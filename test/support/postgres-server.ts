@@ -102,7 +102,9 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   const runAs = unprivilegedUser();
   const dir = makeTempDir('swarm-pg-', runAs);
   const dataDir = join(dir, 'data');
-  const [command, args] = options.copyOf ? ['cp', ['-a', options.copyOf, dataDir]] : [initdb, initdbArgs(dataDir)];
+  const [command, args] = options.copyOf
+    ? ['cp', ['-a', options.copyOf, dataDir]]
+    : [initdb, initdbArgs(dataDir)];
   const server = await startManagedServer({
     name: 'postgres',
     dir,
@@ -112,7 +114,18 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       return spawnService(postgres, args, { cwd: dir, runAs });
     },
     isReady: (port) => {
-      const args = ['-h', '127.0.0.1', '-p', `${port}`, '-U', 'postgres', '-d', 'postgres', '-t', '2'];
+      const args = [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        `${port}`,
+        '-U',
+        'postgres',
+        '-d',
+        'postgres',
+        '-t',
+        '2',
+      ];
       return runCommand(pgIsReady, args, { cwd: '/', timeoutMs: 5_000 }).then(() => true);
     },
     stopSignals: ['SIGINT', 'SIGQUIT'], // fast shutdown, then immediate shutdown
@@ -120,5 +133,9 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     readyTimeoutMs: options.readyTimeoutMs,
   });
   const socketUrl = `postgres://postgres@localhost:${server.port}/postgres?host=${encodeURIComponent(dir)}`;
-  return Object.assign(server, { adminUrl: `postgres://postgres@127.0.0.1:${server.port}/postgres`, socketUrl, dataDir });
+  return Object.assign(server, {
+    adminUrl: `postgres://postgres@127.0.0.1:${server.port}/postgres`,
+    socketUrl,
+    dataDir,
+  });
 }

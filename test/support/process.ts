@@ -5,7 +5,15 @@
  * crashed or interrupted test run never leaves orphan servers behind.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { accessSync, chownSync, constants, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  chownSync,
+  constants,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { freePort } from './free-port.js';
@@ -48,7 +56,13 @@ export function requireExecutable(path: string, missingMessage: string): string 
 
 /** Looks `name` up on PATH (plus the usual sbin/bin dirs); undefined when absent. */
 export function findExecutable(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/bin', '/usr/bin', '/usr/sbin', '/bin'];
+  const dirs = [
+    ...(process.env.PATH ?? '').split(delimiter),
+    '/usr/local/bin',
+    '/usr/bin',
+    '/usr/sbin',
+    '/bin',
+  ];
   for (const dir of dirs.filter(Boolean)) {
     try {
       accessSync(join(dir, name), constants.X_OK);
@@ -68,13 +82,16 @@ export function unprivilegedUser(candidates = ['postgres', 'nobody']): RunAs | u
   if (process.getuid?.() !== 0) return undefined;
   for (const user of candidates) {
     try {
-      const id = (flag: string) => Number(execFileSync('id', [flag, user], { encoding: 'utf8' }).trim());
+      const id = (flag: string) =>
+        Number(execFileSync('id', [flag, user], { encoding: 'utf8' }).trim());
       return { user, uid: id('-u'), gid: id('-g') };
     } catch {
       // user does not exist; try the next one
     }
   }
-  throw new Error(`Running as root but none of the users ${candidates.join(', ')} exist to run test servers as`);
+  throw new Error(
+    `Running as root but none of the users ${candidates.join(', ')} exist to run test servers as`,
+  );
 }
 
 const RAM_DIRECTORY = '/dev/shm';
@@ -87,7 +104,8 @@ let scratch: string | undefined;
  * disk's ext4 each new file cost a search for a free inode, ≈ 5 CPU-s of a run in all.
  */
 export function scratchDirectory(): string {
-  scratch ??= process.env.TEST_TMPDIR || (isWritableDirectory(RAM_DIRECTORY) ? RAM_DIRECTORY : tmpdir());
+  scratch ??=
+    process.env.TEST_TMPDIR || (isWritableDirectory(RAM_DIRECTORY) ? RAM_DIRECTORY : tmpdir());
   return scratch;
 }
 
@@ -123,7 +141,11 @@ export function runCommand(
 ): Promise<string> {
   const { file, argv, ids } = launchSpec(command, args, options.runAs);
   return new Promise((resolve, reject) => {
-    const child = spawn(file, argv, { cwd: options.cwd, ...ids, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, argv, {
+      cwd: options.cwd,
+      ...ids,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -132,7 +154,12 @@ export function runCommand(
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve(output);
-      else reject(new Error(`${command} ${args.join(' ')} failed (${signal ?? `exit ${code}`}):\n${output}`));
+      else
+        reject(
+          new Error(
+            `${command} ${args.join(' ')} failed (${signal ?? `exit ${code}`}):\n${output}`,
+          ),
+        );
     });
   });
 }
@@ -261,11 +288,15 @@ export async function waitUntilReady(
   const timeoutMs = options.timeoutMs ?? 30_000;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!options.service.isRunning()) throw readinessError(`${options.what} exited during startup`, options.service);
+    if (!options.service.isRunning())
+      throw readinessError(`${options.what} exited during startup`, options.service);
     if (await probe().catch(() => false)) return;
     await sleep(50);
   }
-  throw readinessError(`${options.what} did not become ready within ${timeoutMs} ms`, options.service);
+  throw readinessError(
+    `${options.what} did not become ready within ${timeoutMs} ms`,
+    options.service,
+  );
 }
 
 function readinessError(message: string, service: ServiceProcess): Error {
@@ -330,12 +361,14 @@ export async function startManagedServer(spec: ServerSpec): Promise<ManagedServe
   const launch = async (port: number) => {
     service = spec.spawn(port);
     const what = `${spec.name} on port ${port}`;
-    await waitUntilReady(() => spec.isReady(port), { what, service, timeoutMs: spec.readyTimeoutMs }).catch(
-      async (err: unknown) => {
-        await shutdown();
-        throw err;
-      },
-    );
+    await waitUntilReady(() => spec.isReady(port), {
+      what,
+      service,
+      timeoutMs: spec.readyTimeoutMs,
+    }).catch(async (err: unknown) => {
+      await shutdown();
+      throw err;
+    });
     return port;
   };
   const stop = async () => {

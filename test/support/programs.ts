@@ -38,14 +38,32 @@ export interface BuiltService {
 
 /** Compiles src/ as `npm run build` does, without the type-check, into a directory of this run (global setup). */
 export async function buildService(): Promise<BuiltService> {
-  const directory = join(ROOT, 'node_modules', '.cache', 'swarm-control-tests', `dist-${process.pid}`);
+  const directory = join(
+    ROOT,
+    'node_modules',
+    '.cache',
+    'swarm-control-tests',
+    `dist-${process.pid}`,
+  );
   const remove = () => rmSync(directory, { recursive: true, force: true });
   const unregister = onEmergencyExit(remove);
   try {
     const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-    const options = ['--noCheck', '--declaration', 'false', '--sourceMap', 'false', '--outDir', directory];
-    await runCommand(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), ...options], { cwd: ROOT });
-    await cp(join(ROOT, 'src', 'store', 'migrations'), join(directory, 'store', 'migrations'), { recursive: true });
+    const options = [
+      '--noCheck',
+      '--declaration',
+      'false',
+      '--sourceMap',
+      'false',
+      '--outDir',
+      directory,
+    ];
+    await runCommand(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), ...options], {
+      cwd: ROOT,
+    });
+    await cp(join(ROOT, 'src', 'store', 'migrations'), join(directory, 'store', 'migrations'), {
+      recursive: true,
+    });
   } catch (error) {
     unregister();
     remove();

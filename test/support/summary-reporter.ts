@@ -18,7 +18,10 @@ export interface TestSummary {
  * Counts test cases by outcome. A module that failed without any failing test case (collection
  * error, failing beforeAll/afterAll) counts as one failure, as does every unhandled error.
  */
-export function summarize(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>): TestSummary {
+export function summarize(
+  modules: ReadonlyArray<TestModule>,
+  unhandledErrors: ReadonlyArray<unknown>,
+): TestSummary {
   const summary: TestSummary = { passed: 0, failed: unhandledErrors.length, skipped: 0 };
   for (const module of modules) {
     let moduleFailures = 0;
@@ -53,7 +56,10 @@ export default class SummaryReporter implements Reporter {
     this.specifications = specifications;
   }
 
-  onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<SerializedError>): void {
+  onTestRunEnd(
+    modules: ReadonlyArray<TestModule>,
+    unhandledErrors: ReadonlyArray<SerializedError>,
+  ): void {
     const summary = summarize(modules, unhandledErrors);
     // Files that never even started (e.g. globalSetup threw) are reported with no module at all.
     summary.failed += this.specifications.filter((spec) => !spec.testModule).length;

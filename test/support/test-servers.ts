@@ -3,7 +3,12 @@ import type { TestProject } from 'vitest/node';
 import { createMigratedTemplate } from './database.js';
 import { makePgliteSnapshot } from './pglite-snapshot.js';
 import { buildService } from './programs.js';
-import { type PostgresCluster, type PostgresServer, initPostgresCluster, startPostgres } from './postgres-server.js';
+import {
+  type PostgresCluster,
+  type PostgresServer,
+  initPostgresCluster,
+  startPostgres,
+} from './postgres-server.js';
 import { startRedis } from './redis-server.js';
 
 declare module 'vitest' {
@@ -47,11 +52,25 @@ async function startSharedPostgres(): Promise<PostgresServer & { cluster: Postgr
 
 /** Starts the shared servers and what else the server-backed tests need; returns the teardown that stops them. */
 export async function startTestServers(project: TestProject): Promise<() => Promise<void>> {
-  const [dist, postgres, redis, snapshot] = await Promise.allSettled([buildService(), startSharedPostgres(), startRedis(), makePgliteSnapshot()]);
-  if (postgres.status === 'rejected' || redis.status === 'rejected' || snapshot.status === 'rejected' || dist.status === 'rejected') {
+  const [dist, postgres, redis, snapshot] = await Promise.allSettled([
+    buildService(),
+    startSharedPostgres(),
+    startRedis(),
+    makePgliteSnapshot(),
+  ]);
+  if (
+    postgres.status === 'rejected' ||
+    redis.status === 'rejected' ||
+    snapshot.status === 'rejected' ||
+    dist.status === 'rejected'
+  ) {
     for (const made of [snapshot, dist]) if (made.status === 'fulfilled') made.value.remove();
-    await Promise.allSettled([postgres, redis].flatMap((r) => (r.status === 'fulfilled' ? [r.value.stop()] : [])));
-    throw [postgres, redis, snapshot, dist].flatMap((r) => (r.status === 'rejected' ? [r.reason] : []))[0];
+    await Promise.allSettled(
+      [postgres, redis].flatMap((r) => (r.status === 'fulfilled' ? [r.value.stop()] : [])),
+    );
+    throw [postgres, redis, snapshot, dist].flatMap((r) =>
+      r.status === 'rejected' ? [r.reason] : [],
+    )[0];
   }
   project.provide('postgresClusterDataDir', postgres.value.cluster.dataDir);
   project.provide('pgliteSnapshotPath', snapshot.value.path);

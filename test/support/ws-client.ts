@@ -7,7 +7,10 @@ export interface TestSocket {
   /** Protocol-level pings received since the socket was created (a late `ping` listener can miss the first). */
   readonly protocolPings: number;
   /** Resolves with the first queued (or future) message matching `predicate`, removing it from the queue. */
-  next(predicate?: (message: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  next(
+    predicate?: (message: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** Waits until `count` events (frames with a numeric id) have arrived and returns them all. */
   events(count: number, timeoutMs?: number): Promise<Array<Record<string, unknown>>>;
   send(message: unknown): void;
@@ -15,7 +18,10 @@ export interface TestSocket {
 }
 
 /** Opens a socket and waits for it to open (or rejects with the HTTP status of a refused upgrade). */
-export async function openSocket(url: string, options: WebSocket.ClientOptions = {}): Promise<TestSocket> {
+export async function openSocket(
+  url: string,
+  options: WebSocket.ClientOptions = {},
+): Promise<TestSocket> {
   const socket = new WebSocket(url, options);
   const messages: Array<Record<string, unknown>> = [];
   const waiters = new Set<() => void>();
@@ -25,10 +31,14 @@ export async function openSocket(url: string, options: WebSocket.ClientOptions =
     messages.push(JSON.parse(String(data)));
     waiters.forEach((wake) => wake());
   });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());
-    socket.once('unexpected-response', (_request, response) => reject(new Error(`upgrade refused with ${response.statusCode}`)));
+    socket.once('unexpected-response', (_request, response) =>
+      reject(new Error(`upgrade refused with ${response.statusCode}`)),
+    );
     socket.once('error', reject);
   });
   const waitFor = <T>(check: () => T | undefined, timeoutMs: number, what: string) =>
@@ -39,8 +49,18 @@ export async function openSocket(url: string, options: WebSocket.ClientOptions =
         cleanup();
         resolve(found);
       };
-      const timer = setTimeout(() => { cleanup(); reject(new Error(`timed out waiting for ${what}; have ${JSON.stringify(messages).slice(0, 500)}`)); }, timeoutMs);
-      const cleanup = () => { clearTimeout(timer); waiters.delete(attempt); };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(
+          new Error(
+            `timed out waiting for ${what}; have ${JSON.stringify(messages).slice(0, 500)}`,
+          ),
+        );
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        waiters.delete(attempt);
+      };
       waiters.add(attempt);
       attempt();
     });
@@ -53,14 +73,22 @@ export async function openSocket(url: string, options: WebSocket.ClientOptions =
     },
     send: (message) => socket.send(typeof message === 'string' ? message : JSON.stringify(message)),
     next: (predicate = () => true, timeoutMs = 5_000) =>
-      waitFor(() => {
-        const index = messages.findIndex(predicate);
-        return index === -1 ? undefined : messages.splice(index, 1)[0];
-      }, timeoutMs, 'a matching message'),
+      waitFor(
+        () => {
+          const index = messages.findIndex(predicate);
+          return index === -1 ? undefined : messages.splice(index, 1)[0];
+        },
+        timeoutMs,
+        'a matching message',
+      ),
     events: (count, timeoutMs = 10_000) =>
-      waitFor(() => {
-        const events = messages.filter((message) => typeof message.id === 'number');
-        return events.length >= count ? events : undefined;
-      }, timeoutMs, `${count} events`),
+      waitFor(
+        () => {
+          const events = messages.filter((message) => typeof message.id === 'number');
+          return events.length >= count ? events : undefined;
+        },
+        timeoutMs,
+        `${count} events`,
+      ),
   };
 }

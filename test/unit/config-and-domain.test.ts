@@ -9,22 +9,36 @@ import {
   queryInteger,
 } from '../../src/domain/common.js';
 import {
-  type EventDataMap, type TypedEvent, eventSchema, eventTypes, projectEvent,
+  type EventDataMap,
+  type TypedEvent,
+  eventSchema,
+  eventTypes,
+  projectEvent,
 } from '../../src/domain/event.js';
 import type { Project } from '../../src/domain/project.js';
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
-    expect(loadConfig({})).toMatchObject({ HOST: '127.0.0.1', PORT: 3000, DATA_DIR: './data', LOG_LEVEL: 'info' });
+    expect(loadConfig({})).toMatchObject({
+      HOST: '127.0.0.1',
+      PORT: 3000,
+      DATA_DIR: './data',
+      LOG_LEVEL: 'info',
+    });
     expect(loadConfig({}).DATABASE_URL).toBeUndefined();
   });
 
   it('treats empty strings as unset and coerces numbers', () => {
-    expect(loadConfig({ PORT: '', DATABASE_POOL_SIZE: '7' })).toMatchObject({ PORT: 3000, DATABASE_POOL_SIZE: 7 });
+    expect(loadConfig({ PORT: '', DATABASE_POOL_SIZE: '7' })).toMatchObject({
+      PORT: 3000,
+      DATABASE_POOL_SIZE: 7,
+    });
   });
 
   it('names every bad variable', () => {
-    expect(() => loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x' })).toThrow(ConfigError);
+    expect(() =>
+      loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x' }),
+    ).toThrow(ConfigError);
     try {
       loadConfig({ PORT: '70000', DATABASE_URL: 'mysql://x' });
     } catch (error) {
@@ -33,7 +47,9 @@ describe('loadConfig', () => {
   });
 
   it('accepts postgres and memory URLs', () => {
-    expect(loadConfig({ DATABASE_URL: 'postgresql://u@h:5432/db' }).DATABASE_URL).toBe('postgresql://u@h:5432/db');
+    expect(loadConfig({ DATABASE_URL: 'postgresql://u@h:5432/db' }).DATABASE_URL).toBe(
+      'postgresql://u@h:5432/db',
+    );
     expect(loadConfig({ DATABASE_URL: 'memory://' }).DATABASE_URL).toBe('memory://');
   });
 });
@@ -42,7 +58,10 @@ describe('event shapes', () => {
   it('derive the TypeScript types from the zod schema of the wire', () => {
     type ProjectUpdate = { project: Project; changed_fields: string[] };
     expectTypeOf<EventDataMap['PROJECT_UPDATE']>().toEqualTypeOf<ProjectUpdate>();
-    expectTypeOf<EventDataMap['AGENT_DELETED']>().toEqualTypeOf<{ id: string; project_id: string | null }>();
+    expectTypeOf<EventDataMap['AGENT_DELETED']>().toEqualTypeOf<{
+      id: string;
+      project_id: string | null;
+    }>();
     type AgentStatus = Extract<TypedEvent, { type: 'AGENT_STATUS' }>;
     expectTypeOf<AgentStatus['data']['agent']>().toEqualTypeOf<Agent>();
     expectTypeOf<TypedEvent['type']>().toEqualTypeOf<(typeof eventTypes)[number]>();
@@ -54,7 +73,9 @@ describe('event shapes', () => {
     const deleted = { ...envelope, type: 'PROJECT_DELETED', data: { id: crypto.randomUUID() } };
     expect(eventSchema.safeParse(deleted).success).toBe(true);
     expect(eventSchema.safeParse({ ...deleted, type: 'AGENT_DELETED' }).success).toBe(false);
-    expect(eventSchema.safeParse({ ...envelope, type: 'TASK_EXECUTION', data: { any: 1 } }).success).toBe(true);
+    expect(
+      eventSchema.safeParse({ ...envelope, type: 'TASK_EXECUTION', data: { any: 1 } }).success,
+    ).toBe(true);
     // @ts-expect-error: the helpers accept only the data of the type they are given
     projectEvent('PROJECT_DELETED', crypto.randomUUID(), { project_id: null });
   });

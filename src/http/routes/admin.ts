@@ -1,7 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { apiKeySchema, auditEntrySchema, createdKeySchema, keyInputSchema } from '../../domain/auth.js';
+import {
+  apiKeySchema,
+  auditEntrySchema,
+  createdKeySchema,
+  keyInputSchema,
+} from '../../domain/auth.js';
 import { idParamsSchema, queryInteger, storableString } from '../../domain/common.js';
 import { actorOf } from '../request.js';
 import { empty, json, problems } from '../responses.js';
@@ -22,7 +27,10 @@ const auditQuerySchema = z.strictObject({
 const auditPageSchema = z
   .object({
     items: z.array(auditEntrySchema),
-    next_before: z.number().int().nullable()
+    next_before: z
+      .number()
+      .int()
+      .nullable()
       .describe('Pass as `before` to read the next (older) page; null on the last'),
     has_more: z.boolean(),
   })
@@ -40,19 +48,24 @@ export async function adminRoutes(fastify: FastifyInstance): Promise<void> {
   app.post('/keys', {
     config: admin,
     schema: {
-      tags: ['Admin'], operationId: 'createKey',
-      summary: 'Create an API key (the secret is in this answer only)', body: keyInputSchema,
+      tags: ['Admin'],
+      operationId: 'createKey',
+      summary: 'Create an API key (the secret is in this answer only)',
+      body: keyInputSchema,
       response: {
         201: json('Created; `key` is the secret, shown this once', createdKeySchema),
         ...adminProblems,
       },
     },
-    handler: async (request, reply) => reply.code(201).send(await app.auth.createKey(request.body, actorOf(request))),
+    handler: async (request, reply) =>
+      reply.code(201).send(await app.auth.createKey(request.body, actorOf(request))),
   });
   app.get('/keys', {
     config: admin,
     schema: {
-      tags: ['Admin'], operationId: 'listKeys', summary: 'List API keys (never their secrets)',
+      tags: ['Admin'],
+      operationId: 'listKeys',
+      summary: 'List API keys (never their secrets)',
       response: { 200: json('Every key, revoked ones included', keyListSchema), ...adminProblems },
     },
     handler: async () => ({ items: await app.auth.listKeys() }),
@@ -60,7 +73,9 @@ export async function adminRoutes(fastify: FastifyInstance): Promise<void> {
   app.delete('/keys/:id', {
     config: admin,
     schema: {
-      tags: ['Admin'], operationId: 'revokeKey', summary: 'Revoke an API key',
+      tags: ['Admin'],
+      operationId: 'revokeKey',
+      summary: 'Revoke an API key',
       params: idParamsSchema,
       response: { 204: revoked, ...problems(401, 403, 404, 422, 429, 503) },
     },
@@ -72,8 +87,10 @@ export async function adminRoutes(fastify: FastifyInstance): Promise<void> {
   app.get('/audit', {
     config: admin,
     schema: {
-      tags: ['Admin'], operationId: 'listAuditEntries',
-      summary: 'Page through the audit log, newest first', querystring: auditQuerySchema,
+      tags: ['Admin'],
+      operationId: 'listAuditEntries',
+      summary: 'Page through the audit log, newest first',
+      querystring: auditQuerySchema,
       response: { 200: json('A page of the log, newest first', auditPageSchema), ...adminProblems },
     },
     handler: (request) => app.services.audit.page(request.query),

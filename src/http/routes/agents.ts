@@ -1,8 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import {
-  agentCreateSchema, agentListQuerySchema, agentPageSchema, agentPatchSchema, agentReplaceSchema,
-  agentSchema, heartbeatSchema,
+  agentCreateSchema,
+  agentListQuerySchema,
+  agentPageSchema,
+  agentPatchSchema,
+  agentReplaceSchema,
+  agentSchema,
+  heartbeatSchema,
 } from '../../domain/agent.js';
 import { idParamsSchema } from '../../domain/common.js';
 import { actorOf } from '../request.js';
@@ -37,6 +42,10 @@ export async function agentRoutes(app: FastifyInstance): Promise<void> {
         ...problems(401, 403, 404, 413, 415, 422, 429, 503),
       },
     },
-    handler: async (request, reply) => withEntityTag(reply, await service.heartbeat(request.params.id, request.body, actorOf(request))),
+    handler: async (request, reply) =>
+      withEntityTag(
+        reply,
+        await service.heartbeat(request.params.id, request.body, actorOf(request)),
+      ),
   });
 }

@@ -18,7 +18,12 @@ export interface CrudService<Resource, Input, Patch, Query> {
 }
 
 /** Describes one resource collection: its URL, its schemas and the service behind it. */
-export interface CrudDefinition<Resource extends { id: string; version: number }, Input, Patch, Query> {
+export interface CrudDefinition<
+  Resource extends { id: string; version: number },
+  Input,
+  Patch,
+  Query,
+> {
   path: string;
   /** The resource's name, e.g. `Project`: tags, summaries and operation ids derive from it. */
   tag: string;
@@ -34,14 +39,23 @@ export interface CrudDefinition<Resource extends { id: string; version: number }
 }
 
 const conditionalHeaders = z.looseObject({
-  'if-match': z.string().max(1024).optional().describe('Write only if the resource is at one of these versions, e.g. "3"'),
+  'if-match': z
+    .string()
+    .max(1024)
+    .optional()
+    .describe('Write only if the resource is at one of these versions, e.g. "3"'),
 });
 const readHeaders = z.looseObject({
-  'if-none-match': z.string().max(1024).optional().describe('Answer 304 if the resource is still at this version'),
+  'if-none-match': z
+    .string()
+    .max(1024)
+    .optional()
+    .describe('Answer 304 if the resource is still at this version'),
 });
 
 const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
-const headerOf = (request: FastifyRequest, name: string) => request.headers[name] as string | undefined;
+const headerOf = (request: FastifyRequest, name: string) =>
+  request.headers[name] as string | undefined;
 const conditionOf = (request: FastifyRequest) => expectedVersions(headerOf(request, 'if-match'));
 
 /** "a project", "an agent": summaries read as English whatever the resource is called. */
@@ -60,7 +74,9 @@ function namesOf(tag: string) {
     get: { ...base, operationId: `get${tag}`, summary: `Get one ${noun}` },
     replace: { ...base, operationId: `replace${tag}`, summary: `Replace ${withArticle(noun)}` },
     update: {
-      ...base, operationId: `update${tag}`, summary: `Change some fields of ${withArticle(noun)}`,
+      ...base,
+      operationId: `update${tag}`,
+      summary: `Change some fields of ${withArticle(noun)}`,
     },
     delete: { ...base, operationId: `delete${tag}`, summary: `Delete ${withArticle(noun)}` },
   };
@@ -70,10 +86,12 @@ function namesOf(tag: string) {
  * Registers POST, GET (one and list), PUT, PATCH and DELETE for a resource. The handlers only
  * translate HTTP to service calls; validation happens in the schemas, rules in the service.
  */
-export function registerCrudRoutes<Resource extends { id: string; version: number }, Input, Patch, Query>(
-  fastify: FastifyInstance,
-  definition: CrudDefinition<Resource, Input, Patch, Query>,
-): void {
+export function registerCrudRoutes<
+  Resource extends { id: string; version: number },
+  Input,
+  Patch,
+  Query,
+>(fastify: FastifyInstance, definition: CrudDefinition<Resource, Input, Patch, Query>): void {
   const app = fastify;
   const { path, service, resource } = definition;
   const item = `${path}/:id`;
@@ -82,7 +100,8 @@ export function registerCrudRoutes<Resource extends { id: string; version: numbe
 
   app.post(path, {
     schema: {
-      ...names.create, body: definition.create,
+      ...names.create,
+      body: definition.create,
       response: {
         201: json('Created', resource, 'Location', 'ETag'),
         ...problems(401, 403, 409, 413, 415, 422, 429, 503),
@@ -90,14 +109,17 @@ export function registerCrudRoutes<Resource extends { id: string; version: numbe
     },
     handler: async (request: FastifyRequest, reply) => {
       const created = await service.create(request.body as Input, actorOf(request));
-      reply.code(201).header('location', `${request.routeOptions.url?.replace(/\/$/, '')}/${created.id}`);
+      reply
+        .code(201)
+        .header('location', `${request.routeOptions.url?.replace(/\/$/, '')}/${created.id}`);
       return withEntityTag(reply, created);
     },
   });
 
   app.get(path, {
     schema: {
-      ...names.list, querystring: definition.query,
+      ...names.list,
+      querystring: definition.query,
       response: {
         200: json(`A page of ${names.noun}s`, definition.page),
         ...problems(401, 403, 422, 429, 503),
@@ -108,41 +130,68 @@ export function registerCrudRoutes<Resource extends { id: string; version: numbe
 
   app.get(item, {
     schema: {
-      ...names.get, params: idParamsSchema, headers: readHeaders,
+      ...names.get,
+      params: idParamsSchema,
+      headers: readHeaders,
       response: {
-        200: json(`The ${names.noun}`, resource, 'ETag'), 304: notModifiedResponse,
+        200: json(`The ${names.noun}`, resource, 'ETag'),
+        304: notModifiedResponse,
         ...problems(401, 403, 404, 422, 429, 503),
       },
     },
     handler: async (request: FastifyRequest, reply) => {
       const found = await service.get(idOf(request), request.principal);
-      if (notModified(headerOf(request, 'if-none-match'), found.version)) return reply.code(304).header('etag', entityTag(found.version)).send();
+      if (notModified(headerOf(request, 'if-none-match'), found.version))
+        return reply.code(304).header('etag', entityTag(found.version)).send();
       return withEntityTag(reply, found);
     },
   });
 
   app.put(item, {
     schema: {
-      ...names.replace, params: idParamsSchema, headers: conditionalHeaders,
+      ...names.replace,
+      params: idParamsSchema,
+      headers: conditionalHeaders,
       body: definition.replace,
       response: { 200: json(`The ${names.noun} as replaced`, resource, 'ETag'), ...writeProblems },
     },
     handler: async (request: FastifyRequest, reply) =>
-      withEntityTag(reply, await service.replace(idOf(request), request.body as Input, conditionOf(request), actorOf(request))),
+      withEntityTag(
+        reply,
+        await service.replace(
+          idOf(request),
+          request.body as Input,
+          conditionOf(request),
+          actorOf(request),
+        ),
+      ),
   });
 
   app.patch(item, {
     schema: {
-      ...names.update, params: idParamsSchema, headers: conditionalHeaders, body: definition.patch,
+      ...names.update,
+      params: idParamsSchema,
+      headers: conditionalHeaders,
+      body: definition.patch,
       response: { 200: json(`The ${names.noun} as changed`, resource, 'ETag'), ...writeProblems },
     },
     handler: async (request: FastifyRequest, reply) =>
-      withEntityTag(reply, await service.patch(idOf(request), request.body as Patch, conditionOf(request), actorOf(request))),
+      withEntityTag(
+        reply,
+        await service.patch(
+          idOf(request),
+          request.body as Patch,
+          conditionOf(request),
+          actorOf(request),
+        ),
+      ),
   });
 
   app.delete(item, {
     schema: {
-      ...names.delete, params: idParamsSchema, headers: conditionalHeaders,
+      ...names.delete,
+      params: idParamsSchema,
+      headers: conditionalHeaders,
       response: { 204: deleted, ...problems(401, 403, 404, 412, 422, 429, 503) },
     },
     handler: async (request: FastifyRequest, reply) => {

@@ -9,7 +9,11 @@ import { empty, json, problems } from '../responses.js';
 
 /** `topics=a,b` or `topic=a&topic=b`: a list of topic names. */
 const topicList = z
-  .preprocess((value) => (Array.isArray(value) ? value : String(value).split(',')).map((item) => String(item).trim()), z.array(topicSchema).min(1).max(100))
+  .preprocess(
+    (value) =>
+      (Array.isArray(value) ? value : String(value).split(',')).map((item) => String(item).trim()),
+    z.array(topicSchema).min(1).max(100),
+  )
   .optional();
 
 const eventsQuerySchema = z.strictObject({
@@ -23,7 +27,9 @@ const eventPageSchema = z
     items: z.array(eventSchema),
     next_after: z.number().int().describe('Pass as `after` to read the next page'),
     has_more: z.boolean(),
-    pruned_through_id: z.number().int()
+    pruned_through_id: z
+      .number()
+      .int()
       .describe('Events up to this id were removed by retention; an `after` below it missed some'),
   })
   .meta({ id: 'EventPage' });
@@ -37,8 +43,14 @@ type EventPageBody = z.infer<typeof eventPageSchema>;
 const asLogged = () => (data: unknown) => JSON.stringify(data);
 
 const socketQuerySchema = z.strictObject({
-  token: z.string().max(256).optional().describe('The API key, for clients that cannot set an Authorization header'),
-  topics: topicList.describe('Comma-separated topics; default: projects, agents and system (everything)'),
+  token: z
+    .string()
+    .max(256)
+    .optional()
+    .describe('The API key, for clients that cannot set an Authorization header'),
+  topics: topicList.describe(
+    'Comma-separated topics; default: projects, agents and system (everything)',
+  ),
   last_event_id: queryInteger(0, Number.MAX_SAFE_INTEGER)
     .optional()
     .describe('Resume after this event'),
@@ -88,7 +100,10 @@ function readableTopics(principal: Principal, requested: string[] | undefined): 
   const allowed = scopeTopics(principal);
   if (requested === undefined || allowed === null) return requested ?? allowed;
   const forbidden = requested.filter((topic) => !allowed.includes(topic));
-  if (forbidden.length > 0) throw new ForbiddenError(`This key may not read ${forbidden.join(', ')}; it may read ${allowed.join(', ')}`);
+  if (forbidden.length > 0)
+    throw new ForbiddenError(
+      `This key may not read ${forbidden.join(', ')}; it may read ${allowed.join(', ')}`,
+    );
   return requested;
 }
 
@@ -97,8 +112,10 @@ export async function eventRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   app.get('/api/v1/events', {
     schema: {
-      tags: ['Event'], operationId: 'listEvents',
-      summary: 'Read the event log after an id, oldest first', querystring: eventsQuerySchema,
+      tags: ['Event'],
+      operationId: 'listEvents',
+      summary: 'Read the event log after an id, oldest first',
+      querystring: eventsQuerySchema,
       response: {
         200: json('A page of the log, oldest first', eventPageSchema),
         ...problems(401, 403, 422, 429, 503),
@@ -117,16 +134,21 @@ export async function eventRoutes(fastify: FastifyInstance): Promise<void> {
     {
       websocket: true,
       schema: {
-        tags: ['Event'], operationId: 'openEventStream', summary: 'Stream events over a WebSocket',
-        description: socketDescription, querystring: socketQuerySchema,
+        tags: ['Event'],
+        operationId: 'openEventStream',
+        summary: 'Stream events over a WebSocket',
+        description: socketDescription,
+        querystring: socketQuerySchema,
         response: { 101: switchingProtocols, ...problems(400, 401, 403, 422, 426, 429) },
       },
       preHandler: async (request) => void readableTopics(request.principal, request.query.topics),
     },
     (socket, request) =>
       app.services.events.stream(socket, {
-        topics: request.query.topics ?? null, lastEventId: request.query.last_event_id,
-        allowedTopics: scopeTopics(request.principal), keyId: request.principal.keyId,
+        topics: request.query.topics ?? null,
+        lastEventId: request.query.last_event_id,
+        allowedTopics: scopeTopics(request.principal),
+        keyId: request.principal.keyId,
       }),
   );
 }

@@ -26,7 +26,8 @@ export async function healthRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   app.get('/health/live', {
     schema: {
-      tags: ['Health'], operationId: 'getLiveness',
+      tags: ['Health'],
+      operationId: 'getLiveness',
       summary: 'The process is up (answered before routing, see src/http/liveness.ts)',
       response: { 200: json('The process serves requests', liveSchema) },
     },

@@ -29,13 +29,15 @@ export async function memoryRoutes(fastify: FastifyInstance): Promise<void> {
 
   app.post('/memory', {
     schema: {
-      tags, operationId: 'storeMemoryEntry',
+      tags,
+      operationId: 'storeMemoryEntry',
       summary: 'Store an entry (saved locally, then sent to the MCP server or queued for it)',
       body: memoryInputSchema,
       response: {
         201: json(
           'Stored; `stored_in` says whether the MCP server has it or it is queued',
-          memoryStoreResultSchema, 'Location',
+          memoryStoreResultSchema,
+          'Location',
         ),
         ...problems(401, 403, 413, 415, 422, 429, 503),
       },
@@ -48,11 +50,13 @@ export async function memoryRoutes(fastify: FastifyInstance): Promise<void> {
 
   app.get('/memory', {
     schema: {
-      tags, operationId: 'listMemoryEntries',
+      tags,
+      operationId: 'listMemoryEntries',
       summary: 'List entries from local storage, a page at a time',
       querystring: memoryListQuerySchema,
       response: {
-        200: json('A page of entries', memoryEntryPageSchema), ...problems(401, 422, 429, 503),
+        200: json('A page of entries', memoryEntryPageSchema),
+        ...problems(401, 422, 429, 503),
       },
     },
     handler: (request) => service.list(request.query, request.principal),
@@ -60,7 +64,8 @@ export async function memoryRoutes(fastify: FastifyInstance): Promise<void> {
 
   app.get('/memory/search', {
     schema: {
-      tags, operationId: 'searchMemory',
+      tags,
+      operationId: 'searchMemory',
       summary: 'Search entries; `source` says whether the MCP server or a fallback answered',
       querystring: memorySearchQuerySchema,
       response: {
@@ -73,7 +78,8 @@ export async function memoryRoutes(fastify: FastifyInstance): Promise<void> {
 
   app.get('/memory/circuit', {
     schema: {
-      tags, operationId: 'getMemoryCircuit',
+      tags,
+      operationId: 'getMemoryCircuit',
       summary: 'State and counters of the memory circuit breaker',
       response: { 200: json('The breaker now', memoryCircuitSchema), ...problems(401, 429, 503) },
     },
@@ -83,7 +89,8 @@ export async function memoryRoutes(fastify: FastifyInstance): Promise<void> {
   app.post('/memory/circuit/reset', {
     config: { access: 'admin' },
     schema: {
-      tags, operationId: 'resetMemoryCircuit',
+      tags,
+      operationId: 'resetMemoryCircuit',
       summary: 'Force the breaker CLOSED and zero its counters (admin)',
       response: {
         200: json('The breaker after the reset', memoryCircuitSchema),
@@ -95,13 +102,17 @@ export async function memoryRoutes(fastify: FastifyInstance): Promise<void> {
 
   app.get('/memory/:key', {
     schema: {
-      tags, operationId: 'getMemoryEntry',
+      tags,
+      operationId: 'getMemoryEntry',
       summary: 'Get one entry (of `project_id`, or of no project) from local storage',
-      params: memoryKeyParamsSchema, querystring: memoryEntryQuerySchema,
+      params: memoryKeyParamsSchema,
+      querystring: memoryEntryQuerySchema,
       response: {
-        200: json('The entry', memoryEntrySchema), ...problems(401, 403, 404, 414, 422, 429, 503),
+        200: json('The entry', memoryEntrySchema),
+        ...problems(401, 403, 404, 414, 422, 429, 503),
       },
     },
-    handler: (request) => service.get(request.params.key, request.query.project_id ?? null, request.principal),
+    handler: (request) =>
+      service.get(request.params.key, request.query.project_id ?? null, request.principal),
   });
 }

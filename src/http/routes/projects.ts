@@ -1,7 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import {
-  projectCreateSchema, projectListQuerySchema, projectPageSchema, projectPatchSchema,
-  projectReplaceSchema, projectSchema,
+  projectCreateSchema,
+  projectListQuerySchema,
+  projectPageSchema,
+  projectPatchSchema,
+  projectReplaceSchema,
+  projectSchema,
 } from '../../domain/project.js';
 import { registerCrudRoutes } from './crud.js';
 

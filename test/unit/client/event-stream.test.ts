@@ -15,12 +15,28 @@ async function scriptedServer() {
     connections.push(connection);
   });
   const { port } = server.address() as { port: number };
-  return { server, connections, url: `ws://127.0.0.1:${port}/ws`, close: () => new Promise((resolve) => server.close(resolve)) };
+  return {
+    server,
+    connections,
+    url: `ws://127.0.0.1:${port}/ws`,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
 }
 
 const welcome = (socket: WebSocket, lastEventId = 0, heartbeatMs = 1_000) =>
-  socket.send(JSON.stringify({ type: 'WELCOME', connection_id: 'c', last_event_id: lastEventId, heartbeat_ms: heartbeatMs, topics: [] }));
-const sendEvent = (socket: WebSocket, id: number) => socket.send(JSON.stringify({ id, type: 'PROJECT_CREATED', topic: 'projects', timestamp: 'x', data: {} }));
+  socket.send(
+    JSON.stringify({
+      type: 'WELCOME',
+      connection_id: 'c',
+      last_event_id: lastEventId,
+      heartbeat_ms: heartbeatMs,
+      topics: [],
+    }),
+  );
+const sendEvent = (socket: WebSocket, id: number) =>
+  socket.send(
+    JSON.stringify({ id, type: 'PROJECT_CREATED', topic: 'projects', timestamp: 'x', data: {} }),
+  );
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -30,7 +46,9 @@ afterEach(async () => {
 describe('backoffDelay', () => {
   it('grows exponentially up to the cap, with jitter taking off up to its share', () => {
     const options = { initialMs: 100, maxMs: 1_000, factor: 2, jitter: 0.5 };
-    expect([0, 1, 2, 3, 4, 10].map((attempt) => backoffDelay(attempt, options, () => 0))).toEqual([100, 200, 400, 800, 1_000, 1_000]);
+    expect([0, 1, 2, 3, 4, 10].map((attempt) => backoffDelay(attempt, options, () => 0))).toEqual([
+      100, 200, 400, 800, 1_000, 1_000,
+    ]);
     expect(backoffDelay(2, options, () => 1)).toBe(200);
   });
 });
@@ -38,14 +56,23 @@ describe('backoffDelay', () => {
 describe('EventStream', () => {
   it('rejects invalid backoff options', () => {
     expect(() => new EventStream({ url: 'ws://x', backoff: { initialMs: 0 } })).toThrow(RangeError);
-    expect(() => new EventStream({ url: 'ws://x', backoff: { jitter: 2 } })).toThrow('backoff.jitter must be within 0..1, got 2');
-    expect(() => new EventStream({ url: 'ws://x' }).subscribe(['agents'])).toThrow('explicit topics');
+    expect(() => new EventStream({ url: 'ws://x', backoff: { jitter: 2 } })).toThrow(
+      'backoff.jitter must be within 0..1, got 2',
+    );
+    expect(() => new EventStream({ url: 'ws://x' }).subscribe(['agents'])).toThrow(
+      'explicit topics',
+    );
   });
 
   it('resumes after the last id it saw, drops duplicates and answers PING', async () => {
     const server = await scriptedServer();
     cleanups.push(server.close);
-    const stream = new EventStream({ url: server.url, topics: ['projects'], apiKey: 'k', backoff: { initialMs: 5, maxMs: 10 } }).start();
+    const stream = new EventStream({
+      url: server.url,
+      topics: ['projects'],
+      apiKey: 'k',
+      backoff: { initialMs: 5, maxMs: 10 },
+    }).start();
     cleanups.push(() => stream.close());
     const ids: number[] = [];
     stream.onEvent((event) => ids.push(event.id));
@@ -82,7 +109,12 @@ describe('EventStream', () => {
     await expect.poll(() => notices).toEqual(['connected', 'replay-gap', 'error']);
     stream.subscribe(['system']);
     stream.unsubscribe(['agents']);
-    await expect.poll(() => received).toEqual([{ type: 'SUBSCRIBE', topics: ['system'] }, { type: 'UNSUBSCRIBE', topics: ['agents'] }]);
+    await expect
+      .poll(() => received)
+      .toEqual([
+        { type: 'SUBSCRIBE', topics: ['system'] },
+        { type: 'UNSUBSCRIBE', topics: ['agents'] },
+      ]);
     socket.terminate();
     await expect.poll(() => notices.at(-1)).toBe('disconnected');
   });
@@ -90,7 +122,10 @@ describe('EventStream', () => {
   it('reconnects from a server that falls silent for 2.5 heartbeats', async () => {
     const server = await scriptedServer();
     cleanups.push(server.close);
-    const stream = new EventStream({ url: server.url, backoff: { initialMs: 5, maxMs: 10 } }).start();
+    const stream = new EventStream({
+      url: server.url,
+      backoff: { initialMs: 5, maxMs: 10 },
+    }).start();
     cleanups.push(() => stream.close());
     await expect.poll(() => server.connections.length).toBe(1);
     welcome(server.connections[0]!.socket, 0, 40);
@@ -102,7 +137,10 @@ describe('EventStream', () => {
     const server = await scriptedServer();
     const url = server.url;
     await server.close();
-    const stream = new EventStream({ url, backoff: { initialMs: 5, maxMs: 20, jitter: 0 } }).start();
+    const stream = new EventStream({
+      url,
+      backoff: { initialMs: 5, maxMs: 20, jitter: 0 },
+    }).start();
     const delays: number[] = [];
     stream.onNotice((notice) => notice.kind === 'disconnected' && delays.push(notice.retryInMs));
     await expect.poll(() => delays.length, { timeout: 2_000 }).toBeGreaterThanOrEqual(4);
@@ -134,7 +172,10 @@ describe('EventStream', () => {
   it('stops for good when the server closes with 4401 (key revoked), and iterators throw it', async () => {
     const server = await scriptedServer();
     cleanups.push(server.close);
-    const stream = new EventStream({ url: server.url, backoff: { initialMs: 5, maxMs: 10 } }).start();
+    const stream = new EventStream({
+      url: server.url,
+      backoff: { initialMs: 5, maxMs: 10 },
+    }).start();
     const notices: string[] = [];
     stream.onNotice((notice) => notices.push(notice.kind));
     const consuming = (async () => {
@@ -143,7 +184,14 @@ describe('EventStream', () => {
     await expect.poll(() => server.connections.length).toBe(1);
     welcome(server.connections[0]!.socket);
     server.connections[0]!.socket.close(4401, 'API key revoked');
-    await expect(consuming).rejects.toThrow(new EventStreamError(401, { type: '/problems/unauthorized', title: 'Unauthorized', status: 401, detail: 'API key revoked' }));
+    await expect(consuming).rejects.toThrow(
+      new EventStreamError(401, {
+        type: '/problems/unauthorized',
+        title: 'Unauthorized',
+        status: 401,
+        detail: 'API key revoked',
+      }),
+    );
     expect(notices).toEqual(['connected', 'fatal']);
     expect(stream.error?.status).toBe(401);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -154,24 +202,41 @@ describe('EventStream', () => {
     const server = await scriptedServer();
     cleanups.push(server.close);
     server.server.options.verifyClient = () => false;
-    const problem = { type: '/problems/unauthorized', title: 'Unauthorized', status: 401, detail: 'The API key is unknown or revoked' };
+    const problem = {
+      type: '/problems/unauthorized',
+      title: 'Unauthorized',
+      status: 401,
+      detail: 'The API key is unknown or revoked',
+    };
     const asked: string[] = [];
-    let answer: () => Promise<Response> = async () => { throw new TypeError('fetch failed'); };
+    let answer: () => Promise<Response> = async () => {
+      throw new TypeError('fetch failed');
+    };
     const fetch = async (url: string | URL | Request, init?: RequestInit) => {
       asked.push(`${String(url)} ${JSON.stringify(init?.headers)}`);
       return answer();
     };
-    const stream = new EventStream({ url: server.url, topics: ['projects'], apiKey: 'sc_bad', fetch, backoff: { initialMs: 5, maxMs: 10 } });
+    const stream = new EventStream({
+      url: server.url,
+      topics: ['projects'],
+      apiKey: 'sc_bad',
+      fetch,
+      backoff: { initialMs: 5, maxMs: 10 },
+    });
     const notices: StreamKinds = [];
     stream.onNotice((notice) => notices.push(notice.kind));
     stream.start();
-    await expect.poll(() => notices.filter((kind) => kind === 'disconnected').length).toBeGreaterThanOrEqual(2);
+    await expect
+      .poll(() => notices.filter((kind) => kind === 'disconnected').length)
+      .toBeGreaterThanOrEqual(2);
     answer = async () => new Response(JSON.stringify(problem), { status: 401 });
     await expect.poll(() => stream.error).toBeInstanceOf(EventStreamError);
     expect(stream.error?.problem).toEqual(problem);
     expect(notices.at(-1)).toBe('fatal');
     const base = server.url.replace('ws:', 'http:').replace(/\/ws$/, '');
-    expect(asked[0]).toBe(`${base}/api/v1/events?limit=1&topic=projects {"authorization":"Bearer sc_bad"}`);
+    expect(asked[0]).toBe(
+      `${base}/api/v1/events?limit=1&topic=projects {"authorization":"Bearer sc_bad"}`,
+    );
   });
 
   it('needs a socket factory where the runtime has no WebSocket of its own', () => {

@@ -8,22 +8,37 @@ const clients: FakeRedis[] = [];
 class FakeRedis extends EventEmitter {
   published: string[] = [];
   failPublish = false;
-  constructor(readonly url: string, readonly options: RedisOptions) {
+  constructor(
+    readonly url: string,
+    readonly options: RedisOptions,
+  ) {
     super();
     clients.push(this);
   }
-  async subscribe() { return 1; }
+  async subscribe() {
+    return 1;
+  }
   async publish(_channel: string, message: string) {
     if (this.failPublish) throw new Error('Connection is closed.');
     this.published.push(message);
     return 1;
   }
-  disconnect() { this.emit('end'); }
+  disconnect() {
+    this.emit('end');
+  }
 }
 /** Hands the bus fake clients that record what it publishes and let the test emit what Redis would. */
-const connectFake = (url: string, options: RedisOptions) => new FakeRedis(url, options) as unknown as Redis;
+const connectFake = (url: string, options: RedisOptions) =>
+  new FakeRedis(url, options) as unknown as Redis;
 
-const event = (id: number): LoggedEvent => ({ id, type: 'PROJECT_CREATED', topic: 'system', topics: ['system'], timestamp: 'x', data: {} });
+const event = (id: number): LoggedEvent => ({
+  id,
+  type: 'PROJECT_CREATED',
+  topic: 'system',
+  topics: ['system'],
+  timestamp: 'x',
+  data: {},
+});
 
 describe('InProcessEventBus', () => {
   it('hands non-empty batches to current listeners', async () => {
@@ -50,7 +65,11 @@ describe('RedisEventBus', () => {
     bus.publish([event(1)]);
     expect(seen).toEqual([1]);
     subscriber.emit('message', 'channel', publisher.published[0]);
-    subscriber.emit('message', 'channel', JSON.stringify({ from: 'another instance', events: [event(2)] }));
+    subscriber.emit(
+      'message',
+      'channel',
+      JSON.stringify({ from: 'another instance', events: [event(2)] }),
+    );
     expect(seen).toEqual([1, 2]);
     subscriber.emit('message', 'channel', 'not json');
     subscriber.emit('ready');

@@ -5,17 +5,33 @@ import { EventDispatcher } from '../../../src/events/event-dispatcher.js';
 import type { EventLog } from '../../../src/events/event-log.js';
 import type { Database } from '../../../src/store/database.js';
 
-const event = (id: number): LoggedEvent => ({ id, type: 'PROJECT_CREATED', topic: 'system', topics: ['system'], timestamp: '2026-01-01T00:00:00.000Z', data: {} });
+const event = (id: number): LoggedEvent => ({
+  id,
+  type: 'PROJECT_CREATED',
+  topic: 'system',
+  topics: ['system'],
+  timestamp: '2026-01-01T00:00:00.000Z',
+  data: {},
+});
 
 function setup(logged: number[] = [], head = 0) {
   const committed = [...logged];
   const log = {
     latestId: vi.fn(async () => head),
-    readAfter: vi.fn(async (_db: unknown, after: number, _topics: unknown, limit: number) => committed.filter((id) => id > after).slice(0, limit).map(event)),
+    readAfter: vi.fn(async (_db: unknown, after: number, _topics: unknown, limit: number) =>
+      committed
+        .filter((id) => id > after)
+        .slice(0, limit)
+        .map(event),
+    ),
   };
   const bus = new InProcessEventBus();
   const errors: unknown[] = [];
-  const dispatcher = new EventDispatcher({} as Database, log as unknown as EventLog, bus, { pollMs: 1_000, batchSize: 2, onError: (error) => errors.push(error) });
+  const dispatcher = new EventDispatcher({} as Database, log as unknown as EventLog, bus, {
+    pollMs: 1_000,
+    batchSize: 2,
+    onError: (error) => errors.push(error),
+  });
   const delivered: number[] = [];
   dispatcher.subscribe((delivery) => delivered.push(delivery.id));
   return { log, bus, dispatcher, delivered, committed, errors };
@@ -26,8 +42,12 @@ afterEach(() => vi.useRealTimers());
 describe('EventDispatcher', () => {
   it('validates its options', () => {
     const bus = new InProcessEventBus();
-    expect(() => new EventDispatcher({} as Database, {} as EventLog, bus, { pollMs: 0 })).toThrow(RangeError);
-    expect(() => new EventDispatcher({} as Database, {} as EventLog, bus, { pollMs: 5, batchSize: 0 })).toThrow('batchSize');
+    expect(() => new EventDispatcher({} as Database, {} as EventLog, bus, { pollMs: 0 })).toThrow(
+      RangeError,
+    );
+    expect(
+      () => new EventDispatcher({} as Database, {} as EventLog, bus, { pollMs: 5, batchSize: 0 }),
+    ).toThrow('batchSize');
   });
 
   it('starts at the head of the log and delivers a contiguous batch without reading the log', async () => {

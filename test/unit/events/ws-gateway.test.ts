@@ -20,16 +20,41 @@ class FakeSocket extends EventEmitter {
   pings = 0;
   closedWith: [number, string] | undefined;
   terminated = false;
-  send(data: string) { this.sent.push(JSON.parse(data)); }
-  ping() { this.pings += 1; }
-  close(code: number, reason: string) { this.closedWith = [code, reason]; this.readyState = 3; }
-  terminate() { this.terminated = true; this.readyState = 3; }
-  types() { return this.sent.map((message) => message.type); }
+  send(data: string) {
+    this.sent.push(JSON.parse(data));
+  }
+  ping() {
+    this.pings += 1;
+  }
+  close(code: number, reason: string) {
+    this.closedWith = [code, reason];
+    this.readyState = 3;
+  }
+  terminate() {
+    this.terminated = true;
+    this.readyState = 3;
+  }
+  types() {
+    return this.sent.map((message) => message.type);
+  }
 }
 
-const event = (id: number, topics = ['projects']): LoggedEvent => ({ id, type: 'PROJECT_UPDATE', topic: topics[0]!, topics, timestamp: '2026-01-01T00:00:00.000Z', data: {} });
+const event = (id: number, topics = ['projects']): LoggedEvent => ({
+  id,
+  type: 'PROJECT_UPDATE',
+  topic: topics[0]!,
+  topics,
+  timestamp: '2026-01-01T00:00:00.000Z',
+  data: {},
+});
 
-interface SetupOptions { logged?: number[]; pruned?: number; maxConnections?: number; maxBufferedBytes?: number; maxTopics?: number }
+interface SetupOptions {
+  logged?: number[];
+  pruned?: number;
+  maxConnections?: number;
+  maxBufferedBytes?: number;
+  maxTopics?: number;
+}
 
 function setup(options: SetupOptions = {}) {
   const logged = options.logged ?? [];
@@ -37,23 +62,49 @@ function setup(options: SetupOptions = {}) {
     latestId: vi.fn(async () => logged.at(-1) ?? 0),
     prunedThroughId: vi.fn(async () => options.pruned ?? 0),
     readAfter: vi.fn(async (_db: unknown, after: number, topics: string[] | null, limit: number) =>
-      logged.filter((id) => id > after).slice(0, limit).map((id) => event(id)).filter((item) => topics === null || item.topics.some((topic) => topics.includes(topic)))),
+      logged
+        .filter((id) => id > after)
+        .slice(0, limit)
+        .map((id) => event(id))
+        .filter((item) => topics === null || item.topics.some((topic) => topics.includes(topic))),
+    ),
   };
   const bus = new InProcessEventBus();
-  const dispatcher = new EventDispatcher({} as Database, log as unknown as EventLog, bus, { pollMs: 60_000 });
+  const dispatcher = new EventDispatcher({} as Database, log as unknown as EventLog, bus, {
+    pollMs: 60_000,
+  });
   const logger = { info: vi.fn(), warn: vi.fn() };
-  const gateway = new WebSocketGateway({} as Database, log as unknown as EventLog, dispatcher, {
-    heartbeatMs: 1_000, maxBufferedBytes: options.maxBufferedBytes ?? 1_000, maxConnections: options.maxConnections ?? 10, replayBatchSize: 2,
-    maxTopics: options.maxTopics,
-  }, logger);
+  const gateway = new WebSocketGateway(
+    {} as Database,
+    log as unknown as EventLog,
+    dispatcher,
+    {
+      heartbeatMs: 1_000,
+      maxBufferedBytes: options.maxBufferedBytes ?? 1_000,
+      maxConnections: options.maxConnections ?? 10,
+      replayBatchSize: 2,
+      maxTopics: options.maxTopics,
+    },
+    logger,
+  );
   return { log, bus, dispatcher, gateway, logger };
 }
 
-interface Request { topics?: string[] | null; lastEventId?: number; allowedTopics?: string[]; keyId?: string }
+interface Request {
+  topics?: string[] | null;
+  lastEventId?: number;
+  allowedTopics?: string[];
+  keyId?: string;
+}
 
 async function connected(gateway: WebSocketGateway, request: Request = {}) {
   const socket = new FakeSocket();
-  await gateway.accept(socket, { topics: request.topics ?? null, lastEventId: request.lastEventId, allowedTopics: request.allowedTopics ?? null, keyId: request.keyId ?? null });
+  await gateway.accept(socket, {
+    topics: request.topics ?? null,
+    lastEventId: request.lastEventId,
+    allowedTopics: request.allowedTopics ?? null,
+    keyId: request.keyId ?? null,
+  });
   return socket;
 }
 
@@ -62,7 +113,14 @@ afterEach(() => vi.useRealTimers());
 describe('WebSocketGateway', () => {
   it('validates its options', () => {
     const { dispatcher } = setup();
-    const make = (heartbeatMs: number) => new WebSocketGateway({} as Database, {} as EventLog, dispatcher, { heartbeatMs, maxBufferedBytes: 1, maxConnections: 1 }, { info: vi.fn(), warn: vi.fn() });
+    const make = (heartbeatMs: number) =>
+      new WebSocketGateway(
+        {} as Database,
+        {} as EventLog,
+        dispatcher,
+        { heartbeatMs, maxBufferedBytes: 1, maxConnections: 1 },
+        { info: vi.fn(), warn: vi.fn() },
+      );
     expect(() => make(0)).toThrow('heartbeatMs must be a positive integer, got 0');
     expect(() => make(1.5)).toThrow(RangeError);
   });
@@ -73,7 +131,9 @@ describe('WebSocketGateway', () => {
     gateway.start();
     const socket = await connected(gateway, { lastEventId: 1 });
     bus.publish([event(5), event(6)]);
-    expect(socket.sent.filter((message) => typeof message.id === 'number').map((message) => message.id)).toEqual([2, 3, 4, 5, 6]);
+    expect(
+      socket.sent.filter((message) => typeof message.id === 'number').map((message) => message.id),
+    ).toEqual([2, 3, 4, 5, 6]);
     expect(socket.sent[0]).toMatchObject({ type: 'WELCOME', last_event_id: 1 });
     gateway.stop();
     dispatcher.stop();
@@ -89,12 +149,19 @@ describe('WebSocketGateway', () => {
       return [event(2), event(3)];
     });
     const socket = new FakeSocket();
-    const accepting = gateway.accept(socket, { topics: null, lastEventId: 1, allowedTopics: null, keyId: null });
+    const accepting = gateway.accept(socket, {
+      topics: null,
+      lastEventId: 1,
+      allowedTopics: null,
+      keyId: null,
+    });
     await vi.waitFor(() => expect(log.readAfter).toHaveBeenCalled());
     bus.publish([event(4)]);
     release();
     await accepting;
-    expect(socket.sent.filter((message) => typeof message.id === 'number').map((message) => message.id)).toEqual([2, 3, 4]);
+    expect(
+      socket.sent.filter((message) => typeof message.id === 'number').map((message) => message.id),
+    ).toEqual([2, 3, 4]);
     gateway.stop();
     dispatcher.stop();
   });
@@ -128,9 +195,17 @@ describe('WebSocketGateway', () => {
     gateway.start();
     const socket = await connected(gateway, { topics: ['agents'] });
     bus.publish([event(1, ['projects'])]);
-    socket.emit('message', Buffer.from(JSON.stringify({ type: 'SUBSCRIBE', topics: ['projects'] })), false);
+    socket.emit(
+      'message',
+      Buffer.from(JSON.stringify({ type: 'SUBSCRIBE', topics: ['projects'] })),
+      false,
+    );
     bus.publish([event(2, ['projects'])]);
-    socket.emit('message', [Buffer.from('{"type":"UNSUBSCRIBE",'), Buffer.from('"topics":["projects"]}')], false);
+    socket.emit(
+      'message',
+      [Buffer.from('{"type":"UNSUBSCRIBE",'), Buffer.from('"topics":["projects"]}')],
+      false,
+    );
     bus.publish([event(3, ['projects'])]);
     expect(socket.types()).toEqual(['WELCOME', 'ACK', 'PROJECT_UPDATE', 'ACK']);
     socket.emit('message', Buffer.from('binary'), true);
@@ -179,13 +254,26 @@ describe('WebSocketGateway', () => {
     const { gateway, dispatcher, bus } = setup();
     await dispatcher.start();
     gateway.start();
-    const [mine, theirs] = ['project:11111111-1111-4111-8111-111111111111', 'project:22222222-2222-4222-8222-222222222222'];
+    const [mine, theirs] = [
+      'project:11111111-1111-4111-8111-111111111111',
+      'project:22222222-2222-4222-8222-222222222222',
+    ];
     const socket = await connected(gateway, { allowedTopics: [mine] });
     expect(socket.sent[0]).toMatchObject({ type: 'WELCOME', topics: [mine] });
-    socket.emit('message', Buffer.from(JSON.stringify({ type: 'SUBSCRIBE', topics: ['projects', mine] })), false);
-    expect(socket.sent.at(-1)).toMatchObject({ type: 'ERROR', code: 'FORBIDDEN_TOPIC', message: 'This key may not read projects' });
+    socket.emit(
+      'message',
+      Buffer.from(JSON.stringify({ type: 'SUBSCRIBE', topics: ['projects', mine] })),
+      false,
+    );
+    expect(socket.sent.at(-1)).toMatchObject({
+      type: 'ERROR',
+      code: 'FORBIDDEN_TOPIC',
+      message: 'This key may not read projects',
+    });
     bus.publish([event(1, ['projects', theirs]), event(2, ['projects', mine])]);
-    expect(socket.sent.filter((message) => typeof message.id === 'number').map((message) => message.id)).toEqual([2]);
+    expect(
+      socket.sent.filter((message) => typeof message.id === 'number').map((message) => message.id),
+    ).toEqual([2]);
     gateway.stop();
     dispatcher.stop();
   });
@@ -202,18 +290,25 @@ describe('WebSocketGateway', () => {
   });
 });
 
-const send = (socket: FakeSocket, message: object) => socket.emit('message', Buffer.from(JSON.stringify(message)), false);
-const eventIds = (socket: FakeSocket) => socket.sent.filter((message) => typeof message.id === 'number').map((message) => message.id);
+const send = (socket: FakeSocket, message: object) =>
+  socket.emit('message', Buffer.from(JSON.stringify(message)), false);
+const eventIds = (socket: FakeSocket) =>
+  socket.sent.filter((message) => typeof message.id === 'number').map((message) => message.id);
 
 describe('WebSocketGateway and revoked keys', () => {
   it('closes every socket of a key with 4401 at once, and no other', async () => {
     const { gateway } = setup();
     const [first, second, other, open] = [
-      await connected(gateway, { keyId: 'k1' }), await connected(gateway, { keyId: 'k1' }),
-      await connected(gateway, { keyId: 'k2' }), await connected(gateway),
+      await connected(gateway, { keyId: 'k1' }),
+      await connected(gateway, { keyId: 'k1' }),
+      await connected(gateway, { keyId: 'k2' }),
+      await connected(gateway),
     ];
     gateway.closeKey('k1');
-    expect([first.closedWith, second.closedWith]).toEqual([[4401, 'API key revoked'], [4401, 'API key revoked']]);
+    expect([first.closedWith, second.closedWith]).toEqual([
+      [4401, 'API key revoked'],
+      [4401, 'API key revoked'],
+    ]);
     expect([other.closedWith, open.closedWith]).toEqual([undefined, undefined]);
     expect(gateway.connectionCount).toBe(2);
   });
@@ -221,7 +316,9 @@ describe('WebSocketGateway and revoked keys', () => {
   it('re-checks the keys of open sockets on every interval and closes those no longer valid', async () => {
     vi.useFakeTimers();
     const { gateway, logger } = setup();
-    const activeKeys = vi.fn(async (ids: readonly string[]) => new Set(ids.filter((id) => id !== 'revoked')));
+    const activeKeys = vi.fn(
+      async (ids: readonly string[]) => new Set(ids.filter((id) => id !== 'revoked')),
+    );
     gateway.watchKeys({ intervalMs: 5_000, activeKeys });
     const kept = await connected(gateway, { keyId: 'valid' });
     const revoked = await connected(gateway, { keyId: 'revoked' });
@@ -233,7 +330,10 @@ describe('WebSocketGateway and revoked keys', () => {
     activeKeys.mockRejectedValueOnce(new Error('database away'));
     await vi.advanceTimersByTimeAsync(5_000);
     expect(kept.closedWith).toBeUndefined();
-    expect(logger.warn).toHaveBeenCalledWith(expect.anything(), expect.stringContaining('could not re-check'));
+    expect(logger.warn).toHaveBeenCalledWith(
+      expect.anything(),
+      expect.stringContaining('could not re-check'),
+    );
     gateway.stop();
     expect(vi.getTimerCount()).toBe(0);
   });
@@ -255,16 +355,27 @@ describe('WebSocketGateway bounds', () => {
     const { gateway } = setup();
     const socket = await connected(gateway, { topics: ['agents'] });
     send(socket, { type: 'SUBSCRIBE', topics: ['agents', 'projects', 'projects'] });
-    expect(socket.sent.at(-1)).toEqual({ type: 'ACK', action: 'SUBSCRIBE', topics: ['projects'], topic_count: 2 });
+    expect(socket.sent.at(-1)).toEqual({
+      type: 'ACK',
+      action: 'SUBSCRIBE',
+      topics: ['projects'],
+      topic_count: 2,
+    });
     send(socket, { type: 'UNSUBSCRIBE', topics: ['system', 'agents'] });
-    expect(socket.sent.at(-1)).toEqual({ type: 'ACK', action: 'UNSUBSCRIBE', topics: ['agents'], topic_count: 1 });
+    expect(socket.sent.at(-1)).toEqual({
+      type: 'ACK',
+      action: 'UNSUBSCRIBE',
+      topics: ['agents'],
+      topic_count: 1,
+    });
   });
 
   it('refuses a SUBSCRIBE past the topic limit and changes nothing', async () => {
     const { gateway, dispatcher, bus } = setup({ maxTopics: 2 });
     await dispatcher.start();
     const socket = await connected(gateway, { topics: ['agents'] });
-    const projectTopic = (n: number) => `project:${`${n}`.padStart(8, '0')}-1111-4111-8111-111111111111`;
+    const projectTopic = (n: number) =>
+      `project:${`${n}`.padStart(8, '0')}-1111-4111-8111-111111111111`;
     send(socket, { type: 'SUBSCRIBE', topics: [projectTopic(1), projectTopic(2)] });
     expect(socket.sent.at(-1)).toMatchObject({ type: 'ERROR', code: 'TOO_MANY_TOPICS' });
     gateway.start();
@@ -288,7 +399,10 @@ describe('WebSocketGateway bounds', () => {
 
   it('sends each replayed event only once the socket holds less than the low-water mark', async () => {
     vi.useFakeTimers();
-    const { gateway, log } = setup({ logged: [1, 2, 3], maxBufferedBytes: 10 * REPLAY_LOW_WATER_BYTES });
+    const { gateway, log } = setup({
+      logged: [1, 2, 3],
+      maxBufferedBytes: 10 * REPLAY_LOW_WATER_BYTES,
+    });
     const socket = new FakeSocket();
     socket.send = (data: string) => {
       const message = JSON.parse(data);
@@ -299,7 +413,10 @@ describe('WebSocketGateway bounds', () => {
     const accepting = gateway.accept(socket, request);
     await vi.advanceTimersByTimeAsync(1_000);
     expect(eventIds(socket)).toEqual([1]);
-    for (const expected of [[1, 2], [1, 2, 3]]) {
+    for (const expected of [
+      [1, 2],
+      [1, 2, 3],
+    ]) {
       socket.bufferedAmount = 0;
       await vi.advanceTimersByTimeAsync(20);
       expect(eventIds(socket)).toEqual(expected);
@@ -311,10 +428,18 @@ describe('WebSocketGateway bounds', () => {
 
   it('stops a paused replay when its socket closes', async () => {
     vi.useFakeTimers();
-    const { gateway, log } = setup({ logged: [1, 2, 3], maxBufferedBytes: 10 * REPLAY_LOW_WATER_BYTES });
+    const { gateway, log } = setup({
+      logged: [1, 2, 3],
+      maxBufferedBytes: 10 * REPLAY_LOW_WATER_BYTES,
+    });
     const socket = new FakeSocket();
     socket.bufferedAmount = REPLAY_LOW_WATER_BYTES + 1;
-    const accepting = gateway.accept(socket, { topics: null, lastEventId: 0, allowedTopics: null, keyId: null });
+    const accepting = gateway.accept(socket, {
+      topics: null,
+      lastEventId: 0,
+      allowedTopics: null,
+      keyId: null,
+    });
     await vi.advanceTimersByTimeAsync(100);
     socket.emit('close');
     await vi.advanceTimersByTimeAsync(100);
@@ -332,9 +457,16 @@ describe('WebSocketGateway bounds', () => {
       return [];
     });
     const socket = new FakeSocket();
-    const accepting = gateway.accept(socket, { topics: null, lastEventId: 0, allowedTopics: null, keyId: null });
+    const accepting = gateway.accept(socket, {
+      topics: null,
+      lastEventId: 0,
+      allowedTopics: null,
+      keyId: null,
+    });
     await vi.waitFor(() => expect(log.readAfter).toHaveBeenCalled());
-    bus.publish(Array.from({ length: MAX_EVENTS_HELD_DURING_REPLAY }, (_, index) => event(index + 2)));
+    bus.publish(
+      Array.from({ length: MAX_EVENTS_HELD_DURING_REPLAY }, (_, index) => event(index + 2)),
+    );
     expect(socket.closedWith).toBeUndefined();
     bus.publish([event(MAX_EVENTS_HELD_DURING_REPLAY + 2)]);
     expect(socket.closedWith).toEqual([1013, 'slow consumer']);
@@ -349,12 +481,22 @@ describe('MessageBudget', () => {
   it('allows a burst, then refills at its rate and never above the burst', () => {
     let now = 0;
     const budget = new MessageBudget(3, 2, () => now);
-    expect([budget.take(), budget.take(), budget.take(), budget.take()]).toEqual([true, true, true, false]);
+    expect([budget.take(), budget.take(), budget.take(), budget.take()]).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
     now = 499;
     expect(budget.take()).toBe(false);
     now = 1_000;
     expect([budget.take(), budget.take(), budget.take()]).toEqual([true, true, false]);
     now = 60_000;
-    expect([budget.take(), budget.take(), budget.take(), budget.take()]).toEqual([true, true, true, false]);
+    expect([budget.take(), budget.take(), budget.take(), budget.take()]).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
   });
 });

@@ -27,7 +27,8 @@ describe('redaction', () => {
     const redacted = redactSecrets(line);
     for (const secret of ['sc_1', 'sc_2', 'sc_3', 'sc_4']) expect(redacted).not.toContain(secret);
     expect(JSON.parse(redacted)).toMatchObject({
-      headers: { authorization: '[redacted]' }, note: 'sent bearer [redacted], then',
+      headers: { authorization: '[redacted]' },
+      note: 'sent bearer [redacted], then',
     });
     expect(redactSecrets('{"msg":"plain"}')).toBe('{"msg":"plain"}');
   });
@@ -84,8 +85,11 @@ describe('client-error log', () => {
 
 describe('settings', () => {
   it('parses ALLOWED_HOSTS and refuses what is not a host', () => {
-    expect(parseAllowedHosts(' Swarm.example, api.example:8443 ,[::1]:3000,'))
-      .toEqual(['swarm.example', 'api.example:8443', '[::1]:3000']);
+    expect(parseAllowedHosts(' Swarm.example, api.example:8443 ,[::1]:3000,')).toEqual([
+      'swarm.example',
+      'api.example:8443',
+      '[::1]:3000',
+    ]);
     expect(parseAllowedHosts('http://x')).toBeNull();
     expect(loadConfig({ ALLOWED_HOSTS: 'a.example' }).ALLOWED_HOSTS).toEqual(['a.example']);
     expect(() => loadConfig({ ALLOWED_HOSTS: 'a b' })).toThrow(/ALLOWED_HOSTS/);

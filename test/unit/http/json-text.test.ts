@@ -26,7 +26,10 @@ describe('jsonTextProblem', () => {
   });
 
   it('counts every value, containers included', () => {
-    const values = (count: number) => `[${Array(count - 1).fill('0').join(',')}]`;
+    const values = (count: number) =>
+      `[${Array(count - 1)
+        .fill('0')
+        .join(',')}]`;
     expect(jsonTextProblem(values(JSON_MAX_VALUES))).toBeUndefined();
     const tooMany = jsonTextProblem(values(JSON_MAX_VALUES + 1));
     expect(tooMany).toEqual({ path: '/', message: says('10000 values') });
@@ -49,8 +52,19 @@ describe('jsonTextProblem', () => {
 
 describe('numberProblem', () => {
   it.each([
-    '0', '-0', '0.0', '0e400', '-0.000e-999', '1.5', '1E+2', '-1e-300', '1e300', '0.1', '1e21',
-    '9007199254740991', '-9007199254740991',
+    '0',
+    '-0',
+    '0.0',
+    '0e400',
+    '-0.000e-999',
+    '1.5',
+    '1E+2',
+    '-1e-300',
+    '1e300',
+    '0.1',
+    '1e21',
+    '9007199254740991',
+    '-9007199254740991',
   ])('lets %s through', (literal) => expect(numberProblem(literal)).toBeUndefined());
 
   it.each([

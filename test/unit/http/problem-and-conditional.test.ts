@@ -1,27 +1,59 @@
 import { describe, expect, it } from 'vitest';
-import { ConflictError, NotFoundError, UnavailableError, UnprocessableError } from '../../../src/domain/errors.js';
+import {
+  ConflictError,
+  NotFoundError,
+  UnavailableError,
+  UnprocessableError,
+} from '../../../src/domain/errors.js';
 import { entityTag, expectedVersions, notModified } from '../../../src/http/conditional.js';
 import { isDatabaseUnavailable } from '../../../src/store/database-errors.js';
 import { loggableUrl, problem, toProblem } from '../../../src/http/problem.js';
 
 describe('toProblem', () => {
   it('renders domain errors with their own status and title', () => {
-    expect(toProblem(new NotFoundError('Agent', 'x'))).toEqual({ type: '/problems/not-found', title: 'Not Found', status: 404, detail: 'Agent x not found' });
+    expect(toProblem(new NotFoundError('Agent', 'x'))).toEqual({
+      type: '/problems/not-found',
+      title: 'Not Found',
+      status: 404,
+      detail: 'Agent x not found',
+    });
     expect(toProblem(new ConflictError('taken'))).toMatchObject({ status: 409, title: 'Conflict' });
     expect(toProblem(new UnavailableError('later'))).toMatchObject({ status: 503 });
-    expect(toProblem(new UnprocessableError('bad', [{ path: '/a', message: 'm' }]))).toMatchObject({ status: 422, errors: [{ path: '/a', message: 'm' }] });
+    expect(toProblem(new UnprocessableError('bad', [{ path: '/a', message: 'm' }]))).toMatchObject({
+      status: 422,
+      errors: [{ path: '/a', message: 'm' }],
+    });
   });
 
   it('maps framework errors to 400, 413 and 415 and keeps other 4xx statuses', () => {
-    expect(toProblem(Object.assign(new Error('x'), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' }))).toMatchObject({ status: 413 });
-    expect(toProblem(Object.assign(new Error('x'), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }))).toMatchObject({ status: 415 });
-    expect(toProblem(Object.assign(new SyntaxError('Unexpected token'), { statusCode: 400 }))).toMatchObject({ status: 400, detail: 'The body is not valid JSON' });
-    expect(toProblem(Object.assign(new Error('too slow'), { statusCode: 408 }))).toMatchObject({ status: 408, title: 'Request Timeout', detail: 'too slow' });
-    expect(toProblem(Object.assign(new Error('teapot'), { statusCode: 418 }))).toMatchObject({ status: 418, title: 'Bad Request' });
+    expect(
+      toProblem(
+        Object.assign(new Error('x'), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' }),
+      ),
+    ).toMatchObject({ status: 413 });
+    expect(
+      toProblem(
+        Object.assign(new Error('x'), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }),
+      ),
+    ).toMatchObject({ status: 415 });
+    expect(
+      toProblem(Object.assign(new SyntaxError('Unexpected token'), { statusCode: 400 })),
+    ).toMatchObject({ status: 400, detail: 'The body is not valid JSON' });
+    expect(toProblem(Object.assign(new Error('too slow'), { statusCode: 408 }))).toMatchObject({
+      status: 408,
+      title: 'Request Timeout',
+      detail: 'too slow',
+    });
+    expect(toProblem(Object.assign(new Error('teapot'), { statusCode: 418 }))).toMatchObject({
+      status: 418,
+      title: 'Bad Request',
+    });
   });
 
   it('hides unexpected errors behind a bare 500', () => {
-    expect(toProblem(new Error('SELECT secret FROM x'))).toEqual(problem(500, 'An unexpected error occurred; it has been logged'));
+    expect(toProblem(new Error('SELECT secret FROM x'))).toEqual(
+      problem(500, 'An unexpected error occurred; it has been logged'),
+    );
     expect(toProblem(undefined)).toMatchObject({ status: 500, title: 'Internal Server Error' });
     expect(problem(599, 'x').title).toBe('Internal Server Error');
   });
@@ -55,7 +87,9 @@ describe('entity tags', () => {
 
 describe('loggableUrl', () => {
   it('masks an API key passed as ?token= and leaves the rest', () => {
-    expect(loggableUrl('/ws?topics=agents&token=sc_abc_def&last_event_id=3')).toBe('/ws?topics=agents&token=[redacted]&last_event_id=3');
+    expect(loggableUrl('/ws?topics=agents&token=sc_abc_def&last_event_id=3')).toBe(
+      '/ws?topics=agents&token=[redacted]&last_event_id=3',
+    );
     expect(loggableUrl('/ws?TOKEN=x')).toBe('/ws?TOKEN=[redacted]');
     expect(loggableUrl('/api/v1/projects?q=token')).toBe('/api/v1/projects?q=token');
   });

@@ -124,18 +124,26 @@ describe('constructor', () => {
 
   it('shows a mistyped numeric option as written', () => {
     const options = { failureThreshold: '5' } as unknown as CircuitBreakerOptions;
-    expect(() => new CircuitBreaker(options)).toThrow("failureThreshold must be a positive integer, got '5'");
+    expect(() => new CircuitBreaker(options)).toThrow(
+      "failureThreshold must be a positive integer, got '5'",
+    );
   });
 
   it.each(['now', 'isCallerError'])('throws a TypeError when %s is not a function', (option) => {
     const options = { [option]: 42 } as unknown as CircuitBreakerOptions;
-    expect(() => new CircuitBreaker(options)).toThrow(new TypeError(`${option} must be a function, got number`));
+    expect(() => new CircuitBreaker(options)).toThrow(
+      new TypeError(`${option} must be a function, got number`),
+    );
   });
 
   it('accepts openMs = 0, which admits a probe on the first call after opening', async () => {
     const { breaker } = setup({ openMs: 0 });
     await failTimes(breaker, 3);
-    expect(breaker.currentState()).toEqual({ name: 'HALF_OPEN', probeInFlight: false, successes: 0 });
+    expect(breaker.currentState()).toEqual({
+      name: 'HALF_OPEN',
+      probeInFlight: false,
+      successes: 0,
+    });
   });
 
   it('defaults to 5 failures, 30 s open, 2 probe successes and Date.now()', async () => {
@@ -143,10 +151,18 @@ describe('constructor', () => {
     await failTimes(breaker, 4);
     expect(breaker.currentState()).toEqual({ name: 'CLOSED', consecutiveFailures: 4 });
     await failTimes(breaker, 1);
-    expect(breaker.currentState()).toEqual({ name: 'OPEN', openedAt: START, nextAttemptAt: START + 30_000 });
+    expect(breaker.currentState()).toEqual({
+      name: 'OPEN',
+      openedAt: START,
+      nextAttemptAt: START + 30_000,
+    });
     vi.setSystemTime(START + 30_000);
     await succeedTimes(breaker, 1);
-    expect(breaker.currentState()).toEqual({ name: 'HALF_OPEN', probeInFlight: false, successes: 1 });
+    expect(breaker.currentState()).toEqual({
+      name: 'HALF_OPEN',
+      probeInFlight: false,
+      successes: 1,
+    });
     await succeedTimes(breaker, 1);
     expect(breaker.currentState().name).toBe('CLOSED');
   });
@@ -172,7 +188,9 @@ describe('execute', () => {
       const { breaker } = setup();
       const operation = vi.fn(succeed);
       await expect(breaker.execute(operation, { timeoutMs })).rejects.toThrow(RangeError);
-      await expect(breaker.execute(operation, { timeoutMs })).rejects.toThrow(/^timeoutMs must be in/);
+      await expect(breaker.execute(operation, { timeoutMs })).rejects.toThrow(
+        /^timeoutMs must be in/,
+      );
       expect(operation).not.toHaveBeenCalled();
       expect(breaker.snapshot().rejected_count).toBe(0);
     },
@@ -195,8 +213,14 @@ describe('CLOSED', () => {
     expect(breaker.currentState()).toEqual({ name: 'CLOSED', consecutiveFailures: 2 });
     expect(transitions).toEqual([]);
     await failTimes(breaker, 1);
-    expect(breaker.currentState()).toEqual({ name: 'OPEN', openedAt: START, nextAttemptAt: START + 10_000 });
-    expect(transitions).toEqual([{ from: 'CLOSED', to: 'OPEN', at: START, reason: 'failure-threshold' }]);
+    expect(breaker.currentState()).toEqual({
+      name: 'OPEN',
+      openedAt: START,
+      nextAttemptAt: START + 10_000,
+    });
+    expect(transitions).toEqual([
+      { from: 'CLOSED', to: 'OPEN', at: START, reason: 'failure-threshold' },
+    ]);
   });
 
   it('restarts the consecutive count after a success', async () => {
@@ -260,8 +284,17 @@ describe('OPEN', () => {
     clock.advance(1);
     const probe = deferred();
     const call = breaker.execute(() => probe.promise, CALL);
-    expect(transitions.at(-1)).toEqual({ from: 'OPEN', to: 'HALF_OPEN', at: START + 10_000, reason: 'open-elapsed' });
-    expect(breaker.currentState()).toEqual({ name: 'HALF_OPEN', probeInFlight: true, successes: 0 });
+    expect(transitions.at(-1)).toEqual({
+      from: 'OPEN',
+      to: 'HALF_OPEN',
+      at: START + 10_000,
+      reason: 'open-elapsed',
+    });
+    expect(breaker.currentState()).toEqual({
+      name: 'HALF_OPEN',
+      probeInFlight: true,
+      successes: 0,
+    });
     probe.resolve('probed');
     await expect(call).resolves.toBe('probed');
   });
@@ -270,8 +303,16 @@ describe('OPEN', () => {
     const { breaker, clock, transitions } = setup();
     await failTimes(breaker, 3);
     clock.advance(10_000);
-    expect(breaker.snapshot()).toMatchObject({ state: 'HALF_OPEN', opened_at: null, next_attempt_at: null });
-    expect(breaker.currentState()).toEqual({ name: 'HALF_OPEN', probeInFlight: false, successes: 0 });
+    expect(breaker.snapshot()).toMatchObject({
+      state: 'HALF_OPEN',
+      opened_at: null,
+      next_attempt_at: null,
+    });
+    expect(breaker.currentState()).toEqual({
+      name: 'HALF_OPEN',
+      probeInFlight: false,
+      successes: 0,
+    });
     expect(transitions.map(route)).toEqual(['CLOSED->OPEN', 'OPEN->HALF_OPEN']);
   });
 });
@@ -285,7 +326,10 @@ describe('HALF_OPEN', () => {
     const refusals = await Promise.allSettled(calls.slice(1));
     expect(operation).toHaveBeenCalledOnce();
     for (const refusal of refusals) {
-      expect(refusal).toMatchObject({ status: 'rejected', reason: { state: 'HALF_OPEN', nextAttemptAt: null } });
+      expect(refusal).toMatchObject({
+        status: 'rejected',
+        reason: { state: 'HALF_OPEN', nextAttemptAt: null },
+      });
     }
     expect(breaker.snapshot().rejected_count).toBe(49);
     probe.resolve('probed');
@@ -296,7 +340,9 @@ describe('HALF_OPEN', () => {
     const { breaker } = await openedAndElapsed();
     const probe = deferred();
     const call = breaker.execute(() => probe.promise, CALL);
-    await expect(breaker.execute(succeed, CALL)).rejects.toThrow('circuit breaker is HALF_OPEN and its probe is in flight');
+    await expect(breaker.execute(succeed, CALL)).rejects.toThrow(
+      'circuit breaker is HALF_OPEN and its probe is in flight',
+    );
     probe.resolve('done');
     await call;
   });
@@ -306,17 +352,35 @@ describe('HALF_OPEN', () => {
     clock.advance(500);
     await failTimes(breaker, 1);
     const reopenedAt = START + 10_500;
-    expect(breaker.currentState()).toEqual({ name: 'OPEN', openedAt: reopenedAt, nextAttemptAt: reopenedAt + 10_000 });
-    expect(transitions.at(-1)).toEqual({ from: 'HALF_OPEN', to: 'OPEN', at: reopenedAt, reason: 'probe-failed' });
+    expect(breaker.currentState()).toEqual({
+      name: 'OPEN',
+      openedAt: reopenedAt,
+      nextAttemptAt: reopenedAt + 10_000,
+    });
+    expect(transitions.at(-1)).toEqual({
+      from: 'HALF_OPEN',
+      to: 'OPEN',
+      at: reopenedAt,
+      reason: 'probe-failed',
+    });
   });
 
   it('admits the next probe after a success and closes after halfOpenSuccesses, resetting counters', async () => {
     const { breaker, transitions } = await openedAndElapsed();
     await succeedTimes(breaker, 1);
-    expect(breaker.currentState()).toEqual({ name: 'HALF_OPEN', probeInFlight: false, successes: 1 });
+    expect(breaker.currentState()).toEqual({
+      name: 'HALF_OPEN',
+      probeInFlight: false,
+      successes: 1,
+    });
     await succeedTimes(breaker, 1);
     expect(breaker.currentState()).toEqual({ name: 'CLOSED', consecutiveFailures: 0 });
-    expect(transitions.at(-1)).toEqual({ from: 'HALF_OPEN', to: 'CLOSED', at: START + 10_000, reason: 'probe-succeeded' });
+    expect(transitions.at(-1)).toEqual({
+      from: 'HALF_OPEN',
+      to: 'CLOSED',
+      at: START + 10_000,
+      reason: 'probe-succeeded',
+    });
     await failTimes(breaker, 2);
     expect(breaker.currentState()).toEqual({ name: 'CLOSED', consecutiveFailures: 2 });
   });
@@ -325,7 +389,11 @@ describe('HALF_OPEN', () => {
     const { breaker, transitions } = await openedAndElapsed();
     await succeedTimes(breaker, 1);
     await expect(breaker.execute(rejectAsCaller, CALL)).rejects.toBeInstanceOf(ValidationError);
-    expect(breaker.currentState()).toEqual({ name: 'HALF_OPEN', probeInFlight: false, successes: 1 });
+    expect(breaker.currentState()).toEqual({
+      name: 'HALF_OPEN',
+      probeInFlight: false,
+      successes: 1,
+    });
     expect(transitions.map(route)).toEqual(['CLOSED->OPEN', 'OPEN->HALF_OPEN']);
     await succeedTimes(breaker, 1);
     expect(breaker.currentState().name).toBe('CLOSED');
@@ -336,7 +404,9 @@ describe('generations', () => {
   it('ignores a burst of late failures after opening: same timer, one transition', async () => {
     const { breaker, clock, transitions } = setup();
     const pending = Array.from({ length: 13 }, () => deferred());
-    const calls = pending.map((call) => breaker.execute(() => call.promise, CALL).catch(() => undefined));
+    const calls = pending.map((call) =>
+      breaker.execute(() => call.promise, CALL).catch(() => undefined),
+    );
     pending.slice(0, 3).forEach((call) => call.reject(new Error('down')));
     await Promise.all(calls.slice(0, 3));
     const opened = breaker.currentState();
@@ -353,7 +423,9 @@ describe('generations', () => {
     const { breaker, clock, transitions } = setup();
     const lateFailure = deferred();
     const lateSuccess = deferred();
-    const late = [lateFailure, lateSuccess].map((call) => breaker.execute(() => call.promise, CALL).catch(() => undefined));
+    const late = [lateFailure, lateSuccess].map((call) =>
+      breaker.execute(() => call.promise, CALL).catch(() => undefined),
+    );
     await failTimes(breaker, 3);
     clock.advance(10_000);
     const probe = deferred();
@@ -361,7 +433,11 @@ describe('generations', () => {
     lateFailure.reject(new Error('down'));
     lateSuccess.resolve('late');
     await Promise.all(late);
-    expect(breaker.currentState()).toEqual({ name: 'HALF_OPEN', probeInFlight: true, successes: 0 });
+    expect(breaker.currentState()).toEqual({
+      name: 'HALF_OPEN',
+      probeInFlight: true,
+      successes: 0,
+    });
     expect(transitions.map(route)).toEqual(['CLOSED->OPEN', 'OPEN->HALF_OPEN']);
     probe.resolve('probed');
     await probeCall;
@@ -371,7 +447,9 @@ describe('generations', () => {
     const { breaker, clock } = setup();
     const lateFailure = deferred();
     const lateSuccess = deferred();
-    const late = [lateFailure, lateSuccess].map((call) => breaker.execute(() => call.promise, CALL).catch(() => undefined));
+    const late = [lateFailure, lateSuccess].map((call) =>
+      breaker.execute(() => call.promise, CALL).catch(() => undefined),
+    );
     await failTimes(breaker, 3);
     clock.advance(10_000);
     await succeedTimes(breaker, 2);
@@ -391,7 +469,10 @@ describe('timeouts', () => {
       received = signal;
       return new Promise<string>(() => undefined);
     }, CALL);
-    const outcome = expect(call).rejects.toMatchObject({ name: 'BreakerTimeoutError', timeoutMs: 1_000 });
+    const outcome = expect(call).rejects.toMatchObject({
+      name: 'BreakerTimeoutError',
+      timeoutMs: 1_000,
+    });
     expect(vi.getTimerCount()).toBe(1);
     await vi.advanceTimersByTimeAsync(999);
     expect(received?.aborted).toBe(false);
@@ -406,7 +487,10 @@ describe('timeouts', () => {
   it('reports the timeout even when the operation rejects as soon as it is aborted', async () => {
     const { breaker } = setup();
     const call = breaker.execute(
-      (signal) => new Promise<string>((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')))),
+      (signal) =>
+        new Promise<string>((_resolve, reject) =>
+          signal.addEventListener('abort', () => reject(new Error('aborted'))),
+        ),
       CALL,
     );
     const outcome = expect(call).rejects.toBeInstanceOf(BreakerTimeoutError);
@@ -429,7 +513,11 @@ describe('timeouts', () => {
     const outcome = expect(call).rejects.toBeInstanceOf(BreakerTimeoutError);
     await vi.advanceTimersByTimeAsync(1_000);
     await outcome;
-    expect(transitions.at(-1)).toMatchObject({ from: 'HALF_OPEN', to: 'OPEN', reason: 'probe-failed' });
+    expect(transitions.at(-1)).toMatchObject({
+      from: 'HALF_OPEN',
+      to: 'OPEN',
+      reason: 'probe-failed',
+    });
   });
 
   it('ignores an operation that resolves after its timeout', async () => {
@@ -441,7 +529,11 @@ describe('timeouts', () => {
     await outcome;
     slow.resolve('too late');
     await Promise.resolve();
-    expect(breaker.snapshot()).toMatchObject({ failure_count: 1, success_count: 0, consecutive_failures: 1 });
+    expect(breaker.snapshot()).toMatchObject({
+      failure_count: 1,
+      success_count: 0,
+      consecutive_failures: 1,
+    });
   });
 
   it('leaves no timer behind after successes, failures, caller errors, timeouts and refusals', async () => {
@@ -468,7 +560,12 @@ describe('reset', () => {
     clock.advance(20);
     breaker.reset();
     expect(breaker.currentState()).toEqual({ name: 'CLOSED', consecutiveFailures: 0 });
-    expect(transitions.at(-1)).toEqual({ from: 'OPEN', to: 'CLOSED', at: START + 20, reason: 'manual-reset' });
+    expect(transitions.at(-1)).toEqual({
+      from: 'OPEN',
+      to: 'CLOSED',
+      at: START + 20,
+      reason: 'manual-reset',
+    });
     expect(transitions).toHaveLength(2);
     expect(breaker.snapshot()).toEqual(emptySnapshot);
   });
@@ -484,7 +581,11 @@ describe('reset', () => {
     await failTimes(breaker, 2);
     breaker.reset();
     expect(transitions).toEqual([]);
-    expect(breaker.snapshot()).toMatchObject({ failure_count: 0, consecutive_failures: 0, last_failure_at: null });
+    expect(breaker.snapshot()).toMatchObject({
+      failure_count: 0,
+      consecutive_failures: 0,
+      last_failure_at: null,
+    });
   });
 
   it('resets from HALF_OPEN and ignores the probe that was in flight', async () => {
@@ -494,15 +595,25 @@ describe('reset', () => {
     breaker.reset();
     probe.reject(new Error('down'));
     await probeCall;
-    expect(transitions.map(route)).toEqual(['CLOSED->OPEN', 'OPEN->HALF_OPEN', 'HALF_OPEN->CLOSED']);
-    expect(breaker.snapshot()).toMatchObject({ state: 'CLOSED', failure_count: 0, consecutive_failures: 0 });
+    expect(transitions.map(route)).toEqual([
+      'CLOSED->OPEN',
+      'OPEN->HALF_OPEN',
+      'HALF_OPEN->CLOSED',
+    ]);
+    expect(breaker.snapshot()).toMatchObject({
+      state: 'CLOSED',
+      failure_count: 0,
+      consecutive_failures: 0,
+    });
   });
 
   it('keeps calls started before a reset out of the state and the totals', async () => {
     const { breaker } = setup();
     const lateFailure = deferred();
     const lateSuccess = deferred();
-    const late = [lateFailure, lateSuccess].map((call) => breaker.execute(() => call.promise, CALL).catch(() => undefined));
+    const late = [lateFailure, lateSuccess].map((call) =>
+      breaker.execute(() => call.promise, CALL).catch(() => undefined),
+    );
     breaker.reset();
     lateFailure.reject(new Error('down'));
     await late[0];
@@ -510,7 +621,11 @@ describe('reset', () => {
     await failTimes(breaker, 1);
     lateSuccess.resolve('late');
     await late[1];
-    expect(breaker.snapshot()).toMatchObject({ failure_count: 1, success_count: 0, consecutive_failures: 1 });
+    expect(breaker.snapshot()).toMatchObject({
+      failure_count: 1,
+      success_count: 0,
+      consecutive_failures: 1,
+    });
   });
 });
 
@@ -529,7 +644,9 @@ describe('transition events', () => {
       { from: 'OPEN', to: 'HALF_OPEN', at: START + 20_000, reason: 'open-elapsed' },
       { from: 'HALF_OPEN', to: 'CLOSED', at: START + 20_000, reason: 'probe-succeeded' },
     ]);
-    transitions.slice(1).forEach((transition, index) => expect(transition.from).toBe(transitions[index]?.to));
+    transitions
+      .slice(1)
+      .forEach((transition, index) => expect(transition.from).toBe(transitions[index]?.to));
   });
 
   it('keeps working when a listener throws: state changes, others are notified, the call keeps its own error', async () => {

@@ -9,7 +9,13 @@ import {
 } from '../../../src/memory/mcp-records.js';
 
 const project = '6f1c0000-0000-4000-8000-000000000001';
-const global: MemoryRecord = { key: 'notes', content: 'c', tags: [], project_id: null, agent_id: null };
+const global: MemoryRecord = {
+  key: 'notes',
+  content: 'c',
+  tags: [],
+  project_id: null,
+  agent_id: null,
+};
 const owned: MemoryRecord = { ...global, project_id: project };
 
 describe('memory entity names', () => {
@@ -21,7 +27,9 @@ describe('memory entity names', () => {
   it('reads a record back from its own name only', () => {
     expect(decodeObservation(`@${project}/notes`, encodeRecord(owned))).toEqual(owned);
     expect(decodeObservation('notes', encodeRecord(global))).toEqual(global);
-    expect(decodeObservation('a/@b/c', encodeRecord({ ...global, key: 'a/@b/c' }))?.key).toBe('a/@b/c');
+    expect(decodeObservation('a/@b/c', encodeRecord({ ...global, key: 'a/@b/c' }))?.key).toBe(
+      'a/@b/c',
+    );
   });
 
   it('ignores a project record under a bare key (written before keys were per project)', () => {
@@ -35,7 +43,11 @@ describe('memory entity names', () => {
   });
 
   it('turns a whole entity back into its record', () => {
-    const entity = { name: `@${project}/notes`, entityType: MEMORY_ENTITY_TYPE, observations: [encodeRecord(owned)] };
+    const entity = {
+      name: `@${project}/notes`,
+      entityType: MEMORY_ENTITY_TYPE,
+      observations: [encodeRecord(owned)],
+    };
     expect(entityToRecord(entity)).toEqual(owned);
   });
 });

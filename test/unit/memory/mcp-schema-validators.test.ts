@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { SharedSchemaValidators } from '../../../src/memory/mcp-schema-validators.js';
 
-const entitySchema = { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } as const;
+const entitySchema = {
+  type: 'object',
+  properties: { name: { type: 'string' } },
+  required: ['name'],
+} as const;
 
 describe('SharedSchemaValidators', () => {
   it('compiles a schema once and hands the same validator to every client that lists it', () => {
@@ -10,8 +14,15 @@ describe('SharedSchemaValidators', () => {
     const again = validators.getValidator(JSON.parse(JSON.stringify(entitySchema)));
     expect(again).toBe(first);
     expect(validators.size).toBe(1);
-    expect(first({ name: 'a' })).toEqual({ valid: true, data: { name: 'a' }, errorMessage: undefined });
-    expect(first({ name: 1 })).toMatchObject({ valid: false, errorMessage: expect.stringContaining('name') });
+    expect(first({ name: 'a' })).toEqual({
+      valid: true,
+      data: { name: 'a' },
+      errorMessage: undefined,
+    });
+    expect(first({ name: 1 })).toMatchObject({
+      valid: false,
+      errorMessage: expect.stringContaining('name'),
+    });
   });
 
   it('keeps schemas apart by their content', () => {
@@ -34,7 +45,9 @@ describe('SharedSchemaValidators', () => {
   });
 
   it('rejects a limit that is not a positive integer', () => {
-    expect(() => new SharedSchemaValidators(0)).toThrow(new RangeError('limit must be a positive integer, got 0'));
+    expect(() => new SharedSchemaValidators(0)).toThrow(
+      new RangeError('limit must be a positive integer, got 0'),
+    );
     expect(() => new SharedSchemaValidators(1.5)).toThrow(RangeError);
   });
 });

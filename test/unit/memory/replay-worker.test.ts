@@ -37,7 +37,8 @@ class FakeQueue implements ReplayQueue {
   async withLock<T>(work: (queue: LockedReplayQueue) => Promise<T>): Promise<LockOutcome<T>> {
     if (this.busy) return { acquired: false };
     const value = await work(this.#locked);
-    if (this.commitDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.commitDelayMs));
+    if (this.commitDelayMs > 0)
+      await new Promise((resolve) => setTimeout(resolve, this.commitDelayMs));
     this.committed += 1;
     return { acquired: true, value };
   }
@@ -50,7 +51,10 @@ class FakeQueue implements ReplayQueue {
 
   readonly #locked: LockedReplayQueue = {
     oldest: async (skippedKeys, limit) =>
-      this.rows.filter((candidate) => !skippedKeys.includes(candidate.key)).slice(0, limit).map((row) => ({ ...row })),
+      this.rows
+        .filter((candidate) => !skippedKeys.includes(candidate.key))
+        .slice(0, limit)
+        .map((row) => ({ ...row })),
     acknowledge: async (ids) => {
       this.rows = this.rows.filter((row) => !ids.includes(row.id));
     },
@@ -115,17 +119,28 @@ const unavailable = async (): Promise<never> => {
 function setup(overrides: Partial<ReplayWorkerOptions> = {}) {
   const queue = new FakeQueue();
   const server = new FakeServer();
-  const breaker = new CircuitBreaker({ failureThreshold: 2, openMs: 1_000, halfOpenSuccesses: 2, isCallerError: (error) => error instanceof CallerFault });
+  const breaker = new CircuitBreaker({
+    failureThreshold: 2,
+    openMs: 1_000,
+    halfOpenSuccesses: 2,
+    isCallerError: (error) => error instanceof CallerFault,
+  });
   const worker = new ReplayWorker({
-    queue, breaker, server, logger,
-    storeTimeoutMs: 100, probeTimeoutMs: 50, retryDelayMs: 200,
+    queue,
+    breaker,
+    server,
+    logger,
+    storeTimeoutMs: 100,
+    probeTimeoutMs: 50,
+    retryDelayMs: 200,
     isCallerError: (error) => error instanceof CallerFault,
     ...overrides,
   });
   return { queue, server, breaker, worker };
 }
 
-const keys = (records: MemoryRecord[]) => records.map((delivered) => `${delivered.key}=${delivered.content}`);
+const keys = (records: MemoryRecord[]) =>
+  records.map((delivered) => `${delivered.key}=${delivered.content}`);
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -161,7 +176,9 @@ describe('ReplayWorker: order and exactly-once', () => {
     await worker.drain();
     expect(server.delivered).toEqual([]);
     expect(queue.rows.map((row) => [row.id, row.attempts, row.lastError])).toEqual([
-      [1, 1, 'Error: write failed'], [2, 1, 'Error: write failed'], [3, 1, 'Error: write failed'],
+      [1, 1, 'Error: write failed'],
+      [2, 1, 'Error: write failed'],
+      [3, 1, 'Error: write failed'],
     ]);
 
     failing = false;
@@ -193,7 +210,9 @@ describe('ReplayWorker: order and exactly-once', () => {
     for (let n = 0; n < total; n += 1) queue.add(`k${n % 13}`, `c${n}`);
     await worker.drain();
     expect(server.batches).toEqual([MAX_DELIVERY_BATCH, MAX_DELIVERY_BATCH, 7]);
-    expect(server.delivered.map((written) => written.content)).toEqual(Array.from({ length: total }, (_, n) => `c${n}`));
+    expect(server.delivered.map((written) => written.content)).toEqual(
+      Array.from({ length: total }, (_, n) => `c${n}`),
+    );
     expect(queue.rows).toEqual([]);
     await worker.stop();
   });
@@ -226,9 +245,15 @@ describe('ReplayWorker: order and exactly-once', () => {
     await worker.drain();
     expect(server.batches).toEqual([4, 2, 1, 1, 1]);
     expect(keys(server.delivered)).toEqual(['good=g1', 'good=g2']);
-    expect(queue.rows.map((row) => [row.key, row.attempts])).toEqual([['bad', 1], ['bad', 0]]);
+    expect(queue.rows.map((row) => [row.key, row.attempts])).toEqual([
+      ['bad', 1],
+      ['bad', 0],
+    ]);
     expect(breaker.snapshot()).toMatchObject({ state: 'CLOSED', failure_count: 0 });
-    expect(logger.error).toHaveBeenCalledWith(expect.objectContaining({ key: 'bad', attempts: 1 }), expect.stringContaining('rejected a queued write'));
+    expect(logger.error).toHaveBeenCalledWith(
+      expect.objectContaining({ key: 'bad', attempts: 1 }),
+      expect.stringContaining('rejected a queued write'),
+    );
 
     refusing = false;
     await worker.drain();
@@ -299,7 +324,10 @@ describe('ReplayWorker: the breaker', () => {
     await vi.advanceTimersByTimeAsync(100);
     await drained;
     expect(breaker.snapshot()).toMatchObject({ failure_count: 1, consecutive_failures: 1 });
-    expect(queue.rows[0]).toMatchObject({ attempts: 1, lastError: 'BreakerTimeoutError: operation timed out after 100 ms' });
+    expect(queue.rows[0]).toMatchObject({
+      attempts: 1,
+      lastError: 'BreakerTimeoutError: operation timed out after 100 ms',
+    });
     await worker.stop();
   });
 
@@ -308,7 +336,9 @@ describe('ReplayWorker: the breaker', () => {
     await breaker.execute(unavailable, { timeoutMs: 10 }).catch(() => undefined);
     await breaker.execute(unavailable, { timeoutMs: 10 }).catch(() => undefined);
     await vi.advanceTimersByTimeAsync(1_000);
-    const probe = breaker.execute(() => new Promise((resolve) => setTimeout(resolve, 300)), { timeoutMs: 1_000 });
+    const probe = breaker.execute(() => new Promise((resolve) => setTimeout(resolve, 300)), {
+      timeoutMs: 1_000,
+    });
     queue.add('a');
     await worker.drain();
     expect(server.storeCalls).toBe(0);
@@ -325,7 +355,9 @@ describe('ReplayWorker: the breaker', () => {
     await breaker.execute(unavailable, { timeoutMs: 10 }).catch(() => undefined);
     await breaker.execute(unavailable, { timeoutMs: 10 }).catch(() => undefined);
     await vi.advanceTimersByTimeAsync(1_000);
-    const probe = breaker.execute(() => new Promise((resolve) => setTimeout(resolve, 300)), { timeoutMs: 1_000 });
+    const probe = breaker.execute(() => new Promise((resolve) => setTimeout(resolve, 300)), {
+      timeoutMs: 1_000,
+    });
     await worker.drain();
     expect(server.reads).toEqual([]);
     await vi.advanceTimersByTimeAsync(300);
@@ -347,10 +379,12 @@ describe('ReplayWorker: the breaker', () => {
     expect(keys(server.delivered)).toEqual(['after-reset=v1']);
 
     queue.add('after-reconnect');
-    for (const listener of server.listeners) listener({ connected: false, pid: 1, failedAttempts: 0 });
+    for (const listener of server.listeners)
+      listener({ connected: false, pid: 1, failedAttempts: 0 });
     await vi.advanceTimersByTimeAsync(0);
     expect(server.delivered).toHaveLength(1);
-    for (const listener of server.listeners) listener({ connected: true, pid: 2, failedAttempts: 0 });
+    for (const listener of server.listeners)
+      listener({ connected: true, pid: 2, failedAttempts: 0 });
     await vi.advanceTimersByTimeAsync(0);
     expect(keys(server.delivered)).toEqual(['after-reset=v1', 'after-reconnect=v2']);
     await worker.stop();
@@ -423,9 +457,14 @@ describe('ReplayWorker: lifecycle', () => {
   it('logs an error that ends a pass and tries again after the retry delay', async () => {
     const { queue, server, worker } = setup();
     queue.add('a');
-    const head = vi.spyOn(queue, 'withLock').mockRejectedValueOnce(new Error('connection terminated'));
+    const head = vi
+      .spyOn(queue, 'withLock')
+      .mockRejectedValueOnce(new Error('connection terminated'));
     await worker.drain();
-    expect(logger.error).toHaveBeenCalledWith({ err: new Error('connection terminated') }, 'memory replay failed; retrying');
+    expect(logger.error).toHaveBeenCalledWith(
+      { err: new Error('connection terminated') },
+      'memory replay failed; retrying',
+    );
     await vi.advanceTimersByTimeAsync(200);
     expect(head).toHaveBeenCalledTimes(3);
     expect(server.delivered).toHaveLength(1);
@@ -453,7 +492,12 @@ describe('ReplayWorker: lifecycle', () => {
     expect(server.storeCalls).toBe(calls);
   });
 
-  it.each(['storeTimeoutMs', 'probeTimeoutMs', 'retryDelayMs'] as const)('rejects a non-positive %s with a RangeError naming it', (option) => {
-    expect(() => setup({ [option]: 0 })).toThrow(new RangeError(`${option} must be a positive finite number of milliseconds, got 0`));
-  });
+  it.each(['storeTimeoutMs', 'probeTimeoutMs', 'retryDelayMs'] as const)(
+    'rejects a non-positive %s with a RangeError naming it',
+    (option) => {
+      expect(() => setup({ [option]: 0 })).toThrow(
+        new RangeError(`${option} must be a positive finite number of milliseconds, got 0`),
+      );
+    },
+  );
 });

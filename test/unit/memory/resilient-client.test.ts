@@ -1,8 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { ConnectionChange, ConnectionChangeListener } from '../../../src/memory/mcp-connection.js';
-import { McpMemoryMissingToolsError, McpMemoryUnavailableError } from '../../../src/memory/mcp-errors.js';
+import type {
+  ConnectionChange,
+  ConnectionChangeListener,
+} from '../../../src/memory/mcp-connection.js';
+import {
+  McpMemoryMissingToolsError,
+  McpMemoryUnavailableError,
+} from '../../../src/memory/mcp-errors.js';
 import type { MemoryRecord } from '../../../src/memory/mcp-records.js';
-import { type ConnectedMemoryClient, ResilientMemoryClient } from '../../../src/memory/resilient-client.js';
+import {
+  type ConnectedMemoryClient,
+  ResilientMemoryClient,
+} from '../../../src/memory/resilient-client.js';
 
 const entry: MemoryRecord = { key: 'k', content: 'c', tags: [], project_id: null, agent_id: null };
 
@@ -72,9 +81,14 @@ describe('ResilientMemoryClient', () => {
     server.onConnectionChange((change) => changes.push(change));
     expect([server.isConnected(), server.serverPid()]).toEqual([false, undefined]);
     await expect(server.search('x', { limit: 1 })).rejects.toThrow(McpMemoryUnavailableError);
-    await expect(server.storeMany([entry])).rejects.toThrow('MCP memory server has not connected yet (failed attempts so far: 1); "storeMany" was not sent');
+    await expect(server.storeMany([entry])).rejects.toThrow(
+      'MCP memory server has not connected yet (failed attempts so far: 1); "storeMany" was not sent',
+    );
     await expect(server.get('k')).rejects.toThrow(McpMemoryUnavailableError);
-    expect(logger.error).toHaveBeenCalledWith({ err: new Error('spawn ENOENT'), failedAttempts: 1 }, expect.stringContaining('served from local storage'));
+    expect(logger.error).toHaveBeenCalledWith(
+      { err: new Error('spawn ENOENT'), failedAttempts: 1 },
+      expect.stringContaining('served from local storage'),
+    );
 
     await vi.advanceTimersByTimeAsync(100);
     expect(connect).toHaveBeenCalledTimes(2);
@@ -90,12 +104,17 @@ describe('ResilientMemoryClient', () => {
 
   it('refuses to start when the first server lacks required tools, but only retries when a later one does', async () => {
     const missing = new McpMemoryMissingToolsError(['read_graph'], ['search_nodes']);
-    await expect(ResilientMemoryClient.connect({ connect: connecting(fakeServer(), missing), logger })).rejects.toBe(missing);
+    await expect(
+      ResilientMemoryClient.connect({ connect: connecting(fakeServer(), missing), logger }),
+    ).rejects.toBe(missing);
 
     const connect = connecting(fakeServer(), new Error('down'), missing);
     const server = await ResilientMemoryClient.connect({ connect, logger, reconnect: policy });
     await vi.advanceTimersByTimeAsync(100);
-    expect(logger.error).toHaveBeenLastCalledWith({ err: missing, failedAttempts: 2 }, expect.any(String));
+    expect(logger.error).toHaveBeenLastCalledWith(
+      { err: missing, failedAttempts: 2 },
+      expect.any(String),
+    );
     await vi.advanceTimersByTimeAsync(200);
     expect(server.isConnected()).toBe(true);
     await server.close();
@@ -110,8 +129,15 @@ describe('ResilientMemoryClient', () => {
 
     const late = fakeServer();
     let finish!: (server: ConnectedMemoryClient) => void;
-    const slow = vi.fn().mockRejectedValueOnce(new Error('down')).mockImplementationOnce(() => new Promise((resolve) => (finish = resolve)));
-    const closing = await ResilientMemoryClient.connect({ connect: slow, logger, reconnect: policy });
+    const slow = vi
+      .fn()
+      .mockRejectedValueOnce(new Error('down'))
+      .mockImplementationOnce(() => new Promise((resolve) => (finish = resolve)));
+    const closing = await ResilientMemoryClient.connect({
+      connect: slow,
+      logger,
+      reconnect: policy,
+    });
     await vi.advanceTimersByTimeAsync(100);
     const closed = closing.close();
     finish(late);
@@ -122,7 +148,10 @@ describe('ResilientMemoryClient', () => {
 
   it('schedules no retry when an attempt fails after close', async () => {
     let fail!: (error: Error) => void;
-    const connect = vi.fn().mockRejectedValueOnce(new Error('down')).mockImplementationOnce(() => new Promise((_, reject) => (fail = reject)));
+    const connect = vi
+      .fn()
+      .mockRejectedValueOnce(new Error('down'))
+      .mockImplementationOnce(() => new Promise((_, reject) => (fail = reject)));
     const server = await ResilientMemoryClient.connect({ connect, logger, reconnect: policy });
     await vi.advanceTimersByTimeAsync(100);
     const closed = server.close();
@@ -143,7 +172,10 @@ describe('ResilientMemoryClient', () => {
     const unsubscribe = server.onConnectionChange(calm);
     inner.emit({ connected: true, pid: 7, failedAttempts: 0 });
     expect(calm).toHaveBeenCalledOnce();
-    expect(logger.error).toHaveBeenCalledWith({ err: new Error('listener bug') }, 'MCP memory connection listener threw');
+    expect(logger.error).toHaveBeenCalledWith(
+      { err: new Error('listener bug') },
+      'MCP memory connection listener threw',
+    );
     unsubscribe();
     inner.emit({ connected: true, pid: 7, failedAttempts: 0 });
     expect(calm).toHaveBeenCalledOnce();

@@ -8,7 +8,14 @@ function cache(maxEntries: number, maxBytes: number) {
 }
 
 function record(key: string, overrides: Partial<MemoryRecord> = {}): MemoryRecord {
-  return { key, content: `content of ${key}`, tags: [], project_id: null, agent_id: null, ...overrides };
+  return {
+    key,
+    content: `content of ${key}`,
+    tags: [],
+    project_id: null,
+    agent_id: null,
+    ...overrides,
+  };
 }
 
 describe('LruCache', () => {
@@ -108,7 +115,9 @@ describe('SearchCache', () => {
 
   it('weighs an answer by its key and its hits as JSON, so maxBytes bounds it', () => {
     const hits = [record('a')];
-    const bytes = Buffer.byteLength(JSON.stringify(['deploy', null, 10])) + Buffer.byteLength(JSON.stringify(hits));
+    const bytes =
+      Buffer.byteLength(JSON.stringify(['deploy', null, 10])) +
+      Buffer.byteLength(JSON.stringify(hits));
     const exact = new SearchCache({ maxEntries: 10, maxBytes: bytes });
     exact.set(query, hits);
     expect(exact.get(query)).toEqual(hits);

@@ -11,37 +11,76 @@ const actor: Actor = { principal: unrestricted, ip: '127.0.0.1', userAgent: 'tes
 const projectA = '33333333-3333-4333-8333-333333333333';
 const projectB = '44444444-4444-4444-8444-444444444444';
 const agent: Agent = {
-  id: '22222222-2222-4222-8222-222222222222', name: 'coder', agent_type: 'coder', capabilities: [], status: 'idle', project_id: projectA,
-  metadata: {}, last_active_at: null, version: 1, created_at: '2026-01-01T00:00:00.000Z', updated_at: '2026-01-01T00:00:00.000Z',
+  id: '22222222-2222-4222-8222-222222222222',
+  name: 'coder',
+  agent_type: 'coder',
+  capabilities: [],
+  status: 'idle',
+  project_id: projectA,
+  metadata: {},
+  last_active_at: null,
+  version: 1,
+  created_at: '2026-01-01T00:00:00.000Z',
+  updated_at: '2026-01-01T00:00:00.000Z',
 };
 
 function setup() {
   const fakes = fakeWrites();
   const agents = {
-    insert: vi.fn(async () => agent), findById: vi.fn(async (): Promise<Agent | null> => agent),
+    insert: vi.fn(async () => agent),
+    findById: vi.fn(async (): Promise<Agent | null> => agent),
     list: vi.fn(async () => ({ items: [], total: 0, limit: 20, offset: 0 })),
-    update: vi.fn(async (_tx: unknown, _id: string, fields: Partial<Agent>) => ({ ...agent, ...fields, version: 2 })),
-    heartbeat: vi.fn(async () => ({ ...agent, status: 'busy' as const, last_active_at: '2026-01-02T00:00:00.000Z', version: 2 })),
+    update: vi.fn(async (_tx: unknown, _id: string, fields: Partial<Agent>) => ({
+      ...agent,
+      ...fields,
+      version: 2,
+    })),
+    heartbeat: vi.fn(async () => ({
+      ...agent,
+      status: 'busy' as const,
+      last_active_at: '2026-01-02T00:00:00.000Z',
+      version: 2,
+    })),
     delete: vi.fn(async () => agent),
   };
-  return { ...fakes, agents, service: new AgentService(fakes.db, fakes.writes, agents as unknown as AgentRepository) };
+  return {
+    ...fakes,
+    agents,
+    service: new AgentService(fakes.db, fakes.writes, agents as unknown as AgentRepository),
+  };
 }
 
-const input = { name: 'coder', agent_type: 'coder' as const, capabilities: [], status: 'idle' as const, project_id: projectA, metadata: {} };
+const input = {
+  name: 'coder',
+  agent_type: 'coder' as const,
+  capabilities: [],
+  status: 'idle' as const,
+  project_id: projectA,
+  metadata: {},
+};
 
 describe('AgentService', () => {
   it('creates with AGENT_CREATED on agents, agent:<id> and its project', async () => {
     const { agents, transaction, emitted, service } = setup();
     await service.create(input, actor);
     expect(agents.insert).toHaveBeenCalledWith(transaction, input);
-    expect(emitted).toEqual([{ type: 'AGENT_CREATED', topic: `agent:${agent.id}`, topics: ['agents', `agent:${agent.id}`, `project:${projectA}`], data: { agent } }]);
+    expect(emitted).toEqual([
+      {
+        type: 'AGENT_CREATED',
+        topic: `agent:${agent.id}`,
+        topics: ['agents', `agent:${agent.id}`, `project:${projectA}`],
+        data: { agent },
+      },
+    ]);
   });
 
   it('gets and lists, throwing NotFoundError for a missing agent', async () => {
     const { db, agents, service } = setup();
     await expect(service.get(agent.id, unrestricted)).resolves.toBe(agent);
     agents.findById.mockResolvedValueOnce(null);
-    await expect(service.get(agent.id, unrestricted)).rejects.toThrow(`Agent ${agent.id} not found`);
+    await expect(service.get(agent.id, unrestricted)).rejects.toThrow(
+      `Agent ${agent.id} not found`,
+    );
     await service.list({ limit: 1, offset: 0, sort: 'name' }, unrestricted);
     expect(agents.list).toHaveBeenCalledWith(db, { limit: 1, offset: 0, sort: 'name' }, null);
   });
@@ -52,31 +91,52 @@ describe('AgentService', () => {
     await service.replace(agent.id, { ...input, capabilities: ['ts'] }, [1], actor);
     await service.patch(agent.id, { status: 'idle' }, null, actor);
     expect(emitted.map((event) => [event.type, event.data.changed_fields])).toEqual([
-      ['AGENT_STATUS', ['status']], ['AGENT_UPDATE', ['capabilities']], ['AGENT_UPDATE', []],
+      ['AGENT_STATUS', ['status']],
+      ['AGENT_UPDATE', ['capabilities']],
+      ['AGENT_UPDATE', []],
     ]);
   });
 
   it('tells both the old and the new project when an agent moves', async () => {
     const { emitted, service } = setup();
     await service.patch(agent.id, { project_id: projectB }, null, actor);
-    expect(emitted[0]?.topics).toEqual(['agents', `agent:${agent.id}`, `project:${projectA}`, `project:${projectB}`]);
+    expect(emitted[0]?.topics).toEqual([
+      'agents',
+      `agent:${agent.id}`,
+      `project:${projectA}`,
+      `project:${projectB}`,
+    ]);
   });
 
   it('records heartbeats as AGENT_STATUS and reports a missing agent', async () => {
     const { agents, transaction, emitted, service } = setup();
     await service.heartbeat(agent.id, { status: 'busy' }, actor);
     expect(agents.heartbeat).toHaveBeenCalledWith(transaction, agent.id, { status: 'busy' });
-    expect(emitted[0]).toMatchObject({ type: 'AGENT_STATUS', data: { changed_fields: ['status', 'last_active_at'] } });
+    expect(emitted[0]).toMatchObject({
+      type: 'AGENT_STATUS',
+      data: { changed_fields: ['status', 'last_active_at'] },
+    });
     agents.findById.mockResolvedValueOnce(null);
-    await expect(service.heartbeat(agent.id, undefined, actor)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(service.heartbeat(agent.id, undefined, actor)).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
   });
 
   it('deletes with the version check and an AGENT_DELETED event for its project too', async () => {
     const { agents, transaction, emitted, service } = setup();
-    await expect(service.delete(agent.id, [3], actor)).rejects.toBeInstanceOf(PreconditionFailedError);
+    await expect(service.delete(agent.id, [3], actor)).rejects.toBeInstanceOf(
+      PreconditionFailedError,
+    );
     await service.delete(agent.id, [1], actor);
     expect(agents.delete).toHaveBeenCalledOnce();
     expect(agents.delete).toHaveBeenCalledWith(transaction, agent.id);
-    expect(emitted).toEqual([{ type: 'AGENT_DELETED', topic: `agent:${agent.id}`, topics: ['agents', `agent:${agent.id}`, `project:${projectA}`], data: { id: agent.id, project_id: projectA } }]);
+    expect(emitted).toEqual([
+      {
+        type: 'AGENT_DELETED',
+        topic: `agent:${agent.id}`,
+        topics: ['agents', `agent:${agent.id}`, `project:${projectA}`],
+        data: { id: agent.id, project_id: projectA },
+      },
+    ]);
   });
 });

@@ -7,6 +7,23 @@ import type { WriteTransactions } from '../../../src/services/write-transaction.
 export function fakeWrites() {
   const transaction = { name: 'tx' };
   const emitted: EventDraft[] = [];
-  const writes = { run: vi.fn(async (_actor: unknown, work: (tx: unknown, emit: (draft: EventDraft) => void, audit: () => void) => unknown) => work(transaction, (draft) => emitted.push(draft), () => undefined)) };
-  return { transaction, emitted, writes: writes as unknown as WriteTransactions & typeof writes, db: { name: 'db' } as unknown as Database };
+  const writes = {
+    run: vi.fn(
+      async (
+        _actor: unknown,
+        work: (tx: unknown, emit: (draft: EventDraft) => void, audit: () => void) => unknown,
+      ) =>
+        work(
+          transaction,
+          (draft) => emitted.push(draft),
+          () => undefined,
+        ),
+    ),
+  };
+  return {
+    transaction,
+    emitted,
+    writes: writes as unknown as WriteTransactions & typeof writes,
+    db: { name: 'db' } as unknown as Database,
+  };
 }

@@ -1,6 +1,14 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -167,9 +175,14 @@ describe('lockDataDirectory', () => {
     expect(readdirSync(parent)).toEqual([]);
 
     writeFileSync(lockPath, stale);
-    writeFileSync(right, JSON.stringify({ ...currentHolder(), pid: sleeper().pid!, start_ticks: null }));
+    writeFileSync(
+      right,
+      JSON.stringify({ ...currentHolder(), pid: sleeper().pid!, start_ticks: null }),
+    );
     const busy = lockedError(() => lockDataDirectory(directory));
-    expect(busy.message).toBe(`Could not lock ${directory}: its lock file ${lockPath} kept changing hands`);
+    expect(busy.message).toBe(
+      `Could not lock ${directory}: its lock file ${lockPath} kept changing hands`,
+    );
     expect(readFileSync(lockPath, 'utf8')).toBe(stale);
   });
 
@@ -221,9 +234,13 @@ describe('lockDataDirectory', () => {
 async function runNode(code: string): Promise<{ status: number | null; output: string }> {
   const module = pathToFileURL(join(ROOT, 'src', 'store', 'data-directory-lock.ts')).href;
   const script = `import { lockDataDirectory } from ${JSON.stringify(module)};\n${code}`;
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, '--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', TSX_LOADER, '--input-type=module', '-e', script],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -37,8 +37,18 @@ describe('database error classification', () => {
 
 describe('resolveDatabaseTarget', () => {
   it('uses PGlite under DATA_DIR without a URL, in memory for memory://, PostgreSQL otherwise', () => {
-    expect(resolveDatabaseTarget(undefined, './data', 5)).toEqual({ engine: 'pglite', dataDir: './data/pglite' });
-    expect(resolveDatabaseTarget('memory://', './data', 5)).toEqual({ engine: 'pglite', dataDir: null });
-    expect(resolveDatabaseTarget('postgres://u@h/db', './data', 5)).toEqual({ engine: 'postgres', url: 'postgres://u@h/db', poolSize: 5 });
+    expect(resolveDatabaseTarget(undefined, './data', 5)).toEqual({
+      engine: 'pglite',
+      dataDir: './data/pglite',
+    });
+    expect(resolveDatabaseTarget('memory://', './data', 5)).toEqual({
+      engine: 'pglite',
+      dataDir: null,
+    });
+    expect(resolveDatabaseTarget('postgres://u@h/db', './data', 5)).toEqual({
+      engine: 'postgres',
+      url: 'postgres://u@h/db',
+      poolSize: 5,
+    });
   });
 });

@@ -7,25 +7,52 @@ import { ProjectRepository } from '../../../src/store/project-repository.js';
 /** A stand-in for drizzle's query builder: every call chains, and awaiting it yields the next queued result or error. */
 function fakeExecutor(...outcomes: Array<unknown[] | Error>) {
   const calls: string[] = [];
-  const chain: Record<string, unknown> = new Proxy({}, {
-    get(_, property: string) {
-      if (property === 'then') {
-        const outcome = outcomes.shift() ?? [];
-        return (resolve: (value: unknown) => void, reject: (error: unknown) => void) => (outcome instanceof Error ? reject(outcome) : resolve(outcome));
-      }
-      return () => {
-        calls.push(property);
-        return chain;
-      };
+  const chain: Record<string, unknown> = new Proxy(
+    {},
+    {
+      get(_, property: string) {
+        if (property === 'then') {
+          const outcome = outcomes.shift() ?? [];
+          return (resolve: (value: unknown) => void, reject: (error: unknown) => void) =>
+            outcome instanceof Error ? reject(outcome) : resolve(outcome);
+        }
+        return () => {
+          calls.push(property);
+          return chain;
+        };
+      },
     },
-  });
+  );
   return { executor: chain as unknown as Executor, calls };
 }
 
 const now = new Date('2026-05-01T10:00:00.000Z');
-const projectRow = { id: 'p1', name: 'A', description: null, status: 'active', sparcMode: 'refinement', metadata: { k: 1 }, version: 3, createdAt: now, updatedAt: now };
-const agentRow = { id: 'a1', name: 'coder', agentType: 'coder', capabilities: ['ts'], status: 'idle', projectId: null, metadata: {}, lastActiveAt: null, version: 1, createdAt: now, updatedAt: now };
-const databaseError = (code: string) => Object.assign(new Error('query failed'), { cause: Object.assign(new Error(code), { code }) });
+const projectRow = {
+  id: 'p1',
+  name: 'A',
+  description: null,
+  status: 'active',
+  sparcMode: 'refinement',
+  metadata: { k: 1 },
+  version: 3,
+  createdAt: now,
+  updatedAt: now,
+};
+const agentRow = {
+  id: 'a1',
+  name: 'coder',
+  agentType: 'coder',
+  capabilities: ['ts'],
+  status: 'idle',
+  projectId: null,
+  metadata: {},
+  lastActiveAt: null,
+  version: 1,
+  createdAt: now,
+  updatedAt: now,
+};
+const databaseError = (code: string) =>
+  Object.assign(new Error('query failed'), { cause: Object.assign(new Error(code), { code }) });
 
 describe('ProjectRepository', () => {
   const repository = new ProjectRepository();
@@ -33,8 +60,15 @@ describe('ProjectRepository', () => {
   it('maps rows to the wire shape', async () => {
     const { executor } = fakeExecutor([projectRow]);
     await expect(repository.findById(executor, 'p1')).resolves.toEqual({
-      id: 'p1', name: 'A', description: null, status: 'active', sparc_mode: 'refinement', metadata: { k: 1 }, version: 3,
-      created_at: '2026-05-01T10:00:00.000Z', updated_at: '2026-05-01T10:00:00.000Z',
+      id: 'p1',
+      name: 'A',
+      description: null,
+      status: 'active',
+      sparc_mode: 'refinement',
+      metadata: { k: 1 },
+      version: 3,
+      created_at: '2026-05-01T10:00:00.000Z',
+      updated_at: '2026-05-01T10:00:00.000Z',
     });
   });
 
@@ -47,10 +81,19 @@ describe('ProjectRepository', () => {
 
   it('builds a page from the rows and the count, applying every filter', async () => {
     const { executor, calls } = fakeExecutor([projectRow], [{ value: 7 }]);
-    const page = await repository.list(executor, { limit: 1, offset: 2, sort: '-name', status: ['active'], sparc_mode: ['refinement'], q: 'Pay' });
+    const page = await repository.list(executor, {
+      limit: 1,
+      offset: 2,
+      sort: '-name',
+      status: ['active'],
+      sparc_mode: ['refinement'],
+      q: 'Pay',
+    });
     expect(page).toMatchObject({ total: 7, limit: 1, offset: 2 });
     expect(page.items[0]?.id).toBe('p1');
-    expect(calls).toEqual(expect.arrayContaining(['select', 'from', 'where', 'orderBy', 'limit', 'offset']));
+    expect(calls).toEqual(
+      expect.arrayContaining(['select', 'from', 'where', 'orderBy', 'limit', 'offset']),
+    );
   });
 
   it('locks the row only when asked', async () => {
@@ -64,12 +107,24 @@ describe('ProjectRepository', () => {
 
 describe('AgentRepository', () => {
   const repository = new AgentRepository();
-  const input = { name: 'coder', agent_type: 'coder' as const, capabilities: [], status: 'idle' as const, project_id: 'p9', metadata: {} };
+  const input = {
+    name: 'coder',
+    agent_type: 'coder' as const,
+    capabilities: [],
+    status: 'idle' as const,
+    project_id: 'p9',
+    metadata: {},
+  };
 
   it('maps rows, including last_active_at', async () => {
     const { executor } = fakeExecutor([{ ...agentRow, lastActiveAt: now }]);
     const agent = await repository.insert(executor, input);
-    expect(agent).toMatchObject({ agent_type: 'coder', capabilities: ['ts'], project_id: null, last_active_at: '2026-05-01T10:00:00.000Z' });
+    expect(agent).toMatchObject({
+      agent_type: 'coder',
+      capabilities: ['ts'],
+      project_id: null,
+      last_active_at: '2026-05-01T10:00:00.000Z',
+    });
   });
 
   it('turns a unique violation into ConflictError and a foreign-key violation into a 422 on project_id', async () => {
@@ -80,7 +135,9 @@ describe('AgentRepository', () => {
     const move = repository.update(executor, 'a1', { project_id: 'p9' }, current);
     const error = await move.catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(UnprocessableError);
-    expect((error as UnprocessableError).errors).toEqual([{ path: '/project_id', message: 'Project p9 does not exist', in: 'body' }]);
+    expect((error as UnprocessableError).errors).toEqual([
+      { path: '/project_id', message: 'Project p9 does not exist', in: 'body' },
+    ]);
   });
 
   it('names where a renamed or moved agent would clash, after the write', async () => {
@@ -108,10 +165,27 @@ describe('AgentRepository', () => {
   });
 
   it('lists with every filter, heartbeats, detaches and deletes', async () => {
-    const { executor } = fakeExecutor([agentRow], [{ value: 1 }], [agentRow], [], [agentRow, agentRow], [agentRow]);
-    const page = await repository.list(executor, { limit: 20, offset: 0, sort: 'created_at', agent_type: ['coder'], status: ['idle', 'busy'], project_id: 'p1', capability: ['ts'] });
+    const { executor } = fakeExecutor(
+      [agentRow],
+      [{ value: 1 }],
+      [agentRow],
+      [],
+      [agentRow, agentRow],
+      [agentRow],
+    );
+    const page = await repository.list(executor, {
+      limit: 20,
+      offset: 0,
+      sort: 'created_at',
+      agent_type: ['coder'],
+      status: ['idle', 'busy'],
+      project_id: 'p1',
+      capability: ['ts'],
+    });
     expect(page.total).toBe(1);
-    expect(await repository.heartbeat(executor, 'a1', { status: 'busy' })).toMatchObject({ id: 'a1' });
+    expect(await repository.heartbeat(executor, 'a1', { status: 'busy' })).toMatchObject({
+      id: 'a1',
+    });
     expect(await repository.heartbeat(executor, 'a1', null)).toBeNull();
     expect(await repository.detachFromProject(executor, 'p1')).toHaveLength(2);
     expect(await repository.delete(executor, 'a1')).toMatchObject({ id: 'a1' });
