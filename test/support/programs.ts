@@ -8,8 +8,8 @@
  * seconds instead of fifteen. The directory sits in node_modules/.cache so that the compiled
  * modules find the installed packages.
  *
- * Test code that a child runs without the global setup (a unit test's helper process) runs from
- * its source through tsx, as `npm run dev` does: `node ...fromSource('src/x.ts')`.
+ * A child of a unit test (no global setup, so no build) runs from source through tsx, as
+ * `npm run dev` does: `node --import <TSX_LOADER> …`.
  */
 import { rmSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
@@ -24,11 +24,6 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** tsx's loader, what `node --import tsx` loads, as a URL (a bare `tsx` is resolved from the child's working directory). */
 export const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-
-/** `node` arguments that run `entry` (a path from the project root) from its source, through tsx. */
-export function fromSource(entry: string): string[] {
-  return ['--import', TSX_LOADER, join(ROOT, entry)];
-}
 
 /** The compiled service, a `dist/` of this run; `remove()` deletes it. */
 export interface BuiltService {
