@@ -54,15 +54,21 @@ function deadPid(): number {
   return spawnSync(process.execPath, ['-e', '']).pid;
 }
 
-/** A process that exited and that its parent never waits for: `sh` forks it, then execs `sleep`. */
+/**
+ * A process that exited and that its parent never waits for: `sh` forks it, then execs `sleep`.
+ * The child sleeps half a second first, so it ends after the exec: a child that ended before it
+ * could be reaped by `sh` (seen once in a full run on a loaded machine), and then it is no zombie.
+ */
 async function zombiePid(): Promise<number> {
-  const parentOfZombie = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 60'], {
+  const parentOfZombie = spawn('sh', ['-c', 'sleep 0.5 & echo $!; exec sleep 60'], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   children.push(parentOfZombie);
   const [line] = (await once(parentOfZombie.stdout, 'data')) as [Buffer];
   const pid = Number(line.toString().trim());
-  await expect.poll(() => readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2]).toBe('Z');
+  await expect
+    .poll(() => readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2], { timeout: 10_000 })
+    .toBe('Z');
   return pid;
 }
 
