@@ -1,23 +1,26 @@
 /**
  * This project's programs as child processes of a test.
  *
- * The service and the CLI run as `npm start` runs them: compiled by the project's own build
- * (tsc with tsconfig.build.json, the migrations copied beside the store, as scripts/build.mjs
- * does), once per run by the global setup, into a directory of the run's own. The one difference
- * is `--noCheck`: the type-check is `npm run typecheck`'s job, and without it tsc takes a few
- * seconds instead of fifteen. The directory sits in node_modules/.cache so that the compiled
- * modules find the installed packages.
+ * The service and the CLI run as `npm start` runs them, from a `dist/` laid out as the project's
+ * build lays it out (scripts/build.mjs: every module of src/ compiled to JavaScript beside the
+ * others, the migrations copied beside the store), made once per run by the global setup into a
+ * directory of the run's own. esbuild compiles it, file by file with nothing bundled: it only
+ * strips the types (tsconfig's `isolatedModules` and `verbatimModuleSyntax` keep that equal to
+ * tsc's output), in well under a second where tsc took ≈ 5 s of CPU and 3 s of the setup; the
+ * type-check is `npm run typecheck`'s job. The directory sits in node_modules/.cache so that the
+ * compiled modules find the installed packages.
  *
  * A child of a unit test (no global setup, so no build) runs from source through tsx, as
  * `npm run dev` does: `node --import <TSX_LOADER> …`.
  */
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
 import { inject } from 'vitest';
-import { onEmergencyExit, runCommand } from './process.js';
+import { onEmergencyExit } from './process.js';
 
 /** The project's root directory. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -31,7 +34,7 @@ export interface BuiltService {
   remove(): void;
 }
 
-/** Compiles src/ as `npm run build` does, without the type-check, into a directory of this run (global setup). */
+/** Compiles src/ into a `dist/` of this run, as `npm run build` lays it out, without the type-check (global setup). */
 export async function buildService(): Promise<BuiltService> {
   const directory = join(
     ROOT,
@@ -43,18 +46,19 @@ export async function buildService(): Promise<BuiltService> {
   const remove = () => rmSync(directory, { recursive: true, force: true });
   const unregister = onEmergencyExit(remove);
   try {
-    const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-    const options = [
-      '--noCheck',
-      '--declaration',
-      'false',
-      '--sourceMap',
-      'false',
-      '--outDir',
-      directory,
-    ];
-    await runCommand(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), ...options], {
-      cwd: ROOT,
+    const sources = join(ROOT, 'src');
+    const modules = readdirSync(sources, { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
+      .map((file) => join(sources, file));
+    await build({
+      entryPoints: modules,
+      outbase: sources,
+      outdir: directory,
+      tsconfig: join(ROOT, 'tsconfig.build.json'),
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      logLevel: 'warning',
     });
     await cp(join(ROOT, 'src', 'store', 'migrations'), join(directory, 'store', 'migrations'), {
       recursive: true,
