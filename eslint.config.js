@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 
 /**
  * Imports a layer may not make (docs/architecture.md, "Layers"): arrows point down only,
- * http → services → {store, events, memory} → domain, and nothing imports http but app.ts.
+ * http → services → {store, events, memory, tasks} → domain, and nothing imports http but app.ts.
  */
 const forbidden = (...layers) => ({
   patterns: layers.map((layer) => ({
@@ -17,14 +17,29 @@ const forbidden = (...layers) => ({
 const layers = [
   [
     'src/domain/**',
-    ['http', 'plugins', 'services', 'store', 'events', 'memory', 'client', 'config', 'app'],
+    [
+      'http',
+      'plugins',
+      'services',
+      'store',
+      'events',
+      'memory',
+      'tasks',
+      'client',
+      'config',
+      'app',
+    ],
   ],
-  ['src/store/**', ['http', 'plugins', 'services', 'events', 'memory', 'client', 'app']],
-  ['src/events/**', ['http', 'plugins', 'services', 'memory', 'client', 'app']],
-  ['src/memory/**', ['http', 'plugins', 'services', 'events', 'client', 'app']],
+  ['src/store/**', ['http', 'plugins', 'services', 'events', 'memory', 'tasks', 'client', 'app']],
+  ['src/events/**', ['http', 'plugins', 'services', 'memory', 'tasks', 'client', 'app']],
+  ['src/memory/**', ['http', 'plugins', 'services', 'events', 'tasks', 'client', 'app']],
+  ['src/tasks/**', ['http', 'plugins', 'services', 'events', 'memory', 'client', 'app']],
   ['src/services/**', ['http', 'plugins', 'client', 'app']],
-  ['src/http/**', ['plugins', 'store', 'events', 'memory', 'client', 'app']],
-  ['src/client/**', ['http', 'plugins', 'services', 'store', 'events', 'memory', 'config', 'app']],
+  ['src/http/**', ['plugins', 'store', 'events', 'memory', 'tasks', 'client', 'app']],
+  [
+    'src/client/**',
+    ['http', 'plugins', 'services', 'store', 'events', 'memory', 'tasks', 'config', 'app'],
+  ],
 ];
 
 export default tseslint.config(

@@ -23,6 +23,8 @@ import { loggableUrl, redactingDestination } from './http/redaction.js';
 import { json, problems } from './http/responses.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { agentRoutes } from './http/routes/agents.js';
+import { scheduleRoutes } from './http/routes/schedules.js';
+import { taskRoutes } from './http/routes/tasks.js';
 import { livenessServerFactory } from './http/liveness.js';
 import { serializerCompiler } from './http/serializer.js';
 import { eventRoutes } from './http/routes/events.js';
@@ -37,6 +39,7 @@ import { metricsPlugin } from './plugins/metrics.js';
 import { memoryPlugin } from './plugins/memory.js';
 import { memoryEventsPlugin } from './plugins/memory-events.js';
 import { servicesPlugin } from './plugins/services.js';
+import { tasksPlugin } from './plugins/tasks.js';
 import { upgradesPlugin } from './plugins/upgrades.js';
 
 declare module 'fastify' {
@@ -157,12 +160,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(metricsPlugin, { config: options.config });
   await app.register(memoryPlugin, { config: options.config });
   await app.register(memoryEventsPlugin);
+  await app.register(tasksPlugin, { config: options.config });
   await app.register(eventRoutes);
   await app.register(healthRoutes);
   await app.register(
     async (api) => {
       await api.register(projectRoutes);
       await api.register(agentRoutes);
+      await api.register(taskRoutes);
+      await api.register(scheduleRoutes);
       await api.register(adminRoutes);
       await api.register(memoryRoutes);
     },

@@ -105,6 +105,8 @@ export const configSchema = z
         (value, context) => parseAllowedHosts(value) ?? invalid(context, ALLOWED_HOSTS_FORM),
       )
       .optional(),
+    TASK_SWEEP_MS: z.coerce.number().int().min(20).max(60_000).default(1_000),
+    AGENT_OFFLINE_AFTER_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(90_000),
     MEMORY_MCP: z.enum(['on', 'off']).default('on'),
     MEMORY_MCP_COMMAND: z.string().min(1).optional(),
     MEMORY_MCP_URL: z.url({ protocol: /^https?$/ }).optional(),

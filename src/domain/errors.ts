@@ -68,3 +68,9 @@ export class UnavailableError extends DomainError {
   readonly status = 503;
   readonly title = 'Service Unavailable';
 }
+
+/** A part of the request is larger than the service stores (a task's output, for instance). */
+export class PayloadTooLargeError extends DomainError {
+  readonly status = 413;
+  readonly title = 'Content Too Large';
+}

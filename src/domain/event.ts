@@ -3,6 +3,8 @@ import { agentSchema } from './agent.js';
 import { timestampSchema } from './common.js';
 import { memoryCircuitSchema } from './memory.js';
 import { projectSchema } from './project.js';
+import { scheduleSchema } from './schedule.js';
+import { executionPhases, attemptOutcomes, taskSchema } from './task.js';
 
 export const eventTypes = [
   'PROJECT_CREATED',
@@ -12,22 +14,28 @@ export const eventTypes = [
   'AGENT_UPDATE',
   'AGENT_STATUS',
   'AGENT_DELETED',
+  'TASK_CREATED',
+  'TASK_UPDATE',
+  'TASK_DELETED',
   'TASK_EXECUTION',
+  'SCHEDULE_CREATED',
+  'SCHEDULE_UPDATE',
+  'SCHEDULE_DELETED',
   'MEMORY_CIRCUIT',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 
-/** Topics every event belongs to at least one of; subscribing to all three means "everything". */
-export const rootTopics = ['projects', 'agents', 'system'] as const;
+/** Topics every event belongs to at least one of; subscribing to all of them means "everything". */
+export const rootTopics = ['projects', 'agents', 'tasks', 'schedules', 'system'] as const;
 
 const uuidPattern = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 const topicPattern = new RegExp(
-  `^(projects|agents|system|project:${uuidPattern}|agent:${uuidPattern})$`,
+  `^(${rootTopics.join('|')}|(project|agent|task|schedule):${uuidPattern})$`,
 );
 
-/** A topic name: `projects`, `agents`, `system`, `project:<uuid>` or `agent:<uuid>`. */
+/** A topic name: a root topic, or `project:`, `agent:`, `task:` or `schedule:` and a UUID. */
 export const topicSchema = z.string().regex(topicPattern, {
-  message: 'must be projects, agents, system, project:<uuid> or agent:<uuid>',
+  message: `must be ${rootTopics.join(', ')}, or project:, agent:, task: or schedule: and a UUID`,
 });
 
 const changedFields = z
@@ -48,7 +56,24 @@ const eventData = {
   AGENT_UPDATE: z.object({ agent: agentSchema, changed_fields: changedFields }),
   AGENT_STATUS: z.object({ agent: agentSchema, changed_fields: changedFields }),
   AGENT_DELETED: z.object({ id: z.uuid(), project_id: z.uuid().nullable() }),
-  TASK_EXECUTION: z.record(z.string(), z.unknown()).describe('Reserved: none is emitted yet'),
+  TASK_CREATED: z.object({ task: taskSchema }),
+  TASK_UPDATE: z.object({ task: taskSchema, changed_fields: changedFields }),
+  TASK_DELETED: z.object({ id: z.uuid(), project_id: z.uuid() }),
+  TASK_EXECUTION: z.object({
+    task: taskSchema,
+    attempt: z
+      .object({
+        number: z.number().int(),
+        agent_id: z.uuid().nullable(),
+        outcome: z.enum(attemptOutcomes).optional(),
+      })
+      .nullable()
+      .describe('The attempt the step belongs to; null for a task cancelled before it ran'),
+    phase: z.enum(executionPhases),
+  }),
+  SCHEDULE_CREATED: z.object({ schedule: scheduleSchema }),
+  SCHEDULE_UPDATE: z.object({ schedule: scheduleSchema, changed_fields: changedFields }),
+  SCHEDULE_DELETED: z.object({ id: z.uuid(), project_id: z.uuid() }),
   MEMORY_CIRCUIT: z.object({
     from: circuitState,
     to: circuitState,
@@ -95,7 +120,13 @@ export const eventSchema = z
     variant('AGENT_UPDATE'),
     variant('AGENT_STATUS'),
     variant('AGENT_DELETED'),
+    variant('TASK_CREATED'),
+    variant('TASK_UPDATE'),
+    variant('TASK_DELETED'),
     variant('TASK_EXECUTION'),
+    variant('SCHEDULE_CREATED'),
+    variant('SCHEDULE_UPDATE'),
+    variant('SCHEDULE_DELETED'),
     variant('MEMORY_CIRCUIT'),
   ])
   .meta({ id: 'Event' });
@@ -163,4 +194,34 @@ export function agentEvent<T extends EventType>(
 /** System events (the memory circuit breaker, for instance) go to `system`. */
 export function systemEvent<T extends EventType>(type: T, data: EventDataMap[T]): EventDraft {
   return { type, topic: 'system', topics: ['system'], data };
+}
+
+/**
+ * Task events go to `tasks`, `task:<id>`, `project:<id>` and, for a step of an attempt, the
+ * `agent:<id>` of the agent that holds it, so an agent's watchers see its work.
+ */
+export function taskEvent<T extends EventType>(
+  type: T,
+  task: { id: string; project_id: string },
+  agentId: string | null,
+  data: EventDataMap[T],
+): EventDraft {
+  const topic = `task:${task.id}`;
+  const agentTopics = agentId === null ? [] : [`agent:${agentId}`];
+  return {
+    type,
+    topic,
+    topics: ['tasks', topic, `project:${task.project_id}`, ...agentTopics],
+    data,
+  };
+}
+
+/** Schedule events go to `schedules`, `schedule:<id>` and the schedule's project. */
+export function scheduleEvent<T extends EventType>(
+  type: T,
+  schedule: { id: string; project_id: string },
+  data: EventDataMap[T],
+): EventDraft {
+  const topic = `schedule:${schedule.id}`;
+  return { type, topic, topics: ['schedules', topic, `project:${schedule.project_id}`], data };
 }

@@ -4,12 +4,19 @@ import { AuditService } from '../services/audit-service.js';
 import { EventService } from '../services/event-service.js';
 import { HealthService } from '../services/health-service.js';
 import { ProjectService } from '../services/project-service.js';
+import { ScheduleService } from '../services/schedule-service.js';
+import { TaskExecutionService } from '../services/task-execution-service.js';
+import { TaskService } from '../services/task-service.js';
+import { ClaimWaiters } from '../tasks/claim-waiters.js';
 import { WriteTransactions } from '../services/write-transaction.js';
 
 /** The use-case layer, shared by every route. */
 export interface Services {
   projects: ProjectService;
   agents: AgentService;
+  tasks: TaskService;
+  taskExecution: TaskExecutionService;
+  schedules: ScheduleService;
   audit: AuditService;
   events: EventService;
   health: HealthService;
@@ -31,6 +38,9 @@ export const servicesPlugin = fastifyPlugin(
     app.decorate('services', {
       projects: new ProjectService(db, writes),
       agents: new AgentService(db, writes),
+      tasks: new TaskService(db, writes),
+      taskExecution: new TaskExecutionService(db, writes, new ClaimWaiters()),
+      schedules: new ScheduleService(db, writes),
       audit: new AuditService(db),
       events: new EventService(db, app.events.log, app.events.gateway),
       writes,

@@ -1,5 +1,11 @@
 import type { Agent, AgentInput, AgentListQuery, AgentPatch, Heartbeat } from '../domain/agent.js';
-import { type Actor, type Principal, assertAssignable, inScope } from '../domain/auth.js';
+import {
+  type Actor,
+  type Principal,
+  assertAssignable,
+  inScope,
+  systemActor,
+} from '../domain/auth.js';
 import type { Page } from '../domain/common.js';
 import { NotFoundError } from '../domain/errors.js';
 import { agentEvent } from '../domain/event.js';
@@ -83,6 +89,24 @@ export class AgentService {
       emit(
         agentEvent('AGENT_DELETED', id, [agent.project_id], { id, project_id: agent.project_id }),
       );
+    });
+  }
+
+  /**
+   * Marks offline every agent silent for `silentMs`, each with an AGENT_STATUS event, so a crash
+   * shows without anyone asking. Returns how many changed.
+   */
+  markSilentOffline(silentMs: number, limit = 500): Promise<number> {
+    return this.writes.run(systemActor, async (tx, emit) => {
+      const changed = await this.agents.markSilentOffline(tx, silentMs, limit);
+      for (const agent of changed)
+        emit(
+          agentEvent('AGENT_STATUS', agent.id, [agent.project_id], {
+            agent,
+            changed_fields: ['status'],
+          }),
+        );
+      return changed.length;
     });
   }
 

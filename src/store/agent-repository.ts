@@ -1,4 +1,4 @@
-import { type SQL, and, arrayContains, eq, inArray, sql } from 'drizzle-orm';
+import { type SQL, and, arrayContains, eq, inArray, lt, ne, sql } from 'drizzle-orm';
 import type { Agent, AgentInput, AgentListQuery, AgentPatch, Heartbeat } from '../domain/agent.js';
 import type { Page } from '../domain/common.js';
 import { ConflictError, UnprocessableError } from '../domain/errors.js';
@@ -165,6 +165,30 @@ export class AgentRepository {
           'project, and one of them has the name of such an agent; rename or move that agent first',
       );
     }
+  }
+
+  /**
+   * Marks offline the agents not heard from for `silentMs` (never-seen agents are left alone),
+   * at most `limit` per call; returns them as changed.
+   */
+  async markSilentOffline(executor: Executor, silentMs: number, limit: number): Promise<Agent[]> {
+    const silent = executor
+      .select({ id: agents.id })
+      .from(agents)
+      .where(
+        and(
+          ne(agents.status, 'offline'),
+          lt(agents.lastActiveAt, sql`now() - ${silentMs}::int * interval '1 millisecond'`),
+        ),
+      )
+      .limit(limit)
+      .for('update', { skipLocked: true });
+    const rows = await executor
+      .update(agents)
+      .set({ status: 'offline', ...nextVersion(agents) })
+      .where(inArray(agents.id, silent))
+      .returning();
+    return rows.map(toAgent);
   }
 
   /** Deletes the row; null when it is missing. */

@@ -1,3 +1,5 @@
+import { UnprocessableError } from '../domain/errors.js';
+
 /** SQLSTATE codes the repositories turn into domain errors. */
 export const SqlState = {
   uniqueViolation: '23505',
@@ -53,4 +55,41 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     (link) =>
       link instanceof Error && unavailableMessages.some((pattern) => pattern.test(link.message)),
   );
+}
+
+/** The constraint a database error names, looking through wrappers such as DrizzleQueryError. */
+export function databaseErrorConstraint(error: unknown): string | undefined {
+  for (const link of causeChain(error)) {
+    const constraint = (link as { constraint?: unknown }).constraint;
+    if (typeof constraint === 'string') return constraint;
+  }
+  return undefined;
+}
+
+/** A reference a write may name that must exist: its foreign key and the body field naming it. */
+export interface Reference {
+  /** Part of the foreign key's name, e.g. `agent_id`. */
+  constraint: string;
+  path: string;
+  message: string;
+}
+
+/**
+ * Runs a write and turns a foreign-key violation into the 422 the API promises for a reference
+ * to something that does not exist, on the field that names it.
+ */
+export async function translateForeignKeys<T>(
+  references: readonly Reference[],
+  write: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (databaseErrorCode(error) !== SqlState.foreignKeyViolation) throw error;
+    const constraint = databaseErrorConstraint(error) ?? '';
+    const field = references.find((ref) => constraint.includes(ref.constraint)) ?? references[0];
+    if (field === undefined) throw error;
+    const { path, message } = field;
+    throw new UnprocessableError(message, [{ path, message, in: 'body' }]);
+  }
 }

@@ -3,13 +3,16 @@ import {
   bigint,
   boolean,
   customType,
+  doublePrecision,
   index,
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   unique,
+  uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
 
@@ -164,5 +167,131 @@ export const auditLog = pgTable(
   (table) => [
     index('audit_log_at_idx').on(table.at),
     index('audit_log_resource_idx').on(table.resource, table.resourceId),
+  ],
+);
+
+/**
+ * Tasks: work handed to agents. `status` is the state machine of docs/tasks.md; `attempts`
+ * counts claims and gives each attempt its number (the fencing token); `retry_base` is the
+ * attempt count at the last manual retry, so `max_attempts` counts from there.
+ */
+export const tasks = pgTable(
+  'tasks',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    projectId: uuid('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    title: text('title').notNull(),
+    kind: text('kind').notNull().default(''),
+    input: jsonb('input').$type<unknown>(),
+    requiredCapabilities: text('required_capabilities')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
+    agentType: text('agent_type'),
+    agentId: uuid('agent_id').references(() => agents.id, { onDelete: 'set null' }),
+    priority: integer('priority').notNull().default(0),
+    runAt: timestamp('run_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    dependsOn: uuid('depends_on')
+      .array()
+      .notNull()
+      .default(sql`'{}'::uuid[]`),
+    maxAttempts: integer('max_attempts').notNull().default(3),
+    backoffBaseMs: integer('backoff_base_ms').notNull().default(1_000),
+    backoffMaxMs: integer('backoff_max_ms').notNull().default(300_000),
+    timeoutMs: integer('timeout_ms'),
+    leaseMs: integer('lease_ms').notNull().default(30_000),
+    status: text('status').notNull(),
+    progressValue: doublePrecision('progress_value'),
+    progressMessage: text('progress_message'),
+    progressEventAt: timestamp('progress_event_at', { withTimezone: true, precision: 3 }),
+    result: jsonb('result').$type<unknown>(),
+    error: text('error'),
+    cancelReason: text('cancel_reason'),
+    attempts: integer('attempts').notNull().default(0),
+    retryBase: integer('retry_base').notNull().default(0),
+    scheduleId: uuid('schedule_id'),
+    version: integer('version').notNull().default(1),
+    ...timestamps,
+    finishedAt: timestamp('finished_at', { withTimezone: true, precision: 3 }),
+  },
+  (table) => [
+    index('tasks_claim_idx')
+      .on(table.priority.desc(), table.runAt, table.createdAt, table.id)
+      .where(sql`status = 'queued'`),
+    index('tasks_due_idx')
+      .on(table.runAt)
+      .where(sql`status = 'scheduled'`),
+    index('tasks_project_created_idx').on(table.projectId, table.createdAt, table.id),
+    index('tasks_created_at_idx').on(table.createdAt, table.id),
+    index('tasks_depends_on_idx').using('gin', table.dependsOn),
+    index('tasks_schedule_idx').on(table.scheduleId, table.createdAt),
+  ],
+);
+
+/**
+ * Attempts: one per claim. At most one is live (not ended) per task, which a partial unique
+ * index enforces whatever the code does; the sweeper finds expired leases by the second index.
+ */
+export const taskAttempts = pgTable(
+  'task_attempts',
+  {
+    taskId: uuid('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    number: integer('number').notNull(),
+    agentId: uuid('agent_id').references(() => agents.id, { onDelete: 'set null' }),
+    claimedAt: timestamp('claimed_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    heartbeatAt: timestamp('heartbeat_at', { withTimezone: true, precision: 3 })
+      .notNull()
+      .defaultNow(),
+    leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true, precision: 3 }).notNull(),
+    deadline: timestamp('deadline', { withTimezone: true, precision: 3 }),
+    endedAt: timestamp('ended_at', { withTimezone: true, precision: 3 }),
+    outcome: text('outcome'),
+    output: text('output'),
+    error: text('error'),
+  },
+  (table) => [
+    primaryKey({ columns: [table.taskId, table.number] }),
+    uniqueIndex('task_attempts_live_idx')
+      .on(table.taskId)
+      .where(sql`ended_at is null`),
+    index('task_attempts_lease_idx')
+      .on(table.leaseExpiresAt)
+      .where(sql`ended_at is null`),
+    index('task_attempts_deadline_idx')
+      .on(table.deadline)
+      .where(sql`ended_at is null and deadline is not null`),
+    index('task_attempts_agent_idx').on(table.agentId, table.claimedAt),
+  ],
+);
+
+/** Schedules: a cron expression in a time zone that makes one task from `task` on each tick. */
+export const schedules = pgTable(
+  'schedules',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    projectId: uuid('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    cron: text('cron').notNull(),
+    timezone: text('timezone').notNull(),
+    task: jsonb('task').$type<Record<string, unknown>>().notNull(),
+    enabled: boolean('enabled').notNull().default(true),
+    overlap: text('overlap').notNull().default('skip'),
+    nextRunAt: timestamp('next_run_at', { withTimezone: true, precision: 3 }),
+    lastRunAt: timestamp('last_run_at', { withTimezone: true, precision: 3 }),
+    lastTaskId: uuid('last_task_id'),
+    version: integer('version').notNull().default(1),
+    ...timestamps,
+  },
+  (table) => [
+    index('schedules_due_idx')
+      .on(table.nextRunAt)
+      .where(sql`enabled`),
+    index('schedules_created_at_idx').on(table.createdAt, table.id),
   ],
 );

@@ -15,7 +15,7 @@ export interface VersionedColumns {
 }
 
 /** Column assignments that record one more change: version + 1 and an `updated_at` that always moves forward. */
-export function nextVersion(table: VersionedColumns) {
+export function nextVersion(table: Pick<VersionedColumns, 'version' | 'updatedAt'>) {
   return {
     version: sql`${table.version} + 1`,
     updatedAt: sql`greatest(now(), ${table.updatedAt} + interval '1 millisecond')`,

@@ -55,9 +55,9 @@ describe('a replay to a client that does not read', () => {
   it('keeps at most the low-water mark unsent, and the client gets every event once it reads', async () => {
     await t.reset();
     const drafts = Array.from({ length: 4_000 }, (_, n) =>
-      projectEvent('TASK_EXECUTION', '00000000-0000-4000-8000-000000000001', {
-        n,
-        padding: 'x'.repeat(4_000),
+      projectEvent('PROJECT_UPDATE', '00000000-0000-4000-8000-000000000001', {
+        project: { n, padding: 'x'.repeat(4_000) } as never,
+        changed_fields: [],
       }),
     );
     const logged = await t.database.transaction((tx) => t.app.events.log.append(tx, drafts));

@@ -72,6 +72,9 @@ export function testConfig(overrides: Record<string, string> = {}) {
 
 /** Every table a test may write; emptied between tests and before a database is recycled. */
 const testTables = [
+  'task_attempts',
+  'tasks',
+  'schedules',
   'agents',
   'projects',
   'events',

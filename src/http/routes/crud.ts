@@ -12,7 +12,8 @@ export interface CrudService<Resource, Input, Patch, Query> {
   create(input: Input, actor: Actor): Promise<Resource>;
   get(id: string, principal: Principal): Promise<Resource>;
   list(query: Query, principal: Principal): Promise<Page<Resource>>;
-  replace(id: string, input: Input, expected: ExpectedVersions, actor: Actor): Promise<Resource>;
+  /** PUT; a collection without it (tasks, schedules) has no PUT route. */
+  replace?(id: string, input: Input, expected: ExpectedVersions, actor: Actor): Promise<Resource>;
   patch(id: string, patch: Patch, expected: ExpectedVersions, actor: Actor): Promise<Resource>;
   delete(id: string, expected: ExpectedVersions, actor: Actor): Promise<void>;
 }
@@ -32,7 +33,7 @@ export interface CrudDefinition<
   page: z.ZodType<Page<Resource>>;
   /** Body of POST and of PUT: one schema under two names (`ProjectCreate`, `ProjectReplace`). */
   create: z.ZodType<Input>;
-  replace: z.ZodType<Input>;
+  replace?: z.ZodType<Input>;
   patch: z.ZodType<Patch>;
   query: z.ZodType<Query>;
   service: CrudService<Resource, Input, Patch, Query>;
@@ -147,25 +148,31 @@ export function registerCrudRoutes<
     },
   });
 
-  app.put(item, {
-    schema: {
-      ...names.replace,
-      params: idParamsSchema,
-      headers: conditionalHeaders,
-      body: definition.replace,
-      response: { 200: json(`The ${names.noun} as replaced`, resource, 'ETag'), ...writeProblems },
-    },
-    handler: async (request: FastifyRequest, reply) =>
-      withEntityTag(
-        reply,
-        await service.replace(
-          idOf(request),
-          request.body as Input,
-          conditionOf(request),
-          actorOf(request),
+  if (definition.replace !== undefined && service.replace !== undefined) {
+    const replace = service.replace.bind(service);
+    app.put(item, {
+      schema: {
+        ...names.replace,
+        params: idParamsSchema,
+        headers: conditionalHeaders,
+        body: definition.replace,
+        response: {
+          200: json(`The ${names.noun} as replaced`, resource, 'ETag'),
+          ...writeProblems,
+        },
+      },
+      handler: async (request: FastifyRequest, reply) =>
+        withEntityTag(
+          reply,
+          await replace(
+            idOf(request),
+            request.body as Input,
+            conditionOf(request),
+            actorOf(request),
+          ),
         ),
-      ),
-  });
+    });
+  }
 
   app.patch(item, {
     schema: {

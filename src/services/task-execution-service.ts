@@ -1,0 +1,257 @@
+import { type Actor, type Principal, systemActor } from '../domain/auth.js';
+import type { Agent } from '../domain/agent.js';
+import { ConflictError, PayloadTooLargeError } from '../domain/errors.js';
+import { taskEvent } from '../domain/event.js';
+import {
+  type ClaimRequest,
+  type Claimed,
+  type Completion,
+  type Failure,
+  type Lease,
+  OUTPUT_MAX_BYTES,
+  type Task,
+  type TaskHeartbeat,
+} from '../domain/task.js';
+import type { ExpiredAttempt } from '../store/attempt-repository.js';
+import type { Database } from '../store/database.js';
+import type { ClaimFilter } from '../store/task-repository.js';
+import type { ClaimWaiters } from '../tasks/claim-waiters.js';
+import { deadlineOf, expiredOutcome, leaseFrom } from '../tasks/leases.js';
+import { TaskTransitions, type WriteContext } from './task-transitions.js';
+import type { WriteTransactions } from './write-transaction.js';
+
+/** Shortest time between two progress events of one task; reports between them only update the row. */
+export const PROGRESS_EVENT_INTERVAL_MS = 500;
+
+function assertOutputSize(output: string | undefined): void {
+  if (output === undefined || Buffer.byteLength(output) <= OUTPUT_MAX_BYTES) return;
+  throw new PayloadTooLargeError(`output must be at most ${OUTPUT_MAX_BYTES} bytes of UTF-8`);
+}
+
+/** What an agent may claim: its capabilities and type, in its project or else its key's scope. */
+function claimFilter(agent: Agent, principal: Principal): ClaimFilter {
+  return {
+    agentId: agent.id,
+    agentType: agent.agent_type,
+    capabilities: agent.capabilities,
+    projectIds: agent.project_id === null ? principal.projectIds : [agent.project_id],
+  };
+}
+
+/**
+ * Execution of tasks by agents: claims (with a long poll woken by events), heartbeats that
+ * extend leases and carry progress, results and failures fenced by the attempt number, and the
+ * sweeper's work on expired leases and due tasks (docs/tasks.md).
+ */
+export class TaskExecutionService {
+  constructor(
+    private readonly db: Database,
+    private readonly writes: WriteTransactions,
+    private readonly waiters: ClaimWaiters,
+    private readonly transitions = new TaskTransitions(),
+  ) {}
+
+  /**
+   * The best task the agent may run, as attempt N of it, or null when none came within
+   * `wait_ms`. A waiting claim is woken by any task that becomes queued, on any instance; it
+   * gives up early when `signal` aborts (the client went away) or the service closes.
+   */
+  async claim(request: ClaimRequest, actor: Actor, signal?: AbortSignal): Promise<Claimed | null> {
+    const agent = await this.transitions.visibleAgent(this.db, request.agent_id, actor.principal);
+    const filter = claimFilter(agent, actor.principal);
+    const deadline = Date.now() + request.wait_ms;
+    for (;;) {
+      const ticket = this.waiters.ticket();
+      const claimed = await this.claimOnce(filter, actor).catch((error: unknown) => {
+        ticket.release();
+        throw error;
+      });
+      const remaining = deadline - Date.now();
+      if (claimed !== null || remaining <= 0 || signal?.aborted === true) {
+        ticket.release();
+        return claimed;
+      }
+      if (!(await ticket.wait(remaining, signal))) return null;
+    }
+  }
+
+  /** Lets every waiting claim look again: a task became queued. */
+  wakeClaims(): void {
+    this.waiters.wake();
+  }
+
+  /** Answers every waiting claim "no work" and refuses to wait any more: the service is closing. */
+  closeClaims(): void {
+    this.waiters.close();
+  }
+
+  private claimOnce(filter: ClaimFilter, actor: Actor): Promise<Claimed | null> {
+    return this.writes.run(actor, async (tx, emit, audit) => {
+      const claimed = await this.transitions.tasks.claim(tx, filter);
+      if (claimed === null) return null;
+      const { task, now } = claimed;
+      const deadline = deadlineOf(now, task.timeout_ms);
+      const attempt = await this.transitions.attempts.insert(tx, {
+        taskId: task.id,
+        number: task.attempts,
+        agentId: filter.agentId,
+        claimedAt: now,
+        leaseExpiresAt: leaseFrom(now, task.lease_ms, deadline),
+        deadline,
+      });
+      const context: WriteContext = { tx, emit, audit };
+      this.transitions.step(
+        context,
+        task,
+        { number: attempt.number, agent_id: filter.agentId },
+        'claimed',
+      );
+      audit({ action: 'claim', resource: 'task', resourceId: task.id });
+      await this.transitions.agentTookWork(context, filter.agentId);
+      return {
+        task,
+        attempt: { number: attempt.number, lease_expires_at: attempt.lease_expires_at },
+      };
+    });
+  }
+
+  /**
+   * Extends the lease of attempt N and records its progress; says `cancel_requested` once the
+   * task was cancelled during the attempt. A progress event is emitted at most every
+   * {@link PROGRESS_EVENT_INTERVAL_MS} per task; the task row always holds the latest report.
+   */
+  heartbeat(id: string, body: TaskHeartbeat, actor: Actor): Promise<Lease> {
+    return this.writes.run(actor, async (tx, emit, audit) => {
+      const task = await this.transitions.lock(tx, id, actor.principal);
+      const cancelled = await this.cancelledAttempt(tx, task, body.attempt);
+      if (cancelled !== null) return cancelled;
+      this.transitions.assertHolds(task, body.attempt);
+      const attempt = await this.transitions.attempts.extend(tx, id, body.attempt, task.lease_ms);
+      if (attempt === null) throw new ConflictError(`Attempt ${body.attempt} of task ${id} ended`);
+      const context: WriteContext = { tx, emit, audit };
+      if (attempt.agent_id !== null)
+        await this.transitions.agentTookWork(context, attempt.agent_id);
+      if (body.progress !== undefined || body.message !== undefined)
+        await this.recordProgress(context, task, body, new Date(attempt.heartbeat_at));
+      return { lease_expires_at: attempt.lease_expires_at, cancel_requested: false };
+    });
+  }
+
+  /** The answer to a heartbeat for an attempt that a cancel ended, or null for any other. */
+  private async cancelledAttempt(tx: WriteContext['tx'], task: Task, number: number) {
+    if (task.status !== 'cancelled') return null;
+    const attempt = await this.transitions.attempts.find(tx, task.id, number);
+    if (attempt?.outcome !== 'cancelled') return null;
+    return { lease_expires_at: attempt.lease_expires_at, cancel_requested: true };
+  }
+
+  private async recordProgress(context: WriteContext, task: Task, body: TaskHeartbeat, now: Date) {
+    const lastEvent = await this.transitions.tasks.progressEventAt(context.tx, task.id);
+    const due =
+      lastEvent === null || now.getTime() - lastEvent.getTime() >= PROGRESS_EVENT_INTERVAL_MS;
+    const updated = await this.transitions.tasks.change(context.tx, task.id, {
+      progressValue: body.progress ?? task.progress?.value ?? 0,
+      progressMessage: body.message ?? null,
+      ...(due ? { progressEventAt: now } : {}),
+    });
+    if (!due) return;
+    const attempt = { number: task.attempts, agent_id: await this.holder(context, task) };
+    context.emit(
+      taskEvent('TASK_EXECUTION', updated, attempt.agent_id, {
+        task: updated,
+        attempt,
+        phase: 'progress',
+      }),
+    );
+  }
+
+  private async holder(context: WriteContext, task: Task): Promise<string | null> {
+    return (await this.transitions.attempts.live(context.tx, task.id))?.agent_id ?? null;
+  }
+
+  /** Ends attempt N as succeeded with its result; 409 when N no longer holds the task. */
+  complete(id: string, body: Completion, actor: Actor): Promise<Task> {
+    assertOutputSize(body.output);
+    return this.writes.run(actor, async (tx, emit, audit) => {
+      const task = await this.transitions.lock(tx, id, actor.principal);
+      this.transitions.assertHolds(task, body.attempt);
+      const ended = await this.transitions.attempts.end(tx, id, body.attempt, {
+        outcome: 'succeeded',
+        output: body.output,
+      });
+      audit({ action: 'complete', resource: 'task', resourceId: id });
+      const attempt = {
+        number: body.attempt,
+        agent_id: ended!.agent_id,
+        outcome: 'succeeded' as const,
+      };
+      return this.transitions.succeed({ tx, emit, audit }, task, attempt, body.result);
+    });
+  }
+
+  /** Ends attempt N as failed; the task is retried after its backoff or goes to `failed`. */
+  fail(id: string, body: Failure, actor: Actor): Promise<Task> {
+    assertOutputSize(body.output);
+    return this.writes.run(actor, async (tx, emit, audit) => {
+      const task = await this.transitions.lock(tx, id, actor.principal);
+      this.transitions.assertHolds(task, body.attempt);
+      const ended = await this.transitions.attempts.end(tx, id, body.attempt, {
+        outcome: 'failed',
+        output: body.output,
+        error: body.error,
+      });
+      audit({ action: 'fail', resource: 'task', resourceId: id });
+      const attempt = {
+        number: body.attempt,
+        agent_id: ended!.agent_id,
+        outcome: 'failed' as const,
+      };
+      return this.transitions.afterFailure({ tx, emit, audit }, task, attempt, body);
+    });
+  }
+
+  /**
+   * Ends attempts whose lease ran out (`lost`) or whose `timeout_ms` passed (`timed_out`), each
+   * in a transaction of its own; a heartbeat that extended the lease meanwhile wins. Returns how
+   * many ended.
+   */
+  async expireLeases(limit = 100): Promise<number> {
+    const expired = await this.transitions.attempts.expired(this.db, limit);
+    let ended = 0;
+    for (const candidate of expired) if (await this.expire(candidate)) ended += 1;
+    return ended;
+  }
+
+  private expire(candidate: ExpiredAttempt): Promise<boolean> {
+    return this.writes.run(systemActor, async (tx, emit, audit) => {
+      const task = await this.transitions.tasks.findById(tx, candidate.taskId, { lock: true });
+      const current = await this.transitions.attempts.find(tx, candidate.taskId, candidate.number);
+      if (task === null || current === null || current.ended_at !== null) return false;
+      const clock = {
+        leaseExpiresAt: new Date(current.lease_expires_at),
+        deadline: candidate.deadline,
+      };
+      const outcome = expiredOutcome(clock, await this.transitions.tasks.databaseNow(tx));
+      if (outcome === null) return false;
+      await this.transitions.attempts.end(tx, task.id, candidate.number, { outcome });
+      audit({ action: outcome, resource: 'task', resourceId: task.id });
+      const attempt = { number: candidate.number, agent_id: current.agent_id, outcome };
+      const error = outcome === 'lost' ? 'lease expired without a heartbeat' : 'timed out';
+      await this.transitions.afterFailure({ tx, emit, audit }, task, attempt, {
+        error,
+        retryable: true,
+      });
+      return true;
+    });
+  }
+
+  /** Makes scheduled tasks whose time has come claimable, announcing each (which wakes claims). */
+  promoteDue(limit = 500): Promise<number> {
+    return this.writes.run(systemActor, async (tx, emit) => {
+      const promoted = await this.transitions.tasks.promoteDue(tx, limit);
+      for (const task of promoted)
+        emit(taskEvent('TASK_UPDATE', task, null, { task, changed_fields: ['status'] }));
+      return promoted.length;
+    });
+  }
+}

@@ -1,0 +1,233 @@
+import { sql } from 'drizzle-orm';
+import type { Principal } from '../domain/auth.js';
+import { inScope } from '../domain/auth.js';
+import { ConflictError, NotFoundError, UnprocessableError } from '../domain/errors.js';
+import { agentEvent, taskEvent } from '../domain/event.js';
+import type { ExpectedVersions } from '../domain/common.js';
+import type { AttemptOutcome, ExecutionPhase, Task, TaskStatus } from '../domain/task.js';
+import { AgentRepository } from '../store/agent-repository.js';
+import { AttemptRepository } from '../store/attempt-repository.js';
+import type { Executor } from '../store/database.js';
+import { TaskRepository } from '../store/task-repository.js';
+import { createsCycle, dependencyState, pendingStatus } from '../tasks/dependencies.js';
+import { retryDelay } from '../tasks/backoff.js';
+import { lockForWrite } from './versioned-write.js';
+import type { Audit, Emit } from './write-transaction.js';
+
+/** The callbacks of the write in progress. */
+export interface WriteContext {
+  tx: Executor;
+  emit: Emit;
+  audit: Audit;
+}
+
+/** The attempt an execution step belongs to, as events carry it. */
+export interface AttemptRef {
+  number: number;
+  agent_id: string | null;
+  outcome?: AttemptOutcome;
+}
+
+const now = () => sql`now()`;
+const inMilliseconds = (ms: number) => sql`now() + ${ms}::int * interval '1 millisecond'`;
+
+function dependencyError(message: string): UnprocessableError {
+  return new UnprocessableError(message, [{ path: '/depends_on', message, in: 'body' }]);
+}
+
+/**
+ * The moves of the task state machine that several use cases share (docs/tasks.md): locking a
+ * task the caller may see, checking dependencies, what follows an attempt's end, and the agent's
+ * busy/idle status. Each runs inside the caller's write transaction.
+ */
+export class TaskTransitions {
+  constructor(
+    readonly tasks = new TaskRepository(),
+    readonly attempts = new AttemptRepository(),
+    readonly agents = new AgentRepository(),
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** Locks a task: 404 when missing or outside the caller's scope, 412 on a stale If-Match. */
+  lock(tx: Executor, id: string, principal: Principal, expected: ExpectedVersions = null) {
+    return lockForWrite(this.tasks, {
+      executor: tx,
+      resource: 'Task',
+      id,
+      expected,
+      visible: (task) => inScope(principal, task.project_id),
+    });
+  }
+
+  /**
+   * Checks `dependsOn` for a task of `projectId` (its id, for an existing task): each must exist
+   * in the same project, none may have failed or been cancelled, and no cycle may form. Returns
+   * the status the task should have now.
+   */
+  async pendingStatusFor(
+    tx: Executor,
+    task: { id?: string; project_id: string; run_at: Date },
+    dependsOn: readonly string[],
+  ): Promise<'blocked' | 'scheduled' | 'queued'> {
+    const found = await this.tasks.dependencies(tx, dependsOn);
+    const missing = dependsOn.find(
+      (id) => !found.some((row) => row.id === id && row.projectId === task.project_id),
+    );
+    if (missing !== undefined)
+      throw dependencyError(`Task ${missing} does not exist in project ${task.project_id}`);
+    const state = dependencyState(found.map((row) => row.status));
+    if (state === 'broken') {
+      const broken = found.find((row) => row.status === 'failed' || row.status === 'cancelled')!;
+      throw dependencyError(`Task ${broken.id} is ${broken.status}; retry it first`);
+    }
+    if (task.id !== undefined) await this.assertAcyclic(tx, task.id, dependsOn);
+    return pendingStatus(state, task.run_at, new Date());
+  }
+
+  private async assertAcyclic(tx: Executor, id: string, dependsOn: readonly string[]) {
+    const edges = await this.tasks.dependencyClosure(tx, dependsOn);
+    if (createsCycle(id, dependsOn, edges))
+      throw dependencyError(`Depending on these tasks would make task ${id} depend on itself`);
+  }
+
+  /** Marks the agent busy (and seen) when it takes an attempt; AGENT_STATUS when that changes it. */
+  async agentTookWork(context: WriteContext, agentId: string): Promise<void> {
+    const before = await this.agents.findById(context.tx, agentId, { lock: true });
+    const agent = await this.agents.heartbeat(context.tx, agentId, { status: 'busy' });
+    if (before === null || agent === null || before.status === 'busy') return;
+    context.emit(
+      agentEvent('AGENT_STATUS', agentId, [agent.project_id], {
+        agent,
+        changed_fields: ['status', 'last_active_at'],
+      }),
+    );
+  }
+
+  /** Marks a busy agent idle once it holds no attempt any more. */
+  async agentReleased(context: WriteContext, agentId: string | null): Promise<void> {
+    if (agentId === null || (await this.attempts.heldBy(context.tx, agentId)) > 0) return;
+    const before = await this.agents.findById(context.tx, agentId, { lock: true });
+    if (before === null || before.status !== 'busy') return;
+    const agent = await this.agents.update(context.tx, agentId, { status: 'idle' }, before);
+    context.emit(
+      agentEvent('AGENT_STATUS', agentId, [agent!.project_id], {
+        agent: agent!,
+        changed_fields: ['status'],
+      }),
+    );
+  }
+
+  /** Emits one execution step of a task. */
+  step(context: WriteContext, task: Task, attempt: AttemptRef | null, phase: ExecutionPhase) {
+    const agentId = attempt?.agent_id ?? null;
+    context.emit(taskEvent('TASK_EXECUTION', task, agentId, { task, attempt, phase }));
+  }
+
+  /** A task finished well: its result is stored and its waiting dependents may run. */
+  async succeed(context: WriteContext, task: Task, attempt: AttemptRef, result: unknown) {
+    const done = await this.tasks.change(context.tx, task.id, {
+      status: 'succeeded',
+      result: result ?? null,
+      error: null,
+      finishedAt: now(),
+    });
+    this.step(context, done, attempt, 'succeeded');
+    await this.agentReleased(context, attempt.agent_id);
+    await this.releaseDependents(context, done);
+    return done;
+  }
+
+  /**
+   * After an attempt failed, timed out or was lost: another attempt after the backoff while the
+   * budget lasts and the failure is retryable, else the dead-letter state `failed`, which also
+   * cancels every dependent.
+   */
+  async afterFailure(
+    context: WriteContext,
+    task: Task,
+    attempt: AttemptRef & { outcome: AttemptOutcome },
+    failure: { error: string; retryable: boolean },
+  ): Promise<Task> {
+    const phase: ExecutionPhase = attempt.outcome;
+    const used = task.attempts - (await this.tasks.retryBase(context.tx, task.id));
+    if (failure.retryable && used < task.max_attempts) {
+      const delay = retryDelay(used, task.backoff, this.random);
+      const retried = await this.tasks.change(context.tx, task.id, {
+        status: delay > 0 ? 'scheduled' : 'queued',
+        runAt: inMilliseconds(delay),
+        error: failure.error,
+      });
+      this.step(context, retried, attempt, phase);
+      this.step(context, retried, attempt, 'retry_scheduled');
+      await this.agentReleased(context, attempt.agent_id);
+      return retried;
+    }
+    const failed = await this.tasks.change(context.tx, task.id, {
+      status: 'failed',
+      error: failure.error,
+      finishedAt: now(),
+    });
+    this.step(context, failed, attempt, phase);
+    await this.agentReleased(context, attempt.agent_id);
+    await this.cancelDependents(context, failed);
+    return failed;
+  }
+
+  /** Cancels a task that has not finished, ending its live attempt; dependents follow. */
+  async cancel(context: WriteContext, task: Task, reason: string): Promise<Task> {
+    const live = await this.attempts.live(context.tx, task.id);
+    if (live !== null)
+      await this.attempts.end(context.tx, task.id, live.number, { outcome: 'cancelled' });
+    const cancelled = await this.tasks.change(context.tx, task.id, {
+      status: 'cancelled',
+      cancelReason: reason,
+      finishedAt: now(),
+    });
+    const attempt =
+      live === null
+        ? null
+        : { number: live.number, agent_id: live.agent_id, outcome: 'cancelled' as const };
+    this.step(context, cancelled, attempt, 'cancelled');
+    await this.agentReleased(context, live?.agent_id ?? null);
+    await this.cancelDependents(context, cancelled);
+    return cancelled;
+  }
+
+  /** Dependents of a task that failed or was cancelled can never run: they are cancelled too. */
+  private async cancelDependents(context: WriteContext, task: Task): Promise<void> {
+    for (const dependent of await this.tasks.dependents(context.tx, task.id))
+      await this.cancel(context, dependent, 'dependency_failed');
+  }
+
+  /** Blocked dependents whose every dependency has now succeeded become scheduled or queued. */
+  private async releaseDependents(context: WriteContext, task: Task): Promise<void> {
+    for (const dependent of await this.tasks.dependents(context.tx, task.id)) {
+      if (dependent.status !== 'blocked') continue;
+      const found = await this.tasks.dependencies(context.tx, dependent.depends_on);
+      const state = dependencyState(found.map((row) => row.status));
+      const status: TaskStatus = pendingStatus(state, new Date(dependent.run_at), new Date());
+      if (status === 'blocked') continue;
+      const released = await this.tasks.change(context.tx, dependent.id, { status });
+      context.emit(
+        taskEvent('TASK_UPDATE', released, null, { task: released, changed_fields: ['status'] }),
+      );
+    }
+  }
+
+  /** 409 unless attempt `number` is the one holding the running task. */
+  assertHolds(task: Task, number: number): void {
+    if (task.status === 'running' && task.attempts === number) return;
+    throw new ConflictError(
+      `Attempt ${number} does not hold task ${task.id}: the task is ${task.status} at attempt ` +
+        `${task.attempts}`,
+    );
+  }
+
+  /** 404 for an agent missing or outside the caller's scope. */
+  async visibleAgent(tx: Executor, agentId: string, principal: Principal) {
+    const agent = await this.agents.findById(tx, agentId);
+    if (agent === null || !inScope(principal, agent.project_id))
+      throw new NotFoundError('Agent', agentId);
+    return agent;
+  }
+}

@@ -1,0 +1,28 @@
+/** An attempt's clock: when its lease runs out and, with a `timeout_ms`, when it must end. */
+export interface AttemptClock {
+  leaseExpiresAt: Date;
+  deadline: Date | null;
+}
+
+/** How an attempt that an agent stopped reporting on ends. */
+export type ExpiredOutcome = 'timed_out' | 'lost';
+
+/** The lease an attempt holds from `now`: `leaseMs` further, never past its deadline. */
+export function leaseFrom(now: Date, leaseMs: number, deadline: Date | null): Date {
+  const lease = now.getTime() + leaseMs;
+  return new Date(deadline === null ? lease : Math.min(lease, deadline.getTime()));
+}
+
+/** The deadline of an attempt claimed at `claimedAt`, or null without a timeout. */
+export function deadlineOf(claimedAt: Date, timeoutMs: number | null): Date | null {
+  return timeoutMs === null ? null : new Date(claimedAt.getTime() + timeoutMs);
+}
+
+/**
+ * Whether an attempt is over at `now` without word from its agent: `timed_out` once its
+ * deadline passed, `lost` once its lease ran out, else null (still held).
+ */
+export function expiredOutcome(clock: AttemptClock, now: Date): ExpiredOutcome | null {
+  if (clock.deadline !== null && clock.deadline.getTime() <= now.getTime()) return 'timed_out';
+  return clock.leaseExpiresAt.getTime() <= now.getTime() ? 'lost' : null;
+}
