@@ -11,14 +11,41 @@ import { idParamsSchema, queryInteger, storableString } from '../../domain/commo
 import { actorOf } from '../request.js';
 import { empty, json, problems } from '../responses.js';
 
+const auditActions = [
+  'create',
+  'update',
+  'delete',
+  'status',
+  'revoke',
+  'reset',
+  'store',
+  'claim',
+  'complete',
+  'fail',
+  'cancel',
+  'retry',
+  'lost',
+  'timed_out',
+  'run',
+] as const;
+const auditResources = [
+  'project',
+  'agent',
+  'task',
+  'schedule',
+  'key',
+  'memory',
+  'memory_circuit',
+] as const;
+
 const auditQuerySchema = z.strictObject({
   limit: queryInteger(1, 1000).default(100),
   before: queryInteger(1, Number.MAX_SAFE_INTEGER)
     .optional()
     .describe('Page backwards: the smallest id of the previous page'),
   key_id: z.uuid().optional(),
-  action: z.enum(['create', 'update', 'delete', 'status', 'revoke', 'reset', 'store']).optional(),
-  resource: z.enum(['project', 'agent', 'key', 'memory', 'memory_circuit']).optional(),
+  action: z.enum(auditActions).optional(),
+  resource: z.enum(auditResources).optional(),
   resource_id: storableString().max(255).optional(),
   since: z.iso.datetime().optional(),
   until: z.iso.datetime().optional(),
