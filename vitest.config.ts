@@ -23,6 +23,7 @@ const bothEngineFiles = [
   'test/api/**/*.test.ts',
   'test/events/event-log.test.ts',
   'test/memory/memory-api.test.ts',
+  'test/tasks/tasks-api.test.ts',
   'test/harness/test-engine.test.ts',
 ];
 const withServers = process.env.TEST_SERVERS !== 'off';

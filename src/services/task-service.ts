@@ -137,7 +137,12 @@ export class TaskService {
           `Task ${id} is ${before.status}; only a failed or cancelled task is retried`,
         );
       const place = { project_id: before.project_id, run_at: new Date() };
-      const status = await this.transitions.pendingStatusFor(tx, place, before.depends_on);
+      const status = await this.transitions.pendingStatusFor(
+        tx,
+        place,
+        before.depends_on,
+        'conflict',
+      );
       const task = await this.transitions.tasks.change(tx, id, {
         status,
         runAt: sql`now()`,

@@ -62,12 +62,14 @@ export class TaskTransitions {
   /**
    * Checks `dependsOn` for a task of `projectId` (its id, for an existing task): each must exist
    * in the same project, none may have failed or been cancelled, and no cycle may form. Returns
-   * the status the task should have now.
+   * the status the task should have now. A broken dependency is the input's fault (422) when the
+   * caller names it, and a conflict (409) when a retry finds it.
    */
   async pendingStatusFor(
     tx: Executor,
     task: { id?: string; project_id: string; run_at: Date },
     dependsOn: readonly string[],
+    broken: 'unprocessable' | 'conflict' = 'unprocessable',
   ): Promise<'blocked' | 'scheduled' | 'queued'> {
     const found = await this.tasks.dependencies(tx, dependsOn);
     const missing = dependsOn.find(
@@ -77,8 +79,9 @@ export class TaskTransitions {
       throw dependencyError(`Task ${missing} does not exist in project ${task.project_id}`);
     const state = dependencyState(found.map((row) => row.status));
     if (state === 'broken') {
-      const broken = found.find((row) => row.status === 'failed' || row.status === 'cancelled')!;
-      throw dependencyError(`Task ${broken.id} is ${broken.status}; retry it first`);
+      const dead = found.find((row) => row.status === 'failed' || row.status === 'cancelled')!;
+      const message = `Task ${dead.id} is ${dead.status}; retry it first`;
+      throw broken === 'conflict' ? new ConflictError(message) : dependencyError(message);
     }
     if (task.id !== undefined) await this.assertAcyclic(tx, task.id, dependsOn);
     return pendingStatus(state, task.run_at, new Date());

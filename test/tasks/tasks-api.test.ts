@@ -1,0 +1,487 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type TestApp, createTestApp } from '../support/app.js';
+import { errorPaths, expectProblem } from '../support/problems.js';
+import { keyHeader } from '../support/keys.js';
+import { taskApi } from '../support/tasks.js';
+
+let t: TestApp;
+let api: ReturnType<typeof taskApi>;
+let project: { id: string };
+let agent: { id: string };
+beforeAll(async () => {
+  t = await createTestApp({ TASK_SWEEP_MS: '60000' });
+  api = taskApi(t);
+});
+afterAll(() => t.close());
+beforeEach(async () => {
+  await t.reset();
+  project = await api.project();
+  agent = await api.agent(project.id, { capabilities: ['ts', 'sql'] });
+});
+
+const missing = '00000000-0000-4000-8000-000000000000';
+
+async function claimed(taskId?: string) {
+  const response = await api.claim(agent.id);
+  expect(response.statusCode, response.body).toBe(200);
+  const body = response.json();
+  if (taskId !== undefined) expect(body.task.id).toBe(taskId);
+  return body as { task: { id: string; status: string }; attempt: { number: number } };
+}
+
+async function auditActions(resourceId: string) {
+  const response = await t.request({
+    method: 'GET',
+    url: `/api/v1/audit?resource=task&resource_id=${resourceId}`,
+  });
+  return response
+    .json()
+    .items.map((entry: { action: string }) => entry.action)
+    .reverse();
+}
+
+describe('POST /api/v1/tasks', () => {
+  it('creates a queued task with defaults, a Location, an ETag and an audit record', async () => {
+    const response = await api.call('POST', '/tasks', { project_id: project.id, title: ' Fix ' });
+    expect(response.statusCode).toBe(201);
+    const task = response.json();
+    expect(task).toMatchObject({
+      title: 'Fix',
+      kind: '',
+      input: null,
+      required_capabilities: [],
+      priority: 0,
+      depends_on: [],
+      max_attempts: 3,
+      backoff: { base_ms: 1_000, max_ms: 300_000 },
+      timeout_ms: null,
+      lease_ms: 30_000,
+      status: 'queued',
+      progress: null,
+      attempts: 0,
+      version: 1,
+    });
+    expect(response.headers.location).toBe(`/api/v1/tasks/${task.id}`);
+    expect(response.headers.etag).toBe('"1"');
+    expect(await auditActions(task.id)).toEqual(['create']);
+  });
+
+  it('schedules a task whose run_at lies ahead, and blocks one with unfinished dependencies', async () => {
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    expect((await api.task(project.id, { run_at: later })).status).toBe('scheduled');
+    const first = await api.task(project.id);
+    expect((await api.task(project.id, { depends_on: [first.id] })).status).toBe('blocked');
+  });
+
+  it('refuses unknown fields, bad values, and a project that does not exist with 422', async () => {
+    const bad = await api.call('POST', '/tasks', {
+      project_id: project.id,
+      title: '',
+      priority: 1.5,
+      lease_ms: 1,
+      backoff: { base_ms: 10, max_ms: 5 },
+      color: 'red',
+    });
+    expect(errorPaths(bad)).toEqual([
+      '/backoff/max_ms',
+      '/color',
+      '/lease_ms',
+      '/priority',
+      '/title',
+    ]);
+    const unknown = await api.call('POST', '/tasks', { project_id: missing, title: 'x' });
+    expect(errorPaths(unknown)).toEqual(['/project_id']);
+    const pinned = await api.call('POST', '/tasks', {
+      project_id: project.id,
+      title: 'x',
+      agent_id: missing,
+    });
+    expect(errorPaths(pinned)).toEqual(['/agent_id']);
+  });
+
+  it('refuses a dependency in another project, a missing one, or one that failed', async () => {
+    const other = await api.project('Beta');
+    const foreign = await api.task(other.id);
+    for (const dependency of [foreign.id, missing]) {
+      const response = await api.call('POST', '/tasks', {
+        project_id: project.id,
+        title: 'x',
+        depends_on: [dependency],
+      });
+      expect(errorPaths(response)).toEqual(['/depends_on']);
+    }
+    const dead = await api.task(project.id);
+    await api.call('POST', `/tasks/${dead.id}/cancel`, undefined, 200);
+    const response = await api.call('POST', '/tasks', {
+      project_id: project.id,
+      title: 'x',
+      depends_on: [dead.id],
+    });
+    expect(expectProblem(response, 422).detail).toMatch(/cancelled; retry it first/);
+  });
+
+  it('refuses an input larger than 256 KiB', async () => {
+    const response = await api.call('POST', '/tasks', {
+      project_id: project.id,
+      title: 'x',
+      input: { text: 'x'.repeat(300 * 1024) },
+    });
+    expect(errorPaths(response)).toEqual(['/input']);
+  });
+});
+
+describe('GET /api/v1/tasks', () => {
+  it('filters by project, status (repeatable), kind, capability and agent, and pages', async () => {
+    const other = await api.project('Beta');
+    await api.task(project.id, { kind: 'review', required_capabilities: ['ts'] });
+    await api.task(project.id, { kind: 'build', agent_id: agent.id });
+    await api.task(other.id, { kind: 'review' });
+    const count = async (query: string) =>
+      (await api.call('GET', `/tasks?${query}`, undefined, 200)).json().total;
+    expect(await count(`project_id=${project.id}`)).toBe(2);
+    expect(await count('kind=review')).toBe(2);
+    expect(await count('capability=ts')).toBe(1);
+    expect(await count(`agent_id=${agent.id}`)).toBe(1);
+    expect(await count('status=queued&status=running')).toBe(3);
+    expect(await count('status=failed')).toBe(0);
+    const page = (await api.call('GET', '/tasks?limit=2&sort=created_at', undefined, 200)).json();
+    expect(page).toMatchObject({ total: 3, limit: 2, offset: 0 });
+    expect(page.items).toHaveLength(2);
+  });
+
+  it('answers 422 to a bad filter and 404 to a task that does not exist', async () => {
+    expect(errorPaths(await api.call('GET', '/tasks?status=done'))).toEqual(['/status/0']);
+    expectProblem(await api.call('GET', `/tasks/${missing}`), 404);
+  });
+});
+
+describe('PATCH and DELETE /api/v1/tasks/{id}', () => {
+  it('changes a task that has not started, with If-Match, and names the changed fields', async () => {
+    const task = await api.task(project.id);
+    const stale = await t.request({
+      method: 'PATCH',
+      url: `/api/v1/tasks/${task.id}`,
+      payload: { priority: 5 },
+      headers: { 'if-match': '"9"' },
+    });
+    expectProblem(stale, 412);
+    const response = await t.request({
+      method: 'PATCH',
+      url: `/api/v1/tasks/${task.id}`,
+      payload: { priority: 5, title: 'Renamed' },
+      headers: { 'if-match': '"1"' },
+    });
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toMatchObject({ priority: 5, title: 'Renamed', version: 2 });
+    const events = await t.request({ method: 'GET', url: `/api/v1/events?topic=task:${task.id}` });
+    const update = events.json().items.at(-1);
+    expect(update).toMatchObject({ type: 'TASK_UPDATE' });
+    expect(update.data.changed_fields.sort()).toEqual(['priority', 'title']);
+  });
+
+  it('refuses a dependency that would close a cycle, or a task on itself', async () => {
+    const a = await api.task(project.id);
+    const b = await api.task(project.id, { depends_on: [a.id] });
+    const c = await api.task(project.id, { depends_on: [b.id] });
+    const cycle = await api.call('PATCH', `/tasks/${a.id}`, { depends_on: [c.id] });
+    expect(expectProblem(cycle, 422).errors?.[0]?.path).toBe('/depends_on');
+    const self = await api.call('PATCH', `/tasks/${a.id}`, { depends_on: [a.id] });
+    expect(errorPaths(self)).toEqual(['/depends_on']);
+    expect((await api.get(a.id)).depends_on).toEqual([]);
+  });
+
+  it('blocks a queued task given a new unfinished dependency', async () => {
+    const a = await api.task(project.id);
+    const b = await api.task(project.id);
+    const response = await api.call('PATCH', `/tasks/${b.id}`, { depends_on: [a.id] }, 200);
+    expect(response.json().status).toBe('blocked');
+  });
+
+  it('refuses to change or delete a running task, and deletes one that waits', async () => {
+    const task = await api.task(project.id);
+    await claimed(task.id);
+    expectProblem(await api.call('PATCH', `/tasks/${task.id}`, { priority: 1 }), 409);
+    expectProblem(await api.call('DELETE', `/tasks/${task.id}`), 409);
+    const waiting = await api.task(project.id, { required_capabilities: ['gpu'] });
+    await api.call('DELETE', `/tasks/${waiting.id}`, undefined, 204);
+    expectProblem(await api.call('GET', `/tasks/${waiting.id}`), 404);
+  });
+
+  it('refuses to delete a task an unfinished task depends on', async () => {
+    const a = await api.task(project.id);
+    await api.task(project.id, { depends_on: [a.id] });
+    expect(expectProblem(await api.call('DELETE', `/tasks/${a.id}`), 409).detail).toMatch(
+      /depends on it/,
+    );
+  });
+});
+
+describe('claims', () => {
+  it('takes the highest priority first, then the oldest', async () => {
+    const low = await api.task(project.id, { priority: 1 });
+    const high = await api.task(project.id, { priority: 9 });
+    const lowToo = await api.task(project.id, { priority: 1 });
+    const order = [];
+    for (let i = 0; i < 3; i += 1) order.push((await claimed()).task.id);
+    expect(order).toEqual([high.id, low.id, lowToo.id]);
+    expect((await api.claim(agent.id)).statusCode).toBe(204);
+  });
+
+  it("matches the agent's capabilities, type and id", async () => {
+    await api.task(project.id, { required_capabilities: ['gpu'] });
+    await api.task(project.id, { agent_type: 'tester' });
+    const other = await api.agent(project.id);
+    await api.task(project.id, { agent_id: other.id });
+    expect((await api.claim(agent.id)).statusCode).toBe(204);
+    const fits = await api.task(project.id, {
+      required_capabilities: ['sql'],
+      agent_type: 'coder',
+    });
+    await claimed(fits.id);
+  });
+
+  it("takes only tasks of the agent's own project", async () => {
+    const other = await api.project('Beta');
+    await api.task(other.id);
+    expect((await api.claim(agent.id)).statusCode).toBe(204);
+  });
+
+  it('opens attempt 1 with a lease, marks the agent busy, and runs it to success', async () => {
+    const task = await api.task(project.id, { lease_ms: 10_000 });
+    const claim = await claimed(task.id);
+    expect(claim.attempt.number).toBe(1);
+    expect(claim.task).toMatchObject({ status: 'running', attempts: 1 });
+    expect((await api.call('GET', `/agents/${agent.id}`, undefined, 200)).json().status).toBe(
+      'busy',
+    );
+    const done = await api.complete(task.id, {
+      attempt: 1,
+      result: { files: 3 },
+      output: 'all green',
+    });
+    expect(done.statusCode, done.body).toBe(200);
+    expect(done.json()).toMatchObject({ status: 'succeeded', result: { files: 3 } });
+    expect(done.json().finished_at).not.toBeNull();
+    const [attempt] = await api.attempts(task.id);
+    expect(attempt).toMatchObject({ number: 1, outcome: 'succeeded', output: 'all green' });
+    expect(attempt.duration_ms).toBeGreaterThanOrEqual(0);
+    expect((await api.call('GET', `/agents/${agent.id}`, undefined, 200)).json().status).toBe(
+      'idle',
+    );
+    expect(await auditActions(task.id)).toEqual(['create', 'claim', 'complete']);
+  });
+
+  it('answers 404 for an agent that does not exist, 422 for a wait past 30 s', async () => {
+    expectProblem(await api.claim(missing), 404);
+    expect(errorPaths(await api.claim(agent.id, 30_001))).toEqual(['/wait_ms']);
+  });
+
+  it('waits for work and is woken by a new task at once', async () => {
+    const waiting = api.claim(agent.id, 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = Date.now();
+    const task = await api.task(project.id);
+    const response = await waiting;
+    expect(response.statusCode).toBe(200);
+    expect(response.json().task.id).toBe(task.id);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('answers 204 when nothing came within wait_ms', async () => {
+    const started = Date.now();
+    expect((await api.claim(agent.id, 300)).statusCode).toBe(204);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+  });
+});
+
+describe('heartbeats, results and failures of an attempt', () => {
+  it('extends the lease and reports progress', async () => {
+    const task = await api.task(project.id, { lease_ms: 5_000 });
+    const { attempt } = await claimed(task.id);
+    const beat = await api.heartbeat(task.id, {
+      attempt: attempt.number,
+      progress: 0.4,
+      message: 'halfway',
+    });
+    expect(beat.statusCode, beat.body).toBe(200);
+    expect(beat.json().cancel_requested).toBe(false);
+    expect(Date.parse(beat.json().lease_expires_at)).toBeGreaterThan(Date.now() + 3_000);
+    expect((await api.get(task.id)).progress).toEqual({ value: 0.4, message: 'halfway' });
+  });
+
+  it('coalesces a flood of progress reports into at most one event per 500 ms', async () => {
+    const task = await api.task(project.id);
+    const { attempt } = await claimed(task.id);
+    const started = Date.now();
+    for (let i = 1; i <= 20; i += 1)
+      await api.heartbeat(task.id, { attempt: attempt.number, progress: i / 20 });
+    const elapsed = Date.now() - started;
+    const events = await t.request({ method: 'GET', url: `/api/v1/events?topic=task:${task.id}` });
+    const progress = events
+      .json()
+      .items.filter((event: { data: { phase?: string } }) => event.data.phase === 'progress');
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(progress.length).toBeLessThanOrEqual(Math.floor(elapsed / 500) + 1);
+    expect((await api.get(task.id)).progress.value).toBe(1);
+  });
+
+  it('says cancel_requested once the task was cancelled, and refuses its result', async () => {
+    const task = await api.task(project.id);
+    const { attempt } = await claimed(task.id);
+    const cancelled = await api.call('POST', `/tasks/${task.id}/cancel`, undefined, 200);
+    expect(cancelled.json()).toMatchObject({ status: 'cancelled', cancel_reason: 'cancelled' });
+    const beat = await api.heartbeat(task.id, { attempt: attempt.number });
+    expect(beat.statusCode).toBe(200);
+    expect(beat.json().cancel_requested).toBe(true);
+    expectProblem(await api.complete(task.id, { attempt: attempt.number }), 409);
+    const [ended] = await api.attempts(task.id);
+    expect(ended.outcome).toBe('cancelled');
+  });
+
+  it('refuses with 409 a call naming an attempt that does not hold the task', async () => {
+    const task = await api.task(project.id);
+    await claimed(task.id);
+    for (const call of [api.heartbeat, api.complete]) {
+      const response = await call(task.id, { attempt: 2 });
+      expectProblem(response, 409);
+    }
+    expectProblem(await api.fail(task.id, { attempt: 7, error: 'x' }), 409);
+    expect((await api.get(task.id)).status).toBe('running');
+  });
+
+  it('retries a failed attempt after its backoff, then dead-letters it', async () => {
+    const task = await api.task(project.id, {
+      max_attempts: 2,
+      backoff: { base_ms: 0, max_ms: 0 },
+    });
+    const first = await claimed(task.id);
+    const failed = await api.fail(task.id, { attempt: first.attempt.number, error: 'flaky' });
+    expect(failed.json()).toMatchObject({ status: 'queued', error: 'flaky' });
+    const second = await claimed(task.id);
+    expect(second.attempt.number).toBe(2);
+    const dead = await api.fail(task.id, { attempt: 2, error: 'still flaky' });
+    expect(dead.json()).toMatchObject({ status: 'failed', error: 'still flaky', attempts: 2 });
+    const phases = (await t.request({ method: 'GET', url: `/api/v1/events?topic=task:${task.id}` }))
+      .json()
+      .items.filter((event: { type: string }) => event.type === 'TASK_EXECUTION')
+      .map((event: { data: { phase: string } }) => event.data.phase);
+    expect(phases).toEqual(['claimed', 'failed', 'retry_scheduled', 'claimed', 'failed']);
+  });
+
+  it('schedules the retry after a backoff, and fails at once when not retryable', async () => {
+    const task = await api.task(project.id, { backoff: { base_ms: 60_000, max_ms: 60_000 } });
+    const { attempt } = await claimed(task.id);
+    const retried = await api.fail(task.id, { attempt: attempt.number, error: 'later' });
+    expect(retried.json().status).toBe('scheduled');
+    expect(Date.parse(retried.json().run_at)).toBeGreaterThan(Date.now() + 25_000);
+    const other = await api.task(project.id);
+    const claim = await claimed(other.id);
+    const final = await api.fail(other.id, {
+      attempt: claim.attempt.number,
+      error: 'bad input',
+      retryable: false,
+    });
+    expect(final.json().status).toBe('failed');
+  });
+
+  it('refuses an output over 512 KiB with 413 and changes nothing', async () => {
+    const task = await api.task(project.id);
+    const { attempt } = await claimed(task.id);
+    const response = await api.complete(task.id, {
+      attempt: attempt.number,
+      output: 'x'.repeat(600 * 1024),
+    });
+    expectProblem(response, 413);
+    expect((await api.get(task.id)).status).toBe('running');
+  });
+});
+
+describe('dependencies, cancel and retry', () => {
+  it('releases a dependent once all its dependencies succeeded', async () => {
+    const a = await api.task(project.id);
+    const b = await api.task(project.id);
+    const c = await api.task(project.id, { depends_on: [a.id, b.id] });
+    for (const id of [a.id, b.id]) {
+      const claim = await claimed(id);
+      await api.complete(id, { attempt: claim.attempt.number });
+      if (id === a.id) expect((await api.get(c.id)).status).toBe('blocked');
+    }
+    expect((await api.get(c.id)).status).toBe('queued');
+  });
+
+  it('cancels every dependent, transitively, when a dependency fails for good', async () => {
+    const a = await api.task(project.id, { max_attempts: 1 });
+    const b = await api.task(project.id, { depends_on: [a.id] });
+    const c = await api.task(project.id, { depends_on: [b.id] });
+    const claim = await claimed(a.id);
+    await api.fail(a.id, { attempt: claim.attempt.number, error: 'boom' });
+    for (const id of [b.id, c.id])
+      expect(await api.get(id)).toMatchObject({
+        status: 'cancelled',
+        cancel_reason: 'dependency_failed',
+      });
+  });
+
+  it('retries a failed task from its dependents up: the dependency first', async () => {
+    const a = await api.task(project.id, { max_attempts: 1 });
+    const b = await api.task(project.id, { depends_on: [a.id] });
+    const claim = await claimed(a.id);
+    await api.fail(a.id, { attempt: claim.attempt.number, error: 'boom' });
+    expectProblem(await api.call('POST', `/tasks/${b.id}/retry`), 409);
+    const retried = await api.call('POST', `/tasks/${a.id}/retry`, undefined, 200);
+    expect(retried.json()).toMatchObject({ status: 'queued', error: null, attempts: 1 });
+    expect((await api.call('POST', `/tasks/${b.id}/retry`, undefined, 200)).json().status).toBe(
+      'blocked',
+    );
+    const again = await claimed(a.id);
+    expect(again.attempt.number).toBe(2);
+    await api.complete(a.id, { attempt: 2 });
+    expect((await api.get(b.id)).status).toBe('queued');
+  });
+
+  it('refuses to cancel a finished task and to retry a queued one', async () => {
+    const task = await api.task(project.id);
+    expectProblem(await api.call('POST', `/tasks/${task.id}/retry`), 409);
+    const claim = await claimed(task.id);
+    await api.complete(task.id, { attempt: claim.attempt.number });
+    expectProblem(await api.call('POST', `/tasks/${task.id}/cancel`), 409);
+  });
+});
+
+describe('scopes and roles', () => {
+  it("hides another project's tasks from a scoped key, and refuses a reader's writes", async () => {
+    const keyed = await createTestApp({ AUTH: 'on', TASK_SWEEP_MS: '60000' });
+    try {
+      const admin = await keyHeader(keyed.app, { role: 'admin' });
+      const as =
+        (headers: Record<string, string>) => (method: string, url: string, payload?: object) =>
+          keyed.request({ method: method as 'GET', url: `/api/v1${url}`, payload, headers });
+      const asAdmin = as(admin);
+      const mine = (await asAdmin('POST', '/projects', { name: 'A' })).json();
+      const theirs = (await asAdmin('POST', '/projects', { name: 'B' })).json();
+      const scoped = as(await keyHeader(keyed.app, { role: 'writer', project_ids: [mine.id] }));
+      const reader = as(await keyHeader(keyed.app, { role: 'reader' }));
+      const foreign = (
+        await asAdmin('POST', '/tasks', { project_id: theirs.id, title: 's' })
+      ).json();
+      expectProblem(await scoped('GET', `/tasks/${foreign.id}`), 404);
+      expectProblem(await scoped('POST', `/tasks/${foreign.id}/cancel`), 404);
+      expect((await scoped('GET', '/tasks')).json().total).toBe(0);
+      const sneaky = await scoped('POST', '/tasks', { project_id: theirs.id, title: 'x' });
+      expect(errorPaths(sneaky)).toEqual(['/project_id']);
+      const outsider = (
+        await asAdmin('POST', '/agents', { name: 'o', agent_type: 'coder' })
+      ).json();
+      expectProblem(await scoped('POST', '/tasks/claim', { agent_id: outsider.id }), 404);
+      const worker = (
+        await scoped('POST', '/agents', { name: 'w', agent_type: 'coder', project_id: mine.id })
+      ).json();
+      expect((await scoped('POST', '/tasks/claim', { agent_id: worker.id })).statusCode).toBe(204);
+      expect((await reader('GET', '/tasks')).statusCode).toBe(200);
+      expectProblem(await reader('POST', '/tasks/claim', { agent_id: worker.id }), 403);
+      expectProblem(await reader('POST', '/tasks', { project_id: mine.id, title: 'x' }), 403);
+    } finally {
+      await keyed.close();
+    }
+  });
+});
