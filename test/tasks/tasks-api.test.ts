@@ -455,7 +455,7 @@ describe('scopes and roles', () => {
       const admin = await keyHeader(keyed.app, { role: 'admin' });
       const as =
         (headers: Record<string, string>) => (method: string, url: string, payload?: object) =>
-          keyed.request({ method: method as 'GET', url: `/api/v1${url}`, payload, headers });
+          keyed.request({ method: method, url: `/api/v1${url}`, payload, headers });
       const asAdmin = as(admin);
       const mine = (await asAdmin('POST', '/projects', { name: 'A' })).json();
       const theirs = (await asAdmin('POST', '/projects', { name: 'B' })).json();
