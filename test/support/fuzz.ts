@@ -270,6 +270,9 @@ function sentFields(request: InjectOptions): Record<string, unknown> | undefined
   return isObject && !Buffer.isBuffer(payload) ? (payload as Record<string, unknown>) : undefined;
 }
 
+/** Fields that come back as the same instant, written in UTC with milliseconds. */
+const timestampFields = new Set(['run_at']);
+
 /**
  * A 2xx changes nothing silently: every field sent comes back exactly as sent (a name trimmed, as
  * docs/api.md says), and a page names the `limit` and `offset` exactly as the query spelled them.
@@ -280,8 +283,11 @@ function expectFaithful(request: FuzzRequest, response: LightMyRequestResponse):
   const where = `${request.method} ${String(request.url)}`;
   for (const [field, value] of Object.entries(request.sent ?? sentFields(request) ?? {})) {
     if (!(field in body)) continue;
-    const expected = field === 'name' && typeof value === 'string' ? value.trim() : value;
-    expect(canonical(body[field]), `${where}: ${field}`).toBe(canonical(expected));
+    const trimmed = ['name', 'title'].includes(field) && typeof value === 'string';
+    const expected = trimmed ? value.trim() : value;
+    if (timestampFields.has(field) && typeof value === 'string')
+      expect(Date.parse(String(body[field])), `${where}: ${field}`).toBe(Date.parse(value));
+    else expect(canonical(body[field]), `${where}: ${field}`).toBe(canonical(expected));
   }
   const query = new URLSearchParams(String(request.url).split('?')[1] ?? '');
   for (const name of ['limit', 'offset']) {
@@ -299,6 +305,7 @@ export function fuzzHarness() {
   let t: TestApp;
   let projectId: string;
   let agentId: string;
+  let taskId: string;
 
   beforeAll(async () => {
     t = await createTestApp();
@@ -314,10 +321,13 @@ export function fuzzHarness() {
     const agent = { name: 'fixture-agent', agent_type: 'coder', project_id: projectId };
     agentId = (await t.request({ method: 'POST', url: '/api/v1/agents', payload: agent })).json()
       .id;
+    const task = { project_id: projectId, title: 'fixture-task' };
+    taskId = (await t.request({ method: 'POST', url: '/api/v1/tasks', payload: task })).json().id;
   }
 
   /**
-   * Changes whenever any row of projects, agents, events, the audit log or the keys is inserted,
+   * Changes whenever any row of projects, agents, tasks, attempts, schedules, events, the audit
+   * log or the keys is inserted,
    * updated or deleted: every new row version carries a newer transaction id (`xmin`), and a
    * delete lowers a count.
    */
@@ -327,6 +337,11 @@ export function fuzzHarness() {
       (select count(*) from agents) as agents, (select max(xmin::text::bigint) from agents) as agent_versions,
       (select count(*) from api_keys) as keys,
       (select max(xmin::text::bigint) from api_keys) as key_versions,
+      (select count(*) from tasks) as tasks, (select max(xmin::text::bigint) from tasks) as task_versions,
+      (select count(*) from task_attempts) as attempts,
+      (select max(xmin::text::bigint) from task_attempts) as attempt_versions,
+      (select count(*) from schedules) as schedules,
+      (select max(xmin::text::bigint) from schedules) as schedule_versions,
       (select count(*) from events) as events, (select count(*) from audit_log) as audit`);
     return JSON.stringify((result as { rows: unknown[] }).rows[0]);
   }
@@ -362,5 +377,6 @@ export function fuzzHarness() {
       fc.assert(fc.asyncProperty(arbitrary, check), { numRuns: fuzzRuns() }),
     projectId: () => projectId,
     agentId: () => agentId,
+    taskId: () => taskId,
   };
 }
