@@ -95,26 +95,23 @@ export class TaskTransitions {
 
   /** Marks the agent busy (and seen) when it takes an attempt; AGENT_STATUS when that changes it. */
   async agentTookWork(context: WriteContext, agentId: string): Promise<void> {
-    const before = await this.agents.findById(context.tx, agentId, { lock: true });
-    const agent = await this.agents.heartbeat(context.tx, agentId, { status: 'busy' });
-    if (before === null || agent === null || before.status === 'busy') return;
+    const taken = await this.agents.takeWork(context.tx, agentId);
+    if (taken === null || taken.before === 'busy') return;
+    const { agent } = taken;
+    const changed = ['status', 'last_active_at'];
     context.emit(
-      agentEvent('AGENT_STATUS', agentId, [agent.project_id], {
-        agent,
-        changed_fields: ['status', 'last_active_at'],
-      }),
+      agentEvent('AGENT_STATUS', agentId, [agent.project_id], { agent, changed_fields: changed }),
     );
   }
 
   /** Marks a busy agent idle once it holds no attempt any more. */
   async agentReleased(context: WriteContext, agentId: string | null): Promise<void> {
-    if (agentId === null || (await this.attempts.heldBy(context.tx, agentId)) > 0) return;
-    const before = await this.agents.findById(context.tx, agentId, { lock: true });
-    if (before === null || before.status !== 'busy') return;
-    const agent = await this.agents.update(context.tx, agentId, { status: 'idle' }, before);
+    if (agentId === null) return;
+    const agent = await this.agents.releaseIfIdle(context.tx, agentId);
+    if (agent === null) return;
     context.emit(
-      agentEvent('AGENT_STATUS', agentId, [agent!.project_id], {
-        agent: agent!,
+      agentEvent('AGENT_STATUS', agentId, [agent.project_id], {
+        agent,
         changed_fields: ['status'],
       }),
     );

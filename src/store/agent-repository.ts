@@ -1,10 +1,22 @@
-import { type SQL, and, arrayContains, eq, inArray, lt, ne, sql } from 'drizzle-orm';
+import {
+  type SQL,
+  and,
+  arrayContains,
+  eq,
+  getTableColumns,
+  inArray,
+  isNull,
+  lt,
+  ne,
+  notExists,
+  sql,
+} from 'drizzle-orm';
 import type { Agent, AgentInput, AgentListQuery, AgentPatch, Heartbeat } from '../domain/agent.js';
 import type { Page } from '../domain/common.js';
 import { ConflictError, UnprocessableError } from '../domain/errors.js';
 import { SqlState, databaseErrorCode } from './database-errors.js';
 import type { Executor } from './database.js';
-import { agents } from './schema.js';
+import { agents, taskAttempts } from './schema.js';
 import { nextVersion, selectById, selectPage } from './versioning.js';
 
 type AgentRow = typeof agents.$inferSelect;
@@ -165,6 +177,52 @@ export class AgentRepository {
           'project, and one of them has the name of such an agent; rename or move that agent first',
       );
     }
+  }
+
+  /**
+   * Marks the agent busy and just seen, in one statement; returns it with its status before, or
+   * null when it does not exist. Used when it takes an attempt or heartbeats one.
+   */
+  async takeWork(executor: Executor, id: string): Promise<{ agent: Agent; before: string } | null> {
+    const old = executor
+      .select({ id: agents.id, before: sql<string>`${agents.status}`.as('before') })
+      .from(agents)
+      .where(eq(agents.id, id))
+      .for('update')
+      .as('old');
+    const [row] = await executor
+      .update(agents)
+      .set({ status: 'busy', lastActiveAt: sql`now()`, ...nextVersion(agents) })
+      .from(old)
+      .where(eq(agents.id, old.id))
+      .returning({ ...getTableColumns(agents), before: old.before });
+    if (row === undefined) return null;
+    const { before, ...agent } = row;
+    return { agent: toAgent(agent), before };
+  }
+
+  /**
+   * Marks a busy agent idle once it holds no live attempt, in one statement; returns it when it
+   * changed, else null.
+   */
+  async releaseIfIdle(executor: Executor, id: string): Promise<Agent | null> {
+    const [row] = await executor
+      .update(agents)
+      .set({ status: 'idle', ...nextVersion(agents) })
+      .where(
+        and(
+          eq(agents.id, id),
+          eq(agents.status, 'busy'),
+          notExists(
+            executor
+              .select({ one: sql`1` })
+              .from(taskAttempts)
+              .where(and(eq(taskAttempts.agentId, id), isNull(taskAttempts.endedAt))),
+          ),
+        ),
+      )
+      .returning();
+    return row === undefined ? null : toAgent(row);
   }
 
   /**

@@ -115,15 +115,6 @@ export class AttemptRepository {
     return row === undefined ? null : toAttempt(row);
   }
 
-  /** How many attempts `agentId` holds now. */
-  async heldBy(executor: Executor, agentId: string): Promise<number> {
-    const [row] = await executor
-      .select({ value: sql<number>`count(*)::int` })
-      .from(taskAttempts)
-      .where(and(eq(taskAttempts.agentId, agentId), isNull(taskAttempts.endedAt)));
-    return row!.value;
-  }
-
   /** Live attempts past their lease or deadline, oldest first, with the database's clock. */
   async expired(executor: Executor, limit: number): Promise<ExpiredAttempt[]> {
     const rows = await executor

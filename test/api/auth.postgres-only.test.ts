@@ -11,7 +11,17 @@ import { expectProblem } from '../support/problems.js';
  */
 let t: TestApp;
 let headers: Record<'reader' | 'writer' | 'admin' | 'scoped', Record<string, string>>;
-let fixture: { project: string; other: string; agent: string; keyToRevoke: string };
+let fixture: {
+  project: string;
+  other: string;
+  agent: string;
+  keyToRevoke: string;
+  /** Queued, running (attempt 1), failed. */
+  task: string;
+  running: string;
+  failed: string;
+  schedule: string;
+};
 
 type Who = 'none' | keyof typeof headers;
 type Access = 'public' | 'read' | 'write' | 'admin';
@@ -228,7 +238,121 @@ const samples: Record<string, Sample> = {
     success: 200,
     scoped: 404,
   },
+  ...taskSamples(),
+  ...scheduleSamples(),
 };
+
+/** A write of the task API that a scoped key cannot see: success for others, 404 for it. */
+function post(url: () => string, payload?: () => object, success = 200): Sample {
+  return {
+    access: 'write',
+    request: () => ({ method: 'POST', url: url(), ...(payload ? { payload: payload() } : {}) }),
+    success,
+    scoped: 404,
+  };
+}
+
+function taskSamples(): Record<string, Sample> {
+  const task = () => `/api/v1/tasks/${fixture.task}`;
+  const running = (action: string) => () => `/api/v1/tasks/${fixture.running}/${action}`;
+  return {
+    'POST /api/v1/tasks': {
+      access: 'write',
+      request: () => ({
+        method: 'POST',
+        url: '/api/v1/tasks',
+        payload: { project_id: fixture.project, title: 'new' },
+      }),
+      success: 201,
+      scoped: 422,
+    },
+    'GET /api/v1/tasks': {
+      access: 'read',
+      request: () => ({ url: '/api/v1/tasks' }),
+      success: 200,
+      scoped: 200,
+    },
+    'GET /api/v1/tasks/{id}': {
+      access: 'read',
+      request: () => ({ url: task() }),
+      success: 200,
+      scoped: 404,
+    },
+    'GET /api/v1/tasks/{id}/attempts': {
+      access: 'read',
+      request: () => ({ url: `/api/v1/tasks/${fixture.running}/attempts` }),
+      success: 200,
+      scoped: 404,
+    },
+    'PATCH /api/v1/tasks/{id}': {
+      access: 'write',
+      request: () => ({ method: 'PATCH', url: task(), payload: { priority: 1 } }),
+      success: 200,
+      scoped: 404,
+    },
+    'DELETE /api/v1/tasks/{id}': {
+      access: 'write',
+      request: () => ({ method: 'DELETE', url: task() }),
+      success: 204,
+      scoped: 404,
+    },
+    'POST /api/v1/tasks/claim': post(
+      () => '/api/v1/tasks/claim',
+      () => ({ agent_id: fixture.agent }),
+    ),
+    'POST /api/v1/tasks/{id}/heartbeat': post(running('heartbeat'), () => ({ attempt: 1 })),
+    'POST /api/v1/tasks/{id}/complete': post(running('complete'), () => ({ attempt: 1 })),
+    'POST /api/v1/tasks/{id}/fail': post(running('fail'), () => ({ attempt: 1, error: 'x' })),
+    'POST /api/v1/tasks/{id}/cancel': post(() => `${task()}/cancel`),
+    'POST /api/v1/tasks/{id}/retry': post(() => `/api/v1/tasks/${fixture.failed}/retry`),
+  };
+}
+
+function scheduleSamples(): Record<string, Sample> {
+  const schedule = () => `/api/v1/schedules/${fixture.schedule}`;
+  return {
+    'POST /api/v1/schedules': {
+      access: 'write',
+      request: () => ({
+        method: 'POST',
+        url: '/api/v1/schedules',
+        payload: {
+          project_id: fixture.project,
+          name: 's',
+          cron: '0 3 * * *',
+          task: { title: 't' },
+        },
+      }),
+      success: 201,
+      scoped: 422,
+    },
+    'GET /api/v1/schedules': {
+      access: 'read',
+      request: () => ({ url: '/api/v1/schedules' }),
+      success: 200,
+      scoped: 200,
+    },
+    'GET /api/v1/schedules/{id}': {
+      access: 'read',
+      request: () => ({ url: schedule() }),
+      success: 200,
+      scoped: 404,
+    },
+    'PATCH /api/v1/schedules/{id}': {
+      access: 'write',
+      request: () => ({ method: 'PATCH', url: schedule(), payload: { enabled: false } }),
+      success: 200,
+      scoped: 404,
+    },
+    'DELETE /api/v1/schedules/{id}': {
+      access: 'write',
+      request: () => ({ method: 'DELETE', url: schedule() }),
+      success: 204,
+      scoped: 404,
+    },
+    'POST /api/v1/schedules/{id}/run': post(() => `${schedule()}/run`, undefined, 201),
+  };
+}
 
 function expected(sample: Sample, who: Who): number {
   if (sample.access === 'public') return sample.success;
@@ -254,7 +378,34 @@ async function resetFixture(): Promise<void> {
   ).id;
   await create('/api/v1/memory', { key: 'mem-a', content: 'c', project_id: project });
   const keyToRevoke = (await create('/api/v1/keys', { name: 'revocable', role: 'reader' })).id;
-  fixture = { project, other, agent, keyToRevoke };
+  const tasks = await taskFixtures(create, project, agent);
+  const schedule = (
+    await create('/api/v1/schedules', {
+      project_id: project,
+      name: 'nightly',
+      cron: '0 3 * * *',
+      task: { title: 't' },
+    })
+  ).id;
+  fixture = { project, other, agent, keyToRevoke, ...tasks, schedule };
+}
+
+/** A running task (attempt 1 held by `agent`), a failed one, then a queued one. */
+async function taskFixtures(
+  create: (url: string, payload: object) => Promise<{ id: string }>,
+  project: string,
+  agent: string,
+) {
+  const claimOne = async () => {
+    const id = (await create('/api/v1/tasks', { project_id: project, title: 'run' })).id;
+    await create('/api/v1/tasks/claim', { agent_id: agent });
+    return id;
+  };
+  const running = await claimOne();
+  const failed = await claimOne();
+  await create(`/api/v1/tasks/${failed}/fail`, { attempt: 1, error: 'x', retryable: false });
+  const task = (await create('/api/v1/tasks', { project_id: project, title: 'queued' })).id;
+  return { task, running, failed };
 }
 
 beforeAll(async () => {

@@ -264,6 +264,14 @@ describe('the OpenAPI document as a client generator reads it', () => {
       replaceAgent: 'AgentReplace',
       updateAgent: 'AgentPatch',
       heartbeatAgent: 'AgentHeartbeat',
+      createTask: 'TaskCreate',
+      updateTask: 'TaskPatch',
+      claimTask: 'TaskClaim',
+      heartbeatTask: 'TaskHeartbeat',
+      completeTask: 'TaskComplete',
+      failTask: 'TaskFail',
+      createSchedule: 'ScheduleCreate',
+      updateSchedule: 'SchedulePatch',
       createKey: 'KeyCreate',
       storeMemoryEntry: 'MemoryWrite',
     };
@@ -359,7 +367,13 @@ describe('the OpenAPI document as a client generator reads it', () => {
       'AgentUpdateEvent',
       'AgentStatusEvent',
       'AgentDeletedEvent',
+      'TaskCreatedEvent',
+      'TaskUpdateEvent',
+      'TaskDeletedEvent',
       'TaskExecutionEvent',
+      'ScheduleCreatedEvent',
+      'ScheduleUpdateEvent',
+      'ScheduleDeletedEvent',
       'MemoryCircuitEvent',
     ];
     expect(schemas.Event.oneOf).toEqual(variants.map(ref));

@@ -43,7 +43,7 @@ describe('connection lifecycle', () => {
       connection_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       last_event_id: head,
       heartbeat_ms: HEARTBEAT_MS,
-      topics: ['projects', 'agents', 'system'],
+      topics: ['projects', 'agents', 'tasks', 'schedules', 'system'],
     });
   });
 

@@ -68,7 +68,7 @@ describe('many agents at once', () => {
     );
     expect(rows(attempts)[0]).toEqual({ n: 500, tasks: 500 });
     expect(perAgent.filter((done) => done.length > 0).length).toBeGreaterThan(1);
-  });
+  }, 90_000);
 });
 
 describe('a dependency graph', () => {
