@@ -3,6 +3,7 @@ import type { Agent } from '../domain/agent.js';
 import { ConflictError, PayloadTooLargeError } from '../domain/errors.js';
 import { taskEvent } from '../domain/event.js';
 import {
+  type AttemptOutcome,
   type ClaimRequest,
   type Claimed,
   type Completion,
@@ -12,12 +13,14 @@ import {
   type Task,
   type TaskHeartbeat,
 } from '../domain/task.js';
-import type { ExpiredAttempt } from '../store/attempt-repository.js';
+import type { AttemptEnd, ExpiredAttempt } from '../store/attempt-repository.js';
 import type { Database } from '../store/database.js';
 import type { ClaimFilter } from '../store/task-repository.js';
 import type { ClaimWaiters } from '../tasks/claim-waiters.js';
 import { deadlineOf, expiredOutcome, leaseFrom } from '../tasks/leases.js';
-import { TaskTransitions, type WriteContext } from './task-transitions.js';
+import { type AttemptRef, TaskTransitions, type WriteContext } from './task-transitions.js';
+
+type EndedAttempt = AttemptRef & { outcome: AttemptOutcome };
 import type { WriteTransactions } from './write-transaction.js';
 
 /** Shortest time between two progress events of one task; reports between them only update the row. */
@@ -171,42 +174,37 @@ export class TaskExecutionService {
 
   /** Ends attempt N as succeeded with its result; 409 when N no longer holds the task. */
   complete(id: string, body: Completion, actor: Actor): Promise<Task> {
-    assertOutputSize(body.output);
-    return this.writes.run(actor, async (tx, emit, audit) => {
-      const task = await this.transitions.lock(tx, id, actor.principal);
-      this.transitions.assertHolds(task, body.attempt);
-      const ended = await this.transitions.attempts.end(tx, id, body.attempt, {
-        outcome: 'succeeded',
-        output: body.output,
-      });
-      audit({ action: 'complete', resource: 'task', resourceId: id });
-      const attempt = {
-        number: body.attempt,
-        agent_id: ended!.agent_id,
-        outcome: 'succeeded' as const,
-      };
-      return this.transitions.succeed({ tx, emit, audit }, task, attempt, body.result);
-    });
+    const end = { outcome: 'succeeded' as const, output: body.output };
+    return this.endHeldAttempt(id, body.attempt, actor, end, (context, task, attempt) =>
+      this.transitions.succeed(context, task, attempt, body.result),
+    );
   }
 
   /** Ends attempt N as failed; the task is retried after its backoff or goes to `failed`. */
   fail(id: string, body: Failure, actor: Actor): Promise<Task> {
-    assertOutputSize(body.output);
+    const end = { outcome: 'failed' as const, output: body.output, error: body.error };
+    return this.endHeldAttempt(id, body.attempt, actor, end, (context, task, attempt) =>
+      this.transitions.afterFailure(context, task, attempt, body),
+    );
+  }
+
+  /** Ends the attempt an agent reports on, if it still holds the task, then moves the task on. */
+  private endHeldAttempt(
+    id: string,
+    number: number,
+    actor: Actor,
+    end: AttemptEnd & { output?: string },
+    next: (context: WriteContext, task: Task, attempt: EndedAttempt) => Promise<Task>,
+  ): Promise<Task> {
+    assertOutputSize(end.output);
     return this.writes.run(actor, async (tx, emit, audit) => {
       const task = await this.transitions.lock(tx, id, actor.principal);
-      this.transitions.assertHolds(task, body.attempt);
-      const ended = await this.transitions.attempts.end(tx, id, body.attempt, {
-        outcome: 'failed',
-        output: body.output,
-        error: body.error,
-      });
-      audit({ action: 'fail', resource: 'task', resourceId: id });
-      const attempt = {
-        number: body.attempt,
-        agent_id: ended!.agent_id,
-        outcome: 'failed' as const,
-      };
-      return this.transitions.afterFailure({ tx, emit, audit }, task, attempt, body);
+      this.transitions.assertHolds(task, number);
+      const ended = await this.transitions.attempts.end(tx, id, number, end);
+      const action = end.outcome === 'succeeded' ? 'complete' : 'fail';
+      audit({ action, resource: 'task', resourceId: id });
+      const attempt = { number, agent_id: ended!.agent_id, outcome: end.outcome };
+      return next({ tx, emit, audit }, task, attempt);
     });
   }
 

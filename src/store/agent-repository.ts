@@ -17,7 +17,7 @@ import { ConflictError, UnprocessableError } from '../domain/errors.js';
 import { SqlState, databaseErrorCode } from './database-errors.js';
 import type { Executor } from './database.js';
 import { agents, taskAttempts } from './schema.js';
-import { nextVersion, selectById, selectPage } from './versioning.js';
+import { nextVersion, orderTerms, selectById, selectPage } from './versioning.js';
 
 type AgentRow = typeof agents.$inferSelect;
 
@@ -122,9 +122,8 @@ export class AgentRepository {
     query: AgentListQuery,
     scope: readonly string[] | null = null,
   ): Promise<Page<Agent>> {
-    return selectPage(executor, agents, filters(query, scope), query, toAgent, {
-      last_active_at: agents.lastActiveAt,
-    });
+    const order = orderTerms(agents, query.sort, { last_active_at: agents.lastActiveAt });
+    return selectPage(executor, agents, filters(query, scope), query, toAgent, order);
   }
 
   /**

@@ -3,7 +3,7 @@ import type { Page } from '../domain/common.js';
 import type { Project, ProjectInput, ProjectListQuery, ProjectPatch } from '../domain/project.js';
 import type { Executor } from './database.js';
 import { projects } from './schema.js';
-import { nextVersion, selectById, selectPage } from './versioning.js';
+import { nextVersion, orderTerms, selectById, selectPage } from './versioning.js';
 
 type ProjectRow = typeof projects.$inferSelect;
 
@@ -70,7 +70,8 @@ export class ProjectRepository {
     query: ProjectListQuery,
     scope: readonly string[] | null = null,
   ): Promise<Page<Project>> {
-    return selectPage(executor, projects, filters(query, scope), query, toProject);
+    const order = orderTerms(projects, query.sort);
+    return selectPage(executor, projects, filters(query, scope), query, toProject, order);
   }
 
   /** Applies `fields` and bumps the version; null when the row is missing. */

@@ -4,7 +4,7 @@ import type { Schedule, ScheduleInput, ScheduleListQuery } from '../domain/sched
 import type { Executor } from './database.js';
 import { translateForeignKeys } from './database-errors.js';
 import { schedules } from './schema.js';
-import { nextVersion, orderTerms } from './versioning.js';
+import { nextVersion, orderTerms, selectPage } from './versioning.js';
 
 type ScheduleRow = typeof schedules.$inferSelect;
 type ScheduleColumns = Omit<typeof schedules.$inferInsert, 'id' | 'version'>;
@@ -75,24 +75,8 @@ export class ScheduleRepository {
     query: ScheduleListQuery,
     scope: readonly string[] | null,
   ): Promise<Page<Schedule>> {
-    const where = filters(query, scope);
-    const rows = await executor
-      .select()
-      .from(schedules)
-      .where(where)
-      .orderBy(...orderTerms(schedules, query.sort))
-      .limit(query.limit)
-      .offset(query.offset);
-    const [total] = await executor
-      .select({ value: sql<number>`count(*)::int` })
-      .from(schedules)
-      .where(where);
-    return {
-      items: rows.map(toSchedule),
-      total: total!.value,
-      limit: query.limit,
-      offset: query.offset,
-    };
+    const order = orderTerms(schedules, query.sort);
+    return selectPage(executor, schedules, filters(query, scope), query, toSchedule, order);
   }
 
   /** Applies changes and bumps the version; the caller holds the row locked. */

@@ -24,7 +24,7 @@ import type {
 import { type Reference, translateForeignKeys } from './database-errors.js';
 import type { Executor } from './database.js';
 import { tasks } from './schema.js';
-import { nextVersion } from './versioning.js';
+import { nextVersion, selectPage } from './versioning.js';
 
 type TaskRow = typeof tasks.$inferSelect;
 
@@ -192,23 +192,7 @@ export class TaskRepository {
     scope: readonly string[] | null,
   ): Promise<Page<Task>> {
     const where = listFilters(query, scope);
-    const rows = await executor
-      .select()
-      .from(tasks)
-      .where(where)
-      .orderBy(...listOrder(query.sort))
-      .limit(query.limit)
-      .offset(query.offset);
-    const [total] = await executor
-      .select({ value: sql<number>`count(*)::int` })
-      .from(tasks)
-      .where(where);
-    return {
-      items: rows.map(toTask),
-      total: total!.value,
-      limit: query.limit,
-      offset: query.offset,
-    };
+    return selectPage(executor, tasks, where, query, toTask, listOrder(query.sort));
   }
 
   /** Applies a patch of the definition; `status` is the task's status after it. */

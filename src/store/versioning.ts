@@ -52,20 +52,23 @@ export function orderTerms(
 /** A table with the shared versioned columns, as the generic helpers below need it. */
 export type VersionedTable = PgTable & VersionedColumns;
 
-/** One page of `table` under `where`, in the requested order, with the total count; rows mapped by `map`. */
+/**
+ * One page of `table` under `where`, in `order` (by default the shared orders of `page.sort`),
+ * with the total count; rows mapped by `map`.
+ */
 export async function selectPage<Row, T>(
   executor: Executor,
-  table: VersionedTable,
+  table: PgTable,
   where: SQL | undefined,
-  page: PageRequest,
+  page: Omit<PageRequest, 'sort'> & { sort: string },
   map: (row: Row) => T,
-  extraSorts: ExtraSortColumns = {},
+  order: SQL[],
 ): Promise<Page<T>> {
   const rows = await executor
     .select()
     .from(table)
     .where(where)
-    .orderBy(...orderTerms(table, page.sort, extraSorts))
+    .orderBy(...order)
     .limit(page.limit)
     .offset(page.offset);
   const [total] = await executor.select({ value: count() }).from(table).where(where);
