@@ -31,6 +31,7 @@ import { eventRoutes } from './http/routes/events.js';
 import { healthRoutes } from './http/routes/health.js';
 import { memoryRoutes } from './http/routes/memory.js';
 import { projectRoutes } from './http/routes/projects.js';
+import { statsRoutes } from './http/routes/stats.js';
 import { type Announce, authPlugin } from './plugins/auth.js';
 import { type DatabasePluginOptions, databasePlugin } from './plugins/database.js';
 import { eventsPlugin } from './plugins/events.js';
@@ -171,6 +172,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(scheduleRoutes);
       await api.register(adminRoutes);
       await api.register(memoryRoutes);
+      await api.register(statsRoutes);
     },
     { prefix: '/api/v1' },
   );

@@ -134,3 +134,23 @@ export const auditEntrySchema = z
   })
   .meta({ id: 'AuditEntry' });
 export type AuditEntry = z.infer<typeof auditEntrySchema>;
+
+/**
+ * `GET /api/v1/keys/self`: who the caller is, so that a client (the dashboard) can show what its
+ * key may do. With `AUTH=off` there is no key: `key_id` and `name` are null and the role is admin.
+ */
+export const callerSchema = z
+  .object({
+    authentication: z
+      .enum(['on', 'off'])
+      .describe('`off`: AUTH=off, every request has full access without a key'),
+    key_id: z.uuid().nullable(),
+    name: z.string().nullable(),
+    role: z.enum(roles),
+    project_ids: z
+      .array(z.uuid())
+      .nullable()
+      .describe('The projects the key is limited to; null: all'),
+  })
+  .meta({ id: 'Caller' });
+export type Caller = z.infer<typeof callerSchema>;

@@ -5,6 +5,7 @@ import { EventService } from '../services/event-service.js';
 import { HealthService } from '../services/health-service.js';
 import { ProjectService } from '../services/project-service.js';
 import { ScheduleService } from '../services/schedule-service.js';
+import { StatsService } from '../services/stats-service.js';
 import { TaskExecutionService } from '../services/task-execution-service.js';
 import { TaskService } from '../services/task-service.js';
 import { ClaimWaiters } from '../tasks/claim-waiters.js';
@@ -20,6 +21,7 @@ export interface Services {
   audit: AuditService;
   events: EventService;
   health: HealthService;
+  stats: StatsService;
   /** The transaction runner every write goes through (events and audit records included). */
   writes: WriteTransactions;
 }
@@ -49,6 +51,8 @@ export const servicesPlugin = fastifyPlugin(
         pingDatabase: () => app.database.ping(),
         memory: () => app.memory?.health() ?? null,
       }),
+      // The same for the circuit: asked for at request time, once every plugin is in place.
+      stats: new StatsService(db, { circuit: () => app.memory.service.circuit() }),
     });
   },
   { name: 'services', dependencies: ['database', 'events'] },

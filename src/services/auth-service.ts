@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import {
   type Actor,
   type ApiKey,
+  type Caller,
   type CreatedKey,
   type KeyInput,
   type Principal,
@@ -86,6 +87,18 @@ export class AuthService {
       });
     });
     return { ...withoutSecret(stored), key: `sc_${id.replaceAll('-', '')}_${secret}` };
+  }
+
+  /**
+   * Who the caller is (`GET /api/v1/keys/self`): its key's id, name, role and projects; with
+   * authentication off (no key) the unrestricted admin it acts as.
+   */
+  async describe(principal: Principal): Promise<Caller> {
+    const { keyId, role, projectIds } = principal;
+    const base = { role, project_ids: projectIds === null ? null : [...projectIds] };
+    if (keyId === null) return { authentication: 'off', key_id: null, name: null, ...base };
+    const stored = await this.keys.findById(this.db, keyId);
+    return { authentication: 'on', key_id: keyId, name: stored?.name ?? null, ...base };
   }
 
   listKeys(): Promise<ApiKey[]> {

@@ -192,6 +192,18 @@ const samples: Record<string, Sample> = {
     success: 204,
     scoped: 403,
   },
+  'GET /api/v1/keys/self': {
+    access: 'read',
+    request: () => ({ url: '/api/v1/keys/self' }),
+    success: 200,
+    scoped: 200,
+  },
+  'GET /api/v1/stats': {
+    access: 'read',
+    request: () => ({ url: '/api/v1/stats' }),
+    success: 200,
+    scoped: 200,
+  },
   'GET /api/v1/audit': {
     access: 'admin',
     request: () => ({ url: '/api/v1/audit' }),

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   apiKeySchema,
   auditEntrySchema,
+  callerSchema,
   createdKeySchema,
   keyInputSchema,
 } from '../../domain/auth.js';
@@ -69,9 +70,21 @@ const revoked = empty('Revoked: the key is refused from now on, and its sockets 
 const admin = { access: 'admin' as const };
 const adminProblems = problems(401, 403, 422, 429, 503);
 
-/** Key management and the audit log: admin keys only. */
+/** Key management and the audit log: admin keys only; and `GET /keys/self`, for any key. */
 export async function adminRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
+  app.get('/keys/self', {
+    schema: {
+      tags: ['Admin'],
+      operationId: 'getCaller',
+      summary: "The caller's own key: its role and projects (any key)",
+      description:
+        'What the key may do, for a client that shows only what is allowed (the dashboard). ' +
+        'With AUTH=off it answers without a key: `authentication` is `off`, the role admin.',
+      response: { 200: json('The caller', callerSchema), ...problems(401, 429, 503) },
+    },
+    handler: (request) => app.auth.describe(request.principal),
+  });
   app.post('/keys', {
     config: admin,
     schema: {
