@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, {
@@ -33,6 +34,7 @@ import { memoryRoutes } from './http/routes/memory.js';
 import { projectRoutes } from './http/routes/projects.js';
 import { statsRoutes } from './http/routes/stats.js';
 import { type Announce, authPlugin } from './plugins/auth.js';
+import { dashboardPlugin } from './plugins/dashboard.js';
 import { type DatabasePluginOptions, databasePlugin } from './plugins/database.js';
 import { eventsPlugin } from './plugins/events.js';
 import { hardeningPlugin, securityHeaders } from './plugins/hardening.js';
@@ -71,6 +73,8 @@ export interface AppOptions {
   announce?: Announce;
   /** Where the log lines go (default: standard output); tests pass a stream to read them. */
   logStream?: DestinationStream;
+  /** The folder of the built dashboard (default: `web/` beside this module, i.e. `dist/web`). */
+  dashboardRoot?: string;
 }
 
 const REQUEST_ID_PATTERN = /^[\w.:-]{1,128}$/;
@@ -164,6 +168,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(tasksPlugin, { config: options.config });
   await app.register(eventRoutes);
   await app.register(healthRoutes);
+  await app.register(dashboardPlugin, {
+    root: options.dashboardRoot ?? fileURLToPath(new URL('./web', import.meta.url)),
+    authentication: options.config.AUTH,
+  });
   await app.register(
     async (api) => {
       await api.register(projectRoutes);
