@@ -52,6 +52,7 @@ export default tseslint.config(
       'packages/client/dist/',
       '**/*.mjs',
       '**/*.cjs',
+      '**/*.d.mts',
     ],
   },
   js.configs.recommended,
