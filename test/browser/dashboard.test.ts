@@ -1,0 +1,435 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import type { FastifyInstance } from 'fastify';
+import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { openTestDatabase, testConfig } from '../support/app.js';
+import { launchChromium } from '../support/browser.js';
+import {
+  type NetworkCut,
+  builtDashboard,
+  networkProxy,
+  seriousAccessibilityViolations,
+} from '../support/dashboard.js';
+import { keyHeader } from '../support/keys.js';
+import { ROOT } from '../support/programs.js';
+
+/**
+ * The dashboard as a person uses it: built from web/ as `npm run build` builds it, served by the
+ * real service (in this worker, on PostgreSQL, AUTH=on) at `/`, in Debian's Chromium. The browser
+ * reaches the service through a TCP proxy of the test's own, so a test can cut the network and
+ * restore it. One service, one browser, a page per test.
+ */
+let app: FastifyInstance;
+let database: Awaited<ReturnType<typeof openTestDatabase>>;
+let proxy: NetworkCut;
+let browser: Browser;
+let base: string;
+let adminKey: string;
+let readerKey: string;
+let axeSource: string;
+const seeded: { payments: string; search: string; agents: Record<string, string> } = {
+  payments: '',
+  search: '',
+  agents: {},
+};
+const screenshots = join(ROOT, 'docs/images');
+
+/** The page's DOM, as loosely typed as these checks need (tests compile without the DOM types). */
+interface PageWindow {
+  document: {
+    activeElement: { textContent: string | null; tagName: string } | null;
+    querySelector(selector: string): { textContent: string | null } | null;
+  };
+  getComputedStyle(element: unknown): { outlineStyle: string };
+}
+
+const asAdmin = () => ({ authorization: `Bearer ${adminKey}` });
+
+async function api(method: 'POST' | 'PATCH' | 'GET', url: string, payload?: object) {
+  const headers = { ...asAdmin(), ...(method === 'PATCH' ? { 'if-match': '*' } : {}) };
+  const response = await app.inject({ method, url, payload, headers });
+  expect(response.statusCode, response.body).toBeLessThan(300);
+  return response.json();
+}
+
+async function seed(): Promise<void> {
+  seeded.payments = (await api('POST', '/api/v1/projects', { name: 'Payments' })).id;
+  seeded.search = (
+    await api('POST', '/api/v1/projects', { name: 'Search', status: 'completed' })
+  ).id;
+  await api('POST', '/api/v1/projects', { name: 'Old billing', status: 'archived' });
+  for (const [name, agentType, status] of [
+    ['coder-1', 'coder', 'busy'],
+    ['coder-2', 'coder', 'idle'],
+    ['reviewer-1', 'reviewer', 'offline'],
+    ['tester-1', 'tester', 'active'],
+  ] as const) {
+    const agent = await api('POST', '/api/v1/agents', {
+      name,
+      agent_type: agentType,
+      status,
+      project_id: seeded.payments,
+      capabilities: ['typescript'],
+    });
+    seeded.agents[name] = agent.id;
+  }
+  await api('POST', `/api/v1/agents/${seeded.agents['coder-1']}/heartbeat`, { status: 'busy' });
+  await api('POST', '/api/v1/memory', {
+    key: 'deploy-notes',
+    content: 'blue/green via the canary pool',
+    tags: ['ops'],
+    project_id: seeded.payments,
+  });
+}
+
+beforeAll(async () => {
+  const [root, opened, launched] = await Promise.all([
+    builtDashboard(),
+    openTestDatabase(),
+    launchChromium(),
+  ]);
+  database = opened;
+  browser = launched;
+  app = await buildApp({
+    config: testConfig({ AUTH: 'on' }),
+    database: { handle: database.database },
+    logger: false,
+    announce: () => undefined,
+    dashboardRoot: root,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as { port: number };
+  proxy = await networkProxy({ host: '127.0.0.1', port });
+  base = proxy.url;
+  adminKey = (await keyHeader(app, { role: 'admin' })).authorization!.slice(7);
+  readerKey = (
+    await keyHeader(app, { role: 'reader', name: 'dashboard reader' })
+  ).authorization!.slice(7);
+  axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  mkdirSync(screenshots, { recursive: true });
+  await seed();
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  await proxy?.close();
+  await app?.close();
+  await database?.database.close();
+  await database?.drop();
+});
+
+/** A fresh page (own context, so its own sessionStorage) that records console errors. */
+async function newPage(
+  options: { viewport?: { width: number; height: number } } = {},
+): Promise<{ page: Page; context: BrowserContext; errors: string[] }> {
+  const context = await browser.newContext({
+    viewport: options.viewport ?? { width: 1280, height: 860 },
+  });
+  // A step that fails fails in seconds, not at the test's time-out.
+  context.setDefaultTimeout(5_000);
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+  page.on('pageerror', (error) => errors.push(error.message));
+  return { page, context, errors };
+}
+
+async function signIn(page: Page, key: string, path = ''): Promise<void> {
+  await page.goto(`${base}/#/${path}`);
+  await page.getByLabel('API key').fill(key);
+  await page.getByLabel('API key').press('Enter');
+  await page.getByRole('navigation', { name: 'Sections' }).waitFor();
+}
+
+/** Goes to a panel through its link in the navigation, as a person would. */
+async function open(page: Page, section: string): Promise<void> {
+  await page
+    .getByRole('navigation', { name: 'Sections' })
+    .getByRole('link', { name: section })
+    .click();
+  await page.getByRole('heading', { level: 1, name: section }).waitFor();
+}
+
+const agentRow = (page: Page, name: string) =>
+  page.locator(`tr[data-agent="${seeded.agents[name]}"]`);
+
+/** The admin's page, signed in by the first test and used by the others as one person would. */
+let admin: { page: Page; context: BrowserContext; errors: string[] };
+
+describe('the dashboard', () => {
+  it('is served by the service with its policy, takes a key, and loads under 250 KB gzip', async () => {
+    admin = await newPage();
+    const { page, errors } = admin;
+    const responses: Response[] = [];
+    const record = (response: Response) => void responses.push(response);
+    page.on('response', record);
+    const document = await page.goto(`${base}/`);
+    const headers = document!.headers();
+    const host = new URL(base).host;
+    expect(headers['content-security-policy']).toContain(
+      `connect-src 'self' ws://${host} wss://${host}`,
+    );
+    expect(headers['content-security-policy']).toContain("script-src 'self'");
+    expect(headers['content-security-policy']).not.toContain('unsafe-inline');
+    expect(headers['x-content-type-options']).toBe('nosniff');
+    expect(headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(await seriousAccessibilityViolations(page, axeSource)).toEqual([]);
+
+    await page.getByLabel('API key').fill(`sc_${'0'.repeat(32)}_${'a'.repeat(43)}`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect
+      .poll(() => page.locator('#api-key-error').textContent())
+      .toContain('does not know this key');
+    expect(errors.splice(0)).toEqual([
+      'Failed to load resource: the server responded with a status of 401 (Unauthorized)',
+    ]);
+    await page.getByLabel('API key').fill(adminKey);
+    await page.getByLabel('API key').press('Enter');
+    await expect.poll(() => page.locator('header .who').textContent()).toContain('admin');
+    await page.getByRole('heading', { name: 'Agents 4' }).waitFor();
+    page.off('response', record);
+
+    const script = responses.find((response) => /\/assets\/.*\.js$/.test(response.url()));
+    expect(script?.headers()['content-encoding']).toMatch(/^(br|gzip)$/);
+    expect(script?.headers()['cache-control']).toContain('immutable');
+    const transferred = await Promise.all(
+      responses.map(async (response) => (await response.request().sizes()).responseBodySize),
+    );
+    const total = transferred.reduce((sum, size) => sum + size, 0);
+    expect(responses.every((response) => response.url().startsWith(base))).toBe(true);
+    expect(total).toBeGreaterThan(5_000);
+    expect(total).toBeLessThan(250 * 1024);
+
+    // The key is the tab's: a reload asks for none.
+    await page.reload();
+    await page.getByRole('heading', { name: 'Agents 4' }).waitFor();
+    expect(await page.getByLabel('API key').count()).toBe(0);
+    expect(errors).toEqual([]);
+  });
+
+  it('shows the seeded projects and agents, offline agents greyed out', async () => {
+    const { page, errors } = admin;
+    await page.goto(`${base}/#/`);
+    await page.locator('[data-count="busy"]').first().waitFor();
+    expect(await page.locator('[data-count="busy"]').first().textContent()).toBe('1');
+    expect(await page.locator('[data-count="offline"]').first().textContent()).toBe('1');
+    await page.screenshot({ path: join(screenshots, 'dashboard-overview.png') });
+
+    await open(page, 'Agents');
+    for (const name of Object.keys(seeded.agents)) await agentRow(page, name).waitFor();
+    expect(await agentRow(page, 'reviewer-1').getAttribute('class')).toBe('offline');
+    expect(await agentRow(page, 'coder-1').locator('.badge').textContent()).toBe('busy');
+    expect(await agentRow(page, 'coder-1').locator('time').textContent()).toMatch(/^\d+ s ago$/);
+    expect(await agentRow(page, 'coder-2').locator('td').nth(4).textContent()).toBe('never');
+    await page.screenshot({ path: join(screenshots, 'dashboard-agents.png') });
+
+    await open(page, 'Projects');
+    for (const name of ['Payments', 'Search', 'Old billing'])
+      await page.getByRole('link', { name, exact: true }).waitFor();
+    expect(errors).toEqual([]);
+  });
+
+  it('shows a change made through the API within 1 s, without a reload', async () => {
+    const { page, errors } = admin;
+    await open(page, 'Agents');
+    const badge = agentRow(page, 'coder-2').locator('.badge');
+    await expect.poll(() => badge.textContent()).toBe('idle');
+    const started = Date.now();
+    await api('PATCH', `/api/v1/agents/${seeded.agents['coder-2']}`, { status: 'error' });
+    await page.waitForFunction(
+      (id) =>
+        (globalThis as unknown as PageWindow).document.querySelector(
+          `tr[data-agent="${id}"] .badge`,
+        )?.textContent === 'error',
+      seeded.agents['coder-2'],
+      { timeout: 1_000 },
+    );
+    expect(Date.now() - started).toBeLessThan(1_000);
+    await api('PATCH', `/api/v1/agents/${seeded.agents['coder-2']}`, { status: 'idle' });
+    await expect.poll(() => badge.textContent(), { timeout: 1_000 }).toBe('idle');
+    expect(errors).toEqual([]);
+  });
+
+  it('after the network drops, says it is reconnecting, then shows every change it missed', async () => {
+    const { page, errors } = admin;
+    await open(page, 'Projects');
+    await page.getByRole('link', { name: 'Search', exact: true }).waitFor();
+    const banner = page.locator('.banner');
+    expect(await banner.isVisible()).toBe(false);
+
+    proxy.cut();
+    await banner.getByText('reconnecting').waitFor({ timeout: 3_000 });
+    await api('PATCH', `/api/v1/projects/${seeded.search}`, { name: 'Search v2' });
+    await api('POST', '/api/v1/projects', { name: 'Made while offline' });
+    await api('PATCH', `/api/v1/agents/${seeded.agents['tester-1']}`, { status: 'busy' });
+    await page.waitForTimeout(300);
+    expect(await page.getByRole('link', { name: 'Search v2' }).count()).toBe(0);
+
+    proxy.restore();
+    await banner.waitFor({ state: 'hidden', timeout: 5_000 });
+    await page.getByRole('link', { name: 'Search v2', exact: true }).waitFor({ timeout: 2_000 });
+    await page.getByRole('link', { name: 'Made while offline', exact: true }).waitFor();
+    await open(page, 'Agents');
+    expect(await agentRow(page, 'tester-1').locator('.badge').textContent()).toBe('busy');
+    // What Chromium logs while the network is down: the socket and the checks that failed.
+    const outage = /WebSocket connection to .* failed|net::ERR_(CONNECTION|EMPTY_RESPONSE|SOCKET)/;
+    expect(errors.splice(0).filter((error) => !outage.test(error))).toEqual([]);
+  });
+
+  it("shows a 422's field message next to its field", async () => {
+    const { page, errors } = admin;
+    await open(page, 'Projects');
+    const name = page.getByLabel('Name', { exact: true });
+    await name.fill('   ');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await expect
+      .poll(() => page.locator('#project-name-error').textContent())
+      .toBe('must not be blank');
+    expect(await name.getAttribute('aria-invalid')).toBe('true');
+    expect(await name.getAttribute('aria-describedby')).toBe('project-name-error');
+    expect(errors.splice(0)).toEqual([
+      'Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)',
+    ]);
+
+    await name.fill('Made in the form');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Made in the form' }).waitFor();
+    expect(errors).toEqual([]);
+  });
+
+  it('shows no write button to a reader, and every one to an admin', async () => {
+    const buttons = async (page: Page) => {
+      await page.goto(`${base}/#/projects/${seeded.payments}`);
+      await page.getByRole('heading', { level: 1, name: 'Payments' }).waitFor();
+      await page.locator('.chips li').first().waitFor();
+      const marks = await page.getByRole('button', { name: /^Mark / }).count();
+      await open(page, 'Projects');
+      await page.locator('tr[data-project]').first().waitFor();
+      const create = await page.getByRole('button', { name: 'Create project' }).count();
+      await open(page, 'Memory');
+      await page.getByRole('heading', { name: 'Circuit breaker' }).waitFor();
+      await page.getByRole('button', { name: 'Refresh' }).waitFor();
+      const reset = await page.getByRole('button', { name: 'Reset circuit' }).count();
+      const who = await page.locator('header .who').textContent();
+      return { marks, create, reset, who };
+    };
+    const reader = await newPage();
+    await signIn(reader.page, readerKey);
+    expect(await buttons(reader.page)).toEqual({
+      marks: 0,
+      create: 0,
+      reset: 0,
+      who: expect.stringContaining('dashboard reader · reader'),
+    });
+    expect(reader.errors).toEqual([]);
+    await reader.context.close();
+    expect(await buttons(admin.page)).toEqual({
+      marks: 2,
+      create: 1,
+      reset: 1,
+      who: expect.stringContaining('admin'),
+    });
+    expect(admin.errors).toEqual([]);
+  });
+
+  it('works from the keyboard, and axe finds no serious or critical violation', async () => {
+    const { page, errors } = admin;
+    await page.goto(`${base}/#/`);
+    await page.locator('[data-count="busy"]').first().waitFor();
+    const focused = () =>
+      page.evaluate(() => {
+        const { document, getComputedStyle } = globalThis as unknown as PageWindow;
+        const element = document.activeElement;
+        return {
+          text: element?.textContent,
+          tag: element?.tagName,
+          outline: element === null ? '' : getComputedStyle(element).outlineStyle,
+        };
+      });
+    // The panel's heading has the focus; Tab moves on to its first link, with a visible ring.
+    expect(await focused()).toMatchObject({ tag: 'H1', text: 'Overview' });
+    await page.keyboard.press('Tab');
+    expect(await focused()).toMatchObject({ tag: 'A', outline: 'solid' });
+    // Back through the header: "Sign out", then the sections from the last one.
+    await page.keyboard.press('Shift+Tab');
+    expect((await focused()).text).toBe('Sign out');
+    for (let step = 0; step < 5; step += 1) await page.keyboard.press('Shift+Tab');
+    expect((await focused()).text).toBe('Agents');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Agents' }).waitFor();
+    expect((await focused()).tag).toBe('H1');
+
+    // Each panel with what shows that it has loaded.
+    const panels: Array<[string, string]> = [
+      ['', '[data-count="busy"]'],
+      ['tasks', 'main .empty'],
+      ['agents', 'tr[data-agent]'],
+      ['projects', 'tr[data-project]'],
+      [`projects/${seeded.payments}`, '.chips li'],
+      ['schedules', 'main .empty'],
+      ['events', 'tr[data-event]'],
+    ];
+    const found: Record<string, string[]> = {};
+    for (const [panel, loaded] of panels) {
+      await page.goto(`${base}/#/${panel}`);
+      await page.locator(loaded).first().waitFor();
+      found[panel] = await seriousAccessibilityViolations(page, axeSource);
+    }
+    await page.goto(`${base}/#/memory`);
+    await page.getByLabel('Text').fill('canary');
+    await page.getByLabel('Text').press('Enter');
+    await page.locator('.hits li').first().waitFor();
+    expect(await page.locator('.hits .source').first().textContent()).toBe('from storage');
+    found.memory = await seriousAccessibilityViolations(page, axeSource);
+    const names = [...panels.map(([panel]) => panel), 'memory'];
+    expect(found).toEqual(Object.fromEntries(names.map((panel) => [panel, []])));
+    expect(errors).toEqual([]);
+  });
+
+  it('stays quick with 1 000 more agents: counted in SQL, shown a page at a time', async () => {
+    const { page, errors } = admin;
+    await database.database.db.execute(sql`
+      insert into agents (name, agent_type, status, project_id)
+      select 'bulk-' || lpad(i::text, 4, '0'), 'coder', (array['idle','busy','offline'])[1 + i % 3],
+             ${seeded.search}::uuid
+      from generate_series(1, 1000) as i`);
+    await page.goto(`${base}/#/`);
+    await page.getByRole('heading', { name: /^Agents 100\d$/ }).waitFor();
+    const started = Date.now();
+    await open(page, 'Agents');
+    await page.getByText(/Page 1 of 21 · 100\d in all/).waitFor();
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(await page.locator('tbody tr[data-agent]').count()).toBe(50);
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByText(/Page 2 of 21/).waitFor();
+    expect(errors).toEqual([]);
+    await admin.context.close();
+  });
+});
+
+describe('the dashboard with AUTH=off', () => {
+  it('asks for no key and says that access is open', async () => {
+    const open = await buildApp({
+      config: testConfig({ AUTH: 'off' }),
+      database: { handle: database.database },
+      logger: false,
+      dashboardRoot: await builtDashboard(),
+    });
+    try {
+      const url = await open.listen({ host: '127.0.0.1', port: 0 });
+      const { page, context, errors } = await newPage();
+      await page.goto(`${url}/#/projects`);
+      await page.getByRole('heading', { level: 1, name: 'Projects' }).waitFor();
+      expect(await page.locator('header .who').textContent()).toContain('Authentication off');
+      expect(await page.getByLabel('API key').count()).toBe(0);
+      expect(await page.getByRole('button', { name: 'Sign out' }).count()).toBe(0);
+      expect(errors).toEqual([]);
+      await context.close();
+    } finally {
+      await open.close();
+    }
+  });
+});
