@@ -204,6 +204,12 @@ const samples: Record<string, Sample> = {
     success: 200,
     scoped: 200,
   },
+  'GET /api/v1/stats/agents': {
+    access: 'read',
+    request: () => ({ url: `/api/v1/stats/agents?agent_id=${fixture.agent}` }),
+    success: 200,
+    scoped: 200,
+  },
   'GET /api/v1/audit': {
     access: 'admin',
     request: () => ({ url: '/api/v1/audit' }),
