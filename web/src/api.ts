@@ -1,6 +1,15 @@
 import { ApiError, SwarmClient } from '../../src/client/browser.js';
 import { readProblem } from '../../src/client/problem.js';
-import type { Attempt, Caller, CursorPage, Schedule, Stats, Task, TaskStatus } from './types.js';
+import type {
+  AgentFigures,
+  Attempt,
+  Caller,
+  Page,
+  Schedule,
+  Stats,
+  Task,
+  TaskStatus,
+} from './types.js';
 
 export { ApiError };
 
@@ -20,14 +29,15 @@ function queryString(query: Query): string {
   return text === '' ? '' : `?${text}`;
 }
 
-/** Filters of `GET /api/v1/tasks`. */
+/** Filters and page of `GET /api/v1/tasks`. */
 export interface TaskQuery {
   project_id?: string;
   status?: TaskStatus[];
   agent_id?: string;
   kind?: string;
   limit?: number;
-  cursor?: string;
+  offset?: number;
+  sort?: string;
 }
 
 /** What the task form sends (`POST /api/v1/tasks`). */
@@ -37,16 +47,14 @@ export interface TaskInput {
   kind?: string;
   input?: unknown;
   required_capabilities?: string[];
-  agent_type?: string;
   priority?: number;
   max_attempts?: number;
-  run_at?: string;
 }
 
 /**
  * The service's API as the dashboard uses it: the typed client of `src/client` for projects,
- * agents, memory and the event log, and the same kind of call for the reads and writes it does
- * not cover (stats, the caller, tasks and schedules). Every error is an {@link ApiError}.
+ * agents, memory and the event log, and the same kind of call for what it does not cover yet
+ * (stats, the caller, tasks and schedules). Every error is an {@link ApiError}.
  */
 export class Api {
   readonly client: SwarmClient;
@@ -82,12 +90,17 @@ export class Api {
     return this.request('GET', '/api/v1/stats');
   }
 
+  /** Current task, success rate and mean duration of up to 100 agents. */
+  agentFigures(ids: string[]): Promise<{ items: AgentFigures[] }> {
+    return this.request('GET', `/api/v1/stats/agents${queryString({ agent_id: ids })}`);
+  }
+
   readonly tasks = {
-    list: (query: TaskQuery): Promise<CursorPage<Task>> =>
+    list: (query: TaskQuery): Promise<Page<Task>> =>
       this.request('GET', `/api/v1/tasks${queryString({ ...query })}`),
     get: (id: string): Promise<Task> => this.request('GET', `/api/v1/tasks/${id}`),
     create: (input: TaskInput): Promise<Task> => this.request('POST', '/api/v1/tasks', input),
-    patch: (id: string, patch: Partial<Task>, version: number): Promise<Task> =>
+    patch: (id: string, patch: { run_at?: string }, version: number): Promise<Task> =>
       this.request('PATCH', `/api/v1/tasks/${id}`, patch, { 'if-match': `"${version}"` }),
     attempts: (id: string): Promise<{ items: Attempt[] }> =>
       this.request('GET', `/api/v1/tasks/${id}/attempts`),
@@ -96,24 +109,15 @@ export class Api {
   };
 
   readonly schedules = {
-    list: (query: { project_id?: string; limit?: number; cursor?: string; offset?: number }) =>
-      this.request<{ items: Schedule[]; next_cursor?: string | null; total?: number }>(
-        'GET',
-        `/api/v1/schedules${queryString(query)}`,
-      ),
-    patch: (id: string, patch: Partial<Schedule>, version: number): Promise<Schedule> =>
+    list: (query: {
+      project_id?: string;
+      limit?: number;
+      offset?: number;
+    }): Promise<Page<Schedule>> => this.request('GET', `/api/v1/schedules${queryString(query)}`),
+    patch: (id: string, patch: { enabled: boolean }, version: number): Promise<Schedule> =>
       this.request('PATCH', `/api/v1/schedules/${id}`, patch, { 'if-match': `"${version}"` }),
-    run: (id: string): Promise<unknown> => this.request('POST', `/api/v1/schedules/${id}/run`),
+    run: (id: string): Promise<Task> => this.request('POST', `/api/v1/schedules/${id}/run`),
   };
-}
-
-/** True when the service has no such route (a feature this server does not have yet). */
-export function isMissingRoute(error: unknown): boolean {
-  return (
-    error instanceof ApiError &&
-    error.status === 404 &&
-    error.problem.detail.startsWith('No route for ')
-  );
 }
 
 /** A person-readable line for any error. */

@@ -122,12 +122,3 @@ export function FormError({ error, errors }: { error: unknown; errors: FieldErro
 export function Empty({ children }: { children: ComponentChildren }) {
   return <p class="empty">{children}</p>;
 }
-
-/** A short line saying a feature of the dashboard waits for the server to offer it. */
-export function NotAvailable({ what }: { what: string }) {
-  return (
-    <p class="empty" role="status">
-      {what} are not available on this server yet: it has no such API.
-    </p>
-  );
-}

@@ -4,18 +4,11 @@ import type { Api } from './api.js';
 import type { Live } from './live.js';
 import type { Caller } from './types.js';
 
-/** What this server offers beyond projects, agents, memory and events. */
-export interface Features {
-  /** The tasks and schedules API: known from `GET /api/v1/stats`, which then counts tasks. */
-  tasks: boolean;
-}
-
-/** What every panel needs: the API, the live stream, who the caller is and what the server offers. */
+/** What every panel needs: the API, the live stream and who the caller is. */
 export interface AppContext {
   api: Api;
   live: Live;
   caller: Caller;
-  features: Features;
 }
 
 export const App = createContext<AppContext | null>(null);

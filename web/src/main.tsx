@@ -2,7 +2,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { Api, ApiError, describeError } from './api.js';
 import { Shell } from './app.js';
-import { App, type Features } from './context.js';
+import { App } from './context.js';
 import { Live } from './live.js';
 import type { Caller } from './types.js';
 import './styles.css';
@@ -13,18 +13,16 @@ const KEY_ITEM = 'swarm-control.api-key';
 type Session =
   | { name: 'starting' }
   | { name: 'signed-out'; message?: string }
-  | { name: 'signed-in'; api: Api; live: Live; caller: Caller; features: Features };
+  | { name: 'signed-in'; api: Api; live: Live; caller: Caller };
 
 /** Asks who the key (or no key) is; starts the live stream once the service says yes. */
 async function open(key: string | undefined): Promise<Session> {
   const api = new Api(key);
   const caller = await api.self();
-  const stats = await api.stats();
-  const features = { tasks: 'tasks' in stats };
   const live = new Live(key).start();
   // Panels load after the socket is open, so no change falls between a load and the stream.
   await live.ready(1_500);
-  return { name: 'signed-in', api, live, caller, features };
+  return { name: 'signed-in', api, live, caller };
 }
 
 function SignIn({ message, onKey }: { message?: string; onKey: (key: string) => Promise<void> }) {
@@ -121,14 +119,7 @@ function Root() {
     setSession({ name: 'signed-out' });
   };
   return (
-    <App.Provider
-      value={{
-        api: session.api,
-        live: session.live,
-        caller: session.caller,
-        features: session.features,
-      }}
-    >
+    <App.Provider value={{ api: session.api, live: session.live, caller: session.caller }}>
       <Shell onSignOut={session.caller.authentication === 'on' ? signOut : undefined} />
     </App.Provider>
   );

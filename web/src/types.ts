@@ -1,11 +1,15 @@
 /**
- * What the dashboard reads. Projects, agents, memory and events come from the service's own
- * domain types (type-only imports: nothing of zod reaches the bundle). Tasks and schedules are
- * written here after the tasks API's contract (docs/dashboard.md).
+ * What the dashboard reads: the service's own domain types, imported as types only, so nothing
+ * of zod reaches the bundle; the lists of enum values are written out here for the same reason
+ * and checked against those types.
  */
-import type { Agent, Project, SwarmEvent } from '../../src/client/browser.js';
+import type { Agent, EventDataMap, Project, SwarmEvent } from '../../src/client/browser.js';
+import type { Attempt, Task } from '../../src/domain/task.js';
 
-export type { Agent, Project, SwarmEvent };
+export type { Agent, Attempt, Project, SwarmEvent, Task };
+export type { Schedule } from '../../src/domain/schedule.js';
+export type { AgentFigures } from '../../src/domain/stats.js';
+export type { Page } from '../../src/domain/common.js';
 export type {
   MemoryCircuit,
   MemorySearchItem,
@@ -34,81 +38,18 @@ export const taskStatuses = [
   'succeeded',
   'failed',
   'cancelled',
-] as const;
-export type TaskStatus = (typeof taskStatuses)[number];
+] as const satisfies ReadonlyArray<Task['status']>;
+export type TaskStatus = Task['status'];
+export const attemptOutcomes = [
+  'succeeded',
+  'failed',
+  'timed_out',
+  'lost',
+  'cancelled',
+] as const satisfies ReadonlyArray<NonNullable<Attempt['outcome']>>;
 
-export interface Task {
-  id: string;
-  project_id: string;
-  title: string;
-  kind: string;
-  input: unknown;
-  required_capabilities: string[];
-  agent_type: string | null;
-  agent_id: string | null;
-  priority: number;
-  run_at: string | null;
-  depends_on: string[];
-  max_attempts: number;
-  backoff: { base_ms: number; max_ms: number };
-  timeout_ms: number;
-  lease_ms: number;
-  status: TaskStatus;
-  progress: { value: number; message: string | null } | null;
-  result: unknown;
-  error: unknown;
-  attempts: number;
-  cancel_requested: boolean;
-  schedule_id: string | null;
-  version: number;
-  created_at: string;
-  updated_at: string;
-}
-
-export type AttemptOutcome = 'succeeded' | 'failed' | 'timed_out' | 'lost' | 'cancelled';
-
-export interface Attempt {
-  task_id: string;
-  number: number;
-  agent_id: string;
-  claimed_at: string;
-  heartbeat_at: string | null;
-  lease_expires_at: string;
-  ended_at: string | null;
-  outcome: AttemptOutcome | null;
-  output: unknown;
-  error: unknown;
-  duration_ms: number | null;
-}
-
-export interface Schedule {
-  id: string;
-  project_id: string;
-  name: string;
-  cron: string;
-  timezone: string;
-  task: Record<string, unknown>;
-  enabled: boolean;
-  overlap: 'skip' | 'allow';
-  next_run_at: string | null;
-  last_run_at: string | null;
-  version: number;
-  created_at: string;
-  updated_at: string;
-}
-
-/** A page of a cursor-paged list (tasks). */
-export interface CursorPage<T> {
-  items: T[];
-  next_cursor: string | null;
-}
-
-/** `TASK_EXECUTION`'s data, per the tasks contract. */
-export interface TaskExecution {
-  task: Task;
-  attempt: { number: number; agent_id: string; outcome?: AttemptOutcome | null };
-  phase: string;
-}
+/** `TASK_EXECUTION`'s data. */
+export type TaskExecution = EventDataMap['TASK_EXECUTION'];
 
 /** An event as the dashboard handles it: the typed ones, and task events, typed loosely. */
 export interface AnyEvent {

@@ -1,12 +1,10 @@
-import { useMemo } from 'preact/hooks';
 import { Badge, Empty, ErrorNote, PageHeading, Pager } from '../components.js';
 import { useApp } from '../context.js';
 import { ago, dateTime, duration, percent, shortId } from '../format.js';
 import { newer, useCoalesced, useLiveEvents, useLoad, useNow } from '../hooks.js';
 import { type Route, href, setQuery } from '../router.js';
-import { type Agent, type Task, agentStatuses } from '../types.js';
+import { type Agent, type AgentFigures, type TaskExecution, agentStatuses } from '../types.js';
 import { useProjectNames } from './projects.js';
-import { useRunningTasks } from './tasks.js';
 
 const PAGE = 50;
 const sorts = [
@@ -15,25 +13,18 @@ const sorts = [
   ['-created_at', 'Newest'],
 ] as const;
 
-/** Per-agent figures over recent attempts, once the service reports them. */
-interface AgentPerformance {
-  success_rate: number | null;
-  mean_duration_ms: number | null;
-}
-
 function AgentRow({
   agent,
   project,
-  task,
-  performance,
+  figures,
   now,
 }: {
   agent: Agent;
   project: string | undefined;
-  task: Task | undefined;
-  performance: AgentPerformance | undefined;
+  figures: AgentFigures | undefined;
   now: number;
 }) {
+  const task = figures?.current_task ?? null;
   return (
     <tr class={agent.status === 'offline' ? 'offline' : undefined} data-agent={agent.id}>
       <th scope="row">
@@ -51,7 +42,7 @@ function AgentRow({
           <a href={href(`projects/${agent.project_id}`)}>{project ?? shortId(agent.project_id)}</a>
         )}
       </td>
-      <td>{task === undefined ? '—' : <a href={href(`tasks/${task.id}`)}>{task.title}</a>}</td>
+      <td>{task === null ? '—' : <a href={href(`tasks/${task.id}`)}>{task.title}</a>}</td>
       <td>
         {agent.last_active_at === null ? (
           'never'
@@ -61,16 +52,23 @@ function AgentRow({
           </time>
         )}
       </td>
-      <td class="number">{percent(performance?.success_rate)}</td>
-      <td class="number">{duration(performance?.mean_duration_ms)}</td>
+      <td class="number">
+        {percent(figures?.success_rate)}
+        {figures !== undefined && figures.recent_attempts > 0 && (
+          <span class="muted"> of {figures.recent_attempts}</span>
+        )}
+      </td>
+      <td class="number">{duration(figures?.mean_duration_ms)}</td>
     </tr>
   );
 }
 
 /**
- * The agent roster: a page of 50 at a time, filtered by status, type and project. Status changes
- * and heartbeats are applied to the rows in place as they arrive; an agent created or deleted,
- * or a change under a filter, loads the page again.
+ * The agent roster: a page of 50 at a time, filtered by status and project. Status changes and
+ * heartbeats are applied to the rows in place as they arrive; an agent created or deleted, or a
+ * change under a filter, loads the page again. Each row's current task, success rate and mean
+ * duration (over its latest 20 attempts) come from `GET /api/v1/stats/agents` for the page's
+ * agents, loaded again when one of them claims or ends an attempt.
  */
 export function AgentsPanel({ route }: { route: Route }) {
   const { api } = useApp();
@@ -93,8 +91,19 @@ export function AgentsPanel({ route }: { route: Route }) {
   );
   const reload = useCoalesced(agents.reload, 300);
   const projects = useProjectNames();
-  const running = useRunningTasks();
+  const ids = agents.data?.items.map((agent) => agent.id) ?? [];
+  const figures = useLoad(
+    async () =>
+      ids.length === 0 ? new Map<string, AgentFigures>() : byAgent(await api.agentFigures(ids)),
+    [ids.join()],
+  );
+  const reloadFigures = useCoalesced(figures.reload, 300);
   useLiveEvents((event) => {
+    if (event.type === 'TASK_EXECUTION') {
+      const agentId = (event.data as unknown as TaskExecution).attempt?.agent_id;
+      if (agentId !== null && agentId !== undefined && ids.includes(agentId)) reloadFigures();
+      return;
+    }
     if (event.type === 'AGENT_CREATED' || event.type === 'AGENT_DELETED') return reload();
     if (event.type !== 'AGENT_UPDATE' && event.type !== 'AGENT_STATUS') return;
     const changed = (event.data as { agent: Agent }).agent;
@@ -104,11 +113,6 @@ export function AgentsPanel({ route }: { route: Route }) {
     }));
     if (filtered || sort !== 'name') reload();
   });
-  const byAgent = useMemo(() => {
-    const map = new Map<string, Task>();
-    for (const task of running.tasks) if (task.agent_id !== null) map.set(task.agent_id, task);
-    return map;
-  }, [running.tasks]);
   const page = agents.data;
   return (
     <section>
@@ -189,8 +193,7 @@ export function AgentsPanel({ route }: { route: Route }) {
                     key={agent.id}
                     agent={agent}
                     project={agent.project_id === null ? undefined : projects.get(agent.project_id)}
-                    task={byAgent.get(agent.id)}
-                    performance={undefined}
+                    figures={figures.data?.get(agent.id)}
                     now={now}
                   />
                 ))}
@@ -207,4 +210,8 @@ export function AgentsPanel({ route }: { route: Route }) {
         ))}
     </section>
   );
+}
+
+function byAgent(list: { items: AgentFigures[] }): Map<string, AgentFigures> {
+  return new Map(list.items.map((item) => [item.agent_id, item]));
 }

@@ -3,21 +3,17 @@ import { useApp } from '../context.js';
 import { percent } from '../format.js';
 import { useCoalesced, useLiveEvents, useLoad } from '../hooks.js';
 import { href } from '../router.js';
-import { agentStatuses, projectStatuses, taskStatuses, type Stats } from '../types.js';
-
-/** Task counts, once the service reports them (the stats of a server with the tasks API). */
-interface TaskStats {
-  total: number;
-  by_status: Record<string, number>;
-  finished_last_hour?: { succeeded: number; failed: number; success_rate: number | null };
-}
+import { agentStatuses, attemptOutcomes, projectStatuses, taskStatuses } from '../types.js';
 
 function Counts({
+  name,
   label,
   values,
   counts,
   link,
 }: {
+  /** Names the cells for tests and styles: `data-count="<name>-<value>"`. */
+  name: string;
   label: string;
   values: readonly string[];
   counts: Record<string, number>;
@@ -35,7 +31,7 @@ function Counts({
                 <Badge value={value} />
               </a>
             </th>
-            <td class="number" data-count={value}>
+            <td class="number" data-count={`${name}-${value}`}>
               {counts[value] ?? 0}
             </td>
             <td class="bar" aria-hidden="true">
@@ -60,7 +56,7 @@ export function OverviewPanel() {
   const stats = useLoad(() => api.stats(), []);
   const reload = useCoalesced(stats.reload, 300);
   useLiveEvents(reload);
-  const data: (Stats & { tasks?: TaskStats }) | undefined = stats.data;
+  const data = stats.data;
   return (
     <section class="overview">
       <PageHeading>Overview</PageHeading>
@@ -72,6 +68,7 @@ export function OverviewPanel() {
               Agents <span class="total">{data.agents.total}</span>
             </h2>
             <Counts
+              name="agents"
               label="Agents by status"
               values={agentStatuses}
               counts={data.agents.by_status}
@@ -80,39 +77,38 @@ export function OverviewPanel() {
           </section>
           <section class="card" aria-labelledby="tasks-card">
             <h2 id="tasks-card">
-              Tasks <span class="total">{data.tasks?.total ?? '—'}</span>
+              Tasks <span class="total">{data.tasks.total}</span>
             </h2>
-            {data.tasks === undefined ? (
-              <p class="empty">This server does not count tasks yet.</p>
-            ) : (
-              <Counts
-                label="Tasks by state"
-                values={taskStatuses}
-                counts={data.tasks.by_status}
-                link={(status) => href('tasks', { status })}
-              />
-            )}
+            <Counts
+              name="tasks"
+              label="Tasks by state"
+              values={taskStatuses}
+              counts={data.tasks.by_status}
+              link={(status) => href('tasks', { status })}
+            />
           </section>
           <section class="card" aria-labelledby="runs-card">
-            <h2 id="runs-card">Runs in the last hour</h2>
-            {data.tasks?.finished_last_hour === undefined ? (
-              <p class="empty">No runs are counted on this server yet.</p>
-            ) : (
-              <dl class="facts">
-                <dt>Succeeded</dt>
-                <dd data-count="runs-succeeded">{data.tasks.finished_last_hour.succeeded}</dd>
-                <dt>Failed</dt>
-                <dd data-count="runs-failed">{data.tasks.finished_last_hour.failed}</dd>
-                <dt>Success rate</dt>
-                <dd>{percent(data.tasks.finished_last_hour.success_rate)}</dd>
-              </dl>
-            )}
+            <h2 id="runs-card">
+              Runs in the last hour <span class="total">{data.runs_last_hour.finished}</span>
+            </h2>
+            <p class="rate">
+              Success rate{' '}
+              <strong data-count="success-rate">{percent(data.runs_last_hour.success_rate)}</strong>
+            </p>
+            <Counts
+              name="runs"
+              label="Finished attempts by outcome"
+              values={attemptOutcomes}
+              counts={data.runs_last_hour.by_outcome}
+              link={() => href('tasks')}
+            />
           </section>
           <section class="card" aria-labelledby="projects-card">
             <h2 id="projects-card">
               Projects <span class="total">{data.projects.total}</span>
             </h2>
             <Counts
+              name="projects"
               label="Projects by status"
               values={projectStatuses}
               counts={data.projects.by_status}

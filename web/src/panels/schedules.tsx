@@ -1,6 +1,5 @@
 import { useState } from 'preact/hooks';
-import { isMissingRoute } from '../api.js';
-import { Badge, Empty, ErrorNote, NotAvailable, PageHeading } from '../components.js';
+import { Badge, Empty, ErrorNote, PageHeading } from '../components.js';
 import { allowed, useApp } from '../context.js';
 import { dateTime, until } from '../format.js';
 import { newer, useCoalesced, useLiveEvents, useLoad, useNow } from '../hooks.js';
@@ -28,7 +27,7 @@ function ScheduleActions({ schedule }: { schedule: Schedule }) {
       </button>
       <button
         type="button"
-        aria-label={`Run ${schedule.name} now`}
+        aria-label={`Run now ${schedule.name}`}
         onClick={() =>
           void api.schedules.run(schedule.id).then(() => {
             setRan(true);
@@ -46,14 +45,11 @@ function ScheduleActions({ schedule }: { schedule: Schedule }) {
 
 /** Schedules (of one project, or all): their next run, on or off, and a run now. Live. */
 export function ScheduleList({ projectId }: { projectId?: string }) {
-  const { api, features } = useApp();
+  const { api } = useApp();
   const now = useNow();
   const projects = useProjectNames();
   const schedules = useLoad(
-    () =>
-      features.tasks
-        ? api.schedules.list({ project_id: projectId, limit: 100 })
-        : Promise.resolve({ items: [] as Schedule[] }),
+    () => api.schedules.list({ project_id: projectId, limit: 100 }),
     [projectId],
   );
   const reload = useCoalesced(schedules.reload, 300);
@@ -66,7 +62,6 @@ export function ScheduleList({ projectId }: { projectId?: string }) {
       items: page.items.map((item) => (item.id === changed.id ? newer(item, changed) : item)),
     }));
   });
-  if (!features.tasks || isMissingRoute(schedules.error)) return <NotAvailable what="Schedules" />;
   const items = schedules.data?.items;
   return (
     <>

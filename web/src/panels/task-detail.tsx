@@ -1,14 +1,12 @@
 import { useState } from 'preact/hooks';
-import { isMissingRoute } from '../api.js';
-import { Badge, Empty, ErrorNote, NotAvailable, PageHeading } from '../components.js';
+import { Badge, Empty, ErrorNote, PageHeading } from '../components.js';
 import { useApp } from '../context.js';
 import { ago, dateTime, duration, pretty, shortId } from '../format.js';
 import { newer, useCoalesced, useLiveEvents, useLoad, useNow } from '../hooks.js';
 import { href } from '../router.js';
 import type { TaskExecution } from '../types.js';
+import { useProjectNames } from './projects.js';
 import { TaskActions, taskOf } from './tasks.js';
-
-const noTasks = new Error('This server has no tasks API');
 
 /**
  * One task: its state and progress, its attempts as a timeline (agent, start, end, outcome,
@@ -16,13 +14,20 @@ const noTasks = new Error('This server has no tasks API');
  * depends on. Live: its events update it and load its attempts again.
  */
 export function TaskDetail({ id }: { id: string }) {
-  const { api, features } = useApp();
+  const { api } = useApp();
   const now = useNow();
-  const task = useLoad(() => (features.tasks ? api.tasks.get(id) : Promise.reject(noTasks)), [id]);
-  const attempts = useLoad(
-    () => (features.tasks ? api.tasks.attempts(id) : Promise.resolve({ items: [] })),
-    [id],
-  );
+  const projects = useProjectNames();
+  const task = useLoad(() => api.tasks.get(id), [id]);
+  const attempts = useLoad(async () => {
+    const list = await api.tasks.attempts(id);
+    // The agents' names, for the timeline: a task has few attempts, and fewer agents.
+    const ids = [...new Set(list.items.flatMap((attempt) => attempt.agent_id ?? []))];
+    const agents = await Promise.all(
+      ids.map((agentId) => api.client.agents.get(agentId).catch(() => undefined)),
+    );
+    const names = new Map(agents.flatMap((agent) => (agent ? [[agent.id, agent.name]] : [])));
+    return { items: list.items, names };
+  }, [id]);
   const reloadAttempts = useCoalesced(attempts.reload, 200);
   const [messages, setMessages] = useState<Array<{ at: string; phase: string; text: string }>>([]);
   useLiveEvents((event) => {
@@ -42,13 +47,6 @@ export function TaskDetail({ id }: { id: string }) {
       reloadAttempts();
     }
   });
-  if (!features.tasks || isMissingRoute(task.error))
-    return (
-      <section>
-        <PageHeading>Task</PageHeading>
-        <NotAvailable what="Tasks" />
-      </section>
-    );
   const current = task.data;
   return (
     <section>
@@ -63,14 +61,16 @@ export function TaskDetail({ id }: { id: string }) {
             <dt>Status</dt>
             <dd>
               <Badge value={current.status} />
-              {current.cancel_requested && ' (cancellation requested)'}
+              {current.cancel_reason !== null && ` (${current.cancel_reason.replace(/_/g, ' ')})`}
             </dd>
             <dt>Project</dt>
             <dd>
-              <a href={href(`projects/${current.project_id}`)}>{shortId(current.project_id)}</a>
+              <a href={href(`projects/${current.project_id}`)}>
+                {projects.get(current.project_id) ?? shortId(current.project_id)}
+              </a>
             </dd>
             <dt>Kind</dt>
-            <dd>{current.kind}</dd>
+            <dd>{current.kind === '' ? '—' : current.kind}</dd>
             <dt>Priority</dt>
             <dd>{current.priority}</dd>
             <dt>Attempts</dt>
@@ -95,8 +95,12 @@ export function TaskDetail({ id }: { id: string }) {
             </dd>
             <dt>Created</dt>
             <dd>{dateTime(current.created_at)}</dd>
+            <dt>Runs at</dt>
+            <dd>{dateTime(current.run_at)}</dd>
             <dt>Updated</dt>
             <dd>{ago(current.updated_at, now)}</dd>
+            <dt>Finished</dt>
+            <dd>{dateTime(current.finished_at)}</dd>
           </dl>
           <TaskActions task={current} />
           <h2>Attempts</h2>
@@ -110,7 +114,9 @@ export function TaskDetail({ id }: { id: string }) {
                   <li key={attempt.number} data-attempt={attempt.number}>
                     <strong>Attempt {attempt.number}</strong>{' '}
                     <Badge value={attempt.outcome ?? 'running'} /> by agent{' '}
-                    {shortId(attempt.agent_id)}
+                    {attempt.agent_id === null
+                      ? 'an agent since deleted'
+                      : (attempts.data!.names.get(attempt.agent_id) ?? shortId(attempt.agent_id))}
                     <div class="meta">
                       <span>started {dateTime(attempt.claimed_at)}</span>
                       <span>ended {dateTime(attempt.ended_at)}</span>

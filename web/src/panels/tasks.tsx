@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { type TaskInput, type TaskQuery, describeError, isMissingRoute } from '../api.js';
+import { type TaskInput, type TaskQuery, describeError } from '../api.js';
 import {
   Badge,
   Empty,
@@ -7,7 +7,6 @@ import {
   Field,
   type FieldErrors,
   FormError,
-  NotAvailable,
   PageHeading,
   fieldErrors,
 } from '../components.js';
@@ -31,7 +30,7 @@ const columns: ReadonlyArray<{ id: string; label: string; statuses: TaskStatus[]
 
 const finished: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'cancelled']);
 
-/** The task an event carries, if it carries one (`TASK_*` events, per the tasks contract). */
+/** The task an event carries, if it carries one (every `TASK_*` event but `TASK_DELETED`). */
 export function taskOf(event: AnyEvent): Task | undefined {
   if (!event.type.startsWith('TASK_') || event.type === 'TASK_DELETED') return undefined;
   return (event.data as { task?: Task }).task;
@@ -65,40 +64,41 @@ function applyTaskEvent(tasks: Task[], event: AnyEvent, filters: TaskQuery): Tas
   return tasks.map((task) => (task.id === changed.id ? changed : task));
 }
 
-/** Tasks matching `query`, live, with "load more" through the cursor (none on a server without tasks). */
+/**
+ * Tasks matching `query`, latest change first, live, with "load more" (the next page by offset;
+ * a task that moved meanwhile is not shown twice). `total` follows the tasks that come and go.
+ */
 function useTaskList(query: TaskQuery, keys: unknown[]) {
-  const { api, features } = useApp();
-  const [more, setMore] = useState<{ items: Task[]; cursor: string | null }>({
-    items: [],
-    cursor: null,
-  });
+  const { api } = useApp();
+  const [list, setList] = useState<{ items: Task[]; total: number }>({ items: [], total: 0 });
   const first = useLoad(async () => {
-    if (!features.tasks) return false;
-    const page = await api.tasks.list(query);
-    setMore({ items: page.items, cursor: page.next_cursor });
+    const page = await api.tasks.list({ sort: '-updated_at', ...query });
+    setList({ items: page.items, total: page.total });
     return true;
   }, keys);
   useLiveEvents((event) =>
-    setMore((current) => ({ ...current, items: applyTaskEvent(current.items, event, query) })),
+    setList((current) => {
+      const id = taskOf(event)?.id ?? deletedTaskId(event);
+      if (id === undefined) return current;
+      const items = applyTaskEvent(current.items, event, query);
+      const was = current.items.some((task) => task.id === id);
+      const is = items.some((task) => task.id === id);
+      return { items, total: current.total + Number(is) - Number(was) };
+    }),
   );
   const loadMore = async () => {
-    if (more.cursor === null) return;
-    const page = await api.tasks.list({ ...query, cursor: more.cursor });
-    setMore((current) => ({
+    const offset = list.items.length;
+    const page = await api.tasks.list({ sort: '-updated_at', ...query, offset });
+    setList((current) => ({
       items: [
         ...current.items,
-        ...page.items.filter((t) => !current.items.some((c) => c.id === t.id)),
+        ...page.items.filter((task) => !current.items.some((known) => known.id === task.id)),
       ],
-      cursor: page.next_cursor,
+      total: page.total,
     }));
   };
-  return { tasks: more.items, hasMore: more.cursor !== null, loadMore, ...first };
-}
-
-/** The running tasks (up to 100), for the agent roster's "current task". */
-export function useRunningTasks(): { tasks: Task[] } {
-  const list = useTaskList({ status: ['running'], limit: 100 }, []);
-  return { tasks: list.error === undefined ? list.tasks : [] };
+  const hasMore = list.items.length < list.total;
+  return { tasks: list.items, total: list.total, hasMore, loadMore, ...first };
 }
 
 /** Cancel, retry and run-now, as the task's state and the caller's role allow. */
@@ -117,9 +117,7 @@ export function TaskActions({ task }: { task: Task }) {
   );
   return (
     <div class="actions">
-      {!finished.has(task.status) &&
-        !task.cancel_requested &&
-        act('Cancel', () => api.tasks.cancel(task.id))}
+      {!finished.has(task.status) && act('Cancel', () => api.tasks.cancel(task.id))}
       {(task.status === 'failed' || task.status === 'cancelled') &&
         act('Retry', () => api.tasks.retry(task.id))}
       {task.status === 'scheduled' &&
@@ -165,9 +163,8 @@ function TaskCard({
         {task.attempts > 0 && <span>attempt {task.attempts}</span>}
         <span>{ago(task.updated_at, now)}</span>
       </div>
-      {task.cancel_requested && !finished.has(task.status) && (
-        <p class="note">Cancellation requested</p>
-      )}
+      {task.cancel_reason !== null && <p class="note">{task.cancel_reason.replace(/_/g, ' ')}</p>}
+      {task.status === 'failed' && task.error !== null && <p class="note">{task.error}</p>}
       <Progress task={task} />
       <TaskActions task={task} />
     </li>
@@ -191,11 +188,7 @@ function Column({
   return (
     <section class="column" aria-labelledby={headingId}>
       <h2 id={headingId}>
-        {column.label}{' '}
-        <span class="total">
-          {list.tasks.length}
-          {list.hasMore ? '+' : ''}
-        </span>
+        {column.label} <span class="total">{list.total}</span>
       </h2>
       <ErrorNote error={list.error} />
       <ul>
@@ -321,7 +314,7 @@ function NewTask({ projects }: { projects: Map<string, string> }) {
  * they arrive.
  */
 export function TasksPanel({ route }: { route: Route }) {
-  const { caller, features } = useApp();
+  const { caller } = useApp();
   const now = useNow();
   const projects = useProjectNames();
   const filters: TaskQuery = {};
@@ -334,13 +327,6 @@ export function TasksPanel({ route }: { route: Route }) {
   const [kindText, setKindText] = useState(kind);
   const [agentText, setAgentText] = useState(agentId);
   useEffect(() => setKindText(kind), [kind]);
-  if (!features.tasks)
-    return (
-      <section>
-        <PageHeading>Tasks</PageHeading>
-        <NotAvailable what="Tasks" />
-      </section>
-    );
   return (
     <section>
       <PageHeading>Tasks</PageHeading>
@@ -396,10 +382,8 @@ export function TasksPanel({ route }: { route: Route }) {
 
 /** A project's latest tasks, live (the project page). */
 export function TaskList({ projectId }: { projectId: string }) {
-  const { features } = useApp();
   const now = useNow();
   const list = useTaskList({ project_id: projectId, limit: 20 }, [projectId]);
-  if (!features.tasks || isMissingRoute(list.error)) return <NotAvailable what="Tasks" />;
   return (
     <>
       <ErrorNote error={list.error} />
