@@ -31,11 +31,13 @@ let base: string;
 let adminKey: string;
 let readerKey: string;
 let axeSource: string;
-const seeded: { payments: string; search: string; agents: Record<string, string> } = {
-  payments: '',
-  search: '',
-  agents: {},
-};
+const seeded: {
+  payments: string;
+  search: string;
+  agents: Record<string, string>;
+  /** The task the form makes and an agent works. */
+  task: string;
+} = { payments: '', search: '', agents: {}, task: '' };
 const screenshots = join(ROOT, 'docs/images');
 
 /** The page's DOM, as loosely typed as these checks need (tests compile without the DOM types). */
@@ -50,6 +52,7 @@ interface PageWindow {
 const asAdmin = () => ({ authorization: `Bearer ${adminKey}` });
 
 async function api(method: 'POST' | 'PATCH' | 'GET', url: string, payload?: object) {
+  // An agent's calls (claim, heartbeat, complete) are made with the admin key, as the API allows.
   const headers = { ...asAdmin(), ...(method === 'PATCH' ? { 'if-match': '*' } : {}) };
   const response = await app.inject({ method, url, payload, headers });
   expect(response.statusCode, response.body).toBeLessThan(300);
@@ -78,6 +81,22 @@ async function seed(): Promise<void> {
     seeded.agents[name] = agent.id;
   }
   await api('POST', `/api/v1/agents/${seeded.agents['coder-1']}/heartbeat`, { status: 'busy' });
+  // A board with something in each column: a failed run (tester-1 claims and fails it), a
+  // cancelled task, a delayed one and a queued one.
+  const task = (title: string, extra: object = {}) =>
+    api('POST', '/api/v1/tasks', { project_id: seeded.payments, title, ...extra });
+  const ledger = await task('Migrate the ledger', { kind: 'migration', priority: 5 });
+  const claim = await api('POST', '/api/v1/tasks/claim', { agent_id: seeded.agents['tester-1'] });
+  expect(claim.task.id).toBe(ledger.id);
+  await api('POST', `/api/v1/tasks/${ledger.id}/fail`, {
+    attempt: claim.attempt.number,
+    error: 'lock timeout on ledger_entries',
+    retryable: false,
+  });
+  const prices = await task('Refresh the price list', { kind: 'etl' });
+  await api('POST', `/api/v1/tasks/${prices.id}/cancel`);
+  await task('Rotate the signing keys', { kind: 'ops', run_at: '2099-01-01T00:00:00.000Z' });
+  await task('Index the archive', { kind: 'etl' });
   await api('POST', '/api/v1/memory', {
     key: 'deploy-notes',
     content: 'blue/green via the canary pool',
@@ -213,9 +232,10 @@ describe('the dashboard', () => {
   it('shows the seeded projects and agents, offline agents greyed out', async () => {
     const { page, errors } = admin;
     await page.goto(`${base}/#/`);
-    await page.locator('[data-count="busy"]').first().waitFor();
-    expect(await page.locator('[data-count="busy"]').first().textContent()).toBe('1');
-    expect(await page.locator('[data-count="offline"]').first().textContent()).toBe('1');
+    await page.locator('[data-count="agents-busy"]').waitFor();
+    expect(await page.locator('[data-count="agents-busy"]').textContent()).toBe('1');
+    expect(await page.locator('[data-count="agents-offline"]').textContent()).toBe('1');
+    expect(await page.locator('[data-count="projects-archived"]').textContent()).toBe('1');
     await page.screenshot({ path: join(screenshots, 'dashboard-overview.png') });
 
     await open(page, 'Agents');
@@ -300,6 +320,117 @@ describe('the dashboard', () => {
     expect(errors).toEqual([]);
   });
 
+  it('makes a task from the form and shows it go queued → running → succeeded', async () => {
+    const { page, errors } = admin;
+    await open(page, 'Tasks');
+    const title = 'Write the release notes';
+    await page.locator('#task-project').selectOption(seeded.payments);
+    await page.locator('#task-title').fill(title);
+    await page.locator('#task-priority').fill('10');
+    await page.locator('#task-input').fill('{ "version": "1.2" }');
+    await page.getByRole('button', { name: 'Create task' }).click();
+    const card = (column: string) =>
+      page.locator(`section[aria-labelledby="column-${column}"] li[data-task]`, {
+        hasText: title,
+      });
+    await card('waiting').waitFor();
+    expect(await card('waiting').locator('.badge').textContent()).toBe('queued');
+    seeded.task = (await card('waiting').getAttribute('data-task'))!;
+
+    // A test agent works it through the API, as an agent process would.
+    const claim = await api('POST', '/api/v1/tasks/claim', { agent_id: seeded.agents['coder-1'] });
+    expect(claim.task.id).toBe(seeded.task);
+    await card('running').waitFor();
+    expect(await card('waiting').count()).toBe(0);
+    const attempt = claim.attempt.number;
+    await api('POST', `/api/v1/tasks/${seeded.task}/heartbeat`, {
+      attempt,
+      progress: 0.5,
+      message: 'half way',
+    });
+    await card('running').getByText('50 % · half way').waitFor();
+    await page.screenshot({ path: join(screenshots, 'dashboard-tasks.png'), fullPage: true });
+    await api('POST', `/api/v1/tasks/${seeded.task}/complete`, {
+      attempt,
+      result: { notes: 'done' },
+      output: 'wrote 12 lines',
+    });
+    await card('succeeded').waitFor();
+    expect(await card('running').count()).toBe(0);
+
+    await card('succeeded').getByRole('link', { name: title }).click();
+    await page.getByRole('heading', { level: 1, name: title }).waitFor();
+    const attempt1 = page.locator('ol.timeline li[data-attempt="1"]');
+    await attempt1.waitFor();
+    expect(await attempt1.locator('.badge').textContent()).toBe('succeeded');
+    expect(await attempt1.locator('pre').textContent()).toBe('wrote 12 lines');
+    expect(await page.locator('pre', { hasText: '"notes": "done"' }).count()).toBe(1);
+    await page.screenshot({ path: join(screenshots, 'dashboard-task.png'), fullPage: true });
+
+    await open(page, 'Agents');
+    const worker = agentRow(page, 'coder-1');
+    await expect.poll(() => worker.locator('td').nth(5).textContent()).toBe('100 % of 1');
+    expect(await worker.locator('td').nth(6).textContent()).toMatch(/ms|s$/);
+    expect(errors).toEqual([]);
+  });
+
+  it('cancels and retries a task from the board, and names a bad field of the form', async () => {
+    const { page, errors } = admin;
+    const task = await api('POST', '/api/v1/tasks', {
+      project_id: seeded.search,
+      title: 'Flaky job',
+    });
+    await open(page, 'Tasks');
+    const card = page.locator(`li[data-task="${task.id}"]`);
+    const column = () =>
+      card.evaluate((node) => node.closest('section')?.getAttribute('aria-labelledby'));
+    await card.waitFor();
+    expect(await column()).toBe('column-waiting');
+    await card.getByRole('button', { name: 'Cancel Flaky job' }).click();
+    await expect.poll(column).toBe('column-cancelled');
+    await card.getByRole('button', { name: 'Retry Flaky job' }).click();
+    await expect.poll(column).toBe('column-waiting');
+    expect(await card.locator('.badge').textContent()).toBe('queued');
+
+    await page.locator('#task-project').selectOption(seeded.search);
+    await page.locator('#task-title').fill('   ');
+    await page.getByRole('button', { name: 'Create task' }).click();
+    await expect
+      .poll(() => page.locator('#task-title-error').textContent())
+      .toBe('must not be blank');
+    expect(await page.locator('#task-title').getAttribute('aria-describedby')).toBe(
+      'task-title-error',
+    );
+    expect(errors.splice(0)).toEqual([
+      'Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)',
+    ]);
+  });
+
+  it('lists schedules with their next run, and switches them off, on and runs them', async () => {
+    const { page, errors } = admin;
+    await api('POST', '/api/v1/schedules', {
+      project_id: seeded.payments,
+      name: 'Nightly report',
+      cron: '0 3 * * *',
+      task: { title: 'Nightly report' },
+    });
+    await open(page, 'Schedules');
+    const row = page.locator('tr[data-schedule]', { hasText: 'Nightly report' });
+    await row.waitFor();
+    expect(await row.locator('td').nth(3).textContent()).toMatch(/^in \d+ (h|min|s)$/);
+    await row.getByRole('button', { name: 'Disable Nightly report' }).click();
+    await expect.poll(() => row.locator('.badge').textContent()).toBe('disabled');
+    await row.getByRole('button', { name: 'Enable Nightly report' }).click();
+    await expect.poll(() => row.locator('.badge').textContent()).toBe('enabled');
+    await row.getByRole('button', { name: 'Run now Nightly report' }).click();
+    await row.getByText('Started a run.').waitFor();
+    const made = await api('GET', `/api/v1/tasks?project_id=${seeded.payments}&limit=100`);
+    expect(
+      made.items.filter((task: { title: string }) => task.title === 'Nightly report'),
+    ).toHaveLength(1);
+    expect(errors).toEqual([]);
+  });
+
   it('shows no write button to a reader, and every one to an admin', async () => {
     const buttons = async (page: Page) => {
       await page.goto(`${base}/#/projects/${seeded.payments}`);
@@ -313,8 +444,15 @@ describe('the dashboard', () => {
       await page.getByRole('heading', { name: 'Circuit breaker' }).waitFor();
       await page.getByRole('button', { name: 'Refresh' }).waitFor();
       const reset = await page.getByRole('button', { name: 'Reset circuit' }).count();
+      await open(page, 'Tasks');
+      await page.locator('li[data-task]').first().waitFor();
+      const taskActions = await page.getByRole('button', { name: /^(Cancel|Retry) / }).count();
+      const newTask = await page.getByRole('button', { name: 'Create task' }).count();
+      await open(page, 'Schedules');
+      await page.locator('tr[data-schedule]').first().waitFor();
+      const scheduleActions = await page.getByRole('button', { name: /^(Disable|Run) / }).count();
       const who = await page.locator('header .who').textContent();
-      return { marks, create, reset, who };
+      return { marks, create, reset, taskActions, newTask, scheduleActions, who };
     };
     const reader = await newPage();
     await signIn(reader.page, readerKey);
@@ -322,6 +460,9 @@ describe('the dashboard', () => {
       marks: 0,
       create: 0,
       reset: 0,
+      taskActions: 0,
+      newTask: 0,
+      scheduleActions: 0,
       who: expect.stringContaining('dashboard reader · reader'),
     });
     expect(reader.errors).toEqual([]);
@@ -330,6 +471,9 @@ describe('the dashboard', () => {
       marks: 2,
       create: 1,
       reset: 1,
+      taskActions: expect.any(Number),
+      newTask: 1,
+      scheduleActions: 2,
       who: expect.stringContaining('admin'),
     });
     expect(admin.errors).toEqual([]);
@@ -338,7 +482,7 @@ describe('the dashboard', () => {
   it('works from the keyboard, and axe finds no serious or critical violation', async () => {
     const { page, errors } = admin;
     await page.goto(`${base}/#/`);
-    await page.locator('[data-count="busy"]').first().waitFor();
+    await page.locator('[data-count="agents-busy"]').waitFor();
     const focused = () =>
       page.evaluate(() => {
         const { document, getComputedStyle } = globalThis as unknown as PageWindow;
@@ -360,16 +504,17 @@ describe('the dashboard', () => {
     expect((await focused()).text).toBe('Agents');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: 'Agents' }).waitFor();
-    expect((await focused()).tag).toBe('H1');
+    await expect.poll(async () => (await focused()).tag).toBe('H1');
 
     // Each panel with what shows that it has loaded.
     const panels: Array<[string, string]> = [
-      ['', '[data-count="busy"]'],
-      ['tasks', 'main .empty'],
+      ['', '[data-count="agents-busy"]'],
+      ['tasks', 'li[data-task]'],
+      [`tasks/${seeded.task}`, 'ol.timeline li'],
       ['agents', 'tr[data-agent]'],
       ['projects', 'tr[data-project]'],
       [`projects/${seeded.payments}`, '.chips li'],
-      ['schedules', 'main .empty'],
+      ['schedules', 'tr[data-schedule]'],
       ['events', 'tr[data-event]'],
     ];
     const found: Record<string, string[]> = {};
@@ -389,22 +534,37 @@ describe('the dashboard', () => {
     expect(errors).toEqual([]);
   });
 
-  it('stays quick with 1 000 more agents: counted in SQL, shown a page at a time', async () => {
+  it('stays quick with 1 000 more agents and 10 000 more tasks: counted in SQL, paged', async () => {
     const { page, errors } = admin;
     await database.database.db.execute(sql`
-      insert into agents (name, agent_type, status, project_id)
-      select 'bulk-' || lpad(i::text, 4, '0'), 'coder', (array['idle','busy','offline'])[1 + i % 3],
-             ${seeded.search}::uuid
-      from generate_series(1, 1000) as i`);
+      with made as (
+        insert into agents (name, agent_type, status, project_id)
+        select 'bulk-' || lpad(i::text, 4, '0'), 'coder', (array['idle','busy','offline'])[1 + i % 3],
+               ${seeded.search}::uuid
+        from generate_series(1, 1000) as i
+        returning 1)
+      insert into tasks (project_id, title, status)
+      select ${seeded.search}::uuid, 'bulk task ' || i, (array['queued','succeeded','failed'])[1 + i % 3]
+      from generate_series(1, 10000) as i`);
     await page.goto(`${base}/#/`);
     await page.getByRole('heading', { name: /^Agents 100\d$/ }).waitFor();
-    const started = Date.now();
+    await page.getByRole('heading', { name: /^Tasks 100\d\d$/ }).waitFor();
+    let started = Date.now();
     await open(page, 'Agents');
     await page.getByText(/Page 1 of 21 · 100\d in all/).waitFor();
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(await page.locator('tbody tr[data-agent]').count()).toBe(50);
     await page.getByRole('button', { name: 'Next' }).click();
     await page.getByText(/Page 2 of 21/).waitFor();
+    started = Date.now();
+    await open(page, 'Tasks');
+    await page.locator('#column-succeeded', { hasText: /Succeeded 333\d/ }).waitFor();
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(await page.locator('section[aria-labelledby="column-succeeded"] li').count()).toBe(25);
+    await page.getByRole('button', { name: 'Load more succeeded' }).click();
+    await expect
+      .poll(() => page.locator('section[aria-labelledby="column-succeeded"] li').count())
+      .toBe(50);
     expect(errors).toEqual([]);
     await admin.context.close();
   });
