@@ -47,11 +47,21 @@ function compressAll(dir) {
 export async function buildWeb({ outDir, ifNeeded = false }) {
   if (ifNeeded && webBuildIsCurrent(outDir)) return false;
   const { build } = await import('vite');
-  await build({
-    configFile: join(root, 'web/vite.config.ts'),
-    build: { outDir, emptyOutDir: true },
-    logLevel: 'warn',
-  });
+  // Vite builds for the NODE_ENV it finds, and vitest sets it to `test` (a larger bundle with
+  // development code): the dashboard is always built for production.
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await build({
+      configFile: join(root, 'web/vite.config.ts'),
+      mode: 'production',
+      build: { outDir, emptyOutDir: true },
+      logLevel: 'warn',
+    });
+  } finally {
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = nodeEnv;
+  }
   compressAll(outDir);
   // index.html is written last of all, so that its time stamps the build as a whole.
   const index = join(outDir, 'index.html');

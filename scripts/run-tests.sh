@@ -18,7 +18,8 @@ MODE:
   memory     test/memory: memory API, MCP client against real MCP servers, the breaker end to
              end, memory under faults
   faults     test/faults: SIGKILL and restart, PostgreSQL outage, embedded database, npm start
-  browser    test/browser: the client SDK and the /docs page in Debian's Chromium (playwright-core)
+  browser    test/browser: the dashboard, the client SDK and the /docs page in Debian's Chromium
+             (playwright-core)
   harness    test/harness: the test servers and the engine switch themselves
   pglite     the files that run on both engines (api, event log, memory API), on PGlite
              (project pglite, TEST_DB=pglite); the folder modes run on PostgreSQL

@@ -29,7 +29,14 @@ function AgentRow({
     <tr class={agent.status === 'offline' ? 'offline' : undefined} data-agent={agent.id}>
       <th scope="row">
         {agent.name}
-        <span class="muted"> {shortId(agent.id)}</span>
+        <span class="muted"> {shortId(agent.id)}</span>{' '}
+        <a
+          class="muted"
+          href={href('tasks', { agent_id: agent.id })}
+          aria-label={`Tasks of ${agent.name}`}
+        >
+          tasks
+        </a>
       </th>
       <td>{agent.agent_type}</td>
       <td>
