@@ -273,6 +273,29 @@ describe('the dashboard', () => {
     expect(errors).toEqual([]);
   });
 
+  it('feeds events live, filtered by type and topic, and holds them while paused', async () => {
+    const { page, errors } = admin;
+    await open(page, 'Events');
+    await page.locator('tr[data-event]').first().waitFor();
+    await page.getByLabel('Type').selectOption('AGENT_STATUS');
+    await page.getByLabel('Topic contains').fill(`agent:${seeded.agents['coder-2']}`);
+    const rows = page.locator('tr[data-event]');
+    const shown = await rows.count();
+    await api('PATCH', `/api/v1/agents/${seeded.agents['coder-2']}`, { status: 'busy' });
+    await api('PATCH', `/api/v1/projects/${seeded.payments}`, { description: 'not an agent' });
+    await expect.poll(() => rows.count()).toBe(shown + 1);
+    expect(await rows.first().textContent()).toContain('coder-2 → busy (status)');
+
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await api('PATCH', `/api/v1/agents/${seeded.agents['coder-2']}`, { status: 'idle' });
+    await page.getByRole('button', { name: 'Resume (1 new)' }).waitFor();
+    expect(await rows.count()).toBe(shown + 1);
+    await page.getByRole('button', { name: 'Resume (1 new)' }).click();
+    await expect.poll(() => rows.count()).toBe(shown + 2);
+    expect(await rows.first().textContent()).toContain('coder-2 → idle');
+    expect(errors).toEqual([]);
+  });
+
   it('after the network drops, says it is reconnecting, then shows every change it missed', async () => {
     const { page, errors } = admin;
     await open(page, 'Projects');
@@ -374,7 +397,7 @@ describe('the dashboard', () => {
     expect(errors).toEqual([]);
   });
 
-  it('cancels and retries a task from the board, and names a bad field of the form', async () => {
+  it('cancels, retries and runs a task now from the board; names a bad field of the form', async () => {
     const { page, errors } = admin;
     const task = await api('POST', '/api/v1/tasks', {
       project_id: seeded.search,
@@ -391,6 +414,10 @@ describe('the dashboard', () => {
     await card.getByRole('button', { name: 'Retry Flaky job' }).click();
     await expect.poll(column).toBe('column-waiting');
     expect(await card.locator('.badge').textContent()).toBe('queued');
+    const later = page.locator('li[data-task]', { hasText: 'Rotate the signing keys' });
+    expect(await later.locator('.badge').textContent()).toBe('scheduled');
+    await later.getByRole('button', { name: 'Run now Rotate the signing keys' }).click();
+    await expect.poll(() => later.locator('.badge').textContent()).toBe('queued');
 
     await page.locator('#task-project').selectOption(seeded.search);
     await page.locator('#task-title').fill('   ');
