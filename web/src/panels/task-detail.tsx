@@ -6,7 +6,7 @@ import { newer, useCoalesced, useLiveEvents, useLoad, useNow } from '../hooks.js
 import { href } from '../router.js';
 import type { TaskExecution } from '../types.js';
 import { useProjectNames } from './projects.js';
-import { TaskActions, taskOf } from './tasks.js';
+import { TaskActions, cancelNote, taskOf } from './tasks.js';
 
 /**
  * One task: its state and progress, its attempts as a timeline (agent, start, end, outcome,
@@ -61,7 +61,7 @@ export function TaskDetail({ id }: { id: string }) {
             <dt>Status</dt>
             <dd>
               <Badge value={current.status} />
-              {current.cancel_reason !== null && ` (${current.cancel_reason.replace(/_/g, ' ')})`}
+              {cancelNote(current) !== null && ` (${cancelNote(current)})`}
             </dd>
             <dt>Project</dt>
             <dd>

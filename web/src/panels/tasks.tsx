@@ -36,6 +36,12 @@ export function taskOf(event: AnyEvent): Task | undefined {
   return (event.data as { task?: Task }).task;
 }
 
+/** Why a task was cancelled, when it was not by hand ("dependency failed"); null otherwise. */
+export function cancelNote(task: Task): string | null {
+  const reason = task.cancel_reason;
+  return reason === null || reason === 'cancelled' ? null : reason.replace(/_/g, ' ');
+}
+
 /** The id of a deleted task. */
 function deletedTaskId(event: AnyEvent): string | undefined {
   return event.type === 'TASK_DELETED' ? (event.data as { id?: string }).id : undefined;
@@ -163,7 +169,7 @@ function TaskCard({
         {task.attempts > 0 && <span>attempt {task.attempts}</span>}
         <span>{ago(task.updated_at, now)}</span>
       </div>
-      {task.cancel_reason !== null && <p class="note">{task.cancel_reason.replace(/_/g, ' ')}</p>}
+      {cancelNote(task) !== null && <p class="note">{cancelNote(task)}</p>}
       {task.status === 'failed' && task.error !== null && <p class="note">{task.error}</p>}
       <Progress task={task} />
       <TaskActions task={task} />
