@@ -244,7 +244,6 @@ describe('the dashboard', () => {
     expect(await agentRow(page, 'coder-1').locator('.badge').textContent()).toBe('busy');
     expect(await agentRow(page, 'coder-1').locator('time').textContent()).toMatch(/^\d+ s ago$/);
     expect(await agentRow(page, 'coder-2').locator('td').nth(4).textContent()).toBe('never');
-    await page.screenshot({ path: join(screenshots, 'dashboard-agents.png') });
 
     await open(page, 'Projects');
     for (const name of ['Payments', 'Search', 'Old billing'])
@@ -373,6 +372,12 @@ describe('the dashboard', () => {
     });
     await card('running').getByText('50 % · half way').waitFor();
     await page.screenshot({ path: join(screenshots, 'dashboard-tasks.png'), fullPage: true });
+    // The roster meanwhile: the agent's current task, and the figures of tester-1's failed run.
+    await open(page, 'Agents');
+    await agentRow(page, 'coder-1').getByRole('link', { name: title }).waitFor();
+    await page.screenshot({ path: join(screenshots, 'dashboard-agents.png') });
+    await open(page, 'Tasks');
+    await card('running').waitFor();
     await api('POST', `/api/v1/tasks/${seeded.task}/complete`, {
       attempt,
       result: { notes: 'done' },
