@@ -579,19 +579,20 @@ describe('the dashboard', () => {
       select ${seeded.search}::uuid, 'bulk task ' || i, (array['queued','succeeded','failed'])[1 + i % 3]
       from generate_series(1, 10000) as i`);
     await page.goto(`${base}/#/`);
-    await page.getByRole('heading', { name: /^Agents 100\d$/ }).waitFor();
-    await page.getByRole('heading', { name: /^Tasks 100\d\d$/ }).waitFor();
+    // Not timed (a loaded machine may be slow to get here); opening the panels below is.
+    await page.getByRole('heading', { name: /^Agents 100\d$/ }).waitFor({ timeout: 10_000 });
+    await page.getByRole('heading', { name: /^Tasks 100\d\d$/ }).waitFor({ timeout: 10_000 });
     let started = Date.now();
     await open(page, 'Agents');
     await page.getByText(/Page 1 of 21 · 100\d in all/).waitFor();
-    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(Date.now() - started, 'the roster took too long').toBeLessThan(2_000);
     expect(await page.locator('tbody tr[data-agent]').count()).toBe(50);
     await page.getByRole('button', { name: 'Next' }).click();
     await page.getByText(/Page 2 of 21/).waitFor();
     started = Date.now();
     await open(page, 'Tasks');
     await page.locator('#column-succeeded', { hasText: /Succeeded 333\d/ }).waitFor();
-    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(Date.now() - started, 'the board took too long').toBeLessThan(2_000);
     expect(await page.locator('section[aria-labelledby="column-succeeded"] li').count()).toBe(25);
     await page.getByRole('button', { name: 'Load more succeeded' }).click();
     await expect
