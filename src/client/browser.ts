@@ -14,6 +14,15 @@ export {
   type SwarmClientOptions,
   type WriteOptions,
 } from './rest-client.js';
+export type { Input, PatchOnlyCollection } from './collection.js';
+export type {
+  ClaimOptions,
+  ScheduleChange,
+  ScheduleCreate,
+  SchedulesApi,
+  TaskTemplateInput,
+  TasksApi,
+} from './tasks.js';
 export {
   type BackoffOptions,
   EventStream,
@@ -40,3 +49,27 @@ export type {
   MemoryStoreResult,
 } from '../domain/memory.js';
 export type { Project, ProjectInput, ProjectListQuery, ProjectPatch } from '../domain/project.js';
+export type {
+  Schedule,
+  ScheduleInput,
+  ScheduleListQuery,
+  SchedulePatch,
+} from '../domain/schedule.js';
+export type {
+  Attempt,
+  AttemptOutcome,
+  Backoff,
+  ClaimRequest,
+  Claimed,
+  Completion,
+  ExecutionPhase,
+  Failure,
+  Lease,
+  Task,
+  TaskHeartbeat,
+  TaskInput,
+  TaskListQuery,
+  TaskPatch,
+  TaskStatus,
+  TaskTemplate,
+} from '../domain/task.js';

@@ -12,7 +12,11 @@ import type {
   MemoryStoreResult,
 } from '../domain/memory.js';
 import type { Project, ProjectInput, ProjectListQuery, ProjectPatch } from '../domain/project.js';
+import { type Collection, type Input, type Send, collection, queryString } from './collection.js';
 import { type ProblemDocument, readProblem } from './problem.js';
+import { type SchedulesApi, type TasksApi, schedulesApi, tasksApi } from './tasks.js';
+
+export type { Collection, WriteOptions } from './collection.js';
 
 /** Thrown for every non-2xx answer; `problem` is the server's explanation. */
 export class ApiError extends Error {
@@ -36,15 +40,6 @@ export interface SwarmClientOptions {
   fetch?: typeof fetch;
 }
 
-type Query = Record<string, string | number | string[] | undefined>;
-/** What a create accepts: optional fields may be left out and get their documented defaults. */
-type Input<T, Required extends keyof T> = Partial<T> & Pick<T, Required>;
-
-/** Write options: `ifMatch` is the version the caller last saw (412 if it moved). */
-export interface WriteOptions {
-  ifMatch?: number;
-}
-
 /** A page of the event log (`GET /api/v1/events`). */
 export interface EventPage {
   items: TypedEvent[];
@@ -63,26 +58,6 @@ export interface AuditQuery {
   resource_id?: string;
   since?: string;
   until?: string;
-}
-
-function queryString(query: object): string {
-  const parameters = new URLSearchParams();
-  for (const [key, value] of Object.entries(query as Query)) {
-    for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value])
-      parameters.append(key, String(item));
-  }
-  const text = parameters.toString();
-  return text === '' ? '' : `?${text}`;
-}
-
-/** One resource collection: create, read, list, replace, patch, delete. */
-export interface Collection<Resource, CreateInput, PatchInput, ListQuery> {
-  create(input: CreateInput): Promise<Resource>;
-  get(id: string): Promise<Resource>;
-  list(query?: Partial<ListQuery>): Promise<Page<Resource>>;
-  replace(id: string, input: CreateInput, options?: WriteOptions): Promise<Resource>;
-  patch(id: string, patch: PatchInput, options?: WriteOptions): Promise<Resource>;
-  delete(id: string, options?: WriteOptions): Promise<void>;
 }
 
 /** Shared memory (`/api/v1/memory`): keys are unique per project. */
@@ -125,15 +100,22 @@ export class SwarmClient {
   > & {
     heartbeat(id: string, body?: NonNullable<Heartbeat>): Promise<Agent>;
   };
+  /** Tasks: definitions, and their execution by agents (claim, heartbeat, complete, fail). */
+  readonly tasks: TasksApi;
+  /** Cron schedules that make tasks. */
+  readonly schedules: SchedulesApi;
   readonly memory: MemoryApi;
   readonly keys: KeysApi;
   private readonly fetch: typeof fetch;
 
   constructor(private readonly options: SwarmClientOptions) {
     this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-    this.projects = this.collection('/api/v1/projects');
+    const send: Send = (...args) => this.request(...args);
+    this.projects = collection(send, '/api/v1/projects');
+    this.tasks = tasksApi(send);
+    this.schedules = schedulesApi(send);
     this.agents = {
-      ...this.collection('/api/v1/agents'),
+      ...collection(send, '/api/v1/agents'),
       heartbeat: (id, body) => this.request('POST', `/api/v1/agents/${id}/heartbeat`, body ?? {}),
     };
     this.memory = this.memoryApi();
@@ -172,29 +154,16 @@ export class SwarmClient {
     };
   }
 
-  private collection<R, C, P, Q>(path: string): Collection<R, C, P, Q> {
-    const ifMatch = (options?: WriteOptions): Record<string, string> =>
-      options?.ifMatch === undefined ? {} : { 'if-match': `"${options.ifMatch}"` };
-    return {
-      create: (input) => this.request('POST', path, input),
-      get: (id) => this.request('GET', `${path}/${id}`),
-      list: (query = {}) => this.request('GET', `${path}${queryString(query)}`),
-      replace: (id, input, options) =>
-        this.request('PUT', `${path}/${id}`, input, ifMatch(options)),
-      patch: (id, patch, options) =>
-        this.request('PATCH', `${path}/${id}`, patch, ifMatch(options)),
-      delete: (id, options) => this.request('DELETE', `${path}/${id}`, undefined, ifMatch(options)),
-    };
-  }
-
   private async request<T>(
     method: string,
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
+    signal?: AbortSignal,
   ): Promise<T> {
     const response = await this.fetch(new URL(path, this.options.baseUrl), {
       method,
+      signal,
       headers: {
         ...headers,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
