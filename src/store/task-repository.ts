@@ -144,6 +144,13 @@ function listOrder(sort: TaskListQuery['sort']): SQL[] {
   return [direction(column), direction(tasks.id)];
 }
 
+/**
+ * The claim's first sort key, spelled as `tasks_claim_idx` is built (`DESC NULLS LAST`). A plain
+ * `desc` means `NULLS FIRST` to PostgreSQL, which then cannot read the index in order (that
+ * `priority` is NOT NULL does not count): it scans and sorts every queued task on each claim.
+ */
+const claimOrder = sql`${tasks.priority} desc nulls last`;
+
 /** The references a task names: its project and its pinned agent. */
 function taskReferences(projectId: string | undefined): Reference[] {
   return [
@@ -232,7 +239,7 @@ export class TaskRepository {
           or(isNull(tasks.agentId), eq(tasks.agentId, filter.agentId)),
         ),
       )
-      .orderBy(desc(tasks.priority), asc(tasks.runAt), asc(tasks.createdAt), asc(tasks.id))
+      .orderBy(claimOrder, asc(tasks.runAt), asc(tasks.createdAt), asc(tasks.id))
       .limit(1)
       .for('update', { skipLocked: true });
     const [row] = await executor
