@@ -220,6 +220,11 @@ export const tasks = pgTable(
     index('tasks_claim_idx')
       .on(table.priority.desc(), table.runAt, table.createdAt, table.id)
       .where(sql`status = 'queued'`),
+    // The claims of an agent that belongs to a project: its queue in claim order, whatever other
+    // projects hold queued or the project holds finished (bench/README.md, tasks).
+    index('tasks_project_claim_idx')
+      .on(table.projectId, table.priority.desc(), table.runAt, table.createdAt, table.id)
+      .where(sql`status = 'queued'`),
     index('tasks_due_idx')
       .on(table.runAt)
       .where(sql`status = 'scheduled'`),

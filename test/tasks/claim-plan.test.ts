@@ -9,10 +9,12 @@ import { type TestApp, createTestApp } from '../support/app.js';
 import { taskApi } from '../support/tasks.js';
 
 /**
- * The claim query must read `tasks_claim_idx` in order and stop at the first task it may take.
- * A sort key spelled unlike the index (`priority DESC` against `DESC NULLS LAST`) makes
- * PostgreSQL scan and sort the whole queue on every claim instead: with 100 000 queued tasks a
- * claim took 200 ms instead of 7 (bench/README.md, tasks).
+ * The claim query must read its project's queue in claim order (`tasks_project_claim_idx`) and
+ * stop at the first task it may take. A sort key spelled unlike the index (`priority DESC`
+ * against `DESC NULLS LAST`) made PostgreSQL scan and sort the whole queue on every claim (with
+ * 100 000 queued tasks, 200 ms a claim instead of 7), and with only the queue-wide index a
+ * project's claim walked every other project's queued tasks, or sorted its own whole history
+ * (bench/README.md, tasks).
  */
 let t: TestApp;
 let pool: pg.Pool;
@@ -48,23 +50,34 @@ async function claimPlan(filter: ClaimFilter): Promise<string> {
   }
 }
 
+/** Inserts `count` tasks of `status` into the project, in claim order by priority and age. */
+async function insertTasks(projectId: string, status: string, count: number): Promise<void> {
+  await t.database.db.execute(sql`
+    insert into tasks (project_id, title, status, priority, run_at)
+    select ${projectId}::uuid, 'task ' || g, ${status}, g % 10, now() - g * interval '1 ms'
+    from generate_series(1, ${count}::int) as g`);
+}
+
+const filterOf = (agent: { id: string }, projectId: string): ClaimFilter => ({
+  agentId: agent.id,
+  agentType: 'coder',
+  capabilities: [],
+  projectIds: [projectId],
+});
+
 describe('the claim query', () => {
-  it('reads the claim index in order on a deep queue, with no sort', async () => {
+  it('reads its project in claim order, on a deep queue and beside one, with no sort', async () => {
     const api = taskApi(t);
-    const project = await api.project();
-    const agent = await api.agent(project.id);
-    await t.database.db.execute(sql`
-      insert into tasks (project_id, title, status, priority, run_at)
-      select ${project.id}::uuid, 'queued ' || g, 'queued', g % 10, now() - g * interval '1 ms'
-      from generate_series(1, 20000) as g`);
+    const [deep, beside] = [await api.project('Deep'), await api.project('Beside')];
+    await insertTasks(deep.id, 'queued', 20_000);
+    await insertTasks(beside.id, 'succeeded', 20_000);
+    await insertTasks(beside.id, 'queued', 1);
     await t.database.db.execute(sql`analyze tasks`);
-    const plan = await claimPlan({
-      agentId: agent.id,
-      agentType: 'coder',
-      capabilities: [],
-      projectIds: [project.id],
-    });
-    expect(plan).toContain('Index Scan using tasks_claim_idx');
-    expect(plan).not.toMatch(/\bSort\b/);
+    for (const project of [deep, beside]) {
+      const plan = await claimPlan(filterOf(await api.agent(project.id), project.id));
+      expect(plan).toContain('Index Scan using tasks_project_claim_idx');
+      expect(plan).toContain(`Index Cond: (project_id = '${project.id}'::uuid)`);
+      expect(plan).not.toMatch(/\bSort\b|Rows Removed by Filter/);
+    }
   });
 });

@@ -1,0 +1,1 @@
+CREATE INDEX "tasks_project_claim_idx" ON "tasks" USING btree ("project_id","priority" DESC NULLS LAST,"run_at","created_at","id") WHERE status = 'queued';
