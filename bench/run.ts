@@ -3,7 +3,7 @@
  * in the same run, prints a table, writes bench/results/<name>.json, rewrites the results section
  * of bench/README.md, and exits non-zero if a target is missed or a benchmark fails.
  *
- *   tsx bench/run.ts [--quick] [--only=rest,health,websocket,breaker,memory]
+ *   tsx bench/run.ts [--quick] [--record] [--only=rest,health,websocket,breaker,memory,tasks]
  *
  * Everything runs in child processes this script starts and always stops: a throwaway
  * PostgreSQL 15, the service (bench/serve-app.ts), the baselines, the WebSocket clients and the
@@ -36,6 +36,7 @@ import { breakerSuite } from './suites/breaker.js';
 import { healthSuite } from './suites/health.js';
 import { memorySuite } from './suites/memory.js';
 import { restSuite } from './suites/rest.js';
+import { tasksSuite } from './suites/tasks.js';
 import { websocketSuite } from './suites/websocket.js';
 
 const SUITES: Record<string, { title: string; run: Suite }> = {
@@ -44,6 +45,7 @@ const SUITES: Record<string, { title: string; run: Suite }> = {
   websocket: { title: 'WebSocket /ws vs raw ws fan-out', run: websocketSuite },
   breaker: { title: 'Circuit breaker overhead per call', run: breakerSuite },
   memory: { title: 'Memory writes to server-memory vs one entry per call', run: memorySuite },
+  tasks: { title: 'Task queue: claims through the API vs pg-boss', run: tasksSuite },
 };
 const SEEDED_PROJECTS = 1_000;
 
