@@ -15,9 +15,17 @@ import { type TestProjectInlineConfiguration, configDefaults, defineConfig } fro
  * `unit` project exists.
  */
 const unitFiles = ['test/unit/**/*.test.ts'];
-const serverFiles = ['api', 'events', 'memory', 'tasks', 'faults', 'browser', 'harness'].map(
-  (folder) => `test/${folder}/**/*.test.ts`,
-);
+const serverFiles = [
+  'api',
+  'events',
+  'memory',
+  'tasks',
+  'mcp',
+  'agent',
+  'faults',
+  'browser',
+  'harness',
+].map((folder) => `test/${folder}/**/*.test.ts`);
 /** The REST API, the event log and the memory API: what the service stores, read and written through the engine. */
 const bothEngineFiles = [
   'test/api/**/*.test.ts',
