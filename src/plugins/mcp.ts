@@ -45,7 +45,11 @@ async function answer(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
-  const context = { actor: mcpActor(request), signal: request.signal };
+  const disconnect = new AbortController();
+  const abort = () => disconnect.abort();
+  // The socket, not the request: a request's `close` comes as soon as its body is read.
+  request.raw.socket.once('close', abort);
+  const context = { actor: mcpActor(request), signal: disconnect.signal };
   const server = createMcpServer({ ...scope, context });
   const transport = new WebStandardStreamableHTTPServerTransport({
     sessionIdGenerator: undefined,
@@ -61,12 +65,18 @@ async function answer(
     const body = await response.text();
     return body === '' ? reply.send() : reply.send(body);
   } finally {
+    request.raw.socket.off('close', abort);
     await server.close();
   }
 }
 
 const tags = ['MCP'];
-const mcpMessage = z.unknown().meta({ description: 'A JSON-RPC 2.0 message or batch (MCP)' });
+const mcpMessage = z
+  .unknown()
+  .meta({ id: 'McpMessage', description: 'A JSON-RPC 2.0 message or batch (MCP)' });
+const mcpAnswer = z
+  .unknown()
+  .meta({ id: 'McpAnswer', description: 'The JSON-RPC 2.0 response or batch of responses' });
 
 const postSchema = {
   tags,
@@ -74,7 +84,7 @@ const postSchema = {
   summary: 'MCP over Streamable HTTP (stateless; JSON answers): tools and resources of the swarm',
   body: mcpMessage,
   response: {
-    200: json('The JSON-RPC answer', mcpMessage),
+    200: json('The JSON-RPC answer', mcpAnswer),
     202: json('A notification or response was accepted', z.undefined()),
     ...problems(401, 413, 415, 429, 503),
   },
