@@ -145,7 +145,11 @@ describe('a task from creation to result', () => {
       'TASK_EXECUTION:succeeded',
     ]);
     const audit = (await rest('GET', `/audit?resource=task&resource_id=${task.id}`)).body.items;
-    expect(audit.map((entry: Json) => entry.action).sort()).toEqual(['claim', 'complete', 'create']);
+    expect(audit.map((entry: Json) => entry.action).sort()).toEqual([
+      'claim',
+      'complete',
+      'create',
+    ]);
     for (const entry of audit) expect(entry.user_agent).toMatch(/^mcp( |$)/);
   });
 
