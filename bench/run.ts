@@ -34,6 +34,7 @@ import {
 } from './lib/results.js';
 import { breakerSuite } from './suites/breaker.js';
 import { healthSuite } from './suites/health.js';
+import { mcpSuite } from './suites/mcp.js';
 import { memorySuite } from './suites/memory.js';
 import { restSuite } from './suites/rest.js';
 import { websocketSuite } from './suites/websocket.js';
@@ -44,6 +45,7 @@ const SUITES: Record<string, { title: string; run: Suite }> = {
   websocket: { title: 'WebSocket /ws vs raw ws fan-out', run: websocketSuite },
   breaker: { title: 'Circuit breaker overhead per call', run: breakerSuite },
   memory: { title: 'Memory writes to server-memory vs one entry per call', run: memorySuite },
+  mcp: { title: 'Claim → complete through MCP tool calls vs REST', run: mcpSuite },
 };
 const SEEDED_PROJECTS = 1_000;
 
