@@ -26,7 +26,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   // An aborted long poll leaves undici a fresh connection that never sends a request; Node's
-  // server.close() waits for such a connection forever (docs/agents.md, "Shutdown").
+  // server.close() waits for such a connection forever; this file does not test shutdown.
   t.app.server.closeAllConnections();
   await t.close();
 });
