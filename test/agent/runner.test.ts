@@ -95,7 +95,7 @@ describe('a command per task', () => {
   it('completes with the JSON of the last line, the input on stdin and in a file', async () => {
     const created = await task({ input: { n: 41 } });
     startRunner(
-      'cat; echo; cat "$SWARM_TASK_INPUT_FILE" > /dev/null; ' +
+      'cat; echo; sleep 0.3; cat "$SWARM_TASK_INPUT_FILE" > /dev/null; ' +
         'echo "{\\"id\\":\\"$SWARM_TASK_ID\\",\\"attempt\\":$SWARM_ATTEMPT}"',
     );
     const done = await settled(created.id);
