@@ -170,8 +170,7 @@ describe('the runner as a process', () => {
       `touch ${marks}-$SWARM_TASK_ID; sleep 0.7; echo "{\\"task\\":\\"$SWARM_TASK_ID\\"}"`,
     );
     await expect.poll(() => existsSync(`${marks}-${tasks[0].id}`), { timeout: 15_000 }).toBe(true);
-    await stopService();
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await stopService(); // its start takes seconds: the outage the runner sees
     service = await startService();
     for (const task of tasks) {
       const done = await finished(task.id, 30_000);
