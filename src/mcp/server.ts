@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { allows } from '../domain/auth.js';
 import { DomainError, ForbiddenError } from '../domain/errors.js';
 import { type FailureSense, toolError, toolResult } from './results.js';
-import { type McpServices, type ToolContext, type ToolSpec, toolSpecs } from './tools.js';
+import type { McpServices, ToolContext, ToolSpec } from './tools.js';
 
 /** How the server names itself in `initialize`. */
 export const MCP_SERVER_INFO = { name: 'swarm-control', version: '0.1.0' };
@@ -19,9 +19,11 @@ const INSTRUCTIONS =
   'register_agent once, then claim_task (wait_ms up to 30000), report_progress before the lease ' +
   'runs out (stop if cancel_requested), then complete_task or fail_task with the attempt number.';
 
-/** What a request's server needs: the services, who calls, and how to read failures. */
+/** What a request's server needs: the services and tools, who calls, how to read failures. */
 export interface McpRequestScope {
   services: McpServices;
+  /** {@link toolSpecs} of `services`, built once per app: only `context` changes per request. */
+  tools: Record<string, ToolSpec>;
   context: ToolContext;
   sense: FailureSense;
 }
@@ -109,7 +111,7 @@ export function createMcpServer(scope: McpRequestScope): McpServer {
     capabilities: { tools: {}, resources: {} },
     instructions: INSTRUCTIONS,
   });
-  for (const [name, spec] of Object.entries(toolSpecs(scope.services))) {
+  for (const [name, spec] of Object.entries(scope.tools)) {
     server.registerTool(
       name,
       {

@@ -8,7 +8,7 @@ import { actorOf } from '../http/request.js';
 import { json, problems } from '../http/responses.js';
 import { type McpRequestScope, createMcpServer } from '../mcp/server.js';
 import type { FailureSense } from '../mcp/results.js';
-import type { McpServices } from '../mcp/tools.js';
+import { type McpServices, toolSpecs } from '../mcp/tools.js';
 import { isDatabaseUnavailable } from '../store/database-errors.js';
 
 /** The path of the MCP endpoint. */
@@ -120,13 +120,14 @@ function refuse(request: FastifyRequest, reply: FastifyReply): FastifyReply {
 export const mcpPlugin = fastifyPlugin(
   async (app: FastifyInstance) => {
     const services: McpServices = { ...app.services, memory: app.memory.service };
+    const tools = toolSpecs(services);
     const sense: FailureSense = {
       isUnavailable: isDatabaseUnavailable,
       logUnexpected: (error, tool) => app.log.error({ err: error, tool }, 'MCP call failed'),
     };
     const config = { access: 'read' as const };
     app.post(MCP_PATH, { config, schema: postSchema }, (request, reply) =>
-      answer({ services, sense }, request, reply),
+      answer({ services, tools, sense }, request, reply),
     );
     app.get(MCP_PATH, { config, schema: notAllowedSchema('Get') }, (request, reply) =>
       refuse(request, reply),
