@@ -1,4 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseOptions } from '../../src/agent/options.js';
@@ -156,6 +158,25 @@ describe('a command per task', () => {
     const lastStart = Math.max(...attempts.map((a) => Date.parse(a.claimed_at)));
     const firstEnd = Math.min(...attempts.map((a) => Date.parse(a.ended_at)));
     expect(lastStart).toBeLessThan(firstEnd);
+  });
+});
+
+describe('a long-lived runner', () => {
+  it('leaves no listener behind on its connection, claim after claim', async () => {
+    const sockets = new Set<Socket>();
+    let claims = 0;
+    const onConnection = (socket: Socket) => sockets.add(socket);
+    const onRequest = (request: IncomingMessage) =>
+      void (request.url === '/api/v1/tasks/claim' && (claims += 1));
+    t.app.server.on('connection', onConnection).on('request', onRequest);
+    try {
+      startRunner('true', ['--wait-ms', '0']);
+      await expect.poll(() => claims, { timeout: 10_000 }).toBeGreaterThanOrEqual(30);
+      const most = Math.max(...[...sockets].map((socket) => socket.listenerCount('close')));
+      expect(most).toBeLessThanOrEqual(3);
+    } finally {
+      t.app.server.off('connection', onConnection).off('request', onRequest);
+    }
   });
 });
 
