@@ -5,7 +5,8 @@ import tseslint from 'typescript-eslint';
 
 /**
  * Imports a layer may not make (docs/architecture.md, "Layers"): arrows point down only,
- * http → services → {store, events, memory, tasks} → domain, and nothing imports http but app.ts.
+ * {http, mcp} → services → {store, events, memory, tasks} → domain, and nothing imports http but
+ * app.ts and plugins; the runner (agent/) reaches the service through client/ only.
  */
 const forbidden = (...layers) => ({
   patterns: layers.map((layer) => ({
@@ -26,19 +27,58 @@ const layers = [
       'memory',
       'tasks',
       'client',
+      'mcp',
+      'agent',
       'config',
       'app',
     ],
   ],
-  ['src/store/**', ['http', 'plugins', 'services', 'events', 'memory', 'tasks', 'client', 'app']],
-  ['src/events/**', ['http', 'plugins', 'services', 'memory', 'tasks', 'client', 'app']],
-  ['src/memory/**', ['http', 'plugins', 'services', 'events', 'tasks', 'client', 'app']],
-  ['src/tasks/**', ['http', 'plugins', 'services', 'events', 'memory', 'client', 'app']],
-  ['src/services/**', ['http', 'plugins', 'client', 'app']],
-  ['src/http/**', ['plugins', 'store', 'events', 'memory', 'tasks', 'client', 'app']],
+  [
+    'src/store/**',
+    ['http', 'plugins', 'services', 'events', 'memory', 'tasks', 'client', 'mcp', 'agent', 'app'],
+  ],
+  [
+    'src/events/**',
+    ['http', 'plugins', 'services', 'memory', 'tasks', 'client', 'mcp', 'agent', 'app'],
+  ],
+  [
+    'src/memory/**',
+    ['http', 'plugins', 'services', 'events', 'tasks', 'client', 'mcp', 'agent', 'app'],
+  ],
+  [
+    'src/tasks/**',
+    ['http', 'plugins', 'services', 'events', 'memory', 'client', 'mcp', 'agent', 'app'],
+  ],
+  ['src/services/**', ['http', 'plugins', 'client', 'mcp', 'agent', 'app']],
+  [
+    'src/http/**',
+    ['plugins', 'store', 'events', 'memory', 'tasks', 'client', 'mcp', 'agent', 'app'],
+  ],
+  // MCP is a second front door beside http/: tools call services only (docs/agents.md).
+  [
+    'src/mcp/**',
+    ['http', 'plugins', 'store', 'events', 'memory', 'tasks', 'client', 'agent', 'config', 'app'],
+  ],
   [
     'src/client/**',
-    ['http', 'plugins', 'services', 'store', 'events', 'memory', 'tasks', 'config', 'app'],
+    [
+      'http',
+      'plugins',
+      'services',
+      'store',
+      'events',
+      'memory',
+      'tasks',
+      'mcp',
+      'agent',
+      'config',
+      'app',
+    ],
+  ],
+  // The runner talks to the service over HTTP, like any other client.
+  [
+    'src/agent/**',
+    ['http', 'plugins', 'services', 'store', 'events', 'memory', 'tasks', 'mcp', 'config', 'app'],
   ],
 ];
 

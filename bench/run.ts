@@ -34,6 +34,7 @@ import {
 } from './lib/results.js';
 import { breakerSuite } from './suites/breaker.js';
 import { healthSuite } from './suites/health.js';
+import { mcpSuite } from './suites/mcp.js';
 import { memorySuite } from './suites/memory.js';
 import { restSuite } from './suites/rest.js';
 import { tasksSuite } from './suites/tasks.js';
@@ -46,6 +47,7 @@ const SUITES: Record<string, { title: string; run: Suite }> = {
   breaker: { title: 'Circuit breaker overhead per call', run: breakerSuite },
   memory: { title: 'Memory writes to server-memory vs one entry per call', run: memorySuite },
   tasks: { title: 'Task queue: claims through the API vs pg-boss', run: tasksSuite },
+  mcp: { title: 'Claim → complete through MCP tool calls vs REST', run: mcpSuite },
 };
 const SEEDED_PROJECTS = 1_000;
 

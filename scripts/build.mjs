@@ -5,7 +5,7 @@
 // (used by `npm start`), and says what it does, so that a first `npm start` that takes a while
 // explains itself.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -47,6 +47,8 @@ if (!ifNeeded || !serverCurrent) {
   cpSync(join(root, 'src/store/migrations'), join(dist, 'store/migrations'), {
     recursive: true,
   });
+  // The `swarm-agent` bin entry of package.json: runnable on its own (its first line is a shebang).
+  chmodSync(join(dist, 'agent/main.js'), 0o755);
 }
 
 if (web !== undefined && (!ifNeeded || !webCurrent)) {

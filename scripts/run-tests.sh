@@ -21,6 +21,8 @@ MODE:
   browser    test/browser: the dashboard, the client SDK and the /docs page in Debian's Chromium
              (playwright-core)
   harness    test/harness: the test servers and the engine switch themselves
+  mcp        test/mcp: the /mcp endpoint through the official MCP SDK client
+  agent      test/agent: the swarm-agent runner with real child processes
   pglite     the files that run on both engines (api, event log, memory API), on PGlite
              (project pglite, TEST_DB=pglite); the folder modes run on PostgreSQL
   v8-probe   test/v8-probe: the opt-in V8 check of src/next-tick-shape.ts (vitest.v8-probe.config.ts;
@@ -67,7 +69,7 @@ case $mode in
   unit) mode_args=(); needs_servers=0; export TEST_SERVERS=off ;;
   v8-probe) mode_args=(--config vitest.v8-probe.config.ts); needs_servers=0 ;;
   pglite) mode_args=(--project pglite) ;;
-  api | events | memory | faults | browser | harness) mode_args=(--project servers); folder=test/$mode ;;
+  api | events | memory | mcp | agent | faults | browser | harness) mode_args=(--project servers); folder=test/$mode ;;
   *) echo "Unknown mode: $mode" >&2; usage; exit 2 ;;
 esac
 

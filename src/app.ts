@@ -40,6 +40,7 @@ import { eventsPlugin } from './plugins/events.js';
 import { hardeningPlugin, securityHeaders } from './plugins/hardening.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { memoryPlugin } from './plugins/memory.js';
+import { mcpPlugin } from './plugins/mcp.js';
 import { memoryEventsPlugin } from './plugins/memory-events.js';
 import { servicesPlugin } from './plugins/services.js';
 import { tasksPlugin } from './plugins/tasks.js';
@@ -166,6 +167,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(memoryPlugin, { config: options.config });
   await app.register(memoryEventsPlugin);
   await app.register(tasksPlugin, { config: options.config });
+  await app.register(mcpPlugin);
   await app.register(eventRoutes);
   await app.register(healthRoutes);
   await app.register(dashboardPlugin, {

@@ -100,11 +100,13 @@ export const agentSortValues = [...sortValues, 'last_active_at', '-last_active_a
 
 /**
  * Query of GET /agents. `agent_type` and `status` may repeat (any of them); `capability` may
- * repeat too, and an agent must hold all of them.
+ * repeat too, and an agent must hold all of them. `name` is exact, so a runner can find the agent
+ * it registered before (names are unique per project).
  */
 export const agentListQuerySchema = z.strictObject({
   ...pageQueryShape,
   sort: z.enum(agentSortValues).default('-created_at'),
+  name: nameSchema.optional().describe('Only the agents of exactly this name'),
   agent_type: repeatable(z.enum(agentTypes)),
   status: repeatable(z.enum(agentStatuses)),
   project_id: z.uuid({ message: 'must be a UUID' }).optional(),

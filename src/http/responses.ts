@@ -69,6 +69,7 @@ const problemDescriptions: Record<number, string> = {
   401: 'No API key, or an unknown or revoked one; see WWW-Authenticate',
   403: "The key's role does not allow this, or it names a project outside the key's projects",
   404: "Not found, or outside the key's projects",
+  405: 'The method is not allowed here; see Allow',
   409: 'Conflicts with existing data, e.g. an agent name taken in its project',
   412: 'If-Match names another version',
   413: 'Body over 1 MiB',

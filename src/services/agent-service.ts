@@ -7,9 +7,9 @@ import {
   systemActor,
 } from '../domain/auth.js';
 import type { Page } from '../domain/common.js';
-import { NotFoundError } from '../domain/errors.js';
+import { ConflictError, NotFoundError } from '../domain/errors.js';
 import { agentEvent } from '../domain/event.js';
-import { AgentRepository } from '../store/agent-repository.js';
+import { AgentRepository, type AgentPlace } from '../store/agent-repository.js';
 import type { Database, Executor } from '../store/database.js';
 import type { ExpectedVersions } from '../domain/common.js';
 import { changedFields, lockForWrite } from './versioned-write.js';
@@ -31,6 +31,21 @@ function updateType(changed: string[]): 'AGENT_STATUS' | 'AGENT_UPDATE' {
     : 'AGENT_UPDATE';
 }
 
+/** What {@link AgentService.register} did: made a new agent, or found the one of that name. */
+export interface Registration {
+  agent: Agent;
+  created: boolean;
+}
+
+/** The fields a registration brings up to date on an agent found by name. */
+function registrationChanges(agent: Agent, input: AgentInput): AgentPatch | null {
+  const sameCapabilities =
+    agent.capabilities.length === input.capabilities.length &&
+    agent.capabilities.every((capability, index) => capability === input.capabilities[index]);
+  if (sameCapabilities && agent.agent_type === input.agent_type) return null;
+  return { agent_type: input.agent_type, capabilities: input.capabilities };
+}
+
 /**
  * Use cases on agents. Each write is one transaction with its events and audit records, so a
  * change is either whole or absent. An agent is in a key's scope when its project is.
@@ -49,6 +64,44 @@ export class AgentService {
       emit(agentEvent('AGENT_CREATED', agent.id, [agent.project_id], { agent }));
       return agent;
     });
+  }
+
+  /**
+   * Creates the agent, or reuses the one of the same name in the same project (its type and
+   * capabilities brought up to date), so that a worker that restarts keeps its identity, its
+   * history and its claims instead of leaving a trail of dead agents behind.
+   */
+  async register(input: AgentInput, actor: Actor): Promise<Registration> {
+    assertAssignable(actor.principal, input.project_id);
+    const found = await this.findByName(input, actor.principal);
+    if (found !== null) return this.reuse(found, input, actor);
+    try {
+      return { agent: await this.create(input, actor), created: true };
+    } catch (error) {
+      // Another registration of the same name won the race: reuse what it made.
+      const raced =
+        error instanceof ConflictError ? await this.findByName(input, actor.principal) : null;
+      if (raced === null) throw error;
+      return this.reuse(raced, input, actor);
+    }
+  }
+
+  private async reuse(agent: Agent, input: AgentInput, actor: Actor): Promise<Registration> {
+    const changes = registrationChanges(agent, input);
+    const current = changes === null ? agent : await this.patch(agent.id, changes, null, actor);
+    return { agent: current, created: false };
+  }
+
+  private async findByName(place: AgentPlace, principal: Principal): Promise<Agent | null> {
+    const query = {
+      name: place.name,
+      ...(place.project_id === null ? {} : { project_id: place.project_id }),
+      limit: 100,
+      offset: 0,
+      sort: 'created_at' as const,
+    };
+    const { items } = await this.agents.list(this.db, query, principal.projectIds);
+    return items.find((agent) => agent.project_id === place.project_id) ?? null;
   }
 
   async get(id: string, principal: Principal): Promise<Agent> {

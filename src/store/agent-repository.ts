@@ -55,6 +55,7 @@ function filters(query: AgentListQuery, scope: readonly string[] | null): SQL | 
     query.agent_type === undefined ? undefined : inArray(agents.agentType, query.agent_type),
     query.status === undefined ? undefined : inArray(agents.status, query.status),
     query.project_id === undefined ? undefined : eq(agents.projectId, query.project_id),
+    query.name === undefined ? undefined : eq(agents.name, query.name),
     query.capability === undefined
       ? undefined
       : arrayContains(agents.capabilities, query.capability),

@@ -258,6 +258,25 @@ const samples: Record<string, Sample> = {
   },
   ...taskSamples(),
   ...scheduleSamples(),
+  // MCP needs only `read`: its write tools refuse a reader key inside the protocol (test/mcp).
+  'POST /mcp': {
+    access: 'read',
+    request: () => ({
+      method: 'POST',
+      url: '/mcp',
+      headers: { accept: 'application/json, text/event-stream' },
+      payload: { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+    }),
+    success: 200,
+    scoped: 200,
+  },
+  'GET /mcp': { access: 'read', request: () => ({ url: '/mcp' }), success: 405, scoped: 405 },
+  'DELETE /mcp': {
+    access: 'read',
+    request: () => ({ method: 'DELETE', url: '/mcp' }),
+    success: 405,
+    scoped: 405,
+  },
 };
 
 /** A write of the task API that a scoped key cannot see: success for others, 404 for it. */

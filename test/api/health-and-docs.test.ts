@@ -275,6 +275,7 @@ describe('the OpenAPI document as a client generator reads it', () => {
       updateSchedule: 'SchedulePatch',
       createKey: 'KeyCreate',
       storeMemoryEntry: 'MemoryWrite',
+      postMcpMessage: 'McpMessage',
     };
     const withBody = operations.filter(({ operation }) => operation.requestBody !== undefined);
     expect(

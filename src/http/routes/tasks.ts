@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { idParamsSchema } from '../../domain/common.js';
 import {
@@ -24,10 +24,17 @@ const tags = ['Task'];
 const nothingToDo = empty('No task came within `wait_ms`');
 const executionProblems = problems(401, 403, 404, 409, 413, 415, 422, 429, 503);
 
-/** Aborts when the client goes away, so a long-polling claim stops waiting for nobody. */
-function abortOnClose(request: FastifyRequest): AbortSignal {
+/**
+ * Aborts when the client goes away, so a long-polling claim stops waiting for nobody. The
+ * socket's listener goes when the response does: a runner claims over one keep-alive connection
+ * for hours, and a listener left per claim piled up on it.
+ */
+function abortOnClose(request: FastifyRequest, reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
-  request.raw.socket.once('close', () => controller.abort());
+  const socket = request.raw.socket;
+  const abort = () => controller.abort();
+  socket.once('close', abort);
+  reply.raw.once('close', () => socket.off('close', abort));
   return controller.signal;
 }
 
@@ -78,7 +85,7 @@ export async function taskRoutes(fastify: FastifyInstance): Promise<void> {
       },
     },
     handler: async (request, reply) => {
-      const signal = abortOnClose(request);
+      const signal = abortOnClose(request, reply);
       const claimed = await taskExecution.claim(request.body, actorOf(request), signal);
       return claimed === null ? reply.code(204).send() : claimed;
     },

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+import { UsageError, parseOptions, usage } from './options.js';
+import { Runner } from './runner.js';
+
+/**
+ * `swarm-agent` (`npm run agent -- …`). Exit codes: 0 stopped cleanly (SIGTERM or SIGINT), 1 a
+ * failure it cannot get past (a refused key, say), 2 a wrong command line (the usage follows).
+ * A second signal skips what is left of the grace period.
+ */
+function main(): void {
+  let options;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    const message = error instanceof UsageError ? error.message : String(error);
+    process.stderr.write(message === '' ? `${usage}\n` : `${message}\n\n${usage}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const log = (message: string) =>
+    void process.stderr.write(`${new Date().toISOString()} swarm-agent: ${message}\n`);
+  const runner = new Runner(options, { log });
+  let signals = 0;
+  const onSignal = () => runner.stop(++signals > 1 ? 0 : options.graceMs);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  runner.run().then(
+    () => (process.exitCode = 0),
+    (error: unknown) => {
+      log(`stopped by an error: ${error instanceof Error ? error.message : String(error)}`);
+      process.exitCode = 1;
+      runner.stop(0);
+    },
+  );
+}
+
+main();
