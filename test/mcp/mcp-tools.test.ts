@@ -2,6 +2,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type TestApp, createTestApp } from '../support/app.js';
 import { keyHeader } from '../support/keys.js';
+import { openSocket } from '../support/ws-client.js';
 import { type Json, callTool, connectSwarm, okTool, refusedTool } from '../support/swarm-mcp.js';
 
 /**
@@ -94,8 +95,11 @@ describe('the tool list', () => {
 });
 
 describe('a task from creation to result', () => {
-  it('runs through MCP, and REST, the event log and the audit log see each step', async () => {
+  it('runs through MCP, and REST, the event stream and the audit log see each step', async () => {
     const projectId = await project();
+    const token = admin.authorization!.slice('Bearer '.length);
+    const stream = await openSocket(`${baseUrl.replace('http', 'ws')}/ws?token=${token}`);
+    expect(await stream.next()).toMatchObject({ type: 'WELCOME' });
     const registered = await okTool(client, 'register_agent', {
       name: 'worker-1',
       agent_type: 'coder',
@@ -134,16 +138,20 @@ describe('a task from creation to result', () => {
     expect(done.status).toBe('succeeded');
     const seen = (await rest('GET', `/tasks/${task.id}`)).body;
     expect(seen).toMatchObject({ status: 'succeeded', result: { lines: 120 } });
-    const steps = (await events())
-      .filter((event) => event.type.startsWith('TASK_') || event.type === 'AGENT_CREATED')
-      .map((event) => `${event.type}${event.data.phase ? `:${event.data.phase}` : ''}`);
-    expect(steps).toEqual([
+    const step = (event: Json) =>
+      `${String(event.type)}${event.data.phase ? `:${event.data.phase}` : ''}`;
+    const isStep = (event: Json) =>
+      String(event.type).startsWith('TASK_') || event.type === 'AGENT_CREATED';
+    const expected = [
       'AGENT_CREATED',
       'TASK_CREATED',
       'TASK_EXECUTION:claimed',
       'TASK_EXECUTION:progress',
       'TASK_EXECUTION:succeeded',
-    ]);
+    ];
+    expect((await events()).filter(isStep).map(step)).toEqual(expected);
+    await expect.poll(() => stream.messages.filter(isStep).map(step)).toEqual(expected);
+    stream.socket.close();
     const audit = (await rest('GET', `/audit?resource=task&resource_id=${task.id}`)).body.items;
     expect(audit.map((entry: Json) => entry.action).sort()).toEqual([
       'claim',
