@@ -1,5 +1,4 @@
 import { ApiError, SwarmClient } from '../client/rest-client.js';
-import { readProblem } from '../client/problem.js';
 import type { Agent, AgentInput } from '../domain/agent.js';
 import type { Claimed, Completion, Failure, Lease, TaskHeartbeat } from '../domain/task.js';
 
@@ -21,17 +20,14 @@ function sameCapabilities(agent: Agent, wanted: readonly string[]): boolean {
 }
 
 /**
- * The REST calls the runner makes. Agents go through the typed {@link SwarmClient}; the task
- * calls are written here with fetch because the client's task methods are not on main yet
- * (they land with the client SDK's task support; then these can use `client.tasks`).
+ * The REST calls the runner makes, through the typed {@link SwarmClient} that every other
+ * client uses: one request path, one error type ({@link ApiError}) for the retry decisions.
  */
 export class RunnerService {
   private readonly client: SwarmClient;
-  private readonly fetch: typeof fetch;
 
-  constructor(private readonly options: ServiceOptions) {
+  constructor(options: ServiceOptions) {
     this.client = new SwarmClient(options);
-    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   }
 
   /**
@@ -57,19 +53,19 @@ export class RunnerService {
 
   /** The claimed task and attempt, or null when none came within `waitMs`. */
   claim(agentId: string, waitMs: number, signal?: AbortSignal): Promise<Claimed | null> {
-    return this.send('/tasks/claim', { agent_id: agentId, wait_ms: waitMs }, signal);
+    return this.client.tasks.claim({ agent_id: agentId, wait_ms: waitMs }, { signal });
   }
 
-  async heartbeat(taskId: string, body: TaskHeartbeat): Promise<Lease> {
-    return (await this.send<Lease>(`/tasks/${taskId}/heartbeat`, body))!;
+  heartbeat(taskId: string, body: TaskHeartbeat): Promise<Lease> {
+    return this.client.tasks.heartbeat(taskId, body);
   }
 
   async complete(taskId: string, body: Partial<Completion> & { attempt: number }): Promise<void> {
-    await this.send(`/tasks/${taskId}/complete`, body);
+    await this.client.tasks.complete(taskId, body);
   }
 
   async fail(taskId: string, body: Failure): Promise<void> {
-    await this.send(`/tasks/${taskId}/fail`, body);
+    await this.client.tasks.fail(taskId, body);
   }
 
   private async findAgent(wanted: Registration): Promise<Agent | null> {
@@ -83,22 +79,5 @@ export class RunnerService {
       return agent;
     const patch = { agent_type: wanted.agent_type, capabilities: wanted.capabilities };
     return this.client.agents.patch(agent.id, patch);
-  }
-
-  /** POSTs JSON under /api/v1; null for 204, an {@link ApiError} for any other non-2xx. */
-  private async send<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T | null> {
-    const response = await this.fetch(new URL(`/api/v1${path}`, this.options.baseUrl), {
-      method: 'POST',
-      signal,
-      headers: {
-        'content-type': 'application/json',
-        ...(this.options.apiKey === undefined
-          ? {}
-          : { authorization: `Bearer ${this.options.apiKey}` }),
-      },
-      body: JSON.stringify(body),
-    });
-    if (!response.ok) throw new ApiError(await readProblem(response));
-    return response.status === 204 ? null : ((await response.json()) as T);
   }
 }
