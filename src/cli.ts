@@ -2,9 +2,8 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { type Config, isLoopback, loadConfig } from './config.js';
 import { type KeyInput, keyInputSchema, systemActor } from './domain/auth.js';
-import { EventLog } from './events/event-log.js';
 import { AuthService } from './services/auth-service.js';
-import { WriteTransactions } from './services/write-transaction.js';
+import { WriteTransactions } from './store/write-transaction.js';
 import { DataDirectoryLockedError, describeHolder } from './store/data-directory-lock.js';
 import { openDatabase, resolveDatabaseTarget } from './store/database.js';
 
@@ -139,7 +138,7 @@ async function withDatabaseKeyCommands(
   });
   try {
     const bus = { publish: () => undefined };
-    const writes = new WriteTransactions(database.transaction, new EventLog(), bus);
+    const writes = new WriteTransactions(database.transaction, bus);
     const auth = new AuthService(database.db, writes);
     const actor = { ...systemActor, userAgent: 'swarm-control cli' };
     return await work({

@@ -1,91 +1,16 @@
 import { and, arrayOverlaps, asc, desc, gt, lt, max, sql } from 'drizzle-orm';
 import type { Retention } from '../config.js';
-import type { EventDraft, LoggedEvent } from '../domain/event.js';
+import type { LoggedEvent } from '../domain/event.js';
 import type { Executor } from '../store/database.js';
-import type { AuditDraft } from '../store/audit-repository.js';
-import { auditLog, eventLogState, events } from '../store/schema.js';
-
-type EventRow = Pick<
-  typeof events.$inferSelect,
-  'id' | 'type' | 'topic' | 'topics' | 'data' | 'createdAt'
->;
-/**
- * A row as the append statement returns it, with SQL column names. On PostgreSQL, drizzle's
- * node-postgres driver hands the timestamp of a raw statement over as text, so both forms are taken.
- */
-type AppendedRow = Omit<EventRow, 'createdAt'> & { created_at: Date | string };
-
-function toEvent(row: EventRow | AppendedRow): LoggedEvent {
-  const createdAt = 'createdAt' in row ? row.createdAt : new Date(row.created_at);
-  return {
-    id: Number(row.id),
-    type: row.type as LoggedEvent['type'],
-    topic: row.topic,
-    topics: row.topics,
-    timestamp: createdAt.toISOString(),
-    data: row.data,
-  };
-}
-
-function eventRow(draft: EventDraft, index: number) {
-  return {
-    position: index + 1,
-    type: draft.type,
-    topic: draft.topic,
-    topics: draft.topics,
-    data: draft.data,
-  };
-}
-
-function auditRow(draft: AuditDraft) {
-  return {
-    key_id: draft.keyId,
-    action: draft.action,
-    resource: draft.resource,
-    resource_id: draft.resourceId,
-    changed_fields: draft.changedFields,
-    ip: draft.ip,
-    user_agent: draft.userAgent,
-  };
-}
+import { toLoggedEvent } from '../store/event-append.js';
+import { eventLogState, events } from '../store/schema.js';
 
 /**
- * The durable, ordered log every write appends to inside its own transaction. An append takes
- * its ids by bumping `event_log_state.last_id`; that row stays locked until commit, so ids are
- * handed out in commit order and a rolled-back write gives its ids back: the log is gapless, and
- * once id N is visible no event below N can still appear. Callers append as the last step of a
- * transaction, which keeps that lock the last one taken and rules out lock-order deadlocks.
+ * The durable, ordered log, as readers and retention see it. Writes append to it inside their
+ * own transaction through the store (`appendEvents` in store/event-append.ts), which keeps ids
+ * gapless and in commit order: once id N is visible no event below N can still appear.
  */
 export class EventLog {
-  /**
-   * Appends the events of one write together with its audit records in a single statement (one
-   * round trip instead of three): the audit rows, the counter bump and the event rows are data-
-   * modifying parts of the same query. With no events the counter row is left alone (and unlocked).
-   */
-  async append(
-    executor: Executor,
-    drafts: EventDraft[],
-    audit: AuditDraft[] = [],
-  ): Promise<LoggedEvent[]> {
-    if (drafts.length === 0 && audit.length === 0) return [];
-    const result = await executor.execute(sql`
-      with audit as (
-        insert into ${auditLog} (key_id, action, resource, resource_id, changed_fields, ip, user_agent)
-        select key_id, action, resource, resource_id, changed_fields, ip, user_agent
-        from jsonb_to_recordset(${JSON.stringify(audit.map(auditRow))}::jsonb)
-          as a(key_id uuid, action text, resource text, resource_id text, changed_fields text[], ip text, user_agent text)
-      ), state as (
-        update ${eventLogState} set last_id = last_id + ${drafts.length}::int
-        where singleton and ${drafts.length}::int > 0 returning last_id
-      )
-      insert into ${events} (id, type, topic, topics, data)
-      select state.last_id - ${drafts.length}::int + e.position, e.type, e.topic, e.topics, e.data
-      from state, jsonb_to_recordset(${JSON.stringify(drafts.map(eventRow))}::jsonb)
-        as e(position int, type text, topic text, topics text[], data jsonb)
-      returning id::float8 as id, type, topic, topics, data, created_at`);
-    return (result as { rows: AppendedRow[] }).rows.map(toEvent).sort((a, b) => a.id - b.id);
-  }
-
   /** Events after `afterId`, oldest first, limited to those delivered to any of `topics` (null: all). */
   async readAfter(
     executor: Executor,
@@ -104,7 +29,7 @@ export class EventLog {
       )
       .orderBy(asc(events.id))
       .limit(limit);
-    return rows.map(toEvent);
+    return rows.map(toLoggedEvent);
   }
 
   /** The id of the newest committed event (0 for a new log), whether or not retention has pruned it since. */

@@ -8,8 +8,8 @@ import { ScheduleService } from '../services/schedule-service.js';
 import { StatsService } from '../services/stats-service.js';
 import { TaskExecutionService } from '../services/task-execution-service.js';
 import { TaskService } from '../services/task-service.js';
+import { WriteTransactions } from '../store/write-transaction.js';
 import { ClaimWaiters } from '../tasks/claim-waiters.js';
-import { WriteTransactions } from '../services/write-transaction.js';
 
 /** The use-case layer, shared by every route. */
 export interface Services {
@@ -36,7 +36,7 @@ declare module 'fastify' {
 export const servicesPlugin = fastifyPlugin(
   async (app) => {
     const db = app.database.db;
-    const writes = new WriteTransactions(app.database.transaction, app.events.log, app.events.bus);
+    const writes = new WriteTransactions(app.database.transaction, app.events.bus);
     app.decorate('services', {
       projects: new ProjectService(db, writes),
       agents: new AgentService(db, writes),

@@ -13,7 +13,7 @@ import { AgentRepository, type AgentPlace } from '../store/agent-repository.js';
 import type { Database, Executor } from '../store/database.js';
 import type { ExpectedVersions } from '../domain/common.js';
 import { changedFields, lockForWrite } from './versioned-write.js';
-import type { WriteTransactions } from './write-transaction.js';
+import type { WriteTransactions } from '../store/write-transaction.js';
 
 const writableFields = [
   'name',
@@ -46,6 +46,9 @@ function registrationChanges(agent: Agent, input: AgentInput): AgentPatch | null
   return { agent_type: input.agent_type, capabilities: input.capabilities };
 }
 
+/** The audit action of an update: a status-only change is recorded as such, like its event. */
+const auditAction = { AGENT_STATUS: 'status', AGENT_UPDATE: 'update' } as const;
+
 /**
  * Use cases on agents. Each write is one transaction with its events and audit records, so a
  * change is either whole or absent. An agent is in a key's scope when its project is.
@@ -59,9 +62,10 @@ export class AgentService {
 
   create(input: AgentInput, actor: Actor): Promise<Agent> {
     assertAssignable(actor.principal, input.project_id);
-    return this.writes.run(actor, async (tx, emit) => {
+    return this.writes.run(actor, async (tx, emit, audit) => {
       const agent = await this.agents.insert(tx, input);
       emit(agentEvent('AGENT_CREATED', agent.id, [agent.project_id], { agent }));
+      audit({ action: 'create', resource: 'agent', resourceId: agent.id });
       return agent;
     });
   }
@@ -126,22 +130,24 @@ export class AgentService {
 
   /** Marks the agent as just seen, optionally with a new status; always an AGENT_STATUS event. */
   heartbeat(id: string, heartbeat: Heartbeat, actor: Actor): Promise<Agent> {
-    return this.writes.run(actor, async (tx, emit) => {
+    return this.writes.run(actor, async (tx, emit, audit) => {
       const before = await this.lock(tx, id, null, actor.principal);
       const agent = (await this.agents.heartbeat(tx, id, heartbeat))!;
       const changed = changedFields(before, agent, ['status', 'last_active_at']);
       emit(agentEvent('AGENT_STATUS', id, [agent.project_id], { agent, changed_fields: changed }));
+      audit({ action: 'status', resource: 'agent', resourceId: id, changedFields: changed });
       return agent;
     });
   }
 
   delete(id: string, expected: ExpectedVersions, actor: Actor): Promise<void> {
-    return this.writes.run(actor, async (tx, emit) => {
+    return this.writes.run(actor, async (tx, emit, audit) => {
       const agent = await this.lock(tx, id, expected, actor.principal);
       await this.agents.delete(tx, id);
       emit(
         agentEvent('AGENT_DELETED', id, [agent.project_id], { id, project_id: agent.project_id }),
       );
+      audit({ action: 'delete', resource: 'agent', resourceId: id });
     });
   }
 
@@ -150,15 +156,18 @@ export class AgentService {
    * shows without anyone asking. Returns how many changed.
    */
   markSilentOffline(silentMs: number, limit = 500): Promise<number> {
-    return this.writes.run(systemActor, async (tx, emit) => {
+    return this.writes.run(systemActor, async (tx, emit, audit) => {
       const changed = await this.agents.markSilentOffline(tx, silentMs, limit);
-      for (const agent of changed)
+      const changedFields = ['status'];
+      for (const agent of changed) {
         emit(
           agentEvent('AGENT_STATUS', agent.id, [agent.project_id], {
             agent,
-            changed_fields: ['status'],
+            changed_fields: changedFields,
           }),
         );
+        audit({ action: 'status', resource: 'agent', resourceId: agent.id, changedFields });
+      }
       return changed.length;
     });
   }
@@ -170,16 +179,23 @@ export class AgentService {
     actor: Actor,
   ): Promise<Agent> {
     assertAssignable(actor.principal, fields.project_id);
-    return this.writes.run(actor, async (tx, emit) => {
+    return this.writes.run(actor, async (tx, emit, audit) => {
       const before = await this.lock(tx, id, expected, actor.principal);
       const agent = (await this.agents.update(tx, id, fields, before))!;
       const changed = changedFields(before, agent, writableFields);
+      const type = updateType(changed);
       emit(
-        agentEvent(updateType(changed), id, [before.project_id, agent.project_id], {
+        agentEvent(type, id, [before.project_id, agent.project_id], {
           agent,
           changed_fields: changed,
         }),
       );
+      audit({
+        action: auditAction[type],
+        resource: 'agent',
+        resourceId: id,
+        changedFields: changed,
+      });
       return agent;
     });
   }

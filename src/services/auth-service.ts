@@ -11,7 +11,7 @@ import {
 import { NotFoundError, UnprocessableError } from '../domain/errors.js';
 import { ApiKeyRepository, withoutSecret } from '../store/api-key-repository.js';
 import type { Database } from '../store/database.js';
-import type { WriteTransactions } from './write-transaction.js';
+import type { WriteTransactions } from '../store/write-transaction.js';
 
 const KEY_PATTERN = /^sc_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
 /** How long a verified key is trusted without asking the database again. */

@@ -21,7 +21,7 @@ import type { Database } from '../store/database.js';
 import type { Executor } from '../store/database.js';
 import { MemoryRepository } from '../memory/memory-repository.js';
 import { ProjectRepository } from '../store/project-repository.js';
-import type { WriteTransactions } from './write-transaction.js';
+import type { WriteTransactions } from '../store/write-transaction.js';
 
 /** Waits for a queued row to reach the MCP server; the replay worker is one. */
 export interface DeliveryTracker {

@@ -8,7 +8,7 @@ import type { Database, Executor } from '../store/database.js';
 import { ProjectRepository } from '../store/project-repository.js';
 import type { ExpectedVersions } from '../domain/common.js';
 import { changedFields, lockForWrite } from './versioned-write.js';
-import type { WriteTransactions } from './write-transaction.js';
+import type { WriteTransactions } from '../store/write-transaction.js';
 
 const writableFields = ['name', 'description', 'status', 'sparc_mode', 'metadata'] as const;
 
@@ -28,9 +28,10 @@ export class ProjectService {
   create(input: ProjectInput, actor: Actor): Promise<Project> {
     if (actor.principal.projectIds !== null)
       throw new ForbiddenError('A key limited to projects cannot create projects');
-    return this.writes.run(actor, async (tx, emit) => {
+    return this.writes.run(actor, async (tx, emit, audit) => {
       const project = await this.projects.insert(tx, input);
       emit(projectEvent('PROJECT_CREATED', project.id, { project }));
+      audit({ action: 'create', resource: 'project', resourceId: project.id });
       return project;
     });
   }
@@ -66,13 +67,16 @@ export class ProjectService {
 
   /** Deletes the project after unassigning its agents, each as a versioned change with its own event. */
   delete(id: string, expected: ExpectedVersions, actor: Actor): Promise<void> {
-    return this.writes.run(actor, async (tx, emit) => {
+    return this.writes.run(actor, async (tx, emit, audit) => {
       await this.lock(tx, id, expected, actor.principal);
+      const changedFields = ['project_id'];
       for (const agent of await this.agents.detachFromProject(tx, id)) {
-        emit(agentEvent('AGENT_UPDATE', agent.id, [id], { agent, changed_fields: ['project_id'] }));
+        emit(agentEvent('AGENT_UPDATE', agent.id, [id], { agent, changed_fields: changedFields }));
+        audit({ action: 'update', resource: 'agent', resourceId: agent.id, changedFields });
       }
       await this.projects.delete(tx, id);
       emit(projectEvent('PROJECT_DELETED', id, { id }));
+      audit({ action: 'delete', resource: 'project', resourceId: id });
     });
   }
 
@@ -82,15 +86,12 @@ export class ProjectService {
     expected: ExpectedVersions,
     actor: Actor,
   ): Promise<Project> {
-    return this.writes.run(actor, async (tx, emit) => {
+    return this.writes.run(actor, async (tx, emit, audit) => {
       const before = await this.lock(tx, id, expected, actor.principal);
       const project = (await this.projects.update(tx, id, fields))!;
-      emit(
-        projectEvent('PROJECT_UPDATE', id, {
-          project,
-          changed_fields: changedFields(before, project, writableFields),
-        }),
-      );
+      const changed = changedFields(before, project, writableFields);
+      emit(projectEvent('PROJECT_UPDATE', id, { project, changed_fields: changed }));
+      audit({ action: 'update', resource: 'project', resourceId: id, changedFields: changed });
       return project;
     });
   }

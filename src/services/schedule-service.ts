@@ -21,7 +21,7 @@ import { TaskRepository } from '../store/task-repository.js';
 import { cronProblems, nextTick } from '../tasks/cron.js';
 import type { WriteContext } from './task-transitions.js';
 import { changedFields, lockForWrite } from './versioned-write.js';
-import type { WriteTransactions } from './write-transaction.js';
+import type { WriteTransactions } from '../store/write-transaction.js';
 
 const writableFields = ['name', 'cron', 'timezone', 'task', 'enabled', 'overlap'] as const;
 

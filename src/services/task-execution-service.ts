@@ -21,7 +21,7 @@ import { deadlineOf, expiredOutcome, leaseFrom } from '../tasks/leases.js';
 import { type AttemptRef, TaskTransitions, type WriteContext } from './task-transitions.js';
 
 type EndedAttempt = AttemptRef & { outcome: AttemptOutcome };
-import type { WriteTransactions } from './write-transaction.js';
+import type { WriteTransactions } from '../store/write-transaction.js';
 
 /** Shortest time between two progress events of one task; reports between them only update the row. */
 export const PROGRESS_EVENT_INTERVAL_MS = 500;

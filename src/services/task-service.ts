@@ -15,7 +15,7 @@ import {
 import type { Database } from '../store/database.js';
 import { TaskTransitions, type WriteContext } from './task-transitions.js';
 import { changedFields } from './versioned-write.js';
-import type { WriteTransactions } from './write-transaction.js';
+import type { WriteTransactions } from '../store/write-transaction.js';
 
 const definitionFields = [
   'title',

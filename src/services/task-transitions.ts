@@ -12,7 +12,7 @@ import { TaskRepository } from '../store/task-repository.js';
 import { createsCycle, dependencyState, pendingStatus } from '../tasks/dependencies.js';
 import { retryDelay } from '../tasks/backoff.js';
 import { lockForWrite } from './versioned-write.js';
-import type { Audit, Emit } from './write-transaction.js';
+import type { Audit, Emit } from '../store/write-transaction.js';
 
 /** The callbacks of the write in progress. */
 export interface WriteContext {
@@ -102,6 +102,12 @@ export class TaskTransitions {
     context.emit(
       agentEvent('AGENT_STATUS', agentId, [agent.project_id], { agent, changed_fields: changed }),
     );
+    context.audit({
+      action: 'status',
+      resource: 'agent',
+      resourceId: agentId,
+      changedFields: changed,
+    });
   }
 
   /** Marks a busy agent idle once it holds no attempt any more. */
@@ -109,12 +115,14 @@ export class TaskTransitions {
     if (agentId === null) return;
     const agent = await this.agents.releaseIfIdle(context.tx, agentId);
     if (agent === null) return;
+    const changedFields = ['status'];
     context.emit(
       agentEvent('AGENT_STATUS', agentId, [agent.project_id], {
         agent,
-        changed_fields: ['status'],
+        changed_fields: changedFields,
       }),
     );
+    context.audit({ action: 'status', resource: 'agent', resourceId: agentId, changedFields });
   }
 
   /** Emits one execution step of a task. */

@@ -52,7 +52,10 @@ function filters(query: AuditQuery): SQL | undefined {
   );
 }
 
-/** Reads `audit_log`; the event log writes it, in the statement that appends the same change's events. */
+/**
+ * Reads `audit_log`; `appendEvents` (event-append.ts) writes it, in the statement that appends
+ * the same change's events.
+ */
 export class AuditRepository {
   /** Newest first; page backwards with `before` (the smallest id of the previous page). */
   async list(executor: Executor, query: AuditQuery): Promise<AuditEntry[]> {

@@ -819,6 +819,38 @@ describe('audit log', () => {
   });
 });
 
+describe('audit log of task runs', () => {
+  it("records the agent's status changes that a claim and its end make", async () => {
+    await resetFixture();
+    const send = async (url: string, payload: object) =>
+      (await t.request({ method: 'POST', url, headers: headers.admin, payload })).json();
+    const project_id = fixture.project;
+    const agent = await send('/api/v1/agents', {
+      name: 'audited',
+      agent_type: 'coder',
+      project_id,
+    });
+    await send('/api/v1/tasks', { project_id, title: 'audited' });
+    const { task, attempt } = await send('/api/v1/tasks/claim', { agent_id: agent.id });
+    await send(`/api/v1/tasks/${task.id}/complete`, { attempt: attempt.number, result: {} });
+    const entries = (
+      await t.request({
+        url: `/api/v1/audit?resource=agent&resource_id=${agent.id}`,
+        headers: headers.admin,
+      })
+    ).json().items;
+    const changes = entries.map((entry: { action: string; changed_fields: string[] | null }) => [
+      entry.action,
+      entry.changed_fields,
+    ]);
+    expect(changes.reverse()).toEqual([
+      ['create', null],
+      ['status', ['status', 'last_active_at']],
+      ['status', ['status']],
+    ]);
+  });
+});
+
 describe('first start', () => {
   it('creates one admin key when there is none, and no second one later', async () => {
     await t.reset();

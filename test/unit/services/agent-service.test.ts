@@ -42,6 +42,7 @@ function setup() {
       version: 2,
     })),
     delete: vi.fn(async () => agent),
+    markSilentOffline: vi.fn(async () => [{ ...agent, status: 'offline' as const, version: 2 }]),
   };
   return {
     ...fakes,
@@ -61,7 +62,7 @@ const input = {
 
 describe('AgentService', () => {
   it('creates with AGENT_CREATED on agents, agent:<id> and its project', async () => {
-    const { agents, transaction, emitted, service } = setup();
+    const { agents, transaction, emitted, audited, service } = setup();
     await service.create(input, actor);
     expect(agents.insert).toHaveBeenCalledWith(transaction, input);
     expect(emitted).toEqual([
@@ -72,6 +73,7 @@ describe('AgentService', () => {
         data: { agent },
       },
     ]);
+    expect(audited).toEqual([{ action: 'create', resource: 'agent', resourceId: agent.id }]);
   });
 
   it('gets and lists, throwing NotFoundError for a missing agent', async () => {
@@ -85,8 +87,8 @@ describe('AgentService', () => {
     expect(agents.list).toHaveBeenCalledWith(db, { limit: 1, offset: 0, sort: 'name' }, null);
   });
 
-  it('announces a status-only change as AGENT_STATUS and anything else as AGENT_UPDATE', async () => {
-    const { emitted, service } = setup();
+  it('announces and audits a status-only change as a status change, anything else as an update', async () => {
+    const { emitted, audited, service } = setup();
     await service.patch(agent.id, { status: 'busy' }, null, actor);
     await service.replace(agent.id, { ...input, capabilities: ['ts'] }, [1], actor);
     await service.patch(agent.id, { status: 'idle' }, null, actor);
@@ -95,6 +97,14 @@ describe('AgentService', () => {
       ['AGENT_UPDATE', ['capabilities']],
       ['AGENT_UPDATE', []],
     ]);
+    expect(audited.map((record) => [record.action, record.changedFields])).toEqual([
+      ['status', ['status']],
+      ['update', ['capabilities']],
+      ['update', []],
+    ]);
+    expect(new Set(audited.map((record) => `${record.resource}:${record.resourceId}`))).toEqual(
+      new Set([`agent:${agent.id}`]),
+    );
   });
 
   it('tells both the old and the new project when an agent moves', async () => {
@@ -109,13 +119,21 @@ describe('AgentService', () => {
   });
 
   it('records heartbeats as AGENT_STATUS and reports a missing agent', async () => {
-    const { agents, transaction, emitted, service } = setup();
+    const { agents, transaction, emitted, audited, service } = setup();
     await service.heartbeat(agent.id, { status: 'busy' }, actor);
     expect(agents.heartbeat).toHaveBeenCalledWith(transaction, agent.id, { status: 'busy' });
     expect(emitted[0]).toMatchObject({
       type: 'AGENT_STATUS',
       data: { changed_fields: ['status', 'last_active_at'] },
     });
+    expect(audited).toEqual([
+      {
+        action: 'status',
+        resource: 'agent',
+        resourceId: agent.id,
+        changedFields: ['status', 'last_active_at'],
+      },
+    ]);
     agents.findById.mockResolvedValueOnce(null);
     await expect(service.heartbeat(agent.id, undefined, actor)).rejects.toBeInstanceOf(
       NotFoundError,
@@ -123,7 +141,7 @@ describe('AgentService', () => {
   });
 
   it('deletes with the version check and an AGENT_DELETED event for its project too', async () => {
-    const { agents, transaction, emitted, service } = setup();
+    const { agents, transaction, emitted, audited, service } = setup();
     await expect(service.delete(agent.id, [3], actor)).rejects.toBeInstanceOf(
       PreconditionFailedError,
     );
@@ -137,6 +155,19 @@ describe('AgentService', () => {
         topics: ['agents', `agent:${agent.id}`, `project:${projectA}`],
         data: { id: agent.id, project_id: projectA },
       },
+    ]);
+    expect(audited).toEqual([{ action: 'delete', resource: 'agent', resourceId: agent.id }]);
+  });
+
+  it('marks silent agents offline with an AGENT_STATUS event and a status audit record each', async () => {
+    const { agents, transaction, emitted, audited, service } = setup();
+    await expect(service.markSilentOffline(60_000)).resolves.toBe(1);
+    expect(agents.markSilentOffline).toHaveBeenCalledWith(transaction, 60_000, 500);
+    expect(emitted).toMatchObject([
+      { type: 'AGENT_STATUS', data: { agent: { status: 'offline' }, changed_fields: ['status'] } },
+    ]);
+    expect(audited).toEqual([
+      { action: 'status', resource: 'agent', resourceId: agent.id, changedFields: ['status'] },
     ]);
   });
 });

@@ -50,7 +50,7 @@ const input = {
 
 describe('ProjectService', () => {
   it('creates inside a write transaction and emits PROJECT_CREATED to projects and project:<id>', async () => {
-    const { writes, projects, transaction, emitted, service } = setup();
+    const { writes, projects, transaction, emitted, audited, service } = setup();
     await expect(service.create(input, actor)).resolves.toBe(project);
     expect(writes.run).toHaveBeenCalledOnce();
     expect(projects.insert).toHaveBeenCalledWith(transaction, input);
@@ -62,6 +62,7 @@ describe('ProjectService', () => {
         data: { project },
       },
     ]);
+    expect(audited).toEqual([{ action: 'create', resource: 'project', resourceId: project.id }]);
   });
 
   it('gets a project or throws NotFoundError', async () => {
@@ -82,7 +83,7 @@ describe('ProjectService', () => {
   });
 
   it('locks the row, updates it and names the fields that changed', async () => {
-    const { projects, transaction, emitted, service } = setup();
+    const { projects, transaction, emitted, audited, service } = setup();
     const updated = await service.patch(project.id, { name: 'B' }, [2], actor);
     expect(projects.findById).toHaveBeenCalledWith(transaction, project.id, { lock: true });
     expect(projects.update).toHaveBeenCalledWith(transaction, project.id, { name: 'B' });
@@ -90,6 +91,9 @@ describe('ProjectService', () => {
       type: 'PROJECT_UPDATE',
       data: { project: updated, changed_fields: ['name'] },
     });
+    expect(audited).toEqual([
+      { action: 'update', resource: 'project', resourceId: project.id, changedFields: ['name'] },
+    ]);
     await service.replace(project.id, { ...input, sparc_mode: 'completion' }, null, actor);
     expect(projects.update).toHaveBeenLastCalledWith(
       transaction,
@@ -99,7 +103,7 @@ describe('ProjectService', () => {
   });
 
   it('refuses an update with 404 when the row is gone and 412 when its version moved, emitting nothing', async () => {
-    const { projects, emitted, service } = setup();
+    const { projects, emitted, audited, service } = setup();
     projects.findById.mockResolvedValueOnce(null);
     await expect(service.patch(project.id, { name: 'B' }, [1], actor)).rejects.toBeInstanceOf(
       NotFoundError,
@@ -108,11 +112,11 @@ describe('ProjectService', () => {
       PreconditionFailedError,
     );
     expect(projects.update).not.toHaveBeenCalled();
-    expect(emitted).toEqual([]);
+    expect([emitted, audited]).toEqual([[], []]);
   });
 
-  it('deletes after unassigning agents, emitting their updates before PROJECT_DELETED', async () => {
-    const { projects, agents, transaction, emitted, service } = setup();
+  it('deletes after unassigning agents, emitting and auditing their updates before the delete', async () => {
+    const { projects, agents, transaction, emitted, audited, service } = setup();
     await service.delete(project.id, [2], actor);
     expect(agents.detachFromProject).toHaveBeenCalledWith(transaction, project.id);
     expect(projects.delete).toHaveBeenCalledWith(transaction, project.id);
@@ -122,6 +126,10 @@ describe('ProjectService', () => {
       data: { changed_fields: ['project_id'] },
     });
     expect(emitted[1]).toMatchObject({ data: { id: project.id } });
+    expect(audited).toEqual([
+      { action: 'update', resource: 'agent', resourceId: 'a1', changedFields: ['project_id'] },
+      { action: 'delete', resource: 'project', resourceId: project.id },
+    ]);
   });
 
   it('refuses a delete with a stale version, touching nothing', async () => {

@@ -1,0 +1,92 @@
+/**
+ * The one statement every write ends with: its audit records, the bump of the event counter and
+ * its events, appended together. It belongs to the store because it is SQL over three tables;
+ * {@link WriteTransactions} calls it, the event log only reads what it wrote.
+ */
+import { sql } from 'drizzle-orm';
+import type { EventDraft, LoggedEvent } from '../domain/event.js';
+import type { AuditDraft } from './audit-repository.js';
+import type { Executor } from './database.js';
+import { auditLog, eventLogState, events } from './schema.js';
+
+/** An event row as drizzle selects it. */
+export type EventRow = Pick<
+  typeof events.$inferSelect,
+  'id' | 'type' | 'topic' | 'topics' | 'data' | 'createdAt'
+>;
+/**
+ * A row as the append statement returns it, with SQL column names. On PostgreSQL, drizzle's
+ * node-postgres driver hands the timestamp of a raw statement over as text, so both forms are taken.
+ */
+type AppendedRow = Omit<EventRow, 'createdAt'> & { created_at: Date | string };
+
+/** The event as readers see it, from either row form (selected or just appended). */
+export function toLoggedEvent(row: EventRow | AppendedRow): LoggedEvent {
+  const createdAt = 'createdAt' in row ? row.createdAt : new Date(row.created_at);
+  return {
+    id: Number(row.id),
+    type: row.type as LoggedEvent['type'],
+    topic: row.topic,
+    topics: row.topics,
+    timestamp: createdAt.toISOString(),
+    data: row.data,
+  };
+}
+
+function eventRow(draft: EventDraft, index: number) {
+  return {
+    position: index + 1,
+    type: draft.type,
+    topic: draft.topic,
+    topics: draft.topics,
+    data: draft.data,
+  };
+}
+
+function auditRow(draft: AuditDraft) {
+  return {
+    key_id: draft.keyId,
+    action: draft.action,
+    resource: draft.resource,
+    resource_id: draft.resourceId,
+    changed_fields: draft.changedFields,
+    ip: draft.ip,
+    user_agent: draft.userAgent,
+  };
+}
+
+/**
+ * Appends the events of one write together with its audit records in a single statement (one
+ * round trip instead of three): the audit rows, the counter bump and the event rows are data-
+ * modifying parts of the same query. The events take their ids by bumping
+ * `event_log_state.last_id`; that row stays locked until commit, so ids are handed out in commit
+ * order and a rolled-back write gives its ids back: the log is gapless, and once id N is visible
+ * no event below N can still appear. Call it as the last step of a transaction, which keeps that
+ * lock the last one taken and rules out lock-order deadlocks. With no events the counter row is
+ * left alone (and unlocked).
+ */
+export async function appendEvents(
+  executor: Executor,
+  drafts: readonly EventDraft[],
+  audit: readonly AuditDraft[] = [],
+): Promise<LoggedEvent[]> {
+  if (drafts.length === 0 && audit.length === 0) return [];
+  const result = await executor.execute(sql`
+    with audit as (
+      insert into ${auditLog}
+        (key_id, action, resource, resource_id, changed_fields, ip, user_agent)
+      select key_id, action, resource, resource_id, changed_fields, ip, user_agent
+      from jsonb_to_recordset(${JSON.stringify(audit.map(auditRow))}::jsonb)
+        as a(key_id uuid, action text, resource text, resource_id text, changed_fields text[],
+             ip text, user_agent text)
+    ), state as (
+      update ${eventLogState} set last_id = last_id + ${drafts.length}::int
+      where singleton and ${drafts.length}::int > 0 returning last_id
+    )
+    insert into ${events} (id, type, topic, topics, data)
+    select state.last_id - ${drafts.length}::int + e.position, e.type, e.topic, e.topics, e.data
+    from state, jsonb_to_recordset(${JSON.stringify(drafts.map(eventRow))}::jsonb)
+      as e(position int, type text, topic text, topics text[], data jsonb)
+    returning id::float8 as id, type, topic, topics, data, created_at`);
+  return (result as { rows: AppendedRow[] }).rows.map(toLoggedEvent).sort((a, b) => a.id - b.id);
+}

@@ -1,0 +1,70 @@
+import type { Actor } from '../domain/auth.js';
+import type { EventDraft, LoggedEvent } from '../domain/event.js';
+import type { AuditDraft } from './audit-repository.js';
+import type { Executor, TransactionRunner } from './database.js';
+import { appendEvents } from './event-append.js';
+
+/**
+ * Receives events once their transaction has committed, to deliver them live. An interface, so
+ * the store runs writes without knowing the event bus behind it.
+ */
+export interface EventPublisher {
+  publish(events: LoggedEvent[]): void;
+}
+
+/** Adds an event to the transaction in progress; it is logged at commit, after every row change. */
+export type Emit = (draft: EventDraft) => void;
+
+/**
+ * What a change did, as the service that made it states it: every write is traceable to a key.
+ * `resourceId` is null for a change to a singleton (the memory circuit).
+ */
+export type AuditRecord = Pick<AuditDraft, 'action' | 'resource' | 'resourceId'> & {
+  changedFields?: string[] | null;
+};
+
+/** Adds an audit record to the transaction in progress. */
+export type Audit = (record: AuditRecord) => void;
+
+/**
+ * Runs a write as one transaction that also appends the events it emitted and the audit records
+ * of the actor who made it, so both exist if and only if the change committed; publishes the
+ * events after the commit. Services (and the memory module) take it; it lives in the store so
+ * that any layer above may run writes without importing another.
+ */
+export class WriteTransactions {
+  constructor(
+    private readonly transaction: TransactionRunner,
+    private readonly publisher: EventPublisher,
+  ) {}
+
+  /** Runs `work` with the transaction, and the means to emit events and state audit records. */
+  async run<T>(
+    actor: Actor,
+    work: (tx: Executor, emit: Emit, audit: Audit) => Promise<T>,
+  ): Promise<T> {
+    const { result, logged } = await this.transaction(async (tx) => {
+      const drafts: EventDraft[] = [];
+      const records: AuditRecord[] = [];
+      const result = await work(
+        tx,
+        (draft) => drafts.push(draft),
+        (record) => records.push(record),
+      );
+      const audit = records.map((record) => auditDraft(actor, record));
+      return { result, logged: await appendEvents(tx, drafts, audit) };
+    });
+    this.publisher.publish(logged);
+    return result;
+  }
+}
+
+function auditDraft(actor: Actor, record: AuditRecord): AuditDraft {
+  return {
+    ...record,
+    changedFields: record.changedFields ?? null,
+    keyId: actor.principal.keyId,
+    ip: actor.ip,
+    userAgent: actor.userAgent,
+  };
+}
