@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EventStream } from '../../src/client/index.js';
-import type { SwarmEvent } from '../../src/domain/event.js';
 import { type TestApp, createTestApp } from '../support/app.js';
+import { readWholeLog } from '../support/event-log.js';
 import { byDepth } from '../support/depth.js';
 import { openSocket } from '../support/ws-client.js';
 
@@ -34,19 +34,8 @@ async function createProjects(count: number, prefix = 'p'): Promise<Array<{ id: 
 
 /** Every event id in the log for these topics (null: all), in order. */
 async function logIds(topics: string[] | null): Promise<number[]> {
-  const ids: number[] = [];
-  for (let after = 0; ;) {
-    const topicQuery = topics === null ? '' : `&topic=${topics.join(',')}`;
-    const page = (
-      await t.request({
-        method: 'GET',
-        url: `/api/v1/events?after=${after}&limit=1000${topicQuery}`,
-      })
-    ).json();
-    ids.push(...page.items.map((event: SwarmEvent) => event.id));
-    if (!page.has_more) return ids;
-    after = page.next_after;
-  }
+  const query = topics === null ? '' : `topic=${topics.join(',')}`;
+  return (await readWholeLog(t.request, query)).map((event) => event.id);
 }
 
 describe('replay', () => {

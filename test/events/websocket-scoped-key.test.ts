@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SwarmEvent } from '../../src/domain/event.js';
 import { type TestApp, createTestApp } from '../support/app.js';
 import { keyHeader } from '../support/keys.js';
+import { readWholeLog } from '../support/event-log.js';
 import { byDepth } from '../support/depth.js';
 import { openSocket } from '../support/ws-client.js';
 
@@ -63,17 +63,7 @@ describe('a key scoped to one project on the WebSocket', () => {
           headers: admin,
         });
     }
-    const log: SwarmEvent[] = [];
-    for (let after = 0, more = true; more;) {
-      const page = (
-        await t.request({
-          url: `/api/v1/events?after=${after}&limit=1000&topic=project:${mine}`,
-          headers: admin,
-        })
-      ).json();
-      log.push(...page.items);
-      [after, more] = [page.next_after, page.has_more];
-    }
+    const log = await readWholeLog(t.request, `topic=project:${mine}`, admin);
     const received = await socket.events(log.length - 1);
     await new Promise((resolve) => setTimeout(resolve, 200));
     const ids = socket.messages
