@@ -5,8 +5,10 @@ import tseslint from 'typescript-eslint';
 
 /**
  * Imports a layer may not make (docs/architecture.md, "Layers"): arrows point down only,
- * {http, mcp} → services → {store, events, memory, tasks} → domain, and nothing imports http but
- * app.ts and plugins; the runner (agent/) reaches the service through client/ only.
+ * {http, mcp} → services → {events, tasks} → store → domain, and nothing imports http but
+ * app.ts and plugins; the runner (agent/) reaches the service through client/ only. memory/ is a
+ * feature module with its own use cases, beside the services: services/ does not reach into it,
+ * and plugins/ and app.ts put it together with the rest.
  */
 const forbidden = (...layers) => ({
   patterns: layers.map((layer) => ({
@@ -49,7 +51,7 @@ const layers = [
     'src/tasks/**',
     ['http', 'plugins', 'services', 'events', 'memory', 'client', 'mcp', 'agent', 'app'],
   ],
-  ['src/services/**', ['http', 'plugins', 'client', 'mcp', 'agent', 'app']],
+  ['src/services/**', ['http', 'plugins', 'memory', 'client', 'mcp', 'agent', 'app']],
   [
     'src/http/**',
     ['plugins', 'store', 'events', 'memory', 'tasks', 'client', 'mcp', 'agent', 'app'],

@@ -7,10 +7,13 @@ import {
   agentSchema,
   heartbeatSchema,
 } from '../domain/agent.js';
-import type { Access, Actor } from '../domain/auth.js';
+import type { Access, Actor, Principal } from '../domain/auth.js';
 import { UnprocessableError } from '../domain/errors.js';
 import {
+  type MemoryInput,
   type MemorySearchQuery,
+  type MemorySearchResult,
+  type MemoryStoreResult,
   memoryInputSchema,
   memorySearchQuerySchema,
   memorySearchResultSchema,
@@ -31,12 +34,20 @@ import {
   taskSchema,
 } from '../domain/task.js';
 import type { AgentService } from '../services/agent-service.js';
-import type { MemoryService } from '../services/memory-service.js';
 import type { ProjectService } from '../services/project-service.js';
 import type { TaskExecutionService } from '../services/task-execution-service.js';
 import type { TaskService } from '../services/task-service.js';
 import { jsonArguments, root } from './arguments.js';
 import { preview } from './results.js';
+
+/**
+ * What the tools need of the memory service (src/memory/, a feature module that mcp/ does not
+ * import), in the domain's terms.
+ */
+export interface MemoryUseCases {
+  store(input: MemoryInput, actor: Actor): Promise<MemoryStoreResult>;
+  search(query: MemorySearchQuery, principal: Principal): Promise<MemorySearchResult>;
+}
 
 /** The services the tools call: the very ones the REST routes call. */
 export interface McpServices {
@@ -44,7 +55,7 @@ export interface McpServices {
   agents: Pick<AgentService, 'register' | 'heartbeat' | 'list'>;
   tasks: Pick<TaskService, 'create' | 'get' | 'list'>;
   taskExecution: Pick<TaskExecutionService, 'claim' | 'heartbeat' | 'complete' | 'fail'>;
-  memory: Pick<MemoryService, 'store' | 'search'>;
+  memory: MemoryUseCases;
 }
 
 /** Who calls, and the signal that aborts when the HTTP request goes away. */

@@ -8,7 +8,7 @@ import { BreakerOpenError, CircuitBreaker } from '../../../src/memory/circuit-br
 import { SearchCache } from '../../../src/memory/search-cache.js';
 import { McpMemoryToolError } from '../../../src/memory/mcp-errors.js';
 import type { MemorySearchHit } from '../../../src/memory/mcp-records.js';
-import { MemoryService } from '../../../src/services/memory-service.js';
+import { MemoryService } from '../../../src/memory/memory-service.js';
 import type { Database } from '../../../src/store/database.js';
 import type { MemoryRepository } from '../../../src/memory/memory-repository.js';
 

@@ -12,14 +12,13 @@ import {
   type MemoryStoreResult,
   memoryEntityName,
 } from '../domain/memory.js';
-import { BreakerOpenError, type CircuitBreaker } from '../memory/circuit-breaker.js';
-import type { SearchCache } from '../memory/search-cache.js';
-import type { MemoryBackend } from '../memory/mcp-client.js';
-import type { MemoryLogger } from '../memory/mcp-connection.js';
-import { type MemoryRecord, type MemorySearchHit, sameEntry } from '../memory/mcp-records.js';
-import type { Database } from '../store/database.js';
-import type { Executor } from '../store/database.js';
-import { MemoryRepository } from '../memory/memory-repository.js';
+import { BreakerOpenError, type CircuitBreaker } from './circuit-breaker.js';
+import type { SearchCache } from './search-cache.js';
+import type { MemoryBackend } from './mcp-client.js';
+import type { MemoryLogger } from './mcp-connection.js';
+import { type MemoryRecord, type MemorySearchHit, sameEntry } from './mcp-records.js';
+import type { Database, Executor } from '../store/database.js';
+import { MemoryRepository } from './memory-repository.js';
 import { ProjectRepository } from '../store/project-repository.js';
 import type { WriteTransactions } from '../store/write-transaction.js';
 
