@@ -94,16 +94,22 @@ export interface McpMemoryClientOptions extends Omit<
 /**
  * {@link MemoryBackend} on top of an MCP knowledge-graph server.
  *
- * Create it with {@link McpMemoryClient.connect}. It respawns a crashed stdio
- * server by itself; subscribe with {@link McpMemoryClient.onConnectionChange}
- * to replay queued writes once the server is back.
+ * Create it with {@link McpMemoryClient.connect}. It keeps (re)connecting by
+ * itself, whether the server was unreachable from the start or a stdio server
+ * crashed; subscribe with {@link McpMemoryClient.onConnectionChange} to replay
+ * queued writes once the server is back.
  */
 export class McpMemoryClient implements MemoryBackend {
   private readonly writes = new SerialWriteQueue();
 
   private constructor(private readonly connection: McpConnection) {}
 
-  /** Starts (or reaches) the server, verifies its tools, and returns a ready client. */
+  /**
+   * Starts (or reaches) the server, verifies its tools, and returns the client: connected, or
+   * disconnected and retrying when the server could not be reached (its calls fail fast).
+   *
+   * @throws McpMemoryMissingToolsError when the server lacks a tool this client calls.
+   */
   static async connect(options: McpMemoryClientOptions): Promise<McpMemoryClient> {
     const { connection, memoryFilePath, ...settings } = options;
     const target = connection ?? defaultConnection(memoryFilePath);
@@ -162,7 +168,7 @@ export class McpMemoryClient implements MemoryBackend {
     return this.connection.serverPid();
   }
 
-  /** True while calls can be sent; false during a respawn and after close. */
+  /** True while calls can be sent; false before the first connection, during a respawn and after close. */
   isConnected(): boolean {
     return this.connection.isConnected();
   }

@@ -2,12 +2,15 @@
  * A self-healing connection to one MCP server.
  *
  * Owns the SDK `Client`, verifies the server's tools at every (re)connect,
- * forwards the child's stderr to the logger, and respawns the server with
- * exponential backoff when the transport closes unexpectedly. Calls made while
- * disconnected fail immediately; queuing is the replay queue's job.
+ * forwards the child's stderr to the logger, and (re)connects with exponential
+ * backoff in one loop: after the transport closes unexpectedly, and from the
+ * start when the first attempt fails, so the service can start before its
+ * server is reachable. Calls made while disconnected fail immediately; queuing
+ * is the replay queue's job.
  */
 import type { Logger } from '../domain/logger.js';
 import { createInterface, type Interface as LineReader } from 'node:readline';
+import { inspect } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -44,12 +47,12 @@ export const DEFAULT_RECONNECT_POLICY: ReconnectPolicy = {
   jitterRatio: 0.2,
 };
 
-/** Emitted when the server goes away and when a respawned server is ready again. */
+/** Emitted when the server goes away and when a (re)connected server is ready. */
 export interface ConnectionChange {
   connected: boolean;
   /** Child pid of the new server when connected, of the lost server when disconnected. */
   pid: number | undefined;
-  /** Failed respawn attempts before this change (0 when the first attempt worked). */
+  /** Failed attempts before this change (0 when the first attempt worked). */
   failedAttempts: number;
   /** Why the connection was lost (only when `connected` is false). */
   reason?: unknown;
@@ -117,6 +120,7 @@ export class McpConnection {
   private readonly logger: MemoryLogger;
   private readonly policy: ReconnectPolicy;
   private failedAttempts = 0;
+  private lastFailure: unknown;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private pendingReconnect: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
@@ -127,12 +131,21 @@ export class McpConnection {
   }
 
   /**
-   * Connects once and verifies the tools. A failure here is thrown (no retry
-   * loop) so misconfiguration surfaces at startup; later losses are retried.
+   * Makes the first attempt and returns the connection, connected or not: a
+   * failed attempt is logged and retried with backoff, while calls fail fast.
+   *
+   * @throws McpMemoryMissingToolsError when the first server reached lacks a
+   *   required tool: a configuration error that retrying cannot fix, so the
+   *   caller should not start. A later server lacking tools is only retried.
    */
   static async open(settings: McpConnectionSettings): Promise<McpConnection> {
     const connection = new McpConnection(settings);
-    connection.session = await connection.openSession();
+    try {
+      connection.session = await connection.openSession();
+    } catch (error) {
+      if (error instanceof McpMemoryMissingToolsError) throw error;
+      connection.attemptFailed(error);
+    }
     return connection;
   }
 
@@ -196,9 +209,10 @@ export class McpConnection {
       throw new McpMemoryUnavailableError(`MCP memory client is closed; cannot call "${toolName}"`);
     }
     if (!this.session) {
+      const target = describeConnection(this.settings.connection);
       throw new McpMemoryUnavailableError(
-        `MCP memory server (${describeConnection(this.settings.connection)}) is not connected; ` +
-          `reconnecting (failed attempts so far: ${this.failedAttempts}); "${toolName}" was not sent`,
+        `MCP memory server (${target}) is not connected; reconnecting (failed attempts so far: ` +
+          `${this.failedAttempts}${lastFailureText(this.lastFailure)}); "${toolName}" was not sent`,
       );
     }
     return this.session;
@@ -349,7 +363,7 @@ export class McpConnection {
     try {
       session = await this.openSession();
     } catch (error) {
-      this.handleFailedReconnect(error);
+      this.attemptFailed(error);
       return;
     }
     if (this.closing) {
@@ -360,11 +374,13 @@ export class McpConnection {
     this.installReconnectedSession(session);
   }
 
-  private handleFailedReconnect(error: unknown): void {
+  /** Counts and logs a failed (re)connect and schedules the next attempt, unless closing. */
+  private attemptFailed(error: unknown): void {
     this.failedAttempts += 1;
+    this.lastFailure = error;
     this.logger.warn(
       { err: error, failedAttempts: this.failedAttempts },
-      'MCP memory server respawn failed',
+      'MCP memory server unreachable; calls fail fast until it connects',
     );
     if (!this.closing) {
       this.scheduleReconnect();
@@ -375,6 +391,7 @@ export class McpConnection {
     this.session = session;
     const failedAttempts = this.failedAttempts;
     this.failedAttempts = 0;
+    this.lastFailure = undefined;
     this.emit({ connected: true, pid: session.pid, failedAttempts });
   }
 
@@ -438,6 +455,12 @@ function killLeftoverProcess(pid: number | undefined): void {
   } catch {
     // already gone (ESRCH): nothing to clean up
   }
+}
+
+/** `, last: <message>` for the error message of a call made while disconnected. */
+function lastFailureText(failure: unknown): string {
+  if (failure === undefined) return '';
+  return `, last: ${failure instanceof Error ? failure.message : inspect(failure)}`;
 }
 
 function assertStillOpen(session: Session): void {

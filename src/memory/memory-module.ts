@@ -19,7 +19,6 @@ import { McpMemoryClient } from './mcp-client.js';
 import { DatabaseReplayQueue } from './memory-repository.js';
 import { MemoryService } from './memory-service.js';
 import { ReplayWorker } from './replay-worker.js';
-import { ResilientMemoryClient } from './resilient-client.js';
 import { SearchCache } from './search-cache.js';
 
 /** The settings the memory module reads (see docs/memory.md). */
@@ -92,7 +91,7 @@ function logTransition(logger: Logger, transition: BreakerTransition): void {
 
 /** The MCP side of the module, present with MEMORY_MCP=on. */
 interface McpParts {
-  server: ResilientMemoryClient;
+  server: McpMemoryClient;
   worker: ReplayWorker;
 }
 
@@ -104,10 +103,7 @@ async function connectMcp(
   const { config, database, logger } = options;
   if (config.MEMORY_MCP === 'off') return null;
   const connection = mcpConnectionOptions(config);
-  const server = await ResilientMemoryClient.connect({
-    connect: () => McpMemoryClient.connect({ connection, logger }),
-    logger,
-  });
+  const server = await McpMemoryClient.connect({ connection, logger });
   const worker = new ReplayWorker({
     queue: new DatabaseReplayQueue(database),
     breaker,

@@ -118,13 +118,27 @@ describe.concurrent('servers the client cannot use', () => {
     );
   });
 
-  it('fails clearly when the server command does not exist', async () => {
+  it('starts disconnected and retrying when the server command does not exist, saying why', async ({
+    mcp,
+  }) => {
+    const logger = recordingLogger();
     const connection: McpConnectionOptions = {
       kind: 'stdio',
       command: '/nonexistent/mcp-server',
       args: [],
     };
-    await expect(McpMemoryClient.connect({ connection })).rejects.toThrow(/ENOENT/);
+    const memory = await mcp.connect({
+      connection,
+      logger,
+      reconnect: { initialDelayMs: 10, maxDelayMs: 20 },
+    });
+    expect(memory.isConnected()).toBe(false);
+    await expect(memory.get('x')).rejects.toThrow(
+      /not connected; reconnecting \(failed attempts so far: \d+, last: .*ENOENT/,
+    );
+    await waitUntil(
+      () => logger.messages.filter((line) => line.includes('unreachable')).length > 2,
+    );
     await expect(McpMemoryClient.connect({})).rejects.toThrow(/memoryFilePath/);
   });
 });
@@ -196,7 +210,9 @@ describe.concurrent('stalled server and AbortSignal', () => {
     expect(memory.isConnected()).toBe(true);
   });
 
-  it('fails to connect within connectTimeoutMs when the server never answers, and kills it', async () => {
+  it('gives up an attempt after connectTimeoutMs when the server never answers, and kills it', async ({
+    mcp,
+  }) => {
     const logger = recordingLogger();
     const script = "console.error('pid=' + process.pid); setInterval(() => {}, 1000)";
     const silent: McpConnectionOptions = {
@@ -205,10 +221,18 @@ describe.concurrent('stalled server and AbortSignal', () => {
       args: ['-e', script],
     };
     const attempt = await timed(() =>
-      McpMemoryClient.connect({ connection: silent, connectTimeoutMs: 300, logger }),
+      mcp.connect({
+        connection: silent,
+        connectTimeoutMs: 300,
+        logger,
+        reconnect: { initialDelayMs: 10_000 },
+      }),
     );
-    expect(String(rejection(attempt))).toMatch(/Request timed out/);
+    expect(attempt.outcome.status).toBe('fulfilled');
     expect(attempt.ms).toBeLessThan(1_000);
+    const memory = (attempt.outcome as PromiseFulfilledResult<McpMemoryClient>).value;
+    expect(memory.isConnected()).toBe(false);
+    await expect(memory.get('x')).rejects.toThrow(/last: MCP error -32001: Request timed out\)/);
 
     const pidLine = logger.messages.find((message) => message.includes('pid='));
     const pid = Number(pidLine?.split('pid=')[1]);
