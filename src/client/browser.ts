@@ -24,13 +24,12 @@ export type {
   TasksApi,
 } from './tasks.js';
 export {
-  type BackoffOptions,
   EventStream,
   EventStreamError,
   type EventStreamOptions,
   type StreamNotice,
-  backoffDelay,
 } from './event-stream.js';
+export { type BackoffOptions, backoffDelay } from '../domain/timing.js';
 export type { ProblemDocument } from './problem.js';
 export type { SocketFactory, StreamSocket } from './stream-socket.js';
 export type { Agent, AgentInput, AgentListQuery, AgentPatch, Heartbeat } from '../domain/agent.js';

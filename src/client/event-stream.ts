@@ -1,15 +1,7 @@
 import type { TypedEvent } from '../domain/event.js';
+import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay } from '../domain/timing.js';
 import { type ProblemDocument, readProblem } from './problem.js';
 import { type SocketFactory, type StreamSocket, platformSocket } from './stream-socket.js';
-
-/** Reconnection timing: exponential backoff with full jitter on a fraction of each delay. */
-export interface BackoffOptions {
-  initialMs: number;
-  maxMs: number;
-  factor: number;
-  /** 0..1: how much of each delay is random (0.5: between 50 % and 100 % of the computed delay). */
-  jitter: number;
-}
 
 /** Options of {@link EventStream}. */
 export interface EventStreamOptions {
@@ -57,20 +49,8 @@ type StreamState =
   | { name: 'waiting'; timer: ReturnType<typeof setTimeout>; attempt: number }
   | { name: 'closed'; error?: EventStreamError };
 
-const defaultBackoff: BackoffOptions = { initialMs: 100, maxMs: 10_000, factor: 2, jitter: 0.5 };
-
 /** The close code of a socket whose API key was revoked (docs/events.md). */
 const KEY_REVOKED = 4401;
-
-/** The delay before reconnection attempt `attempt` (0-based). */
-export function backoffDelay(
-  attempt: number,
-  options: BackoffOptions,
-  random: () => number,
-): number {
-  const base = Math.min(options.maxMs, options.initialMs * options.factor ** attempt);
-  return Math.round(base * (1 - options.jitter * random()));
-}
 
 /**
  * A WebSocket subscription that survives disconnects: it reconnects with backoff and jitter,
@@ -92,7 +72,7 @@ export class EventStream implements AsyncIterable<TypedEvent> {
   constructor(private readonly options: EventStreamOptions) {
     this.lastId = options.lastEventId;
     this.topics = options.topics === undefined ? undefined : new Set(options.topics);
-    this.backoff = { ...defaultBackoff, ...options.backoff };
+    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.openSocket = options.socketFactory ?? platformSocket;
     if (!(this.backoff.initialMs > 0) || !(this.backoff.maxMs >= this.backoff.initialMs))
       throw new RangeError(`backoff delays are invalid: ${JSON.stringify(this.backoff)}`);

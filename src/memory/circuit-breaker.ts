@@ -9,6 +9,7 @@
  */
 
 import { inspect } from 'node:util';
+import { withTimeout } from '../domain/timing.js';
 
 /** Names of the three breaker states, as reported by the HTTP endpoint. */
 export type BreakerStateName = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
@@ -177,7 +178,11 @@ export class CircuitBreaker {
     const timeoutMs = timerDuration(options.timeoutMs);
     const generation = this.#admit();
     try {
-      const value = await runWithTimeout(operation, timeoutMs);
+      const value = await withTimeout(
+        operation,
+        timeoutMs,
+        () => new BreakerTimeoutError(timeoutMs),
+      );
       this.#settle(generation, 'success');
       return value;
     } catch (error) {
@@ -346,33 +351,6 @@ export class CircuitBreaker {
       notify(subscription.listener, transition);
     }
   }
-}
-
-async function runWithTimeout<T>(
-  operation: (signal: AbortSignal) => Promise<T>,
-  timeoutMs: number,
-): Promise<T> {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const expiry = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      const error = new BreakerTimeoutError(timeoutMs);
-      reject(error);
-      controller.abort(error);
-    }, timeoutMs);
-  });
-  try {
-    return await Promise.race([invoke(operation, controller.signal), expiry]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function invoke<T>(
-  operation: (signal: AbortSignal) => Promise<T>,
-  signal: AbortSignal,
-): Promise<T> {
-  return operation(signal);
 }
 
 function notify(listener: TransitionListener, transition: BreakerTransition): void {

@@ -32,12 +32,7 @@ import { serverMemoryConnection, type McpConnectionOptions } from './mcp-transpo
 import { SerialWriteQueue } from './mcp-write-queue.js';
 
 export type { MemoryRecord, MemorySearchHit, MemorySearchOptions } from './mcp-records.js';
-export type {
-  ConnectionChange,
-  ConnectionChangeListener,
-  MemoryLogger,
-  ReconnectPolicy,
-} from './mcp-connection.js';
+export type { ConnectionChange, ConnectionChangeListener, MemoryLogger } from './mcp-connection.js';
 export type {
   HttpConnectionOptions,
   McpConnectionOptions,

@@ -9,6 +9,7 @@
  * is the replay queue's job.
  */
 import type { Logger } from '../domain/logger.js';
+import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay } from '../domain/timing.js';
 import { createInterface, type Interface as LineReader } from 'node:readline';
 import { inspect } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -33,18 +34,14 @@ import {
 /** The memory module logs at every level. */
 export type MemoryLogger = Logger;
 
-/** Backoff between respawn attempts: `initialDelayMs * 2^attempt`, capped, ± `jitterRatio`. */
-export interface ReconnectPolicy {
-  initialDelayMs: number;
-  maxDelayMs: number;
-  /** 0.2 spreads each delay uniformly over ±20 % so restarts of many clients do not align. */
-  jitterRatio: number;
-}
-
-export const DEFAULT_RECONNECT_POLICY: ReconnectPolicy = {
-  initialDelayMs: 100,
-  maxDelayMs: 5_000,
-  jitterRatio: 0.2,
+/**
+ * Backoff between (re)connect attempts: 100 ms doubling to 5 s, each delay between 80 % and all
+ * of its nominal value (the shared model of `backoffDelay`).
+ */
+export const DEFAULT_RECONNECT_BACKOFF: BackoffOptions = {
+  ...DEFAULT_BACKOFF,
+  maxMs: 5_000,
+  jitter: 0.2,
 };
 
 /** Emitted when the server goes away and when a (re)connected server is ready. */
@@ -65,7 +62,7 @@ export interface McpConnectionSettings {
   /** Tools the server must offer; connecting fails with {@link McpMemoryMissingToolsError} otherwise. */
   requiredTools: readonly string[];
   logger?: MemoryLogger;
-  reconnect?: Partial<ReconnectPolicy>;
+  reconnect?: Partial<BackoffOptions>;
   /** Limit for `initialize` + `tools/list` on each (re)connect. Default 10 s. */
   connectTimeoutMs?: number;
   /** Safety-net timeout per tool call when the caller passes no AbortSignal. Default 30 s. */
@@ -94,20 +91,6 @@ const SILENT_LOGGER: MemoryLogger = {
 const CLIENT_INFO = { name: 'swarm-control-memory', version: '0.1.0' };
 
 /**
- * Delay before respawn attempt number `attempt` (0-based).
- * Exported so the schedule can be tested without timers.
- */
-export function reconnectDelay(
-  attempt: number,
-  policy: ReconnectPolicy,
-  random: () => number = Math.random,
-): number {
-  const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** attempt);
-  const jitter = 1 + policy.jitterRatio * (2 * random() - 1);
-  return Math.round(Math.min(policy.maxDelayMs, base * jitter));
-}
-
-/**
  * One logical connection to an MCP server that survives server crashes.
  *
  * Use {@link McpConnection.open}; call {@link McpConnection.close} when done,
@@ -118,7 +101,7 @@ export class McpConnection {
   private session: Session | undefined;
   private readonly listeners = new Set<ConnectionChangeListener>();
   private readonly logger: MemoryLogger;
-  private readonly policy: ReconnectPolicy;
+  private readonly backoff: BackoffOptions;
   private failedAttempts = 0;
   private lastFailure: unknown;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -127,7 +110,7 @@ export class McpConnection {
 
   private constructor(private readonly settings: McpConnectionSettings) {
     this.logger = settings.logger ?? SILENT_LOGGER;
-    this.policy = { ...DEFAULT_RECONNECT_POLICY, ...settings.reconnect };
+    this.backoff = { ...DEFAULT_RECONNECT_BACKOFF, ...settings.reconnect };
   }
 
   /**
@@ -346,7 +329,7 @@ export class McpConnection {
   }
 
   private scheduleReconnect(): void {
-    const delayMs = reconnectDelay(this.failedAttempts, this.policy, this.settings.random);
+    const delayMs = backoffDelay(this.failedAttempts, this.backoff, this.settings.random);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       this.pendingReconnect = this.reconnect().finally(() => {

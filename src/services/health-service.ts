@@ -1,4 +1,5 @@
 import type { HealthCheck, Readiness } from '../domain/health.js';
+import { withTimeout } from '../domain/timing.js';
 
 /** How long the database has to answer a readiness probe. */
 export const READY_TIMEOUT_MS = 2_000;
@@ -21,7 +22,11 @@ export class HealthService {
     const memory = this.sources.memory();
     const extra: Record<string, HealthCheck> = memory === null ? {} : { memory };
     try {
-      await withTimeout(this.sources.pingDatabase(), READY_TIMEOUT_MS);
+      await withTimeout(
+        () => this.sources.pingDatabase(),
+        READY_TIMEOUT_MS,
+        () => new Error(`no answer within ${READY_TIMEOUT_MS} ms`),
+      );
       return { ready: true, checks: { database: { status: 'up' }, ...extra } };
     } catch (error) {
       return {
@@ -29,18 +34,5 @@ export class HealthService {
         checks: { database: { status: 'down', detail: String(error) }, ...extra },
       };
     }
-  }
-}
-
-/** Rejects with "no answer within N ms" when `work` has not settled by then; the timer never outlives it. */
-async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

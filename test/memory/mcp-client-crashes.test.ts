@@ -18,7 +18,7 @@ import {
 
 describe.concurrent('crash handling', () => {
   it('respawns a SIGKILLed server by itself; data written before survives', async ({ mcp }) => {
-    const memory = await mcp.connect({ reconnect: { initialDelayMs: 100 } });
+    const memory = await mcp.connect({ reconnect: { initialMs: 100 } });
     await memory.store(record('before-1', { project_id: 'p' }));
     await memory.store(record('before-2', { project_id: 'p' }));
     const firstPid = memory.serverPid() as number;
@@ -69,7 +69,7 @@ describe.concurrent('crash handling', () => {
     const memory = await mcp.connect({
       memoryFilePath,
       logger,
-      reconnect: { initialDelayMs: 10, maxDelayMs: 40 },
+      reconnect: { initialMs: 10, maxMs: 40 },
       transportFactory: async (options) => {
         if (failuresLeft > 0) {
           failuresLeft -= 1;
@@ -97,7 +97,7 @@ describe.concurrent('crash handling', () => {
     const transports: Transport[] = [];
     let delayFactory = false;
     const memory = await mcp.connect({
-      reconnect: { initialDelayMs: 10 },
+      reconnect: { initialMs: 10 },
       transportFactory: async (options) => {
         if (delayFactory) {
           await new Promise((resolve) => setTimeout(resolve, 200));
@@ -124,7 +124,7 @@ describe.concurrent('crash handling', () => {
   it('close() during backoff stops respawning and leaves no process', async ({ mcp }) => {
     let transportsCreated = 0;
     const memory = await mcp.connect({
-      reconnect: { initialDelayMs: 300 },
+      reconnect: { initialMs: 300 },
       transportFactory: (options) => {
         transportsCreated += 1;
         return createDefaultTransport(options);

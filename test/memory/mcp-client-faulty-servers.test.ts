@@ -130,7 +130,7 @@ describe.concurrent('servers the client cannot use', () => {
     const memory = await mcp.connect({
       connection,
       logger,
-      reconnect: { initialDelayMs: 10, maxDelayMs: 20 },
+      reconnect: { initialMs: 10, maxMs: 20 },
     });
     expect(memory.isConnected()).toBe(false);
     await expect(memory.get('x')).rejects.toThrow(
@@ -225,7 +225,7 @@ describe.concurrent('stalled server and AbortSignal', () => {
         connection: silent,
         connectTimeoutMs: 300,
         logger,
-        reconnect: { initialDelayMs: 10_000 },
+        reconnect: { initialMs: 10_000 },
       }),
     );
     expect(attempt.outcome.status).toBe('fulfilled');
@@ -286,7 +286,7 @@ describe.concurrent('HTTP transport', () => {
     const bridge = await startHttpBridge(mcp);
     const memory = await mcp.connect({
       connection: { kind: 'http', url: bridge.url },
-      reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
+      reconnect: { initialMs: 50, maxMs: 200 },
     });
     await memory.store(record('over-http', { tags: ['net'] }));
     expect(await memory.search('net', { limit: 5 })).toEqual([

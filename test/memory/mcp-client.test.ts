@@ -20,7 +20,6 @@ import {
   McpConnection,
   isConnectionLoss,
   linkAbortSignal,
-  reconnectDelay,
 } from '../../src/memory/mcp-connection.js';
 import {
   decodeObservation,
@@ -215,17 +214,6 @@ describe.concurrent('McpMemoryClient with the real server-memory', () => {
 });
 
 describe('building blocks', () => {
-  it('doubles the reconnect delay from 100 ms up to 5 s with ±20 % jitter', () => {
-    const policy = { initialDelayMs: 100, maxDelayMs: 5_000, jitterRatio: 0.2 };
-    const middle = (attempt: number): number => reconnectDelay(attempt, policy, () => 0.5);
-    expect([0, 1, 2, 3, 4, 5, 6, 10].map(middle)).toEqual([
-      100, 200, 400, 800, 1_600, 3_200, 5_000, 5_000,
-    ]);
-    expect(reconnectDelay(0, policy, () => 0)).toBe(80);
-    expect(reconnectDelay(0, policy, () => 1)).toBe(120);
-    expect(reconnectDelay(20, policy, () => 1)).toBe(5_000);
-  });
-
   it('decodes only well-formed records and prefers the last one', () => {
     const older = encodeRecord(record('k', { content: 'old' }));
     const newer = encodeRecord(record('k', { content: 'new' }));

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { EventStream, EventStreamError, backoffDelay } from '../../../src/client/index.js';
+import { EventStream, EventStreamError } from '../../../src/client/index.js';
 import { EventStream as PlatformEventStream } from '../../../src/client/event-stream.js';
 import type { TypedEvent } from '../../../src/domain/event.js';
 
@@ -41,16 +41,6 @@ const sendEvent = (socket: WebSocket, id: number) =>
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-describe('backoffDelay', () => {
-  it('grows exponentially up to the cap, with jitter taking off up to its share', () => {
-    const options = { initialMs: 100, maxMs: 1_000, factor: 2, jitter: 0.5 };
-    expect([0, 1, 2, 3, 4, 10].map((attempt) => backoffDelay(attempt, options, () => 0))).toEqual([
-      100, 200, 400, 800, 1_000, 1_000,
-    ]);
-    expect(backoffDelay(2, options, () => 1)).toBe(200);
-  });
 });
 
 describe('EventStream', () => {

@@ -41,7 +41,7 @@ function factory(tools: readonly string[], ...failures: Error[]) {
 }
 
 const logger = { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() };
-const reconnect = { initialDelayMs: 100, maxDelayMs: 1_000, jitterRatio: 0 };
+const reconnect = { initialMs: 100, maxMs: 1_000, jitter: 0 };
 
 function settings(transportFactory: McpConnectionSettings['transportFactory']) {
   return {
