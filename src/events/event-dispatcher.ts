@@ -6,7 +6,7 @@ import type { EventLog } from './event-log.js';
 /** Receives every committed event exactly once, in id order. */
 export type DispatchListener = (event: LoggedEvent) => void;
 
-/** Options of {@link EventDispatcher}. */
+/** Options of {@link EventDispatcher}; `pollMs` is EVENT_POLL_MS, validated by config.ts. */
 export interface DispatcherOptions {
   /** How often the log is read even without a bus message, so a lost message delays but never loses an event. */
   pollMs: number;
@@ -36,11 +36,7 @@ export class EventDispatcher {
     private readonly bus: EventBus,
     private readonly options: DispatcherOptions,
   ) {
-    if (!(options.pollMs > 0))
-      throw new RangeError(`pollMs must be positive, got ${options.pollMs}`);
     this.batchSize = options.batchSize ?? 500;
-    if (!(this.batchSize >= 1))
-      throw new RangeError(`batchSize must be at least 1, got ${this.batchSize}`);
   }
 
   /** The id of the last event delivered to listeners. */

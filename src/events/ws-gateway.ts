@@ -23,7 +23,10 @@ export interface GatewaySocket {
   on(event: 'error', listener: (error: Error) => void): unknown;
 }
 
-/** Limits and timings of the gateway (validated in the constructor). */
+/**
+ * Limits and timings of the gateway: positive integers, from the WS_* settings config.ts
+ * validates once (the gateway does not check them again).
+ */
 export interface GatewayOptions {
   heartbeatMs: number;
   maxBufferedBytes: number;
@@ -96,12 +99,6 @@ interface Connection {
 /** Something the gateway can log to. */
 export type GatewayLogger = Pick<Logger, 'info' | 'warn'>;
 
-function positive(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1)
-    throw new RangeError(`${name} must be a positive integer, got ${value}`);
-  return value;
-}
-
 /**
  * Serves the live event stream: a WELCOME, then a replay of the log after the client's
  * `last_event_id`, then live events, with no gap and no duplicate at the seam (live events that
@@ -124,11 +121,8 @@ export class WebSocketGateway {
     private readonly options: GatewayOptions,
     private readonly logger: GatewayLogger,
   ) {
-    positive('heartbeatMs', options.heartbeatMs);
-    positive('maxBufferedBytes', options.maxBufferedBytes);
-    positive('maxConnections', options.maxConnections);
-    this.replayBatchSize = positive('replayBatchSize', options.replayBatchSize ?? 500);
-    this.maxTopics = positive('maxTopics', options.maxTopics ?? MAX_TOPICS_PER_CONNECTION);
+    this.replayBatchSize = options.replayBatchSize ?? 500;
+    this.maxTopics = options.maxTopics ?? MAX_TOPICS_PER_CONNECTION;
   }
 
   private readonly maxTopics: number;
@@ -154,10 +148,7 @@ export class WebSocketGateway {
   /** Re-checks the keys of open sockets every `check.intervalMs`, until {@link stop}. */
   watchKeys(check: KeyCheck): void {
     clearInterval(this.keyTimer);
-    this.keyTimer = setInterval(
-      () => void this.checkKeys(check),
-      positive('intervalMs', check.intervalMs),
-    );
+    this.keyTimer = setInterval(() => void this.checkKeys(check), check.intervalMs);
   }
 
   /** Closes every socket opened with `keyId` (4401), e.g. at once when this instance revokes it. */

@@ -8,7 +8,6 @@
  * why no library is used.
  */
 
-import { inspect } from 'node:util';
 import { withTimeout } from '../domain/timing.js';
 
 /** Names of the three breaker states, as reported by the HTTP endpoint. */
@@ -52,7 +51,10 @@ export interface BreakerTransition {
 /** Receives every transition exactly once, synchronously, right after the state changed. */
 export type TransitionListener = (transition: BreakerTransition) => void;
 
-/** Tuning and test seams; numeric options are validated by the constructor. */
+/**
+ * Tuning and test seams. The service's values come from the MEMORY_BREAKER_* settings, which
+ * config.ts validates once; the breaker trusts them.
+ */
 export interface CircuitBreakerOptions {
   /** Consecutive failures (while CLOSED) that open the breaker. Positive integer, default 5. */
   failureThreshold?: number;
@@ -72,7 +74,7 @@ export interface CircuitBreakerOptions {
 
 /** Per-call settings of {@link CircuitBreaker.execute}. */
 export interface ExecuteOptions {
-  /** Milliseconds before the call is abandoned; positive and at most 2 147 483 647. */
+  /** Milliseconds before the call is abandoned; positive and at most 2 147 483 647 (config.ts). */
   readonly timeoutMs: number;
 }
 
@@ -133,8 +135,6 @@ interface Subscription {
   readonly listener: TransitionListener;
 }
 
-const MAX_TIMER_MS = 2_147_483_647;
-
 /**
  * Consecutive-failure circuit breaker with lazy OPEN → HALF_OPEN, a single probe at a
  * time and generation tracking, so calls started before a transition cannot change the
@@ -152,30 +152,26 @@ export class CircuitBreaker {
   #firstCountedGeneration = 0;
   #totals: Totals = emptyTotals();
 
-  /**
-   * @throws RangeError naming the option and value when a numeric option is out of range.
-   * @throws TypeError when `now` or `isCallerError` is given but is not a function.
-   */
   constructor(options: CircuitBreakerOptions = {}) {
-    this.#failureThreshold = positiveInteger('failureThreshold', options.failureThreshold ?? 5);
-    this.#openMs = nonNegativeFinite('openMs', options.openMs ?? 30_000);
-    this.#halfOpenSuccesses = positiveInteger('halfOpenSuccesses', options.halfOpenSuccesses ?? 2);
-    this.#now = callable('now', options.now ?? (() => Date.now()));
-    this.#isCallerError = callable('isCallerError', options.isCallerError ?? (() => false));
+    this.#failureThreshold = options.failureThreshold ?? 5;
+    this.#openMs = options.openMs ?? 30_000;
+    this.#halfOpenSuccesses = options.halfOpenSuccesses ?? 2;
+    this.#now = options.now ?? (() => Date.now());
+    this.#isCallerError = options.isCallerError ?? (() => false);
   }
 
   /**
    * Runs `operation` if the breaker admits it and records the outcome.
    *
    * Rejects with {@link BreakerOpenError} without calling `operation` when refused, with
-   * {@link BreakerTimeoutError} (after aborting the signal) when `timeoutMs` elapses, with
-   * `RangeError` for an invalid `timeoutMs`, and otherwise settles like `operation`.
+   * {@link BreakerTimeoutError} (after aborting the signal) when `timeoutMs` elapses, and
+   * otherwise settles like `operation`.
    */
   async execute<T>(
     operation: (signal: AbortSignal) => Promise<T>,
     options: ExecuteOptions,
   ): Promise<T> {
-    const timeoutMs = timerDuration(options.timeoutMs);
+    const { timeoutMs } = options;
     const generation = this.#admit();
     try {
       const value = await withTimeout(
@@ -389,32 +385,4 @@ function refusalMessage(state: OpenState | HalfOpenState): string {
   return state.name === 'OPEN'
     ? `circuit breaker is OPEN until ${iso(state.nextAttemptAt)}`
     : 'circuit breaker is HALF_OPEN and its probe is in flight';
-}
-
-function positiveInteger(option: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(`${option} must be a positive integer, got ${inspect(value)}`);
-  }
-  return value;
-}
-
-function nonNegativeFinite(option: string, value: number): number {
-  if (!Number.isFinite(value) || value < 0) {
-    throw new RangeError(`${option} must be a finite number of at least 0, got ${inspect(value)}`);
-  }
-  return value;
-}
-
-function timerDuration(timeoutMs: number): number {
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMER_MS) {
-    throw new RangeError(`timeoutMs must be in (0, ${MAX_TIMER_MS}], got ${inspect(timeoutMs)}`);
-  }
-  return timeoutMs;
-}
-
-function callable<F extends (...parameters: never[]) => unknown>(option: string, value: F): F {
-  if (typeof value !== 'function') {
-    throw new TypeError(`${option} must be a function, got ${typeof value}`);
-  }
-  return value;
 }

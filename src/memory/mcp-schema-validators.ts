@@ -17,10 +17,8 @@ export class SharedSchemaValidators implements jsonSchemaValidator {
   private ajv = new AjvJsonSchemaValidator();
   private readonly compiled = new Map<string, JsonSchemaValidator<unknown>>();
 
-  constructor(private readonly limit = 256) {
-    if (!Number.isInteger(limit) || limit < 1)
-      throw new RangeError(`limit must be a positive integer, got ${limit}`);
-  }
+  /** `limit`: a positive integer, the number of distinct schemas kept before starting over. */
+  constructor(private readonly limit = 256) {}
 
   getValidator<T>(schema: JsonSchemaType): JsonSchemaValidator<T> {
     const key = JSON.stringify(schema);

@@ -113,10 +113,8 @@ export class ReplayWorker {
   #stopped = false;
   #batchSize = MAX_DELIVERY_BATCH;
 
-  /** @throws RangeError naming the option and value when a duration is not a positive finite number. */
+  /** The durations are positive, from settings config.ts validates once (memory-module.ts). */
   constructor(options: ReplayWorkerOptions) {
-    for (const option of ['storeTimeoutMs', 'probeTimeoutMs', 'retryDelayMs'] as const)
-      positiveDuration(option, options[option]);
     this.#options = options;
     this.#now = options.now ?? (() => Date.now());
   }
@@ -346,12 +344,4 @@ export class ReplayWorker {
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : inspect(error);
-}
-
-function positiveDuration(option: string, value: number): void {
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new RangeError(
-      `${option} must be a positive finite number of milliseconds, got ${inspect(value)}`,
-    );
-  }
 }

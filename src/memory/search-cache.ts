@@ -3,7 +3,6 @@
  * least-recently-used cache bounded by entry count and by bytes, and dropped as soon as a write
  * through this instance could make them wrong.
  */
-import { inspect } from 'node:util';
 import type { MemorySearchQuery } from '../domain/memory.js';
 import {
   type MemoryRecord,
@@ -39,10 +38,10 @@ export class LruCache<Value> {
   readonly #sizeOf: (value: Value, key: string) => number;
   #bytes = 0;
 
-  /** @throws RangeError naming the option and value when a bound is not a non-negative integer. */
+  /** The bounds come from MEMORY_CACHE_MAX_ENTRIES / _BYTES, validated once in config.ts. */
   constructor(options: LruCacheOptions<Value>) {
-    this.#maxEntries = nonNegativeInteger('maxEntries', options.maxEntries);
-    this.#maxBytes = nonNegativeInteger('maxBytes', options.maxBytes);
+    this.#maxEntries = options.maxEntries;
+    this.#maxBytes = options.maxBytes;
     this.#sizeOf = options.sizeOf;
   }
 
@@ -122,7 +121,7 @@ function answerBytes(answer: CachedAnswer, key: string): number {
 export class SearchCache {
   readonly #answers: LruCache<CachedAnswer>;
 
-  /** @throws RangeError when a bound is not a non-negative integer (see {@link LruCache}). */
+  /** Bounds as for {@link LruCache}: non-negative integers, as config.ts checks them. */
   constructor(bounds: { maxEntries: number; maxBytes: number }) {
     this.#answers = new LruCache<CachedAnswer>({ ...bounds, sizeOf: answerBytes });
   }
@@ -159,11 +158,4 @@ function cacheKey(query: MemorySearchQuery): string {
 
 function affects(record: MemoryRecord, query: MemorySearchQuery): boolean {
   return recordMatchesQuery(record, query.q) && recordMatchesProject(record, query.project_id);
-}
-
-function nonNegativeInteger(option: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0) {
-    throw new RangeError(`${option} must be a non-negative integer, got ${inspect(value)}`);
-  }
-  return value;
 }

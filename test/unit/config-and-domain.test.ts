@@ -46,6 +46,30 @@ describe('loadConfig', () => {
     }
   });
 
+  // The components these settings configure (gateway, dispatcher, pruner, breaker, replay worker,
+  // search cache) trust their options: config is the one place they are checked.
+  it.each([
+    ['EVENT_PRUNE_INTERVAL_MS', '0'],
+    ['EVENT_POLL_MS', '0'],
+    ['WS_HEARTBEAT_MS', '0'],
+    ['WS_HEARTBEAT_MS', '1.5'],
+    ['WS_MAX_BUFFERED_BYTES', '0'],
+    ['WS_MAX_CONNECTIONS', '0'],
+    ['MEMORY_BREAKER_FAILURE_THRESHOLD', '0'],
+    ['MEMORY_BREAKER_FAILURE_THRESHOLD', '1.5'],
+    ['MEMORY_BREAKER_OPEN_MS', '-1'],
+    ['MEMORY_BREAKER_HALF_OPEN_SUCCESSES', '0'],
+    ['MEMORY_STORE_TIMEOUT_MS', '0'],
+    ['MEMORY_STORE_TIMEOUT_MS', '2147483648'],
+    ['MEMORY_SEARCH_TIMEOUT_MS', 'NaN'],
+    ['MEMORY_CACHE_MAX_ENTRIES', '-1'],
+    ['MEMORY_CACHE_MAX_BYTES', '1.5'],
+  ])('refuses %s=%s, naming it', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(
+      new RegExp(`^Invalid configuration: ${name}: `),
+    );
+  });
+
   it('accepts postgres and memory URLs', () => {
     expect(loadConfig({ DATABASE_URL: 'postgresql://u@h:5432/db' }).DATABASE_URL).toBe(
       'postgresql://u@h:5432/db',

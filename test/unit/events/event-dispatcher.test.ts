@@ -40,16 +40,6 @@ function setup(logged: number[] = [], head = 0) {
 afterEach(() => vi.useRealTimers());
 
 describe('EventDispatcher', () => {
-  it('validates its options', () => {
-    const bus = new InProcessEventBus();
-    expect(() => new EventDispatcher({} as Database, {} as EventLog, bus, { pollMs: 0 })).toThrow(
-      RangeError,
-    );
-    expect(
-      () => new EventDispatcher({} as Database, {} as EventLog, bus, { pollMs: 5, batchSize: 0 }),
-    ).toThrow('batchSize');
-  });
-
   it('starts at the head of the log and delivers a contiguous batch without reading the log', async () => {
     const { log, bus, dispatcher, delivered } = setup([], 10);
     await dispatcher.start();

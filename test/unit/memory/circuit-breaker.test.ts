@@ -105,37 +105,6 @@ afterEach(() => {
 });
 
 describe('constructor', () => {
-  it.each([
-    ['failureThreshold', 0],
-    ['failureThreshold', -1],
-    ['failureThreshold', 1.5],
-    ['failureThreshold', Number.NaN],
-    ['failureThreshold', Number.POSITIVE_INFINITY],
-    ['openMs', -1],
-    ['openMs', Number.NaN],
-    ['openMs', Number.POSITIVE_INFINITY],
-    ['halfOpenSuccesses', 0],
-    ['halfOpenSuccesses', 2.5],
-  ])('throws a RangeError naming %s = %s', (option, value) => {
-    const create = () => new CircuitBreaker({ [option]: value });
-    expect(create).toThrow(RangeError);
-    expect(create).toThrow(new RegExp(`^${option} .*got ${String(value)}$`));
-  });
-
-  it('shows a mistyped numeric option as written', () => {
-    const options = { failureThreshold: '5' } as unknown as CircuitBreakerOptions;
-    expect(() => new CircuitBreaker(options)).toThrow(
-      "failureThreshold must be a positive integer, got '5'",
-    );
-  });
-
-  it.each(['now', 'isCallerError'])('throws a TypeError when %s is not a function', (option) => {
-    const options = { [option]: 42 } as unknown as CircuitBreakerOptions;
-    expect(() => new CircuitBreaker(options)).toThrow(
-      new TypeError(`${option} must be a function, got number`),
-    );
-  });
-
   it('accepts openMs = 0, which admits a probe on the first call after opening', async () => {
     const { breaker } = setup({ openMs: 0 });
     await failTimes(breaker, 3);
@@ -181,20 +150,6 @@ describe('execute', () => {
     await expect(breaker.execute(operation, CALL)).resolves.toBe(false);
     expect(operation).toHaveBeenCalledOnce();
   });
-
-  it.each([0, -5, Number.NaN, Number.POSITIVE_INFINITY, 2_147_483_648])(
-    'rejects timeoutMs = %s with a RangeError without calling the operation',
-    async (timeoutMs) => {
-      const { breaker } = setup();
-      const operation = vi.fn(succeed);
-      await expect(breaker.execute(operation, { timeoutMs })).rejects.toThrow(RangeError);
-      await expect(breaker.execute(operation, { timeoutMs })).rejects.toThrow(
-        /^timeoutMs must be in/,
-      );
-      expect(operation).not.toHaveBeenCalled();
-      expect(breaker.snapshot().rejected_count).toBe(0);
-    },
-  );
 
   it('counts an operation that throws synchronously as a failure', async () => {
     const { breaker } = setup();
