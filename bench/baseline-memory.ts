@@ -13,9 +13,11 @@
  * Args: --file PATH --duration-ms N --max-writes N --warmup-ms N --content-bytes N --key-prefix P --searches N
  */
 import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { McpMemoryClient } from '../src/memory/mcp-client.js';
 import { serverMemoryConnection } from '../src/memory/mcp-transport.js';
+import { childrenWithEnvironment } from '../test/support/process.js';
 import { benchRecord } from './lib/memory-graph.js';
 import { readCpuMs } from './lib/proc.js';
 import { RUN_MARKER_VARIABLE, announceReady } from './lib/ready.js';
@@ -56,7 +58,8 @@ async function main(): Promise<void> {
   const fileBytesBefore = statSync(file).size;
   const client = await McpMemoryClient.connect({ connection });
   try {
-    const serverPid = client.serverPid();
+    if (!client.isConnected()) throw new Error('server-memory did not start');
+    const [serverPid] = childrenWithEnvironment('MEMORY_FILE_PATH', resolve(file));
     if (serverPid === undefined) throw new Error('no server-memory process');
     // The grown graph must read back as the service's entries, or the server would not be doing what it does for the service.
     const seed = await client.get('seed-000000');

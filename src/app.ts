@@ -46,13 +46,6 @@ import { servicesPlugin } from './plugins/services.js';
 import { tasksPlugin } from './plugins/tasks.js';
 import { upgradesPlugin } from './plugins/upgrades.js';
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Every route as registered (method and URL), so tests can prove each one is covered. */
-    routeTable: ReadonlyArray<{ method: string; url: string }>;
-  }
-}
-
 /**
  * How long an idle keep-alive connection stays open: Fastify's default, which Fastify sets only
  * on servers it creates itself (this app supplies its own, see `http/liveness.ts`).
@@ -142,12 +135,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   clientErrors = new ClientErrorLog(app.log);
   app.addHook('onClose', async () => clientErrors.flush());
-  const routeTable: Array<{ method: string; url: string }> = [];
-  app.decorate('routeTable', routeTable);
-  app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat())
-      if (method !== 'HEAD') routeTable.push({ method, url: route.url });
-  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandlers(app, { clientErrors, isUnavailable: isDatabaseUnavailable });

@@ -225,11 +225,6 @@ export class CircuitBreaker {
     };
   }
 
-  /** Number of active transition subscriptions; lets owners check they unsubscribed. */
-  get listenerCount(): number {
-    return this.#subscriptions.size;
-  }
-
   /**
    * Operator override: forces CLOSED and zeroes every counter. Emits a `manual-reset`
    * transition only when the stored state was not already CLOSED. Calls still in flight

@@ -158,11 +158,6 @@ export class McpMemoryClient implements MemoryBackend {
     return this.connection.close();
   }
 
-  /** Pid of the stdio server process (undefined while respawning, after close, or over HTTP). */
-  serverPid(): number | undefined {
-    return this.connection.serverPid();
-  }
-
   /** True while calls can be sent; false before the first connection, during a respawn and after close. */
   isConnected(): boolean {
     return this.connection.isConnected();

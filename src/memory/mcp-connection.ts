@@ -137,11 +137,6 @@ export class McpConnection {
     return this.session !== undefined;
   }
 
-  /** Pid of the current stdio server process, undefined while disconnected or for HTTP. */
-  serverPid(): number | undefined {
-    return this.session?.pid;
-  }
-
   /** Subscribes to connection loss / recovery; returns the unsubscribe function. */
   onConnectionChange(listener: ConnectionChangeListener): () => void {
     this.listeners.add(listener);

@@ -52,8 +52,6 @@ export interface MemoryModule {
   onCircuitTransition(listener: TransitionListener): () => void;
   /** null with MEMORY_MCP=off: memory then depends on the database only, which has its own check. */
   health(): MemoryHealth | null;
-  /** Pid of the stdio MCP server; undefined over HTTP, while it respawns, or with MEMORY_MCP=off. */
-  serverPid(): number | undefined;
   /** Starts the replay worker; call it once every listener has subscribed to transitions. */
   start(): void;
   /** Stops the worker, then the MCP server (and its process). */
@@ -158,7 +156,6 @@ export async function openMemory(options: MemoryModuleOptions): Promise<MemoryMo
     service,
     onCircuitTransition: (listener) => breaker.onTransition(listener),
     health: () => healthOf(breaker, mcp),
-    serverPid: () => mcp?.server.serverPid(),
     start: () => mcp?.worker.start(),
     close: async () => {
       await mcp?.worker.stop();

@@ -486,7 +486,7 @@ describe('authorization matrix', () => {
   it('has a sample request for every registered route but the documentation UI and dashboard', async () => {
     // The dashboard's files are public and take no key (test/api/dashboard-files.test.ts).
     const dashboard = ['/', '/assets/*', '/config.json'];
-    const routes = t.app.routeTable
+    const routes = t.routes
       .filter(({ url }) => !url.startsWith('/docs') && !dashboard.includes(url))
       .map(({ method, url }) => `${method} ${url.replace(/:(\w+)/g, '{$1}')}`);
     expect(routes.filter((route) => samples[route] === undefined)).toEqual([]);

@@ -21,7 +21,7 @@ describe.concurrent('crash handling', () => {
     const memory = await mcp.connect({ reconnect: { initialMs: 100 } });
     await memory.store(record('before-1', { project_id: 'p' }));
     await memory.store(record('before-2', { project_id: 'p' }));
-    const firstPid = memory.serverPid() as number;
+    const firstPid = mcp.serverPid(memory) as number;
     const lost = nextChange(memory, false);
     const back = nextChange(memory, true);
 
@@ -32,7 +32,7 @@ describe.concurrent('crash handling', () => {
     expect(duringOutage.ms).toBeLessThan(50);
 
     const reconnected = await back;
-    expect(reconnected.pid).toBe(memory.serverPid());
+    expect(reconnected.pid).toBe(mcp.serverPid(memory));
     expect(reconnected.pid).not.toBe(firstPid);
     expect(
       (await memory.search('before', { limit: 10, project_id: 'p' })).map((hit) => hit.key),
@@ -50,7 +50,7 @@ describe.concurrent('crash handling', () => {
     });
     const pending = memory.get('anything');
     await new Promise((resolve) => setTimeout(resolve, 100));
-    process.kill(memory.serverPid() as number, 'SIGKILL');
+    process.kill(mcp.serverPid(memory) as number, 'SIGKILL');
     const error = await pending.then(
       () => undefined,
       (reason: unknown) => reason,
@@ -83,7 +83,7 @@ describe.concurrent('crash handling', () => {
       throw new Error('listener bug');
     });
     failuresLeft = 3;
-    process.kill(memory.serverPid() as number, 'SIGKILL');
+    process.kill(mcp.serverPid(memory) as number, 'SIGKILL');
 
     expect((await back).failedAttempts).toBe(3);
     expect(
@@ -109,7 +109,7 @@ describe.concurrent('crash handling', () => {
     const connected = vi.fn();
     memory.onConnectionChange(connected);
     delayFactory = true;
-    process.kill(memory.serverPid() as number, 'SIGKILL');
+    process.kill(mcp.serverPid(memory) as number, 'SIGKILL');
     await waitUntil(() => connected.mock.calls.length === 1);
     await new Promise((resolve) => setTimeout(resolve, 50));
     await memory.close();
@@ -131,7 +131,7 @@ describe.concurrent('crash handling', () => {
       },
     });
     const lost = nextChange(memory, false);
-    process.kill(memory.serverPid() as number, 'SIGKILL');
+    process.kill(mcp.serverPid(memory) as number, 'SIGKILL');
     await lost;
     await memory.close();
     await new Promise((resolve) => setTimeout(resolve, 600));
@@ -143,12 +143,12 @@ describe.concurrent('crash handling', () => {
 
   it('close() terminates the server process and is idempotent', async ({ mcp }) => {
     const memory = await mcp.connect();
-    const pid = memory.serverPid() as number;
+    const pid = mcp.serverPid(memory) as number;
     expect(isAlive(pid)).toBe(true);
 
     await Promise.all([memory.close(), memory.close()]);
     expect(isAlive(pid)).toBe(false);
-    expect(memory.serverPid()).toBeUndefined();
+    expect(mcp.serverPid(memory)).toBeUndefined();
     await expect(memory.store(record('late'))).rejects.toBeInstanceOf(McpMemoryUnavailableError);
   });
 });

@@ -158,7 +158,8 @@ describe.concurrent('stalled server and AbortSignal', () => {
     const logger = recordingLogger();
     const memory = await connectHanging(mcp, logger);
     await memory.store(record('usable'));
-    const pid = memory.serverPid();
+    const pid = mcp.serverPid(memory);
+    expect(pid).toEqual(expect.any(Number));
 
     const stalled = await timed(() =>
       memory.search('__stall__', { limit: 5 }, AbortSignal.timeout(300)),
@@ -168,7 +169,7 @@ describe.concurrent('stalled server and AbortSignal', () => {
     expect(stalled.ms).toBeLessThan(800);
 
     expect(memory.isConnected()).toBe(true);
-    expect(memory.serverPid()).toBe(pid);
+    expect(mcp.serverPid(memory)).toBe(pid);
     expect(await memory.get('usable')).toEqual(record('usable'));
     await waitUntil(() =>
       logger.messages.some((message) => message.includes('hanging-mcp-server: cancelled request')),
@@ -292,7 +293,6 @@ describe.concurrent('HTTP transport', () => {
     expect(await memory.search('net', { limit: 5 })).toEqual([
       record('over-http', { tags: ['net'] }),
     ]);
-    expect(memory.serverPid()).toBeUndefined();
 
     await bridge.stop();
     const lost = nextChange(memory, false);

@@ -14,6 +14,7 @@ import {
   FAST_BREAKER,
   SERVER_MEMORY_COMMAND,
   buildMemoryApp,
+  mcpServerPid,
   memoryApi,
   readGraphDirectly,
   temporaryMemoryFile,
@@ -83,8 +84,7 @@ describe('the memory circuit breaker against a real server-memory', () => {
   });
 
   it('opens when the server dies; writes are queued and searches answer from the cache, then storage', async () => {
-    const pid = app.memory.serverPid()!;
-    process.kill(pid, 'SIGKILL');
+    process.kill(mcpServerPid(graph.path)!, 'SIGKILL');
     await waitFor(
       () => app.memory.health()?.mcp,
       (mcp) => mcp === 'disconnected',
@@ -137,7 +137,10 @@ describe('the memory circuit breaker against a real server-memory', () => {
       'OPEN>HALF_OPEN:open-elapsed',
     ]);
     expect(transitions.at(-1)).toBe('HALF_OPEN>CLOSED:probe-succeeded');
-    expect(app.memory.serverPid()).toBeGreaterThan(0);
+    expect([app.memory.health()?.mcp, mcpServerPid(graph.path)]).toEqual([
+      'connected',
+      expect.any(Number),
+    ]);
 
     const onServer = await readGraphDirectly(graph.path, (server) =>
       server.search('outage', { limit: 10 }),

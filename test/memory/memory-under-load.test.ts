@@ -8,6 +8,7 @@ import {
   FAST_BREAKER,
   SERVER_MEMORY_COMMAND,
   buildMemoryApp,
+  mcpServerPid,
   readGraphDirectly,
   temporaryMemoryFile,
   waitFor,
@@ -83,12 +84,12 @@ describe('MCP server killed repeatedly under REST and WebSocket load', () => {
     try {
       while (killed.length < 4) {
         const pid = await waitFor(
-          () => app.memory.serverPid(),
+          () => mcpServerPid(graph.path),
           (found) => found !== undefined && !killed.includes(found),
           10_000,
         );
         await new Promise((resolve) => setTimeout(resolve, 400));
-        if (app.memory.serverPid() !== pid) continue;
+        if (mcpServerPid(graph.path) !== pid) continue;
         process.kill(pid!, 'SIGKILL');
         killed.push(pid!);
       }

@@ -7,6 +7,7 @@ import { type DatabaseHandle, openDatabase } from '../../src/store/database.js';
 import { inject } from 'vitest';
 import { createTestDatabase } from './database.js';
 import { readPgliteSnapshot } from './pglite-snapshot.js';
+import { type RegisteredRoute, routesOfNextApp } from './routes.js';
 
 /** The database engines the integration suite runs on. */
 export type TestEngine = 'pglite' | 'postgres';
@@ -34,6 +35,8 @@ export interface TestApp {
   /** Sends a request through the app without a socket. */
   request(options: InjectOptions): Promise<LightMyRequestResponse>;
   reset(): Promise<void>;
+  /** Every route the app registered, so a test can prove each one is covered. */
+  routes: readonly RegisteredRoute[];
   /** Listens on a free loopback port and returns the base URL (`http://127.0.0.1:<port>`). */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -140,12 +143,14 @@ export async function createTestApp(
   const announce = () => undefined;
   const logging = logStream === undefined ? { logger: false as const } : { logStream };
   const config = testConfig(overrides);
+  const routes = routesOfNextApp();
   const app = await buildApp({ config, database: { handle: database }, announce, ...logging });
   await app.ready();
   return {
     app,
     database,
     databaseUrl: url,
+    routes,
     request: (options) => app.inject(options),
     listen: () => app.listen({ host: '127.0.0.1', port: 0 }),
     reset: () => resetTables(database),

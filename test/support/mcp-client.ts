@@ -8,7 +8,7 @@ import {
   type McpMemoryClientOptions,
 } from '../../src/memory/mcp-client.js';
 import { type McpConnectionOptions } from '../../src/memory/mcp-transport.js';
-import { temporaryMemoryFile } from './memory.js';
+import { mcpServerPid, temporaryMemoryFile } from './memory.js';
 
 export { FAKE_SERVER, HANGING_SERVER } from './memory.js';
 
@@ -19,6 +19,7 @@ export { FAKE_SERVER, HANGING_SERVER } from './memory.js';
  */
 export class McpTestScope {
   readonly #cleanups: Array<() => Promise<void>> = [];
+  readonly #graphFiles = new Map<McpMemoryClient, string>();
 
   /** Runs `cleanup` when the test ends (clients before the temporary directories they use). */
   defer(cleanup: () => Promise<void>): void {
@@ -37,7 +38,15 @@ export class McpTestScope {
     const memoryFilePath = options.memoryFilePath ?? (await this.memoryFile());
     const server = await McpMemoryClient.connect({ ...options, memoryFilePath });
     this.defer(() => server.close());
+    const { connection } = options;
+    const env = connection?.kind === 'stdio' ? connection.env : undefined;
+    this.#graphFiles.set(server, env?.MEMORY_FILE_PATH ?? memoryFilePath);
     return server;
+  }
+
+  /** Pid of the stdio server process of a client this scope connected (see {@link mcpServerPid}). */
+  serverPid(client: McpMemoryClient): number | undefined {
+    return mcpServerPid(this.#graphFiles.get(client)!);
   }
 
   /** Releases everything, newest first; a failing cleanup does not stop the others. */

@@ -12,7 +12,7 @@ import { McpMemoryClient } from '../../src/memory/mcp-client.js';
 import { resolveServerMemoryBin } from '../../src/memory/mcp-transport.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
 import { testConfig } from './app.js';
-import { makeTempDir } from './process.js';
+import { childrenWithEnvironment, makeTempDir } from './process.js';
 
 /** The stalling stdio proxy in front of the installed server-memory (`node <script>`, see the script). */
 export const HANGING_SERVER = fileURLToPath(new URL('./hanging-mcp-server.mjs', import.meta.url));
@@ -92,6 +92,18 @@ export async function readGraphDirectly<T>(
   } finally {
     await server.close();
   }
+}
+
+/**
+ * Pid of the MCP server process this process runs on the graph file `memoryFilePath` (as its
+ * MEMORY_FILE_PATH), found in /proc; undefined while there is none (not yet started, or between a
+ * crash and the respawn). Tests kill servers by it; the service offers no such hook.
+ */
+export function mcpServerPid(memoryFilePath: string): number | undefined {
+  const pids = childrenWithEnvironment('MEMORY_FILE_PATH', path.resolve(memoryFilePath));
+  if (pids.length > 1)
+    throw new Error(`several MCP servers on ${memoryFilePath}: ${pids.join(', ')}`);
+  return pids[0];
 }
 
 /** Polls `probe` every 20 ms until `accept` holds for its value; fails with the last value after `timeoutMs`. */

