@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, createTestApp } from '../support/app.js';
 import { keyHeader } from '../support/keys.js';
 import { expectProblem } from '../support/problems.js';
+import { upgradeStatus } from '../support/ws-client.js';
 
 /**
  * Every route × {no key, reader, writer, admin, a writer scoped to another project} gets the
@@ -461,25 +462,9 @@ async function createKeys(): Promise<void> {
 async function statusOf(sample: Sample, who: Who, wsBase: string): Promise<number> {
   const request = sample.request();
   const auth = who === 'none' ? {} : headers[who];
-  if (request.url === '/ws') return upgradeStatus(wsBase, auth);
+  if (request.url === '/ws') return upgradeStatus(`${wsBase}/ws`, auth);
   return (await t.request({ ...request, headers: { ...auth, ...(request.headers as object) } }))
     .statusCode;
-}
-
-async function upgradeStatus(wsBase: string, auth: Record<string, string>): Promise<number> {
-  const { default: WebSocket } = await import('ws');
-  return new Promise((resolve) => {
-    const socket = new WebSocket(`${wsBase}/ws`, { headers: auth });
-    socket.once('open', () => {
-      socket.terminate();
-      resolve(101);
-    });
-    socket.once('unexpected-response', (_request, response) => {
-      resolve(response.statusCode ?? 0);
-      socket.terminate();
-    });
-    socket.once('error', () => undefined);
-  });
 }
 
 describe('authorization matrix', () => {

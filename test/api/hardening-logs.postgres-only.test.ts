@@ -1,33 +1,17 @@
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { CLIENT_ERROR_LINES_PER_WINDOW } from '../../src/http/client-errors.js';
 import { createTestApp } from '../support/app.js';
 import { ERROR_LEVEL, WARN_LEVEL, captureLog } from '../support/captured-log.js';
 import { keyHeader } from '../support/keys.js';
 import { rawExchange } from '../support/raw-http.js';
+import { upgradeStatus } from '../support/ws-client.js';
 
 /**
  * What a hostile client can make the service write to its log, read from the pino output of a
  * real app: no line may ever hold an API key, and client-caused errors are `info` lines, a few
  * a minute, never `error`. PostgreSQL only: no database engine is involved.
  */
-
-/** The status of a WebSocket handshake: 101 when it opened, else the HTTP status of the refusal. */
-function upgradeStatus(url: string): Promise<number> {
-  return new Promise((resolve) => {
-    const socket = new WebSocket(url);
-    socket.once('open', () => {
-      socket.terminate();
-      resolve(101);
-    });
-    socket.once('unexpected-response', (_request, response) => {
-      resolve(response.statusCode ?? 0);
-      socket.terminate();
-    });
-    socket.once('error', () => resolve(0));
-  });
-}
 
 describe('secrets in the log', () => {
   it('never logs an API key: as a header, as ?token= on any route, in bad requests', async () => {

@@ -23,7 +23,6 @@ import {
   serverMemoryConnection,
   type MemoryLogger,
 } from '../../src/memory/mcp-client.js';
-import { McpConnection } from '../../src/memory/mcp-connection.js';
 import {
   createDefaultTransport,
   type McpConnectionOptions,
@@ -32,6 +31,7 @@ import {
   FAKE_SERVER,
   HANGING_SERVER,
   type McpTestScope,
+  fulfillment,
   isAlive,
   it,
   nextChange,
@@ -103,11 +103,7 @@ describe.concurrent('servers the client cannot use', () => {
   });
 
   it('throws isError tool results of the real server-memory', async ({ mcp }) => {
-    const connection = await McpConnection.open({
-      connection: serverMemoryConnection(await mcp.memoryFile()),
-      requiredTools: [],
-    });
-    mcp.defer(() => connection.close());
+    const connection = await mcp.rawConnection();
 
     const observations = [{ entityName: 'ghost', contents: ['boo'] }];
     await expect(connection.callTool('add_observations', { observations })).rejects.toThrow(
@@ -229,9 +225,8 @@ describe.concurrent('stalled server and AbortSignal', () => {
         reconnect: { initialMs: 10_000 },
       }),
     );
-    expect(attempt.outcome.status).toBe('fulfilled');
+    const memory = fulfillment(attempt);
     expect(attempt.ms).toBeLessThan(1_000);
-    const memory = (attempt.outcome as PromiseFulfilledResult<McpMemoryClient>).value;
     expect(memory.isConnected()).toBe(false);
     await expect(memory.get('x')).rejects.toThrow(/last: MCP error -32001: Request timed out\)/);
 

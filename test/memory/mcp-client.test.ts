@@ -16,11 +16,7 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { describe, expect } from 'vitest';
 import { serverMemoryConnection } from '../../src/memory/mcp-client.js';
-import {
-  McpConnection,
-  isConnectionLoss,
-  linkAbortSignal,
-} from '../../src/memory/mcp-connection.js';
+import { isConnectionLoss, linkAbortSignal } from '../../src/memory/mcp-connection.js';
 import {
   decodeObservation,
   encodeRecord,
@@ -157,11 +153,7 @@ describe.concurrent('McpMemoryClient with the real server-memory', () => {
   it('replaces a foreign entity that uses the same name', async ({ mcp }) => {
     const memoryFilePath = await mcp.memoryFile();
     const memory = await mcp.connect({ memoryFilePath });
-    const raw = await McpConnection.open({
-      connection: serverMemoryConnection(memoryFilePath),
-      requiredTools: [],
-    });
-    mcp.defer(() => raw.close());
+    const raw = await mcp.rawConnection(memoryFilePath);
     await raw.callTool('create_entities', {
       entities: [{ name: 'shared', entityType: 'person', observations: ['likes tea'] }],
     });
@@ -176,11 +168,7 @@ describe.concurrent('McpMemoryClient with the real server-memory', () => {
   }) => {
     const memoryFilePath = await mcp.memoryFile();
     const memory = await mcp.connect({ memoryFilePath });
-    const raw = await McpConnection.open({
-      connection: serverMemoryConnection(memoryFilePath),
-      requiredTools: [],
-    });
-    mcp.defer(() => raw.close());
+    const raw = await mcp.rawConnection(memoryFilePath);
     await raw.callTool('create_entities', {
       entities: [{ name: 'foreign', entityType: 'person', observations: ['x'] }],
     });

@@ -4,37 +4,12 @@
  * server-memory, which rewrites its whole file on every change, loses entities, and an older
  * write of a key can land after a newer one.
  */
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DatabaseHandle } from '../../src/store/database.js';
+import { describe, expect, it } from 'vitest';
 import { MAX_DELIVERY_BATCH } from '../../src/memory/replay-worker.js';
 import { MemoryRepository } from '../../src/memory/memory-repository.js';
-import { openTestDatabase } from '../support/app.js';
-import {
-  SERVER_MEMORY_COMMAND,
-  buildMemoryApp,
-  memoryApi,
-  readGraphDirectly,
-  temporaryMemoryFile,
-  waitFor,
-} from '../support/memory.js';
+import { memoryApi, readGraphDirectly, useMemoryTestBed, waitFor } from '../support/memory.js';
 
-let database: DatabaseHandle;
-let drop: () => Promise<void>;
-let graph: Awaited<ReturnType<typeof temporaryMemoryFile>>;
-const apps: FastifyInstance[] = [];
-
-beforeAll(async () => {
-  ({ database, drop } = await openTestDatabase());
-  graph = await temporaryMemoryFile();
-});
-
-afterAll(async () => {
-  await Promise.all(apps.map((app) => app.close()));
-  await database?.close();
-  await drop?.();
-  await graph?.remove();
-});
+const bed = useMemoryTestBed();
 
 describe('several instances on one database', () => {
   it('deliver a shared backlog exactly in order, whichever instance takes each row', async () => {
@@ -48,30 +23,20 @@ describe('several instances on one database', () => {
         project_id: null,
         agent_id: null,
       };
-      await database.transaction(async (tx) => {
+      await bed.database.transaction(async (tx) => {
         await repository.save(tx, entry);
         await repository.enqueue(tx, entry);
       });
     }
-    const settings = {
-      MEMORY_MCP: 'on',
-      MEMORY_MCP_COMMAND: SERVER_MEMORY_COMMAND,
-      MEMORY_FILE_PATH: graph.path,
-      MEMORY_BREAKER_OPEN_MS: '100',
-    };
-    apps.push(
-      ...(await Promise.all([
-        buildMemoryApp(database, settings),
-        buildMemoryApp(database, settings),
-      ])),
-    );
+    const settings = { MEMORY_BREAKER_OPEN_MS: '100' };
+    const apps = await Promise.all([bed.app(settings), bed.app(settings)]);
 
     await waitFor(
-      () => repository.queuedCount(database.db),
+      () => repository.queuedCount(bed.database.db),
       (count) => count === 0,
       15_000,
     );
-    const latest = await readGraphDirectly(graph.path, (server) =>
+    const latest = await readGraphDirectly(bed.graphPath, (server) =>
       server.search('shared-', { limit: 100 }),
     );
     expect(latest.map((entry) => `${entry.key}: ${entry.content}`).sort()).toEqual([

@@ -5,54 +5,33 @@
  * the same graph file (no fallback involved) finds every write made during the outage.
  */
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { eventSchema } from '../../src/domain/event.js';
 import type { BreakerTransition } from '../../src/memory/circuit-breaker.js';
-import type { DatabaseHandle } from '../../src/store/database.js';
-import { openTestDatabase } from '../support/app.js';
 import {
   FAST_BREAKER,
-  SERVER_MEMORY_COMMAND,
-  buildMemoryApp,
   mcpServerPid,
   memoryApi,
   readGraphDirectly,
-  temporaryMemoryFile,
+  useMemoryTestBed,
   waitFor,
 } from '../support/memory.js';
 
-let database: DatabaseHandle;
-let drop: () => Promise<void>;
-let graph: Awaited<ReturnType<typeof temporaryMemoryFile>>;
+const bed = useMemoryTestBed();
 let app: FastifyInstance;
 const api = memoryApi(() => app);
 const transitions: string[] = [];
 let projectId: string;
 
 beforeAll(async () => {
-  ({ database, drop } = await openTestDatabase());
-  graph = await temporaryMemoryFile();
   // Open for 1 s: long enough to look at every fallback before the first probe.
-  app = await buildMemoryApp(database, {
-    MEMORY_MCP: 'on',
-    MEMORY_MCP_COMMAND: SERVER_MEMORY_COMMAND,
-    MEMORY_FILE_PATH: graph.path,
-    ...FAST_BREAKER,
-    MEMORY_BREAKER_OPEN_MS: '1000',
-  });
+  app = await bed.app({ ...FAST_BREAKER, MEMORY_BREAKER_OPEN_MS: '1000' });
   app.memory.onCircuitTransition((transition: BreakerTransition) =>
     transitions.push(`${transition.from}>${transition.to}:${transition.reason}`),
   );
   projectId = (
     await app.inject({ method: 'POST', url: '/api/v1/projects', payload: { name: 'outage' } })
   ).json().id;
-});
-
-afterAll(async () => {
-  await app?.close();
-  await database?.close();
-  await drop?.();
-  await graph?.remove();
 });
 
 const storedIn = async (payload: object) => (await api.store(payload)).json().stored_in;
@@ -84,7 +63,7 @@ describe('the memory circuit breaker against a real server-memory', () => {
   });
 
   it('opens when the server dies; writes are queued and searches answer from the cache, then storage', async () => {
-    process.kill(mcpServerPid(graph.path)!, 'SIGKILL');
+    process.kill(mcpServerPid(bed.graphPath)!, 'SIGKILL');
     await waitFor(
       () => app.memory.health()?.mcp,
       (mcp) => mcp === 'disconnected',
@@ -137,12 +116,12 @@ describe('the memory circuit breaker against a real server-memory', () => {
       'OPEN>HALF_OPEN:open-elapsed',
     ]);
     expect(transitions.at(-1)).toBe('HALF_OPEN>CLOSED:probe-succeeded');
-    expect([app.memory.health()?.mcp, mcpServerPid(graph.path)]).toEqual([
+    expect([app.memory.health()?.mcp, mcpServerPid(bed.graphPath)]).toEqual([
       'connected',
       expect.any(Number),
     ]);
 
-    const onServer = await readGraphDirectly(graph.path, (server) =>
+    const onServer = await readGraphDirectly(bed.graphPath, (server) =>
       server.search('outage', { limit: 10 }),
     );
     expect(onServer.map((hit) => [hit.key, hit.content, hit.project_id]).sort()).toEqual([

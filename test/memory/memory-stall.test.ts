@@ -4,63 +4,38 @@
  * calls, count them, open the breaker and leave the API answering from its fallbacks.
  */
 import type { FastifyInstance } from 'fastify';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { DatabaseHandle } from '../../src/store/database.js';
-import { openTestDatabase } from '../support/app.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   FAST_BREAKER,
   HANGING_SERVER,
-  buildMemoryApp,
   memoryApi,
   nodeCommand,
-  temporaryMemoryFile,
+  useMemoryTestBed,
   waitFor,
 } from '../support/memory.js';
+import { fulfillment, timed } from '../support/timed.js';
 
-let database: DatabaseHandle;
-let drop: () => Promise<void>;
-let graph: Awaited<ReturnType<typeof temporaryMemoryFile>>;
+const bed = useMemoryTestBed();
 let app: FastifyInstance;
 const api = memoryApi(() => app);
 const TIMEOUT_MS = 200;
 /** For calls that must succeed on a loaded machine (the suite runs many files at once). */
 const ANSWERED_TIMEOUT_MS = 1_000;
 
-beforeAll(async () => {
-  ({ database, drop } = await openTestDatabase());
-  graph = await temporaryMemoryFile();
-});
-
-afterEach(async () => {
-  await app?.close();
-});
-
-afterAll(async () => {
-  await database?.close();
-  await drop?.();
-  await graph?.remove();
-});
+afterEach(() => bed.closeApps());
 
 function stallingApp(
   environment: Record<string, string>,
   timeoutMs = TIMEOUT_MS,
   settings: Record<string, string> = {},
 ): Promise<FastifyInstance> {
-  return buildMemoryApp(database, {
-    MEMORY_MCP: 'on',
-    MEMORY_FILE_PATH: graph.path,
+  return bed.app({
     MEMORY_MCP_COMMAND: nodeCommand(HANGING_SERVER, environment),
     ...FAST_BREAKER,
     MEMORY_STORE_TIMEOUT_MS: String(timeoutMs),
     MEMORY_SEARCH_TIMEOUT_MS: String(timeoutMs),
     ...settings,
   });
-}
-
-async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
-  const startedAt = performance.now();
-  const value = await work();
-  return { value, ms: performance.now() - startedAt };
 }
 
 describe('a stalling MCP server', () => {
@@ -72,7 +47,7 @@ describe('a stalling MCP server', () => {
     const first = await timed(async () =>
       (await api.store({ key: 'stalled-1', content: 'never acknowledged' })).json(),
     );
-    expect(first.value).toEqual({ key: 'stalled-1', project_id: null, stored_in: 'queued' });
+    expect(fulfillment(first)).toEqual({ key: 'stalled-1', project_id: null, stored_in: 'queued' });
     expect(first.ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
     expect(first.ms).toBeLessThan(TIMEOUT_MS + 500);
     expect(
@@ -88,12 +63,12 @@ describe('a stalling MCP server', () => {
     );
     expect(circuit).toMatchObject({ failure_count: 2, success_count: 0, queued_writes: 2 });
     const fast = await timed(async () => (await api.search('q=acknowledged')).json());
-    expect(fast.value).toMatchObject({ source: 'fallback_storage', items: [{}, {}] });
+    expect(fulfillment(fast)).toMatchObject({ source: 'fallback_storage', items: [{}, {}] });
     expect(fast.ms).toBeLessThan(100);
     const quick = await timed(
       async () => (await api.store({ key: 'stalled-3', content: 'x' })).json().stored_in,
     );
-    expect(quick.value).toBe('queued');
+    expect(fulfillment(quick)).toBe('queued');
     expect(quick.ms).toBeLessThan(100);
 
     const ready = await api.ready();
@@ -112,7 +87,7 @@ describe('a stalling MCP server', () => {
         .stored_in,
     ).toBe('mcp');
     const stalled = await timed(async () => (await api.search('q=__stall__')).json());
-    expect(stalled.value).toEqual({ items: [], source: 'fallback_storage' });
+    expect(fulfillment(stalled)).toEqual({ items: [], source: 'fallback_storage' });
     expect(stalled.ms).toBeGreaterThanOrEqual(ANSWERED_TIMEOUT_MS - 5);
     expect(await api.circuit()).toMatchObject({
       state: 'CLOSED',

@@ -4,48 +4,29 @@
  * contradictory settings, stop the start with a clear message.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { databasePlugin } from '../../src/plugins/database.js';
 import { eventsPlugin } from '../../src/plugins/events.js';
 import { memoryPlugin } from '../../src/plugins/memory.js';
 import { servicesPlugin } from '../../src/plugins/services.js';
-import type { DatabaseHandle } from '../../src/store/database.js';
 import { MemoryRepository } from '../../src/memory/memory-repository.js';
-import { openTestDatabase, testConfig } from '../support/app.js';
+import { testConfig } from '../support/app.js';
 import {
   FAKE_SERVER,
   FAST_BREAKER,
   HANGING_SERVER,
-  SERVER_MEMORY_COMMAND,
-  buildMemoryApp,
   memoryApi,
   nodeCommand,
   readGraphDirectly,
-  temporaryMemoryFile,
+  useMemoryTestBed,
   waitFor,
 } from '../support/memory.js';
 
-let database: DatabaseHandle;
-let drop: () => Promise<void>;
-let graph: Awaited<ReturnType<typeof temporaryMemoryFile>>;
-let app: FastifyInstance | undefined;
-const api = memoryApi(() => app!);
+const bed = useMemoryTestBed();
+let app: FastifyInstance;
+const api = memoryApi(() => app);
 
-beforeAll(async () => {
-  ({ database, drop } = await openTestDatabase());
-  graph = await temporaryMemoryFile();
-});
-
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-});
-
-afterAll(async () => {
-  await database?.close();
-  await drop?.();
-  await graph?.remove();
-});
+afterEach(() => bed.closeApps());
 
 /** Only the plugins memory needs, so that a failed start leaves nothing else running; the caller closes it. */
 async function startMemoryOnly(
@@ -53,7 +34,7 @@ async function startMemoryOnly(
 ): Promise<{ instance: FastifyInstance; started: Promise<unknown> }> {
   const instance = Fastify({ logger: false });
   const config = testConfig(settings);
-  await instance.register(databasePlugin, { handle: database });
+  await instance.register(databasePlugin, { handle: bed.database });
   await instance.register(eventsPlugin, { config });
   await instance.register(servicesPlugin);
   void instance.register(memoryPlugin, { config });
@@ -63,14 +44,8 @@ async function startMemoryOnly(
 describe('the replay queue across a restart', () => {
   it('keeps writes nobody acknowledged, and a new app on the same database delivers them on start', async () => {
     const stalling = nodeCommand(HANGING_SERVER, { STALL_ALL_TOOL_CALLS: '1' });
-    const common = {
-      MEMORY_MCP: 'on',
-      MEMORY_MCP_COMMAND: SERVER_MEMORY_COMMAND,
-      MEMORY_FILE_PATH: graph.path,
-      ...FAST_BREAKER,
-      MEMORY_STORE_TIMEOUT_MS: '200',
-    };
-    app = await buildMemoryApp(database, { ...common, MEMORY_MCP_COMMAND: stalling });
+    const common = { ...FAST_BREAKER, MEMORY_STORE_TIMEOUT_MS: '200' };
+    app = await bed.app({ ...common, MEMORY_MCP_COMMAND: stalling });
     for (const [key, content] of [
       ['restart-1', 'first v1'],
       ['restart-2', 'second'],
@@ -78,16 +53,15 @@ describe('the replay queue across a restart', () => {
     ]) {
       expect((await api.store({ key, content })).json().stored_in).toBe('queued');
     }
-    await app.close();
-    app = undefined;
-    expect(await new MemoryRepository().queuedCount(database.db)).toBe(3);
+    await bed.closeApps();
+    expect(await new MemoryRepository().queuedCount(bed.database.db)).toBe(3);
 
-    app = await buildMemoryApp(database, common);
+    app = await bed.app(common);
     await waitFor(
       () => api.circuit(),
       (circuit) => circuit.queued_writes === 0,
     );
-    const delivered = await readGraphDirectly(graph.path, (server) =>
+    const delivered = await readGraphDirectly(bed.graphPath, (server) =>
       Promise.all([server.get('restart-1'), server.get('restart-2')]),
     );
     expect(delivered.map((entry) => entry?.content)).toEqual(['first v2', 'second']);
@@ -96,8 +70,7 @@ describe('the replay queue across a restart', () => {
 
 describe('starting without a usable server', () => {
   it('starts degraded when the server cannot be spawned: writes are queued, reads and readiness still work', async () => {
-    app = await buildMemoryApp(database, {
-      MEMORY_MCP: 'on',
+    app = await bed.app({
       MEMORY_MCP_COMMAND: '/nonexistent/mcp-memory-server',
       ...FAST_BREAKER,
     });

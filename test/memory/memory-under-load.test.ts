@@ -1,16 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { EventStream } from '../../src/client/index.js';
-import type { DatabaseHandle } from '../../src/store/database.js';
-import { openTestDatabase } from '../support/app.js';
 import { readWholeLog } from '../support/event-log.js';
 import {
   FAST_BREAKER,
-  SERVER_MEMORY_COMMAND,
-  buildMemoryApp,
   mcpServerPid,
   readGraphDirectly,
-  temporaryMemoryFile,
+  useMemoryTestBed,
   waitFor,
 } from '../support/memory.js';
 
@@ -19,28 +15,11 @@ import {
  * the service busy: no memory write is lost, no REST write fails, and the WebSocket stream stays
  * complete and ordered.
  */
-let database: DatabaseHandle;
-let drop: () => Promise<void>;
-let graph: Awaited<ReturnType<typeof temporaryMemoryFile>>;
+const bed = useMemoryTestBed();
 let app: FastifyInstance;
 
 beforeAll(async () => {
-  ({ database, drop } = await openTestDatabase());
-  graph = await temporaryMemoryFile();
-  app = await buildMemoryApp(database, {
-    MEMORY_MCP: 'on',
-    MEMORY_MCP_COMMAND: SERVER_MEMORY_COMMAND,
-    MEMORY_FILE_PATH: graph.path,
-    ...FAST_BREAKER,
-    MEMORY_BREAKER_OPEN_MS: '300',
-    WS_HEARTBEAT_MS: '10000',
-  });
-}, 60_000);
-afterAll(async () => {
-  await app?.close();
-  await database?.close();
-  await drop?.();
-  await graph?.remove();
+  app = await bed.app({ ...FAST_BREAKER, MEMORY_BREAKER_OPEN_MS: '300', WS_HEARTBEAT_MS: '10000' });
 });
 
 describe('MCP server killed repeatedly under REST and WebSocket load', () => {
@@ -84,12 +63,12 @@ describe('MCP server killed repeatedly under REST and WebSocket load', () => {
     try {
       while (killed.length < 4) {
         const pid = await waitFor(
-          () => mcpServerPid(graph.path),
+          () => mcpServerPid(bed.graphPath),
           (found) => found !== undefined && !killed.includes(found),
           10_000,
         );
         await new Promise((resolve) => setTimeout(resolve, 400));
-        if (mcpServerPid(graph.path) !== pid) continue;
+        if (mcpServerPid(bed.graphPath) !== pid) continue;
         process.kill(pid!, 'SIGKILL');
         killed.push(pid!);
       }
@@ -108,7 +87,7 @@ describe('MCP server killed repeatedly under REST and WebSocket load', () => {
       (circuit) => circuit.state === 'CLOSED' && circuit.queued_writes === 0,
       20_000,
     );
-    const onServer = await readGraphDirectly(graph.path, (server) =>
+    const onServer = await readGraphDirectly(bed.graphPath, (server) =>
       Promise.all(memoryKeys.map((key) => server.get(key))),
     );
     expect(onServer.filter((entry) => entry === null)).toEqual([]);

@@ -1,5 +1,5 @@
 /** Helpers of the McpMemoryClient tests (test/memory/mcp-client*.test.ts) against real MCP server processes. */
-import { expect, it as base } from 'vitest';
+import { it as base } from 'vitest';
 import {
   McpMemoryClient,
   type ConnectionChange,
@@ -7,10 +7,16 @@ import {
   type MemoryRecord,
   type McpMemoryClientOptions,
 } from '../../src/memory/mcp-client.js';
-import { type McpConnectionOptions } from '../../src/memory/mcp-transport.js';
-import { mcpServerPid, temporaryMemoryFile } from './memory.js';
+import { McpConnection } from '../../src/memory/mcp-connection.js';
+import {
+  type McpConnectionOptions,
+  serverMemoryConnection,
+} from '../../src/memory/mcp-transport.js';
+import { mcpServerPid, temporaryMemoryFile, waitFor } from './memory.js';
 
 export { FAKE_SERVER, HANGING_SERVER } from './memory.js';
+export { processAlive as isAlive } from './process.js';
+export { fulfillment, rejection, timed } from './timed.js';
 
 /**
  * What one test opened (temporary graph files, clients, bridges), released in reverse order when
@@ -42,6 +48,16 @@ export class McpTestScope {
     const env = connection?.kind === 'stdio' ? connection.env : undefined;
     this.#graphFiles.set(server, env?.MEMORY_FILE_PATH ?? memoryFilePath);
     return server;
+  }
+
+  /** A bare connection to server-memory on `memoryFilePath` (no tool check), for raw tool calls. */
+  async rawConnection(memoryFilePath?: string): Promise<McpConnection> {
+    const connection = await McpConnection.open({
+      connection: serverMemoryConnection(memoryFilePath ?? (await this.memoryFile())),
+      requiredTools: [],
+    });
+    this.defer(() => connection.close());
+    return connection;
   }
 
   /** Pid of the stdio server process of a client this scope connected (see {@link mcpServerPid}). */
@@ -117,35 +133,7 @@ export function nextChange(
   });
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
+/** Waits until `condition` holds, polling every 20 ms. */
 export async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) {
-      throw new Error('condition not met in time');
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-export async function timed<T>(
-  start: () => Promise<T>,
-): Promise<{ outcome: PromiseSettledResult<T>; ms: number }> {
-  // The clock starts before the call, so a deadline made inside it (AbortSignal.timeout) never runs ahead.
-  const startedAt = performance.now();
-  const [outcome] = await Promise.allSettled([start()]);
-  return { outcome: outcome as PromiseSettledResult<T>, ms: performance.now() - startedAt };
-}
-
-export function rejection(result: { outcome: PromiseSettledResult<unknown> }): unknown {
-  expect(result.outcome.status).toBe('rejected');
-  return (result.outcome as PromiseRejectedResult).reason;
+  await waitFor(condition, (met) => met, timeoutMs);
 }

@@ -6,12 +6,13 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../../src/app.js';
 import { McpMemoryClient } from '../../src/memory/mcp-client.js';
 import { resolveServerMemoryBin } from '../../src/memory/mcp-transport.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
-import { testConfig } from './app.js';
+import { openTestDatabase, testConfig } from './app.js';
 import { childrenWithEnvironment, makeTempDir } from './process.js';
 
 /** The stalling stdio proxy in front of the installed server-memory (`node <script>`, see the script). */
@@ -63,6 +64,62 @@ export async function buildMemoryApp(
   });
   await app.ready();
   return app;
+}
+
+/** A memory test file's database and graph file; see {@link useMemoryTestBed}. */
+export interface MemoryTestBed {
+  /** The file's own database, open from `beforeAll` to `afterAll`. */
+  readonly database: DatabaseHandle;
+  /** The graph file of the file's MCP servers. */
+  readonly graphPath: string;
+  /**
+   * The real app on the file's database with MCP on: server-memory on the graph file, unless
+   * `settings` say otherwise. Closed by {@link closeApps}, or after the file at the latest.
+   */
+  app(settings?: Record<string, string>): Promise<FastifyInstance>;
+  /** Closes the apps opened so far (e.g. after each test). */
+  closeApps(): Promise<void>;
+}
+
+/**
+ * Opens a database and a graph file for a memory test file before its tests, and after them
+ * closes the apps it built, then removes both. Call it at the top level of the file.
+ */
+export function useMemoryTestBed(): MemoryTestBed {
+  let opened: Awaited<ReturnType<typeof openTestDatabase>> | undefined;
+  let graph: Awaited<ReturnType<typeof temporaryMemoryFile>> | undefined;
+  const apps: FastifyInstance[] = [];
+  beforeAll(async () => {
+    [opened, graph] = await Promise.all([openTestDatabase(), temporaryMemoryFile()]);
+  });
+  const closeApps = async () => {
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+  };
+  afterAll(async () => {
+    await closeApps();
+    await opened?.database.close();
+    await opened?.drop();
+    await graph?.remove();
+  });
+  return {
+    get database() {
+      return opened!.database;
+    },
+    get graphPath() {
+      return graph!.path;
+    },
+    async app(settings = {}) {
+      const app = await buildMemoryApp(opened!.database, {
+        MEMORY_MCP: 'on',
+        MEMORY_MCP_COMMAND: SERVER_MEMORY_COMMAND,
+        MEMORY_FILE_PATH: graph!.path,
+        ...settings,
+      });
+      apps.push(app);
+      return app;
+    },
+    closeApps,
+  };
 }
 
 /** Short request helpers bound to one app. */

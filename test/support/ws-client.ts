@@ -92,3 +92,22 @@ export async function openSocket(
       ),
   };
 }
+
+/**
+ * The status of a WebSocket handshake: 101 when it opened (the socket is closed at once), else
+ * the HTTP status of the refusal, or 0 when the connection failed without one.
+ */
+export function upgradeStatus(url: string, headers?: Record<string, string>): Promise<number> {
+  return new Promise((resolve) => {
+    const socket = new WebSocket(url, { headers });
+    socket.once('open', () => {
+      socket.terminate();
+      resolve(101);
+    });
+    socket.once('unexpected-response', (_request, response) => {
+      resolve(response.statusCode ?? 0);
+      socket.terminate();
+    });
+    socket.once('error', () => resolve(0));
+  });
+}
