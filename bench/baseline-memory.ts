@@ -2,15 +2,16 @@
  * Memory baseline: the same MCP server the service runs (the bundled server-memory over stdio, on
  * its own graph file grown to the same size) driven directly by the service's client,
  * `McpMemoryClient`, one entry per call: `store(record)`, sequentially, as the replay worker
- * delivered the queue before it sent batches. What the server sustains without batching, with
- * no database, no HTTP and no queue in front of it.
+ * delivered the queue before it sent batches. What the server sustains without batching, with no
+ * database, no HTTP and no queue in front of it.
  *
  * After a warm-up (not recorded) it stores new keys `<prefix>-000000`, … for `--duration-ms` or
  * `--max-writes`, whichever comes first; then searches `--searches` of them (spread evenly) with
  * the same client, as the service's searches reach the server; prints `READY {json}` with the
  * figures, closes the client (which stops the server) and exits.
  *
- * Args: --file PATH --duration-ms N --max-writes N --warmup-ms N --content-bytes N --key-prefix P --searches N
+ * Args: --file PATH --duration-ms N --max-writes N --warmup-ms N --content-bytes N --key-prefix P
+ * --searches N
  */
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -61,7 +62,8 @@ async function main(): Promise<void> {
     if (!client.isConnected()) throw new Error('server-memory did not start');
     const [serverPid] = childrenWithEnvironment('MEMORY_FILE_PATH', resolve(file));
     if (serverPid === undefined) throw new Error('no server-memory process');
-    // The grown graph must read back as the service's entries, or the server would not be doing what it does for the service.
+    // The grown graph must read back as the service's entries, or the server would not be doing
+    // what it does for the service.
     const seed = await client.get('seed-000000');
     if (seed === null)
       throw new Error(

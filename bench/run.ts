@@ -152,7 +152,10 @@ async function runSuites(db: BenchDatabase): Promise<BenchmarkResult[]> {
 
 const roundedLoad = () => loadavg().map((value) => Math.round(value * 100) / 100);
 
-/** The code measured: the commit and how many files differ from it (others may be editing src/ meanwhile). */
+/**
+ * The code measured: the commit and how many files differ from it (others may be editing src/
+ * meanwhile).
+ */
 function sourceInfo(): { commit: string; modifiedFiles: number } {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {

@@ -205,7 +205,10 @@ const newSeries = (): Series => ({
 let series = newSeries();
 let sequence = 0;
 
-/** Sends `count` writes one at a time, each waiting until every socket has its frame (or the timeout). */
+/**
+ * Sends `count` writes one at a time, each waiting until every socket has its frame (or the
+ * timeout).
+ */
 async function write(command: Extract<ClientCommand, { cmd: 'write' }>): Promise<WriteReply> {
   const { trigger } = command;
   const clients = slots.length;

@@ -54,10 +54,15 @@ export const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
 /** Largest accepted request body. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
-/** Longest path parameter (decoded), so that a 255-character memory key fits; longer ones are 414. */
+/**
+ * Longest path parameter (decoded), so that a 255-character memory key fits; longer ones are 414.
+ */
 export const MAX_PARAM_LENGTH = 1024;
 
-/** What {@link buildApp} needs: the configuration, and the database to open or an open one to borrow. */
+/**
+ * What {@link buildApp} needs: the configuration, and the database to open or an open one to
+ * borrow.
+ */
 export interface AppOptions {
   config: Config;
   database: DatabasePluginOptions;
@@ -116,7 +121,9 @@ async function registerDocs(app: FastifyInstance): Promise<void> {
   app.get('/openapi.json', { schema: openApiRouteSchema }, async () => app.swagger());
 }
 
-/** Builds the whole service as a Fastify instance; `main.ts` listens on it and tests inject into it. */
+/**
+ * Builds the whole service as a Fastify instance; `main.ts` listens on it and tests inject into it.
+ */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const headers = securityHeaders();
   let clientErrors: ClientErrorLog | undefined;

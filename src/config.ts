@@ -2,7 +2,10 @@ import { z } from 'zod';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** How much of the event log to keep: events older than `maxAgeMs` or beyond the newest `maxEvents` are pruned. */
+/**
+ * How much of the event log to keep: events older than `maxAgeMs` or beyond the newest `maxEvents`
+ * are pruned.
+ */
 export interface Retention {
   maxAgeMs: number | null;
   maxEvents: number | null;
@@ -10,7 +13,9 @@ export interface Retention {
 
 const durationUnits: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** Parses `7d`, `12h`, `1000000` or both joined by a comma; null when the text is not of that form. */
+/**
+ * Parses `7d`, `12h`, `1000000` or both joined by a comma; null when the text is not of that form.
+ */
 export function parseRetention(text: string): Retention | null {
   const retention: Retention = { maxAgeMs: null, maxEvents: null };
   for (const part of text.split(',').map((item) => item.trim())) {

@@ -48,9 +48,14 @@ export interface Child {
   readonly process: ChildProcess;
   isRunning(): boolean;
   logTail(lines?: number): string;
-  /** Resolves with the next output line starting with `prefix` (without it); rejects after `timeoutMs`. */
+  /**
+   * Resolves with the next output line starting with `prefix` (without it); rejects after
+   * `timeoutMs`.
+   */
   nextLine(prefix: string, timeoutMs: number): Promise<string>;
-  /** SIGTERM, then SIGKILL to the whole group after `graceMs`; resolves once the child has exited. */
+  /**
+   * SIGTERM, then SIGKILL to the whole group after `graceMs`; resolves once the child has exited.
+   */
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -93,7 +98,10 @@ export function killAllChildrenSync(): void {
 }
 onEmergencyExit(killAllChildrenSync);
 
-/** Starts a child and resolves once it printed its ready line; rejects (and kills it) on exit or timeout. */
+/**
+ * Starts a child and resolves once it printed its ready line; rejects (and kills it) on exit or
+ * timeout.
+ */
 export function spawnChild(options: SpawnOptions): Promise<Child> {
   const [command, args] =
     options.fileLimit === undefined
@@ -197,7 +205,8 @@ export function spawnChild(options: SpawnOptions): Promise<Child> {
       );
     };
     const timer = setTimeout(() => fail(`no ready line within ${timeoutMs} ms`), timeoutMs);
-    // 'close' comes after the last output, so a ready line printed just before exiting still counts.
+    // 'close' comes after the last output, so a ready line printed just before exiting still
+    // counts.
     child.once('close', () => {
       if (onReady !== undefined) fail('exited before it was ready');
     });
@@ -279,7 +288,10 @@ export async function withRunMarkerInEnvironment<T>(start: () => Promise<T>): Pr
   }
 }
 
-/** Pids of every live process (any depth, any user) whose environment carries this run's marker, except this one. */
+/**
+ * Pids of every live process (any depth, any user) whose environment carries this run's marker,
+ * except this one.
+ */
 export function processesOfRun(runId: string): number[] {
   const needle = `${RUN_MARKER_VARIABLE}=${runId}\0`;
   const found: number[] = [];

@@ -1,4 +1,7 @@
-/** What every benchmark suite gets from the orchestrator: the run's mode, database and process starters. */
+/**
+ * What every benchmark suite gets from the orchestrator: the run's mode, database and process
+ * starters.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,7 +48,10 @@ export type Suite = (
   context: BenchContext,
 ) => Promise<Omit<BenchmarkResult, 'machine' | 'mode' | 'durationSec' | 'pass'>>;
 
-/** The environment of a child: ours without any of the service's own settings (those are set explicitly). */
+/**
+ * The environment of a child: ours without any of the service's own settings (those are set
+ * explicitly).
+ */
 function cleanEnvironment(): Record<string, string> {
   const serviceKeys = new Set(Object.keys(configSchema.shape));
   const env: Record<string, string> = {};
@@ -65,7 +71,8 @@ export function createContext(options: {
   const removeDataDir = () => rmSync(dataDir, { recursive: true, force: true });
   const unregister = onEmergencyExit(removeDataDir); // also on Ctrl-C and the watchdog
   const base = cleanEnvironment();
-  // Diagnostics: BENCH_CPU_PROF_DIR=<dir> writes a V8 CPU profile of every child to <dir>/<name>/ (on exit).
+  // Diagnostics: BENCH_CPU_PROF_DIR=<dir> writes a V8 CPU profile of every child to <dir>/<name>/
+  // (on exit).
   const profileDir = process.env.BENCH_CPU_PROF_DIR;
   const startScript: BenchContext['startScript'] = (name, script, scriptOptions = {}) => {
     const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`] : [];
@@ -98,7 +105,8 @@ export function createContext(options: {
           PORT: '0',
           DATA_DIR: dataDir,
           WS_HEARTBEAT_MS: '600000',
-          // The limiter stays in the request path (its cost is measured) but never refuses a benchmark request.
+          // The limiter stays in the request path (its cost is measured) but never refuses a
+          // benchmark request.
           RATE_LIMIT_MAX: '10000000',
           ...env,
         },

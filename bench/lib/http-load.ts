@@ -36,7 +36,9 @@ export interface LoadResult {
   errors: number;
   timeouts: number;
   durationSec: number;
-  /** CPU time (user + system) the server process used per 2xx response, µs; NaN when not measured. */
+  /**
+   * CPU time (user + system) the server process used per 2xx response, µs; NaN when not measured.
+   */
   cpu_us_per_req: number;
   /** Share of one core the server process used during the run. */
   cpu_cores: number;

@@ -67,7 +67,10 @@ export function writeGrownGraph(
   return { entities: lines.length, bytes };
 }
 
-/** The memory entries of a graph file, by entity name (the file is replaced atomically by rename, so reading it is safe). */
+/**
+ * The memory entries of a graph file, by entity name (the file is replaced atomically by rename, so
+ * reading it is safe).
+ */
 export function readGraphRecords(path: string): Map<string, MemoryRecord> {
   const records = new Map<string, MemoryRecord>();
   for (const line of readFileSync(path, 'utf8').split('\n')) {

@@ -1,4 +1,7 @@
-/** The ready line every child process prints once it serves (kept apart from child.ts so children do not load its exit hooks). */
+/**
+ * The ready line every child process prints once it serves (kept apart from child.ts so children do
+ * not load its exit hooks).
+ */
 
 /**
  * Environment variable every process started by a run carries (and their descendants inherit;

@@ -32,7 +32,10 @@ export interface Target {
 export interface CaseResult {
   id: string;
   title: string;
-  /** Absolute figures of the system under test (keys carry their unit: `rps`, `p99_ms`, `ns_per_op`…). */
+  /**
+   * Absolute figures of the system under test (keys carry their unit: `rps`, `p99_ms`,
+   * `ns_per_op`…).
+   */
   service: Record<string, number>;
   /** The same figures for the baseline. */
   baseline: Record<string, number>;
@@ -210,7 +213,10 @@ export function renderText(results: BenchmarkResult[]): string {
   ].join('\n');
 }
 
-/** Replaces the generated section of bench/README.md (between the markers), keeping the hand-written text. */
+/**
+ * Replaces the generated section of bench/README.md (between the markers), keeping the hand-written
+ * text.
+ */
 export function updateReadme(results: BenchmarkResult[]): void {
   let text: string;
   try {

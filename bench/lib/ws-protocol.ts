@@ -53,7 +53,10 @@ export interface BroadcastReply {
   e2e: Summary;
   /** Per write: the last client's receipt − send time, ms (how long the whole fan-out took). */
   lastReceipt: Summary;
-  /** Every (write, client) pair: receipt − the first client's receipt of that write, ms (the fan-out alone). */
+  /**
+   * Every (write, client) pair: receipt − the first client's receipt of that write, ms (the fan-out
+   * alone).
+   */
   spread: Summary;
   /** Per write: HTTP response of the write − send time, ms. */
   response: Summary;

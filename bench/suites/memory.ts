@@ -62,8 +62,8 @@ interface Plan {
   graphBytes: number;
   contentBytes: number;
   /**
-   * Every n-th write of each writer (staggered across writers), and every write answered "queued", is searched for right
-   * after its answer, and again after the last round.
+   * Every n-th write of each writer (staggered across writers), and every write answered "queued",
+   * is searched for right after its answer, and again after the last round.
    */
   searchEvery: number;
   drainTimeoutSec: number;
@@ -109,7 +109,10 @@ interface Answer {
   body: unknown;
 }
 
-/** Minimal keep-alive JSON client for the service (one agent, bounded sockets, a timeout per request). */
+/**
+ * Minimal keep-alive JSON client for the service (one agent, bounded sockets, a timeout per
+ * request).
+ */
 class ServiceClient {
   readonly #agent: Agent;
 
@@ -187,7 +190,10 @@ async function circuit(client: ServiceClient): Promise<Circuit> {
   return answer.body as Circuit;
 }
 
-/** Polls until the replay queue is empty; resolves with the time it took (ms), or throws after `timeoutMs`. */
+/**
+ * Polls until the replay queue is empty; resolves with the time it took (ms), or throws after
+ * `timeoutMs`.
+ */
 async function waitForEmptyQueue(
   client: ServiceClient,
   timeoutMs: number,
@@ -222,7 +228,10 @@ interface SearchCheck {
 interface SearchTally {
   count: number;
   missing: number;
-  /** Searches for writes answered "queued" (found only through the merge of the queue while they wait). */
+  /**
+   * Searches for writes answered "queued" (found only through the merge of the queue while they
+   * wait).
+   */
   ofQueued: number;
   sources: Record<string, number>;
   latencies: SampleBuffer;
@@ -336,8 +345,9 @@ async function runWriters(
           `POST /api/v1/memory ${key} answered ${answer.status}: ${JSON.stringify(answer.body)} — the measurement is invalid`,
         );
       }
-      // Every n-th write, staggered by writer (the writers advance in step, one batch answers them all, so the same seq would
-      // send all their searches at once); and every write answered "queued", the ones a search finds only by merging the queue.
+      // Every n-th write, staggered by writer (the writers advance in step, one batch answers them
+      // all, so the same seq would send all their searches at once); and every write answered
+      // "queued", the ones a search finds only by merging the queue.
       const sampled =
         storedIn === 'queued' || (seq + writerIndex) % plan.searchEvery === plan.searchEvery - 1;
       const write: Acknowledged = { key, content: record.content, storedIn, sampled };
@@ -410,7 +420,10 @@ async function exitsWithin(pid: number, timeoutMs: number): Promise<boolean> {
   return true;
 }
 
-/** Waits until the service reports its MCP server connected and the breaker CLOSED (`/health/ready`). */
+/**
+ * Waits until the service reports its MCP server connected and the breaker CLOSED
+ * (`/health/ready`).
+ */
 async function waitForMemoryUp(client: ServiceClient, timeoutMs: number): Promise<void> {
   const started = performance.now();
   for (;;) {
@@ -472,7 +485,9 @@ interface ServiceRound {
   drainMs: number;
   acknowledged: number;
   storedInMcp: number;
-  /** Acknowledged writes ÷ (load + drain): what the service delivered to server-memory per second. */
+  /**
+   * Acknowledged writes ÷ (load + drain): what the service delivered to server-memory per second.
+   */
   deliveredPerSec: number;
   storesPerSec: number;
   latency: Summary;
@@ -500,7 +515,8 @@ async function measureServiceRound(
     service: readCpuMs(pids.service) - cpuBefore.service,
     server: readCpuMs(pids.server) - cpuBefore.server,
   };
-  // Every search during the load made one call through the breaker (a failed one too); the other calls were delivery batches.
+  // Every search during the load made one call through the breaker (a failed one too); the other
+  // calls were delivery batches.
   const calls =
     drain.last.success_count -
     circuitBefore.success_count +
@@ -578,7 +594,8 @@ export const memorySuite: Suite = async (context) => {
         );
         const warm = await runWriters(client, plan, 'warm', plan.warmupSec);
         await waitForEmptyQueue(client, plan.drainTimeoutSec * 1000);
-        // The service stays up, idle, while the baseline runs: only one side loads the machine at a time.
+        // The service stays up, idle, while the baseline runs: only one side loads the machine at a
+        // time.
         for (let round = 1; round <= plan.rounds; round++) {
           const order =
             round % 2 === 1
@@ -593,7 +610,8 @@ export const memorySuite: Suite = async (context) => {
           }
         }
 
-        // After the last round: every sampled key searched again, and every acknowledged write looked up in the graph file itself.
+        // After the last round: every sampled key searched again, and every acknowledged write
+        // looked up in the graph file itself.
         const written = serviceRounds.flatMap((result) => result.load.acknowledged);
         const after = newTally();
         for (const write of written.filter((entry) => entry.sampled))

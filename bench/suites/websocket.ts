@@ -39,7 +39,10 @@ interface Plan {
   heldClients: number;
 }
 
-/** Server memory after a full GC: VmRSS (read after a pause) and the V8 heap + external memory it reported. */
+/**
+ * Server memory after a full GC: VmRSS (read after a pause) and the V8 heap + external memory it
+ * reported.
+ */
 interface MemoryReading {
   rssKiB: number;
   heapKiB: number;
@@ -89,7 +92,10 @@ function ask<T extends ClientReply>(
   });
 }
 
-/** Full GC in the server (SIGUSR2 under --expose-gc; it answers with a MEMORY line), a pause, then its VmRSS. */
+/**
+ * Full GC in the server (SIGUSR2 under --expose-gc; it answers with a MEMORY line), a pause, then
+ * its VmRSS.
+ */
 async function settledMemory(server: Child, settleMs: number): Promise<MemoryReading> {
   const reported = server.nextLine(MEMORY_MARKER, 15_000);
   process.kill(server.pid, 'SIGUSR2');

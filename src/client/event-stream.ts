@@ -8,12 +8,18 @@ export interface EventStreamOptions {
   /** The gateway URL, e.g. `ws://127.0.0.1:3000/ws`. */
   url: string;
   topics?: string[];
-  /** Resume after this event (e.g. one persisted by the caller); later reconnects resume after the last event seen. */
+  /**
+   * Resume after this event (e.g. one persisted by the caller); later reconnects resume after the
+   * last event seen.
+   */
   lastEventId?: number;
   apiKey?: string;
   backoff?: Partial<BackoffOptions>;
   random?: () => number;
-  /** How sockets are opened; the package's entries choose one (`ws` in Node, the platform's in browsers). */
+  /**
+   * How sockets are opened; the package's entries choose one (`ws` in Node, the platform's in
+   * browsers).
+   */
   socketFactory?: SocketFactory;
   /** Used once after a refused connection, to learn why (defaults to the global fetch). */
   fetch?: typeof fetch;
@@ -29,7 +35,8 @@ export type StreamNotice =
 
 /**
  * Why a stream stopped for good: its key was refused (401), revoked while connected (4401), or
- * may not read the topics asked for (403), or the request was invalid (422). Retrying would not help.
+ * may not read the topics asked for (403), or the request was invalid (422). Retrying would not
+ * help.
  */
 export class EventStreamError extends Error {
   override name = 'EventStreamError';
@@ -221,7 +228,10 @@ export class EventStream implements AsyncIterable<TypedEvent> {
     for (const listener of this.eventListeners) listener(event);
   }
 
-  /** A lost connection: fatal when the key was revoked or the upgrade was refused for good, else retried. */
+  /**
+   * A lost connection: fatal when the key was revoked or the upgrade was refused for good, else
+   * retried.
+   */
   private async lost(socket: StreamSocket, code: number, reason: string): Promise<void> {
     const state = this.state;
     if ((state.name !== 'open' && state.name !== 'connecting') || state.socket !== socket) return;

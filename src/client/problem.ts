@@ -8,7 +8,9 @@ export interface ProblemDocument {
   errors?: Array<{ path: string; message: string; in?: string }>;
 }
 
-/** The problem document of an error response, or one made from its status when the body is not one. */
+/**
+ * The problem document of an error response, or one made from its status when the body is not one.
+ */
 export async function readProblem(response: Response): Promise<ProblemDocument> {
   const text = await response.text();
   try {

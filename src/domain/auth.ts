@@ -3,7 +3,10 @@ import { nameSchema } from './common.js';
 import { UnprocessableError } from './errors.js';
 
 export const roles = ['admin', 'writer', 'reader'] as const;
-/** `admin`: everything, including keys, audit and circuit reset; `writer`: read and write; `reader`: read only. */
+/**
+ * `admin`: everything, including keys, audit and circuit reset; `writer`: read and write; `reader`:
+ * read only.
+ */
 export type Role = (typeof roles)[number];
 
 /** What a route needs: reading, writing, or administration. */
@@ -15,7 +18,10 @@ const granted: Record<Role, ReadonlySet<Access>> = {
   reader: new Set(['read']),
 };
 
-/** Who is calling: the key (null when authentication is off), its role and its project scope (null: every project). */
+/**
+ * Who is calling: the key (null when authentication is off), its role and its project scope (null:
+ * every project).
+ */
 export interface Principal {
   keyId: string | null;
   role: Role;
@@ -55,7 +61,10 @@ export function allows(principal: Principal, access: Access): boolean {
   return granted[principal.role].has(access);
 }
 
-/** True when the principal may see a resource of `projectId` (null: a resource outside every project). */
+/**
+ * True when the principal may see a resource of `projectId` (null: a resource outside every
+ * project).
+ */
 export function inScope(principal: Principal, projectId: string | null): boolean {
   return (
     principal.projectIds === null ||

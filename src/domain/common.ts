@@ -189,6 +189,7 @@ export const timestampSchema = z.iso.datetime();
 
 /**
  * Versions an `If-Match` header accepts: `null` when the write is unconditional (no header or
- * `*`), otherwise the listed versions (empty when nothing in the header parses, so it never matches).
+ * `*`), otherwise the listed versions (empty when nothing in the header parses, so it never
+ * matches).
  */
 export type ExpectedVersions = readonly number[] | null;

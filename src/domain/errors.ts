@@ -51,7 +51,9 @@ export class ConflictError extends DomainError {
   readonly title = 'Conflict';
 }
 
-/** The input is well-formed but refers to something that does not hold (e.g. an unknown project). */
+/**
+ * The input is well-formed but refers to something that does not hold (e.g. an unknown project).
+ */
 export class UnprocessableError extends DomainError {
   readonly status = 422;
   readonly title = 'Unprocessable Content';

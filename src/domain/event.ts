@@ -146,7 +146,10 @@ export interface SwarmEvent {
   data: Record<string, unknown>;
 }
 
-/** An event before the log has given it an id and a timestamp; `topics` lists every topic that receives it. */
+/**
+ * An event before the log has given it an id and a timestamp; `topics` lists every topic that
+ * receives it.
+ */
 export interface EventDraft {
   type: EventType;
   topic: string;

@@ -39,7 +39,9 @@ export const memoryKeySchema = storableString()
   .min(1, { message: 'must not be empty' })
   .max(MEMORY_KEY_MAX_LENGTH, { message: `must be at most ${MEMORY_KEY_MAX_LENGTH} characters` })
   .refine((key) => !RESERVED_MEMORY_KEYS.includes(key), {
-    message: `must not be ${RESERVED_MEMORY_KEYS.map((key) => `"${key}"`).join(' or ')} (reserved by the API)`,
+    message:
+      `must not be ${RESERVED_MEMORY_KEYS.map((key) => `"${key}"`).join(' or ')} ` +
+      '(reserved by the API)',
   });
 
 const contentSchema = storableString()
@@ -177,7 +179,10 @@ export const memorySearchResultSchema = z
   .meta({ id: 'MemorySearchResult' });
 export type MemorySearchResult = z.infer<typeof memorySearchResultSchema>;
 
-/** `mcp`: the server acknowledged the write; `queued`: it is stored locally and waits in the replay queue. */
+/**
+ * `mcp`: the server acknowledged the write; `queued`: it is stored locally and waits in the replay
+ * queue.
+ */
 export const memoryStoredIn = ['mcp', 'queued'] as const;
 
 /** Response of `POST /memory`. */

@@ -6,7 +6,10 @@ import type { LoggedEvent } from '../domain/event.js';
 /** Receives batches of committed events, in the order their instance published them. */
 export type BusListener = (events: LoggedEvent[]) => void;
 
-/** Hands committed events to every instance's dispatcher: in process, or through Redis across instances. */
+/**
+ * Hands committed events to every instance's dispatcher: in process, or through Redis across
+ * instances.
+ */
 export interface EventBus {
   publish(events: LoggedEvent[]): void;
   subscribe(listener: BusListener): () => void;
@@ -102,7 +105,10 @@ export class RedisEventBus implements EventBus {
     this.publisher.disconnect();
   }
 
-  /** Events from other instances are only hints: the dispatcher re-reads the log on any gap, so a garbled message loses nothing. */
+  /**
+   * Events from other instances are only hints: the dispatcher re-reads the log on any gap, so a
+   * garbled message loses nothing.
+   */
   private receive(message: string): void {
     try {
       const parsed = JSON.parse(message) as { from: string; events: LoggedEvent[] };

@@ -8,7 +8,10 @@ export type DispatchListener = (event: LoggedEvent) => void;
 
 /** Options of {@link EventDispatcher}; `pollMs` is EVENT_POLL_MS, validated by config.ts. */
 export interface DispatcherOptions {
-  /** How often the log is read even without a bus message, so a lost message delays but never loses an event. */
+  /**
+   * How often the log is read even without a bus message, so a lost message delays but never loses
+   * an event.
+   */
   pollMs: number;
   batchSize?: number;
   onError?: (error: unknown) => void;
@@ -44,7 +47,9 @@ export class EventDispatcher {
     return this.cursor;
   }
 
-  /** Starts from the newest event in the log: history is served by replays, not by the dispatcher. */
+  /**
+   * Starts from the newest event in the log: history is served by replays, not by the dispatcher.
+   */
   async start(): Promise<void> {
     this.cursor = await this.log.latestId(this.db);
     this.unsubscribe = this.bus.subscribe((events) => this.receive(events));
@@ -62,7 +67,10 @@ export class EventDispatcher {
     return () => this.listeners.delete(listener);
   }
 
-  /** Reads the log after the cursor until it is exhausted; concurrent calls coalesce into one more round. */
+  /**
+   * Reads the log after the cursor until it is exhausted; concurrent calls coalesce into one more
+   * round.
+   */
   async catchUp(): Promise<void> {
     if (this.catchingUp) {
       this.catchUpAgain = true;

@@ -11,7 +11,10 @@ import { eventLogState, events } from '../store/schema.js';
  * gapless and in commit order: once id N is visible no event below N can still appear.
  */
 export class EventLog {
-  /** Events after `afterId`, oldest first, limited to those delivered to any of `topics` (null: all). */
+  /**
+   * Events after `afterId`, oldest first, limited to those delivered to any of `topics` (null:
+   * all).
+   */
   async readAfter(
     executor: Executor,
     afterId: number,
@@ -32,12 +35,18 @@ export class EventLog {
     return rows.map(toLoggedEvent);
   }
 
-  /** The id of the newest committed event (0 for a new log), whether or not retention has pruned it since. */
+  /**
+   * The id of the newest committed event (0 for a new log), whether or not retention has pruned it
+   * since.
+   */
   async latestId(executor: Executor): Promise<number> {
     return (await this.state(executor)).lastId;
   }
 
-  /** Every id up to this one has been deleted by retention; a resume from before it cannot be served. */
+  /**
+   * Every id up to this one has been deleted by retention; a resume from before it cannot be
+   * served.
+   */
   async prunedThroughId(executor: Executor): Promise<number> {
     return (await this.state(executor)).prunedThroughId;
   }
@@ -49,7 +58,10 @@ export class EventLog {
     return row ?? { lastId: 0, prunedThroughId: 0 };
   }
 
-  /** Deletes events older than the retention age or beyond its count, in one statement; returns how many went. */
+  /**
+   * Deletes events older than the retention age or beyond its count, in one statement; returns how
+   * many went.
+   */
   async prune(executor: Executor, retention: Retention, now: Date = new Date()): Promise<number> {
     const cutoff = await this.pruneCutoff(executor, retention, now);
     if (cutoff === null) return 0;
@@ -57,7 +69,8 @@ export class EventLog {
       .execute<{ deleted: number }>(
         sql`
       with deleted as (delete from ${events} where ${events.id} <= ${cutoff} returning 1)
-      update ${eventLogState} set pruned_through_id = greatest(${eventLogState.prunedThroughId}, ${cutoff})
+      update ${eventLogState}
+      set pruned_through_id = greatest(${eventLogState.prunedThroughId}, ${cutoff})
       returning (select count(*)::int from deleted) as deleted`,
       )
       .then((result) => (result as { rows: Array<{ deleted: number }> }).rows);

@@ -38,7 +38,9 @@ export interface GatewayOptions {
 
 /** Most topics one connection may hold; a SUBSCRIBE past it is refused with TOO_MANY_TOPICS. */
 export const MAX_TOPICS_PER_CONNECTION = 200;
-/** Control messages a connection may send at once, and per second after that, before it is closed. */
+/**
+ * Control messages a connection may send at once, and per second after that, before it is closed.
+ */
 export const CONTROL_MESSAGE_BURST = 60;
 export const CONTROL_MESSAGES_PER_SECOND = 10;
 /** A replay waits for the socket to drain below this many unsent bytes before reading on. */
@@ -230,7 +232,9 @@ export class WebSocketGateway {
       this.sendControl(connection, {
         type: 'ERROR',
         code: 'REPLAY_GAP',
-        message: `Events after ${lastEventId} are no longer retained; refetch state, the stream continues live`,
+        message:
+          `Events after ${lastEventId} are no longer retained; ` +
+          'refetch state, the stream continues live',
       });
       connection.lastSentId = head;
     } else if (lastEventId !== undefined) {
@@ -393,7 +397,8 @@ export class WebSocketGateway {
       (topic) => connection.topics.has(topic) !== subscribing,
     );
     if (subscribing && connection.topics.size + changed.length > this.maxTopics) {
-      const message = `A connection may hold at most ${this.maxTopics} topics; it holds ${connection.topics.size}`;
+      const held = connection.topics.size;
+      const message = `A connection may hold at most ${this.maxTopics} topics; it holds ${held}`;
       this.sendControl(connection, { type: 'ERROR', code: 'TOO_MANY_TOPICS', message });
       return;
     }

@@ -52,7 +52,9 @@ export function parseClientMessage(
   if (!['SUBSCRIBE', 'UNSUBSCRIBE', 'PING', 'PONG'].includes(type as string)) {
     return {
       error: 'UNKNOWN_TYPE',
-      detail: `Unknown message type ${JSON.stringify(type ?? null)}; expected SUBSCRIBE, UNSUBSCRIBE, PING or PONG`,
+      detail:
+        `Unknown message type ${JSON.stringify(type ?? null)}; ` +
+        'expected SUBSCRIBE, UNSUBSCRIBE, PING or PONG',
     };
   }
   const parsed = clientMessageSchema.safeParse(value);

@@ -58,7 +58,9 @@ export type TransitionListener = (transition: BreakerTransition) => void;
 export interface CircuitBreakerOptions {
   /** Consecutive failures (while CLOSED) that open the breaker. Positive integer, default 5. */
   failureThreshold?: number;
-  /** How long the breaker stays OPEN before admitting a probe. Finite, at least 0, default 30 000. */
+  /**
+   * How long the breaker stays OPEN before admitting a probe. Finite, at least 0, default 30 000.
+   */
   openMs?: number;
   /** Successful probes needed to close again. Positive integer, default 2. */
   halfOpenSuccesses?: number;

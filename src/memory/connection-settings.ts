@@ -78,7 +78,8 @@ export function splitCommandLine(line: string): string[] {
     const match = token.exec(line);
     if (match === null) {
       throw new MemoryConfigurationError(
-        `MEMORY_MCP_COMMAND has an unterminated quote or a trailing backslash at character ${position + 1}`,
+        'MEMORY_MCP_COMMAND has an unterminated quote or a trailing backslash ' +
+          `at character ${position + 1}`,
       );
     }
     if (match[1] === undefined) {

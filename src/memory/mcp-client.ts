@@ -82,7 +82,10 @@ export interface McpMemoryClientOptions extends Omit<
 > {
   /** Where the server runs; defaults to server-memory over stdio persisting to `memoryFilePath`. */
   connection?: McpConnectionOptions;
-  /** Graph file for the default server (e.g. `./data/mcp-memory.jsonl`); required without `connection`. */
+  /**
+   * Graph file for the default server (e.g. `./data/mcp-memory.jsonl`); required without
+   * `connection`.
+   */
   memoryFilePath?: string;
 }
 
@@ -158,12 +161,18 @@ export class McpMemoryClient implements MemoryBackend {
     return this.connection.close();
   }
 
-  /** True while calls can be sent; false before the first connection, during a respawn and after close. */
+  /**
+   * True while calls can be sent; false before the first connection, during a respawn and after
+   * close.
+   */
   isConnected(): boolean {
     return this.connection.isConnected();
   }
 
-  /** Notifies on connection loss and recovery (e.g. to trigger replay); returns the unsubscribe function. */
+  /**
+   * Notifies on connection loss and recovery (e.g. to trigger replay); returns the unsubscribe
+   * function.
+   */
   onConnectionChange(listener: ConnectionChangeListener): () => void {
     return this.connection.onConnectionChange(listener);
   }
@@ -193,7 +202,10 @@ export class McpMemoryClient implements MemoryBackend {
     await this.replaceObservations([...existing.values()], byName, signal);
   }
 
-  /** create_entities silently skips existing names, so a short result means someone else created one. */
+  /**
+   * create_entities silently skips existing names, so a short result means someone else created
+   * one.
+   */
   private async createEntities(
     entries: Array<[string, string]>,
     signal: AbortSignal | undefined,
@@ -212,7 +224,8 @@ export class McpMemoryClient implements MemoryBackend {
     const skipped = entries.filter(([name]) => !created.has(name)).map(([name]) => `"${name}"`);
     if (skipped.length > 0) {
       throw new McpMemoryProtocolError(
-        `create_entities skipped ${skipped.join(', ')}: it appeared concurrently (another writer on the same file?)`,
+        `create_entities skipped ${skipped.join(', ')}: ` +
+          'it appeared concurrently (another writer on the same file?)',
       );
     }
   }

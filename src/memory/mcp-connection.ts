@@ -59,7 +59,10 @@ export type ConnectionChangeListener = (change: ConnectionChange) => void;
 
 export interface McpConnectionSettings {
   connection: McpConnectionOptions;
-  /** Tools the server must offer; connecting fails with {@link McpMemoryMissingToolsError} otherwise. */
+  /**
+   * Tools the server must offer; connecting fails with {@link McpMemoryMissingToolsError}
+   * otherwise.
+   */
   requiredTools: readonly string[];
   logger?: MemoryLogger;
   reconnect?: Partial<BackoffOptions>;
@@ -308,7 +311,10 @@ export class McpConnection {
     );
   }
 
-  /** Forgets a broken session and starts the respawn loop; ignores stale or already dropped sessions. */
+  /**
+   * Forgets a broken session and starts the respawn loop; ignores stale or already dropped
+   * sessions.
+   */
   private dropSession(session: Session, reason: unknown): void {
     if (this.session !== session || this.closing) {
       return;

@@ -51,9 +51,8 @@ export class McpMemoryMissingToolsError extends Error {
     readonly availableTools: readonly string[],
   ) {
     const available = availableTools.length > 0 ? availableTools.join(', ') : 'none';
-    super(
-      `MCP memory server is missing required tools: ${missingTools.join(', ')} (server offers: ${available})`,
-    );
+    const missing = missingTools.join(', ');
+    super(`MCP memory server is missing required tools: ${missing} (server offers: ${available})`);
   }
 }
 

@@ -38,7 +38,10 @@ export type MemoryConfig = Pick<
   | 'MEMORY_CACHE_MAX_BYTES'
 >;
 
-/** The `checks.memory` entry of `/health/ready`: OPEN, HALF_OPEN or a lost server degrade, never fail, readiness. */
+/**
+ * The `checks.memory` entry of `/health/ready`: OPEN, HALF_OPEN or a lost server degrade, never
+ * fail, readiness.
+ */
 export interface MemoryHealth {
   status: 'up' | 'degraded';
   circuit: BreakerStateName;
@@ -48,9 +51,14 @@ export interface MemoryHealth {
 /** What the rest of the service sees of memory (the app's `app.memory`). */
 export interface MemoryModule {
   service: MemoryService;
-  /** Subscribes to every breaker transition (`{ from, to, at, reason }`); returns the unsubscribe function. */
+  /**
+   * Subscribes to every breaker transition (`{ from, to, at, reason }`); returns the unsubscribe
+   * function.
+   */
   onCircuitTransition(listener: TransitionListener): () => void;
-  /** null with MEMORY_MCP=off: memory then depends on the database only, which has its own check. */
+  /**
+   * null with MEMORY_MCP=off: memory then depends on the database only, which has its own check.
+   */
   health(): MemoryHealth | null;
   /** Starts the replay worker; call it once every listener has subscribed to transitions. */
   start(): void;
@@ -67,7 +75,10 @@ export interface MemoryModuleOptions {
   logger: Logger;
 }
 
-/** After a failure that did not open the breaker, the worker tries again after this long (or the open time, if shorter). */
+/**
+ * After a failure that did not open the breaker, the worker tries again after this long (or the
+ * open time, if shorter).
+ */
 const REPLAY_RETRY_DELAY_MS = 1_000;
 
 function createBreaker(config: MemoryConfig): CircuitBreaker {
@@ -79,7 +90,10 @@ function createBreaker(config: MemoryConfig): CircuitBreaker {
   });
 }
 
-/** One log line per transition: a warning when the breaker leaves CLOSED, information when it returns. */
+/**
+ * One log line per transition: a warning when the breaker leaves CLOSED, information when it
+ * returns.
+ */
 function logTransition(logger: Logger, transition: BreakerTransition): void {
   const { from, to, reason } = transition;
   const message = `memory circuit breaker ${from} -> ${to} (${reason})`;
@@ -93,7 +107,10 @@ interface McpParts {
   worker: ReplayWorker;
 }
 
-/** Connects, or starts degraded and keeps trying; only a server lacking required tools stops the start. */
+/**
+ * Connects, or starts degraded and keeps trying; only a server lacking required tools stops the
+ * start.
+ */
 async function connectMcp(
   options: MemoryModuleOptions,
   breaker: CircuitBreaker,

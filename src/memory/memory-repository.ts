@@ -41,7 +41,10 @@ function toEntry(row: EntryRow): MemoryEntry {
   };
 }
 
-/** Queue rows are written only by {@link MemoryRepository.enqueue}, so `record` has the record's shape. */
+/**
+ * Queue rows are written only by {@link MemoryRepository.enqueue}, so `record` has the record's
+ * shape.
+ */
 function toQueuedWrite(row: QueueRow): QueuedWrite {
   return {
     id: row.id,
@@ -71,12 +74,14 @@ function matching(q: string): SQL {
   return sql`(${memoryEntries.search} @@ plainto_tsquery('simple', ${q})
     or strpos(lower(${memoryEntries.key}), ${needle}) > 0
     or strpos(lower(${memoryEntries.content}), ${needle}) > 0
-    or exists (select 1 from unnest(${memoryEntries.tags}) as tag where strpos(lower(tag), ${needle}) > 0))`;
+    or exists (select 1 from unnest(${memoryEntries.tags}) as tag
+      where strpos(lower(tag), ${needle}) > 0))`;
 }
 
 /** The entry has a write in the replay queue, found by its entity name (see `memoryEntityName`). */
 const hasQueuedWrite = sql`exists (select 1 from ${memoryReplayQueue}
-  where ${memoryReplayQueue.key} = case when ${memoryEntries.projectId} is null then ${memoryEntries.key}
+  where ${memoryReplayQueue.key} = case
+    when ${memoryEntries.projectId} is null then ${memoryEntries.key}
     else '@' || ${memoryEntries.projectId} || '/' || ${memoryEntries.key} end)`;
 
 /** ORDER BY for a list, ending with project and key so pages never overlap or skip. */
@@ -157,7 +162,8 @@ export class MemoryRepository {
     query: MemorySearchQuery,
     onlyQueued = false,
   ): Promise<MemorySearchItem[]> {
-    const score = sql<number>`ts_rank(${memoryEntries.search}, plainto_tsquery('simple', ${query.q}))`;
+    const tsQuery = sql`plainto_tsquery('simple', ${query.q})`;
+    const score = sql<number>`ts_rank(${memoryEntries.search}, ${tsQuery})`;
     const project =
       query.project_id === undefined ? undefined : eq(memoryEntries.projectId, query.project_id);
     const rows = await executor
@@ -249,7 +255,10 @@ export class MemoryRepository {
   }
 }
 
-/** Advisory lock id that serializes replay across instances (the migration lock is 7 311 042, events 7 311 043). */
+/**
+ * Advisory lock id that serializes replay across instances (the migration lock is 7 311 042, events
+ * 7 311 043).
+ */
 const REPLAY_LOCK_ID = 7_311_044;
 
 /**
@@ -276,7 +285,10 @@ export class DatabaseReplayQueue implements ReplayQueue {
     return this.repository.stillQueued(this.database.db, ids);
   }
 
-  /** Through the handle's runner, not drizzle's `transaction()`, which leaks a connection when BEGIN fails. */
+  /**
+   * Through the handle's runner, not drizzle's `transaction()`, which leaks a connection when BEGIN
+   * fails.
+   */
   #inLockedTransaction<T>(work: (queue: LockedReplayQueue) => Promise<T>): Promise<LockOutcome<T>> {
     return this.database.transaction(async (tx): Promise<LockOutcome<T>> => {
       const result = await tx.execute(

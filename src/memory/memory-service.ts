@@ -49,7 +49,9 @@ export interface MemoryServiceOptions {
   projects?: Pick<ProjectRepository, 'findById'>;
 }
 
-/** The record as stored and sent; ids in the lower case PostgreSQL prints, so entity names agree. */
+/**
+ * The record as stored and sent; ids in the lower case PostgreSQL prints, so entity names agree.
+ */
 function toRecord(input: MemoryInput): MemoryRecord {
   const { key, content, tags } = input;
   return {
@@ -133,7 +135,8 @@ export class MemoryService {
    */
   async search(query: MemorySearchQuery, principal: Principal): Promise<MemorySearchResult> {
     assertAssignable(principal, query.project_id ?? null);
-    // The queue is read before the server is asked, so a write delivered in between is in one answer.
+    // The queue is read before the server is asked, so a write delivered in between is in one
+    // answer.
     const available = this.#mcpAvailable();
     const queued = available ? await this.#repository.search(this.#options.db, query, true) : [];
     const answer = available ? await this.#searchServer(query) : null;
@@ -150,12 +153,18 @@ export class MemoryService {
     };
   }
 
-  /** A page of entries from local storage, which holds every entry; a scoped key sees its projects' only. */
+  /**
+   * A page of entries from local storage, which holds every entry; a scoped key sees its projects'
+   * only.
+   */
   list(query: MemoryListQuery, principal: Principal): Promise<Page<MemoryEntry>> {
     return this.#repository.list(this.#options.db, query, principal.projectIds);
   }
 
-  /** The entry `key` of the project (null: of no project), read from local storage, which holds every entry. */
+  /**
+   * The entry `key` of the project (null: of no project), read from local storage, which holds
+   * every entry.
+   */
   async get(key: string, projectId: string | null, principal: Principal): Promise<MemoryEntry> {
     const entry = inScope(principal, projectId)
       ? await this.#repository.findByKey(this.#options.db, key, projectId)
@@ -171,7 +180,10 @@ export class MemoryService {
     return { ...snapshot, fallback_count: this.#fallbacks, queued_writes: queuedWrites };
   }
 
-  /** Operator override: forces the breaker CLOSED and zeroes its counters and the fallback count; audited. */
+  /**
+   * Operator override: forces the breaker CLOSED and zeroes its counters and the fallback count;
+   * audited.
+   */
   async resetCircuit(actor: Actor): Promise<MemoryCircuit> {
     await this.#options.writes.run(actor, async (_tx, _emit, audit) =>
       audit({ action: 'reset', resource: 'memory_circuit', resourceId: null }),

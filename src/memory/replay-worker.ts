@@ -68,7 +68,9 @@ export interface ReplayWorkerOptions {
   probeTimeoutMs: number;
   /** Wait before trying again after a failure that did not open the breaker. */
   retryDelayMs: number;
-  /** Errors that are a refusal of that one write, not a failing server (see `isMemoryCallerError`). */
+  /**
+   * Errors that are a refusal of that one write, not a failing server (see `isMemoryCallerError`).
+   */
   isCallerError: (error: unknown) => boolean;
   logger: MemoryLogger;
   /** Clock in epoch milliseconds, the breaker's; defaults to `Date.now()`. */
@@ -94,7 +96,10 @@ type ProbeResult = 'succeeded' | 'refused' | 'failed';
 type PassEnd = 'idle' | 'open' | 'refused' | 'failed' | 'busy' | 'error' | 'stopped';
 
 interface Waiter {
-  /** The first pass that started after the caller asked; only it (or a later one) may answer "not delivered". */
+  /**
+   * The first pass that started after the caller asked; only it (or a later one) may answer "not
+   * delivered".
+   */
   readonly judgedFromPass: number;
   settle(delivered: boolean): void;
 }
@@ -164,7 +169,10 @@ export class ReplayWorker {
     return delivered;
   }
 
-  /** Stops timers and subscriptions, answers every waiter "not delivered" and waits for the pass in flight. */
+  /**
+   * Stops timers and subscriptions, answers every waiter "not delivered" and waits for the pass in
+   * flight.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#wake?.timer);
@@ -179,7 +187,10 @@ export class ReplayWorker {
     else if (transition.to === 'OPEN') this.#wakeAt(this.#now());
   }
 
-  /** Runs passes while drains were requested during the last one; clears `#running` in the same tick as the last check. */
+  /**
+   * Runs passes while drains were requested during the last one; clears `#running` in the same tick
+   * as the last check.
+   */
   async #runPasses(): Promise<void> {
     try {
       do {
@@ -286,7 +297,8 @@ export class ReplayWorker {
     skippedKeys.add(first.key);
     this.#options.logger.error(
       context,
-      'memory replay: the MCP server rejected a queued write; it and later writes of its key stay queued',
+      'memory replay: the MCP server rejected a queued write; ' +
+        'it and later writes of its key stay queued',
     );
     return 'skipped';
   }
@@ -328,7 +340,9 @@ export class ReplayWorker {
     this.#wake = { timer, dueAt };
   }
 
-  /** Answers waiters whose rows are gone, and "not delivered" to those this pass was due to judge. */
+  /**
+   * Answers waiters whose rows are gone, and "not delivered" to those this pass was due to judge.
+   */
   async #settleWaiters(pass: number, end: PassEnd): Promise<void> {
     const ids = [...this.#waiters.keys()];
     if (ids.length === 0) return;

@@ -67,7 +67,8 @@ export class LruCache<Value> {
   /**
    * Stores `value` as the most recently used entry, evicting the least recently used ones until
    * both bounds hold. A value larger than `maxBytes` on its own is not stored (and replaces
-   * nothing: the old value under `key` is dropped too, since it is stale); returns whether it was stored.
+   * nothing: the old value under `key` is dropped too, since it is stale); returns whether it was
+   * stored.
    */
   set(key: string, value: Value): boolean {
     this.delete(key);
@@ -108,7 +109,10 @@ interface CachedAnswer {
   hits: MemorySearchHit[];
 }
 
-/** Bytes of the key and of the hits as UTF-8 JSON: close to what the cache really holds, and cheap to compute. */
+/**
+ * Bytes of the key and of the hits as UTF-8 JSON: close to what the cache really holds, and cheap
+ * to compute.
+ */
 function answerBytes(answer: CachedAnswer, key: string): number {
   return Buffer.byteLength(key) + Buffer.byteLength(JSON.stringify(answer.hits));
 }

@@ -11,7 +11,10 @@ declare module 'fastify' {
     principal: Principal;
   }
   interface FastifyContextConfig {
-    /** What the route needs; default: `read` for GET, `write` otherwise. `public` skips authentication. */
+    /**
+     * What the route needs; default: `read` for GET, `write` otherwise. `public` skips
+     * authentication.
+     */
     access?: Access | 'public';
   }
   interface FastifyInstance {
@@ -42,10 +45,10 @@ async function authenticate(
         : 'The API key is unknown or revoked',
     );
   }
-  if (!allows(principal, access))
-    throw new ForbiddenError(
-      `A ${principal.role} key cannot ${access === 'admin' ? 'administer the service' : 'make changes'}`,
-    );
+  if (!allows(principal, access)) {
+    const action = access === 'admin' ? 'administer the service' : 'make changes';
+    throw new ForbiddenError(`A ${principal.role} key cannot ${action}`);
+  }
   request.principal = principal;
 }
 

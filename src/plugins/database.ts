@@ -10,7 +10,10 @@ declare module 'fastify' {
 /** Either a database to open (and close with the app) or one the caller owns and closes itself. */
 export type DatabasePluginOptions = { target: DatabaseTarget } | { handle: DatabaseHandle };
 
-/** Opens the database (running migrations) and closes it when the app closes, unless the caller owns it. */
+/**
+ * Opens the database (running migrations) and closes it when the app closes, unless the caller owns
+ * it.
+ */
 export const databasePlugin = fastifyPlugin<DatabasePluginOptions>(
   async (app, options) => {
     const owned = 'target' in options;

@@ -53,7 +53,10 @@ function createBus(app: FastifyInstance, config: EventsConfig): EventBus {
     : new RedisEventBus(config.REDIS_URL, app.log);
 }
 
-/** Closes every socket with 1001 (the gateway's own, and any still upgrading) before the server stops. */
+/**
+ * Closes every socket with 1001 (the gateway's own, and any still upgrading) before the server
+ * stops.
+ */
 function closeSocketsFirst(this: FastifyInstance, done: () => void): void {
   this.events.gateway.stop();
   for (const client of this.websocketServer.clients)

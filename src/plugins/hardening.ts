@@ -31,7 +31,10 @@ type HostConfigKey = 'AUTH' | 'HOST' | 'ALLOWED_HOSTS';
 /** Whether the service answers to a `Host` header value. */
 export type HostFilter = (host: string) => boolean;
 
-/** Options of {@link hardeningPlugin}: the settings, and the security headers ({@link securityHeaders}). */
+/**
+ * Options of {@link hardeningPlugin}: the settings, and the security headers ({@link
+ * securityHeaders}).
+ */
 export interface HardeningOptions {
   config: HardeningConfig;
   headers: Record<string, string>;

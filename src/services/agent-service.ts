@@ -24,7 +24,10 @@ const writableFields = [
   'metadata',
 ] as const;
 
-/** A change that touches nothing but the status is announced as AGENT_STATUS, anything else as AGENT_UPDATE. */
+/**
+ * A change that touches nothing but the status is announced as AGENT_STATUS, anything else as
+ * AGENT_UPDATE.
+ */
 function updateType(changed: string[]): 'AGENT_STATUS' | 'AGENT_UPDATE' {
   return changed.length > 0 && changed.every((field) => field === 'status')
     ? 'AGENT_STATUS'

@@ -17,7 +17,9 @@ export class AuditService {
     private readonly audit = new AuditRepository(),
   ) {}
 
-  /** One page after the `before` cursor; one row more is read to know whether another page follows. */
+  /**
+   * One page after the `before` cursor; one row more is read to know whether another page follows.
+   */
   async page(query: AuditQuery): Promise<AuditPage> {
     const rows = await this.audit.list(this.db, { ...query, limit: query.limit + 1 });
     const items = rows.slice(0, query.limit);

@@ -24,7 +24,8 @@ function sha256(text: string): Buffer {
 }
 
 function uuidOf(compact: string): string {
-  return `${compact.slice(0, 8)}-${compact.slice(8, 12)}-${compact.slice(12, 16)}-${compact.slice(16, 20)}-${compact.slice(20)}`;
+  const groups = [compact.slice(0, 8), compact.slice(8, 12), compact.slice(12, 16)];
+  return [...groups, compact.slice(16, 20), compact.slice(20)].join('-');
 }
 
 /** Options of {@link AuthService}. */
@@ -38,7 +39,10 @@ export interface AuthServiceOptions {
  * so a revocation takes effect at once on the instance that made it and within 5 s elsewhere.
  */
 export class AuthService {
-  /** Verified tokens (they only ever live in this process's memory), with the principal they stand for. */
+  /**
+   * Verified tokens (they only ever live in this process's memory), with the principal they stand
+   * for.
+   */
   private readonly cache = new Map<string, { principal: Principal | null; expiresAt: number }>();
   private readonly touchedAt = new Map<string, number>();
   private readonly revokeListeners = new Set<(keyId: string) => void>();
@@ -114,7 +118,10 @@ export class AuthService {
     for (const listener of this.revokeListeners) listener(id);
   }
 
-  /** Calls `listener` with the id of every key this instance revokes; returns the unsubscribe function. */
+  /**
+   * Calls `listener` with the id of every key this instance revokes; returns the unsubscribe
+   * function.
+   */
   onRevoke(listener: (keyId: string) => void): () => void {
     this.revokeListeners.add(listener);
     return () => this.revokeListeners.delete(listener);
@@ -136,7 +143,10 @@ export class AuthService {
       if (entry.principal?.keyId === keyId) this.cache.delete(token);
   }
 
-  /** On a database with no usable key, creates an admin key so that a first start is usable; returns it (once). */
+  /**
+   * On a database with no usable key, creates an admin key so that a first start is usable; returns
+   * it (once).
+   */
   async bootstrap(): Promise<CreatedKey | null> {
     if (await this.keys.hasActiveKey(this.db)) return null;
     return this.createKey(

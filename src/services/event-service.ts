@@ -27,7 +27,9 @@ export class EventService {
     return this.gateway.accept(socket, request);
   }
 
-  /** Events after `after` on `topics` (null: all), one row more read to know whether more follow. */
+  /**
+   * Events after `after` on `topics` (null: all), one row more read to know whether more follow.
+   */
   async page(after: number, topics: readonly string[] | null, limit: number): Promise<EventPage> {
     const [events, prunedThroughId] = await Promise.all([
       this.log.readAfter(this.db, after, topics, limit + 1),

@@ -7,7 +7,9 @@ export const READY_TIMEOUT_MS = 2_000;
 /** What readiness depends on: the database's answer, and memory's state when MEMORY_MCP is on. */
 export interface HealthSources {
   pingDatabase(): Promise<void>;
-  /** null with MEMORY_MCP=off: memory then depends on the database only, which has its own check. */
+  /**
+   * null with MEMORY_MCP=off: memory then depends on the database only, which has its own check.
+   */
   memory(): HealthCheck | null;
 }
 

@@ -24,7 +24,10 @@ export class ProjectService {
     private readonly agents = new AgentRepository(),
   ) {}
 
-  /** A key limited to some projects cannot create one: the new project would be outside its own scope. */
+  /**
+   * A key limited to some projects cannot create one: the new project would be outside its own
+   * scope.
+   */
   create(input: ProjectInput, actor: Actor): Promise<Project> {
     if (actor.principal.projectIds !== null)
       throw new ForbiddenError('A key limited to projects cannot create projects');
@@ -65,7 +68,10 @@ export class ProjectService {
     return this.update(id, patch, expected, actor);
   }
 
-  /** Deletes the project after unassigning its agents, each as a versioned change with its own event. */
+  /**
+   * Deletes the project after unassigning its agents, each as a versioned change with its own
+   * event.
+   */
   delete(id: string, expected: ExpectedVersions, actor: Actor): Promise<void> {
     return this.writes.run(actor, async (tx, emit, audit) => {
       await this.lock(tx, id, expected, actor.principal);

@@ -95,7 +95,10 @@ function placeAfter(fields: AgentPatch, current: AgentPlace): AgentPlace {
   return { name: fields.name ?? current.name, project_id: projectId };
 }
 
-/** SQL access to the `agents` table. Every method runs on the executor it is given, so services choose the transaction. */
+/**
+ * SQL access to the `agents` table. Every method runs on the executor it is given, so services
+ * choose the transaction.
+ */
 export class AgentRepository {
   async insert(executor: Executor, input: AgentInput): Promise<Agent> {
     const [row] = await translateViolations(input, () =>
@@ -107,7 +110,10 @@ export class AgentRepository {
     return toAgent(row!);
   }
 
-  /** The row, or null; with `lock` the row stays locked until the transaction ends, so a write can check it first. */
+  /**
+   * The row, or null; with `lock` the row stays locked until the transaction ends, so a write can
+   * check it first.
+   */
   async findById(
     executor: Executor,
     id: string,
@@ -117,7 +123,10 @@ export class AgentRepository {
     return row === null ? null : toAgent(row);
   }
 
-  /** A page of the agents matching `query` among those assigned to a project in `scope` (null: all agents). */
+  /**
+   * A page of the agents matching `query` among those assigned to a project in `scope` (null: all
+   * agents).
+   */
   async list(
     executor: Executor,
     query: AgentListQuery,
@@ -147,7 +156,9 @@ export class AgentRepository {
     return row === undefined ? null : toAgent(row);
   }
 
-  /** Records that the agent reported in (and optionally its status); null when it does not exist. */
+  /**
+   * Records that the agent reported in (and optionally its status); null when it does not exist.
+   */
   async heartbeat(executor: Executor, id: string, heartbeat: Heartbeat): Promise<Agent | null> {
     const [row] = await executor
       .update(agents)

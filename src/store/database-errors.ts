@@ -38,7 +38,10 @@ function* causeChain(error: unknown): Generator<unknown> {
   }
 }
 
-/** The SQLSTATE (or socket error code) of a database error, looking through wrappers such as DrizzleQueryError. */
+/**
+ * The SQLSTATE (or socket error code) of a database error, looking through wrappers such as
+ * DrizzleQueryError.
+ */
 export function databaseErrorCode(error: unknown): string | undefined {
   for (const link of causeChain(error)) {
     const code = (link as { code?: unknown }).code;

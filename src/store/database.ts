@@ -37,7 +37,10 @@ export interface DatabaseHandle {
   readonly transaction: TransactionRunner;
   /** Resolves when the database answers a trivial query, rejects otherwise. */
   ping(): Promise<void>;
-  /** PGlite only: the whole data directory, to start another in-memory database from (see {@link DatabaseTarget}). */
+  /**
+   * PGlite only: the whole data directory, to start another in-memory database from (see {@link
+   * DatabaseTarget}).
+   */
   snapshot?: () => Promise<Blob>;
   /** Connections of the PostgreSQL pool (null on PGlite, which has one connection and no pool). */
   poolStats(): { total: number; idle: number; waiting: number } | null;
@@ -145,7 +148,10 @@ async function openPostgres(url: string, poolSize: number): Promise<DatabaseHand
   };
 }
 
-/** One drizzle instance per pooled connection: building one extracts the schema again, which costs on every write. */
+/**
+ * One drizzle instance per pooled connection: building one extracts the schema again, which costs
+ * on every write.
+ */
 const connectionDatabases = new WeakMap<pg.PoolClient, Database>();
 
 function databaseOn(client: pg.PoolClient): Database {

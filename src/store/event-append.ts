@@ -16,7 +16,8 @@ export type EventRow = Pick<
 >;
 /**
  * A row as the append statement returns it, with SQL column names. On PostgreSQL, drizzle's
- * node-postgres driver hands the timestamp of a raw statement over as text, so both forms are taken.
+ * node-postgres driver hands the timestamp of a raw statement over as text, so both forms are
+ * taken.
  */
 type AppendedRow = Omit<EventRow, 'createdAt'> & { created_at: Date | string };
 

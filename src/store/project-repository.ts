@@ -40,11 +40,15 @@ function filters(query: ProjectListQuery, scope: readonly string[] | null): SQL 
     query.sparc_mode === undefined ? undefined : inArray(projects.sparcMode, query.sparc_mode),
     needle === undefined
       ? undefined
-      : sql`(strpos(lower(${projects.name}), ${needle}) > 0 or strpos(lower(coalesce(${projects.description}, '')), ${needle}) > 0)`,
+      : sql`(strpos(lower(${projects.name}), ${needle}) > 0
+          or strpos(lower(coalesce(${projects.description}, '')), ${needle}) > 0)`,
   );
 }
 
-/** SQL access to the `projects` table. Every method runs on the executor it is given, so services choose the transaction. */
+/**
+ * SQL access to the `projects` table. Every method runs on the executor it is given, so services
+ * choose the transaction.
+ */
 export class ProjectRepository {
   async insert(executor: Executor, input: ProjectInput): Promise<Project> {
     const [row] = await executor
@@ -54,7 +58,10 @@ export class ProjectRepository {
     return toProject(row!);
   }
 
-  /** The row, or null; with `lock` the row stays locked until the transaction ends, so a write can check it first. */
+  /**
+   * The row, or null; with `lock` the row stays locked until the transaction ends, so a write can
+   * check it first.
+   */
   async findById(
     executor: Executor,
     id: string,

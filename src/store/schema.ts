@@ -92,7 +92,10 @@ export const events = pgTable(
   ],
 );
 
-/** One row: the last event id handed out, and the highest one retention has deleted (resumes from before it get REPLAY_GAP). */
+/**
+ * One row: the last event id handed out, and the highest one retention has deleted (resumes from
+ * before it get REPLAY_GAP).
+ */
 export const eventLogState = pgTable('event_log_state', {
   singleton: boolean('singleton').primaryKey().default(true),
   lastId: bigint('last_id', { mode: 'number' }).notNull().default(0),

@@ -14,7 +14,10 @@ export interface VersionedColumns {
   updatedAt: AnyColumn;
 }
 
-/** Column assignments that record one more change: version + 1 and an `updated_at` that always moves forward. */
+/**
+ * Column assignments that record one more change: version + 1 and an `updated_at` that always moves
+ * forward.
+ */
 export function nextVersion(table: Pick<VersionedColumns, 'version' | 'updatedAt'>) {
   return {
     version: sql`${table.version} + 1`,
@@ -83,7 +86,10 @@ export async function selectPage<Row, T>(
 type PreparedLookup = { execute(values: { id: string }): Promise<unknown[]> };
 const preparedLookups = new WeakMap<Executor, Map<VersionedTable, PreparedLookup>>();
 
-/** A prepared `select … where id = $1` per executor and table: the hot read skips building SQL (and PostgreSQL re-planning it). */
+/**
+ * A prepared `select … where id = $1` per executor and table: the hot read skips building SQL (and
+ * PostgreSQL re-planning it).
+ */
 function preparedLookup(executor: Executor, table: VersionedTable): PreparedLookup {
   const byTable = preparedLookups.get(executor) ?? new Map<VersionedTable, PreparedLookup>();
   preparedLookups.set(executor, byTable);

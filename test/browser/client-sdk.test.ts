@@ -9,7 +9,9 @@ import { keyHeader } from '../support/keys.js';
  * The client SDK in a real Chromium, as a dashboard uses it: its browser entry (platform fetch
  * and WebSocket, the key as the `token` parameter) against the real service.
  */
-/** What the page's global object holds, typed loosely: the test runs in Node, without the DOM types. */
+/**
+ * What the page's global object holds, typed loosely: the test runs in Node, without the DOM types.
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the bundle's module, as the page sees it
 type PageGlobals = { sdk: Record<string, any>; location: { origin: string; host: string } };
 let t: TestApp;

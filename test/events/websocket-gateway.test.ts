@@ -209,7 +209,8 @@ describe('heartbeat', () => {
     await socket.next((message) => message.type === 'PING', HEARTBEAT_MS * 3);
     await socket.next((message) => message.type === 'PING', HEARTBEAT_MS * 3);
     await socket.next((message) => message.type === 'PING', HEARTBEAT_MS * 3);
-    // Each beat sends the protocol ping before the application PING, so three PINGs mean three pings.
+    // Each beat sends the protocol ping before the application PING, so three PINGs mean three
+    // pings.
     expect(socket.protocolPings).toBeGreaterThanOrEqual(3);
     expect(socket.socket.readyState).toBe(socket.socket.OPEN);
   });

@@ -128,7 +128,10 @@ describe('lossless resume with the SDK', () => {
       return ids;
     });
     let disconnects = 0;
-    /** Cuts one connection at random, as a network failure would, waiting for one if all are reconnecting. */
+    /**
+     * Cuts one connection at random, as a network failure would, waiting for one if all are
+     * reconnecting.
+     */
     const dropOne = async () => {
       for (;;) {
         const open = [...t.app.websocketServer.clients].filter(

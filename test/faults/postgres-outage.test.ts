@@ -6,7 +6,10 @@ import { openDatabase } from '../../src/store/database.js';
 import { testConfig } from '../support/app.js';
 import { type PostgresServer, startPostgres } from '../support/postgres-server.js';
 
-/** PostgreSQL stopped for 5 s under write load: 503s, not 500s or hangs; recovery without a restart; no acknowledged write lost. */
+/**
+ * PostgreSQL stopped for 5 s under write load: 503s, not 500s or hangs; recovery without a restart;
+ * no acknowledged write lost.
+ */
 let server: PostgresServer;
 let app: FastifyInstance;
 let close: () => Promise<void>;

@@ -6,7 +6,10 @@ import { freePort } from '../support/free-port.js';
 import { type TestDatabase, createTestDatabase } from '../support/database.js';
 import { serviceArgs } from '../support/programs.js';
 
-/** The service killed with SIGKILL mid-load and restarted: nothing acknowledged is missing, nothing is half-written, the log has no gap. */
+/**
+ * The service killed with SIGKILL mid-load and restarted: nothing acknowledged is missing, nothing
+ * is half-written, the log has no gap.
+ */
 let database: TestDatabase;
 let service: ChildProcess | undefined;
 let baseUrl: string;

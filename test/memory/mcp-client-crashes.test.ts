@@ -1,4 +1,7 @@
-/** McpMemoryClient when its real server-memory process dies, fails to respawn, or is closed mid-respawn. */
+/**
+ * McpMemoryClient when its real server-memory process dies, fails to respawn, or is closed
+ * mid-respawn.
+ */
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { describe, expect, vi } from 'vitest';
 import { McpMemoryUnavailableError, type ConnectionChange } from '../../src/memory/mcp-client.js';

@@ -237,7 +237,10 @@ describe.concurrent('stalled server and AbortSignal', () => {
 });
 
 describe.concurrent('HTTP transport', () => {
-  /** Streamable HTTP front for a real server-memory, forwarding tools/list and tools/call; stopped by the test's end at the latest. */
+  /**
+   * Streamable HTTP front for a real server-memory, forwarding tools/list and tools/call; stopped
+   * by the test's end at the latest.
+   */
   async function startHttpBridge(
     mcp: McpTestScope,
     port = 0,

@@ -10,7 +10,10 @@ import {
 } from '../support/memory.js';
 import { errorPaths, expectProblem } from '../support/problems.js';
 
-/** MEMORY_MCP=off (the test default): every write is kept locally and queued, every search answered from storage. */
+/**
+ * MEMORY_MCP=off (the test default): every write is kept locally and queued, every search answered
+ * from storage.
+ */
 let t: TestApp;
 const api = memoryApi(() => t.app);
 let projectId: string;

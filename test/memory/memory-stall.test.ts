@@ -55,7 +55,8 @@ describe('a stalling MCP server', () => {
         .stored_in,
     ).toBe('queued');
 
-    // The second write waited for the first row's delivery, which times out a moment after the write's own wait.
+    // The second write waited for the first row's delivery, which times out a moment after the
+    // write's own wait.
     const circuit = await waitFor(
       () => api.circuit(),
       (current) => current.state === 'OPEN',

@@ -28,7 +28,10 @@ const api = memoryApi(() => app);
 
 afterEach(() => bed.closeApps());
 
-/** Only the plugins memory needs, so that a failed start leaves nothing else running; the caller closes it. */
+/**
+ * Only the plugins memory needs, so that a failed start leaves nothing else running; the caller
+ * closes it.
+ */
 async function startMemoryOnly(
   settings: Record<string, string>,
 ): Promise<{ instance: FastifyInstance; started: Promise<unknown> }> {

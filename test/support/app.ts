@@ -42,7 +42,10 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** Opens a fresh database on the engine under test: a new PostgreSQL database, or an in-memory PGlite. */
+/**
+ * Opens a fresh database on the engine under test: a new PostgreSQL database, or an in-memory
+ * PGlite.
+ */
 export async function openTestDatabase(): Promise<{
   database: DatabaseHandle;
   url: string | null;
@@ -90,7 +93,8 @@ const testTables = [
 /**
  * Empties every table in one statement. DELETE rather than TRUNCATE: on tables of a few rows it
  * takes about 1 ms where TRUNCATE takes 20 to 50 ms (new files for every table), and the suite
- * resets hundreds of times. Foreign keys are checked at the end of the statement, so order does not matter.
+ * resets hundreds of times. Foreign keys are checked at the end of the statement, so order does not
+ * matter.
  */
 async function resetTables(database: DatabaseHandle): Promise<void> {
   const deletes = testTables
@@ -104,11 +108,12 @@ async function resetTables(database: DatabaseHandle): Promise<void> {
 }
 
 /**
- * Databases that closed test apps gave back, for the next file in this worker. Emptying one, with its ids and counters restarted so it is as good as new, takes about
- * 20 ms; a new one costs about 2 s of CPU on PGlite (loading the snapshot) and about 300 ms on
- * PostgreSQL (CREATE DATABASE under load) plus a pool of new connections. Only test apps
- * recycle: a test that opens a database itself may close it for real, and gets its own. Idle
- * databases are never dropped: they go with the throwaway cluster (or process) at the end of the run.
+ * Databases that closed test apps gave back, for the next file in this worker. Emptying one, with
+ * its ids and counters restarted so it is as good as new, takes about 20 ms; a new one costs about
+ * 2 s of CPU on PGlite (loading the snapshot) and about 300 ms on PostgreSQL (CREATE DATABASE under
+ * load) plus a pool of new connections. Only test apps recycle: a test that opens a database itself
+ * may close it for real, and gets its own. Idle databases are never dropped: they go with the
+ * throwaway cluster (or process) at the end of the run.
  */
 const idleDatabases: OpenedTestDatabase[] = [];
 

@@ -11,7 +11,10 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { openDatabase } from '../../src/store/database.js';
 
-/** A freshly created database (tables, no rows, unless made with `migrated: false`) owned by the test that created it. */
+/**
+ * A freshly created database (tables, no rows, unless made with `migrated: false`) owned by the
+ * test that created it.
+ */
 export interface TestDatabase {
   /** Connection URL for the new database (superuser, trust auth). */
   url: string;
@@ -30,7 +33,10 @@ export const MIGRATED_TEMPLATE = 'swarm_migrated_template';
 
 /** Options of {@link createTestDatabase}. */
 export interface TestDatabaseOptions {
-  /** Copy the migrated template (default) or start from an empty database, to exercise the migrations themselves. */
+  /**
+   * Copy the migrated template (default) or start from an empty database, to exercise the
+   * migrations themselves.
+   */
   migrated?: boolean;
   adminUrl?: string;
 }
@@ -67,7 +73,10 @@ export async function createTestDatabase({
   };
 }
 
-/** Creates {@link MIGRATED_TEMPLATE} on the cluster at `adminUrl` and applies every migration to it (global setup). */
+/**
+ * Creates {@link MIGRATED_TEMPLATE} on the cluster at `adminUrl` and applies every migration to it
+ * (global setup).
+ */
 export async function createMigratedTemplate(adminUrl: string): Promise<void> {
   await withAdmin(adminUrl, (client) =>
     client.query(`CREATE DATABASE "${MIGRATED_TEMPLATE}" IS_TEMPLATE true`),

@@ -1,8 +1,8 @@
 /**
  * How hard the randomized and stress tests push. `npm test` runs them at the standard depth, sized
- * for routine runs (docs/testing.md gives the counts and the times); `TEST_DEPTH=deep` (`npm run test:deep`)
- * runs the same tests with the large counts (more fuzz runs, more writes and disconnects), for a
- * change to the write path, the event log or validation, and before a release.
+ * for routine runs (docs/testing.md gives the counts and the times); `TEST_DEPTH=deep` (`npm run
+ * test:deep`) runs the same tests with the large counts (more fuzz runs, more writes and
+ * disconnects), for a change to the write path, the event log or validation, and before a release.
  */
 export type TestDepth = 'standard' | 'deep';
 

@@ -28,8 +28,9 @@ export function fuzzRuns(): number {
 
 /**
  * Any code point, lone surrogates included: what fast-check's `unit: 'binary'` draws, but that
- * built-in unit costs ≈ 1.6 s of CPU per process to set up (a reverse table over all 1.1 million code
- * points, used only to shrink values it did not generate), and every worker that runs a fuzz file paid it.
+ * built-in unit costs ≈ 1.6 s of CPU per process to set up (a reverse table over all 1.1 million
+ * code points, used only to shrink values it did not generate), and every worker that runs a fuzz
+ * file paid it.
  */
 const anyCodePoint = fc.nat({ max: 0x10ffff }).map((codePoint) => String.fromCodePoint(codePoint));
 export const text = fc.oneof(
@@ -212,7 +213,9 @@ function rawMetadataOf(members: RawMember[]): RawPart {
 
 const rawMetadata = fc.array(fc.tuple(memberName, rawMember), { maxLength: 5 }).map(rawMetadataOf);
 
-/** Stands for input no store can give back as sent, so a 2xx for it fails {@link expectFaithful}. */
+/**
+ * Stands for input no store can give back as sent, so a 2xx for it fails {@link expectFaithful}.
+ */
 const MUST_REFUSE = '\u0000 (must be refused)';
 const sentValue = (piece: RawPart) => (piece.refused ? MUST_REFUSE : piece.value);
 
@@ -243,7 +246,10 @@ export function rawWrites(collection: string, id: () => string, fixed = '') {
   }));
 }
 
-/** Percent-encodes any string (lone surrogates included, as U+FFFD); malformed escapes come from {@link rawEscape}. */
+/**
+ * Percent-encodes any string (lone surrogates included, as U+FFFD); malformed escapes come from
+ * {@link rawEscape}.
+ */
 function encode(value: string): string {
   return encodeURIComponent(value.toWellFormed());
 }

@@ -23,7 +23,10 @@ import { createInterface } from 'node:readline';
 const marker = process.env.STALL_MARKER ?? '__stall__';
 const stallAll = process.env.STALL_ALL_TOOL_CALLS === '1';
 
-/** What resolveServerMemoryBin() in src/memory/mcp-transport.ts finds; a script cannot import the TypeScript. */
+/**
+ * What resolveServerMemoryBin() in src/memory/mcp-transport.ts finds; a script cannot import the
+ * TypeScript.
+ */
 function serverMemoryScript() {
   const require = createRequire(import.meta.url);
   const packageJson = require.resolve('@modelcontextprotocol/server-memory/package.json');

@@ -1,4 +1,7 @@
-/** Helpers of the McpMemoryClient tests (test/memory/mcp-client*.test.ts) against real MCP server processes. */
+/**
+ * Helpers of the McpMemoryClient tests (test/memory/mcp-client*.test.ts) against real MCP server
+ * processes.
+ */
 import { it as base } from 'vitest';
 import {
   McpMemoryClient,
@@ -39,7 +42,10 @@ export class McpTestScope {
     return file.path;
   }
 
-  /** A client of the installed server-memory (the service's default) on a new graph file, unless `options` say otherwise. */
+  /**
+   * A client of the installed server-memory (the service's default) on a new graph file, unless
+   * `options` say otherwise.
+   */
   async connect(options: Partial<McpMemoryClientOptions> = {}): Promise<McpMemoryClient> {
     const memoryFilePath = options.memoryFilePath ?? (await this.memoryFile());
     const server = await McpMemoryClient.connect({ ...options, memoryFilePath });
@@ -60,7 +66,9 @@ export class McpTestScope {
     return connection;
   }
 
-  /** Pid of the stdio server process of a client this scope connected (see {@link mcpServerPid}). */
+  /**
+   * Pid of the stdio server process of a client this scope connected (see {@link mcpServerPid}).
+   */
   serverPid(client: McpMemoryClient): number | undefined {
     return mcpServerPid(this.#graphFiles.get(client)!);
   }

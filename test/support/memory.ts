@@ -15,7 +15,10 @@ import type { DatabaseHandle } from '../../src/store/database.js';
 import { openTestDatabase, testConfig } from './app.js';
 import { childrenWithEnvironment, makeTempDir } from './process.js';
 
-/** The stalling stdio proxy in front of the installed server-memory (`node <script>`, see the script). */
+/**
+ * The stalling stdio proxy in front of the installed server-memory (`node <script>`, see the
+ * script).
+ */
 export const HANGING_SERVER = fileURLToPath(new URL('./hanging-mcp-server.mjs', import.meta.url));
 /** Deliberately incomplete or failing MCP servers (`node <script>`, see the script). */
 export const FAKE_SERVER = fileURLToPath(new URL('./fake-mcp-server.mjs', import.meta.url));
@@ -29,7 +32,10 @@ export const FAST_BREAKER = {
   MEMORY_SEARCH_TIMEOUT_MS: '1000',
 };
 
-/** A command line (for MEMORY_MCP_COMMAND) running `script` with this Node binary and extra environment variables. */
+/**
+ * A command line (for MEMORY_MCP_COMMAND) running `script` with this Node binary and extra
+ * environment variables.
+ */
 export function nodeCommand(script: string, environment: Record<string, string> = {}): string {
   const assignments = Object.entries(environment).map(([name, value]) => `${name}=${value}`);
   const env = assignments.length > 0 ? ['env', ...assignments] : [];
@@ -138,7 +144,10 @@ export function memoryApi(app: () => FastifyInstance) {
   };
 }
 
-/** A second, independent server-memory process on the same graph file: reads what the app delivered, bypassing every fallback. */
+/**
+ * A second, independent server-memory process on the same graph file: reads what the app delivered,
+ * bypassing every fallback.
+ */
 export async function readGraphDirectly<T>(
   memoryFilePath: string,
   read: (server: McpMemoryClient) => Promise<T>,
@@ -163,7 +172,10 @@ export function mcpServerPid(memoryFilePath: string): number | undefined {
   return pids[0];
 }
 
-/** Polls `probe` every 20 ms until `accept` holds for its value; fails with the last value after `timeoutMs`. */
+/**
+ * Polls `probe` every 20 ms until `accept` holds for its value; fails with the last value after
+ * `timeoutMs`.
+ */
 export async function waitFor<T>(
   probe: () => Promise<T> | T,
   accept: (value: T) => boolean,

@@ -15,7 +15,10 @@ export interface PgliteSnapshot {
   remove(): void;
 }
 
-/** Creates and migrates an in-memory PGlite and saves its data directory as a tar file in the scratch directory. */
+/**
+ * Creates and migrates an in-memory PGlite and saves its data directory as a tar file in the
+ * scratch directory.
+ */
 export async function makePgliteSnapshot(): Promise<PgliteSnapshot> {
   const path = join(scratchDirectory(), `swarm-pglite-${process.pid}.tar`);
   const remove = () => rmSync(path, { force: true });

@@ -29,13 +29,17 @@ export interface PostgresServer extends ManagedServer {
 }
 
 export interface StartPostgresOptions {
-  /** Directory with initdb/postgres/pg_isready; defaults to $PG_BIN_DIR or /usr/lib/postgresql/15/bin. */
+  /**
+   * Directory with initdb/postgres/pg_isready; defaults to $PG_BIN_DIR or
+   * /usr/lib/postgresql/15/bin.
+   */
   binDir?: string;
   /** How long to wait for the server to accept connections (default 30 s). */
   readyTimeoutMs?: number;
   /**
    * The data directory of a cluster made by {@link initPostgresCluster}, to copy instead of running
-   * initdb: a copy takes ≈ 0.4 s of CPU where initdb takes ≈ 1.3 s, and the suite needs two clusters.
+   * initdb: a copy takes ≈ 0.4 s of CPU where initdb takes ≈ 1.3 s, and the suite needs two
+   * clusters.
    */
   copyOf?: string;
 }
@@ -69,7 +73,9 @@ export async function initPostgresCluster(binDir = postgresBinDir()): Promise<Po
   return { dataDir, remove: () => (unregister(), remove()) };
 }
 
-/** The directory the Postgres binaries are taken from ($PG_BIN_DIR overrides the Debian default). */
+/**
+ * The directory the Postgres binaries are taken from ($PG_BIN_DIR overrides the Debian default).
+ */
 export function postgresBinDir(): string {
   return process.env.PG_BIN_DIR || '/usr/lib/postgresql/15/bin';
 }

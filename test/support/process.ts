@@ -36,9 +36,15 @@ export interface ServiceProcess {
   logTail(lines?: number): string;
   /** How the process ended: null while it runs. */
   exitStatus(): { code: number | null; signal: NodeJS.Signals | null } | null;
-  /** Sends each signal in turn, waiting `stepTimeoutMs` for exit before escalating; SIGKILL is the final fallback. */
+  /**
+   * Sends each signal in turn, waiting `stepTimeoutMs` for exit before escalating; SIGKILL is the
+   * final fallback.
+   */
   stop(signals: NodeJS.Signals[], stepTimeoutMs?: number): Promise<void>;
-  /** Synchronous variant for `process.on('exit')`: signal, busy-wait briefly, then SIGKILL the process group. */
+  /**
+   * Synchronous variant for `process.on('exit')`: signal, busy-wait briefly, then SIGKILL the
+   * process group.
+   */
   stopSync(signal: NodeJS.Signals, timeoutMs?: number): void;
 }
 
@@ -126,7 +132,10 @@ export function makeTempDir(prefix: string, owner?: RunAs): string {
   return dir;
 }
 
-/** Spawn arguments that run `command` as `runAs` and, when setpriv exists, die with this process (PR_SET_PDEATHSIG). */
+/**
+ * Spawn arguments that run `command` as `runAs` and, when setpriv exists, die with this process
+ * (PR_SET_PDEATHSIG).
+ */
 function launchSpec(command: string, args: string[], runAs?: RunAs) {
   const ids = runAs ? { uid: runAs.uid, gid: runAs.gid } : {};
   return SETPRIV
@@ -134,7 +143,10 @@ function launchSpec(command: string, args: string[], runAs?: RunAs) {
     : { file: command, argv: args, ids };
 }
 
-/** Runs a one-shot command (e.g. initdb) to completion; rejects with its output on failure or timeout. */
+/**
+ * Runs a one-shot command (e.g. initdb) to completion; rejects with its output on failure or
+ * timeout.
+ */
 export function runCommand(
   command: string,
   args: string[],
@@ -289,7 +301,10 @@ export function childrenWithEnvironment(name: string, value: string): number[] {
     });
 }
 
-/** Waits for `promise` or `ms`, whichever comes first, without leaving a timer that keeps the process alive. */
+/**
+ * Waits for `promise` or `ms`, whichever comes first, without leaving a timer that keeps the
+ * process alive.
+ */
 function settleWithin(promise: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
@@ -451,7 +466,8 @@ function installHooks(): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
       runEmergencyCleanups();
-      // Adding a listener disables Node's default "terminate"; restore it unless someone else exits first.
+      // Adding a listener disables Node's default "terminate"; restore it unless someone else exits
+      // first.
       process.exitCode ??= 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1);
       setTimeout(() => process.exit(), 100).unref();
     });

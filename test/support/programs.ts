@@ -25,7 +25,10 @@ import { onEmergencyExit } from './process.js';
 /** The project's root directory. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** tsx's loader, what `node --import tsx` loads, as a URL (a bare `tsx` is resolved from the child's working directory). */
+/**
+ * tsx's loader, what `node --import tsx` loads, as a URL (a bare `tsx` is resolved from the child's
+ * working directory).
+ */
 export const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 /** The compiled service, a `dist/` of this run; `remove()` deletes it. */
@@ -34,7 +37,10 @@ export interface BuiltService {
   remove(): void;
 }
 
-/** Compiles src/ into a `dist/` of this run, as `npm run build` lays it out, without the type-check (global setup). */
+/**
+ * Compiles src/ into a `dist/` of this run, as `npm run build` lays it out, without the type-check
+ * (global setup).
+ */
 export async function buildService(): Promise<BuiltService> {
   const directory = join(
     ROOT,

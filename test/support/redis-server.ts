@@ -17,7 +17,10 @@ export interface RedisServer extends ManagedServer {
   readonly url: string;
 }
 
-/** Path of redis-server ($REDIS_SERVER_BIN overrides PATH lookup); throws an install hint if missing. */
+/**
+ * Path of redis-server ($REDIS_SERVER_BIN overrides PATH lookup); throws an install hint if
+ * missing.
+ */
 export function redisServerBinary(): string {
   const missing = 'redis-server not found — install it with: apt-get install -y redis-server';
   const path = process.env.REDIS_SERVER_BIN || findExecutable('redis-server');
@@ -44,7 +47,10 @@ export function redisPing(port: number, timeoutMs = 1_000): Promise<boolean> {
   });
 }
 
-/** Starts a private redis-server on a free port. Used once per run by the global setup, or by fault tests. */
+/**
+ * Starts a private redis-server on a free port. Used once per run by the global setup, or by fault
+ * tests.
+ */
 export async function startRedis(options: { readyTimeoutMs?: number } = {}): Promise<RedisServer> {
   const binary = redisServerBinary();
   const dir = makeTempDir('swarm-redis-');

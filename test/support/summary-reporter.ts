@@ -74,7 +74,10 @@ export default class SummaryReporter implements Reporter {
     else this.print(formatSummary(summary));
   }
 
-  /** Not part of the typed Reporter interface, but vitest calls it after coverage reports/thresholds. */
+  /**
+   * Not part of the typed Reporter interface, but vitest calls it after coverage
+   * reports/thresholds.
+   */
   onFinishedReportCoverage(): void {
     if (this.pendingLine) this.print(this.pendingLine);
     this.pendingLine = undefined;

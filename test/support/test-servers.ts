@@ -1,4 +1,6 @@
-/** The servers and files of a run's server-backed tests (see global-setup.ts, which starts them). */
+/**
+ * The servers and files of a run's server-backed tests (see global-setup.ts, which starts them).
+ */
 import type { TestProject } from 'vitest/node';
 import { createMigratedTemplate } from './database.js';
 import { makePgliteSnapshot } from './pglite-snapshot.js';
@@ -13,20 +15,35 @@ import { startRedis } from './redis-server.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** Superuser URL (over its Unix socket) of the shared test cluster; use createTestDatabase() instead of using it directly. */
+    /**
+     * Superuser URL (over its Unix socket) of the shared test cluster; use createTestDatabase()
+     * instead of using it directly.
+     */
     postgresAdminUrl: string;
     /** URL of the shared Redis, e.g. redis://127.0.0.1:6390 */
     redisUrl: string;
-    /** The migrated PGlite data directory (a tar file) that PGlite test databases and the process tests start from (see pglite-snapshot.ts). */
+    /**
+     * The migrated PGlite data directory (a tar file) that PGlite test databases and the process
+     * tests start from (see pglite-snapshot.ts).
+     */
     pgliteSnapshotPath: string;
-    /** The service compiled by the project's build, for tests that run it as a process (see programs.ts). */
+    /**
+     * The service compiled by the project's build, for tests that run it as a process (see
+     * programs.ts).
+     */
     distDirectory: string;
-    /** Data directory of a PostgreSQL cluster made by initdb and never started, for tests that start a server of their own: `startPostgres({ copyOf })`. */
+    /**
+     * Data directory of a PostgreSQL cluster made by initdb and never started, for tests that start
+     * a server of their own: `startPostgres({ copyOf })`.
+     */
     postgresClusterDataDir: string;
   }
 }
 
-/** Test databases are copies of a migrated template (see createTestDatabase()); a failed migration stops the server it started. */
+/**
+ * Test databases are copies of a migrated template (see createTestDatabase()); a failed migration
+ * stops the server it started.
+ */
 async function withMigratedTemplate(server: PostgresServer): Promise<PostgresServer> {
   try {
     await createMigratedTemplate(server.socketUrl);
@@ -37,7 +54,10 @@ async function withMigratedTemplate(server: PostgresServer): Promise<PostgresSer
   }
 }
 
-/** The shared PostgreSQL, a copy of a cluster made once that tests starting their own server copy too. */
+/**
+ * The shared PostgreSQL, a copy of a cluster made once that tests starting their own server copy
+ * too.
+ */
 async function startSharedPostgres(): Promise<PostgresServer & { cluster: PostgresCluster }> {
   const cluster = await initPostgresCluster();
   try {
@@ -50,7 +70,10 @@ async function startSharedPostgres(): Promise<PostgresServer & { cluster: Postgr
   }
 }
 
-/** Starts the shared servers and what else the server-backed tests need; returns the teardown that stops them. */
+/**
+ * Starts the shared servers and what else the server-backed tests need; returns the teardown that
+ * stops them.
+ */
 export async function startTestServers(project: TestProject): Promise<() => Promise<void>> {
   const [dist, postgres, redis, snapshot] = await Promise.allSettled([
     buildService(),

@@ -4,9 +4,15 @@ import WebSocket from 'ws';
 export interface TestSocket {
   socket: WebSocket;
   messages: Array<Record<string, unknown>>;
-  /** Protocol-level pings received since the socket was created (a late `ping` listener can miss the first). */
+  /**
+   * Protocol-level pings received since the socket was created (a late `ping` listener can miss the
+   * first).
+   */
   readonly protocolPings: number;
-  /** Resolves with the first queued (or future) message matching `predicate`, removing it from the queue. */
+  /**
+   * Resolves with the first queued (or future) message matching `predicate`, removing it from the
+   * queue.
+   */
   next(
     predicate?: (message: Record<string, unknown>) => boolean,
     timeoutMs?: number,
@@ -17,7 +23,9 @@ export interface TestSocket {
   closed: Promise<{ code: number; reason: string }>;
 }
 
-/** Opens a socket and waits for it to open (or rejects with the HTTP status of a refused upgrade). */
+/**
+ * Opens a socket and waits for it to open (or rejects with the HTTP status of a refused upgrade).
+ */
 export async function openSocket(
   url: string,
   options: WebSocket.ClientOptions = {},

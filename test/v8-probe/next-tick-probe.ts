@@ -1,8 +1,8 @@
 /**
- * Run by test/v8-probe/next-tick-shape.test.ts as `node --allow-natives-syntax --expose-gc <bundle> [pin]`:
- * (with `pin`, pins the shape first), fills the inline caches of `process.nextTick`, runs full
- * garbage collections while no tick is queued, queues ticks again, and prints V8's description of
- * `nextTick` to stdout, whose feedback slots name the state of each cache.
+ * Run by test/v8-probe/next-tick-shape.test.ts as `node --allow-natives-syntax --expose-gc <bundle>
+ * [pin]`: (with `pin`, pins the shape first), fills the inline caches of `process.nextTick`, runs
+ * full garbage collections while no tick is queued, queues ticks again, and prints V8's description
+ * of `nextTick` to stdout, whose feedback slots name the state of each cache.
  */
 import { pinNextTickShape } from '../../src/next-tick-shape.js';
 

@@ -15,7 +15,10 @@ import { withEntityTag } from '../conditional.js';
 import { json, problems } from '../responses.js';
 import { registerCrudRoutes } from './crud.js';
 
-/** `/agents`: CRUD with filters `agent_type`, `status`, `project_id` and `capability`, plus heartbeats. */
+/**
+ * `/agents`: CRUD with filters `agent_type`, `status`, `project_id` and `capability`, plus
+ * heartbeats.
+ */
 export async function agentRoutes(app: FastifyInstance): Promise<void> {
   const service = app.services.agents;
   registerCrudRoutes(app, {

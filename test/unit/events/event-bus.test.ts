@@ -27,7 +27,9 @@ class FakeRedis extends EventEmitter {
     this.emit('end');
   }
 }
-/** Hands the bus fake clients that record what it publishes and let the test emit what Redis would. */
+/**
+ * Hands the bus fake clients that record what it publishes and let the test emit what Redis would.
+ */
 const connectFake = (url: string, options: RedisOptions) =>
   new FakeRedis(url, options) as unknown as Redis;
 

@@ -116,7 +116,10 @@ const unavailable = async (): Promise<never> => {
   throw new Error('server down');
 };
 
-/** Counts the live subscriptions to the breaker's transitions, as the worker's `stop()` must end its own. */
+/**
+ * Counts the live subscriptions to the breaker's transitions, as the worker's `stop()` must end its
+ * own.
+ */
 function countSubscriptions(breaker: CircuitBreaker): { active: number } {
   const counter = { active: 0 };
   const subscribe = breaker.onTransition.bind(breaker);

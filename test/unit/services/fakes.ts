@@ -3,7 +3,9 @@ import type { EventDraft } from '../../../src/domain/event.js';
 import type { Database } from '../../../src/store/database.js';
 import type { AuditRecord, WriteTransactions } from '../../../src/store/write-transaction.js';
 
-/** A transaction token the fakes hand to repositories, and the events and audit records of a write. */
+/**
+ * A transaction token the fakes hand to repositories, and the events and audit records of a write.
+ */
 export function fakeWrites() {
   const transaction = { name: 'tx' };
   const emitted: EventDraft[] = [];

@@ -236,7 +236,10 @@ describe('lockDataDirectory', () => {
   });
 });
 
-/** Runs `code` in a Node process of its own with `lockDataDirectory` in scope, from its source through tsx. */
+/**
+ * Runs `code` in a Node process of its own with `lockDataDirectory` in scope, from its source
+ * through tsx.
+ */
 async function runNode(code: string): Promise<{ status: number | null; output: string }> {
   const module = pathToFileURL(join(ROOT, 'src', 'store', 'data-directory-lock.ts')).href;
   const script = `import { lockDataDirectory } from ${JSON.stringify(module)};\n${code}`;

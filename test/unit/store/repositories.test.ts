@@ -4,7 +4,10 @@ import { AgentRepository } from '../../../src/store/agent-repository.js';
 import type { Executor } from '../../../src/store/database.js';
 import { ProjectRepository } from '../../../src/store/project-repository.js';
 
-/** A stand-in for drizzle's query builder: every call chains, and awaiting it yields the next queued result or error. */
+/**
+ * A stand-in for drizzle's query builder: every call chains, and awaiting it yields the next queued
+ * result or error.
+ */
 function fakeExecutor(...outcomes: Array<unknown[] | Error>) {
   const calls: string[] = [];
   const chain: Record<string, unknown> = new Proxy(
