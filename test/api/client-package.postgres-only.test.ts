@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,14 +10,16 @@ import { makeTempDir } from '../support/process.js';
 /**
  * The client as a user installs it: `npm pack` of packages/client after `npm run build:client`,
  * installed alone (with `ws`, its optional peer) into an empty project, then used from Node
- * against the real service. Offline: its dependency (zod) and `ws` are packed from this
- * project's own node_modules, so the install asks no registry.
+ * against the real service. Offline: its dependency (zod) and `ws` are linked from this
+ * project's own node_modules (npm installs a folder as a link), so the install asks no registry
+ * and unpacks no copy of them; a dependency the package should not have would fail the install.
  */
 let t: TestApp;
 let project: string;
+const run = promisify(execFile);
 
-function npm(args: string[], cwd: string): string {
-  return execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+async function npm(args: string[], cwd: string): Promise<string> {
+  return (await run('npm', args, { cwd, encoding: 'utf8' })).stdout;
 }
 
 function sizeOf(path: string): number {
@@ -26,31 +28,25 @@ function sizeOf(path: string): number {
   return readdirSync(path).reduce((total, name) => total + sizeOf(join(path, name)), 0);
 }
 
-beforeAll(async () => {
-  t = await createTestApp({ AUTH: 'on' });
-  project = makeTempDir('swarm-client-');
-  execFileSync(process.execPath, ['scripts/build-client.mjs'], { stdio: 'inherit' });
-  const packed = npm(
-    [
-      'pack',
-      '--silent',
-      '--pack-destination',
-      project,
-      './packages/client',
-      './node_modules/zod',
-      './node_modules/ws',
-    ],
+/** Builds and packs the client and installs it into `project`, with zod and ws as links. */
+async function installClient(): Promise<void> {
+  await run(process.execPath, ['scripts/build-client.mjs']);
+  const packed = await npm(
+    ['pack', '--silent', '--pack-destination', project, './packages/client'],
     process.cwd(),
   );
-  const tarballs = packed
-    .trim()
-    .split('\n')
-    .map((name) => join(project, name));
   writeFileSync(
     join(project, 'package.json'),
     JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
   );
-  npm(['install', '--offline', '--no-audit', '--no-fund', ...tarballs], project);
+  const linked = ['zod', 'ws'].map((name) => join(process.cwd(), 'node_modules', name));
+  const tarball = join(project, packed.trim());
+  await npm(['install', '--offline', '--no-audit', '--no-fund', tarball, ...linked], project);
+}
+
+beforeAll(async () => {
+  project = makeTempDir('swarm-client-');
+  [t] = await Promise.all([createTestApp({ AUTH: 'on' }), installClient()]);
 }, 120_000);
 afterAll(async () => {
   await t?.close();
