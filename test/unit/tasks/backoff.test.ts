@@ -4,13 +4,13 @@ import { retryDelay } from '../../../src/tasks/backoff.js';
 const backoff = { base_ms: 1_000, max_ms: 10_000 };
 
 describe('retryDelay', () => {
-  it('doubles from base_ms per failure and stops at max_ms (no jitter at random = 1)', () => {
-    const delays = [1, 2, 3, 4, 5, 6].map((failures) => retryDelay(failures, backoff, () => 1));
+  it('doubles from base_ms per failure and stops at max_ms (no jitter at random = 0)', () => {
+    const delays = [1, 2, 3, 4, 5, 6].map((failures) => retryDelay(failures, backoff, () => 0));
     expect(delays).toEqual([1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
   });
 
   it('keeps at least half of the nominal delay whatever the jitter', () => {
-    expect(retryDelay(3, backoff, () => 0)).toBe(2_000);
+    expect(retryDelay(3, backoff, () => 1)).toBe(2_000);
     expect(retryDelay(3, backoff, () => 0.5)).toBe(3_000);
   });
 
@@ -22,7 +22,7 @@ describe('retryDelay', () => {
   });
 
   it('does not overflow on very many failures, and is 0 with a zero base', () => {
-    expect(retryDelay(10_000, backoff, () => 1)).toBe(10_000);
-    expect(retryDelay(5, { base_ms: 0, max_ms: 0 }, () => 1)).toBe(0);
+    expect(retryDelay(10_000, backoff, () => 0)).toBe(10_000);
+    expect(retryDelay(10_000, { base_ms: 0, max_ms: 0 }, () => 0)).toBe(0);
   });
 });
