@@ -122,3 +122,35 @@ export function FormError({ error, errors }: { error: unknown; errors: FieldErro
 export function Empty({ children }: { children: ComponentChildren }) {
   return <p class="empty">{children}</p>;
 }
+
+/**
+ * A labelled filter of a list: "Any" (the empty value) and `options` as `[value, label]` pairs.
+ * One shape for every panel's filters, so their markup and labels stay alike.
+ */
+export function FilterSelect({
+  id,
+  label,
+  value,
+  options,
+  onChange,
+}: {
+  id: string;
+  label: string;
+  value: string;
+  options: Array<readonly [string, string]>;
+  onChange: (value: string) => void;
+}) {
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      <select id={id} value={value} onChange={(event) => onChange(event.currentTarget.value)}>
+        <option value="">Any</option>
+        {options.map(([option, text]) => (
+          <option key={option} value={option}>
+            {text}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}

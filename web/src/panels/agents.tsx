@@ -1,4 +1,4 @@
-import { Badge, Empty, ErrorNote, PageHeading, Pager } from '../components.js';
+import { Badge, Empty, ErrorNote, PageHeading, Pager, FilterSelect } from '../components.js';
 import { useApp } from '../context.js';
 import { ago, dateTime, duration, percent, shortId } from '../format.js';
 import { newer, useCoalesced, useLiveEvents, useLoad, useNow } from '../hooks.js';
@@ -125,40 +125,20 @@ export function AgentsPanel({ route }: { route: Route }) {
     <section>
       <PageHeading>Agents</PageHeading>
       <form class="filters" onSubmit={(event) => event.preventDefault()}>
-        <div class="field">
-          <label for="agent-status">Status</label>
-          <select
-            id="agent-status"
-            value={status}
-            onChange={(event) =>
-              setQuery(route, { status: event.currentTarget.value, offset: undefined })
-            }
-          >
-            <option value="">Any</option>
-            {agentStatuses.map((value) => (
-              <option key={value} value={value}>
-                {value}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div class="field">
-          <label for="agent-project">Project</label>
-          <select
-            id="agent-project"
-            value={projectId}
-            onChange={(event) =>
-              setQuery(route, { project_id: event.currentTarget.value, offset: undefined })
-            }
-          >
-            <option value="">Any</option>
-            {[...projects.entries()].map(([id, name]) => (
-              <option key={id} value={id}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </div>
+        <FilterSelect
+          id="agent-status"
+          label="Status"
+          value={status}
+          options={agentStatuses.map((item) => [item, item] as const)}
+          onChange={(selected) => setQuery(route, { status: selected, offset: undefined })}
+        />
+        <FilterSelect
+          id="agent-project"
+          label="Project"
+          value={projectId}
+          options={[...projects.entries()]}
+          onChange={(selected) => setQuery(route, { project_id: selected, offset: undefined })}
+        />
         <div class="field">
           <label for="agent-sort">Order</label>
           <select

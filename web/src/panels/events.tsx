@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { Empty, ErrorNote, PageHeading } from '../components.js';
+import { Empty, ErrorNote, PageHeading, FilterSelect } from '../components.js';
 import { useApp } from '../context.js';
 import { dateTime } from '../format.js';
 import { useLiveEvents } from '../hooks.js';
@@ -86,21 +86,13 @@ export function EventsPanel() {
     <section>
       <PageHeading>Events</PageHeading>
       <form class="filters" onSubmit={(event) => event.preventDefault()}>
-        <div class="field">
-          <label for="event-type">Type</label>
-          <select
-            id="event-type"
-            value={type}
-            onChange={(event) => setType(event.currentTarget.value)}
-          >
-            <option value="">Any</option>
-            {knownTypes.map((value) => (
-              <option key={value} value={value}>
-                {value}
-              </option>
-            ))}
-          </select>
-        </div>
+        <FilterSelect
+          id="event-type"
+          label="Type"
+          value={type}
+          options={knownTypes.map((item) => [item, item] as const)}
+          onChange={(selected) => setType(selected)}
+        />
         <div class="field">
           <label for="event-topic">Topic contains</label>
           <input

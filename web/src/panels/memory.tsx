@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { Badge, Empty, ErrorNote, PageHeading } from '../components.js';
+import { Badge, Empty, ErrorNote, PageHeading, FilterSelect } from '../components.js';
 import { allowed, useApp } from '../context.js';
 import { ago, dateTime } from '../format.js';
 import { useLiveEvents, useLoad, useNow } from '../hooks.js';
@@ -112,21 +112,13 @@ export function MemoryPanel() {
                 onInput={(event) => setQ(event.currentTarget.value)}
               />
             </div>
-            <div class="field">
-              <label for="memory-project">Project</label>
-              <select
-                id="memory-project"
-                value={projectId}
-                onChange={(event) => setProjectId(event.currentTarget.value)}
-              >
-                <option value="">Any</option>
-                {[...projects.entries()].map(([id, name]) => (
-                  <option key={id} value={id}>
-                    {name}
-                  </option>
-                ))}
-              </select>
-            </div>
+            <FilterSelect
+              id="memory-project"
+              label="Project"
+              value={projectId}
+              options={[...projects.entries()]}
+              onChange={(selected) => setProjectId(selected)}
+            />
             <button type="submit">Search</button>
           </form>
           <ErrorNote error={error} />

@@ -10,6 +10,7 @@ import {
   PageHeading,
   Pager,
   fieldErrors,
+  FilterSelect,
 } from '../components.js';
 import { allowed, useApp } from '../context.js';
 import { ago } from '../format.js';
@@ -133,23 +134,13 @@ export function ProjectsPanel({ route }: { route: Route }) {
           setQuery(route, { q: search, offset: undefined });
         }}
       >
-        <div class="field">
-          <label for="project-status">Status</label>
-          <select
-            id="project-status"
-            value={status}
-            onChange={(event) =>
-              setQuery(route, { status: event.currentTarget.value, offset: undefined })
-            }
-          >
-            <option value="">Any</option>
-            {projectStatuses.map((value) => (
-              <option key={value} value={value}>
-                {value}
-              </option>
-            ))}
-          </select>
-        </div>
+        <FilterSelect
+          id="project-status"
+          label="Status"
+          value={status}
+          options={projectStatuses.map((item) => [item, item] as const)}
+          onChange={(selected) => setQuery(route, { status: selected, offset: undefined })}
+        />
         <div class="field">
           <label for="project-q">Name or description contains</label>
           <input

@@ -9,6 +9,7 @@ import {
   FormError,
   PageHeading,
   fieldErrors,
+  FilterSelect,
 } from '../components.js';
 import { allowed, useApp } from '../context.js';
 import { ago, shortId } from '../format.js';
@@ -343,21 +344,13 @@ export function TasksPanel({ route }: { route: Route }) {
           setQuery(route, { kind: kindText.trim(), agent_id: agentText.trim() });
         }}
       >
-        <div class="field">
-          <label for="task-filter-project">Project</label>
-          <select
-            id="task-filter-project"
-            value={projectId}
-            onChange={(event) => setQuery(route, { project_id: event.currentTarget.value })}
-          >
-            <option value="">Any</option>
-            {[...projects.entries()].map(([id, name]) => (
-              <option key={id} value={id}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </div>
+        <FilterSelect
+          id="task-filter-project"
+          label="Project"
+          value={projectId}
+          options={[...projects.entries()]}
+          onChange={(selected) => setQuery(route, { project_id: selected })}
+        />
         <div class="field">
           <label for="task-filter-kind">Kind</label>
           <input
