@@ -150,7 +150,7 @@ describe('a command per task', () => {
 
   it('runs --concurrency tasks at once', async () => {
     const created = await Promise.all([task({}), task({}), task({})]);
-    startRunner('sleep 0.5; echo "{}"', ['--concurrency', '3']);
+    startRunner('sleep 1.5; echo "{}"', ['--concurrency', '3']);
     for (const { id } of created) expect((await settled(id)).status).toBe('succeeded');
     const attempts = await Promise.all(
       created.map(async ({ id }) => (await api('GET', `/tasks/${id}/attempts`)).items[0]),
