@@ -138,7 +138,7 @@ async function withDatabaseKeyCommands(
   });
   try {
     const bus = { publish: () => undefined };
-    const writes = new WriteTransactions(database.transaction, bus);
+    const writes = new WriteTransactions(database, bus);
     const auth = new AuthService(database.db, writes);
     const actor = { ...systemActor, userAgent: 'swarm-control cli' };
     return await work({

@@ -36,7 +36,7 @@ declare module 'fastify' {
 export const servicesPlugin = fastifyPlugin(
   async (app) => {
     const db = app.database.db;
-    const writes = new WriteTransactions(app.database.transaction, app.events.bus);
+    const writes = new WriteTransactions(app.database, app.events.bus);
     app.decorate('services', {
       projects: new ProjectService(db, writes),
       agents: new AgentService(db, writes),

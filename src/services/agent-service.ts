@@ -131,16 +131,16 @@ export class AgentService {
     return this.update(id, patch, expected, actor);
   }
 
-  /** Marks the agent as just seen, optionally with a new status; always an AGENT_STATUS event. */
-  heartbeat(id: string, heartbeat: Heartbeat, actor: Actor): Promise<Agent> {
-    return this.writes.run(actor, async (tx, emit, audit) => {
-      const before = await this.lock(tx, id, null, actor.principal);
-      const agent = (await this.agents.heartbeat(tx, id, heartbeat))!;
-      const changed = changedFields(before, agent, ['status', 'last_active_at']);
-      emit(agentEvent('AGENT_STATUS', id, [agent.project_id], { agent, changed_fields: changed }));
-      audit({ action: 'status', resource: 'agent', resourceId: id, changedFields: changed });
-      return agent;
-    });
+  /**
+   * Marks the agent as just seen, optionally with a new status. Heartbeats are the most frequent
+   * write of a swarm, so one that changes no status writes no event, no audit record and no new
+   * version (docs/events.md); one that does is an AGENT_STATUS change like any other.
+   */
+  async heartbeat(id: string, heartbeat: Heartbeat, actor: Actor): Promise<Agent> {
+    const statement = this.agents.heartbeatStatement(id, heartbeat, actor.principal.projectIds);
+    const { agent } = await this.writes.runStatement(actor, statement);
+    if (agent === null) throw new NotFoundError('Agent', id);
+    return agent as Agent;
   }
 
   delete(id: string, expected: ExpectedVersions, actor: Actor): Promise<void> {

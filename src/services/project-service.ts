@@ -1,16 +1,14 @@
 import { type Actor, type Principal, inScope } from '../domain/auth.js';
 import type { Page } from '../domain/common.js';
-import { ForbiddenError, NotFoundError } from '../domain/errors.js';
+import { ForbiddenError, NotFoundError, PreconditionFailedError } from '../domain/errors.js';
 import { agentEvent, projectEvent } from '../domain/event.js';
 import type { Project, ProjectInput, ProjectListQuery, ProjectPatch } from '../domain/project.js';
 import { AgentRepository } from '../store/agent-repository.js';
 import type { Database, Executor } from '../store/database.js';
 import { ProjectRepository } from '../store/project-repository.js';
 import type { ExpectedVersions } from '../domain/common.js';
-import { changedFields, lockForWrite } from './versioned-write.js';
+import { lockForWrite } from './versioned-write.js';
 import type { WriteTransactions } from '../store/write-transaction.js';
-
-const writableFields = ['name', 'description', 'status', 'sparc_mode', 'metadata'] as const;
 
 /**
  * Use cases on projects. Each write is one transaction with its events and audit records, so a
@@ -28,15 +26,11 @@ export class ProjectService {
    * A key limited to some projects cannot create one: the new project would be outside its own
    * scope.
    */
-  create(input: ProjectInput, actor: Actor): Promise<Project> {
+  async create(input: ProjectInput, actor: Actor): Promise<Project> {
     if (actor.principal.projectIds !== null)
       throw new ForbiddenError('A key limited to projects cannot create projects');
-    return this.writes.run(actor, async (tx, emit, audit) => {
-      const project = await this.projects.insert(tx, input);
-      emit(projectEvent('PROJECT_CREATED', project.id, { project }));
-      audit({ action: 'create', resource: 'project', resourceId: project.id });
-      return project;
-    });
+    const row = await this.writes.runStatement(actor, this.projects.insertStatement(input));
+    return row.project as Project;
   }
 
   async get(id: string, principal: Principal): Promise<Project> {
@@ -86,20 +80,24 @@ export class ProjectService {
     });
   }
 
-  private update(
+  /** One statement: 404 when the project is missing or out of scope, 412 on another version. */
+  private async update(
     id: string,
     fields: ProjectPatch,
     expected: ExpectedVersions,
     actor: Actor,
   ): Promise<Project> {
-    return this.writes.run(actor, async (tx, emit, audit) => {
-      const before = await this.lock(tx, id, expected, actor.principal);
-      const project = (await this.projects.update(tx, id, fields))!;
-      const changed = changedFields(before, project, writableFields);
-      emit(projectEvent('PROJECT_UPDATE', id, { project, changed_fields: changed }));
-      audit({ action: 'update', resource: 'project', resourceId: id, changedFields: changed });
-      return project;
-    });
+    const statement = this.projects.updateStatement(
+      id,
+      fields,
+      expected,
+      actor.principal.projectIds,
+    );
+    const row = await this.writes.runStatement(actor, statement);
+    if (row.current_version === null) throw new NotFoundError('Project', id);
+    if (row.project === null)
+      throw new PreconditionFailedError('Project', id, row.current_version as number);
+    return row.project as Project;
   }
 
   private lock(

@@ -15,11 +15,59 @@ import type { Agent, AgentInput, AgentListQuery, AgentPatch, Heartbeat } from '.
 import type { Page } from '../domain/common.js';
 import { ConflictError, UnprocessableError } from '../domain/errors.js';
 import { SqlState, databaseErrorCode } from './database-errors.js';
-import type { Executor } from './database.js';
+import type { Executor, Statement } from './database.js';
 import { agents, taskAttempts } from './schema.js';
 import { nextVersion, orderTerms, selectById, selectPage } from './versioning.js';
+import { changesCte, rowDocument, writeStatementText } from './write-statement.js';
 
 type AgentRow = typeof agents.$inferSelect;
+
+const agentDocument = (row: string) =>
+  rowDocument(
+    row,
+    ['id', 'name', 'agent_type', 'capabilities', 'status', 'project_id', 'metadata', 'version'],
+    ['last_active_at', 'created_at', 'updated_at'],
+  );
+
+/**
+ * A heartbeat: the agent just seen and, when it names a status (or comes back from `offline`,
+ * which it leaves for `idle`), that status. Only a change of status is a versioned change with an
+ * AGENT_STATUS event and an audit record; the last-seen time alone is liveness, neither.
+ */
+const heartbeatText = writeStatementText(
+  `target as (
+  select id, status from agents
+  where id = $4::uuid and ($6::uuid[] is null or project_id = any($6::uuid[]))
+  for update
+), next as (
+  select id, status as before,
+    coalesce($5::text, case when status = 'offline' then 'idle' else status end) as status
+  from target
+), u as (
+  update agents a set
+    status = n.status,
+    last_active_at = now(),
+    version = a.version + (n.status <> n.before)::int,
+    updated_at = case when n.status <> n.before
+      then greatest(now(), a.updated_at + interval '1 millisecond') else a.updated_at end
+  from next n
+  where a.id = n.id
+  returning a.*, n.before
+), ${changesCte({
+    type: 'AGENT_STATUS',
+    topic: `'agent:' || u.id`,
+    topics: `array['agents', 'agent:' || u.id] ||
+      case when u.project_id is null then '{}'::text[] else array['project:' || u.project_id] end`,
+    data: `jsonb_build_object('agent', ${agentDocument('u')},
+      'changed_fields', '["status", "last_active_at"]'::jsonb)`,
+    action: 'status',
+    resource: 'agent',
+    resourceId: 'u.id',
+    changedFields: `array['status', 'last_active_at']`,
+    from: 'u where u.status <> u.before',
+  })}`,
+  `(select ${agentDocument('u')} from u) as agent`,
+);
 
 /** Maps a row to the wire shape: snake_case names and ISO timestamps. */
 export function toAgent(row: AgentRow): Agent {
@@ -159,13 +207,16 @@ export class AgentRepository {
   /**
    * Records that the agent reported in (and optionally its status); null when it does not exist.
    */
-  async heartbeat(executor: Executor, id: string, heartbeat: Heartbeat): Promise<Agent | null> {
-    const [row] = await executor
-      .update(agents)
-      .set({ status: heartbeat?.status, lastActiveAt: sql`now()`, ...nextVersion(agents) })
-      .where(eq(agents.id, id))
-      .returning();
-    return row === undefined ? null : toAgent(row);
+  /**
+   * A heartbeat as one statement (write-statement.ts), for an agent in `scope` (null: any). Its
+   * row: `agent`, null when there is no such agent in scope.
+   */
+  heartbeatStatement(id: string, heartbeat: Heartbeat, scope: readonly string[] | null): Statement {
+    return {
+      name: 'agent_heartbeat',
+      text: heartbeatText,
+      values: [id, heartbeat?.status ?? null, scope],
+    };
   }
 
   /**

@@ -19,7 +19,7 @@ export type EventRow = Pick<
  * node-postgres driver hands the timestamp of a raw statement over as text, so both forms are
  * taken.
  */
-type AppendedRow = Omit<EventRow, 'createdAt'> & { created_at: Date | string };
+export type AppendedRow = Omit<EventRow, 'createdAt'> & { created_at: Date | string };
 
 /** The event as readers see it, from either row form (selected or just appended). */
 export function toLoggedEvent(row: EventRow | AppendedRow): LoggedEvent {

@@ -1,8 +1,9 @@
 import type { Actor } from '../domain/auth.js';
 import type { EventDraft, LoggedEvent } from '../domain/event.js';
 import type { AuditDraft } from './audit-repository.js';
-import type { Executor, TransactionRunner } from './database.js';
-import { appendEvents } from './event-append.js';
+import type { Executor, Statement, StatementRunner, TransactionRunner } from './database.js';
+import { type AppendedRow, appendEvents, toLoggedEvent } from './event-append.js';
+import { actorValues } from './write-statement.js';
 
 /**
  * Receives events once their transaction has committed, to deliver them live. An interface, so
@@ -26,6 +27,12 @@ export type AuditRecord = Pick<AuditDraft, 'action' | 'resource' | 'resourceId'>
 /** Adds an audit record to the transaction in progress. */
 export type Audit = (record: AuditRecord) => void;
 
+/** What writes need of the database: a transaction runner, and a runner of single statements. */
+export interface WriteDatabase {
+  transaction: TransactionRunner;
+  statement: StatementRunner;
+}
+
 /**
  * Runs a write as one transaction that also appends the events it emitted and the audit records
  * of the actor who made it, so both exist if and only if the change committed; publishes the
@@ -34,7 +41,7 @@ export type Audit = (record: AuditRecord) => void;
  */
 export class WriteTransactions {
   constructor(
-    private readonly transaction: TransactionRunner,
+    private readonly database: WriteDatabase,
     private readonly publisher: EventPublisher,
   ) {}
 
@@ -43,7 +50,7 @@ export class WriteTransactions {
     actor: Actor,
     work: (tx: Executor, emit: Emit, audit: Audit) => Promise<T>,
   ): Promise<T> {
-    const { result, logged } = await this.transaction(async (tx) => {
+    const { result, logged } = await this.database.transaction(async (tx) => {
       const drafts: EventDraft[] = [];
       const records: AuditRecord[] = [];
       const result = await work(
@@ -55,6 +62,19 @@ export class WriteTransactions {
       return { result, logged: await appendEvents(tx, drafts, audit) };
     });
     this.publisher.publish(logged);
+    return result;
+  }
+
+  /**
+   * Runs a write built by writeStatementText() (write-statement.ts), which appends its own audit
+   * records and events, as the actor; publishes the events it logged and returns the rest of its
+   * one row.
+   */
+  async runStatement(actor: Actor, statement: Statement): Promise<Record<string, unknown>> {
+    const values = [...actorValues(actor), ...statement.values];
+    const [row] = await this.database.statement({ ...statement, values });
+    const { logged_events: logged, ...result } = row!;
+    this.publisher.publish((logged as AppendedRow[]).map(toLoggedEvent));
     return result;
   }
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type TestApp, createTestApp } from '../support/app.js';
+import { readWholeLog } from '../support/event-log.js';
 import { errorPaths, expectProblem } from '../support/problems.js';
 
 let t: TestApp;
@@ -290,19 +291,54 @@ describe('changing agents', () => {
 });
 
 describe('POST /api/v1/agents/:id/heartbeat', () => {
-  it('sets last_active_at (and status when given) and bumps the version', async () => {
+  const logged = async () => readWholeLog(t.request, 'topic=agents');
+  const audited = async () =>
+    (await t.request({ method: 'GET', url: '/api/v1/audit?resource=agent' })).json().items;
+
+  it('sets last_active_at alone: no new version, no event, no audit record', async () => {
     const agent = await createAgent({ name: 'a' });
+    const [eventsBefore, auditBefore] = [await logged(), await audited()];
     const beat = await heartbeat(agent.id);
     expect(beat.statusCode, beat.body).toBe(200);
-    expect(beat.json()).toMatchObject({ status: 'idle', version: 2 });
+    expect(beat.json()).toMatchObject({ status: 'idle', version: 1, updated_at: agent.updated_at });
     expect(Date.parse(beat.json().last_active_at)).toBeGreaterThanOrEqual(
       Date.parse(agent.created_at),
     );
+    const same = (await heartbeat(agent.id, { status: 'idle' })).json();
+    expect(same).toMatchObject({ status: 'idle', version: 1 });
+    expect((await get(agent.id)).json()).toEqual(same);
+    expect([await logged(), await audited()]).toEqual([eventsBefore, auditBefore]);
+  });
+
+  it('makes a change of status a new version with AGENT_STATUS and an audit record', async () => {
+    const project = await createProject();
+    const agent = await createAgent({ name: 'a', project_id: project.id });
     const busy = (await heartbeat(agent.id, { status: 'busy' })).json();
-    expect(busy).toMatchObject({ status: 'busy', version: 3 });
-    expect(Date.parse(busy.last_active_at)).toBeGreaterThanOrEqual(
-      Date.parse(beat.json().last_active_at),
-    );
+    expect(busy).toMatchObject({ status: 'busy', version: 2 });
+    expect(Date.parse(busy.updated_at)).toBeGreaterThan(Date.parse(agent.updated_at));
+    expect((await get(agent.id)).json()).toEqual(busy);
+    const event = (await logged()).at(-1)!;
+    expect(event).toMatchObject({
+      type: 'AGENT_STATUS',
+      topic: `agent:${agent.id}`,
+      data: { agent: busy, changed_fields: ['status', 'last_active_at'] },
+    });
+    const projectLog = await readWholeLog(t.request, `topic=project:${project.id}`);
+    expect(projectLog.at(-1)).toEqual(event);
+    expect((await audited())[0]).toMatchObject({
+      action: 'status',
+      resource_id: agent.id,
+      changed_fields: ['status', 'last_active_at'],
+    });
+  });
+
+  it('brings an offline agent back as idle when the heartbeat names no status', async () => {
+    const agent = await createAgent({ name: 'a', status: 'offline' });
+    const back = (await heartbeat(agent.id)).json();
+    expect(back).toMatchObject({ status: 'idle', version: 2 });
+    expect((await logged()).at(-1)).toMatchObject({ type: 'AGENT_STATUS', data: { agent: back } });
+    const busy = (await heartbeat(agent.id, { status: 'offline' })).json();
+    expect(busy).toMatchObject({ status: 'offline', version: 3 });
   });
 
   it('answers 404 for an unknown agent and 422 for a bad status', async () => {

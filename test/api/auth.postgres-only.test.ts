@@ -734,11 +734,15 @@ describe('audit log', () => {
       headers: agent,
       payload: { status: 'completed' },
     });
-    await t.request({
-      method: 'POST',
-      url: `/api/v1/agents/${fixture.agent}/heartbeat`,
-      headers: agent,
-    });
+    for (const payload of [{ status: 'idle' }, {}]) {
+      // A change of status is recorded; a heartbeat that only says "alive" is not.
+      await t.request({
+        method: 'POST',
+        url: `/api/v1/agents/${fixture.agent}/heartbeat`,
+        headers: agent,
+        payload,
+      });
+    }
     await t.request({
       method: 'PATCH',
       url: `/api/v1/projects/${fixture.project}`,
@@ -769,6 +773,13 @@ describe('audit log', () => {
       key_id: keyId,
       resource_id: fixture.project,
       changed_fields: ['status'],
+      ip: '127.0.0.1',
+      user_agent: 'audit-test',
+    });
+    expect(entries[1]).toMatchObject({
+      key_id: keyId,
+      resource_id: fixture.agent,
+      changed_fields: ['status', 'last_active_at'],
       ip: '127.0.0.1',
       user_agent: 'audit-test',
     });

@@ -34,7 +34,8 @@ describe('the event log', () => {
       url: `/api/v1/agents/${agent.id}`,
       payload: { capabilities: ['go'], status: 'busy' },
     });
-    await post(`/api/v1/agents/${agent.id}/heartbeat`, {});
+    await post(`/api/v1/agents/${agent.id}/heartbeat`, {}); // alive, nothing changed: no event
+    await post(`/api/v1/agents/${agent.id}/heartbeat`, { status: 'idle' });
     await t.request({
       method: 'PUT',
       url: `/api/v1/projects/${project.id}`,
@@ -48,7 +49,7 @@ describe('the event log', () => {
       ['AGENT_CREATED', null],
       ['AGENT_STATUS', ['status']],
       ['AGENT_UPDATE', ['capabilities']],
-      ['AGENT_STATUS', ['last_active_at']],
+      ['AGENT_STATUS', ['status', 'last_active_at']],
       ['PROJECT_UPDATE', ['name', 'sparc_mode']],
       ['AGENT_UPDATE', ['project_id']],
       ['PROJECT_DELETED', null],

@@ -109,6 +109,17 @@ export function useNow(): number {
   return now;
 }
 
+/**
+ * Calls `refresh` every `ms` while the component is mounted: for what changes without an event,
+ * such as an agent's last heartbeat (docs/events.md).
+ */
+export function useRefresh(refresh: () => void, ms: number): void {
+  useEffect(() => {
+    const timer = setInterval(refresh, ms);
+    return () => clearInterval(timer);
+  }, [refresh, ms]);
+}
+
 /** Of two copies of one resource, the newer (by `version`). */
 export function newer<T extends { version: number }>(current: T, incoming: T): T {
   return incoming.version >= current.version ? incoming : current;

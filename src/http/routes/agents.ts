@@ -37,7 +37,10 @@ export async function agentRoutes(app: FastifyInstance): Promise<void> {
       tags: ['Agent'],
       operationId: 'heartbeatAgent',
       summary: 'Report that an agent is alive, optionally with its status',
-      description: 'Sets `last_active_at` (and `status` when given); the body may be omitted.',
+      description:
+        'Sets `last_active_at`, and `status` when given (an `offline` agent that names none ' +
+        'becomes `idle`); the body may be omitted. Only a change of status is a new version with ' +
+        'an `AGENT_STATUS` event and an audit record (docs/events.md).',
       params: idParamsSchema,
       body: heartbeatSchema,
       response: {

@@ -35,12 +35,7 @@ function setup() {
       ...fields,
       version: 2,
     })),
-    heartbeat: vi.fn(async () => ({
-      ...agent,
-      status: 'busy' as const,
-      last_active_at: '2026-01-02T00:00:00.000Z',
-      version: 2,
-    })),
+    heartbeatStatement: vi.fn((...args: unknown[]) => ({ name: 'hb', text: '', values: args })),
     delete: vi.fn(async () => agent),
     markSilentOffline: vi.fn(async () => [{ ...agent, status: 'offline' as const, version: 2 }]),
   };
@@ -118,23 +113,17 @@ describe('AgentService', () => {
     ]);
   });
 
-  it('records heartbeats as AGENT_STATUS and reports a missing agent', async () => {
-    const { agents, transaction, emitted, audited, service } = setup();
-    await service.heartbeat(agent.id, { status: 'busy' }, actor);
-    expect(agents.heartbeat).toHaveBeenCalledWith(transaction, agent.id, { status: 'busy' });
-    expect(emitted[0]).toMatchObject({
-      type: 'AGENT_STATUS',
-      data: { changed_fields: ['status', 'last_active_at'] },
-    });
-    expect(audited).toEqual([
-      {
-        action: 'status',
-        resource: 'agent',
-        resourceId: agent.id,
-        changedFields: ['status', 'last_active_at'],
-      },
-    ]);
-    agents.findById.mockResolvedValueOnce(null);
+  it("heartbeats in one statement within the key's scope and reports a missing agent", async () => {
+    const { agents, writes, service, answerStatements } = setup();
+    const seen = { ...agent, status: 'busy' as const, last_active_at: '2026-01-02T00:00:00.000Z' };
+    answerStatements({ agent: seen });
+    await expect(service.heartbeat(agent.id, { status: 'busy' }, actor)).resolves.toEqual(seen);
+    expect(agents.heartbeatStatement).toHaveBeenCalledWith(agent.id, { status: 'busy' }, null);
+    expect(writes.runStatement).toHaveBeenCalledWith(
+      actor,
+      agents.heartbeatStatement.mock.results[0]!.value,
+    );
+    answerStatements({ agent: null });
     await expect(service.heartbeat(agent.id, undefined, actor)).rejects.toBeInstanceOf(
       NotFoundError,
     );

@@ -26,8 +26,13 @@ export function fakeWrites() {
           (record) => audited.push(record),
         ),
     ),
+    /** A one-statement write: answers the row the test sets (nothing changed by default). */
+    runStatement: vi.fn(async (_actor: unknown, _statement: unknown) => statementRow),
   };
+  let statementRow: Record<string, unknown> = {};
   return {
+    /** Sets the row the next one-statement writes answer. */
+    answerStatements: (row: Record<string, unknown>) => void (statementRow = row),
     transaction,
     emitted,
     audited,

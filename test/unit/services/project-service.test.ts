@@ -3,6 +3,7 @@ import { NotFoundError, PreconditionFailedError } from '../../../src/domain/erro
 import type { Project } from '../../../src/domain/project.js';
 import { ProjectService } from '../../../src/services/project-service.js';
 import type { AgentRepository } from '../../../src/store/agent-repository.js';
+import type { ProjectRepository } from '../../../src/store/project-repository.js';
 import { type Actor, unrestricted } from '../../../src/domain/auth.js';
 import { fakeWrites } from './fakes.js';
 
@@ -24,17 +25,17 @@ const agent = { id: 'a1', project_id: null, version: 2 };
 function setup() {
   const fakes = fakeWrites();
   const projects = {
-    insert: vi.fn(async () => project),
+    insertStatement: vi.fn((input: unknown) => ({ name: 'insert', text: '', values: [input] })),
+    updateStatement: vi.fn((...args: unknown[]) => ({ name: 'update', text: '', values: args })),
     findById: vi.fn(async (): Promise<Project | null> => project),
     list: vi.fn(async () => ({ items: [project], total: 1, limit: 20, offset: 0 })),
-    update: vi.fn(async () => ({ ...project, name: 'B', version: 3 })),
     delete: vi.fn(async () => project),
   };
   const agents = { detachFromProject: vi.fn(async () => [agent]) };
   const service = new ProjectService(
     fakes.db,
     fakes.writes,
-    projects,
+    projects as unknown as ProjectRepository,
     agents as unknown as AgentRepository,
   );
   return { ...fakes, projects, agents, service };
@@ -49,20 +50,18 @@ const input = {
 };
 
 describe('ProjectService', () => {
-  it('creates inside a write transaction and emits PROJECT_CREATED to projects and project:<id>', async () => {
-    const { writes, projects, transaction, emitted, audited, service } = setup();
+  it('creates in one statement as the actor and answers its project', async () => {
+    const { writes, projects, service, answerStatements } = setup();
+    answerStatements({ project });
     await expect(service.create(input, actor)).resolves.toBe(project);
-    expect(writes.run).toHaveBeenCalledOnce();
-    expect(projects.insert).toHaveBeenCalledWith(transaction, input);
-    expect(emitted).toEqual([
-      {
-        type: 'PROJECT_CREATED',
-        topic: `project:${project.id}`,
-        topics: ['projects', `project:${project.id}`],
-        data: { project },
-      },
-    ]);
-    expect(audited).toEqual([{ action: 'create', resource: 'project', resourceId: project.id }]);
+    expect(writes.runStatement).toHaveBeenCalledWith(actor, projects.insertStatement(input));
+  });
+
+  it('refuses a key limited to projects before writing anything', async () => {
+    const { writes, service } = setup();
+    const scoped = { ...actor, principal: { ...unrestricted, projectIds: [project.id] } };
+    await expect(service.create(input, scoped)).rejects.toThrow('A key limited to projects');
+    expect(writes.runStatement).not.toHaveBeenCalled();
   });
 
   it('gets a project or throws NotFoundError', async () => {
@@ -82,37 +81,36 @@ describe('ProjectService', () => {
     expect(writes.run).not.toHaveBeenCalled();
   });
 
-  it('locks the row, updates it and names the fields that changed', async () => {
-    const { projects, transaction, emitted, audited, service } = setup();
-    const updated = await service.patch(project.id, { name: 'B' }, [2], actor);
-    expect(projects.findById).toHaveBeenCalledWith(transaction, project.id, { lock: true });
-    expect(projects.update).toHaveBeenCalledWith(transaction, project.id, { name: 'B' });
-    expect(emitted[0]).toMatchObject({
-      type: 'PROJECT_UPDATE',
-      data: { project: updated, changed_fields: ['name'] },
+  it("updates in one statement with the expected versions and the key's scope", async () => {
+    const { writes, projects, service, answerStatements } = setup();
+    answerStatements({ current_version: 2, project: { ...project, version: 3 } });
+    const scoped = { ...actor, principal: { ...unrestricted, projectIds: [project.id] } };
+    await expect(service.patch(project.id, { name: 'B' }, [2], scoped)).resolves.toEqual({
+      ...project,
+      version: 3,
     });
-    expect(audited).toEqual([
-      { action: 'update', resource: 'project', resourceId: project.id, changedFields: ['name'] },
-    ]);
-    await service.replace(project.id, { ...input, sparc_mode: 'completion' }, null, actor);
-    expect(projects.update).toHaveBeenLastCalledWith(
-      transaction,
+    expect(projects.updateStatement).toHaveBeenCalledWith(
       project.id,
-      expect.objectContaining({ sparc_mode: 'completion' }),
+      { name: 'B' },
+      [2],
+      [project.id],
     );
+    const replacement = { ...input, sparc_mode: 'completion' as const };
+    await service.replace(project.id, replacement, null, actor);
+    expect(projects.updateStatement).toHaveBeenLastCalledWith(project.id, replacement, null, null);
+    expect(writes.runStatement).toHaveBeenCalledTimes(2);
   });
 
-  it('refuses an update with 404 when the row is gone and 412 when its version moved, emitting nothing', async () => {
-    const { projects, emitted, audited, service } = setup();
-    projects.findById.mockResolvedValueOnce(null);
-    await expect(service.patch(project.id, { name: 'B' }, [1], actor)).rejects.toBeInstanceOf(
-      NotFoundError,
+  it('answers 404 when the statement found no project and 412 when the version differed', async () => {
+    const { service, answerStatements } = setup();
+    answerStatements({ current_version: null, project: null });
+    await expect(service.patch(project.id, { name: 'B' }, [1], actor)).rejects.toThrow(
+      new NotFoundError('Project', project.id),
     );
-    await expect(service.patch(project.id, { name: 'B' }, [1], actor)).rejects.toBeInstanceOf(
-      PreconditionFailedError,
-    );
-    expect(projects.update).not.toHaveBeenCalled();
-    expect([emitted, audited]).toEqual([[], []]);
+    answerStatements({ current_version: 4, project: null });
+    const refused = service.patch(project.id, { name: 'B' }, [1], actor);
+    await expect(refused).rejects.toBeInstanceOf(PreconditionFailedError);
+    await expect(refused).rejects.toThrow('at version 4');
   });
 
   it('deletes after unassigning agents, emitting and auditing their updates before the delete', async () => {

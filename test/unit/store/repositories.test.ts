@@ -167,15 +167,8 @@ describe('AgentRepository', () => {
     await expect(repository.insert(executor, input)).rejects.toBe(failure);
   });
 
-  it('lists with every filter, heartbeats, detaches and deletes', async () => {
-    const { executor } = fakeExecutor(
-      [agentRow],
-      [{ value: 1 }],
-      [agentRow],
-      [],
-      [agentRow, agentRow],
-      [agentRow],
-    );
+  it('lists with every filter, detaches and deletes', async () => {
+    const { executor } = fakeExecutor([agentRow], [{ value: 1 }], [agentRow, agentRow], [agentRow]);
     const page = await repository.list(executor, {
       limit: 20,
       offset: 0,
@@ -186,10 +179,6 @@ describe('AgentRepository', () => {
       capability: ['ts'],
     });
     expect(page.total).toBe(1);
-    expect(await repository.heartbeat(executor, 'a1', { status: 'busy' })).toMatchObject({
-      id: 'a1',
-    });
-    expect(await repository.heartbeat(executor, 'a1', null)).toBeNull();
     expect(await repository.detachFromProject(executor, 'p1')).toHaveLength(2);
     expect(await repository.delete(executor, 'a1')).toMatchObject({ id: 'a1' });
   });

@@ -1,12 +1,14 @@
 import { Badge, Empty, ErrorNote, PageHeading, Pager, FilterSelect } from '../components.js';
 import { useApp } from '../context.js';
 import { ago, dateTime, duration, percent, shortId } from '../format.js';
-import { newer, useCoalesced, useLiveEvents, useLoad, useNow } from '../hooks.js';
+import { newer, useCoalesced, useLiveEvents, useLoad, useNow, useRefresh } from '../hooks.js';
 import { type Route, href, setQuery } from '../router.js';
 import { type Agent, type AgentFigures, type TaskExecution, agentStatuses } from '../types.js';
 import { useProjectNames } from './projects.js';
 
 const PAGE = 50;
+/** Heartbeats that change no status are not events, so the roster re-reads last-seen times. */
+const LIVENESS_REFRESH_MS = 15_000;
 const sorts = [
   ['name', 'Name'],
   ['-last_active_at', 'Last heartbeat'],
@@ -97,6 +99,7 @@ export function AgentsPanel({ route }: { route: Route }) {
     [status, projectId, sort, offset],
   );
   const reload = useCoalesced(agents.reload, 300);
+  useRefresh(agents.reload, LIVENESS_REFRESH_MS);
   const projects = useProjectNames();
   const ids = agents.data?.items.map((agent) => agent.id) ?? [];
   const figures = useLoad(
