@@ -1,5 +1,8 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type TestApp, createTestApp } from '../support/app.js';
+import { readWholeLog } from '../support/event-log.js';
+import { byDepth } from '../support/depth.js';
 import { errorPaths, expectProblem } from '../support/problems.js';
 
 let t: TestApp;
@@ -364,5 +367,51 @@ describe('DELETE /api/v1/projects/:id', () => {
         })
       ).statusCode,
     ).toBe(204);
+  });
+});
+
+describe('one answer, one shape: the written project, its GET and its event agree', () => {
+  // Writes build their answer and their event in SQL (src/store/write-statement.ts), reads map
+  // rows in TypeScript; any value must come out the same through both.
+  // The API refuses integers beyond ±2^53 (they would lose digits) and, as Fastify does, keys
+  // that could poison prototypes; anything else JSON holds.
+  const hasUnsafeInteger = (value: unknown): boolean =>
+    typeof value === 'number'
+      ? Number.isInteger(value) && !Number.isSafeInteger(value)
+      : typeof value === 'object' && value !== null && Object.values(value).some(hasUnsafeInteger);
+  const jsonValue = fc
+    .jsonValue({ maxDepth: 3 })
+    .map((value) => JSON.parse(JSON.stringify(value)) as unknown)
+    .filter(
+      (value) =>
+        !hasUnsafeInteger(value) && !/"(__proto__|constructor)"/.test(JSON.stringify(value)),
+    );
+  const metadata = fc.dictionary(fc.string({ maxLength: 8 }), jsonValue, { maxKeys: 4 });
+  const fields = fc.record(
+    {
+      name: fc.string({ minLength: 1, maxLength: 40 }).filter((name) => name.trim() !== ''),
+      description: fc.option(fc.string({ maxLength: 40 })),
+      status: fc.constantFrom('active', 'completed', 'archived'),
+      sparc_mode: fc.constantFrom('specification', 'architecture', 'completion'),
+      metadata,
+    },
+    { requiredKeys: [] },
+  );
+  const patches = fields.filter((patch) => Object.keys(patch).length > 0);
+
+  it('for any values, created then patched', async () => {
+    await fc.assert(
+      fc.asyncProperty(fields, patches, async (created, patched) => {
+        const made = await create({ name: 'x', ...created });
+        expect(made.statusCode, made.body).toBe(201);
+        const changed = await patch(made.json().id, patched);
+        expect(changed.statusCode, changed.body).toBe(200);
+        const [answer, read] = [changed.json(), (await get(made.json().id)).json()];
+        expect(answer).toEqual(read);
+        const events = await readWholeLog(t.request, `topic=project:${answer.id}`);
+        expect(events.map((event) => event.data.project)).toEqual([made.json(), answer]);
+      }),
+      { numRuns: byDepth(30, 300) },
+    );
   });
 });
