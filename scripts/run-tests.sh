@@ -17,6 +17,7 @@ MODE:
              hostile clients, two instances through Redis
   memory     test/memory: memory API, MCP client against real MCP servers, the breaker end to
              end, memory under faults
+  tasks      test/tasks: the task queue (claims, leases, retries, schedules, dependencies, events)
   faults     test/faults: SIGKILL and restart, PostgreSQL outage, embedded database, npm start
   browser    test/browser: the dashboard, the client SDK and the /docs page in Debian's Chromium
              (playwright-core)
@@ -69,7 +70,7 @@ case $mode in
   unit) mode_args=(); needs_servers=0; export TEST_SERVERS=off ;;
   v8-probe) mode_args=(--config vitest.v8-probe.config.ts); needs_servers=0 ;;
   pglite) mode_args=(--project pglite) ;;
-  api | events | memory | mcp | agent | faults | browser | harness) mode_args=(--project servers); folder=test/$mode ;;
+  api | events | memory | tasks | mcp | agent | faults | browser | harness) mode_args=(--project servers); folder=test/$mode ;;
   *) echo "Unknown mode: $mode" >&2; usage; exit 2 ;;
 esac
 

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
-import type { ExtractTablesWithRelations } from 'drizzle-orm';
+import { type ExtractTablesWithRelations, sql } from 'drizzle-orm';
 import { drizzle as drizzleNodePostgres } from 'drizzle-orm/node-postgres';
 import { migrate as migrateNodePostgres } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
@@ -22,8 +22,22 @@ export type Transaction = PgTransaction<
 /** Anything a repository can run a query on: the database itself or an open transaction. */
 export type Executor = Database | Transaction;
 
-/** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
-export type TransactionRunner = <T>(work: (tx: Executor) => Promise<T>) => Promise<T>;
+/**
+ * Runs `work` in one transaction: committed when it resolves, rolled back when it throws. `work`
+ * may end it sooner with its last statement, through `commitWith`.
+ */
+export type TransactionRunner = <T>(
+  work: (tx: Executor, commitWith: CommitWith) => Promise<T>,
+) => Promise<T>;
+
+/**
+ * Runs `text`, one statement, and COMMIT in one round trip, and returns the statement's rows; the
+ * transaction is over once it resolves (and rolled back if it rejects). It goes over the simple
+ * query protocol, which takes no parameters: values must be written into `text` as literals
+ * (`pg.escapeLiteral`). Writes end with it so that the locks they take last (the event-log
+ * counter) are not held while the COMMIT travels.
+ */
+export type CommitWith = (text: string) => Promise<Record<string, unknown>[]>;
 
 /**
  * One SQL statement with its parameters. PostgreSQL parses and plans it once per connection under
@@ -182,13 +196,22 @@ function databaseOn(client: pg.PoolClient): Database {
   return db;
 }
 
-async function poolTransaction<T>(pool: pg.Pool, work: (tx: Executor) => Promise<T>): Promise<T> {
+async function poolTransaction<T>(
+  pool: pg.Pool,
+  work: (tx: Executor, commitWith: CommitWith) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  let committed = false;
+  const commitWith: CommitWith = async (text) => {
+    const results = (await client.query(`${text};\ncommit`)) as unknown as pg.QueryResult[];
+    committed = true;
+    return results[0]!.rows as Record<string, unknown>[];
+  };
   try {
     await client.query('begin');
-    const result = await work(databaseOn(client));
-    await client.query('commit');
+    const result = await work(databaseOn(client), commitWith);
+    if (!committed) await client.query('commit');
     return result;
   } catch (error) {
     await client.query('rollback').catch((rollbackError: Error) => (broken = rollbackError));
@@ -224,7 +247,14 @@ async function openPglite(dataDir: string | null, snapshot?: Blob): Promise<Data
     engine: 'pglite',
     db,
     snapshot: () => client.dumpDataDir('none'),
-    transaction: (work) => db.transaction(work),
+    // PGlite has one connection and no other clients: its transaction commits when `work` returns.
+    transaction: (work) =>
+      db.transaction((tx) =>
+        work(tx, async (text) => {
+          const result = (await tx.execute(sql.raw(text))) as { rows: Record<string, unknown>[] };
+          return result.rows;
+        }),
+      ),
     statement: async ({ text, values }) =>
       (await client.query<Record<string, unknown>>(text, values)).rows,
     poolStats: () => null,

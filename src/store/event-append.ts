@@ -3,11 +3,11 @@
  * its events, appended together. It belongs to the store because it is SQL over three tables;
  * {@link WriteTransactions} calls it, the event log only reads what it wrote.
  */
-import { sql } from 'drizzle-orm';
+import pg from 'pg';
 import type { EventDraft, LoggedEvent } from '../domain/event.js';
 import type { AuditDraft } from './audit-repository.js';
-import type { Executor } from './database.js';
-import { auditLog, eventLogState, events } from './schema.js';
+import type { CommitWith } from './database.js';
+import type { events } from './schema.js';
 
 /** An event row as drizzle selects it. */
 export type EventRow = Pick<
@@ -56,38 +56,52 @@ function auditRow(draft: AuditDraft) {
   };
 }
 
+/** A value as a SQL literal of JSON text. */
+function jsonLiteral(value: unknown): string {
+  return pg.escapeLiteral(JSON.stringify(value));
+}
+
 /**
- * Appends the events of one write together with its audit records in a single statement (one
- * round trip instead of three): the audit rows, the counter bump and the event rows are data-
- * modifying parts of the same query. The events take their ids by bumping
- * `event_log_state.last_id`; that row stays locked until commit, so ids are handed out in commit
- * order and a rolled-back write gives its ids back: the log is gapless, and once id N is visible
- * no event below N can still appear. Call it as the last step of a transaction, which keeps that
- * lock the last one taken and rules out lock-order deadlocks. With no events the counter row is
- * left alone (and unlocked).
+ * The statement that appends the events of one write together with its audit records (one round
+ * trip instead of three): the audit rows, the counter bump and the event rows are data-modifying
+ * parts of the same query. The events take their ids by bumping `event_log_state.last_id`; that
+ * row stays locked until commit, so ids are handed out in commit order and a rolled-back write
+ * gives its ids back: the log is gapless, and once id N is visible no event below N can still
+ * appear. With no events the counter row is left alone (and unlocked). Values are literals: the
+ * statement is sent with the COMMIT (see {@link appendEventsAndCommit}).
  */
-export async function appendEvents(
-  executor: Executor,
+function appendText(drafts: readonly EventDraft[], audit: readonly AuditDraft[]): string {
+  const count = drafts.length;
+  return `with audit as (
+  insert into audit_log (key_id, action, resource, resource_id, changed_fields, ip, user_agent)
+  select key_id, action, resource, resource_id, changed_fields, ip, user_agent
+  from jsonb_to_recordset(${jsonLiteral(audit.map(auditRow))}::jsonb)
+    as a(key_id uuid, action text, resource text, resource_id text, changed_fields text[],
+         ip text, user_agent text)
+), state as (
+  update event_log_state set last_id = last_id + ${count}
+  where singleton and ${count} > 0 returning last_id
+)
+insert into events (id, type, topic, topics, data)
+select state.last_id - ${count} + e.position, e.type, e.topic, e.topics, e.data
+from state, jsonb_to_recordset(${jsonLiteral(drafts.map(eventRow))}::jsonb)
+  as e(position int, type text, topic text, topics text[], data jsonb)
+returning id::float8 as id, type, topic, topics, data, created_at`;
+}
+
+/**
+ * Ends a write's transaction: appends its events and audit records and commits, in one round
+ * trip, so the event-log counter the append locks is released as soon as PostgreSQL commits
+ * rather than after another round trip to the service. Call it as the last step of a
+ * transaction, which also keeps that lock the last one taken and rules out lock-order deadlocks.
+ * With nothing to append it does nothing (the transaction runner commits).
+ */
+export async function appendEventsAndCommit(
+  commitWith: CommitWith,
   drafts: readonly EventDraft[],
   audit: readonly AuditDraft[] = [],
 ): Promise<LoggedEvent[]> {
   if (drafts.length === 0 && audit.length === 0) return [];
-  const result = await executor.execute(sql`
-    with audit as (
-      insert into ${auditLog}
-        (key_id, action, resource, resource_id, changed_fields, ip, user_agent)
-      select key_id, action, resource, resource_id, changed_fields, ip, user_agent
-      from jsonb_to_recordset(${JSON.stringify(audit.map(auditRow))}::jsonb)
-        as a(key_id uuid, action text, resource text, resource_id text, changed_fields text[],
-             ip text, user_agent text)
-    ), state as (
-      update ${eventLogState} set last_id = last_id + ${drafts.length}::int
-      where singleton and ${drafts.length}::int > 0 returning last_id
-    )
-    insert into ${events} (id, type, topic, topics, data)
-    select state.last_id - ${drafts.length}::int + e.position, e.type, e.topic, e.topics, e.data
-    from state, jsonb_to_recordset(${JSON.stringify(drafts.map(eventRow))}::jsonb)
-      as e(position int, type text, topic text, topics text[], data jsonb)
-    returning id::float8 as id, type, topic, topics, data, created_at`);
-  return (result as { rows: AppendedRow[] }).rows.map(toLoggedEvent).sort((a, b) => a.id - b.id);
+  const rows = (await commitWith(appendText(drafts, audit))) as AppendedRow[];
+  return rows.map(toLoggedEvent).sort((a, b) => a.id - b.id);
 }

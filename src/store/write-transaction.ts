@@ -2,7 +2,7 @@ import type { Actor } from '../domain/auth.js';
 import type { EventDraft, LoggedEvent } from '../domain/event.js';
 import type { AuditDraft } from './audit-repository.js';
 import type { Executor, Statement, StatementRunner, TransactionRunner } from './database.js';
-import { type AppendedRow, appendEvents, toLoggedEvent } from './event-append.js';
+import { type AppendedRow, appendEventsAndCommit, toLoggedEvent } from './event-append.js';
 import { actorValues } from './write-statement.js';
 
 /**
@@ -50,7 +50,7 @@ export class WriteTransactions {
     actor: Actor,
     work: (tx: Executor, emit: Emit, audit: Audit) => Promise<T>,
   ): Promise<T> {
-    const { result, logged } = await this.database.transaction(async (tx) => {
+    const { result, logged } = await this.database.transaction(async (tx, commitWith) => {
       const drafts: EventDraft[] = [];
       const records: AuditRecord[] = [];
       const result = await work(
@@ -59,7 +59,7 @@ export class WriteTransactions {
         (record) => records.push(record),
       );
       const audit = records.map((record) => auditDraft(actor, record));
-      return { result, logged: await appendEvents(tx, drafts, audit) };
+      return { result, logged: await appendEventsAndCommit(commitWith, drafts, audit) };
     });
     this.publisher.publish(logged);
     return result;

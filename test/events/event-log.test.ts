@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type SwarmEvent, eventSchema, projectEvent } from '../../src/domain/event.js';
-import { appendEvents } from '../../src/store/event-append.js';
+import { appendEventsAndCommit } from '../../src/store/event-append.js';
 import { type TestApp, createTestApp } from '../support/app.js';
 import { errorPaths } from '../support/problems.js';
 
@@ -73,7 +73,7 @@ describe('the event log', () => {
       changed_fields: ['name'],
       since_removed: true,
     } as never);
-    await t.database.transaction((tx) => appendEvents(tx, [older]));
+    await t.database.transaction((_tx, commitWith) => appendEventsAndCommit(commitWith, [older]));
     const [event] = await events();
     expect(event).toMatchObject({ type: 'PROJECT_UPDATE', data: older.data });
     expect(Object.keys(event!)).toEqual(['id', 'type', 'topic', 'timestamp', 'data']);

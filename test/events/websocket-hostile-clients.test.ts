@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { projectEvent } from '../../src/domain/event.js';
 import { REPLAY_LOW_WATER_BYTES } from '../../src/events/ws-gateway.js';
-import { appendEvents } from '../../src/store/event-append.js';
+import { appendEventsAndCommit } from '../../src/store/event-append.js';
 import { type TestApp, createTestApp } from '../support/app.js';
 import { type TestSocket, openSocket } from '../support/ws-client.js';
 
@@ -61,7 +61,9 @@ describe('a replay to a client that does not read', () => {
         changed_fields: [],
       }),
     );
-    const logged = await t.database.transaction((tx) => appendEvents(tx, drafts));
+    const logged = await t.database.transaction((_tx, commitWith) =>
+      appendEventsAndCommit(commitWith, drafts),
+    );
     const first = logged[0]!.id;
 
     const socket = new WebSocket(`${wsUrl}?topics=projects&last_event_id=${first - 1}`);

@@ -279,21 +279,35 @@ function sentFields(request: InjectOptions): Record<string, unknown> | undefined
 /** Fields that come back as the same instant, written in UTC with milliseconds. */
 const timestampFields = new Set(['run_at']);
 
+/** Fields the service completes with defaults (a schedule's task template): sent keys must come back. */
+const completedFields = new Set(['task']);
+
+function expectSame(where: string, field: string, answered: unknown, value: unknown): void {
+  const isObject = (item: unknown): item is Record<string, unknown> =>
+    typeof item === 'object' && item !== null && !Array.isArray(item);
+  if (completedFields.has(field) && isObject(value) && isObject(answered)) {
+    for (const [key, inner] of Object.entries(value))
+      expectSame(`${where}: ${field}`, key, answered[key], inner);
+    return;
+  }
+  const trimmed = ['name', 'title'].includes(field) && typeof value === 'string';
+  const expected = trimmed ? value.trim() : value;
+  if (timestampFields.has(field) && typeof value === 'string')
+    expect(Date.parse(String(answered)), `${where}: ${field}`).toBe(Date.parse(value));
+  else expect(canonical(answered), `${where}: ${field}`).toBe(canonical(expected));
+}
+
 /**
  * A 2xx changes nothing silently: every field sent comes back exactly as sent (a name trimmed, as
- * docs/api.md says), and a page names the `limit` and `offset` exactly as the query spelled them.
+ * docs/api.md says; a task template with the defaults filled in), and a page names the `limit`
+ * and `offset` exactly as the query spelled them.
  */
 function expectFaithful(request: FuzzRequest, response: LightMyRequestResponse): void {
   if (response.body === '') return;
   const body = response.json<Record<string, unknown>>();
   const where = `${request.method} ${String(request.url)}`;
   for (const [field, value] of Object.entries(request.sent ?? sentFields(request) ?? {})) {
-    if (!(field in body)) continue;
-    const trimmed = ['name', 'title'].includes(field) && typeof value === 'string';
-    const expected = trimmed ? value.trim() : value;
-    if (timestampFields.has(field) && typeof value === 'string')
-      expect(Date.parse(String(body[field])), `${where}: ${field}`).toBe(Date.parse(value));
-    else expect(canonical(body[field]), `${where}: ${field}`).toBe(canonical(expected));
+    if (field in body) expectSame(where, field, body[field], value);
   }
   const query = new URLSearchParams(String(request.url).split('?')[1] ?? '');
   for (const name of ['limit', 'offset']) {
