@@ -14,15 +14,30 @@ export interface DispatcherOptions {
    */
   pollMs: number;
   batchSize?: number;
+  /**
+   * How long an event that arrived before one with a lower id waits for it before the log is
+   * read (default {@link GAP_WAIT_MS}).
+   */
+  gapWaitMs?: number;
   onError?: (error: unknown) => void;
 }
 
 /**
+ * Concurrent writes commit in one order and announce their events in another, a few
+ * microseconds to milliseconds apart; this is how long an early event waits for the ones before
+ * it before the dispatcher reads them from the log instead.
+ */
+export const GAP_WAIT_MS = 50;
+
+/**
  * Turns bus messages (hints that arrive in any order, possibly twice, possibly never) into one
  * gapless, ordered stream per instance. It keeps a cursor — the last id delivered — and delivers
- * a batch straight away only when it continues the cursor; on any gap it reads the log after the
- * cursor. Because ids are assigned in commit order, the log holds every event below the newest
- * one a message announced.
+ * every event that continues it. An event that arrives early waits, with the others past the
+ * gap, until the missing ones are announced too; when they are not within `gapWaitMs` (a lost
+ * message, a write of a process without a bus), or a batch of events waits, it reads the log
+ * after the cursor. Because ids are assigned in commit order, the log holds every event below the
+ * newest one a message announced. Under concurrent writes, waiting saves a read of the log per
+ * write (bench/README.md, `writes`).
  */
 export class EventDispatcher {
   private cursor = 0;
@@ -32,6 +47,10 @@ export class EventDispatcher {
   private pollTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private readonly batchSize: number;
+  private readonly gapWaitMs: number;
+  /** Events past a gap, by id, waiting for the ones before them. */
+  private readonly early = new Map<number, LoggedEvent>();
+  private gapTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly db: Database,
@@ -40,6 +59,7 @@ export class EventDispatcher {
     private readonly options: DispatcherOptions,
   ) {
     this.batchSize = options.batchSize ?? 500;
+    this.gapWaitMs = options.gapWaitMs ?? GAP_WAIT_MS;
   }
 
   /** The id of the last event delivered to listeners. */
@@ -58,6 +78,8 @@ export class EventDispatcher {
 
   stop(): void {
     clearInterval(this.pollTimer);
+    clearTimeout(this.gapTimer);
+    this.early.clear();
     this.unsubscribe?.();
     this.listeners.clear();
   }
@@ -86,21 +108,38 @@ export class EventDispatcher {
       this.options.onError?.(error);
     } finally {
       this.catchingUp = false;
+      this.deliverEarly(false);
     }
   }
 
   private receive(events: LoggedEvent[]): void {
     const fresh = events.filter((event) => event.id > this.cursor);
     if (fresh.length === 0) return;
-    if (this.catchingUp || !this.continuesCursor(fresh)) {
-      void this.catchUp();
-      return;
-    }
-    fresh.forEach((event) => this.deliver(event));
+    if (this.catchingUp) return void this.catchUp(); // the catch-up reads these too
+    for (const event of fresh) this.early.set(event.id, event);
+    this.deliverEarly(true);
   }
 
-  private continuesCursor(events: LoggedEvent[]): boolean {
-    return events.every((event, index) => event.id === this.cursor + index + 1);
+  /**
+   * Delivers the waiting events that continue the cursor and watches the gap before the rest:
+   * the log is read when the gap outlasts the wait, or at once (`readNow`, not after a read that
+   * just failed or came short) when a batch waits.
+   */
+  private deliverEarly(readNow: boolean): void {
+    for (let next = this.early.get(this.cursor + 1); next; next = this.early.get(this.cursor + 1))
+      this.deliver(next);
+    for (const id of this.early.keys()) if (id <= this.cursor) this.early.delete(id);
+    if (this.early.size === 0) {
+      clearTimeout(this.gapTimer);
+      this.gapTimer = undefined;
+    } else if (readNow && this.early.size >= this.batchSize) {
+      void this.catchUp();
+    } else {
+      this.gapTimer ??= setTimeout(() => {
+        this.gapTimer = undefined;
+        void this.catchUp();
+      }, this.gapWaitMs);
+    }
   }
 
   private async drainLog(): Promise<void> {

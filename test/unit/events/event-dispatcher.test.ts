@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LoggedEvent } from '../../../src/domain/event.js';
 import { InProcessEventBus } from '../../../src/events/event-bus.js';
-import { EventDispatcher } from '../../../src/events/event-dispatcher.js';
+import { EventDispatcher, GAP_WAIT_MS } from '../../../src/events/event-dispatcher.js';
 import type { EventLog } from '../../../src/events/event-log.js';
 import type { Database } from '../../../src/store/database.js';
 
@@ -69,6 +69,60 @@ describe('EventDispatcher', () => {
     expect(log.readAfter).toHaveBeenCalledTimes(3);
     bus.publish([event(3)]);
     expect(delivered).toEqual([1, 2, 3, 5]);
+    dispatcher.stop();
+  });
+
+  it('orders events announced out of order by themselves, without reading the log', async () => {
+    vi.useFakeTimers();
+    const { log, bus, dispatcher, delivered } = setup([], 0);
+    await dispatcher.start();
+    bus.publish([event(2)]);
+    expect(delivered).toEqual([]);
+    bus.publish([event(1)]);
+    bus.publish([event(4)]);
+    bus.publish([event(3)]);
+    expect(delivered).toEqual([1, 2, 3, 4]);
+    await vi.advanceTimersByTimeAsync(GAP_WAIT_MS * 2);
+    expect(log.readAfter).not.toHaveBeenCalled();
+    dispatcher.stop();
+  });
+
+  it('reads the log once a gap outlasts the wait, and not before', async () => {
+    vi.useFakeTimers();
+    const { log, bus, dispatcher, delivered, committed } = setup([], 0);
+    await dispatcher.start();
+    committed.push(1, 2);
+    bus.publish([event(2)]);
+    await vi.advanceTimersByTimeAsync(GAP_WAIT_MS - 1);
+    expect([delivered, log.readAfter.mock.calls.length]).toEqual([[], 0]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(delivered).toEqual([1, 2]);
+    dispatcher.stop();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('reads the log at once when a batch of events waits behind a gap', async () => {
+    vi.useFakeTimers();
+    const { log, bus, dispatcher, delivered, committed } = setup([], 0);
+    await dispatcher.start();
+    committed.push(1, 2, 3);
+    bus.publish([event(2), event(3)]); // the batch size is 2
+    await vi.advanceTimersByTimeAsync(0);
+    expect(log.readAfter).toHaveBeenCalled();
+    expect(delivered).toEqual([1, 2, 3]);
+    dispatcher.stop();
+  });
+
+  it('waits for the next gap timer, not in a loop, when the log lacks what was announced', async () => {
+    vi.useFakeTimers();
+    const { log, bus, dispatcher, errors } = setup([], 0);
+    await dispatcher.start();
+    log.readAfter.mockRejectedValue(new Error('database away'));
+    bus.publish([event(2), event(3)]);
+    await vi.advanceTimersByTimeAsync(GAP_WAIT_MS - 1);
+    expect(errors).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(errors).toHaveLength(2);
     dispatcher.stop();
   });
 
