@@ -64,19 +64,24 @@ const SETTLE_MS = 500;
 function settingsFor(quick: boolean) {
   return {
     throughput: pairLoad(quick),
-    light: { connections: 1, durationSec: quick ? 2 : 3, warmupSec: 1, rounds: quick ? 2 : 3 },
-    concurrency: { durationSec: quick ? 3 : 5, rounds: quick ? 1 : 2 },
+    light: { connections: 1, durationSec: quick ? 2 : 3, warmupSec: 1, rounds: quick ? 1 : 3 },
+    concurrency: { durationSec: quick ? 2 : 5, rounds: quick ? 1 : 2 },
     heartbeat: {
       openLoopSec: quick ? 15 : 60,
       baselineOpenLoopSec: quick ? 5 : 15,
-      capacity: { connections: 50, durationSec: 5, warmupSec: 1, rounds: quick ? 1 : 2 },
+      capacity: {
+        connections: 50,
+        durationSec: quick ? 3 : 5,
+        warmupSec: 1,
+        rounds: quick ? 1 : 2,
+      },
     },
     pglite: {
       throughput: {
         connections: PGLITE_CONNECTIONS,
         durationSec: quick ? 2 : 4,
         warmupSec: 2,
-        rounds: 2,
+        rounds: quick ? 1 : 2,
       },
       light: { connections: 1, durationSec: 2, warmupSec: 1, rounds: quick ? 1 : 2 },
     },
