@@ -291,11 +291,14 @@ interface OpenLoopResult {
   /** How late the generator sent its requests behind their schedule (its own lag), p99. */
   send_lag_p99_ms: number;
   cpu_us_per_req: number;
+  /** Per second of the schedule: answered, p50, p99 and max latency (ms) of its requests. */
+  timeline: Array<{ second: number; ok: number; p50_ms: number; p99_ms: number; max_ms: number }>;
 }
 
 /**
  * Sends `rate` requests per second for `durationSec`, each at its scheduled time (open loop: a
- * slow answer delays no later request), over keep-alive connections opened as needed. Latency =
+ * slow answer delays no later request), over keep-alive connections (64 opened beforehand, more
+ * as needed). Latency =
  * the answer's last byte − the moment the request was handed to `http.request`. A server that
  * falls behind by a second's worth of requests gets no more until it catches up: the requests
  * due meanwhile are dropped (counted as errors), so an overloaded server fails the run in
@@ -314,10 +317,14 @@ async function openLoop(options: {
   const headers = { ...options.headers, 'content-type': 'application/json' };
   const latencies = new SampleBuffer(1 << 16);
   const lags = new SampleBuffer(1 << 16);
+  const perSecond = Array.from(
+    { length: Math.ceil(options.durationSec) },
+    () => new SampleBuffer(1 << 11),
+  );
   const total = Math.round(options.rate * options.durationSec);
   let [due, sent, dropped, ok, non2xx, errors, outstanding] = [0, 0, 0, 0, 0, 0, 0];
   let drained: (() => void) | undefined;
-  const fire = (scheduled: number) => {
+  const fire = (scheduled: number, second: number) => {
     const started = performance.now();
     lags.push(started - scheduled);
     const path = options.paths[sent % options.paths.length]!;
@@ -326,7 +333,9 @@ async function openLoop(options: {
     const done = (status: number) => {
       if (status >= 200 && status < 300) {
         ok++;
-        latencies.push(performance.now() - started);
+        const ms = performance.now() - started;
+        latencies.push(ms);
+        perSecond[second]?.push(ms);
       } else if (status === 0) errors++;
       else non2xx++;
       if (--outstanding === 0 && due === total) drained?.();
@@ -344,6 +353,24 @@ async function openLoop(options: {
     outgoing.on('error', () => done(0));
     outgoing.end(options.body);
   };
+  // Open the connections the load starts with before the clock runs (64, answered, not counted),
+  // so the first second does not measure TCP and HTTP connection set-up.
+  await Promise.all(
+    Array.from(
+      { length: 64 },
+      (_, index) =>
+        new Promise<void>((resolve) => {
+          const path = options.paths[options.paths.length - 1 - index]!;
+          const outgoing = httpRequest(
+            `${options.url}${path}`,
+            { method: 'POST', headers, agent, timeout: 10_000 },
+            (response) => response.resume().on('end', resolve).on('error', resolve),
+          );
+          outgoing.on('error', () => resolve());
+          outgoing.end(options.body);
+        }),
+    ),
+  );
   const { readCpuMs } = await import('../lib/proc.js');
   const cpuBefore = readCpuMs(options.serverPid);
   const start = performance.now();
@@ -353,7 +380,7 @@ async function openLoop(options: {
       const now = Math.min(total, Math.floor((performance.now() - start) / interval) + 1);
       for (; due < now; due++) {
         if (outstanding >= options.rate) dropped++;
-        else fire(start + due * interval);
+        else fire(start + due * interval, Math.floor(due / options.rate));
       }
       if (due < total) setTimeout(tick, 1);
       else resolve();
@@ -384,7 +411,24 @@ async function openLoop(options: {
     mean_ms: summary.mean,
     send_lag_p99_ms: summarize(lags.values()).p99,
     cpu_us_per_req: (cpuMs * 1000) / ok,
+    timeline: perSecond.map((buffer, second) => {
+      const s = summarize(buffer.values());
+      return { second, ok: s.count, p50_ms: s.p50, p99_ms: s.p99, max_ms: s.max };
+    }),
   };
+}
+
+function logOpenLoop(
+  context: BenchContext,
+  side: string,
+  result: Omit<OpenLoopResult, 'timeline'>,
+  timeline: OpenLoopResult['timeline'],
+): void {
+  const worst = timeline.reduce((a, b) => (b.p99_ms > a.p99_ms ? b : a));
+  context.log(
+    `  ${side.padEnd(10)} ${result.ok}/${result.due} ok, p50 ${result.p50_ms.toFixed(2)} ms, p99 ${result.p99_ms.toFixed(2)} ms, ` +
+      `generator lag p99 ${result.send_lag_p99_ms.toFixed(1)} ms; worst second ${worst.second}: p99 ${worst.p99_ms.toFixed(1)} ms`,
+  );
 }
 
 /** Runs one statement on the run's database and returns its single row. */
@@ -804,7 +848,24 @@ async function heartbeats(
   await context.db.query('analyze agents');
   const paths = agentRows.rows.map((agent) => `/api/v1/agents/${agent.id}/heartbeat`);
   const { headers } = context;
-  const open = async (child: Child, prefix: string, durationSec: number) =>
+  // Each side's heartbeat route is warmed up first (compiles, statements prepared on its pool):
+  // 2 s closed loop, 10 connections.
+  const warm = async (child: Child, prefix: string) => {
+    const run = await runLoad({
+      baseUrl: baseUrl(child),
+      request: {
+        method: 'POST',
+        path: paths.map((path) => `${prefix}${path}`),
+        headers,
+        body: '{}',
+      },
+      connections: 10,
+      durationSec: 2,
+    });
+    assertClean(`heartbeat warm-up of ${child.name}`, run);
+    await sleep(SETTLE_MS);
+  };
+  const open = (child: Child, prefix: string, durationSec: number) =>
     openLoop({
       url: baseUrl(child),
       paths: paths.map((path) => `${prefix}${path}`),
@@ -815,16 +876,25 @@ async function heartbeats(
       serverPid: child.pid,
     });
   context.log(`writes: heartbeats, ${fmt(HEARTBEAT_RATE)}/s for ${load.openLoopSec} s (service)`);
+  await warm(service, '');
   const before = await durableCounts(context);
-  const served = await open(service, '', load.openLoopSec);
+  const { timeline: servedTimeline, ...served } = await open(service, '', load.openLoopSec);
   const after = await durableCounts(context);
+  logOpenLoop(context, 'service', served, servedTimeline);
   context.log(
     `writes: heartbeats, ${fmt(HEARTBEAT_RATE)}/s for ${load.baselineOpenLoopSec} s (minimal baseline)`,
   );
-  const bare = await open(baseline, '/minimal', load.baselineOpenLoopSec);
-  const openText = (r: OpenLoopResult) =>
+  await warm(baseline, '/minimal');
+  const { timeline: bareTimeline, ...bare } = await open(
+    baseline,
+    '/minimal',
+    load.baselineOpenLoopSec,
+  );
+  logOpenLoop(context, 'minimal', bare, bareTimeline);
+  extra.heartbeatTimeline = { service: servedTimeline, minimal: bareTimeline };
+  const openText = (r: Omit<OpenLoopResult, 'timeline'>) =>
     `${fmt(r.ok)} of ${fmt(r.due)} ok (${fmt(r.rate_per_s)}/s${r.dropped > 0 ? `; ${fmt(r.dropped)} not sent, the server fell behind` : ''}) · p50 ${r.p50_ms.toFixed(2)} ms · p99 ${r.p99_ms.toFixed(2)} ms · max ${r.max_ms.toFixed(1)} ms · ${r.errors + r.non2xx} errors · ${fmt(r.cpu_us_per_req)} µs CPU/req`;
-  const clean = (r: OpenLoopResult) => ({
+  const clean = (r: Omit<OpenLoopResult, 'timeline'>) => ({
     ...r,
     // The target's figure: p99 when every request succeeded, else infinite (fails).
     p99_ms_no_errors:
