@@ -3,7 +3,7 @@
  * in the same run, prints a table, writes bench/results/<name>.json, rewrites the results section
  * of bench/README.md, and exits non-zero if a target is missed or a benchmark fails.
  *
- *   tsx bench/run.ts [--quick] [--record] [--only=rest,health,websocket,breaker,memory,tasks]
+ *   tsx bench/run.ts [--quick] [--record] [--only=rest,health,websocket,breaker,memory,tasks,mcp,writes]
  *
  * Everything runs in child processes this script starts and always stops: a throwaway
  * PostgreSQL 15, the service (bench/serve-app.ts), the baselines, the WebSocket clients and the
@@ -39,6 +39,7 @@ import { memorySuite } from './suites/memory.js';
 import { restSuite } from './suites/rest.js';
 import { tasksSuite } from './suites/tasks.js';
 import { websocketSuite } from './suites/websocket.js';
+import { writesSuite } from './suites/writes.js';
 
 const SUITES: Record<string, { title: string; run: Suite }> = {
   rest: { title: 'REST API vs bare Fastify + pg', run: restSuite },
@@ -48,6 +49,10 @@ const SUITES: Record<string, { title: string; run: Suite }> = {
   memory: { title: 'Memory writes to server-memory vs one entry per call', run: memorySuite },
   tasks: { title: 'Task queue: claims through the API vs pg-boss', run: tasksSuite },
   mcp: { title: 'Claim → complete through MCP tool calls vs REST', run: mcpSuite },
+  writes: {
+    title: 'Writes: PATCH and POST vs the same guarantees in one statement',
+    run: writesSuite,
+  },
 };
 const SEEDED_PROJECTS = 1_000;
 
@@ -78,7 +83,7 @@ const runId = `${process.pid}-${randomBytes(4).toString('hex')}`;
 setRunMarker(runId);
 
 // Hard bound on the whole run: kill everything and fail rather than hang.
-const WATCHDOG_MS = (quick ? 5 : 25) * 60_000;
+const WATCHDOG_MS = (quick ? 10 : 25) * 60_000;
 const watchdog = setTimeout(() => {
   process.stderr.write(
     `\nbench: still running after ${WATCHDOG_MS / 60_000} min; stopping everything\n`,

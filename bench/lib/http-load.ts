@@ -11,6 +11,11 @@ export interface LoadRequest {
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
   /** Fixed path, or a list rotated through request by request (shared across connections). */
   path: string | readonly string[];
+  /**
+   * With a list of paths: connection i sends every request to path i (mod the list's length)
+   * instead of rotating, so N connections on N paths are N writers on N rows.
+   */
+  pathPerConnection?: boolean;
   body?: string;
   headers?: Record<string, string>;
 }
@@ -54,6 +59,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const paths = typeof request.path === 'string' ? [request.path] : request.path;
   if (paths.length === 0) throw new Error('runLoad: no path');
   let next = 0;
+  const base = {
+    method: request.method,
+    headers,
+    ...(request.body === undefined ? {} : { body: request.body }),
+  };
+  const perConnection = request.pathPerConnection === true && paths.length > 1;
   const instance = autocannon({
     url: options.baseUrl,
     connections: options.connections,
@@ -62,13 +73,19 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     timeout: 10,
     renderProgressBar: false,
     renderResultsTable: false,
+    ...(perConnection
+      ? {
+          setupClient: (client) => {
+            client.setRequests([{ ...base, path: paths[next]! }]);
+            next = (next + 1) % paths.length;
+          },
+        }
+      : {}),
     requests: [
       {
-        method: request.method,
+        ...base,
         path: paths[0]!,
-        headers,
-        ...(request.body === undefined ? {} : { body: request.body }),
-        ...(paths.length > 1
+        ...(paths.length > 1 && !perConnection
           ? {
               setupRequest: (built) => {
                 built.path = paths[next]!;
@@ -202,4 +219,86 @@ export async function comparePair(options: PairOptions): Promise<PairResult> {
     medianRps: { service: medianOf('service'), baseline: medianOf('baseline') },
     runs,
   };
+}
+
+/** One side of a comparison of several servers: its own URL, process and request. */
+export interface Side {
+  name: string;
+  url: string;
+  /** Server process, for CPU time per request. */
+  pid?: number;
+  request: LoadRequest;
+}
+
+/** A measured run of one side; `extra` holds what the `measure` hook returned for it. */
+export interface SideRun {
+  round: number;
+  side: string;
+  result: LoadResult;
+  extra: Record<string, number>;
+}
+
+export interface SidesOptions extends PairLoad {
+  sides: readonly Side[];
+  /**
+   * Called just before each measured run; the function it returns is called just after it and
+   * gives extra figures of that run (e.g. the CPU time of PostgreSQL).
+   */
+  measure?: () => () => Record<string, number>;
+  /** Pause after every run (warm-ups too), so a slow side's last answers stay out of the next. */
+  settleMs?: number;
+  log?: (message: string) => void;
+}
+
+export interface SidesResult {
+  /** The best (highest-throughput) run of each side, by side name. */
+  best: Record<string, SideRun>;
+  /** Median throughput of each side's runs. */
+  medianRps: Record<string, number>;
+  runs: SideRun[];
+}
+
+/**
+ * {@link comparePair} for any number of sides: a warm-up of each (not recorded; none when
+ * `warmupSec` is 0), then `rounds` rounds, the odd ones in the order given and the even ones in
+ * reverse, keeping the best run of each side.
+ */
+export async function compareSides(options: SidesOptions): Promise<SidesResult> {
+  const load = async (side: Side, durationSec: number) => {
+    const result = await runLoad({
+      baseUrl: side.url,
+      request: side.request,
+      connections: options.connections,
+      durationSec,
+      ...(side.pid === undefined ? {} : { serverPid: side.pid }),
+    });
+    if (options.settleMs) await new Promise((resolve) => setTimeout(resolve, options.settleMs));
+    return result;
+  };
+  if (options.warmupSec > 0)
+    for (const side of options.sides)
+      assertClean(`${side.name} warm-up`, await load(side, options.warmupSec));
+  const runs: SideRun[] = [];
+  for (let round = 1; round <= options.rounds; round++) {
+    const order = round % 2 === 1 ? [...options.sides] : [...options.sides].reverse();
+    for (const side of order) {
+      const finish = options.measure?.();
+      const result = await load(side, options.durationSec);
+      const extra = finish?.() ?? {};
+      assertClean(`${side.name} round ${round}`, result);
+      options.log?.(
+        `  ${side.name.padEnd(10)} round ${round}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50_ms.toFixed(2)} ms, p99 ${result.p99_ms.toFixed(2)} ms, ` +
+          `server CPU ${result.cpu_us_per_req.toFixed(0)} µs/req (${result.cpu_cores.toFixed(2)} cores)`,
+      );
+      runs.push({ round, side: side.name, result, extra });
+    }
+  }
+  const best: Record<string, SideRun> = {};
+  const medianRps: Record<string, number> = {};
+  for (const side of options.sides) {
+    const mine = runs.filter((run) => run.side === side.name);
+    best[side.name] = mine.reduce((a, b) => (b.result.rps > a.result.rps ? b : a));
+    medianRps[side.name] = median(mine.map((run) => run.result.rps));
+  }
+  return { best, medianRps, runs };
 }

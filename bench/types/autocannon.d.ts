@@ -24,6 +24,8 @@ declare module 'autocannon' {
     headers?: Record<string, string>;
     body?: string | Buffer;
     requests?: AutocannonRequest[];
+    /** Called with each connection's client before it sends its first request. */
+    setupClient?: (client: { setRequests(requests: AutocannonRequest[]): void }) => void;
     excludeErrorStats?: boolean;
     renderProgressBar?: boolean;
     renderResultsTable?: boolean;
