@@ -1,7 +1,7 @@
 import { type TestProjectInlineConfiguration, configDefaults, defineConfig } from 'vitest/config';
 
 /**
- * Three projects; scripts/run-tests.sh picks among them and turns coverage on for `all`/`coverage`
+ * Three projects; scripts/run-tests.sh picks among them and turns coverage on for `coverage`
  * (docs/testing.md has the layout).
  *
  * - `unit`: test/unit (mirrors src/), no servers: collaborators handed in, fake clocks.

@@ -1,14 +1,41 @@
 #!/usr/bin/env node
 // Builds the client package (packages/client/dist): the Node and browser entries bundled by
 // esbuild from src/client/, and one bundled declaration file. `npm run build:client`.
+// With --if-needed (the package test) it builds only when a source is newer than the build.
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 
 const root = new URL('..', import.meta.url).pathname;
 const out = join(root, 'packages/client/dist');
+/** Written last, so its time stamps the build as a whole. */
+const stamp = join(out, 'index.d.ts');
 const common = { bundle: true, format: 'esm', sourcemap: true, logLevel: 'warning' };
+
+/** What the package is built from: the client, the domain types it imports, and its settings. */
+const sources = [
+  'src/client',
+  'src/domain',
+  'packages/client/package.json',
+  'packages/client/tsconfig.json',
+  'tsconfig.json',
+  'package-lock.json',
+  'scripts/build-client.mjs',
+].map((path) => join(root, path));
+
+function newestTime(path) {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return readdirSync(path).reduce(
+    (newest, name) => Math.max(newest, newestTime(join(path, name))),
+    0,
+  );
+}
+
+const current = () =>
+  existsSync(stamp) && statSync(stamp).mtimeMs >= Math.max(...sources.map(newestTime));
+if (process.argv.includes('--if-needed') && current()) process.exit(0);
 
 rmSync(out, { recursive: true, force: true });
 await build({

@@ -28,9 +28,12 @@ function sizeOf(path: string): number {
   return readdirSync(path).reduce((total, name) => total + sizeOf(join(path, name)), 0);
 }
 
-/** Builds and packs the client and installs it into `project`, with zod and ws as links. */
+/**
+ * Builds the client (unless a build newer than its sources is there: the declaration bundle alone
+ * takes seconds of CPU), packs it and installs it into `project`, with zod and ws as links.
+ */
 async function installClient(): Promise<void> {
-  await run(process.execPath, ['scripts/build-client.mjs']);
+  await run(process.execPath, ['scripts/build-client.mjs', '--if-needed']);
   const packed = await npm(
     ['pack', '--silent', '--pack-destination', project, './packages/client'],
     process.cwd(),

@@ -1,13 +1,14 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type TestApp, createTestApp } from '../support/app.js';
+import { byDepth } from '../support/depth.js';
 import { keyHeader } from '../support/keys.js';
 import { expectProblem } from '../support/problems.js';
 import { callTool, connectSwarm, okTool, refusedTool } from '../support/swarm-mcp.js';
 
 /**
- * Who may do what through `/mcp`: keys, roles and project scopes as REST has them, and 20
- * clients claiming at once, each task run exactly once.
+ * Who may do what through `/mcp`: keys, roles and project scopes as REST has them, and many
+ * clients claiming at once (8, 20 at the deep depth), each task run exactly once.
  */
 let t: TestApp;
 let baseUrl: string;
@@ -197,10 +198,11 @@ describe('claims under contention', () => {
     });
   });
 
-  it('runs each of 200 tasks exactly once with 20 MCP clients claiming at once', async () => {
+  const { clients, tasks } = byDepth({ clients: 8, tasks: 80 }, { clients: 20, tasks: 200 });
+  it(`runs each of ${tasks} tasks exactly once with ${clients} MCP clients at once`, async () => {
     const project = await rest('POST', '/projects', { name: 'Load' });
     const created = await Promise.all(
-      Array.from({ length: 200 }, (_, index) =>
+      Array.from({ length: tasks }, (_, index) =>
         rest('POST', '/tasks', { project_id: project.id, title: `task ${index}` }),
       ),
     );
@@ -220,8 +222,8 @@ describe('claims under contention', () => {
           await okTool(client, 'complete_task', args);
         }
       });
-    await Promise.all(Array.from({ length: 20 }, (_, index) => worker(index)));
-    expect(runs.size).toBe(200);
+    await Promise.all(Array.from({ length: clients }, (_, index) => worker(index)));
+    expect(runs.size).toBe(tasks);
     expect([...runs.values()].every((count) => count === 1)).toBe(true);
     const done = await rest('GET', `/tasks?project_id=${project.id}&status=succeeded&limit=1`);
     expect(done.total).toBe(created.length);

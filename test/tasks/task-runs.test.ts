@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type TestApp, createTestApp } from '../support/app.js';
+import { byDepth } from '../support/depth.js';
 import { taskApi } from '../support/tasks.js';
 
 /**
@@ -49,24 +50,25 @@ async function createMany(count: number, fields: object = {}) {
 }
 
 describe('many agents at once', () => {
-  it('runs each of 500 tasks exactly once with 20 agents claiming concurrently', async () => {
-    const ids = await createMany(500);
-    const agents = await Promise.all(Array.from({ length: 20 }, () => api.agent(project.id)));
-    const perAgent = await Promise.all(agents.map((agent) => work(agent.id)));
+  const { agents, tasks } = byDepth({ agents: 8, tasks: 100 }, { agents: 20, tasks: 500 });
+  it(`runs each of ${tasks} tasks exactly once, ${agents} agents claiming at once`, async () => {
+    const ids = await createMany(tasks);
+    const claimers = await Promise.all(Array.from({ length: agents }, () => api.agent(project.id)));
+    const perAgent = await Promise.all(claimers.map((agent) => work(agent.id)));
     const completed = perAgent.flat();
-    expect(completed).toHaveLength(500);
+    expect(completed).toHaveLength(tasks);
     expect(new Set(completed)).toEqual(new Set(ids));
     const result = await t.database.db.execute(
       // Every task succeeded with exactly one attempt, and no task ever had two live attempts.
       sqlText(`select count(*)::int as n from tasks where status = 'succeeded' and attempts = 1`),
     );
-    expect(rows(result)[0]!.n).toBe(500);
+    expect(rows(result)[0]!.n).toBe(tasks);
     const attempts = await t.database.db.execute(
       sqlText(
         `select count(*)::int as n, count(distinct task_id)::int as tasks from task_attempts`,
       ),
     );
-    expect(rows(attempts)[0]).toEqual({ n: 500, tasks: 500 });
+    expect(rows(attempts)[0]).toEqual({ n: tasks, tasks });
     expect(perAgent.filter((done) => done.length > 0).length).toBeGreaterThan(1);
   }, 90_000);
 });
