@@ -31,8 +31,26 @@ export function isStorableText(value: string): boolean {
   return !value.includes('\u0000') && value.isWellFormed() && !value.startsWith('\ufeff');
 }
 
-const unstorableText =
+export const unstorableText =
   'must not contain NUL or unpaired surrogate characters, nor start with U+FEFF';
+
+/**
+ * True when every string in a JSON value, object member names included, is storable text. The
+ * walk uses no recursion; callers bound the value's size first.
+ */
+export function holdsStorableText(value: unknown): boolean {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const next = pending.pop();
+    if (typeof next === 'string') {
+      if (!isStorableText(next)) return false;
+    } else if (next !== null && typeof next === 'object') {
+      if (!Array.isArray(next) && !Object.keys(next).every(isStorableText)) return false;
+      for (const item of Object.values(next)) pending.push(item);
+    }
+  }
+  return true;
+}
 
 /** A string every engine stores and gives back unchanged (see {@link isStorableText}). */
 export const storableString = () => z.string().refine(isStorableText, { message: unstorableText });

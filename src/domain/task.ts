@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { agentTypes } from './agent.js';
 import {
+  holdsStorableText,
   nameSchema,
   pageQueryShape,
   pageSchema,
   repeatable,
   storableString,
   timestampSchema,
+  unstorableText,
 } from './common.js';
 
 /**
@@ -136,7 +138,9 @@ export const taskJsonSchema = z.unknown().check((context) => {
   const message =
     Buffer.byteLength(text) > TASK_JSON_MAX_BYTES
       ? `must serialize to at most ${TASK_JSON_MAX_BYTES} bytes`
-      : undefined;
+      : holdsStorableText(context.value)
+        ? undefined
+        : `${unstorableText}, in names or values`;
   if (message !== undefined) context.issues.push({ code: 'custom', message, input: context.value });
 });
 

@@ -282,7 +282,7 @@ function sentFields(request: InjectOptions): Record<string, unknown> | undefined
 const timestampFields = new Set(['run_at']);
 
 /** Fields the service completes with defaults (a schedule's task template): sent keys must come back. */
-const completedFields = new Set(['task']);
+const completedFields = new Set(['task', 'backoff']);
 
 function expectSame(where: string, field: string, answered: unknown, value: unknown): void {
   const isObject = (item: unknown): item is Record<string, unknown> =>

@@ -128,6 +128,18 @@ describe('POST /api/v1/tasks', () => {
     });
     expect(errorPaths(response)).toEqual(['/input']);
   });
+
+  it('refuses input text PostgreSQL cannot store (NUL, in values or names) with 422', async () => {
+    for (const input of ['\u0000', { 'a\u0000': 1 }, [['\ud800']]]) {
+      const response = await api.call('POST', '/tasks', {
+        project_id: project.id,
+        title: 'x',
+        input,
+      });
+      expect(errorPaths(response), JSON.stringify(input)).toEqual(['/input']);
+    }
+    expect((await api.call('GET', '/tasks')).json().total).toBe(0);
+  });
 });
 
 describe('GET /api/v1/tasks', () => {
