@@ -9,7 +9,7 @@ Usage: scripts/run-tests.sh [MODE] [--serial | --parallel N] [-- <extra vitest a
 MODE:
   all        every project (unit, servers, pglite), no coverage (default; what `npm test` runs)
   coverage   same as all with v8 coverage and its 90 % gate, plus html + lcov reports in
-             coverage/ (`npm run test:coverage`; what .ci/run runs)
+             coverage/ (`npm run test:coverage`; .ci/run runs `all` with TEST_COVERAGE=1)
   unit       test/unit, mirroring src/: no servers started, fake clocks (project unit)
   api        test/api: projects, agents, auth matrix, input limits, fuzzing, HTTP hardening,
              health and docs, operations, CLI and first start, client SDK and package
@@ -65,7 +65,7 @@ done
 needs_servers=1
 folder=
 case $mode in
-  all) mode_args=() ;;
+  all) mode_args=(); [[ ${TEST_COVERAGE:-0} == 1 ]] && mode_args=(--coverage.enabled=true) ;;
   coverage) mode_args=(--coverage.enabled=true); export COVERAGE_HTML=1 ;;
   unit) mode_args=(); needs_servers=0; export TEST_SERVERS=off ;;
   v8-probe) mode_args=(--config vitest.v8-probe.config.ts); needs_servers=0 ;;
