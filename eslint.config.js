@@ -91,6 +91,7 @@ export default tseslint.config(
       'dist/',
       'coverage/',
       'reports/',
+      '.stryker-tmp*/',
       'packages/client/dist/',
       '**/*.mjs',
       '**/*.cjs',

@@ -16,6 +16,7 @@ export class ClaimTicket {
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.settle(false), ms);
       const abort = () => this.settle(false);
+      // Stryker disable next-line ObjectLiteral,BooleanLiteral: settling removes the listener
       signal?.addEventListener('abort', abort, { once: true });
       this.settleWait = (woken) => {
         clearTimeout(timer);

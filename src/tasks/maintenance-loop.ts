@@ -18,6 +18,7 @@ export interface MaintenanceOptions {
 export class MaintenanceLoop {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  // Stryker disable next-line BooleanLiteral: only the loop calls tick(), and only after start()
   private stopped = true;
 
   constructor(

@@ -175,4 +175,49 @@ describe('EventDispatcher', () => {
     expect(seen).toEqual([1]);
     dispatcher.stop();
   });
+
+  it('reads the log for a batch with a hole instead of skipping the missing event', async () => {
+    const { bus, dispatcher, delivered, committed } = setup([], 10);
+    await dispatcher.start();
+    committed.push(11, 12, 13);
+    bus.publish([event(11), event(13)]);
+    await vi.waitFor(() => expect(delivered).toEqual([11, 12, 13]));
+    dispatcher.stop();
+  });
+
+  it('runs one more round for any number of catch-ups asked for during one', async () => {
+    const { dispatcher, delivered, committed, log } = setup([], 0);
+    await dispatcher.start();
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const read = log.readAfter.getMockImplementation()!;
+    log.readAfter.mockImplementationOnce(async (...args) => {
+      await held;
+      return read(...args);
+    });
+    const first = dispatcher.catchUp();
+    committed.push(1);
+    await Promise.all([dispatcher.catchUp(), dispatcher.catchUp(), dispatcher.catchUp()]);
+    release();
+    await first;
+    expect(delivered).toEqual([1]);
+    expect(log.readAfter).toHaveBeenCalledTimes(2);
+    dispatcher.stop();
+  });
+
+  it('survives a failed read without an error callback, and a stop before its start', async () => {
+    const log = {
+      latestId: vi.fn(async () => 0),
+      readAfter: vi.fn(async () => Promise.reject(new Error('database away'))),
+    };
+    const dispatcher = new EventDispatcher(
+      {} as Database,
+      log as unknown as EventLog,
+      new InProcessEventBus(),
+      { pollMs: 1_000 },
+    );
+    expect(() => dispatcher.stop()).not.toThrow();
+    await expect(dispatcher.catchUp()).resolves.toBeUndefined();
+    expect(dispatcher.lastDeliveredId).toBe(0);
+  });
 });

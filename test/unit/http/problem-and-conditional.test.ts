@@ -1,3 +1,4 @@
+import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import {
   ConflictError,
@@ -5,7 +6,12 @@ import {
   UnavailableError,
   UnprocessableError,
 } from '../../../src/domain/errors.js';
-import { entityTag, expectedVersions, notModified } from '../../../src/http/conditional.js';
+import {
+  entityTag,
+  expectedVersions,
+  notModified,
+  withEntityTag,
+} from '../../../src/http/conditional.js';
 import { isDatabaseUnavailable } from '../../../src/store/database-errors.js';
 import { loggableUrl, problem, toProblem } from '../../../src/http/problem.js';
 
@@ -68,6 +74,18 @@ describe('toProblem', () => {
 describe('entity tags', () => {
   it('quotes versions', () => expect(entityTag(4)).toBe('"4"'));
 
+  it('sends a resource with the ETag of its version', async () => {
+    const app = Fastify();
+    app.get('/thing', async (_request, reply) => withEntityTag(reply, { id: 'a', version: 7 }));
+    try {
+      const response = await app.inject({ method: 'GET', url: '/thing' });
+      expect(response.headers.etag).toBe('"7"');
+      expect(response.json()).toEqual({ id: 'a', version: 7 });
+    } finally {
+      await app.close();
+    }
+  });
+
   it('reads If-Match lists, weak tags, * and garbage', () => {
     expect(expectedVersions(undefined)).toBeNull();
     expect(expectedVersions(' * ')).toBeNull();
@@ -75,6 +93,17 @@ describe('entity tags', () => {
     expect(expectedVersions('W/"3", "5" ,"x"')).toEqual([3, 5]);
     expect(expectedVersions('3')).toEqual([]);
     expect(expectedVersions('"99999999999"')).toEqual([]);
+  });
+
+  it('reads versions of several digits, up to nine', () => {
+    expect(expectedVersions('"12"')).toEqual([12]);
+    expect(expectedVersions('W/"123456789"')).toEqual([123456789]);
+  });
+
+  it('matches nothing for a tag with anything before or after its quotes', () => {
+    expect(expectedVersions('x"3"')).toEqual([]);
+    expect(expectedVersions('"3"x')).toEqual([]);
+    expect(expectedVersions('"3", W/"4"; "5"')).toEqual([3]);
   });
 
   it('answers If-None-Match', () => {

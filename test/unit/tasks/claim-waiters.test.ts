@@ -1,5 +1,6 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ClaimWaiters, makesWork } from '../../../src/tasks/claim-waiters.js';
+import { ClaimTicket, ClaimWaiters, makesWork } from '../../../src/tasks/claim-waiters.js';
 
 beforeEach(() => vi.useFakeTimers());
 afterEach(() => vi.useRealTimers());
@@ -46,6 +47,31 @@ describe('ClaimWaiters', () => {
     await expect(wait).resolves.toBe(false);
     await expect(waiters.ticket().wait(30_000)).resolves.toBe(false);
     expect(waiters.size).toBe(0);
+  });
+
+  it("leaves no listener on the caller's signal once the wait is over", async () => {
+    const waiters = new ClaimWaiters();
+    const controller = new AbortController();
+    const timedOut = waiters.ticket().wait(500, controller.signal);
+    await vi.advanceTimersByTimeAsync(500);
+    await expect(timedOut).resolves.toBe(false);
+    const woken = waiters.ticket().wait(1_000, controller.signal);
+    waiters.wake();
+    await expect(woken).resolves.toBe(true);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('keeps the first outcome of a ticket: a later wake or close does not change it', async () => {
+    const released = vi.fn();
+    const closed = new ClaimTicket(released);
+    closed.settle(false);
+    closed.settle(true);
+    await expect(closed.wait(1_000)).resolves.toBe(false);
+    const woken = new ClaimTicket(released);
+    woken.settle(true);
+    woken.settle(false);
+    await expect(woken.wait(1_000)).resolves.toBe(true);
+    expect(released).toHaveBeenCalledTimes(2);
   });
 
   it('lets a ticket leave the line without waiting', () => {

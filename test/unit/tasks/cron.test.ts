@@ -45,6 +45,14 @@ describe('cronProblems', () => {
     expect(cronProblems('* * * * *', 'Mars/Olympus')[0]?.path).toBe('/timezone');
   });
 
+  it('says what is wrong, in words a user can act on', () => {
+    expect(cronProblems('* * * * *', 'Mars/Olympus')).toEqual([
+      { path: '/timezone', message: 'must be an IANA time zone, such as Europe/Paris' },
+    ]);
+    const [invalid] = cronProblems('61 * * * *', 'UTC');
+    expect(invalid?.message).toMatch(/^is not a valid cron expression: \S/);
+  });
+
   it('knows time zones by name', () => {
     expect(isTimeZone('Europe/Paris')).toBe(true);
     expect(isTimeZone('Nowhere/Else')).toBe(false);

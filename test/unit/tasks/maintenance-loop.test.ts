@@ -63,6 +63,26 @@ describe('MaintenanceLoop', () => {
     await loop.stop();
   });
 
+  it('starts no further job of the tick in progress once stopped', async () => {
+    let release: () => void = () => undefined;
+    const first = vi.fn(() => new Promise<void>((resolve) => (release = resolve)));
+    const second = vi.fn(async () => undefined);
+    const loop = new MaintenanceLoop(
+      [
+        { name: 'first', run: first },
+        { name: 'second', run: second },
+      ],
+      { intervalMs: 10, onError: vi.fn() },
+    );
+    loop.start();
+    await vi.advanceTimersByTimeAsync(10);
+    const stopping = loop.stop();
+    release();
+    await stopping;
+    expect(first).toHaveBeenCalledTimes(1);
+    expect(second).not.toHaveBeenCalled();
+  });
+
   it('stops after the tick in progress and schedules no other', async () => {
     let release: () => void = () => undefined;
     const run = vi.fn(() => new Promise<void>((resolve) => (release = resolve)));
