@@ -77,9 +77,13 @@ function startRunner(command: string, extra: string[] = []): Runner {
 }
 
 async function settled(id: string, timeout = 10_000) {
-  await expect
+  const ended = expect
     .poll(async () => (await api('GET', `/tasks/${id}`)).status, { timeout, interval: 50 })
     .toMatch(/^(succeeded|failed|cancelled)$/);
+  // On a miss, what the runner said is what tells a slow machine from a lost completion.
+  await ended.catch((error: Error) => {
+    throw new Error(`${error.message}\nrunner log:\n${logs.join('\n')}`, { cause: error });
+  });
   return api('GET', `/tasks/${id}`);
 }
 
