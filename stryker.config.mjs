@@ -6,14 +6,11 @@ process.env.TEST_SERVERS = 'off';
 process.env.MUTATION_PART = 'unit';
 // STRYKER_MUTATE (comma-separated globs) narrows a run, STRYKER_REPORT names its report folder
 // (reports/mutation/<name>/, default `unit`), so a subset keeps its own incremental file.
-const list = (value) => value?.split(',').filter(Boolean);
-const report = `reports/mutation/${process.env.STRYKER_REPORT ?? 'unit'}`;
+import { list, sharedOptions } from './stryker.shared.mjs';
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
-  testRunner: 'vitest',
-  vitest: { configFile: 'vitest.mutation.config.ts', related: true },
-  plugins: ['@stryker-mutator/vitest-runner'],
+  ...sharedOptions('unit'),
   // The modules of the core that the unit tests import; the ones only the API, memory and client
   // tests reach (the MCP client, the memory repository, the REST client) are the servers part's.
   mutate: list(process.env.STRYKER_MUTATE) ?? [
@@ -29,19 +26,7 @@ export default {
     'src/events/ws-protocol.ts',
     'src/events/message-budget.ts',
   ],
-  coverageAnalysis: 'perTest',
-  ignoreStatic: true,
-  // The machine has 2 cores and is shared.
-  concurrency: 1,
   disableBail: true,
   timeoutMS: 4_000,
-  incremental: true,
-  incrementalFile: `${report}/stryker-incremental.json`,
-  reporters: ['clear-text', 'html', 'json', 'progress'],
-  htmlReporter: { fileName: `${report}/mutation.html` },
-  jsonReporter: { fileName: `${report}/mutation.json` },
-  clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },
-  thresholds: { high: 90, low: 85, break: 85 },
   tempDirName: '.stryker-tmp',
-  cleanTempDir: 'always',
 };

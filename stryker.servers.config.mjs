@@ -5,20 +5,18 @@
 // per-file check; STRYKER_MUTATE (comma-separated globs) and STRYKER_TEST_FILES narrow a run,
 // STRYKER_REPORT names its report folder (reports/mutation/<name>/, default `servers`).
 process.env.MUTATION_PART = 'servers';
-const list = (value) => value?.split(',').filter(Boolean);
-const report = `reports/mutation/${process.env.STRYKER_REPORT ?? 'servers'}`;
+import { list, sharedOptions } from './stryker.shared.mjs';
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
-  testRunner: 'vitest',
-  vitest: { configFile: 'vitest.mutation.config.ts', related: true },
-  plugins: ['@stryker-mutator/vitest-runner'],
+  ...sharedOptions('servers'),
   mutate: list(process.env.STRYKER_MUTATE) ?? [
     'src/events/event-bus.ts',
     'src/events/event-log.ts',
     'src/events/retention.ts',
     'src/store/versioning.ts',
     'src/store/write-transaction.ts',
+    'src/store/write-statement.ts',
     'src/store/*-repository.ts',
     'src/store/event-append.ts',
     'src/services/*.ts',
@@ -28,20 +26,9 @@ export default {
   testFiles: list(process.env.STRYKER_TEST_FILES) ?? [
     'test/{api,events,tasks,memory}/**/*.test.ts',
   ],
-  coverageAnalysis: 'perTest',
-  ignoreStatic: true,
-  // The machine has 2 cores and is shared; the tests start their own apps and sockets. Bail stays
-  // on: a killed mutant stops at its first failing test instead of running minutes of API tests.
-  concurrency: 1,
+  // The tests start their own apps and sockets. Bail stays on: a killed mutant stops at its first
+  // failing test instead of running minutes of API tests.
   timeoutMS: 15_000,
   dryRunTimeoutMinutes: 20,
-  incremental: true,
-  incrementalFile: `${report}/stryker-incremental.json`,
-  reporters: ['clear-text', 'html', 'json', 'progress'],
-  htmlReporter: { fileName: `${report}/mutation.html` },
-  jsonReporter: { fileName: `${report}/mutation.json` },
-  clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },
-  thresholds: { high: 90, low: 85, break: 85 },
   tempDirName: '.stryker-tmp-servers',
-  cleanTempDir: 'always',
 };
