@@ -3,7 +3,7 @@ import type { Page } from '../domain/common.js';
 import type { Project, ProjectInput, ProjectListQuery, ProjectPatch } from '../domain/project.js';
 import type { Executor, Statement } from './database.js';
 import { projects } from './schema.js';
-import { nextVersion, orderTerms, selectById, selectPage } from './versioning.js';
+import { orderTerms, selectById, selectPage } from './versioning.js';
 import {
   changedFieldsSql,
   changesCte,
@@ -26,16 +26,6 @@ export function toProject(row: ProjectRow): Project {
     version: row.version,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
-  };
-}
-
-function toColumns(fields: ProjectPatch) {
-  return {
-    name: fields.name,
-    description: fields.description,
-    status: fields.status,
-    sparcMode: fields.sparc_mode,
-    metadata: fields.metadata,
   };
 }
 
@@ -118,14 +108,6 @@ const updateText = writeStatementText(
  * choose the transaction.
  */
 export class ProjectRepository {
-  async insert(executor: Executor, input: ProjectInput): Promise<Project> {
-    const [row] = await executor
-      .insert(projects)
-      .values({ ...toColumns(input), name: input.name })
-      .returning();
-    return toProject(row!);
-  }
-
   /**
    * The whole creation as one statement (write-statement.ts): the row, its PROJECT_CREATED event
    * and audit record. Its row: `project`.
@@ -179,16 +161,6 @@ export class ProjectRepository {
   ): Promise<Page<Project>> {
     const order = orderTerms(projects, query.sort);
     return selectPage(executor, projects, filters(query, scope), query, toProject, order);
-  }
-
-  /** Applies `fields` and bumps the version; null when the row is missing. */
-  async update(executor: Executor, id: string, fields: ProjectPatch): Promise<Project | null> {
-    const [row] = await executor
-      .update(projects)
-      .set({ ...toColumns(fields), ...nextVersion(projects) })
-      .where(eq(projects.id, id))
-      .returning();
-    return row === undefined ? null : toProject(row);
   }
 
   /** Deletes the row; null when it is missing. */

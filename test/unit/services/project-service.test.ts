@@ -3,7 +3,6 @@ import { NotFoundError, PreconditionFailedError } from '../../../src/domain/erro
 import type { Project } from '../../../src/domain/project.js';
 import { ProjectService } from '../../../src/services/project-service.js';
 import type { AgentRepository } from '../../../src/store/agent-repository.js';
-import type { ProjectRepository } from '../../../src/store/project-repository.js';
 import { type Actor, unrestricted } from '../../../src/domain/auth.js';
 import { fakeWrites } from './fakes.js';
 
@@ -35,7 +34,7 @@ function setup() {
   const service = new ProjectService(
     fakes.db,
     fakes.writes,
-    projects as unknown as ProjectRepository,
+    projects,
     agents as unknown as AgentRepository,
   );
   return { ...fakes, projects, agents, service };

@@ -75,10 +75,9 @@ describe('ProjectRepository', () => {
     });
   });
 
-  it('returns null for a missing row on read, update and delete', async () => {
-    const { executor } = fakeExecutor([], [], []);
+  it('returns null for a missing row on read and delete', async () => {
+    const { executor } = fakeExecutor([], []);
     expect(await repository.findById(executor, 'p1')).toBeNull();
-    expect(await repository.update(executor, 'p1', { name: 'B' })).toBeNull();
     expect(await repository.delete(executor, 'p1')).toBeNull();
   });
 
