@@ -14,7 +14,7 @@
  */
 import Fastify from 'fastify';
 import pg from 'pg';
-import { announceReady } from './lib/ready.js';
+import { serveBaseline } from './lib/ready.js';
 
 const COLUMNS =
   '"id", "name", "description", "status", "sparc_mode", "metadata", "version", "created_at", "updated_at"';
@@ -93,20 +93,8 @@ async function serve(): Promise<void> {
     return rows[0] ?? reply.code(404).send({ status: 404 });
   });
 
-  const stop = async () => {
-    setTimeout(() => process.exit(1), 5_000).unref();
-    await app.close();
-    await pool.end();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop()).on('SIGINT', () => void stop());
   await pool.query('select 1');
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  announceReady({
-    port: typeof address === 'object' && address !== null ? address.port : 0,
-    pid: process.pid,
-  });
+  await serveBaseline(app, () => pool.end());
 }
 
 serve().catch((error: unknown) => {

@@ -39,7 +39,8 @@ import { PGlite } from '@electric-sql/pglite';
 import Fastify, { type FastifyReply } from 'fastify';
 import pg from 'pg';
 import { lockDataDirectory } from '../src/store/data-directory-lock.js';
-import { announceReady } from './lib/ready.js';
+import { isoText } from '../src/store/write-statement.js';
+import { serveBaseline } from './lib/ready.js';
 
 type Body = Record<string, unknown>;
 type Row = Record<string, unknown>;
@@ -57,25 +58,31 @@ const AGENT_COLUMNS =
 /** The writable fields of a project, in the order the service lists changed fields. */
 const WRITABLE = ['name', 'description', 'status', 'sparc_mode', 'metadata'] as const;
 
-const iso = (column: string) =>
-  `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 /** A project row of alias `p` as the API returns it (json keeps the keys in this order). */
 const PROJECT_JSON = `json_build_object('id', p.id, 'name', p.name, 'description', p.description,
   'status', p.status, 'sparc_mode', p.sparc_mode, 'metadata', p.metadata, 'version', p.version,
-  'created_at', ${iso('p.created_at')}, 'updated_at', ${iso('p.updated_at')})`;
+  'created_at', ${isoText('p.created_at')}, 'updated_at', ${isoText('p.updated_at')})`;
 
 const MINIMAL_INSERT =
   'insert into "projects" ("id", "name", "description", "status", "sparc_mode", "metadata", "version", "created_at", "updated_at") ' +
   `values (default, $1, $2, $3, $4, $5, default, default, default) returning ${PROJECT_COLUMNS}`;
 
-const GUARANTEED_INSERT = `
-with created as (
-  insert into projects as p (name, description, status, sparc_mode, metadata)
-  values ($1, $2, $3, $4, $5::jsonb)
-  returning p.id, p.version, ${PROJECT_JSON} as project
-), audit as (
+/**
+ * The audit row, the counter bump (locked last: its condition reads the audit row, which reads
+ * the changed row) and the event of the one row of CTE `c`. Parameters are SQL text.
+ */
+function auditAndEvent(row: {
+  action: string;
+  type: string;
+  actor: [key: string, ip: string, agent: string];
+  changed: string;
+  data: string;
+}): string {
+  const [key, ip, agent] = row.actor;
+  return `audit as (
   insert into audit_log (key_id, action, resource, resource_id, changed_fields, ip, user_agent)
-  select $6::uuid, 'create', 'project', c.id::text, null, $7, $8 from created c
+  select ${key}::uuid, '${row.action}', 'project', c.id::text, ${row.changed}, ${ip}, ${agent}
+  from c
   returning 1
 ), state as (
   update event_log_state set last_id = last_id + 1
@@ -83,11 +90,25 @@ with created as (
   returning last_id
 ), ev as (
   insert into events (id, type, topic, topics, data)
-  select s.last_id, 'PROJECT_CREATED', 'project:' || c.id, array['projects', 'project:' || c.id],
-         jsonb_build_object('project', c.project)
-  from state s, created c
-)
-select c.project::text as body, c.id, c.version from created c`;
+  select s.last_id, '${row.type}', 'project:' || c.id, array['projects', 'project:' || c.id],
+         ${row.data}
+  from state s, c
+)`;
+}
+
+const GUARANTEED_INSERT = `
+with c as (
+  insert into projects as p (name, description, status, sparc_mode, metadata)
+  values ($1, $2, $3, $4, $5::jsonb)
+  returning p.id, p.version, ${PROJECT_JSON} as project
+), ${auditAndEvent({
+  action: 'create',
+  type: 'PROJECT_CREATED',
+  actor: ['$6', '$7', '$8'],
+  changed: 'null',
+  data: "jsonb_build_object('project', c.project)",
+})}
+select c.project::text as body, c.id, c.version from c`;
 
 const MINIMAL_HEARTBEAT = `update "agents" set "last_active_at" = now() where "agents"."id" = $1 returning ${AGENT_COLUMNS}`;
 
@@ -109,34 +130,27 @@ function minimalUpdate(names: readonly string[]): string {
 
 /** The PATCH statement of the guaranteed variant; key id, ip and user agent follow the id. */
 function guaranteedUpdate(names: readonly string[]): string {
-  const id = `$${names.length + 1}`;
-  const [key, ip, agent] = [2, 3, 4].map((offset) => `$${names.length + offset}`);
+  const param = (offset: number) => `$${names.length + offset}`;
+  const id = param(1);
   const changed = WRITABLE.map(
     (field) => `case when b.${field} is distinct from p.${field} then '${field}' end`,
   ).join(', ');
   return `
 with before as (
   select id, ${WRITABLE.join(', ')} from projects where id = ${id} for update
-), updated as (
+), c as (
   update projects as p set ${setList(names).join(', ')}
   from before b where p.id = ${id} and p.id = b.id
   returning p.id, p.version, ${PROJECT_JSON} as project,
             array_remove(array[${changed}]::text[], null) as changed
-), audit as (
-  insert into audit_log (key_id, action, resource, resource_id, changed_fields, ip, user_agent)
-  select ${key}::uuid, 'update', 'project', u.id::text, u.changed, ${ip}, ${agent} from updated u
-  returning 1
-), state as (
-  update event_log_state set last_id = last_id + 1
-  where singleton and (select count(*) from audit) > 0
-  returning last_id
-), ev as (
-  insert into events (id, type, topic, topics, data)
-  select s.last_id, 'PROJECT_UPDATE', 'project:' || u.id, array['projects', 'project:' || u.id],
-         jsonb_build_object('project', u.project, 'changed_fields', to_jsonb(u.changed))
-  from state s, updated u
-)
-select u.project::text as body, u.version from updated u`;
+), ${auditAndEvent({
+    action: 'update',
+    type: 'PROJECT_UPDATE',
+    actor: [param(2), param(3), param(4)],
+    changed: 'c.changed',
+    data: "jsonb_build_object('project', c.project, 'changed_fields', to_jsonb(c.changed))",
+  })}
+select c.project::text as body, c.version from c`;
 }
 
 async function openEngine(): Promise<Engine> {
@@ -251,19 +265,7 @@ async function serve(): Promise<void> {
     return rows[0] ?? reply.code(404).send({ status: 404 });
   });
 
-  const stop = async () => {
-    setTimeout(() => process.exit(1), 5_000).unref();
-    await app.close();
-    await engine.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop()).on('SIGINT', () => void stop());
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  announceReady({
-    port: typeof address === 'object' && address !== null ? address.port : 0,
-    pid: process.pid,
-  });
+  await serveBaseline(app, () => engine.close());
 }
 
 serve().catch((error: unknown) => {

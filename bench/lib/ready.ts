@@ -10,12 +10,37 @@
  */
 export const RUN_MARKER_VARIABLE = 'SWARM_BENCH_RUN';
 
+import type { FastifyInstance } from 'fastify';
+
 /** Prefix of the ready line: `READY {"port":1234}`. */
 export const READY_MARKER = 'READY ';
 
 /** Prints the ready line with `info` as JSON. */
 export function announceReady(info: Record<string, unknown>): void {
   process.stdout.write(`${READY_MARKER}${JSON.stringify(info)}\n`);
+}
+
+/**
+ * Serves a baseline's Fastify `app` on a free loopback port and prints the ready line. SIGTERM or
+ * SIGINT closes the app, then `release` (its database), and exits; after 5 s it exits anyway.
+ */
+export async function serveBaseline(
+  app: FastifyInstance,
+  release: () => Promise<void>,
+): Promise<void> {
+  const stop = async () => {
+    setTimeout(() => process.exit(1), 5_000).unref();
+    await app.close();
+    await release();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop()).on('SIGINT', () => void stop());
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  announceReady({
+    port: typeof address === 'object' && address !== null ? address.port : 0,
+    pid: process.pid,
+  });
 }
 
 /** Prefix of the line a child prints after a SIGUSR2: `MEMORY {"rss":…,"heapUsed":…}` (bytes). */
