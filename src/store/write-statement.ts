@@ -16,9 +16,6 @@
  */
 import type { Actor } from '../domain/auth.js';
 
-/** How many parameters the tail takes before the change's own. */
-export const ACTOR_PARAMETERS = 3;
-
 /** The actor's parameters, in the order the tail reads them. */
 export function actorValues(actor: Actor): unknown[] {
   return [actor.principal.keyId, actor.ip, actor.userAgent];
@@ -86,7 +83,7 @@ export function isoText(column: string): string {
 }
 
 /** SQL of a jsonb object: wire name → SQL expression. */
-export function jsonDocument(fields: Record<string, string>): string {
+function jsonDocument(fields: Record<string, string>): string {
   const pairs = Object.entries(fields).map(([name, value]) => `'${name}', ${value}`);
   return `jsonb_build_object(${pairs.join(', ')})`;
 }
