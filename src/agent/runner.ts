@@ -104,6 +104,7 @@ export class Runner {
         this.retryOptions(),
       ).catch((error: unknown) => {
         if (this.claims.signal.aborted) return null;
+        this.parts.log(`claim refused (${String(error)}); stopping`);
         throw error;
       });
       if (claimed === null) continue;

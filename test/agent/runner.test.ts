@@ -45,7 +45,7 @@ afterEach(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-async function api(method: 'GET' | 'POST', url: string, payload?: object) {
+async function api(method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) {
   const response = await t.request({
     method,
     url: `/api/v1${url}`,
@@ -53,7 +53,7 @@ async function api(method: 'GET' | 'POST', url: string, payload?: object) {
     ...(payload === undefined ? {} : { payload }),
   });
   expect(response.statusCode, response.body).toBeLessThan(300);
-  return response.json();
+  return response.body === '' ? undefined : response.json();
 }
 
 function task(fields: object) {
@@ -81,8 +81,12 @@ async function settled(id: string, timeout = 10_000) {
     .poll(async () => (await api('GET', `/tasks/${id}`)).status, { timeout, interval: 50 })
     .toMatch(/^(succeeded|failed|cancelled)$/);
   // On a miss, what the runner said is what tells a slow machine from a lost completion.
-  await ended.catch((error: Error) => {
-    throw new Error(`${error.message}\nrunner log:\n${logs.join('\n')}`, { cause: error });
+  await ended.catch(async (error: Error) => {
+    const { items } = await api('GET', `/tasks/${id}/attempts`);
+    const attempts = JSON.stringify(items, null, 1);
+    throw new Error(`${error.message}\nrunner log:\n${logs.join('\n')}\nattempts: ${attempts}`, {
+      cause: error,
+    });
   });
   return api('GET', `/tasks/${id}`);
 }
@@ -204,6 +208,15 @@ describe('stopping', () => {
     await runners.at(-1)!.done;
     const after = await api('GET', `/tasks/${created.id}`);
     expect(after).toMatchObject({ status: 'scheduled', error: expect.stringMatching(/shut down/) });
+  });
+
+  it('stops, saying why, once the service refuses its claims (its agent was deleted)', async () => {
+    const runner = startRunner('true');
+    await expect.poll(() => runner.agentId).toBeDefined();
+    await api('DELETE', `/agents/${runner.agentId}`);
+    const { done } = runners.pop()!;
+    await expect(done).rejects.toMatchObject({ status: 404 });
+    expect(logs.some((line) => /^claim refused \(.*\); stopping$/.test(line))).toBe(true);
   });
 
   it('reuses its agent by name when it starts again', async () => {
