@@ -1,26 +1,47 @@
 import { type Actor, type Principal, inScope } from '../domain/auth.js';
 import type { Page } from '../domain/common.js';
 import { ForbiddenError, NotFoundError, PreconditionFailedError } from '../domain/errors.js';
-import { agentEvent, projectEvent } from '../domain/event.js';
+import { type LoggedEvent, agentEvent, projectEvent } from '../domain/event.js';
 import type { Project, ProjectInput, ProjectListQuery, ProjectPatch } from '../domain/project.js';
 import { AgentRepository } from '../store/agent-repository.js';
 import type { Database, Executor } from '../store/database.js';
-import { ProjectRepository } from '../store/project-repository.js';
+import {
+  type ProjectCreation,
+  type ProjectUpdate,
+  ProjectRepository,
+} from '../store/project-repository.js';
+import { WriteBatcher } from '../store/write-batcher.js';
 import type { ExpectedVersions } from '../domain/common.js';
 import { lockForWrite } from './versioned-write.js';
-import type { WriteTransactions } from '../store/write-transaction.js';
+import type { BatchRow, WriteTransactions } from '../store/write-transaction.js';
+
+/** The project a PROJECT_CREATED or PROJECT_UPDATE event carries. */
+function projectOf(event: LoggedEvent): Project {
+  return (event.data as { project: Project }).project;
+}
 
 /**
  * Use cases on projects. Each write is one transaction with its events and audit records, so a
  * change is either whole or absent. A project outside the caller's scope is reported as missing.
  */
 export class ProjectService {
+  private readonly creations: WriteBatcher<ProjectCreation, BatchRow>;
+  private readonly updates: WriteBatcher<ProjectUpdate, BatchRow>;
+
   constructor(
     private readonly db: Database,
     private readonly writes: WriteTransactions,
     private readonly projects = new ProjectRepository(),
     private readonly agents = new AgentRepository(),
-  ) {}
+  ) {
+    this.creations = new WriteBatcher({
+      run: (items) => writes.runBatch(projects.insertBatch(items)),
+    });
+    this.updates = new WriteBatcher({
+      run: (items) => writes.runBatch(projects.updateBatch(items)),
+      keyOf: (item) => item.id,
+    });
+  }
 
   /**
    * A key limited to some projects cannot create one: the new project would be outside its own
@@ -29,8 +50,8 @@ export class ProjectService {
   async create(input: ProjectInput, actor: Actor): Promise<Project> {
     if (actor.principal.projectIds !== null)
       throw new ForbiddenError('A key limited to projects cannot create projects');
-    const row = await this.writes.runStatement(actor, this.projects.insertStatement(input));
-    return row.project as Project;
+    const { event } = await this.creations.submit({ input, actor });
+    return projectOf(event!);
   }
 
   async get(id: string, principal: Principal): Promise<Project> {
@@ -80,24 +101,22 @@ export class ProjectService {
     });
   }
 
-  /** One statement: 404 when the project is missing or out of scope, 412 on another version. */
+  /**
+   * One item of a batched statement: 404 when the project is missing or out of scope, 412 on
+   * another version.
+   */
   private async update(
     id: string,
     fields: ProjectPatch,
     expected: ExpectedVersions,
     actor: Actor,
   ): Promise<Project> {
-    const statement = this.projects.updateStatement(
-      id,
-      fields,
-      expected,
-      actor.principal.projectIds,
-    );
-    const row = await this.writes.runStatement(actor, statement);
+    const scope = actor.principal.projectIds;
+    const row = await this.updates.submit({ id, fields, expected, scope, actor });
     if (row.current_version === null) throw new NotFoundError('Project', id);
-    if (row.project === null)
+    if (row.event === null)
       throw new PreconditionFailedError('Project', id, row.current_version as number);
-    return row.project as Project;
+    return projectOf(row.event);
   }
 
   private lock(

@@ -1,16 +1,12 @@
 import { type SQL, and, eq, inArray, sql } from 'drizzle-orm';
+import type { Actor } from '../domain/auth.js';
 import type { Page } from '../domain/common.js';
 import type { Project, ProjectInput, ProjectListQuery, ProjectPatch } from '../domain/project.js';
 import type { Executor, Statement } from './database.js';
 import { projects } from './schema.js';
 import { orderTerms, selectById, selectPage } from './versioning.js';
-import {
-  changedFieldsSql,
-  changesCte,
-  patchedColumn,
-  rowDocument,
-  writeStatementText,
-} from './write-statement.js';
+import { batchChangesCte, batchStatementText } from './batch-statement.js';
+import { changedFieldsSql, patchedColumn, rowDocument } from './write-statement.js';
 
 type ProjectRow = typeof projects.$inferSelect;
 
@@ -56,7 +52,7 @@ const projectDocument = (row: string) =>
 
 /** An event per changed row `u`, with the project as its data (and `extraData`, jsonb pairs). */
 function projectChanges(type: string, action: string, extraData = '', changed = 'null') {
-  return changesCte({
+  return batchChangesCte({
     type,
     topic: `'project:' || u.id`,
     topics: `array['projects', 'project:' || u.id]`,
@@ -69,39 +65,80 @@ function projectChanges(type: string, action: string, extraData = '', changed = 
   });
 }
 
-const insertText = writeStatementText(
-  `u as (
-  insert into projects (name, description, status, sparc_mode, metadata)
-  values ($4::text, $5::text, $6::text, $7::text, $8::jsonb)
+/** The actor's columns of a batch's `input`: key ids, IPs and user agents from parameter `first`. */
+const actorInput = (first: number) =>
+  `$${first}::uuid[], $${first + 1}::text[], $${first + 2}::text[]`;
+
+const insertText = batchStatementText(
+  `input as (
+  select gen_random_uuid() as id, i.*
+  from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], ${actorInput(6)})
+    with ordinality as i(name, description, status, sparc_mode, metadata, key_id, ip, user_agent, n)
+), inserted as (
+  insert into projects (id, name, description, status, sparc_mode, metadata)
+  select id, name, description, status, sparc_mode, metadata from input order by n
   returning *
+), u as (
+  select inserted.*, input.n from inserted join input on input.id = inserted.id
 ), ${projectChanges('PROJECT_CREATED', 'create')}`,
-  `(select data->'project' from changes) as project`,
+  'null as current_version',
 );
 
-const patch = '$5::jsonb';
-const updateText = writeStatementText(
-  `target as (
-  select * from projects
-  where id = $4::uuid and ($7::uuid[] is null or id = any($7::uuid[]))
-  for update
+const updateText = batchStatementText(
+  `input as (
+  select * from unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::jsonb[], ${actorInput(5)})
+    with ordinality as i(id, patch, expected, scope, key_id, ip, user_agent, n)
+), target as (
+  select p.*, i.n from projects p join input i on i.id = p.id
+  where i.scope is null or i.scope @> to_jsonb(p.id::text)
+  order by p.id
+  for update of p
 ), u as (
   update projects p set
     ${projectWritableFields
-      .map((field) => `${field} = ${patchedColumn(patch, 'p', field, field === 'metadata')}`)
+      .map((field) => `${field} = ${patchedColumn('i.patch', 'p', field, field === 'metadata')}`)
       .join(',\n    ')},
     version = p.version + 1,
     updated_at = greatest(now(), p.updated_at + interval '1 millisecond')
-  from target t
-  where p.id = t.id and ($6::int[] is null or t.version = any($6::int[]))
-  returning p.*, ${changedFieldsSql('t', 'p', projectWritableFields)} as changed_fields
+  from target t join input i on i.n = t.n
+  where p.id = t.id and (i.expected is null or i.expected @> to_jsonb(t.version))
+  returning p.*, t.n, ${changedFieldsSql('t', 'p', projectWritableFields)} as changed_fields
 ), ${projectChanges(
     'PROJECT_UPDATE',
     'update',
     `, 'changed_fields', to_jsonb(u.changed_fields)`,
     'u.changed_fields',
   )}`,
-  `(select version from target) as current_version, (select data->'project' from changes) as project`,
+  '(select t.version from target t where t.n = i.n) as current_version',
 );
+
+/** A PATCH or PUT for {@link ProjectRepository.updateBatch}. */
+export interface ProjectUpdate {
+  id: string;
+  fields: ProjectPatch;
+  /** Versions `If-Match` accepts; null: any. */
+  expected: readonly number[] | null;
+  /** The projects the actor's key may change; null: every project. */
+  scope: readonly string[] | null;
+  actor: Actor;
+}
+
+/** A POST for {@link ProjectRepository.insertBatch}. */
+export interface ProjectCreation {
+  input: ProjectInput;
+  actor: Actor;
+}
+
+/** The actor parameters of a batch: key ids, IPs and user agents, one per item. */
+function actorColumns(actors: readonly Actor[]): unknown[][] {
+  return [
+    actors.map((actor) => actor.principal.keyId),
+    actors.map((actor) => actor.ip),
+    actors.map((actor) => actor.userAgent),
+  ];
+}
+
+const json = (value: unknown) => (value === null ? null : JSON.stringify(value));
 
 /**
  * SQL access to the `projects` table. Every method runs on the executor it is given, so services
@@ -109,34 +146,43 @@ const updateText = writeStatementText(
  */
 export class ProjectRepository {
   /**
-   * The whole creation as one statement (write-statement.ts): the row, its PROJECT_CREATED event
-   * and audit record. Its row: `project`.
+   * Creations as one statement (batch-statement.ts): the rows, their PROJECT_CREATED events and
+   * audit records. A row per item, in order: `event` (its data holds the project).
    */
-  insertStatement(input: ProjectInput): Statement {
-    const values = [input.name, input.description, input.status, input.sparc_mode];
+  insertBatch(items: readonly ProjectCreation[]): Statement {
+    const inputs = items.map((item) => item.input);
     return {
-      name: 'project_insert',
+      name: 'project_insert_batch',
       text: insertText,
-      values: [...values, JSON.stringify(input.metadata)],
+      values: [
+        inputs.map((input) => input.name),
+        inputs.map((input) => input.description),
+        inputs.map((input) => input.status),
+        inputs.map((input) => input.sparc_mode),
+        inputs.map((input) => JSON.stringify(input.metadata)),
+        ...actorColumns(items.map((item) => item.actor)),
+      ],
     };
   }
 
   /**
-   * The whole update as one statement: the row locked, checked against `expected` versions (null:
-   * any) and `scope` (null: every project), changed, with its PROJECT_UPDATE event and audit
-   * record. Its row: `current_version` (null: no such project in scope) and `project` (null: the
-   * version did not match, nothing changed).
+   * Updates as one statement: each row locked (in id order, so that concurrent batches cannot
+   * deadlock), checked against its `expected` versions and `scope`, changed, with its
+   * PROJECT_UPDATE event and audit record. A row per item, in order: `current_version` (null: no
+   * such project in scope) and `event` (null: the version did not match, nothing changed). No two
+   * items may name the same project.
    */
-  updateStatement(
-    id: string,
-    fields: ProjectPatch,
-    expected: readonly number[] | null,
-    scope: readonly string[] | null,
-  ): Statement {
+  updateBatch(items: readonly ProjectUpdate[]): Statement {
     return {
-      name: 'project_update',
+      name: 'project_update_batch',
       text: updateText,
-      values: [id, JSON.stringify(fields), expected, scope],
+      values: [
+        items.map((item) => item.id),
+        items.map((item) => JSON.stringify(item.fields)),
+        items.map((item) => json(item.expected)),
+        items.map((item) => json(item.scope)),
+        ...actorColumns(items.map((item) => item.actor)),
+      ],
     };
   }
 

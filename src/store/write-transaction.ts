@@ -77,7 +77,24 @@ export class WriteTransactions {
     this.publisher.publish((logged as AppendedRow[]).map(toLoggedEvent));
     return result;
   }
+
+  /**
+   * Runs a batch built by batchStatementText() (batch-statement.ts), which appends the audit
+   * records and events of all its items; publishes the events and returns a row per item.
+   */
+  async runBatch(statement: Statement): Promise<BatchRow[]> {
+    const rows = (await this.database.statement(statement)).map(({ event, ...row }) => ({
+      ...row,
+      event: event === null ? null : toLoggedEvent(event as AppendedRow),
+    }));
+    const logged = rows.flatMap((row) => (row.event === null ? [] : [row.event]));
+    if (logged.length > 0) this.publisher.publish(logged);
+    return rows;
+  }
 }
+
+/** A row of a batch (batch-statement.ts): the item's own columns and its logged event, if any. */
+export type BatchRow = Record<string, unknown> & { event: LoggedEvent | null };
 
 function auditDraft(actor: Actor, record: AuditRecord): AuditDraft {
   return {

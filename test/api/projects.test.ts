@@ -334,6 +334,38 @@ describe('PUT and PATCH /api/v1/projects/:id', () => {
   });
 });
 
+describe('concurrent writes (batched into shared statements)', () => {
+  it('answers each on its own, with one event each, in one gapless run of ids', async () => {
+    const projects = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => createProject({ name: `p${i}` })),
+    );
+    const after = (await readWholeLog(t.request)).at(-1)?.id ?? 0;
+    const responses = await Promise.all([
+      ...projects.map((project, i) => patch(project.id, { description: `d${i}` })),
+      ...projects.map((project) => patch(project.id, { name: 'stale' }, { 'if-match': '"9"' })),
+      ...Array.from({ length: 4 }, () => patch(missing, { name: 'nobody' })),
+      ...Array.from({ length: 12 }, (_, i) => create({ name: `new${i}` })),
+    ]);
+    const statuses = responses.map((response) => response.statusCode);
+    expect(statuses).toEqual([
+      ...Array(12).fill(200),
+      ...Array(12).fill(412),
+      ...Array(4).fill(404),
+      ...Array(12).fill(201),
+    ]);
+    const events = (await readWholeLog(t.request)).filter((event) => event.id > after);
+    expect(events.map((event) => event.id)).toEqual(events.map((_, i) => after + 1 + i));
+    const written = responses.filter((response) => response.statusCode < 300);
+    type Written = { id: string; version: number };
+    const key = (project: Written) => `${project.id}@${project.version}`;
+    const projectOf = (event: (typeof events)[number]) => event.data.project as Written;
+    const logged = new Map(events.map((event) => [key(projectOf(event)), projectOf(event)]));
+    expect(events).toHaveLength(written.length);
+    for (const response of written)
+      expect(logged.get(key(response.json()))).toEqual(response.json());
+  });
+});
+
 describe('DELETE /api/v1/projects/:id', () => {
   it('deletes once: 204, then 404 on GET and on a second DELETE', async () => {
     const project = await createProject();

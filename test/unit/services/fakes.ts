@@ -28,11 +28,18 @@ export function fakeWrites() {
     ),
     /** A one-statement write: answers the row the test sets (nothing changed by default). */
     runStatement: vi.fn(async (_actor: unknown, _statement: unknown) => statementRow),
+    /** A batch: answers the row the test sets for each item (its first parameter's entries). */
+    runBatch: vi.fn(async (statement: { values: unknown[] }) =>
+      (statement.values[0] as unknown[]).map(() => batchRow),
+    ),
   };
   let statementRow: Record<string, unknown> = {};
+  let batchRow: Record<string, unknown> = { event: null };
   return {
     /** Sets the row the next one-statement writes answer. */
     answerStatements: (row: Record<string, unknown>) => void (statementRow = row),
+    /** Sets the row each item of the next batches answers. */
+    answerBatches: (row: Record<string, unknown>) => void (batchRow = row),
     transaction,
     emitted,
     audited,

@@ -24,8 +24,16 @@ const agent = { id: 'a1', project_id: null, version: 2 };
 function setup() {
   const fakes = fakeWrites();
   const projects = {
-    insertStatement: vi.fn((input: unknown) => ({ name: 'insert', text: '', values: [input] })),
-    updateStatement: vi.fn((...args: unknown[]) => ({ name: 'update', text: '', values: args })),
+    insertBatch: vi.fn((items: readonly unknown[]) => ({
+      name: 'insert',
+      text: '',
+      values: [items],
+    })),
+    updateBatch: vi.fn((items: readonly unknown[]) => ({
+      name: 'update',
+      text: '',
+      values: [items],
+    })),
     findById: vi.fn(async (): Promise<Project | null> => project),
     list: vi.fn(async () => ({ items: [project], total: 1, limit: 20, offset: 0 })),
     delete: vi.fn(async () => project),
@@ -49,18 +57,19 @@ const input = {
 };
 
 describe('ProjectService', () => {
-  it('creates in one statement as the actor and answers its project', async () => {
-    const { writes, projects, service, answerStatements } = setup();
-    answerStatements({ project });
+  it('creates in a batched statement as the actor and answers the project of its event', async () => {
+    const { writes, projects, service, answerBatches } = setup();
+    answerBatches({ event: { data: { project } } });
     await expect(service.create(input, actor)).resolves.toBe(project);
-    expect(writes.runStatement).toHaveBeenCalledWith(actor, projects.insertStatement(input));
+    expect(projects.insertBatch).toHaveBeenCalledWith([{ input, actor }]);
+    expect(writes.runBatch).toHaveBeenCalledTimes(1);
   });
 
   it('refuses a key limited to projects before writing anything', async () => {
     const { writes, service } = setup();
     const scoped = { ...actor, principal: { ...unrestricted, projectIds: [project.id] } };
     await expect(service.create(input, scoped)).rejects.toThrow('A key limited to projects');
-    expect(writes.runStatement).not.toHaveBeenCalled();
+    expect(writes.runBatch).not.toHaveBeenCalled();
   });
 
   it('gets a project or throws NotFoundError', async () => {
@@ -80,33 +89,30 @@ describe('ProjectService', () => {
     expect(writes.run).not.toHaveBeenCalled();
   });
 
-  it("updates in one statement with the expected versions and the key's scope", async () => {
-    const { writes, projects, service, answerStatements } = setup();
-    answerStatements({ current_version: 2, project: { ...project, version: 3 } });
+  it("updates in a batched statement with the expected versions and the key's scope", async () => {
+    const { writes, projects, service, answerBatches } = setup();
+    const updated = { ...project, version: 3 };
+    answerBatches({ current_version: 2, event: { data: { project: updated } } });
     const scoped = { ...actor, principal: { ...unrestricted, projectIds: [project.id] } };
-    await expect(service.patch(project.id, { name: 'B' }, [2], scoped)).resolves.toEqual({
-      ...project,
-      version: 3,
-    });
-    expect(projects.updateStatement).toHaveBeenCalledWith(
-      project.id,
-      { name: 'B' },
-      [2],
-      [project.id],
-    );
+    await expect(service.patch(project.id, { name: 'B' }, [2], scoped)).resolves.toEqual(updated);
+    expect(projects.updateBatch).toHaveBeenCalledWith([
+      { id: project.id, fields: { name: 'B' }, expected: [2], scope: [project.id], actor: scoped },
+    ]);
     const replacement = { ...input, sparc_mode: 'completion' as const };
     await service.replace(project.id, replacement, null, actor);
-    expect(projects.updateStatement).toHaveBeenLastCalledWith(project.id, replacement, null, null);
-    expect(writes.runStatement).toHaveBeenCalledTimes(2);
+    expect(projects.updateBatch).toHaveBeenLastCalledWith([
+      { id: project.id, fields: replacement, expected: null, scope: null, actor },
+    ]);
+    expect(writes.runBatch).toHaveBeenCalledTimes(2);
   });
 
   it('answers 404 when the statement found no project and 412 when the version differed', async () => {
-    const { service, answerStatements } = setup();
-    answerStatements({ current_version: null, project: null });
+    const { service, answerBatches } = setup();
+    answerBatches({ current_version: null, event: null });
     await expect(service.patch(project.id, { name: 'B' }, [1], actor)).rejects.toThrow(
       new NotFoundError('Project', project.id),
     );
-    answerStatements({ current_version: 4, project: null });
+    answerBatches({ current_version: 4, event: null });
     const refused = service.patch(project.id, { name: 'B' }, [1], actor);
     await expect(refused).rejects.toBeInstanceOf(PreconditionFailedError);
     await expect(refused).rejects.toThrow('at version 4');
