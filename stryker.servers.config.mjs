@@ -17,6 +17,7 @@ export default {
     'src/store/versioning.ts',
     'src/store/write-transaction.ts',
     'src/store/write-statement.ts',
+    'src/store/batch-statement.ts',
     'src/store/*-repository.ts',
     'src/store/event-append.ts',
     'src/services/*.ts',

@@ -70,14 +70,16 @@ export class WriteBatcher<Item, Outcome> {
 
   /** The oldest queued items, at most one per key and {@link maxSize} in all. */
   private takeBatch(): Array<Pending<Item, Outcome>> {
-    const keys = new Set<string>();
+    const keys = new Set<unknown>();
     const batch: Array<Pending<Item, Outcome>> = [];
     const left: Array<Pending<Item, Outcome>> = [];
     for (const pending of this.queue) {
-      const key = this.options.keyOf?.(pending.item);
-      const fits = batch.length < this.maxSize && (key === undefined || !keys.has(key));
-      if (fits && key !== undefined) keys.add(key);
-      (fits ? batch : left).push(pending);
+      // Without keyOf, each write is a key of its own.
+      const key = this.options.keyOf?.(pending.item) ?? pending;
+      if (batch.length < this.maxSize && !keys.has(key)) {
+        keys.add(key);
+        batch.push(pending);
+      } else left.push(pending);
     }
     this.queue.splice(0, this.queue.length, ...left);
     return batch;

@@ -7,12 +7,17 @@ interface Write {
 }
 
 /** A batcher over a fake statement whose batches the test ends by hand. */
-function setup(options: { maxInFlight?: number; maxSize?: number; fail?: (w: Write) => boolean }) {
+function setup(options: {
+  maxInFlight?: number;
+  maxSize?: number;
+  fail?: (w: Write) => boolean;
+  keyless?: boolean;
+}) {
   const batches: Write[][] = [];
   const pending: Array<() => void> = [];
   const batcher = new WriteBatcher<Write, number>({
     ...options,
-    keyOf: (write) => write.key,
+    ...(options.keyless === true ? {} : { keyOf: (write: Write) => write.key }),
     run: (items) => {
       batches.push([...items]);
       return new Promise((resolve, reject) => {
@@ -77,6 +82,16 @@ describe('WriteBatcher', () => {
     expect(batches[2]).toEqual([write('a', 2)]);
     await endOne();
     await expect(Promise.all(answers)).resolves.toEqual([10, 20]);
+  });
+
+  it('without keys, lets any writes share a batch', async () => {
+    const { batcher, batches, endOne } = setup({ maxInFlight: 1, keyless: true });
+    void batcher.submit(write('busy'));
+    const answers = [1, 2, 3].map((value) => batcher.submit(write('same', value)));
+    await endOne();
+    expect(batches[1]).toHaveLength(3);
+    await endOne();
+    await expect(Promise.all(answers)).resolves.toEqual([10, 20, 30]);
   });
 
   it('runs a failed batch again write by write, so only the bad write fails', async () => {
