@@ -22,7 +22,8 @@ import { changesCte, rowDocument, writeStatementText } from './write-statement.j
 
 type AgentRow = typeof agents.$inferSelect;
 
-const agentDocument = (row: string) =>
+/** SQL of an agent as the API shows it (`toAgent()` says the same in TS). */
+export const agentDocument = (row: string) =>
   rowDocument(
     row,
     ['id', 'name', 'agent_type', 'capabilities', 'status', 'project_id', 'metadata', 'version'],

@@ -30,6 +30,7 @@ export function writeStatementText(changeSql: string, resultSql: string): string
 audit as (
   insert into audit_log (key_id, action, resource, resource_id, changed_fields, ip, user_agent)
   select $1::uuid, action, resource, resource_id, changed_fields, $2::text, $3::text from changes
+  order by ordinal
 ), counter as (
   update event_log_state set last_id = last_id + (select count(*) from changes)
   where singleton and (select count(*) from changes) > 0
@@ -49,6 +50,11 @@ select ${resultSql},
 
 /** One row of `changes`: an event and its audit record, selected `from` a changed row. */
 export interface ChangeRow {
+  /**
+   * Its place among the statement's events (default 1). The rows of one statement must number
+   * 1, 2, … with no gap whichever occur: a later row may only occur with every earlier one.
+   */
+  ordinal?: number;
   type: string;
   /** SQL of the event's topic, e.g. `'project:' || u.id`. */
   topic: string;
@@ -66,15 +72,21 @@ export interface ChangeRow {
   from: string;
 }
 
-/** The `changes` CTE for one event per changed row. */
-export function changesCte(row: ChangeRow): string {
-  return `changes as (
-  select 1::int as ordinal, '${row.type}'::text as type, ${row.topic} as topic,
-    ${row.topics}::text[] as topics, ${row.data} as data, '${row.action}'::text as action,
-    '${row.resource}'::text as resource, ${row.resourceId}::text as resource_id,
-    ${row.changedFields ?? 'null'}::text[] as changed_fields
-  from ${row.from}
-)`;
+/**
+ * The `changes` CTE: one event (and audit record) per row each of `rows` selects, in the order
+ * given. Several rows let a statement log several kinds of event, e.g. a task's step and its
+ * agent's new status.
+ */
+export function changesCte(...rows: ChangeRow[]): string {
+  return `changes as (\n${rows.map(changeSelect).join('\n  union all\n')}\n)`;
+}
+
+function changeSelect(row: ChangeRow): string {
+  return `  select ${row.ordinal ?? 1}::int as ordinal, '${row.type}'::text as type,
+    ${row.topic} as topic, ${row.topics}::text[] as topics, ${row.data} as data,
+    '${row.action}'::text as action, '${row.resource}'::text as resource,
+    ${row.resourceId}::text as resource_id, ${row.changedFields ?? 'null'}::text[] as changed_fields
+  from ${row.from}`;
 }
 
 /** SQL that renders a `timestamp(3)` column as `Date.prototype.toISOString()` does. */
@@ -111,15 +123,17 @@ export function patchedColumn(patch: string, row: string, field: string, json = 
 
 /**
  * SQL of a row as the API shows it: `columns` as they are (their wire names are their column
- * names), `timestamps` as ISO text.
+ * names), `timestamps` as ISO text, then `computed` (wire name → SQL) for the fields whose shape
+ * differs from the row's.
  */
 export function rowDocument(
   row: string,
   columns: readonly string[],
   timestamps: readonly string[],
+  computed: Record<string, string> = {},
 ): string {
   const fields: Record<string, string> = {};
   for (const column of columns) fields[column] = `${row}.${column}`;
   for (const column of timestamps) fields[column] = isoText(`${row}.${column}`);
-  return jsonDocument(fields);
+  return jsonDocument({ ...fields, ...computed });
 }
