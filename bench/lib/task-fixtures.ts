@@ -3,11 +3,8 @@
  * queued tasks inserted with SQL (100 000 through the API would take minutes and measure
  * nothing the benchmark asks about), pg-boss's own database, and the claim query's plan.
  */
-import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
-import * as schema from '../../src/store/schema.js';
-import type { Database } from '../../src/store/database.js';
-import { type ClaimFilter, TaskRepository } from '../../src/store/task-repository.js';
+import { claimStatement } from '../../src/store/task-statements.js';
 import type { JsonHttp } from './json-http.js';
 import type { BenchDatabase } from './postgres.js';
 
@@ -86,52 +83,33 @@ export async function queryAt(url: string, text: string): Promise<pg.QueryResult
   }
 }
 
-/** The `UPDATE … WHERE id IN (SELECT … SKIP LOCKED)` a claim sends, as drizzle builds it. */
-async function claimStatement(pool: pg.Pool, filter: ClaimFilter) {
-  const captured: Array<{ query: string; params: unknown[] }> = [];
-  const logger = {
-    logQuery: (query: string, params: unknown[]) => captured.push({ query, params }),
-  };
-  const db = drizzle({ client: pool, schema, logger }) as unknown as Database;
-  const rollback = new Error('rollback');
-  await db
-    .transaction(async (tx) => {
-      await new TaskRepository().claim(tx, filter);
-      throw rollback;
-    })
-    .catch((error: unknown) => {
-      if (error !== rollback) throw error;
-    });
-  const statement = captured.find((entry) => /^update "tasks"/i.test(entry.query));
-  if (statement === undefined) throw new Error('the claim sent no UPDATE of tasks');
-  return statement;
-}
-
 /**
- * `EXPLAIN (ANALYZE, BUFFERS)` of the claim query the service sends for an agent of `filter`,
- * run in a transaction that is rolled back (ANALYZE executes the UPDATE). Returns the SQL and
- * the plan's lines.
+ * `EXPLAIN (ANALYZE, BUFFERS)` of the claim statement the service sends for `agentId` (an admin
+ * key: every project), prepared as the service prepares it and with the generic plan PostgreSQL
+ * settles on once a connection has run it a few times; run in a transaction that is rolled back
+ * (ANALYZE executes the statement). Returns the SQL and the plan's lines.
  */
 export async function explainClaim(
   url: string,
-  filter: ClaimFilter,
+  agentId: string,
 ): Promise<{ sql: string; plan: string[] }> {
-  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  const { text } = claimStatement(agentId, null);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
   try {
-    const { query, params } = await claimStatement(pool, filter);
-    const client = await pool.connect();
-    try {
-      await client.query('begin');
-      const result = await client.query(`explain (analyze, buffers) ${query}`, params);
-      await client.query('rollback');
-      return {
-        sql: query,
-        plan: result.rows.map((row: Record<string, string>) => row['QUERY PLAN']!),
-      };
-    } finally {
-      client.release();
-    }
+    await client.query('begin');
+    await client.query('set local plan_cache_mode = force_generic_plan');
+    await client.query(`prepare claim(uuid, text, text, uuid, uuid[]) as ${text}`);
+    const agent = pg.escapeLiteral(agentId);
+    const result = await client.query(
+      `explain (analyze, buffers) execute claim(null, null, null, ${agent}, null)`,
+    );
+    await client.query('rollback');
+    return {
+      sql: text,
+      plan: result.rows.map((row: Record<string, string>) => row['QUERY PLAN']!),
+    };
   } finally {
-    await pool.end();
+    await client.end();
   }
 }

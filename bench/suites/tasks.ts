@@ -10,7 +10,7 @@
  * - *depth*: claim latency with 100 000 queued tasks vs an empty queue (one task inserted before
  *   each claim); ratio = empty p99 ÷ deep p99; target ≥ 0.5× (within 2×). Reported beside it:
  *   the claims of another project's agent (100 000 finished tasks there) while the 100 000 wait.
- *   The run records `EXPLAIN (ANALYZE, BUFFERS)` of the claim query on the deep queue
+ *   The run records `EXPLAIN (ANALYZE, BUFFERS)` of the claim statement on the deep queue
  *   (docs/tasks.md, "The claim query's plan").
  */
 import { performance } from 'node:perf_hooks';
@@ -292,13 +292,6 @@ async function claimSeries(run: Run, series: Array<[TaskFixture, boolean]>, samp
   return times;
 }
 
-const claimFilterOf = (fixture: TaskFixture) => ({
-  agentId: fixture.agentIds[0]!,
-  agentType: 'coder',
-  capabilities: [],
-  projectIds: [fixture.projectId],
-});
-
 /**
  * The deep queue in `own`'s project, and 100 000 finished tasks in `other`'s. VACUUM, not only
  * ANALYZE: 200 000 rows inserted at once would otherwise start autovacuum on `tasks` in the middle
@@ -320,9 +313,9 @@ async function emptyDeep(run: Run, own: TaskFixture, other: TaskFixture): Promis
 
 /** The plans of both agents' claims on the deep queue (one queued task given to `other`). */
 async function explainDeep(run: Run, own: TaskFixture, other: TaskFixture) {
-  const explained = await explainClaim(run.context.db.url, claimFilterOf(own));
+  const explained = await explainClaim(run.context.db.url, own.agentIds[0]!);
   await insertQueuedTasks(run.context.db, other.projectId, 1);
-  const beside = await explainClaim(run.context.db.url, claimFilterOf(other));
+  const beside = await explainClaim(run.context.db.url, other.agentIds[0]!);
   return { explained, besidePlan: beside.plan };
 }
 
@@ -420,9 +413,9 @@ export const tasksSuite: Suite = async (context) => {
       const wake = await wakeCase(run, load);
       context.log(`tasks: claim latency, ${fmt(DEEP_QUEUE)} queued vs 1`);
       const depth = await depthCase(run, load);
-      context.log(`tasks: the claim query, ${fmt(DEEP_QUEUE)} queued in the agent's project:`);
+      context.log(`tasks: the claim statement, ${fmt(DEEP_QUEUE)} queued in the agent's project:`);
       context.log(depth.explained.plan.join('\n'));
-      context.log(`tasks: the claim query of another project's agent beside them:`);
+      context.log(`tasks: the claim statement of another project's agent beside them:`);
       context.log(depth.besidePlan.join('\n'));
       return {
         name: 'tasks',

@@ -1,6 +1,5 @@
-import { type Actor, type Principal, systemActor } from '../domain/auth.js';
-import type { Agent } from '../domain/agent.js';
-import { ConflictError, PayloadTooLargeError } from '../domain/errors.js';
+import { type Actor, systemActor } from '../domain/auth.js';
+import { ConflictError, NotFoundError, PayloadTooLargeError } from '../domain/errors.js';
 import { taskEvent } from '../domain/event.js';
 import {
   type AttemptOutcome,
@@ -15,9 +14,14 @@ import {
 } from '../domain/task.js';
 import type { AttemptEnd, ExpiredAttempt } from '../store/attempt-repository.js';
 import type { Database } from '../store/database.js';
-import type { ClaimFilter } from '../store/task-repository.js';
+import {
+  type ClaimRow,
+  type CompleteRow,
+  claimStatement,
+  completeStatement,
+} from '../store/task-statements.js';
 import type { ClaimWaiters } from '../tasks/claim-waiters.js';
-import { deadlineOf, expiredOutcome, leaseFrom } from '../tasks/leases.js';
+import { expiredOutcome } from '../tasks/leases.js';
 import { type AttemptRef, TaskTransitions, type WriteContext } from './task-transitions.js';
 
 type EndedAttempt = AttemptRef & { outcome: AttemptOutcome };
@@ -29,16 +33,6 @@ export const PROGRESS_EVENT_INTERVAL_MS = 500;
 function assertOutputSize(output: string | undefined): void {
   if (output === undefined || Buffer.byteLength(output) <= OUTPUT_MAX_BYTES) return;
   throw new PayloadTooLargeError(`output must be at most ${OUTPUT_MAX_BYTES} bytes of UTF-8`);
-}
-
-/** What an agent may claim: its capabilities and type, in its project or else its key's scope. */
-function claimFilter(agent: Agent, principal: Principal): ClaimFilter {
-  return {
-    agentId: agent.id,
-    agentType: agent.agent_type,
-    capabilities: agent.capabilities,
-    projectIds: agent.project_id === null ? principal.projectIds : [agent.project_id],
-  };
 }
 
 /**
@@ -60,12 +54,10 @@ export class TaskExecutionService {
    * gives up early when `signal` aborts (the client went away) or the service closes.
    */
   async claim(request: ClaimRequest, actor: Actor, signal?: AbortSignal): Promise<Claimed | null> {
-    const agent = await this.transitions.visibleAgent(this.db, request.agent_id, actor.principal);
-    const filter = claimFilter(agent, actor.principal);
     const deadline = Date.now() + request.wait_ms;
     for (;;) {
       const ticket = this.waiters.ticket();
-      const claimed = await this.claimOnce(filter, actor).catch((error: unknown) => {
+      const claimed = await this.claimOnce(request.agent_id, actor).catch((error: unknown) => {
         ticket.release();
         throw error;
       });
@@ -88,34 +80,15 @@ export class TaskExecutionService {
     this.waiters.close();
   }
 
-  private claimOnce(filter: ClaimFilter, actor: Actor): Promise<Claimed | null> {
-    return this.writes.run(actor, async (tx, emit, audit) => {
-      const claimed = await this.transitions.tasks.claim(tx, filter);
-      if (claimed === null) return null;
-      const { task, now } = claimed;
-      const deadline = deadlineOf(now, task.timeout_ms);
-      const attempt = await this.transitions.attempts.insert(tx, {
-        taskId: task.id,
-        number: task.attempts,
-        agentId: filter.agentId,
-        claimedAt: now,
-        leaseExpiresAt: leaseFrom(now, task.lease_ms, deadline),
-        deadline,
-      });
-      const context: WriteContext = { tx, emit, audit };
-      this.transitions.step(
-        context,
-        task,
-        { number: attempt.number, agent_id: filter.agentId },
-        'claimed',
-      );
-      audit({ action: 'claim', resource: 'task', resourceId: task.id });
-      await this.transitions.agentTookWork(context, filter.agentId);
-      return {
-        task,
-        attempt: { number: attempt.number, lease_expires_at: attempt.lease_expires_at },
-      };
-    });
+  /**
+   * One look for work, as one statement (store/task-statements.ts): 404 when the key's scope
+   * does not show the agent; null when no task it may take is queued.
+   */
+  private async claimOnce(agentId: string, actor: Actor): Promise<Claimed | null> {
+    const statement = claimStatement(agentId, actor.principal.projectIds);
+    const row = (await this.writes.runStatement(actor, statement)) as unknown as ClaimRow;
+    if (!row.agent_visible) throw new NotFoundError('Agent', agentId);
+    return row.task === null ? null : { task: row.task, attempt: row.attempt! };
   }
 
   /**
@@ -172,8 +145,18 @@ export class TaskExecutionService {
     return (await this.transitions.attempts.live(context.tx, task.id))?.agent_id ?? null;
   }
 
-  /** Ends attempt N as succeeded with its result; 409 when N no longer holds the task. */
-  complete(id: string, body: Completion, actor: Actor): Promise<Task> {
+  /**
+   * Ends attempt N as succeeded with its result; 409 when N no longer holds the task. One
+   * statement does it (store/task-statements.ts), unless blocked tasks wait on this one: their
+   * promotion takes the transactional path.
+   */
+  async complete(id: string, body: Completion, actor: Actor): Promise<Task> {
+    assertOutputSize(body.output);
+    const statement = completeStatement(id, body, actor.principal.projectIds);
+    const row = (await this.writes.runStatement(actor, statement)) as unknown as CompleteRow;
+    if (row.task !== null) return row.task;
+    if (row.status === null) throw new NotFoundError('Task', id);
+    this.transitions.assertHolds({ id, status: row.status, attempts: row.attempts! }, body.attempt);
     const end = { outcome: 'succeeded' as const, output: body.output };
     return this.endHeldAttempt(id, body.attempt, actor, end, (context, task, attempt) =>
       this.transitions.succeed(context, task, attempt, body.result),

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Principal } from '../domain/auth.js';
 import { inScope } from '../domain/auth.js';
-import { ConflictError, NotFoundError, UnprocessableError } from '../domain/errors.js';
+import { ConflictError, UnprocessableError } from '../domain/errors.js';
 import { agentEvent, taskEvent } from '../domain/event.js';
 import type { ExpectedVersions } from '../domain/common.js';
 import type { AttemptOutcome, ExecutionPhase, Task, TaskStatus } from '../domain/task.js';
@@ -223,19 +223,11 @@ export class TaskTransitions {
   }
 
   /** 409 unless attempt `number` is the one holding the running task. */
-  assertHolds(task: Task, number: number): void {
+  assertHolds(task: Pick<Task, 'id' | 'status' | 'attempts'>, number: number): void {
     if (task.status === 'running' && task.attempts === number) return;
     throw new ConflictError(
       `Attempt ${number} does not hold task ${task.id}: the task is ${task.status} at attempt ` +
         `${task.attempts}`,
     );
-  }
-
-  /** 404 for an agent missing or outside the caller's scope. */
-  async visibleAgent(tx: Executor, agentId: string, principal: Principal) {
-    const agent = await this.agents.findById(tx, agentId);
-    if (agent === null || !inScope(principal, agent.project_id))
-      throw new NotFoundError('Agent', agentId);
-    return agent;
   }
 }

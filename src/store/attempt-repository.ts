@@ -23,16 +23,6 @@ export function toAttempt(row: AttemptRow): Attempt {
   };
 }
 
-/** A new attempt: its task, number, agent and clock (from the database's `now()`). */
-export interface NewAttempt {
-  taskId: string;
-  number: number;
-  agentId: string;
-  claimedAt: Date;
-  leaseExpiresAt: Date;
-  deadline: Date | null;
-}
-
 /** How an attempt ends. */
 export interface AttemptEnd {
   outcome: AttemptOutcome;
@@ -51,14 +41,6 @@ export interface ExpiredAttempt {
 
 /** SQL access to `task_attempts`: one row per claim, at most one live per task. */
 export class AttemptRepository {
-  async insert(executor: Executor, attempt: NewAttempt): Promise<Attempt> {
-    const [row] = await executor
-      .insert(taskAttempts)
-      .values({ ...attempt, heartbeatAt: attempt.claimedAt })
-      .returning();
-    return toAttempt(row!);
-  }
-
   async find(executor: Executor, taskId: string, number: number): Promise<Attempt | null> {
     const [row] = await executor
       .select()

@@ -1,17 +1,4 @@
-import {
-  type SQL,
-  and,
-  arrayContains,
-  asc,
-  desc,
-  eq,
-  getTableColumns,
-  inArray,
-  isNull,
-  lte,
-  or,
-  sql,
-} from 'drizzle-orm';
+import { type SQL, and, arrayContains, asc, desc, eq, inArray, lte, sql } from 'drizzle-orm';
 import type { Page } from '../domain/common.js';
 import type {
   Task,
@@ -100,15 +87,6 @@ type TaskColumns = Omit<typeof tasks.$inferInsert, 'id' | 'version'>;
 /** Column changes a service applies to a task it holds locked: values, or SQL such as `now()`. */
 export type TaskChanges = { [K in keyof TaskColumns]?: TaskColumns[K] | SQL };
 
-/** What a claim may take: the agent's capabilities, type and id, and the projects it serves. */
-export interface ClaimFilter {
-  agentId: string;
-  agentType: string;
-  capabilities: readonly string[];
-  /** Projects to claim from; null: any. */
-  projectIds: readonly string[] | null;
-}
-
 /** A dependency as the checks need it. */
 export interface DependencyRow {
   id: string;
@@ -143,13 +121,6 @@ function listOrder(sort: TaskListQuery['sort']): SQL[] {
   const column = sortColumns[sort.replace(/^-/, '') as keyof typeof sortColumns];
   return [direction(column), direction(tasks.id)];
 }
-
-/**
- * The claim's first sort key, spelled as `tasks_claim_idx` is built (`DESC NULLS LAST`). A plain
- * `desc` means `NULLS FIRST` to PostgreSQL, which then cannot read the index in order (that
- * `priority` is NOT NULL does not count): it scans and sorts every queued task on each claim.
- */
-const claimOrder = sql`${tasks.priority} desc nulls last`;
 
 /** The references a task names: its project and its pinned agent. */
 function taskReferences(projectId: string | undefined): Reference[] {
@@ -218,38 +189,6 @@ export class TaskRepository {
       .where(eq(tasks.id, id))
       .returning();
     return toTask(row!);
-  }
-
-  /**
-   * Takes the best queued task the filter allows — highest priority, then earliest `run_at`,
-   * then oldest — and marks it running with one more attempt. Rows other claims hold are
-   * skipped (`SKIP LOCKED`), so concurrent claims never wait for or take the same task. Also
-   * returns the database's clock, from which the attempt's lease is measured.
-   */
-  async claim(executor: Executor, filter: ClaimFilter): Promise<{ task: Task; now: Date } | null> {
-    const candidate = executor
-      .select({ id: tasks.id })
-      .from(tasks)
-      .where(
-        and(
-          eq(tasks.status, 'queued'),
-          filter.projectIds === null ? undefined : inArray(tasks.projectId, [...filter.projectIds]),
-          sql`${tasks.requiredCapabilities} <@ ${sql.param([...filter.capabilities])}::text[]`,
-          or(isNull(tasks.agentType), eq(tasks.agentType, filter.agentType)),
-          or(isNull(tasks.agentId), eq(tasks.agentId, filter.agentId)),
-        ),
-      )
-      .orderBy(claimOrder, asc(tasks.runAt), asc(tasks.createdAt), asc(tasks.id))
-      .limit(1)
-      .for('update', { skipLocked: true });
-    const [row] = await executor
-      .update(tasks)
-      .set({ status: 'running', attempts: sql`${tasks.attempts} + 1`, ...nextVersion(tasks) })
-      .where(inArray(tasks.id, candidate))
-      .returning({ ...getTableColumns(tasks), now: sql`now()` });
-    if (row === undefined) return null;
-    const { now, ...task } = row;
-    return { task: toTask(task), now: toDate(now) };
   }
 
   /** The tasks `ids` names, for the dependency checks. */

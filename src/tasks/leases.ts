@@ -7,17 +7,6 @@ export interface AttemptClock {
 /** How an attempt that an agent stopped reporting on ends. */
 export type ExpiredOutcome = 'timed_out' | 'lost';
 
-/** The lease an attempt holds from `now`: `leaseMs` further, never past its deadline. */
-export function leaseFrom(now: Date, leaseMs: number, deadline: Date | null): Date {
-  const lease = now.getTime() + leaseMs;
-  return new Date(deadline === null ? lease : Math.min(lease, deadline.getTime()));
-}
-
-/** The deadline of an attempt claimed at `claimedAt`, or null without a timeout. */
-export function deadlineOf(claimedAt: Date, timeoutMs: number | null): Date | null {
-  return timeoutMs === null ? null : new Date(claimedAt.getTime() + timeoutMs);
-}
-
 /**
  * Whether an attempt is over at `now` without word from its agent: `timed_out` once its
  * deadline passed, `lost` once its lease ran out, else null (still held).

@@ -1,10 +1,7 @@
 import { sql } from 'drizzle-orm';
-import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/store/database.js';
-import * as schema from '../../src/store/schema.js';
-import { type ClaimFilter, TaskRepository } from '../../src/store/task-repository.js';
+import { claimStatement } from '../../src/store/task-statements.js';
 import { type TestApp, createTestApp } from '../support/app.js';
 import { taskApi } from '../support/tasks.js';
 
@@ -27,25 +24,33 @@ afterAll(async () => {
   await t?.close();
 });
 
-/** The plan of the claim statement the repository sends, run and rolled back. */
-async function claimPlan(filter: ClaimFilter): Promise<string> {
-  const sent: Array<{ query: string; params: unknown[] }> = [];
-  const logger = { logQuery: (query: string, params: unknown[]) => sent.push({ query, params }) };
-  const db = drizzle({ client: pool, schema, logger }) as unknown as Database;
-  await db
-    .transaction(async (tx) => {
-      await new TaskRepository().claim(tx, filter);
-      tx.rollback();
-    })
-    .catch(() => undefined);
-  const claim = sent.find((entry) => entry.query.startsWith('update "tasks"'))!;
+/** The part of a plan that finds the task: the `candidate` CTE, up to the next one. */
+function candidatePart(lines: string[]): string {
+  const start = lines.findIndex((line) => line.trim() === 'CTE candidate');
+  const indent = lines[start]!.indexOf('CTE');
+  const end = lines.findIndex((line, at) => at > start && line.indexOf('CTE ') === indent);
+  return lines.slice(start, end).join('\n');
+}
+
+/**
+ * How the claim statement finds the agent's task, run and rolled back: prepared as the service
+ * prepares it, with PostgreSQL's plan for these values (`custom`) or the one it settles on once
+ * a connection has run it a few times (`generic`).
+ */
+async function claimPlan(agentId: string, mode: 'custom' | 'generic'): Promise<string> {
+  const { text } = claimStatement(agentId, null);
   const client = await pool.connect();
   try {
     await client.query('begin');
-    const { rows } = await client.query(`explain (analyze) ${claim.query}`, claim.params);
-    return rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n');
+    await client.query(`set local plan_cache_mode = force_${mode}_plan`);
+    await client.query(`prepare claim_plan(uuid, text, text, uuid, uuid[]) as ${text}`);
+    const agent = pg.escapeLiteral(agentId);
+    const explain = `explain (analyze) execute claim_plan(null, null, null, ${agent}, null)`;
+    const { rows } = await client.query(explain);
+    return candidatePart(rows.map((row: Record<string, string>) => row['QUERY PLAN']!));
   } finally {
     await client.query('rollback');
+    await client.query('deallocate all');
     client.release();
   }
 }
@@ -58,13 +63,6 @@ async function insertTasks(projectId: string, status: string, count: number): Pr
     from generate_series(1, ${count}::int) as g`);
 }
 
-const filterOf = (agent: { id: string }, projectId: string): ClaimFilter => ({
-  agentId: agent.id,
-  agentType: 'coder',
-  capabilities: [],
-  projectIds: [projectId],
-});
-
 describe('the claim query', () => {
   it('reads its project in claim order, on a deep queue and beside one, with no sort', async () => {
     const api = taskApi(t);
@@ -74,10 +72,17 @@ describe('the claim query', () => {
     await insertTasks(beside.id, 'queued', 1);
     await t.database.db.execute(sql`analyze tasks`);
     for (const project of [deep, beside]) {
-      const plan = await claimPlan(filterOf(await api.agent(project.id), project.id));
-      expect(plan).toContain('Index Scan using tasks_project_claim_idx');
-      expect(plan).toContain(`Index Cond: (project_id = '${project.id}'::uuid)`);
-      expect(plan).not.toMatch(/\bSort\b|Rows Removed by Filter/);
+      const agent = await api.agent(project.id);
+      for (const mode of ['custom', 'generic'] as const) {
+        const plan = await claimPlan(agent.id, mode);
+        expect(plan).toContain('Index Scan using tasks_project_claim_idx');
+        expect(plan).toContain('Index Cond: (project_id = a.project_id)');
+        expect(plan).not.toMatch(/\bSort\b|Rows Removed by Filter/);
+      }
     }
+    const free = await api.agent(null);
+    const plan = await claimPlan(free.id, 'custom');
+    expect(plan).toContain('Index Scan using tasks_claim_idx');
+    expect(plan).not.toMatch(/\bSort\b|Rows Removed by Filter/);
   });
 });

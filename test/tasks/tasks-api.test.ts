@@ -1,5 +1,8 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type TestApp, createTestApp } from '../support/app.js';
+import { byDepth } from '../support/depth.js';
+import { readWholeLog } from '../support/event-log.js';
 import { errorPaths, expectProblem } from '../support/problems.js';
 import { keyHeader } from '../support/keys.js';
 import { taskApi } from '../support/tasks.js';
@@ -283,6 +286,19 @@ describe('claims', () => {
     expect(await auditActions(task.id)).toEqual(['create', 'claim', 'complete']);
   });
 
+  it("leases an attempt for lease_ms, never past its timeout's deadline", async () => {
+    for (const [fields, held] of [
+      [{ lease_ms: 10_000 }, 10_000],
+      [{ lease_ms: 30_000, timeout_ms: 1_000 }, 1_000],
+    ] as const) {
+      const task = await api.task(project.id, fields);
+      const claim = await claimed(task.id);
+      const [attempt] = await api.attempts(task.id);
+      expect(claim.attempt).toMatchObject({ lease_expires_at: attempt.lease_expires_at });
+      expect(Date.parse(attempt.lease_expires_at) - Date.parse(attempt.claimed_at)).toBe(held);
+    }
+  });
+
   it('answers 404 for an agent that does not exist, 422 for a wait past 30 s', async () => {
     expectProblem(await api.claim(missing), 404);
     expect(errorPaths(await api.claim(agent.id, 30_001))).toEqual(['/wait_ms']);
@@ -303,6 +319,32 @@ describe('claims', () => {
     const started = Date.now();
     expect((await api.claim(agent.id, 300)).statusCode).toBe(204);
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+  });
+
+  it('claims for an agent without a project in every project the key sees', async () => {
+    const free = await api.agent(null);
+    const other = await api.project('Beta');
+    const task = await api.task(other.id);
+    const response = await api.claim(free.id);
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json().task).toMatchObject({ id: task.id, status: 'running' });
+  });
+
+  it('keeps an agent busy until the last of its attempts ends', async () => {
+    const [one, two] = [await api.task(project.id), await api.task(project.id)];
+    const first = await claimed(one.id);
+    await claimed(two.id);
+    const status = async () =>
+      (await api.call('GET', `/agents/${agent.id}`, undefined, 200)).json();
+    expect((await api.complete(one.id, { attempt: first.attempt.number })).statusCode).toBe(200);
+    expect((await status()).status).toBe('busy');
+    expect((await api.complete(two.id, { attempt: 1 })).statusCode).toBe(200);
+    expect((await status()).status).toBe('idle');
+    const events = await readWholeLog(t.request, `topic=agent:${agent.id}`);
+    const statuses = events
+      .filter((event) => event.type === 'AGENT_STATUS')
+      .map((event) => (event.data.agent as { status: string }).status);
+    expect(statuses).toEqual(['busy', 'idle']);
   });
 });
 
@@ -359,6 +401,25 @@ describe('heartbeats, results and failures of an attempt', () => {
     }
     expectProblem(await api.fail(task.id, { attempt: 7, error: 'x' }), 409);
     expect((await api.get(task.id)).status).toBe('running');
+  });
+
+  it('refuses the result of an attempt another one replaced, and changes nothing', async () => {
+    const task = await api.task(project.id, { backoff: { base_ms: 0, max_ms: 0 } });
+    const first = await claimed(task.id);
+    await api.fail(task.id, { attempt: first.attempt.number, error: 'flaky' });
+    const second = await claimed(task.id);
+    const before = await readWholeLog(t.request);
+    const [audit, state] = [await auditActions(task.id), await api.get(task.id)];
+    expectProblem(await api.complete(task.id, { attempt: first.attempt.number }), 409);
+    expect(await readWholeLog(t.request)).toEqual(before);
+    expect(await auditActions(task.id)).toEqual(audit);
+    expect(await api.get(task.id)).toEqual(state);
+    expect((await api.attempts(task.id)).map((a: { outcome: string }) => a.outcome)).toEqual([
+      'failed',
+      null,
+    ]);
+    const done = await api.complete(task.id, { attempt: second.attempt.number });
+    expect(done.json()).toMatchObject({ status: 'succeeded', attempts: 2 });
   });
 
   it('retries a failed attempt after its backoff, then dead-letters it', async () => {
@@ -460,6 +521,107 @@ describe('dependencies, cancel and retry', () => {
   });
 });
 
+describe('one answer, one shape: the claim, the completion, their GETs and events agree', () => {
+  // The claim and the completion build their answers and events in SQL
+  // (src/store/task-statements.ts), reads map rows in TypeScript: any task must come out the same
+  // through both. JSON limits as in test/api/projects.test.ts.
+  const hasUnsafeInteger = (value: unknown): boolean =>
+    typeof value === 'number'
+      ? Number.isInteger(value) && !Number.isSafeInteger(value)
+      : typeof value === 'object' && value !== null && Object.values(value).some(hasUnsafeInteger);
+  const jsonValue = fc
+    .jsonValue({ maxDepth: 3 })
+    .map((value) => JSON.parse(JSON.stringify(value)) as unknown)
+    .filter(
+      (value) =>
+        !hasUnsafeInteger(value) && !/"(__proto__|constructor)"/.test(JSON.stringify(value)),
+    );
+  const definition = fc.record(
+    {
+      title: fc.string({ minLength: 1, maxLength: 30 }).filter((title) => title.trim() !== ''),
+      kind: fc.string({ maxLength: 10 }),
+      input: jsonValue,
+      required_capabilities: fc.subarray(['ts', 'sql']),
+      agent_type: fc.constantFrom(null, 'coder'),
+      priority: fc.integer({ min: -1_000_000, max: 1_000_000 }),
+      max_attempts: fc.integer({ min: 1, max: 100 }),
+      backoff: fc.record({
+        base_ms: fc.nat(1_000),
+        max_ms: fc.integer({ min: 1_000, max: 9_999 }),
+      }),
+      timeout_ms: fc.option(fc.integer({ min: 100, max: 604_800_000 })),
+      lease_ms: fc.integer({ min: 100, max: 3_600_000 }),
+    },
+    { requiredKeys: ['title'] },
+  );
+  const run = fc.record({
+    definition,
+    pinned: fc.boolean(),
+    dependent: fc.boolean(),
+    progress: fc.option(fc.record({ progress: fc.double({ min: 0, max: 1, noNaN: true }) })),
+    result: fc.option(jsonValue),
+  });
+
+  const eventData = async (topic: string, type: string) =>
+    (await readWholeLog(t.request, `topic=${topic}`))
+      .filter((event) => event.type === type)
+      .map((event) => event.data);
+  const agentNow = async () =>
+    (await api.call('GET', `/agents/${agent.id}`, undefined, 200)).json();
+
+  /** A task that succeeded already, for `depends_on` to name. */
+  async function succeededTask() {
+    const done = await api.task(project.id);
+    const claim = await claimed(done.id);
+    await api.complete(done.id, { attempt: claim.attempt.number });
+    return done.id;
+  }
+
+  it('for any task, claimed then completed', async () => {
+    await fc.assert(
+      fc.asyncProperty(run, async ({ definition, pinned, dependent, progress, result }) => {
+        const dependsOn = dependent ? [await succeededTask()] : [];
+        const fields = { ...definition, agent_id: pinned ? agent.id : null, depends_on: dependsOn };
+        const task = await api.task(project.id, fields);
+        const claim = await claimed(task.id);
+        expect(claim.task).toEqual(await api.get(task.id));
+        const [attempt] = (await api.attempts(task.id)).slice(-1);
+        expect(claim.attempt).toEqual({
+          number: attempt.number,
+          lease_expires_at: attempt.lease_expires_at,
+        });
+        const [claimedStep] = await eventData(`task:${task.id}`, 'TASK_EXECUTION');
+        expect(claimedStep).toEqual({
+          task: claim.task,
+          attempt: { number: 1, agent_id: agent.id },
+          phase: 'claimed',
+        });
+        expect((await eventData(`agent:${agent.id}`, 'AGENT_STATUS')).at(-1)).toEqual({
+          agent: await agentNow(),
+          changed_fields: ['status', 'last_active_at'],
+        });
+        if (progress !== null) await api.heartbeat(task.id, { attempt: 1, ...progress });
+        const done = await api.complete(task.id, {
+          attempt: 1,
+          ...(result === null ? {} : { result }),
+        });
+        expect(done.statusCode, done.body).toBe(200);
+        expect(done.json()).toEqual(await api.get(task.id));
+        expect((await eventData(`task:${task.id}`, 'TASK_EXECUTION')).at(-1)).toEqual({
+          task: done.json(),
+          attempt: { number: 1, agent_id: agent.id, outcome: 'succeeded' },
+          phase: 'succeeded',
+        });
+        expect((await eventData(`agent:${agent.id}`, 'AGENT_STATUS')).at(-1)).toEqual({
+          agent: await agentNow(),
+          changed_fields: ['status'],
+        });
+      }),
+      { numRuns: byDepth(15, 150) },
+    );
+  });
+});
+
 describe('scopes and roles', () => {
   it("hides another project's tasks from a scoped key, and refuses a reader's writes", async () => {
     const keyed = await createTestApp({ AUTH: 'on', TASK_SWEEP_MS: '60000' });
@@ -489,6 +651,13 @@ describe('scopes and roles', () => {
         await scoped('POST', '/agents', { name: 'w', agent_type: 'coder', project_id: mine.id })
       ).json();
       expect((await scoped('POST', '/tasks/claim', { agent_id: worker.id })).statusCode).toBe(204);
+      const theirAgent = (
+        await asAdmin('POST', '/agents', { name: 't', agent_type: 'coder', project_id: theirs.id })
+      ).json();
+      const held = (await asAdmin('POST', '/tasks/claim', { agent_id: theirAgent.id })).json();
+      const path = `/tasks/${foreign.id}/complete`;
+      expectProblem(await scoped('POST', path, { attempt: held.attempt.number }), 404);
+      expect((await asAdmin('GET', `/tasks/${foreign.id}`)).json()).toEqual(held.task);
       expect((await reader('GET', '/tasks')).statusCode).toBe(200);
       expectProblem(await reader('POST', '/tasks/claim', { agent_id: worker.id }), 403);
       expectProblem(await reader('POST', '/tasks', { project_id: mine.id, title: 'x' }), 403);
