@@ -18,6 +18,7 @@ export default {
     'src/store/write-transaction.ts',
     'src/store/write-statement.ts',
     'src/store/batch-statement.ts',
+    'src/store/task-statements.ts',
     'src/store/*-repository.ts',
     'src/store/event-append.ts',
     'src/services/*.ts',
