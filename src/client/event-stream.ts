@@ -98,6 +98,7 @@ export class EventStream implements AsyncIterable<TypedEvent> {
 
   /** Why the stream stopped for good, if it did. */
   get error(): EventStreamError | undefined {
+    // Stryker disable next-line ConditionalExpression: no state but `closed` has an error field
     return this.state.name === 'closed' ? this.state.error : undefined;
   }
 
@@ -141,8 +142,10 @@ export class EventStream implements AsyncIterable<TypedEvent> {
     let wake: (() => void) | undefined;
     const stopEvents = this.onEvent((event) => {
       queue.push(event);
+      // Stryker disable next-line OptionalChaining: the loop below sets wake before events can come
       wake?.();
     });
+    // Stryker disable next-line OptionalChaining: the loop below sets wake before notices can come
     const stopNotices = this.onNotice(() => wake?.());
     try {
       while (this.state.name !== 'closed' || queue.length > 0) {
@@ -161,7 +164,9 @@ export class EventStream implements AsyncIterable<TypedEvent> {
     const previous = this.state;
     if (previous.name === 'closed') return false;
     this.state = final;
+    // Stryker disable next-line ConditionalExpression: `true` clears an absent timer, a no-op
     if (previous.name === 'waiting') clearTimeout(previous.timer);
+    // Stryker disable next-line ConditionalExpression: `true` clears an absent timer, a no-op
     if (previous.name === 'open') clearTimeout(previous.watchdog);
     if (previous.name === 'open' || previous.name === 'connecting')
       previous.socket.close(1000, 'closed by the client');
@@ -223,6 +228,7 @@ export class EventStream implements AsyncIterable<TypedEvent> {
   }
 
   private deliver(event: TypedEvent): void {
+    // Stryker disable next-line ConditionalExpression: `id <= undefined` is false as well
     if (this.lastId !== undefined && event.id <= this.lastId) return;
     this.lastId = event.id;
     for (const listener of this.eventListeners) listener(event);
@@ -235,10 +241,12 @@ export class EventStream implements AsyncIterable<TypedEvent> {
   private async lost(socket: StreamSocket, code: number, reason: string): Promise<void> {
     const state = this.state;
     if ((state.name !== 'open' && state.name !== 'connecting') || state.socket !== socket) return;
+    // Stryker disable next-line ConditionalExpression: `true` clears an absent timer, a no-op
     if (state.name === 'open') clearTimeout(state.watchdog);
     if (code === KEY_REVOKED) return this.fail(revokedError(reason));
     const attempt = state.name === 'open' ? 0 : state.attempt + 1;
     if (state.name === 'connecting') {
+      // Stryker disable next-line ObjectLiteral,StringLiteral: it is known by identity, not name
       const checking: StreamState = { name: 'checking', attempt };
       this.state = checking;
       const refusal = await this.refusal();

@@ -49,6 +49,12 @@ describe('EventStream', () => {
     expect(() => new EventStream({ url: 'ws://x', backoff: { jitter: 2 } })).toThrow(
       'backoff.jitter must be within 0..1, got 2',
     );
+    expect(() => new EventStream({ url: 'ws://x', backoff: { initialMs: 50, maxMs: 40 } })).toThrow(
+      'backoff delays are invalid',
+    );
+    expect(() => new EventStream({ url: 'ws://x', backoff: { jitter: -0.1 } })).toThrow(RangeError);
+    const edges = { initialMs: 50, maxMs: 50, jitter: 1 };
+    expect(new EventStream({ url: 'ws://x', backoff: edges })).toBeInstanceOf(EventStream);
     expect(() => new EventStream({ url: 'ws://x' }).subscribe(['agents'])).toThrow(
       'explicit topics',
     );
