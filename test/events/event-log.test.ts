@@ -165,6 +165,17 @@ describe('the event log', () => {
     });
   });
 
+  it('prunes by the limits set, as far as the stricter one goes', async () => {
+    for (let i = 0; i < 6; i += 1) await post('/api/v1/projects', { name: `p${i}` });
+    const ids = (await events()).map((event) => event.id);
+    const { log } = t.app.events;
+    expect(await log.prune(t.database.db, { maxAgeMs: 60_000, maxEvents: null })).toBe(0);
+    // In two minutes all six are older than a minute, though the count would keep four.
+    const later = new Date(Date.now() + 120_000);
+    expect(await log.prune(t.database.db, { maxAgeMs: 60_000, maxEvents: 4 }, later)).toBe(6);
+    expect(await log.prunedThroughId(t.database.db)).toBe(ids[5]);
+  });
+
   it('runs the background pruner without overlapping rounds', async () => {
     await post('/api/v1/projects', { name: 'p' });
     const { pruner } = t.app.events;
