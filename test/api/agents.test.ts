@@ -230,6 +230,17 @@ describe('changing agents', () => {
     });
   });
 
+  it('audits a change with the fields it changed', async () => {
+    const agent = await createAgent({ name: 'a' });
+    await patch(agent.id, { capabilities: ['go'], metadata: { b: 2 } });
+    const url = `/api/v1/audit?resource=agent&resource_id=${agent.id}`;
+    const [latest] = (await t.request({ method: 'GET', url })).json().items;
+    expect(latest).toMatchObject({
+      resource_id: agent.id,
+      changed_fields: ['capabilities', 'metadata'],
+    });
+  });
+
   it('answers 412 to a stale If-Match and changes nothing', async () => {
     const agent = await createAgent({ name: 'a' });
     await patch(agent.id, { status: 'busy' });

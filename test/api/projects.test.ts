@@ -1,6 +1,7 @@
+import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type TestApp, createTestApp } from '../support/app.js';
+import { type TestApp, createTestApp, testEngine } from '../support/app.js';
 import { readWholeLog } from '../support/event-log.js';
 import { byDepth } from '../support/depth.js';
 import { errorPaths, expectProblem } from '../support/problems.js';
@@ -136,6 +137,27 @@ describe('GET /api/v1/projects/:id', () => {
     expect(expectProblem(await get(missing), 404).detail).toBe(`Project ${missing} not found`);
     expect(errorPaths(await get('not-a-uuid'))).toEqual(['/id']);
   });
+
+  // PGlite has one connection: there a held transaction makes every other query wait.
+  it.skipIf(testEngine() === 'pglite')('does not wait for a write holding the row', async () => {
+    const project = await createProject();
+    let locked: () => void = () => undefined;
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (locked = resolve));
+    const writer = t.database.transaction(async (tx) => {
+      await tx.execute(sql`select id from projects where id = ${project.id} for update`);
+      locked();
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    await Promise.race([held, writer]);
+    const read = await Promise.race([
+      get(project.id),
+      new Promise<'still waiting'>((resolve) => setTimeout(resolve, 2_000, 'still waiting')),
+    ]);
+    release();
+    await writer;
+    expect(read === 'still waiting' ? read : read.statusCode).toBe(200);
+  });
 });
 
 describe('GET /api/v1/projects', () => {
@@ -171,6 +193,18 @@ describe('GET /api/v1/projects', () => {
     expect(items[1]!.id < items[2]!.id).toBe(true);
     const reversed = (await list('sort=-name')).json().items as Array<{ name: string }>;
     expect(reversed.map((item) => item.name)).toEqual(['c', 'b', 'a', 'a', 'B']);
+  });
+
+  it('sorts by creation and by last change, each by its own time', async () => {
+    const older = await createProject({ name: 'b' });
+    const newer = await createProject({ name: 'a' });
+    expect((await patch(older.id, { description: 'changed' })).statusCode).toBe(200);
+    const ids = async (sort: string) =>
+      (await list(`sort=${sort}`)).json().items.map((item: { id: string }) => item.id);
+    expect(await ids('created_at')).toEqual([older.id, newer.id]);
+    expect(await ids('-created_at')).toEqual([newer.id, older.id]);
+    expect(await ids('updated_at')).toEqual([newer.id, older.id]);
+    expect(await ids('-updated_at')).toEqual([older.id, newer.id]);
   });
 
   it('defaults to newest first with limit 20', async () => {
