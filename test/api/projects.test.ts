@@ -323,7 +323,9 @@ describe('PUT and PATCH /api/v1/projects/:id', () => {
     const project = await createProject();
     expect((await patch(project.id, { name: 'v2' }, { 'if-match': '"1"' })).statusCode).toBe(200);
     const stale = await patch(project.id, { name: 'lost' }, { 'if-match': '"1"' });
-    expect(expectProblem(stale, 412).detail).toContain('version 2');
+    expect(expectProblem(stale, 412).detail).toBe(
+      `Project ${project.id} is at version 2, which If-Match does not name`,
+    );
     const put = await t.request({
       method: 'PUT',
       url: `/api/v1/projects/${project.id}`,
@@ -339,7 +341,9 @@ describe('PUT and PATCH /api/v1/projects/:id', () => {
   });
 
   it('answers 404 for an unknown project even with If-Match', async () => {
-    expectProblem(await patch(missing, { name: 'x' }), 404);
+    expect(expectProblem(await patch(missing, { name: 'x' }), 404).detail).toBe(
+      `Project ${missing} not found`,
+    );
     expectProblem(await patch(missing, { name: 'x' }, { 'if-match': '"1"' }), 404);
   });
 
@@ -407,10 +411,22 @@ describe('DELETE /api/v1/projects/:id', () => {
     expect(response.statusCode).toBe(204);
     expect(response.body).toBe('');
     expectProblem(await get(project.id), 404);
-    expectProblem(
-      await t.request({ method: 'DELETE', url: `/api/v1/projects/${project.id}` }),
-      404,
-    );
+    const again = await t.request({ method: 'DELETE', url: `/api/v1/projects/${project.id}` });
+    expect(expectProblem(again, 404).detail).toBe(`Project ${project.id} not found`);
+  });
+
+  it('logs and audits the agents it unassigns and the deletion', async () => {
+    const project = await createProject();
+    const payload = { name: 'a', agent_type: 'coder', project_id: project.id };
+    const agent = (await t.request({ method: 'POST', url: '/api/v1/agents', payload })).json();
+    await t.request({ method: 'DELETE', url: `/api/v1/projects/${project.id}` });
+    const log = await readWholeLog(t.request, `topic=project:${project.id}`);
+    expect(log.slice(-2).map((event) => event.type)).toEqual(['AGENT_UPDATE', 'PROJECT_DELETED']);
+    const audit = (await t.request({ method: 'GET', url: '/api/v1/audit?limit=2' })).json().items;
+    expect(audit).toMatchObject([
+      { action: 'delete', resource: 'project', resource_id: project.id },
+      { action: 'update', resource: 'agent', resource_id: agent.id },
+    ]);
   });
 
   it('honours If-Match', async () => {
