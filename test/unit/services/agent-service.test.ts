@@ -1,6 +1,10 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Agent } from '../../../src/domain/agent.js';
-import { NotFoundError, PreconditionFailedError } from '../../../src/domain/errors.js';
+import {
+  ConflictError,
+  NotFoundError,
+  PreconditionFailedError,
+} from '../../../src/domain/errors.js';
 import { AgentService } from '../../../src/services/agent-service.js';
 import type { AgentRepository } from '../../../src/store/agent-repository.js';
 import { type Actor, unrestricted } from '../../../src/domain/auth.js';
@@ -29,7 +33,7 @@ function setup() {
   const agents = {
     insert: vi.fn(async () => agent),
     findById: vi.fn(async (): Promise<Agent | null> => agent),
-    list: vi.fn(async () => ({ items: [], total: 0, limit: 20, offset: 0 })),
+    list: vi.fn(async () => ({ items: [] as Agent[], total: 0, limit: 20, offset: 0 })),
     update: vi.fn(async (_tx: unknown, _id: string, fields: Partial<Agent>) => ({
       ...agent,
       ...fields,
@@ -85,16 +89,16 @@ describe('AgentService', () => {
   it('announces and audits a status-only change as a status change, anything else as an update', async () => {
     const { emitted, audited, service } = setup();
     await service.patch(agent.id, { status: 'busy' }, null, actor);
-    await service.replace(agent.id, { ...input, capabilities: ['ts'] }, [1], actor);
+    await service.replace(agent.id, { ...input, capabilities: ['ts'], status: 'busy' }, [1], actor);
     await service.patch(agent.id, { status: 'idle' }, null, actor);
     expect(emitted.map((event) => [event.type, event.data.changed_fields])).toEqual([
       ['AGENT_STATUS', ['status']],
-      ['AGENT_UPDATE', ['capabilities']],
+      ['AGENT_UPDATE', ['capabilities', 'status']],
       ['AGENT_UPDATE', []],
     ]);
     expect(audited.map((record) => [record.action, record.changedFields])).toEqual([
       ['status', ['status']],
-      ['update', ['capabilities']],
+      ['update', ['capabilities', 'status']],
       ['update', []],
     ]);
     expect(new Set(audited.map((record) => `${record.resource}:${record.resourceId}`))).toEqual(
@@ -158,5 +162,57 @@ describe('AgentService', () => {
     expect(audited).toEqual([
       { action: 'status', resource: 'agent', resourceId: agent.id, changedFields: ['status'] },
     ]);
+  });
+});
+
+describe('AgentService.register', () => {
+  /** The service, its repository listing `named` for the name asked, one list per call. */
+  function registering(...named: Agent[][]) {
+    const context = setup();
+    for (const items of named)
+      context.agents.list.mockResolvedValueOnce({
+        items,
+        total: items.length,
+        limit: 100,
+        offset: 0,
+      });
+    return context;
+  }
+
+  it('creates the agent when its name is free in its project, if taken in another', async () => {
+    const { agents, service } = registering([{ ...agent, project_id: projectB }]);
+    await expect(service.register(input, actor)).resolves.toEqual({ agent, created: true });
+    expect(agents.insert).toHaveBeenCalledOnce();
+  });
+
+  it('reuses the agent of its name as it is when type and capabilities match', async () => {
+    const capable = { ...agent, capabilities: ['go', 'ts'] };
+    const { agents, service } = registering([capable]);
+    const registration = service.register({ ...input, capabilities: ['go', 'ts'] }, actor);
+    await expect(registration).resolves.toEqual({ agent: capable, created: false });
+    expect(agents.insert).not.toHaveBeenCalled();
+    expect(agents.update).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    ['another type', { agent_type: 'reviewer' as const }],
+    ['other capabilities', { capabilities: ['go', 'rs'] }],
+    ['fewer capabilities', { capabilities: ['go'] }],
+  ])('brings a reused agent with %s up to date', async (_case, differences) => {
+    const { agents, service } = registering([
+      { ...agent, capabilities: ['go', 'ts'], ...differences },
+    ]);
+    const wanted = { agent_type: 'coder' as const, capabilities: ['go', 'ts'] };
+    const registration = await service.register({ ...input, ...wanted }, actor);
+    expect(registration).toMatchObject({ agent: wanted, created: false });
+    expect(agents.update).toHaveBeenCalledOnce();
+  });
+
+  it('reuses the agent a concurrent registration made, and rethrows other failures', async () => {
+    const { agents, service } = registering([], [agent], []);
+    agents.insert.mockRejectedValueOnce(new ConflictError('taken'));
+    await expect(service.register(input, actor)).resolves.toEqual({ agent, created: false });
+    agents.insert.mockRejectedValueOnce(new Error('database down'));
+    await expect(service.register(input, actor)).rejects.toThrow('database down');
   });
 });
