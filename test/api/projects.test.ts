@@ -1,7 +1,6 @@
-import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type TestApp, createTestApp, testEngine } from '../support/app.js';
+import { type TestApp, createTestApp } from '../support/app.js';
 import { readWholeLog } from '../support/event-log.js';
 import { byDepth } from '../support/depth.js';
 import { errorPaths, expectProblem } from '../support/problems.js';
@@ -136,27 +135,6 @@ describe('GET /api/v1/projects/:id', () => {
   it('answers 404 naming the id, and 422 for a malformed id', async () => {
     expect(expectProblem(await get(missing), 404).detail).toBe(`Project ${missing} not found`);
     expect(errorPaths(await get('not-a-uuid'))).toEqual(['/id']);
-  });
-
-  // PGlite has one connection: there a held transaction makes every other query wait.
-  it.skipIf(testEngine() === 'pglite')('does not wait for a write holding the row', async () => {
-    const project = await createProject();
-    let locked: () => void = () => undefined;
-    let release: () => void = () => undefined;
-    const held = new Promise<void>((resolve) => (locked = resolve));
-    const writer = t.database.transaction(async (tx) => {
-      await tx.execute(sql`select id from projects where id = ${project.id} for update`);
-      locked();
-      await new Promise<void>((resolve) => (release = resolve));
-    });
-    await Promise.race([held, writer]);
-    const read = await Promise.race([
-      get(project.id),
-      new Promise<'still waiting'>((resolve) => setTimeout(resolve, 2_000, 'still waiting')),
-    ]);
-    release();
-    await writer;
-    expect(read === 'still waiting' ? read : read.statusCode).toBe(200);
   });
 });
 
