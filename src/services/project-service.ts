@@ -13,7 +13,14 @@ import {
 import { WriteBatcher } from '../store/write-batcher.js';
 import type { ExpectedVersions } from '../domain/common.js';
 import { lockForWrite } from './versioned-write.js';
-import type { BatchRow, WriteTransactions } from '../store/write-transaction.js';
+import {
+  type BatchRow,
+  PublishAfterCommitError,
+  type WriteTransactions,
+} from '../store/write-transaction.js';
+
+/** A batch may run again item by item unless it committed (a rerun would write twice). */
+const notCommitted = (error: unknown) => !(error instanceof PublishAfterCommitError);
 
 /** The project a PROJECT_CREATED or PROJECT_UPDATE event carries. */
 function projectOf(event: LoggedEvent): Project {
@@ -36,9 +43,11 @@ export class ProjectService {
   ) {
     this.creations = new WriteBatcher({
       run: (items) => writes.runBatch(projects.insertBatch(items)),
+      retryable: notCommitted,
     });
     this.updates = new WriteBatcher({
       run: (items) => writes.runBatch(projects.updateBatch(items)),
+      retryable: notCommitted,
       keyOf: (item) => item.id,
     });
   }

@@ -16,6 +16,11 @@ export interface WriteBatcherOptions<Item, Outcome> {
    * items never clash.
    */
   keyOf?: (item: Item) => string;
+  /**
+   * Whether a batch that failed with `error` may run again item by item: only when nothing of it
+   * was written. Default: always.
+   */
+  retryable?: (error: unknown) => boolean;
   /** Most batches in flight at once; further writes wait for one of them to end. */
   maxInFlight?: number;
   /** Most items in one batch. */
@@ -90,8 +95,9 @@ export class WriteBatcher<Item, Outcome> {
     try {
       outcomes = await this.options.run(batch.map((pending) => pending.item));
     } catch (error) {
-      if (batch.length === 1) return batch[0]!.reject(error);
-      await Promise.all(batch.map((pending) => this.settle([pending])));
+      if (batch.length > 1 && (this.options.retryable?.(error) ?? true))
+        await Promise.all(batch.map((pending) => this.settle([pending])));
+      else for (const pending of batch) pending.reject(error);
       return;
     }
     batch.forEach((pending, index) => pending.resolve(outcomes[index]!));

@@ -80,16 +80,31 @@ export class WriteTransactions {
 
   /**
    * Runs a batch built by batchStatementText() (batch-statement.ts), which appends the audit
-   * records and events of all its items; publishes the events and returns a row per item.
+   * records and events of all its items; publishes the events and returns a row per item. A
+   * failure to publish is a {@link PublishAfterCommitError}: the batch committed.
    */
   async runBatch(statement: Statement): Promise<BatchRow[]> {
     const rows = (await this.database.statement(statement)).map(({ event, ...row }) => ({
       ...row,
       event: event === null ? null : toLoggedEvent(event as AppendedRow),
     }));
-    const logged = rows.flatMap((row) => (row.event === null ? [] : [row.event]));
-    if (logged.length > 0) this.publisher.publish(logged);
+    try {
+      this.publisher.publish(rows.flatMap((row) => (row.event === null ? [] : [row.event])));
+    } catch (error) {
+      throw new PublishAfterCommitError(error);
+    }
     return rows;
+  }
+}
+
+/**
+ * A write committed, then delivering its events live failed (a listener threw). The events are in
+ * the log, where readers catch up; the write must not be run again.
+ */
+export class PublishAfterCommitError extends Error {
+  override name = 'PublishAfterCommitError';
+  constructor(cause: unknown) {
+    super('the write committed; publishing its events failed', { cause });
   }
 }
 

@@ -12,6 +12,7 @@ function setup(options: {
   maxSize?: number;
   fail?: (w: Write) => boolean;
   keyless?: boolean;
+  retryable?: (error: unknown) => boolean;
 }) {
   const batches: Write[][] = [];
   const pending: Array<() => void> = [];
@@ -92,6 +93,22 @@ describe('WriteBatcher', () => {
     expect(batches[1]).toHaveLength(3);
     await endOne();
     await expect(Promise.all(answers)).resolves.toEqual([10, 20, 30]);
+  });
+
+  it('fails every write of a batch that must not run again, without a rerun', async () => {
+    const { batcher, batches, endOne } = setup({
+      maxInFlight: 1,
+      fail: (item) => item.value === 2,
+      retryable: () => false,
+    });
+    void batcher.submit(write('busy', 0));
+    const answers = Promise.allSettled(
+      [1, 2].map((value) => batcher.submit(write(`k${value}`, value))),
+    );
+    await endOne();
+    await endOne();
+    expect(batches).toHaveLength(2);
+    expect((await answers).map((answer) => answer.status)).toEqual(['rejected', 'rejected']);
   });
 
   it('runs a failed batch again write by write, so only the bad write fails', async () => {
