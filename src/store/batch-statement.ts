@@ -11,6 +11,12 @@
  * `n` names the item and `ordinal` numbers the events from 1 in the order of their items. Events
  * take their ids in that order, after the counter row is locked last, as in appendEvents.
  */
+import {
+  type ChangeRow,
+  changeColumns,
+  counterAndEventsSql,
+  loggedEventJson,
+} from './write-statement.js';
 
 /**
  * The SQL of a batch: `changeSql` (CTEs, without `with`, from `input` to `changes`), then the
@@ -25,18 +31,8 @@ audit as (
   select i.key_id, c.action, c.resource, c.resource_id, c.changed_fields, i.ip, i.user_agent
   from changes c join input i on i.n = c.n
   order by c.ordinal
-), counter as (
-  update event_log_state set last_id = last_id + (select count(*) from changes)
-  where singleton and (select count(*) from changes) > 0
-  returning last_id - (select count(*) from changes) as before_id
-), logged as (
-  insert into events (id, type, topic, topics, data)
-  select counter.before_id + c.ordinal, c.type, c.topic, c.topics, c.data
-  from counter, changes c
-  returning id, type, topic, topics, data, created_at
-), logged_by_item as (
-  select c.n, jsonb_build_object('id', l.id, 'type', l.type, 'topic', l.topic,
-      'topics', l.topics, 'data', l.data, 'created_at', l.created_at) as event
+), ${counterAndEventsSql()}, logged_by_item as (
+  select c.n, ${loggedEventJson('l')} as event
   from logged l, counter, changes c
   where l.id = counter.before_id + c.ordinal
 )
@@ -45,34 +41,15 @@ from input i left join logged_by_item e on e.n = i.n
 order by i.n`;
 }
 
-/** One event per changed row of `from`, which carries its item's `n`. */
-export interface BatchChange {
-  type: string;
-  /** SQL of the event's topic, e.g. `'project:' || u.id`. */
-  topic: string;
-  /** SQL of its topics array. */
-  topics: string;
-  /** SQL of its data, a jsonb. */
-  data: string;
-  action: string;
-  resource: string;
-  /** SQL of the changed row's id. */
-  resourceId: string;
-  /** SQL of the audit's changed fields (text[]), or null. */
-  changedFields: string | null;
-  /** The changed rows' relation, with a column `n`. */
-  from: string;
-}
+/** One event per changed row of `from`: a relation whose rows carry their item's `n`. */
+export type BatchChange = Omit<ChangeRow, 'ordinal'>;
 
 /** The `changes` CTE of a batch: an event per changed row, numbered in item order. */
 export function batchChangesCte(change: BatchChange): string {
   const rows = change.from;
   return `changes as (
   select ${rows}.n, (row_number() over (order by ${rows}.n))::int as ordinal,
-    '${change.type}'::text as type, ${change.topic} as topic, ${change.topics}::text[] as topics,
-    ${change.data} as data, '${change.action}'::text as action,
-    '${change.resource}'::text as resource, ${change.resourceId}::text as resource_id,
-    ${change.changedFields ?? 'null'}::text[] as changed_fields
+    ${changeColumns(change)}
   from ${rows}
 )`;
 }

@@ -1,8 +1,9 @@
 /**
  * A whole write as one SQL statement: the row change, its audit records, the bump of the event
- * counter and its events, as data-modifying parts of one query that commits on its own. The hot
- * writes (a project's POST and PATCH, an agent's heartbeat) take this path, one round trip in
- * all, where {@link WriteTransactions.run} needs five (docs/architecture.md, "Writes").
+ * counter and its events, as data-modifying parts of one query that commits on its own. Agent
+ * heartbeats and task claims and completions take this path, one round trip in all, where
+ * {@link WriteTransactions.run} needs five (docs/architecture.md, "Writes"); concurrent project
+ * writes share one statement of the batch form (batch-statement.ts), built from the parts here.
  *
  * The change is written as common table expressions ending in one named `changes`, a row per
  * event, each with its audit record:
@@ -22,6 +23,29 @@ export function actorValues(actor: Actor): unknown[] {
 }
 
 /**
+ * The counter's bump, taken once every row of `changes` is known, and the events with ids from
+ * it in `ordinal` order: CTEs `counter` (`before_id`, the last id before them) and `logged`.
+ */
+export function counterAndEventsSql(): string {
+  return `counter as (
+  update event_log_state set last_id = last_id + (select count(*) from changes)
+  where singleton and (select count(*) from changes) > 0
+  returning last_id - (select count(*) from changes) as before_id
+), logged as (
+  insert into events (id, type, topic, topics, data)
+  select counter.before_id + c.ordinal, c.type, c.topic, c.topics, c.data
+  from counter, changes c
+  returning id, type, topic, topics, data, created_at
+)`;
+}
+
+/** SQL of a row of `logged` (alias `row`) as the JSON the write runners read back. */
+export function loggedEventJson(row: string): string {
+  return `jsonb_build_object('id', ${row}.id, 'type', ${row}.type, 'topic', ${row}.topic,
+      'topics', ${row}.topics, 'data', ${row}.data, 'created_at', ${row}.created_at)`;
+}
+
+/**
  * The SQL of a write: `changeSql` (CTEs, without `with`, ending with `changes`), then the audit,
  * counter and event parts, then `select <resultSql>, <the logged events as a JSON array>`.
  */
@@ -31,21 +55,10 @@ audit as (
   insert into audit_log (key_id, action, resource, resource_id, changed_fields, ip, user_agent)
   select $1::uuid, action, resource, resource_id, changed_fields, $2::text, $3::text from changes
   order by ordinal
-), counter as (
-  update event_log_state set last_id = last_id + (select count(*) from changes)
-  where singleton and (select count(*) from changes) > 0
-  returning last_id
-), logged as (
-  insert into events (id, type, topic, topics, data)
-  select counter.last_id - (select count(*) from changes) + c.ordinal,
-    c.type, c.topic, c.topics, c.data
-  from counter, changes c
-  returning id, type, topic, topics, data, created_at
-)
+), ${counterAndEventsSql()}
 select ${resultSql},
-  (select coalesce(jsonb_agg(jsonb_build_object('id', id, 'type', type, 'topic', topic,
-      'topics', topics, 'data', data, 'created_at', created_at) order by id), '[]'::jsonb)
-    from logged) as logged_events`;
+  (select coalesce(jsonb_agg(${loggedEventJson('l')} order by l.id), '[]'::jsonb)
+    from logged l) as logged_events`;
 }
 
 /** One row of `changes`: an event and its audit record, selected `from` a changed row. */
@@ -82,11 +95,16 @@ export function changesCte(...rows: ChangeRow[]): string {
 }
 
 function changeSelect(row: ChangeRow): string {
-  return `  select ${row.ordinal ?? 1}::int as ordinal, '${row.type}'::text as type,
+  return `  select ${row.ordinal ?? 1}::int as ordinal, ${changeColumns(row)}
+  from ${row.from}`;
+}
+
+/** The columns of a row of `changes` after its ordinal: the event's and its audit record's. */
+export function changeColumns(row: Omit<ChangeRow, 'ordinal' | 'from'>): string {
+  return `'${row.type}'::text as type,
     ${row.topic} as topic, ${row.topics}::text[] as topics, ${row.data} as data,
     '${row.action}'::text as action, '${row.resource}'::text as resource,
-    ${row.resourceId}::text as resource_id, ${row.changedFields ?? 'null'}::text[] as changed_fields
-  from ${row.from}`;
+    ${row.resourceId}::text as resource_id, ${row.changedFields ?? 'null'}::text[] as changed_fields`;
 }
 
 /** SQL that renders a `timestamp(3)` column as `Date.prototype.toISOString()` does. */
