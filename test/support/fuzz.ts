@@ -102,6 +102,23 @@ export const pageKeys = {
   offset: integerText(1e12),
   sort: fc.oneof(fc.constantFrom('name', '-name', 'created_at', '-updated_at'), text),
 };
+const hasUnsafeInteger = (value: unknown): boolean =>
+  typeof value === 'number'
+    ? Number.isInteger(value) && !Number.isSafeInteger(value)
+    : typeof value === 'object' && value !== null && Object.values(value).some(hasUnsafeInteger);
+
+/**
+ * JSON the API stores as sent: it refuses integers beyond ±2^53 (they would lose digits) and, as
+ * Fastify does, keys that could poison prototypes; anything else JSON holds. For the properties
+ * that compare what a write answered, what a read gives and what the event carried.
+ */
+export const storableJson = fc
+  .jsonValue({ maxDepth: 3 })
+  .map((value) => JSON.parse(JSON.stringify(value)) as unknown)
+  .filter(
+    (value) => !hasUnsafeInteger(value) && !/"(__proto__|constructor)"/.test(JSON.stringify(value)),
+  );
+
 export const ifMatch = fc.oneof(
   fc.constant(undefined),
   fc.constantFrom('"1"', '*', 'W/"1"', '"999999999999"'),
