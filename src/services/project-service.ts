@@ -28,8 +28,9 @@ function projectOf(event: LoggedEvent): Project {
 }
 
 /**
- * Use cases on projects. Each write is one transaction with its events and audit records, so a
- * change is either whole or absent. A project outside the caller's scope is reported as missing.
+ * Use cases on projects. Each write commits with its events and audit records (creations and
+ * updates in a statement they may share with concurrent ones), so a change is either whole or
+ * absent. A project outside the caller's scope is reported as missing.
  */
 export class ProjectService {
   private readonly creations: WriteBatcher<ProjectCreation, BatchRow>;

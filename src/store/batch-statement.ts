@@ -21,10 +21,10 @@ import {
 /**
  * The SQL of a batch: `changeSql` (CTEs, without `with`, from `input` to `changes`), then the
  * audit, counter and event parts, then one row per item in item order:
- * `n, <resultSql>, event` (the item's logged event as JSON, or null). `resultSql` may read the
+ * `n, [<resultSql>,] event` (the item's logged event as JSON, or null). `resultSql` may read the
  * item as `i`.
  */
-export function batchStatementText(changeSql: string, resultSql: string): string {
+export function batchStatementText(changeSql: string, resultSql?: string): string {
   return `with ${changeSql},
 audit as (
   insert into audit_log (key_id, action, resource, resource_id, changed_fields, ip, user_agent)
@@ -36,7 +36,7 @@ audit as (
   from logged l, counter, changes c
   where l.id = counter.before_id + c.ordinal
 )
-select i.n, ${resultSql}, e.event
+select i.n, ${resultSql === undefined ? '' : `${resultSql}, `}e.event
 from input i left join logged_by_item e on e.n = i.n
 order by i.n`;
 }

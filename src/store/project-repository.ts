@@ -6,7 +6,7 @@ import type { Executor, Statement } from './database.js';
 import { projects } from './schema.js';
 import { orderTerms, selectById, selectPage } from './versioning.js';
 import { batchChangesCte, batchStatementText } from './batch-statement.js';
-import { changedFieldsSql, patchedColumn, rowDocument } from './write-statement.js';
+import { actorValues, changedFieldsSql, patchedColumn, rowDocument } from './write-statement.js';
 
 type ProjectRow = typeof projects.$inferSelect;
 
@@ -81,7 +81,6 @@ const insertText = batchStatementText(
 ), u as (
   select inserted.*, input.n from inserted join input on input.id = inserted.id
 ), ${projectChanges('PROJECT_CREATED', 'create')}`,
-  'null as current_version',
 );
 
 const updateText = batchStatementText(
@@ -131,11 +130,8 @@ export interface ProjectCreation {
 
 /** The actor parameters of a batch: key ids, IPs and user agents, one per item. */
 function actorColumns(actors: readonly Actor[]): unknown[][] {
-  return [
-    actors.map((actor) => actor.principal.keyId),
-    actors.map((actor) => actor.ip),
-    actors.map((actor) => actor.userAgent),
-  ];
+  const values = actors.map(actorValues);
+  return [0, 1, 2].map((column) => values.map((row) => row[column]));
 }
 
 const json = (value: unknown) => (value === null ? null : JSON.stringify(value));
