@@ -92,6 +92,7 @@ export const configSchema = z
       .default(4 * 1024 * 1024),
     WS_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
     AUTH: z.enum(['on', 'off']).default('on'),
+    AUTH_KEY_CACHE_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
     RATE_LIMIT_MAX: z.coerce.number().int().min(1).max(10_000_000).default(1_200),
     RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
     CORS_ORIGINS: z

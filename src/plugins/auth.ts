@@ -4,7 +4,7 @@ import fastifyPlugin from 'fastify-plugin';
 import type { Config } from '../config.js';
 import { type Access, type Principal, allows, routeAccess, unrestricted } from '../domain/auth.js';
 import { ForbiddenError, UnauthorizedError } from '../domain/errors.js';
-import { AuthService, KEY_CACHE_TTL_MS } from '../services/auth-service.js';
+import { AuthService } from '../services/auth-service.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -84,9 +84,15 @@ export function firstStartKeyBlock(key: string): string {
  */
 function closeSocketsOfRevokedKeys(app: FastifyInstance, auth: AuthService): void {
   const { gateway } = app.events;
-  gateway.watchKeys({ intervalMs: KEY_CACHE_TTL_MS, activeKeys: (ids) => auth.activeKeys(ids) });
+  gateway.watchKeys({ intervalMs: auth.keyCacheMs, activeKeys: (ids) => auth.activeKeys(ids) });
   const unsubscribe = auth.onRevoke((keyId) => gateway.closeKey(keyId));
   app.addHook('onClose', async () => void unsubscribe());
+}
+
+/** What {@link authPlugin} reads of the configuration, and where it announces a first-start key. */
+interface AuthPluginOptions {
+  config: Pick<Config, 'AUTH' | 'AUTH_KEY_CACHE_MS'>;
+  announce?: Announce;
 }
 
 /**
@@ -95,9 +101,11 @@ function closeSocketsOfRevokedKeys(app: FastifyInstance, auth: AuthService): voi
  * unrestricted admin. On a first start with no key, an admin key is created and printed once
  * through `announce` (standard error by default), and a log line without the secret says so.
  */
-export const authPlugin = fastifyPlugin<{ config: Pick<Config, 'AUTH'>; announce?: Announce }>(
+export const authPlugin = fastifyPlugin<AuthPluginOptions>(
   async (app, { config, announce = writeToStderr }) => {
-    const auth = new AuthService(app.database.db, app.services.writes);
+    const auth = new AuthService(app.database.db, app.services.writes, undefined, {
+      keyCacheMs: config.AUTH_KEY_CACHE_MS,
+    });
     app.decorate('auth', auth);
     app.decorateRequest('principal', null as unknown as Principal);
     if (config.AUTH === 'off') {

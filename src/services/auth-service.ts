@@ -14,8 +14,11 @@ import type { Database } from '../store/database.js';
 import type { WriteTransactions } from '../store/write-transaction.js';
 
 const KEY_PATTERN = /^sc_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
-/** How long a verified key is trusted without asking the database again. */
-export const KEY_CACHE_TTL_MS = 5_000;
+/**
+ * How long a verified key is trusted without asking the database again, unless
+ * `AUTH_KEY_CACHE_MS` says otherwise: the longest a revoked key keeps working on another instance.
+ */
+export const DEFAULT_KEY_CACHE_MS = 5_000;
 const CACHE_MAX_ENTRIES = 10_000;
 const TOUCH_INTERVAL_MS = 60_000;
 
@@ -31,12 +34,15 @@ function uuidOf(compact: string): string {
 /** Options of {@link AuthService}. */
 export interface AuthServiceOptions {
   now?: () => number;
+  /** How long a verified key is cached (`AUTH_KEY_CACHE_MS`); default {@link DEFAULT_KEY_CACHE_MS}. */
+  keyCacheMs?: number;
 }
 
 /**
  * API keys: `sc_<key id>_<secret>`, where the secret is 256 random bits shown once. The database
- * keeps only the secret's SHA-256, compared in constant time. Verified keys are cached for 5 s,
- * so a revocation takes effect at once on the instance that made it and within 5 s elsewhere.
+ * keeps only the secret's SHA-256, compared in constant time. Verified keys are cached for `keyCacheMs`
+ * (5 s by default), so a revocation takes effect at once on the instance that made it and within
+ * that time elsewhere.
  */
 export class AuthService {
   /**
@@ -47,6 +53,8 @@ export class AuthService {
   private readonly touchedAt = new Map<string, number>();
   private readonly revokeListeners = new Set<(keyId: string) => void>();
   private readonly now: () => number;
+  /** How long a verified key is trusted (`AUTH_KEY_CACHE_MS`). */
+  readonly keyCacheMs: number;
 
   constructor(
     private readonly db: Database,
@@ -55,6 +63,7 @@ export class AuthService {
     options: AuthServiceOptions = {},
   ) {
     this.now = options.now ?? Date.now;
+    this.keyCacheMs = options.keyCacheMs ?? DEFAULT_KEY_CACHE_MS;
   }
 
   /** The principal a bearer token stands for, or null when it is malformed, unknown or revoked. */
@@ -63,7 +72,7 @@ export class AuthService {
     if (cached !== undefined && cached.expiresAt > this.now()) return this.used(cached.principal);
     const principal = await this.verify(token);
     if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.clear();
-    this.cache.set(token, { principal, expiresAt: this.now() + KEY_CACHE_TTL_MS });
+    this.cache.set(token, { principal, expiresAt: this.now() + this.keyCacheMs });
     return this.used(principal);
   }
 

@@ -53,6 +53,8 @@ describe('loadConfig', () => {
     ['EVENT_POLL_MS', '0'],
     ['WS_HEARTBEAT_MS', '0'],
     ['WS_HEARTBEAT_MS', '1.5'],
+    ['AUTH_KEY_CACHE_MS', '99'],
+    ['AUTH_KEY_CACHE_MS', '600001'],
     ['WS_MAX_BUFFERED_BYTES', '0'],
     ['WS_MAX_CONNECTIONS', '0'],
     ['MEMORY_BREAKER_FAILURE_THRESHOLD', '0'],
