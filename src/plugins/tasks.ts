@@ -8,7 +8,7 @@ export type TasksConfig = Pick<Config, 'TASK_SWEEP_MS' | 'AGENT_OFFLINE_AFTER_MS
 
 /**
  * Wakes waiting claims on every event that queues a task (from any instance, through the
- * dispatcher), and runs the maintenance loop: expired leases, due tasks, schedules, silent
+ * dispatcher), and runs the maintenance loop: expired leases, due tasks, races, schedules, silent
  * agents. Waiting claims are answered 204 as soon as the service starts closing.
  */
 export const tasksPlugin = fastifyPlugin<{ config: TasksConfig }>(
@@ -21,6 +21,7 @@ export const tasksPlugin = fastifyPlugin<{ config: TasksConfig }>(
       [
         { name: 'expire leases', run: () => taskExecution.expireLeases() },
         { name: 'queue due tasks', run: () => taskExecution.promoteDue() },
+        { name: 'settle races', run: () => taskExecution.settleRaces() },
         { name: 'fire schedules', run: () => schedules.fireDue() },
         {
           name: 'mark silent agents offline',

@@ -226,6 +226,24 @@ export class TaskExecutionService {
     });
   }
 
+  /**
+   * Settles blocked tasks whose dependencies all finished (released, or cancelled after a
+   * failed one) and marks idle the busy agents that hold no attempt: what two writes at the same
+   * moment can leave behind, each having read the database before the other committed
+   * (docs/tasks.md, the maintenance loop). Returns how many tasks and agents it looked at.
+   */
+  settleRaces(limit = 100): Promise<number> {
+    return this.writes.run(systemActor, async (tx, emit, audit) => {
+      const context = { tx, emit, audit };
+      const blocked = await this.transitions.tasks.settledBlocked(tx, limit);
+      for (const task of blocked) await this.transitions.settle(context, task, 'all');
+      const agents = await this.transitions.agents.busyWithoutWork(tx, limit);
+      for (const { id, version } of agents)
+        await this.transitions.agentReleased(context, id, version);
+      return blocked.length + agents.length;
+    });
+  }
+
   /** Makes scheduled tasks whose time has come claimable, announcing each (which wakes claims). */
   promoteDue(limit = 500): Promise<number> {
     return this.writes.run(systemActor, async (tx, emit) => {

@@ -110,10 +110,13 @@ export class TaskTransitions {
     });
   }
 
-  /** Marks a busy agent idle once it holds no attempt any more. */
-  async agentReleased(context: WriteContext, agentId: string | null): Promise<void> {
+  /**
+   * Marks a busy agent idle once it holds no attempt any more (with `version`, only while it is
+   * still at that version).
+   */
+  async agentReleased(context: WriteContext, agentId: string | null, version?: number) {
     if (agentId === null) return;
-    const agent = await this.agents.releaseIfIdle(context.tx, agentId);
+    const agent = await this.agents.releaseIfIdle(context.tx, agentId, version);
     if (agent === null) return;
     const changedFields = ['status'];
     context.emit(
@@ -209,17 +212,28 @@ export class TaskTransitions {
 
   /** Blocked dependents whose every dependency has now succeeded become scheduled or queued. */
   private async releaseDependents(context: WriteContext, task: Task): Promise<void> {
-    for (const dependent of await this.tasks.dependents(context.tx, task.id)) {
-      if (dependent.status !== 'blocked') continue;
-      const found = await this.tasks.dependencies(context.tx, dependent.depends_on);
-      const state = dependencyState(found.map((row) => row.status));
-      const status: TaskStatus = pendingStatus(state, new Date(dependent.run_at), new Date());
-      if (status === 'blocked') continue;
-      const released = await this.tasks.change(context.tx, dependent.id, { status });
-      context.emit(
-        taskEvent('TASK_UPDATE', released, null, { task: released, changed_fields: ['status'] }),
-      );
+    for (const dependent of await this.tasks.dependents(context.tx, task.id))
+      if (dependent.status === 'blocked') await this.settle(context, dependent, 'release');
+  }
+
+  /**
+   * Moves a locked blocked task on as its dependencies now stand: scheduled or queued once they
+   * all succeeded, cancelled (`dependency_failed`) when one failed or was cancelled (`'all'`
+   * only), else left blocked.
+   */
+  async settle(context: WriteContext, blocked: Task, moves: 'release' | 'all'): Promise<void> {
+    const found = await this.tasks.dependencies(context.tx, blocked.depends_on);
+    const state = dependencyState(found.map((row) => row.status));
+    if (state === 'broken') {
+      if (moves === 'all') await this.cancel(context, blocked, 'dependency_failed');
+      return;
     }
+    const status: TaskStatus = pendingStatus(state, new Date(blocked.run_at), new Date());
+    if (status === 'blocked') return;
+    const released = await this.tasks.change(context.tx, blocked.id, { status });
+    context.emit(
+      taskEvent('TASK_UPDATE', released, null, { task: released, changed_fields: ['status'] }),
+    );
   }
 
   /** 409 unless attempt `number` is the one holding the running task. */

@@ -265,10 +265,36 @@ export class AgentRepository {
   }
 
   /**
-   * Marks a busy agent idle once it holds no live attempt, in one statement; returns it when it
-   * changed, else null.
+   * The busy agents that hold no live attempt, at most `limit`, with their versions: agents whose
+   * attempts ended at the same moment, each completion seeing the other's attempt still live in
+   * its snapshot (docs/tasks.md, the maintenance loop). Release each with {@link releaseIfIdle}.
    */
-  async releaseIfIdle(executor: Executor, id: string): Promise<Agent | null> {
+  async busyWithoutWork(
+    executor: Executor,
+    limit: number,
+  ): Promise<Array<{ id: string; version: number }>> {
+    return executor
+      .select({ id: agents.id, version: agents.version })
+      .from(agents)
+      .where(and(eq(agents.status, 'busy'), notExists(this.liveAttempts(executor, agents.id))))
+      .limit(limit);
+  }
+
+  /** The live attempts of the agent `agentId` (an id, or the outer query's column). */
+  private liveAttempts(executor: Executor, agentId: typeof agents.id | string) {
+    return executor
+      .select({ one: sql`1` })
+      .from(taskAttempts)
+      .where(and(eq(taskAttempts.agentId, agentId), isNull(taskAttempts.endedAt)));
+  }
+
+  /**
+   * Marks a busy agent idle once it holds no live attempt, in one statement; returns it when it
+   * changed, else null. With `version`, only while the agent is still at that version: a claim
+   * that commits while this statement waits for the row changes it, and its attempt is not in
+   * this statement's snapshot.
+   */
+  async releaseIfIdle(executor: Executor, id: string, version?: number): Promise<Agent | null> {
     const [row] = await executor
       .update(agents)
       .set({ status: 'idle', ...nextVersion(agents) })
@@ -276,12 +302,8 @@ export class AgentRepository {
         and(
           eq(agents.id, id),
           eq(agents.status, 'busy'),
-          notExists(
-            executor
-              .select({ one: sql`1` })
-              .from(taskAttempts)
-              .where(and(eq(taskAttempts.agentId, id), isNull(taskAttempts.endedAt))),
-          ),
+          version === undefined ? undefined : eq(agents.version, version),
+          notExists(this.liveAttempts(executor, id)),
         ),
       )
       .returning();

@@ -231,6 +231,10 @@ export const tasks = pgTable(
     index('tasks_due_idx')
       .on(table.runAt)
       .where(sql`status = 'scheduled'`),
+    // The maintenance loop's look for blocked tasks whose dependencies all finished.
+    index('tasks_blocked_idx')
+      .on(table.createdAt, table.id)
+      .where(sql`status = 'blocked'`),
     index('tasks_project_created_idx').on(table.projectId, table.createdAt, table.id),
     index('tasks_created_at_idx').on(table.createdAt, table.id),
     index('tasks_depends_on_idx').using('gin', table.dependsOn),

@@ -1,4 +1,17 @@
-import { type SQL, and, arrayContains, asc, desc, eq, inArray, lte, sql } from 'drizzle-orm';
+import {
+  type SQL,
+  and,
+  arrayContains,
+  asc,
+  desc,
+  eq,
+  inArray,
+  lte,
+  notExists,
+  notInArray,
+  sql,
+} from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
 import type { Page } from '../domain/common.js';
 import type {
   Task,
@@ -256,6 +269,32 @@ export class TaskRepository {
       .set({ status: 'queued', ...nextVersion(tasks) })
       .where(inArray(tasks.id, due))
       .returning();
+    return rows.map(toTask);
+  }
+
+  /**
+   * Blocked tasks none of whose dependencies is still unfinished, oldest first, locked (rows
+   * others hold are left for later): tasks whose dependency finished while they were being
+   * created, which the completion's snapshot could not see (docs/tasks.md, the maintenance loop).
+   */
+  async settledBlocked(executor: Executor, limit: number): Promise<Task[]> {
+    const dependency = alias(tasks, 'dependency');
+    const unfinished = executor
+      .select({ one: sql`1` })
+      .from(dependency)
+      .where(
+        and(
+          sql`${dependency.id} = any(${tasks.dependsOn})`,
+          notInArray(dependency.status, ['succeeded', 'failed', 'cancelled']),
+        ),
+      );
+    const rows = await executor
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.status, 'blocked'), notExists(unfinished)))
+      .orderBy(asc(tasks.createdAt), asc(tasks.id))
+      .limit(limit)
+      .for('update', { skipLocked: true });
     return rows.map(toTask);
   }
 

@@ -1,0 +1,1 @@
+CREATE INDEX "tasks_blocked_idx" ON "tasks" USING btree ("created_at","id") WHERE status = 'blocked';
