@@ -66,7 +66,10 @@ export interface McpConnectionSettings {
   requiredTools: readonly string[];
   logger?: MemoryLogger;
   reconnect?: Partial<BackoffOptions>;
-  /** Limit for `initialize` + `tools/list` on each (re)connect. Default 10 s. */
+  /**
+   * Limit for each of `initialize` and `tools/list` on every (re)connect, and half the limit for
+   * the whole handshake. Default 10 s.
+   */
   connectTimeoutMs?: number;
   /** Safety-net timeout per tool call when the caller passes no AbortSignal. Default 30 s. */
   requestTimeoutMs?: number;
@@ -83,6 +86,8 @@ interface Session {
   stderrLines: LineReader | undefined;
   /** Set once the transport has closed, even before the session is installed. */
   closed: boolean;
+  /** Resolves when `closed` is set. */
+  whenClosed: Promise<void>;
 }
 
 const SILENT_LOGGER: MemoryLogger = {
@@ -246,8 +251,7 @@ export class McpConnection {
     const session = this.createSession(transport);
     const startedAt = performance.now();
     try {
-      await session.client.connect(transport, { timeout: this.connectTimeoutMs() });
-      await this.verifyTools(session.client);
+      await this.handshake(session);
       assertStillOpen(session);
     } catch (error) {
       await this.disposeSession(session);
@@ -258,19 +262,60 @@ export class McpConnection {
     return session;
   }
 
+  /**
+   * `initialize` and `tools/list`, failing as soon as the transport closes and after twice
+   * connectTimeoutMs in all. The SDK's request timeouts do not cover the
+   * `notifications/initialized` it sends in between, and its stdio transport never settles a send
+   * to a server that has died (the write fails with EPIPE and it waits for a 'drain' that never
+   * comes): a server killed just after answering `initialize` would leave the attempt pending
+   * for good, and with it the whole respawn loop.
+   */
+  private async handshake(session: Session): Promise<void> {
+    const timeoutMs = this.connectTimeoutMs();
+    const handshakeMs = 2 * timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new McpMemoryUnavailableError(
+              `MCP memory server did not finish connecting within ${handshakeMs} ms`,
+            ),
+          ),
+        handshakeMs,
+      );
+    });
+    const exited = session.whenClosed.then(() => {
+      throw new McpMemoryUnavailableError('MCP memory server exited while connecting');
+    });
+    const verified = (async () => {
+      await session.client.connect(session.transport, { timeout: timeoutMs });
+      await this.verifyTools(session.client);
+    })();
+    try {
+      // The losers' later rejections are handled: race() subscribed to them.
+      await Promise.race([verified, exited, stalled]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private createSession(transport: Transport): Session {
     const client = new Client(CLIENT_INFO, { jsonSchemaValidator: sharedSchemaValidators });
+    let markClosed!: () => void;
     const session: Session = {
       client,
       transport,
       pid: undefined,
       stderrLines: undefined,
       closed: false,
+      whenClosed: new Promise((resolve) => (markClosed = resolve)),
     };
     session.stderrLines = this.forwardStderr(session);
     capturePidOnStart(session);
     client.onclose = () => {
       session.closed = true;
+      markClosed();
       this.dropSession(session, new Error('MCP transport closed'));
     };
     client.onerror = (error) =>

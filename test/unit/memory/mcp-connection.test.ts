@@ -1,8 +1,9 @@
 /**
  * The one (re)connect loop of McpConnection, with fake clocks: a first attempt that fails leaves
  * the connection "disconnected, retrying"; a server lacking tools is fatal only at the first
- * attempt. Servers run in this process (the SDK's in-memory transport); the real processes, their
- * crashes and respawns are tested in test/memory/mcp-client-crashes.test.ts.
+ * attempt; a handshake that hangs fails and is retried. Servers run in this process (the SDK's
+ * in-memory transport); the real processes, their crashes and respawns are tested in
+ * test/memory/mcp-client-crashes.test.ts.
  */
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
@@ -29,6 +30,28 @@ async function serverWith(tools: readonly string[], onClose?: () => void): Promi
   const [client, end] = InMemoryTransport.createLinkedPair();
   await server.connect(end);
   return client;
+}
+
+/**
+ * Like a stdio server SIGKILLed right after it answered `initialize`: the SDK's stdio transport
+ * never settles the send of `notifications/initialized` that follows (its write fails with EPIPE
+ * and it waits for a 'drain' that never comes), and the transport closes `closeAfterMs` later,
+ * or never when undefined.
+ */
+async function diesAfterInitialize(
+  tools: readonly string[],
+  closeAfterMs?: number,
+): Promise<Transport> {
+  const transport = await serverWith(tools);
+  const send = transport.send.bind(transport);
+  transport.send = (message, options) => {
+    if (!('method' in message) || message.method !== 'notifications/initialized') {
+      return send(message, options);
+    }
+    if (closeAfterMs !== undefined) setTimeout(() => void transport.close(), closeAfterMs);
+    return new Promise<void>(() => {});
+  };
+  return transport;
 }
 
 /** A transport factory that fails with `failures` in turn, then hands out servers with `tools`. */
@@ -132,6 +155,58 @@ describe('McpConnection, one (re)connect loop', () => {
     expect(lateClosed).toHaveBeenCalledOnce();
     expect(closing.isConnected()).toBe(false);
     await expect(closing.callTool('search_nodes', {})).rejects.toThrow(/closed/);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('tries again when the server dies between answering initialize and hearing back', async () => {
+    const attempts = vi
+      .fn<() => Promise<Transport>>()
+      .mockRejectedValueOnce(new Error('down'))
+      .mockImplementationOnce(() => diesAfterInitialize(['search_nodes'], 10))
+      .mockImplementation(() => serverWith(['search_nodes']));
+    const connection = await McpConnection.open(settings(attempts));
+    await vi.advanceTimersByTimeAsync(200);
+    expect(attempts).toHaveBeenCalledTimes(2);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(logger.warn).toHaveBeenLastCalledWith(
+      {
+        err: new McpMemoryUnavailableError('MCP memory server exited while connecting'),
+        failedAttempts: 2,
+      },
+      'MCP memory server unreachable; calls fail fast until it connects',
+    );
+    await vi.advanceTimersByTimeAsync(400);
+    expect(attempts).toHaveBeenCalledTimes(3);
+    expect(connection.isConnected()).toBe(true);
+    await connection.close();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('gives up a handshake that hangs without the transport closing, and tries again', async () => {
+    const attempts = vi
+      .fn<() => Promise<Transport>>()
+      .mockRejectedValueOnce(new Error('down'))
+      .mockImplementationOnce(() => diesAfterInitialize(['search_nodes']))
+      .mockImplementation(() => serverWith(['search_nodes']));
+    const connection = await McpConnection.open({
+      ...settings(attempts),
+      connectTimeoutMs: 1_000,
+    });
+    await vi.advanceTimersByTimeAsync(200 + 1_999);
+    expect(attempts).toHaveBeenCalledTimes(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(logger.warn).toHaveBeenLastCalledWith(
+      {
+        err: new McpMemoryUnavailableError(
+          'MCP memory server did not finish connecting within 2000 ms',
+        ),
+        failedAttempts: 2,
+      },
+      'MCP memory server unreachable; calls fail fast until it connects',
+    );
+    await vi.advanceTimersByTimeAsync(400);
+    expect(connection.isConnected()).toBe(true);
+    await connection.close();
     expect(vi.getTimerCount()).toBe(0);
   });
 
