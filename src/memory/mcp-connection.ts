@@ -9,7 +9,12 @@
  * is the replay queue's job.
  */
 import type { Logger } from '../domain/logger.js';
-import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay } from '../domain/timing.js';
+import {
+  type BackoffOptions,
+  DEFAULT_BACKOFF,
+  backoffDelay,
+  withTimeout,
+} from '../domain/timing.js';
 import { createInterface, type Interface as LineReader } from 'node:readline';
 import { inspect } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -273,18 +278,6 @@ export class McpConnection {
   private async handshake(session: Session): Promise<void> {
     const timeoutMs = this.connectTimeoutMs();
     const handshakeMs = 2 * timeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const stalled = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new McpMemoryUnavailableError(
-              `MCP memory server did not finish connecting within ${handshakeMs} ms`,
-            ),
-          ),
-        handshakeMs,
-      );
-    });
     const exited = session.whenClosed.then(() => {
       throw new McpMemoryUnavailableError('MCP memory server exited while connecting');
     });
@@ -292,12 +285,12 @@ export class McpConnection {
       await session.client.connect(session.transport, { timeout: timeoutMs });
       await this.verifyTools(session.client);
     })();
-    try {
-      // The losers' later rejections are handled: race() subscribed to them.
-      await Promise.race([verified, exited, stalled]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const stalled = () =>
+      new McpMemoryUnavailableError(
+        `MCP memory server did not finish connecting within ${handshakeMs} ms`,
+      );
+    // The losers' later rejections are handled: race() subscribed to them.
+    await withTimeout(() => Promise.race([verified, exited]), handshakeMs, stalled);
   }
 
   private createSession(transport: Transport): Session {
