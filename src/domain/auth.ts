@@ -68,6 +68,7 @@ export function allows(principal: Principal, access: Access): boolean {
 export function inScope(principal: Principal, projectId: string | null): boolean {
   return (
     principal.projectIds === null ||
+    // Stryker disable next-line ConditionalExpression: a key's project list never includes null
     (projectId !== null && principal.projectIds.includes(projectId))
   );
 }
