@@ -17,6 +17,11 @@ describe('MCP memory errors', () => {
       missingTools: ['search_nodes', 'open_nodes'],
       availableTools: ['read_graph'],
     });
+    expect(
+      new McpMemoryMissingToolsError(['open_nodes'], ['read_graph', 'search_nodes']).message,
+    ).toBe(
+      'MCP memory server is missing required tools: open_nodes (server offers: read_graph, search_nodes)',
+    );
     expect(new McpMemoryMissingToolsError(['search_nodes'], []).message).toBe(
       'MCP memory server is missing required tools: search_nodes (server offers: none)',
     );

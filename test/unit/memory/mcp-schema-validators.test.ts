@@ -30,6 +30,8 @@ describe('SharedSchemaValidators', () => {
     const strict = validators.getValidator({ ...entitySchema, additionalProperties: false });
     const loose = validators.getValidator(entitySchema);
     expect(strict).not.toBe(loose);
+    expect(validators.size).toBe(2);
+    expect(validators.getValidator({ ...entitySchema, additionalProperties: false })).toBe(strict);
     expect(strict({ name: 'a', extra: 1 }).valid).toBe(false);
     expect(loose({ name: 'a', extra: 1 }).valid).toBe(true);
   });
