@@ -111,6 +111,7 @@ export class ReplayWorker {
   readonly #waiters = new Map<number, Waiter>();
   readonly #unsubscribes: Array<() => void> = [];
   #running: Promise<void> | undefined;
+  // Stryker disable next-line BooleanLiteral: every run of passes sets it to false before reading it
   #rerun = false;
   #passesStarted = 0;
   #wake: { timer: NodeJS.Timeout; dueAt: number } | undefined;
@@ -227,6 +228,7 @@ export class ReplayWorker {
 
   async #step(skippedKeys: Set<string>): Promise<StepResult> {
     if (this.#options.breaker.currentState().name === 'OPEN') return 'open';
+    // Stryker disable next-line ArrayDeclaration: no waiter has the id of a placeholder string
     const delivered: number[] = [];
     const outcome = await this.#options.queue.withLock((queue) =>
       this.#deliverBatch(queue, skippedKeys, delivered),

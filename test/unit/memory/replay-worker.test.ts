@@ -363,7 +363,8 @@ describe('ReplayWorker: the breaker', () => {
     queue.add('a');
     await worker.drain();
     expect(server.storeCalls).toBe(0);
-    expect(queue.rows).toHaveLength(1);
+    expect(queue.rows).toEqual([expect.objectContaining({ key: 'a', attempts: 0 })]);
+    expect(queue.rows[0]?.lastError).toBeUndefined();
     await vi.advanceTimersByTimeAsync(300);
     await probe;
     await vi.advanceTimersByTimeAsync(200);
@@ -511,5 +512,73 @@ describe('ReplayWorker: lifecycle', () => {
     await expect(worker.awaitDelivery(1, 10)).resolves.toBe(false);
     worker.start();
     expect(server.storeCalls).toBe(calls);
+  });
+});
+
+describe('ReplayWorker: when it wakes', () => {
+  it('keeps no timer, takes no lock and reads nothing once the queue is empty and the breaker closed', async () => {
+    const { queue, server, worker } = setup();
+    queue.add('a');
+    await worker.drain();
+    const locks = queue.committed;
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(queue.committed).toBe(locks);
+    expect(server.reads).toEqual([]);
+    expect(vi.getTimerCount()).toBe(0);
+    await worker.stop();
+  });
+
+  it('waits the retry delay, not the busy poll, while another instance holds the lock and nobody waits', async () => {
+    const { queue, worker } = setup();
+    queue.add('a');
+    queue.busy = true;
+    const withLock = vi.spyOn(queue, 'withLock');
+    await worker.drain();
+    expect(withLock).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(BUSY_POLL_MS);
+    expect(withLock).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(200 - BUSY_POLL_MS);
+    expect(withLock).toHaveBeenCalledTimes(2);
+    await worker.stop();
+  });
+
+  it('does not answer a waiter "not delivered" while another instance holds the lock', async () => {
+    const { queue, worker } = setup();
+    const id = queue.add('mine');
+    queue.busy = true;
+    let answer: boolean | undefined;
+    void worker.awaitDelivery(id, 10_000).then((delivered) => {
+      answer = delivered;
+    });
+    await vi.advanceTimersByTimeAsync(BUSY_POLL_MS * 3);
+    expect(answer).toBeUndefined();
+    queue.rows = [];
+    await vi.advanceTimersByTimeAsync(BUSY_POLL_MS);
+    expect(answer).toBe(true);
+    await worker.stop();
+  });
+
+  it('drains at once on a manual reset, before the open period would end', async () => {
+    const { queue, server, breaker, worker } = setup();
+    worker.start();
+    await breaker.execute(unavailable, { timeoutMs: 10 }).catch(() => undefined);
+    await breaker.execute(unavailable, { timeoutMs: 10 }).catch(() => undefined);
+    await vi.advanceTimersByTimeAsync(0);
+    queue.add('after-reset');
+    breaker.reset();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(keys(server.delivered)).toEqual(['after-reset=v1']);
+    await worker.stop();
+  });
+
+  it('works with a server that does not report reconnects', async () => {
+    const fake = new FakeServer();
+    const server = { storeMany: fake.storeMany.bind(fake), get: fake.get.bind(fake) };
+    const { queue, worker } = setup({ server });
+    queue.add('a');
+    worker.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(keys(fake.delivered)).toEqual(['a=v1']);
+    await expect(worker.stop()).resolves.toBeUndefined();
   });
 });
