@@ -8,15 +8,26 @@
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  CallToolRequestSchema,
+  type CallToolResult,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+} from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   type ConnectionChange,
   McpConnection,
   type McpConnectionSettings,
+  isConnectionLoss,
+  linkAbortSignal,
+  toolResultText,
 } from '../../../src/memory/mcp-connection.js';
 import {
   McpMemoryMissingToolsError,
+  McpMemoryToolError,
   McpMemoryUnavailableError,
 } from '../../../src/memory/mcp-errors.js';
 
@@ -224,5 +235,119 @@ describe('McpConnection, one (re)connect loop', () => {
     await vi.advanceTimersByTimeAsync(5_000);
     expect(attempts).toHaveBeenCalledTimes(2);
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('tool results and lost connections', () => {
+  it("reports a failed tool call in the server's words: its text parts, one per line", () => {
+    const image = { type: 'image' as const, data: '', mimeType: 'image/png' };
+    expect(
+      toolResultText({
+        content: [{ type: 'text', text: 'ENOSPC' }, image, { type: 'text', text: 'disk full' }],
+      }),
+    ).toBe('ENOSPC\ndisk full');
+    expect(toolResultText({ content: [image] })).toBe('tool returned isError without a message');
+  });
+
+  it('tells a lost connection from a call that failed', () => {
+    const lost = [
+      new McpError(ErrorCode.ConnectionClosed, 'Connection closed'),
+      new StreamableHTTPError(404, 'session not found'),
+      new Error('Not connected'),
+      new TypeError('fetch failed'),
+    ];
+    const failed = [
+      new McpError(ErrorCode.InvalidParams, 'Not connected'),
+      new StreamableHTTPError(500, 'Not connected'),
+      new Error('fetch failed'),
+      new TypeError('Not a function'),
+      new Error('not connected'),
+      'Not connected',
+      undefined,
+    ];
+    for (const error of lost) expect(isConnectionLoss(error), String(error)).toBe(true);
+    for (const error of failed) expect(isConnectionLoss(error), String(error)).toBe(false);
+  });
+});
+
+describe('linkAbortSignal', () => {
+  it('passes no signal on when the caller gave none', () => {
+    const link = linkAbortSignal(undefined);
+    expect(link.signal).toBeUndefined();
+    expect(() => link.dispose()).not.toThrow();
+  });
+
+  it("aborts with the caller's reason, also when the caller had aborted already", () => {
+    const caller = new AbortController();
+    const link = linkAbortSignal(caller.signal);
+    expect(link.signal?.aborted).toBe(false);
+    caller.abort(new Error('caller gave up'));
+    expect(link.signal?.reason).toEqual(new Error('caller gave up'));
+    const early = linkAbortSignal(AbortSignal.abort('too late'));
+    expect(early.signal?.aborted).toBe(true);
+    expect(early.signal?.reason).toBe('too late');
+  });
+
+  it('stops following the caller once disposed', () => {
+    const caller = new AbortController();
+    const link = linkAbortSignal(caller.signal);
+    link.dispose();
+    caller.abort();
+    expect(link.signal?.aborted).toBe(false);
+  });
+});
+
+/** An in-process server offering `search_nodes`, answering each call with `answer`. */
+async function toolServer(
+  answer: (args: Record<string, unknown>) => Promise<CallToolResult>,
+): Promise<Transport> {
+  const server = new Server({ name: 'in-process', version: '0' }, { capabilities: { tools: {} } });
+  server.setRequestHandler(ListToolsRequestSchema, () => ({
+    tools: [{ name: 'search_nodes', inputSchema: { type: 'object' as const } }],
+  }));
+  server.setRequestHandler(CallToolRequestSchema, (request) =>
+    answer(request.params.arguments ?? {}),
+  );
+  const [client, end] = InMemoryTransport.createLinkedPair();
+  await server.connect(end);
+  return client;
+}
+
+describe('McpConnection.callTool', () => {
+  it("returns a tool's result, and turns an isError result into the server's words", async () => {
+    const answer = async (args: Record<string, unknown>): Promise<CallToolResult> =>
+      args.query === 'bad'
+        ? { isError: true, content: [{ type: 'text', text: 'no such node' }] }
+        : { content: [{ type: 'text', text: `found ${String(args.query)}` }] };
+    const connection = await McpConnection.open(settings(() => toolServer(answer)));
+    await expect(connection.callTool('search_nodes', { query: 'x' })).resolves.toMatchObject({
+      content: [{ type: 'text', text: 'found x' }],
+    });
+    const refused = connection.callTool('search_nodes', { query: 'bad' });
+    await expect(refused).rejects.toThrow(new McpMemoryToolError('search_nodes', 'no such node'));
+    await connection.close();
+  });
+
+  it("rejects with the caller's reason when the caller aborts, before or during the call", async () => {
+    const stalls = () => new Promise<CallToolResult>(() => undefined);
+    const connection = await McpConnection.open(settings(() => toolServer(stalls)));
+    await expect(connection.callTool('search_nodes', {}, AbortSignal.abort('gone'))).rejects.toBe(
+      'gone',
+    );
+    const caller = new AbortController();
+    const call = connection.callTool('search_nodes', {}, caller.signal);
+    await vi.advanceTimersByTimeAsync(0);
+    caller.abort('changed my mind');
+    await expect(call).rejects.toBe('changed my mind');
+    expect(connection.isConnected()).toBe(true);
+    await connection.close();
+  });
+
+  it('refuses calls once closed', async () => {
+    const connection = await McpConnection.open(settings(factory(['search_nodes'])));
+    await connection.close();
+    await expect(connection.callTool('search_nodes', {})).rejects.toThrow(
+      new McpMemoryUnavailableError('MCP memory client is closed; cannot call "search_nodes"'),
+    );
   });
 });
