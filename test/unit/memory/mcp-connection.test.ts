@@ -351,3 +351,109 @@ describe('McpConnection.callTool', () => {
     );
   });
 });
+
+/** An in-process server and the client's end of it; `listTools` answers tools/list. */
+async function linkedServer(
+  listTools: (cursor: string | undefined) => {
+    tools: Array<{ name: string }>;
+    nextCursor?: string;
+  },
+  capabilities: { tools?: object } = { tools: {} },
+) {
+  const server = new Server({ name: 'in-process', version: '0' }, { capabilities });
+  if (capabilities.tools !== undefined) {
+    server.setRequestHandler(ListToolsRequestSchema, (request) => {
+      const page = listTools(request.params?.cursor);
+      return {
+        ...page,
+        tools: page.tools.map(({ name }) => ({ name, inputSchema: { type: 'object' as const } })),
+      };
+    });
+  }
+  const [client, end] = InMemoryTransport.createLinkedPair();
+  await server.connect(end);
+  return { server, client };
+}
+
+describe('McpConnection: tools and lost connections', () => {
+  it('reads every page of the tool list', async () => {
+    const pages = (cursor: string | undefined) =>
+      cursor === 'page-2'
+        ? { tools: [{ name: 'search_nodes' }] }
+        : { tools: [{ name: 'read_graph' }], nextCursor: 'page-2' };
+    const connection = await McpConnection.open(
+      settings(async () => (await linkedServer(pages)).client),
+    );
+    expect(connection.isConnected()).toBe(true);
+    await connection.close();
+  });
+
+  it('finds no tools on a server without the tools capability', async () => {
+    const bare = async () => (await linkedServer(() => ({ tools: [] }), {})).client;
+    await expect(McpConnection.open(settings(bare))).rejects.toThrow(
+      new McpMemoryMissingToolsError(['search_nodes'], []),
+    );
+  });
+
+  it('tells listeners when the server goes away and when it is back, then reconnects', async () => {
+    const servers: Server[] = [];
+    const transports = vi.fn(async () => {
+      const linked = await linkedServer(() => ({ tools: [{ name: 'search_nodes' }] }));
+      servers.push(linked.server);
+      return linked.client;
+    });
+    const connection = await McpConnection.open(settings(transports));
+    const changes: ConnectionChange[] = [];
+    connection.onConnectionChange(() => {
+      throw new Error('listener failed');
+    });
+    connection.onConnectionChange((change) => changes.push(change));
+    await servers[0]?.close();
+    expect(connection.isConnected()).toBe(false);
+    expect(changes).toEqual([
+      {
+        connected: false,
+        pid: undefined,
+        failedAttempts: 0,
+        reason: new Error('MCP transport closed'),
+      },
+    ]);
+    expect(logger.error).toHaveBeenCalledWith(
+      { err: new Error('listener failed') },
+      'MCP memory connection listener threw',
+    );
+    await vi.advanceTimersByTimeAsync(99);
+    expect(transports).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(transports).toHaveBeenCalledTimes(2);
+    expect(changes.at(-1)).toEqual({ connected: true, pid: undefined, failedAttempts: 0 });
+    expect(connection.isConnected()).toBe(true);
+    await connection.close();
+  });
+
+  it('fails a call whose connection is lost as unavailable, and reconnects', async () => {
+    const closeServer: Array<() => Promise<void>> = [];
+    const transports = vi.fn(async () => {
+      const server = new Server({ name: 'x', version: '0' }, { capabilities: { tools: {} } });
+      server.setRequestHandler(ListToolsRequestSchema, () => ({
+        tools: [{ name: 'search_nodes', inputSchema: { type: 'object' as const } }],
+      }));
+      server.setRequestHandler(CallToolRequestSchema, () => new Promise<CallToolResult>(() => {}));
+      const [client, end] = InMemoryTransport.createLinkedPair();
+      await server.connect(end);
+      closeServer.push(() => server.close());
+      return client;
+    });
+    const connection = await McpConnection.open(settings(transports));
+    const call = connection.callTool('search_nodes', {});
+    const outcome = expect(call).rejects.toThrow(
+      new McpMemoryUnavailableError('MCP memory server connection lost during "search_nodes"'),
+    );
+    await vi.advanceTimersByTimeAsync(0);
+    await closeServer[0]?.();
+    await outcome;
+    await vi.advanceTimersByTimeAsync(100);
+    expect(connection.isConnected()).toBe(true);
+    await connection.close();
+  });
+});
