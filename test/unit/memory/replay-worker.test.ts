@@ -571,6 +571,30 @@ describe('ReplayWorker: when it wakes', () => {
     await worker.stop();
   });
 
+  it('runs the pass a waiter asked for during a failing one at once, and judges it by that pass', async () => {
+    const { queue, server, worker } = setup();
+    queue.add('a');
+    let stores = 0;
+    server.onStore = async () => {
+      stores += 1;
+      if (stores > 1) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      throw new Error('server down');
+    };
+    void worker.drain();
+    await vi.advanceTimersByTimeAsync(10);
+    const id = queue.add('b');
+    let answer: boolean | undefined;
+    void worker.awaitDelivery(id, 10_000).then((delivered) => {
+      answer = delivered;
+    });
+    // The failure comes at 50 ms; the retry delay (200 ms) would wake the worker at 250 ms.
+    await vi.advanceTimersByTimeAsync(45);
+    expect(answer).toBe(true);
+    expect(keys(server.delivered)).toEqual(['a=v1', 'b=v2']);
+    await worker.stop();
+  });
+
   it('works with a server that does not report reconnects', async () => {
     const fake = new FakeServer();
     const server = { storeMany: fake.storeMany.bind(fake), get: fake.get.bind(fake) };
