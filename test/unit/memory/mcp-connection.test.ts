@@ -5,6 +5,7 @@
  * in-memory transport); the real processes, their crashes and respawns are tested in
  * test/memory/mcp-client-crashes.test.ts.
  */
+import { PassThrough } from 'node:stream';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -422,6 +423,14 @@ describe('McpConnection: tools and lost connections', () => {
       { err: new Error('listener failed') },
       'MCP memory connection listener threw',
     );
+    expect(logger.warn).toHaveBeenCalledWith(
+      { mcpServerPid: undefined, err: new Error('MCP transport closed') },
+      'MCP memory server connection lost; reconnecting',
+    );
+    await expect(connection.callTool('search_nodes', {})).rejects.toThrow(
+      'MCP memory server (http http://memory.invalid/mcp) is not connected; reconnecting ' +
+        '(failed attempts so far: 0); "search_nodes" was not sent',
+    );
     await vi.advanceTimersByTimeAsync(99);
     expect(transports).toHaveBeenCalledTimes(1);
     await vi.advanceTimersByTimeAsync(1);
@@ -446,13 +455,131 @@ describe('McpConnection: tools and lost connections', () => {
     });
     const connection = await McpConnection.open(settings(transports));
     const call = connection.callTool('search_nodes', {});
-    const outcome = expect(call).rejects.toThrow(
-      new McpMemoryUnavailableError('MCP memory server connection lost during "search_nodes"'),
-    );
+    const outcome = expect(call).rejects.toMatchObject({
+      message: 'MCP memory server connection lost during "search_nodes"',
+      cause: expect.objectContaining({ code: ErrorCode.ConnectionClosed }) as unknown,
+    });
     await vi.advanceTimersByTimeAsync(0);
     await closeServer[0]?.();
     await outcome;
     await vi.advanceTimersByTimeAsync(100);
+    expect(connection.isConnected()).toBe(true);
+    await connection.close();
+  });
+});
+
+describe('McpConnection: what it tells the operator and the server', () => {
+  it('logs the connection with the server, its process id and how long it took', async () => {
+    const transport = async () => Object.assign(await serverWith(['search_nodes']), { pid: 4242 });
+    const connection = await McpConnection.open(settings(transport));
+    expect(logger.info).toHaveBeenCalledWith(
+      { mcpServerPid: 4242, connectMs: expect.any(Number) as number },
+      'MCP memory server connected (http http://memory.invalid/mcp)',
+    );
+    const [[{ connectMs }]] = logger.info.mock.calls as [[{ connectMs: number }]];
+    expect(connectMs).toBeGreaterThanOrEqual(0);
+    expect(connectMs).toBeLessThan(60_000);
+    await connection.close();
+  });
+
+  it("logs the server's stderr line by line, until the connection is closed", async () => {
+    const stderr = new PassThrough();
+    const transport = async () => Object.assign(await serverWith(['search_nodes']), { stderr });
+    const connection = await McpConnection.open(settings(transport));
+    stderr.write('Knowledge Graph MCP Server running\nsecond line\n');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(logger.info).toHaveBeenCalledWith(
+      { mcpServerPid: undefined },
+      'mcp-memory server: Knowledge Graph MCP Server running',
+    );
+    expect(logger.info).toHaveBeenCalledWith(
+      { mcpServerPid: undefined },
+      'mcp-memory server: second line',
+    );
+    await connection.close();
+    logger.info.mockClear();
+    stderr.write('after close\n');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(logger.info).not.toHaveBeenCalled();
+  });
+
+  it('logs a transport error without dropping the connection', async () => {
+    let client!: Transport;
+    const connection = await McpConnection.open(
+      settings(async () => (client = await serverWith(['search_nodes']))),
+    );
+    client.onerror?.(new Error('bad frame'));
+    expect(logger.warn).toHaveBeenCalledWith(
+      { err: new Error('bad frame'), mcpServerPid: undefined },
+      'MCP memory transport error',
+    );
+    expect(connection.isConnected()).toBe(true);
+    await connection.close();
+  });
+
+  it('closes the server on close(), and stops telling a listener that unsubscribed', async () => {
+    const serverClosed = vi.fn();
+    const connection = await McpConnection.open(
+      settings(() => serverWith(['search_nodes'], serverClosed)),
+    );
+    const listener = vi.fn();
+    const unsubscribe = connection.onConnectionChange(listener);
+    unsubscribe();
+    await connection.close();
+    expect(serverClosed).toHaveBeenCalledOnce();
+    expect(listener).not.toHaveBeenCalled();
+  });
+
+  it('names the tools the server lacks and the ones it offers', async () => {
+    await expect(McpConnection.open(settings(factory(['read_graph'])))).rejects.toThrow(
+      new McpMemoryMissingToolsError(['search_nodes'], ['read_graph']),
+    );
+  });
+
+  it('gives up on a server that does not answer the handshake within 10 s', async () => {
+    const silent = vi.fn(async () => InMemoryTransport.createLinkedPair()[0]);
+    let opened = false;
+    const opening = McpConnection.open(settings(silent)).then((connection) => {
+      opened = true;
+      return connection;
+    });
+    await vi.advanceTimersByTimeAsync(9_999);
+    expect(opened).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    const connection = await opening;
+    expect(connection.isConnected()).toBe(false);
+    expect(logger.warn).toHaveBeenCalledWith(
+      {
+        err: expect.objectContaining({ code: ErrorCode.RequestTimeout }) as unknown,
+        failedAttempts: 1,
+      },
+      'MCP memory server unreachable; calls fail fast until it connects',
+    );
+    await connection.close();
+  });
+
+  it('times a tool call out after 30 s unless told otherwise, keeping the connection', async () => {
+    const stalls = () => new Promise<CallToolResult>(() => undefined);
+    const connection = await McpConnection.open(settings(() => toolServer(stalls)));
+    let failure: unknown;
+    void connection.callTool('search_nodes', {}).catch((error: unknown) => (failure = error));
+    await vi.advanceTimersByTimeAsync(29_999);
+    expect(failure).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(failure).toMatchObject({ code: ErrorCode.RequestTimeout });
+    expect(connection.isConnected()).toBe(true);
+    await connection.close();
+  });
+
+  it('passes a failed call on as it is, keeping the connection', async () => {
+    const fails = async (): Promise<CallToolResult> => {
+      throw new McpError(ErrorCode.InternalError, 'graph file unreadable');
+    };
+    const connection = await McpConnection.open(settings(() => toolServer(fails)));
+    await expect(connection.callTool('search_nodes', {})).rejects.toMatchObject({
+      code: ErrorCode.InternalError,
+      message: expect.stringContaining('graph file unreadable') as string,
+    });
     expect(connection.isConnected()).toBe(true);
     await connection.close();
   });
