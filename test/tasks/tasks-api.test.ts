@@ -513,6 +513,48 @@ describe('dependencies, cancel and retry', () => {
     expect((await api.get(b.id)).status).toBe('queued');
   });
 
+  it("audits every change of a task, and its agent's status changes, with their fields", async () => {
+    const task = await api.task(project.id);
+    await api.call('PATCH', `/tasks/${task.id}`, { title: 'Renamed' }, 200);
+    const { attempt } = await claimed(task.id);
+    // The agent says it is idle while it holds the attempt: its heartbeat makes it busy again.
+    await api.call('PATCH', `/agents/${agent.id}`, { status: 'idle' }, 200);
+    const beat = await api.heartbeat(task.id, { attempt: attempt.number });
+    expect(beat.statusCode, beat.body).toBe(200);
+    await api.call('POST', `/tasks/${task.id}/cancel`, undefined, 200);
+    await api.call('POST', `/tasks/${task.id}/retry`, undefined, 200);
+    await api.call('DELETE', `/tasks/${task.id}`, undefined, 204);
+    const audit = async (resource: string, id: string) =>
+      (await api.call('GET', `/audit?resource=${resource}&resource_id=${id}`, undefined, 200))
+        .json()
+        .items.reverse()
+        .map((entry: { action: string; resource: string; changed_fields: string[] | null }) => [
+          entry.action,
+          entry.resource,
+          entry.changed_fields,
+        ]);
+    expect(await audit('task', task.id)).toEqual([
+      ['create', 'task', null],
+      ['update', 'task', ['title']],
+      ['claim', 'task', null],
+      ['cancel', 'task', null],
+      ['retry', 'task', null],
+      ['delete', 'task', null],
+    ]);
+    expect((await audit('agent', agent.id)).slice(-2)).toEqual([
+      ['status', 'agent', ['status', 'last_active_at']],
+      ['status', 'agent', ['status']],
+    ]);
+    const statuses = (await readWholeLog(t.request, `topic=project:${project.id}`))
+      .filter((event) => event.type === 'AGENT_STATUS')
+      .map((event) => (event.data as { agent: { status: string } }).agent.status);
+    expect(statuses.slice(-2)).toEqual(['busy', 'idle']);
+    const retried = (await readWholeLog(t.request, `topic=task:${task.id}`)).filter(
+      (event) => event.type === 'TASK_UPDATE',
+    );
+    expect(retried.at(-1)!.data).toMatchObject({ changed_fields: ['status'] });
+  });
+
   it('refuses to cancel a finished task and to retry a queued one', async () => {
     const task = await api.task(project.id);
     expectProblem(await api.call('POST', `/tasks/${task.id}/retry`), 409);
