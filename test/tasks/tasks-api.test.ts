@@ -353,6 +353,16 @@ describe('heartbeats, results and failures of an attempt', () => {
   it('extends the lease and reports progress', async () => {
     const task = await api.task(project.id, { lease_ms: 5_000 });
     const { attempt } = await claimed(task.id);
+    const first = await api.heartbeat(task.id, { attempt: attempt.number, message: 'starting' });
+    expect(first.statusCode, first.body).toBe(200);
+    expect((await api.get(task.id)).progress).toEqual({ value: 0, message: 'starting' });
+    const [event] = (await readWholeLog(t.request, `topic=task:${task.id}`)).filter(
+      (logged) => (logged.data as { phase?: string }).phase === 'progress',
+    );
+    expect(event?.data).toMatchObject({
+      task: { progress: { value: 0, message: 'starting' } },
+      attempt: { number: attempt.number, agent_id: agent.id },
+    });
     const beat = await api.heartbeat(task.id, {
       attempt: attempt.number,
       progress: 0.4,
@@ -361,6 +371,8 @@ describe('heartbeats, results and failures of an attempt', () => {
     expect(beat.statusCode, beat.body).toBe(200);
     expect(beat.json().cancel_requested).toBe(false);
     expect(Date.parse(beat.json().lease_expires_at)).toBeGreaterThan(Date.now() + 3_000);
+    expect((await api.get(task.id)).progress).toEqual({ value: 0.4, message: 'halfway' });
+    expect((await api.heartbeat(task.id, { attempt: attempt.number })).statusCode).toBe(200);
     expect((await api.get(task.id)).progress).toEqual({ value: 0.4, message: 'halfway' });
   });
 
@@ -440,6 +452,7 @@ describe('heartbeats, results and failures of an attempt', () => {
       .items.filter((event: { type: string }) => event.type === 'TASK_EXECUTION')
       .map((event: { data: { phase: string } }) => event.data.phase);
     expect(phases).toEqual(['claimed', 'failed', 'retry_scheduled', 'claimed', 'failed']);
+    expect(await auditActions(task.id)).toEqual(['create', 'claim', 'fail', 'claim', 'fail']);
   });
 
   it('schedules the retry after a backoff, and fails at once when not retryable', async () => {
