@@ -112,7 +112,10 @@ describe('POST /api/v1/tasks', () => {
         title: 'x',
         depends_on: [dependency],
       });
-      expect(errorPaths(response)).toEqual(['/depends_on']);
+      const message = `Task ${dependency} does not exist in project ${project.id}`;
+      expect(expectProblem(response, 422).errors).toEqual([
+        { path: '/depends_on', message, in: 'body' },
+      ]);
     }
     const dead = await api.task(project.id);
     await api.call('POST', `/tasks/${dead.id}/cancel`, undefined, 200);
@@ -200,7 +203,10 @@ describe('PATCH and DELETE /api/v1/tasks/{id}', () => {
     const b = await api.task(project.id, { depends_on: [a.id] });
     const c = await api.task(project.id, { depends_on: [b.id] });
     const cycle = await api.call('PATCH', `/tasks/${a.id}`, { depends_on: [c.id] });
-    expect(expectProblem(cycle, 422).errors?.[0]?.path).toBe('/depends_on');
+    expect(expectProblem(cycle, 422).errors?.[0]).toMatchObject({
+      path: '/depends_on',
+      message: `Depending on these tasks would make task ${a.id} depend on itself`,
+    });
     const self = await api.call('PATCH', `/tasks/${a.id}`, { depends_on: [a.id] });
     expect(errorPaths(self)).toEqual(['/depends_on']);
     expect((await api.get(a.id)).depends_on).toEqual([]);
@@ -514,7 +520,9 @@ describe('dependencies, cancel and retry', () => {
     const b = await api.task(project.id, { depends_on: [a.id] });
     const claim = await claimed(a.id);
     await api.fail(a.id, { attempt: claim.attempt.number, error: 'boom' });
-    expectProblem(await api.call('POST', `/tasks/${b.id}/retry`), 409);
+    expect(expectProblem(await api.call('POST', `/tasks/${b.id}/retry`), 409).detail).toBe(
+      `Task ${a.id} is failed; retry it first`,
+    );
     const retried = await api.call('POST', `/tasks/${a.id}/retry`, undefined, 200);
     expect(retried.json()).toMatchObject({ status: 'queued', error: null, attempts: 1 });
     expect((await api.call('POST', `/tasks/${b.id}/retry`, undefined, 200)).json().status).toBe(
