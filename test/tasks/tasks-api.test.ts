@@ -170,7 +170,9 @@ describe('GET /api/v1/tasks', () => {
 
   it('answers 422 to a bad filter and 404 to a task that does not exist', async () => {
     expect(errorPaths(await api.call('GET', '/tasks?status=done'))).toEqual(['/status/0']);
-    expectProblem(await api.call('GET', `/tasks/${missing}`), 404);
+    expect(expectProblem(await api.call('GET', `/tasks/${missing}`), 404).detail).toBe(
+      `Task ${missing} not found`,
+    );
   });
 });
 
@@ -222,11 +224,25 @@ describe('PATCH and DELETE /api/v1/tasks/{id}', () => {
   it('refuses to change or delete a running task, and deletes one that waits', async () => {
     const task = await api.task(project.id);
     await claimed(task.id);
-    expectProblem(await api.call('PATCH', `/tasks/${task.id}`, { priority: 1 }), 409);
-    expectProblem(await api.call('DELETE', `/tasks/${task.id}`), 409);
+    const patch = await api.call('PATCH', `/tasks/${task.id}`, { priority: 1 });
+    expect(expectProblem(patch, 409).detail).toBe(
+      `Task ${task.id} is running; only a task not started changes`,
+    );
+    expect(expectProblem(await api.call('DELETE', `/tasks/${task.id}`), 409).detail).toBe(
+      `Task ${task.id} is running; cancel it before deleting it`,
+    );
     const waiting = await api.task(project.id, { required_capabilities: ['gpu'] });
     await api.call('DELETE', `/tasks/${waiting.id}`, undefined, 204);
     expectProblem(await api.call('GET', `/tasks/${waiting.id}`), 404);
+    const deleted = (await readWholeLog(t.request, `topic=task:${waiting.id}`)).at(-1);
+    expect(deleted).toMatchObject({
+      type: 'TASK_DELETED',
+      data: { id: waiting.id, project_id: project.id },
+    });
+    // A blocked task changed in another field keeps its dependencies, and stays blocked.
+    const blocked = await api.task(project.id, { depends_on: [task.id] });
+    const renamed = await api.call('PATCH', `/tasks/${blocked.id}`, { title: 'Later' }, 200);
+    expect(renamed.json()).toMatchObject({ status: 'blocked', depends_on: [task.id] });
   });
 
   it('refuses to delete a task an unfinished task depends on', async () => {
