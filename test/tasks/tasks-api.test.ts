@@ -425,6 +425,12 @@ describe('heartbeats, results and failures of an attempt', () => {
     expectProblem(await api.complete(task.id, { attempt: attempt.number }), 409);
     const [ended] = await api.attempts(task.id);
     expect(ended.outcome).toBe('cancelled');
+    const step = (await readWholeLog(t.request, `topic=agent:${agent.id}`)).find(
+      (event) => (event.data as { phase?: string }).phase === 'cancelled',
+    );
+    expect(step?.data).toMatchObject({
+      attempt: { number: attempt.number, agent_id: agent.id, outcome: 'cancelled' },
+    });
   });
 
   it('refuses with 409 a call naming an attempt that does not hold the task', async () => {
@@ -434,7 +440,9 @@ describe('heartbeats, results and failures of an attempt', () => {
       const response = await call(task.id, { attempt: 2 });
       expectProblem(response, 409);
     }
-    expectProblem(await api.fail(task.id, { attempt: 7, error: 'x' }), 409);
+    expect(expectProblem(await api.fail(task.id, { attempt: 7, error: 'x' }), 409).detail).toBe(
+      `Attempt 7 does not hold task ${task.id}: the task is running at attempt 1`,
+    );
     expect((await api.get(task.id)).status).toBe('running');
   });
 
@@ -475,6 +483,11 @@ describe('heartbeats, results and failures of an attempt', () => {
       .map((event: { data: { phase: string } }) => event.data.phase);
     expect(phases).toEqual(['claimed', 'failed', 'retry_scheduled', 'claimed', 'failed']);
     expect(await auditActions(task.id)).toEqual(['create', 'claim', 'fail', 'claim', 'fail']);
+    // A retry gives it max_attempts afresh: its next failure is retried again.
+    await api.call('POST', `/tasks/${task.id}/retry`, undefined, 200);
+    const third = await claimed(task.id);
+    const again = await api.fail(task.id, { attempt: third.attempt.number, error: 'flaky' });
+    expect(again.json()).toMatchObject({ status: 'queued', attempts: 3 });
   });
 
   it('schedules the retry after a backoff, and fails at once when not retryable', async () => {
@@ -510,12 +523,28 @@ describe('dependencies, cancel and retry', () => {
     const a = await api.task(project.id);
     const b = await api.task(project.id);
     const c = await api.task(project.id, { depends_on: [a.id, b.id] });
+    const updates = async () =>
+      (await readWholeLog(t.request, `topic=task:${c.id}`)).filter(
+        (event) => event.type === 'TASK_UPDATE',
+      );
     for (const id of [a.id, b.id]) {
       const claim = await claimed(id);
-      await api.complete(id, { attempt: claim.attempt.number });
+      const done = await api.complete(id, { attempt: claim.attempt.number, result: { id } });
+      expect(done.json()).toMatchObject({ status: 'succeeded', result: { id } });
       if (id === a.id) expect((await api.get(c.id)).status).toBe('blocked');
+      if (id === a.id) expect(await updates()).toEqual([]);
     }
     expect((await api.get(c.id)).status).toBe('queued');
+    expect((await updates()).map((event) => event.data)).toMatchObject([
+      { task: { status: 'queued' }, changed_fields: ['status'] },
+    ]);
+    const succeeded = (await readWholeLog(t.request, `topic=agent:${agent.id}`)).filter(
+      (event) => (event.data as { phase?: string }).phase === 'succeeded',
+    );
+    expect(succeeded.map((event) => (event.data as { task: { id: string } }).task.id)).toEqual([
+      a.id,
+      b.id,
+    ]);
   });
 
   it('cancels every dependent, transitively, when a dependency fails for good', async () => {
