@@ -323,7 +323,7 @@ describe('claims', () => {
   });
 
   it('answers 404 for an agent that does not exist, 422 for a wait past 30 s', async () => {
-    expectProblem(await api.claim(missing), 404);
+    expect(expectProblem(await api.claim(missing), 404).detail).toBe(`Agent ${missing} not found`);
     expect(errorPaths(await api.claim(agent.id, 30_001))).toEqual(['/wait_ms']);
   });
 
@@ -506,15 +506,24 @@ describe('heartbeats, results and failures of an attempt', () => {
     expect(final.json().status).toBe('failed');
   });
 
-  it('refuses an output over 512 KiB with 413 and changes nothing', async () => {
+  it('refuses an output over 512 KiB with 413 and changes nothing; takes 512 KiB', async () => {
     const task = await api.task(project.id);
     const { attempt } = await claimed(task.id);
     const response = await api.complete(task.id, {
       attempt: attempt.number,
       output: 'x'.repeat(600 * 1024),
     });
-    expectProblem(response, 413);
+    expect(expectProblem(response, 413).detail).toBe(
+      'output must be at most 524288 bytes of UTF-8',
+    );
     expect((await api.get(task.id)).status).toBe('running');
+    const full = await api.complete(task.id, {
+      attempt: attempt.number,
+      output: 'x'.repeat(512 * 1024),
+    });
+    expect(full.statusCode, full.body).toBe(200);
+    const gone = await api.complete(missing, { attempt: 1 });
+    expect(expectProblem(gone, 404).detail).toBe(`Task ${missing} not found`);
   });
 });
 
