@@ -194,6 +194,13 @@ describe('backoff, for real', () => {
     // Equal jitter: between half the delay and the delay, plus at most one sweep.
     expect(waited).toBeGreaterThanOrEqual(290);
     expect(waited).toBeLessThan(600 + 1_000);
+    // The sweeper announced the promotion that woke the claim.
+    const promoted = (await readWholeLog(t.request, `topic=task:${task.id}`)).filter(
+      (event) => event.type === 'TASK_UPDATE',
+    );
+    expect(promoted.map((event) => event.data)).toMatchObject([
+      { task: { status: 'queued' }, changed_fields: ['status'] },
+    ]);
   });
 });
 
