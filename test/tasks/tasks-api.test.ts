@@ -422,6 +422,7 @@ describe('heartbeats, results and failures of an attempt', () => {
     const beat = await api.heartbeat(task.id, { attempt: attempt.number });
     expect(beat.statusCode).toBe(200);
     expect(beat.json().cancel_requested).toBe(true);
+    expectProblem(await api.heartbeat(task.id, { attempt: attempt.number + 1 }), 409);
     expectProblem(await api.complete(task.id, { attempt: attempt.number }), 409);
     const [ended] = await api.attempts(task.id);
     expect(ended.outcome).toBe('cancelled');
@@ -431,6 +432,17 @@ describe('heartbeats, results and failures of an attempt', () => {
     expect(step?.data).toMatchObject({
       attempt: { number: attempt.number, agent_id: agent.id, outcome: 'cancelled' },
     });
+  });
+
+  it('tells only the cancelled attempt of a cancelled task that it was cancelled', async () => {
+    const task = await api.task(project.id, { backoff: { base_ms: 0, max_ms: 0 } });
+    const first = await claimed(task.id);
+    await api.fail(task.id, { attempt: first.attempt.number, error: 'flaky' });
+    const second = await claimed(task.id);
+    await api.call('POST', `/tasks/${task.id}/cancel`, undefined, 200);
+    expectProblem(await api.heartbeat(task.id, { attempt: first.attempt.number }), 409);
+    const beat = await api.heartbeat(task.id, { attempt: second.attempt.number });
+    expect(beat.json()).toMatchObject({ cancel_requested: true });
   });
 
   it('refuses with 409 a call naming an attempt that does not hold the task', async () => {
