@@ -168,11 +168,12 @@ describe('GET /api/v1/tasks', () => {
     expect(page.items).toHaveLength(2);
   });
 
-  it('answers 422 to a bad filter and 404 to a task that does not exist', async () => {
+  it('answers 422 to a bad filter and 404 to a task that does not exist, naming it', async () => {
     expect(errorPaths(await api.call('GET', '/tasks?status=done'))).toEqual(['/status/0']);
-    expect(expectProblem(await api.call('GET', `/tasks/${missing}`), 404).detail).toBe(
-      `Task ${missing} not found`,
-    );
+    for (const method of ['GET', 'DELETE'])
+      expect(expectProblem(await api.call(method, `/tasks/${missing}`), 404).detail).toBe(
+        `Task ${missing} not found`,
+      );
   });
 });
 
