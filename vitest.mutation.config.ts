@@ -8,7 +8,9 @@ import base from './vitest.config.js';
  *
  * - `MUTATION_PART=unit` (stryker.config.mjs): project `unit` alone, no servers.
  * - `MUTATION_PART=servers` (stryker.servers.config.mjs): the `servers` project's folders on
- *   PostgreSQL, without `pglite`.
+ *   PostgreSQL, without `pglite`, and the unit tests of the modules that part mutates
+ *   (`servicesUnitFiles`): a service's audit records, event topics and race paths are proven
+ *   there, with fakes, so its score counts them too.
  *
  * A mutant that makes a test wait forever (a promise that never settles) should fail that test
  * soon rather than run into Stryker's own timeout, which restarts the worker (seconds each): so
@@ -16,12 +18,17 @@ import base from './vitest.config.js';
  * of it.
  */
 const servers = process.env.MUTATION_PART === 'servers';
+/** The unit tests of src/services/, src/store/ and the Redis event bus (the servers part's). */
+const servicesUnitFiles = [
+  'test/unit/{services,store}/**/*.test.ts',
+  'test/unit/events/event-bus.test.ts',
+];
 export default defineConfig({
   ...base,
   test: {
     ...base.test,
     include: servers
-      ? ['test/{api,events,memory,tasks,mcp}/**/*.test.ts']
+      ? ['test/{api,events,memory,tasks,mcp}/**/*.test.ts', ...servicesUnitFiles]
       : ['test/unit/**/*.test.ts'],
     // Lock contenders in child processes, seconds per test; src/store/ is the servers part's.
     exclude: [...configDefaults.exclude, 'test/unit/store/data-directory-lock.test.ts'],

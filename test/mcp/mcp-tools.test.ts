@@ -161,7 +161,7 @@ describe('a task from creation to result', () => {
     for (const entry of audit) expect(entry.user_agent).toMatch(/^mcp( |$)/);
   });
 
-  it('reuses an agent registered under the same name, with its new capabilities', async () => {
+  it('reuses an agent registered under the same name, in a project or none, with its new capabilities', async () => {
     const projectId = await project();
     const first = await okTool(client, 'register_agent', {
       name: 'w',
@@ -181,6 +181,11 @@ describe('a task from creation to result', () => {
     });
     const elsewhere = await okTool(client, 'register_agent', { name: 'w', agent_type: 'coder' });
     expect(elsewhere.created).toBe(true);
+    const unplacedAgain = await okTool(client, 'register_agent', {
+      name: 'w',
+      agent_type: 'coder',
+    });
+    expect(unplacedAgain).toMatchObject({ created: false, agent: { id: elsewhere.agent.id } });
   });
 
   it('fails, retries and delegates: fail_task, create_task with a parent, get and list', async () => {

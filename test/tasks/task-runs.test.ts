@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type TestApp, createTestApp } from '../support/app.js';
 import { byDepth } from '../support/depth.js';
+import { readWholeLog } from '../support/event-log.js';
 import { taskApi } from '../support/tasks.js';
 
 /**
@@ -36,6 +37,15 @@ async function work(agentId: string) {
     expect(completed.statusCode, completed.body).toBe(200);
     done.push(claim.task.id);
   }
+}
+
+/** The audit records of a task, oldest first, as [action, resource]. */
+async function audited(taskId: string) {
+  const response = await api.call('GET', `/audit?resource=task&resource_id=${taskId}`);
+  return response
+    .json()
+    .items.reverse()
+    .map((entry: { action: string; resource: string }) => [entry.action, entry.resource]);
 }
 
 async function createMany(count: number, fields: object = {}) {
@@ -130,6 +140,20 @@ describe('a crashed agent', () => {
       'lost',
       'succeeded',
     ]);
+    expect(await audited(task.id)).toEqual([
+      ['create', 'task'],
+      ['claim', 'task'],
+      ['lost', 'task'],
+      ['claim', 'task'],
+      ['complete', 'task'],
+    ]);
+    const lost = (await readWholeLog(t.request, `topic=task:${task.id}`)).find(
+      (event) => (event.data as { phase?: string }).phase === 'lost',
+    );
+    expect(lost?.data).toMatchObject({
+      task: { error: 'lease expired without a heartbeat' },
+      attempt: { number: 1, agent_id: crashing.id, outcome: 'lost' },
+    });
     expectStaleCompletion(await api.complete(task.id, { attempt: 1 }));
   });
 
@@ -146,6 +170,12 @@ describe('a crashed agent', () => {
     }
     expect(status).toBe('failed');
     expect((await api.attempts(task.id))[0].outcome).toBe('timed_out');
+    expect((await api.get(task.id)).error).toBe('timed out');
+    expect(await audited(task.id)).toEqual([
+      ['create', 'task'],
+      ['claim', 'task'],
+      ['timed_out', 'task'],
+    ]);
   });
 });
 
@@ -164,6 +194,13 @@ describe('backoff, for real', () => {
     // Equal jitter: between half the delay and the delay, plus at most one sweep.
     expect(waited).toBeGreaterThanOrEqual(290);
     expect(waited).toBeLessThan(600 + 1_000);
+    // The sweeper announced the promotion that woke the claim.
+    const promoted = (await readWholeLog(t.request, `topic=task:${task.id}`)).filter(
+      (event) => event.type === 'TASK_UPDATE',
+    );
+    expect(promoted.map((event) => event.data)).toMatchObject([
+      { task: { status: 'queued' }, changed_fields: ['status'] },
+    ]);
   });
 });
 

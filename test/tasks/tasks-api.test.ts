@@ -112,7 +112,10 @@ describe('POST /api/v1/tasks', () => {
         title: 'x',
         depends_on: [dependency],
       });
-      expect(errorPaths(response)).toEqual(['/depends_on']);
+      const message = `Task ${dependency} does not exist in project ${project.id}`;
+      expect(expectProblem(response, 422).errors).toEqual([
+        { path: '/depends_on', message, in: 'body' },
+      ]);
     }
     const dead = await api.task(project.id);
     await api.call('POST', `/tasks/${dead.id}/cancel`, undefined, 200);
@@ -165,9 +168,12 @@ describe('GET /api/v1/tasks', () => {
     expect(page.items).toHaveLength(2);
   });
 
-  it('answers 422 to a bad filter and 404 to a task that does not exist', async () => {
+  it('answers 422 to a bad filter and 404 to a task that does not exist, naming it', async () => {
     expect(errorPaths(await api.call('GET', '/tasks?status=done'))).toEqual(['/status/0']);
-    expectProblem(await api.call('GET', `/tasks/${missing}`), 404);
+    for (const method of ['GET', 'DELETE'])
+      expect(expectProblem(await api.call(method, `/tasks/${missing}`), 404).detail).toBe(
+        `Task ${missing} not found`,
+      );
   });
 });
 
@@ -200,7 +206,10 @@ describe('PATCH and DELETE /api/v1/tasks/{id}', () => {
     const b = await api.task(project.id, { depends_on: [a.id] });
     const c = await api.task(project.id, { depends_on: [b.id] });
     const cycle = await api.call('PATCH', `/tasks/${a.id}`, { depends_on: [c.id] });
-    expect(expectProblem(cycle, 422).errors?.[0]?.path).toBe('/depends_on');
+    expect(expectProblem(cycle, 422).errors?.[0]).toMatchObject({
+      path: '/depends_on',
+      message: `Depending on these tasks would make task ${a.id} depend on itself`,
+    });
     const self = await api.call('PATCH', `/tasks/${a.id}`, { depends_on: [a.id] });
     expect(errorPaths(self)).toEqual(['/depends_on']);
     expect((await api.get(a.id)).depends_on).toEqual([]);
@@ -216,11 +225,25 @@ describe('PATCH and DELETE /api/v1/tasks/{id}', () => {
   it('refuses to change or delete a running task, and deletes one that waits', async () => {
     const task = await api.task(project.id);
     await claimed(task.id);
-    expectProblem(await api.call('PATCH', `/tasks/${task.id}`, { priority: 1 }), 409);
-    expectProblem(await api.call('DELETE', `/tasks/${task.id}`), 409);
+    const patch = await api.call('PATCH', `/tasks/${task.id}`, { priority: 1 });
+    expect(expectProblem(patch, 409).detail).toBe(
+      `Task ${task.id} is running; only a task not started changes`,
+    );
+    expect(expectProblem(await api.call('DELETE', `/tasks/${task.id}`), 409).detail).toBe(
+      `Task ${task.id} is running; cancel it before deleting it`,
+    );
     const waiting = await api.task(project.id, { required_capabilities: ['gpu'] });
     await api.call('DELETE', `/tasks/${waiting.id}`, undefined, 204);
     expectProblem(await api.call('GET', `/tasks/${waiting.id}`), 404);
+    const deleted = (await readWholeLog(t.request, `topic=task:${waiting.id}`)).at(-1);
+    expect(deleted).toMatchObject({
+      type: 'TASK_DELETED',
+      data: { id: waiting.id, project_id: project.id },
+    });
+    // A blocked task changed in another field keeps its dependencies, and stays blocked.
+    const blocked = await api.task(project.id, { depends_on: [task.id] });
+    const renamed = await api.call('PATCH', `/tasks/${blocked.id}`, { title: 'Later' }, 200);
+    expect(renamed.json()).toMatchObject({ status: 'blocked', depends_on: [task.id] });
   });
 
   it('refuses to delete a task an unfinished task depends on', async () => {
@@ -301,7 +324,7 @@ describe('claims', () => {
   });
 
   it('answers 404 for an agent that does not exist, 422 for a wait past 30 s', async () => {
-    expectProblem(await api.claim(missing), 404);
+    expect(expectProblem(await api.claim(missing), 404).detail).toBe(`Agent ${missing} not found`);
     expect(errorPaths(await api.claim(agent.id, 30_001))).toEqual(['/wait_ms']);
   });
 
@@ -353,6 +376,16 @@ describe('heartbeats, results and failures of an attempt', () => {
   it('extends the lease and reports progress', async () => {
     const task = await api.task(project.id, { lease_ms: 5_000 });
     const { attempt } = await claimed(task.id);
+    const first = await api.heartbeat(task.id, { attempt: attempt.number, message: 'starting' });
+    expect(first.statusCode, first.body).toBe(200);
+    expect((await api.get(task.id)).progress).toEqual({ value: 0, message: 'starting' });
+    const [event] = (await readWholeLog(t.request, `topic=task:${task.id}`)).filter(
+      (logged) => (logged.data as { phase?: string }).phase === 'progress',
+    );
+    expect(event?.data).toMatchObject({
+      task: { progress: { value: 0, message: 'starting' } },
+      attempt: { number: attempt.number, agent_id: agent.id },
+    });
     const beat = await api.heartbeat(task.id, {
       attempt: attempt.number,
       progress: 0.4,
@@ -361,6 +394,8 @@ describe('heartbeats, results and failures of an attempt', () => {
     expect(beat.statusCode, beat.body).toBe(200);
     expect(beat.json().cancel_requested).toBe(false);
     expect(Date.parse(beat.json().lease_expires_at)).toBeGreaterThan(Date.now() + 3_000);
+    expect((await api.get(task.id)).progress).toEqual({ value: 0.4, message: 'halfway' });
+    expect((await api.heartbeat(task.id, { attempt: attempt.number })).statusCode).toBe(200);
     expect((await api.get(task.id)).progress).toEqual({ value: 0.4, message: 'halfway' });
   });
 
@@ -388,9 +423,27 @@ describe('heartbeats, results and failures of an attempt', () => {
     const beat = await api.heartbeat(task.id, { attempt: attempt.number });
     expect(beat.statusCode).toBe(200);
     expect(beat.json().cancel_requested).toBe(true);
+    expectProblem(await api.heartbeat(task.id, { attempt: attempt.number + 1 }), 409);
     expectProblem(await api.complete(task.id, { attempt: attempt.number }), 409);
     const [ended] = await api.attempts(task.id);
     expect(ended.outcome).toBe('cancelled');
+    const step = (await readWholeLog(t.request, `topic=agent:${agent.id}`)).find(
+      (event) => (event.data as { phase?: string }).phase === 'cancelled',
+    );
+    expect(step?.data).toMatchObject({
+      attempt: { number: attempt.number, agent_id: agent.id, outcome: 'cancelled' },
+    });
+  });
+
+  it('tells only the cancelled attempt of a cancelled task that it was cancelled', async () => {
+    const task = await api.task(project.id, { backoff: { base_ms: 0, max_ms: 0 } });
+    const first = await claimed(task.id);
+    await api.fail(task.id, { attempt: first.attempt.number, error: 'flaky' });
+    const second = await claimed(task.id);
+    await api.call('POST', `/tasks/${task.id}/cancel`, undefined, 200);
+    expectProblem(await api.heartbeat(task.id, { attempt: first.attempt.number }), 409);
+    const beat = await api.heartbeat(task.id, { attempt: second.attempt.number });
+    expect(beat.json()).toMatchObject({ cancel_requested: true });
   });
 
   it('refuses with 409 a call naming an attempt that does not hold the task', async () => {
@@ -400,7 +453,9 @@ describe('heartbeats, results and failures of an attempt', () => {
       const response = await call(task.id, { attempt: 2 });
       expectProblem(response, 409);
     }
-    expectProblem(await api.fail(task.id, { attempt: 7, error: 'x' }), 409);
+    expect(expectProblem(await api.fail(task.id, { attempt: 7, error: 'x' }), 409).detail).toBe(
+      `Attempt 7 does not hold task ${task.id}: the task is running at attempt 1`,
+    );
     expect((await api.get(task.id)).status).toBe('running');
   });
 
@@ -440,6 +495,12 @@ describe('heartbeats, results and failures of an attempt', () => {
       .items.filter((event: { type: string }) => event.type === 'TASK_EXECUTION')
       .map((event: { data: { phase: string } }) => event.data.phase);
     expect(phases).toEqual(['claimed', 'failed', 'retry_scheduled', 'claimed', 'failed']);
+    expect(await auditActions(task.id)).toEqual(['create', 'claim', 'fail', 'claim', 'fail']);
+    // A retry gives it max_attempts afresh: its next failure is retried again.
+    await api.call('POST', `/tasks/${task.id}/retry`, undefined, 200);
+    const third = await claimed(task.id);
+    const again = await api.fail(task.id, { attempt: third.attempt.number, error: 'flaky' });
+    expect(again.json()).toMatchObject({ status: 'queued', attempts: 3 });
   });
 
   it('schedules the retry after a backoff, and fails at once when not retryable', async () => {
@@ -458,15 +519,24 @@ describe('heartbeats, results and failures of an attempt', () => {
     expect(final.json().status).toBe('failed');
   });
 
-  it('refuses an output over 512 KiB with 413 and changes nothing', async () => {
+  it('refuses an output over 512 KiB with 413 and changes nothing; takes 512 KiB', async () => {
     const task = await api.task(project.id);
     const { attempt } = await claimed(task.id);
     const response = await api.complete(task.id, {
       attempt: attempt.number,
       output: 'x'.repeat(600 * 1024),
     });
-    expectProblem(response, 413);
+    expect(expectProblem(response, 413).detail).toBe(
+      'output must be at most 524288 bytes of UTF-8',
+    );
     expect((await api.get(task.id)).status).toBe('running');
+    const full = await api.complete(task.id, {
+      attempt: attempt.number,
+      output: 'x'.repeat(512 * 1024),
+    });
+    expect(full.statusCode, full.body).toBe(200);
+    const gone = await api.complete(missing, { attempt: 1 });
+    expect(expectProblem(gone, 404).detail).toBe(`Task ${missing} not found`);
   });
 });
 
@@ -475,12 +545,28 @@ describe('dependencies, cancel and retry', () => {
     const a = await api.task(project.id);
     const b = await api.task(project.id);
     const c = await api.task(project.id, { depends_on: [a.id, b.id] });
+    const updates = async () =>
+      (await readWholeLog(t.request, `topic=task:${c.id}`)).filter(
+        (event) => event.type === 'TASK_UPDATE',
+      );
     for (const id of [a.id, b.id]) {
       const claim = await claimed(id);
-      await api.complete(id, { attempt: claim.attempt.number });
+      const done = await api.complete(id, { attempt: claim.attempt.number, result: { id } });
+      expect(done.json()).toMatchObject({ status: 'succeeded', result: { id } });
       if (id === a.id) expect((await api.get(c.id)).status).toBe('blocked');
+      if (id === a.id) expect(await updates()).toEqual([]);
     }
     expect((await api.get(c.id)).status).toBe('queued');
+    expect((await updates()).map((event) => event.data)).toMatchObject([
+      { task: { status: 'queued' }, changed_fields: ['status'] },
+    ]);
+    const succeeded = (await readWholeLog(t.request, `topic=agent:${agent.id}`)).filter(
+      (event) => (event.data as { phase?: string }).phase === 'succeeded',
+    );
+    expect(succeeded.map((event) => (event.data as { task: { id: string } }).task.id)).toEqual([
+      a.id,
+      b.id,
+    ]);
   });
 
   it('cancels every dependent, transitively, when a dependency fails for good', async () => {
@@ -501,7 +587,9 @@ describe('dependencies, cancel and retry', () => {
     const b = await api.task(project.id, { depends_on: [a.id] });
     const claim = await claimed(a.id);
     await api.fail(a.id, { attempt: claim.attempt.number, error: 'boom' });
-    expectProblem(await api.call('POST', `/tasks/${b.id}/retry`), 409);
+    expect(expectProblem(await api.call('POST', `/tasks/${b.id}/retry`), 409).detail).toBe(
+      `Task ${a.id} is failed; retry it first`,
+    );
     const retried = await api.call('POST', `/tasks/${a.id}/retry`, undefined, 200);
     expect(retried.json()).toMatchObject({ status: 'queued', error: null, attempts: 1 });
     expect((await api.call('POST', `/tasks/${b.id}/retry`, undefined, 200)).json().status).toBe(
@@ -511,6 +599,48 @@ describe('dependencies, cancel and retry', () => {
     expect(again.attempt.number).toBe(2);
     await api.complete(a.id, { attempt: 2 });
     expect((await api.get(b.id)).status).toBe('queued');
+  });
+
+  it("audits every change of a task, and its agent's status changes, with their fields", async () => {
+    const task = await api.task(project.id);
+    await api.call('PATCH', `/tasks/${task.id}`, { title: 'Renamed' }, 200);
+    const { attempt } = await claimed(task.id);
+    // The agent says it is idle while it holds the attempt: its heartbeat makes it busy again.
+    await api.call('PATCH', `/agents/${agent.id}`, { status: 'idle' }, 200);
+    const beat = await api.heartbeat(task.id, { attempt: attempt.number });
+    expect(beat.statusCode, beat.body).toBe(200);
+    await api.call('POST', `/tasks/${task.id}/cancel`, undefined, 200);
+    await api.call('POST', `/tasks/${task.id}/retry`, undefined, 200);
+    await api.call('DELETE', `/tasks/${task.id}`, undefined, 204);
+    const audit = async (resource: string, id: string) =>
+      (await api.call('GET', `/audit?resource=${resource}&resource_id=${id}`, undefined, 200))
+        .json()
+        .items.reverse()
+        .map((entry: { action: string; resource: string; changed_fields: string[] | null }) => [
+          entry.action,
+          entry.resource,
+          entry.changed_fields,
+        ]);
+    expect(await audit('task', task.id)).toEqual([
+      ['create', 'task', null],
+      ['update', 'task', ['title']],
+      ['claim', 'task', null],
+      ['cancel', 'task', null],
+      ['retry', 'task', null],
+      ['delete', 'task', null],
+    ]);
+    expect((await audit('agent', agent.id)).slice(-2)).toEqual([
+      ['status', 'agent', ['status', 'last_active_at']],
+      ['status', 'agent', ['status']],
+    ]);
+    const statuses = (await readWholeLog(t.request, `topic=project:${project.id}`))
+      .filter((event) => event.type === 'AGENT_STATUS')
+      .map((event) => (event.data as { agent: { status: string } }).agent.status);
+    expect(statuses.slice(-2)).toEqual(['busy', 'idle']);
+    const retried = (await readWholeLog(t.request, `topic=task:${task.id}`)).filter(
+      (event) => event.type === 'TASK_UPDATE',
+    );
+    expect(retried.at(-1)!.data).toMatchObject({ changed_fields: ['status'] });
   });
 
   it('refuses to cancel a finished task and to retry a queued one', async () => {

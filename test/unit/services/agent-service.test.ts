@@ -128,15 +128,19 @@ describe('AgentService', () => {
       agents.heartbeatStatement.mock.results[0]!.value,
     );
     answerStatements({ agent: null });
-    await expect(service.heartbeat(agent.id, undefined, actor)).rejects.toBeInstanceOf(
-      NotFoundError,
+    await expect(service.heartbeat(agent.id, undefined, actor)).rejects.toThrow(
+      new NotFoundError('Agent', agent.id),
     );
   });
 
-  it('deletes with the version check and an AGENT_DELETED event for its project too', async () => {
+  it('deletes with the version check, 404 when missing, and AGENT_DELETED for its project too', async () => {
     const { agents, transaction, emitted, audited, service } = setup();
     await expect(service.delete(agent.id, [3], actor)).rejects.toBeInstanceOf(
       PreconditionFailedError,
+    );
+    agents.findById.mockResolvedValueOnce(null);
+    await expect(service.delete(agent.id, null, actor)).rejects.toThrow(
+      new NotFoundError('Agent', agent.id),
     );
     await service.delete(agent.id, [1], actor);
     expect(agents.delete).toHaveBeenCalledOnce();
@@ -157,7 +161,11 @@ describe('AgentService', () => {
     await expect(service.markSilentOffline(60_000)).resolves.toBe(1);
     expect(agents.markSilentOffline).toHaveBeenCalledWith(transaction, 60_000, 500);
     expect(emitted).toMatchObject([
-      { type: 'AGENT_STATUS', data: { agent: { status: 'offline' }, changed_fields: ['status'] } },
+      {
+        type: 'AGENT_STATUS',
+        topics: ['agents', `agent:${agent.id}`, `project:${projectA}`],
+        data: { agent: { status: 'offline' }, changed_fields: ['status'] },
+      },
     ]);
     expect(audited).toEqual([
       { action: 'status', resource: 'agent', resourceId: agent.id, changedFields: ['status'] },
