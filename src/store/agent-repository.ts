@@ -7,6 +7,7 @@ import {
   inArray,
   isNull,
   lt,
+  lte,
   ne,
   notExists,
   sql,
@@ -267,7 +268,9 @@ export class AgentRepository {
   /**
    * The busy agents that hold no live attempt, at most `limit`, with their versions: agents whose
    * attempts ended at the same moment, each completion seeing the other's attempt still live in
-   * its snapshot (docs/tasks.md, the maintenance loop). Release each with {@link releaseIfIdle}.
+   * its snapshot (docs/tasks.md, the maintenance loop). Only agents last changed no later than
+   * their last attempt ended: a busy status the agent reported itself since is left alone.
+   * Release each with {@link releaseIfIdle}.
    */
   async busyWithoutWork(
     executor: Executor,
@@ -276,7 +279,17 @@ export class AgentRepository {
     return executor
       .select({ id: agents.id, version: agents.version })
       .from(agents)
-      .where(and(eq(agents.status, 'busy'), notExists(this.liveAttempts(executor, agents.id))))
+      .where(
+        and(
+          eq(agents.status, 'busy'),
+          notExists(this.liveAttempts(executor, agents.id)),
+          lte(
+            agents.updatedAt,
+            sql`(select max(${taskAttempts.endedAt}) from ${taskAttempts}
+              where ${taskAttempts.agentId} = ${agents.id})`,
+          ),
+        ),
+      )
       .limit(limit);
   }
 
