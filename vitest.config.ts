@@ -37,11 +37,21 @@ const bothEngineFiles = [
 const withServers = process.env.TEST_SERVERS !== 'off';
 const unit: TestProjectInlineConfiguration = {
   extends: true,
-  test: { name: 'unit', include: unitFiles },
+  test: { name: 'unit', include: unitFiles, sequence: { groupOrder: 2 } },
 };
+/**
+ * The `servers` files wait on child processes, servers and timers much of the time, so their
+ * project runs more workers than cores (`SERVERS_MAX_WORKERS`, set by scripts/run-tests.sh); a
+ * maxWorkers of its own needs a group of its own, run after `pglite` and before `unit`.
+ */
+const serversMaxWorkers = Number(process.env.SERVERS_MAX_WORKERS) || undefined;
 const servers: TestProjectInlineConfiguration = {
   extends: true,
-  test: { name: 'servers', include: serverFiles },
+  test: {
+    name: 'servers',
+    include: serverFiles,
+    ...(serversMaxWorkers && { maxWorkers: serversMaxWorkers, sequence: { groupOrder: 1 } }),
+  },
 };
 const pglite: TestProjectInlineConfiguration = {
   extends: true,

@@ -34,7 +34,7 @@ Name files after `--` to run only those, e.g. `scripts/run-tests.sh pglite -- te
 
 Depth: TEST_DEPTH=deep runs the fuzz and stress tests with their large counts (see test/support/depth.ts).
 
-Parallelism (default: one worker per core):
+Parallelism (default: one worker per core, and half as many again for the servers project):
   --serial         one test file at a time (--no-file-parallelism)
   --parallel N     at most N worker processes (--maxWorkers N)
 EOF
@@ -49,13 +49,16 @@ if [[ $# -gt 0 && $1 != -* ]]; then
 fi
 
 parallel_args=(--maxWorkers "$(nproc)")
+# The servers project waits on processes and timers much of the time: half as many workers again
+# as cores kept the cores busiest (docs/notes/2026-12-test-suite-speed.md).
+servers_workers=$(( ($(nproc) * 3 + 1) / 2 ))
 extra_args=()
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --serial) parallel_args=(--no-file-parallelism); shift ;;
+    --serial) parallel_args=(--no-file-parallelism); servers_workers=1; shift ;;
     --parallel)
       [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || { echo "--parallel needs a positive integer" >&2; usage; exit 2; }
-      parallel_args=(--maxWorkers "$2"); shift 2 ;;
+      parallel_args=(--maxWorkers "$2"); servers_workers=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     --) shift; extra_args=("$@"); break ;;
     *) echo "Unknown option: $1" >&2; usage; exit 2 ;;
@@ -101,4 +104,5 @@ if [[ -n $folder ]]; then
   [[ -n $folder ]] && mode_args+=("$folder")
 fi
 
+export SERVERS_MAX_WORKERS=$servers_workers
 exec node_modules/.bin/vitest run "${mode_args[@]}" "${parallel_args[@]}" "${extra_args[@]}"
