@@ -25,6 +25,7 @@ export default {
     'src/events/ws-gateway.ts',
     'src/events/ws-protocol.ts',
     'src/events/message-budget.ts',
+    'src/events/retention.ts',
     'src/store/write-batcher.ts',
   ],
   disableBail: true,

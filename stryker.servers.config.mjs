@@ -13,7 +13,6 @@ export default {
   mutate: list(process.env.STRYKER_MUTATE) ?? [
     'src/events/event-bus.ts',
     'src/events/event-log.ts',
-    'src/events/retention.ts',
     'src/store/versioning.ts',
     'src/store/write-transaction.ts',
     'src/store/write-statement.ts',
