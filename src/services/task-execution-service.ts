@@ -236,7 +236,7 @@ export class TaskExecutionService {
     return this.writes.run(systemActor, async (tx, emit, audit) => {
       const context = { tx, emit, audit };
       const blocked = await this.transitions.tasks.settledBlocked(tx, limit);
-      for (const task of blocked) await this.transitions.settle(context, task, 'all');
+      for (const task of blocked) await this.transitions.settle(context, task);
       const agents = await this.transitions.agents.busyWithoutWork(tx, limit);
       for (const { id, version } of agents)
         await this.transitions.agentReleased(context, id, version);

@@ -213,19 +213,19 @@ export class TaskTransitions {
   /** Blocked dependents whose every dependency has now succeeded become scheduled or queued. */
   private async releaseDependents(context: WriteContext, task: Task): Promise<void> {
     for (const dependent of await this.tasks.dependents(context.tx, task.id))
-      if (dependent.status === 'blocked') await this.settle(context, dependent, 'release');
+      if (dependent.status === 'blocked') await this.settle(context, dependent);
   }
 
   /**
    * Moves a locked blocked task on as its dependencies now stand: scheduled or queued once they
-   * all succeeded, cancelled (`dependency_failed`) when one failed or was cancelled (`'all'`
-   * only), else left blocked.
+   * all succeeded, cancelled (`dependency_failed`) when one failed or was cancelled, else left
+   * blocked.
    */
-  async settle(context: WriteContext, blocked: Task, moves: 'release' | 'all'): Promise<void> {
+  async settle(context: WriteContext, blocked: Task): Promise<void> {
     const found = await this.tasks.dependencies(context.tx, blocked.depends_on);
     const state = dependencyState(found.map((row) => row.status));
     if (state === 'broken') {
-      if (moves === 'all') await this.cancel(context, blocked, 'dependency_failed');
+      await this.cancel(context, blocked, 'dependency_failed');
       return;
     }
     const status: TaskStatus = pendingStatus(state, new Date(blocked.run_at), new Date());
