@@ -17,6 +17,16 @@ import {
 } from 'drizzle-orm/pg-core';
 
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
+/**
+ * A jsonb column holding any JSON value. Both drivers already parse jsonb; drizzle's own `jsonb`
+ * parses a string value once more, which turned a stored string such as "0" or "true" into a
+ * number or a boolean on reading.
+ */
+const jsonValue = customType<{ data: unknown; driverData: unknown }>({
+  dataType: () => 'jsonb',
+  toDriver: (value) => JSON.stringify(value),
+  fromDriver: (value) => value,
+});
 
 const timestamps = {
   createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
@@ -187,7 +197,7 @@ export const tasks = pgTable(
       .references(() => projects.id, { onDelete: 'cascade' }),
     title: text('title').notNull(),
     kind: text('kind').notNull().default(''),
-    input: jsonb('input').$type<unknown>(),
+    input: jsonValue('input'),
     requiredCapabilities: text('required_capabilities')
       .array()
       .notNull()
@@ -209,7 +219,7 @@ export const tasks = pgTable(
     progressValue: doublePrecision('progress_value'),
     progressMessage: text('progress_message'),
     progressEventAt: timestamp('progress_event_at', { withTimezone: true, precision: 3 }),
-    result: jsonb('result').$type<unknown>(),
+    result: jsonValue('result'),
     error: text('error'),
     cancelReason: text('cancel_reason'),
     attempts: integer('attempts').notNull().default(0),

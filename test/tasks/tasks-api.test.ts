@@ -519,6 +519,15 @@ describe('heartbeats, results and failures of an attempt', () => {
     expect(final.json().status).toBe('failed');
   });
 
+  it('keeps a string input and result that read as other JSON, such as "0" or "true"', async () => {
+    const task = await api.task(project.id, { input: '0' });
+    expect((await api.get(task.id)).input).toBe('0');
+    const { attempt } = await claimed(task.id);
+    const done = await api.complete(task.id, { attempt: attempt.number, result: 'true' });
+    expect(done.json().result).toBe('true');
+    expect(await api.get(task.id)).toMatchObject({ input: '0', result: 'true' });
+  });
+
   it('refuses an output over 512 KiB with 413 and changes nothing; takes 512 KiB', async () => {
     const task = await api.task(project.id);
     const { attempt } = await claimed(task.id);
