@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freePort } from './free-port.js';
 
 /** Unix identity a server process is started as. */
@@ -100,6 +101,15 @@ export function unprivilegedUser(candidates = ['postgres', 'nobody']): RunAs | u
     `Running as root but none of the users ${candidates.join(', ')} exist to run test servers as`,
   );
 }
+
+/**
+ * Where the suite keeps what must sit inside the project (the compiled service of a run, which
+ * must find the installed packages) or outlive a run (the PGlite snapshot, see
+ * pglite-snapshot.ts). npm's own cache folder: `npm ci` empties it with node_modules.
+ */
+export const CACHE_DIRECTORY = fileURLToPath(
+  new URL('../../node_modules/.cache/swarm-control-tests', import.meta.url),
+);
 
 const RAM_DIRECTORY = '/dev/shm';
 let scratch: string | undefined;

@@ -9,27 +9,17 @@
  * tsc's output), in well under a second where tsc took ≈ 5 s of CPU and 3 s of the setup; the
  * type-check is `npm run typecheck`'s job. The directory sits in node_modules/.cache so that the
  * compiled modules find the installed packages.
- *
- * A child of a unit test (no global setup, so no build) runs from source through tsx, as
- * `npm run dev` does: `node --import <TSX_LOADER> …`.
  */
 import { readdirSync, rmSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { inject } from 'vitest';
-import { onEmergencyExit } from './process.js';
+import { CACHE_DIRECTORY, onEmergencyExit } from './process.js';
 
 /** The project's root directory. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-/**
- * tsx's loader, what `node --import tsx` loads, as a URL (a bare `tsx` is resolved from the child's
- * working directory).
- */
-export const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 /** The compiled service, a `dist/` of this run; `remove()` deletes it. */
 export interface BuiltService {
@@ -42,13 +32,7 @@ export interface BuiltService {
  * (global setup).
  */
 export async function buildService(): Promise<BuiltService> {
-  const directory = join(
-    ROOT,
-    'node_modules',
-    '.cache',
-    'swarm-control-tests',
-    `dist-${process.pid}`,
-  );
+  const directory = join(CACHE_DIRECTORY, `dist-${process.pid}`);
   const remove = () => rmSync(directory, { recursive: true, force: true });
   const unregister = onEmergencyExit(remove);
   try {

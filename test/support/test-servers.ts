@@ -3,7 +3,7 @@
  */
 import type { TestProject } from 'vitest/node';
 import { createMigratedTemplate } from './database.js';
-import { makePgliteSnapshot } from './pglite-snapshot.js';
+import { pgliteSnapshot } from './pglite-snapshot.js';
 import { buildService } from './programs.js';
 import {
   type PostgresCluster,
@@ -79,7 +79,7 @@ export async function startTestServers(project: TestProject): Promise<() => Prom
     buildService(),
     startSharedPostgres(),
     startRedis(),
-    makePgliteSnapshot(),
+    pgliteSnapshot(),
   ]);
   if (
     postgres.status === 'rejected' ||
@@ -87,7 +87,7 @@ export async function startTestServers(project: TestProject): Promise<() => Prom
     snapshot.status === 'rejected' ||
     dist.status === 'rejected'
   ) {
-    for (const made of [snapshot, dist]) if (made.status === 'fulfilled') made.value.remove();
+    if (dist.status === 'fulfilled') dist.value.remove();
     await Promise.allSettled(
       [postgres, redis].flatMap((r) => (r.status === 'fulfilled' ? [r.value.stop()] : [])),
     );
@@ -96,12 +96,11 @@ export async function startTestServers(project: TestProject): Promise<() => Prom
     )[0];
   }
   project.provide('postgresClusterDataDir', postgres.value.cluster.dataDir);
-  project.provide('pgliteSnapshotPath', snapshot.value.path);
+  project.provide('pgliteSnapshotPath', snapshot.value);
   project.provide('distDirectory', dist.value.directory);
   project.provide('postgresAdminUrl', postgres.value.socketUrl);
   project.provide('redisUrl', redis.value.url);
   return async () => {
-    snapshot.value.remove();
     dist.value.remove();
     await Promise.allSettled([postgres.value.stop(), redis.value.stop()]);
   };
