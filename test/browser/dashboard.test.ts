@@ -40,6 +40,16 @@ const seeded: {
 } = { payments: '', search: '', agents: {}, task: '' };
 const screenshots = join(ROOT, 'docs/images');
 
+/**
+ * Saves the page as docs/images/<name>.png for the README, only when asked
+ * (`UPDATE_SCREENSHOTS=1`, `npm run screenshots`): a test run leaves tracked files alone.
+ */
+async function screenshot(page: Page, name: string, fullPage = false): Promise<void> {
+  if (process.env.UPDATE_SCREENSHOTS !== '1') return;
+  mkdirSync(screenshots, { recursive: true });
+  await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage });
+}
+
 /** The page's DOM, as loosely typed as these checks need (tests compile without the DOM types). */
 interface PageWindow {
   document: {
@@ -129,7 +139,6 @@ beforeAll(async () => {
     await keyHeader(app, { role: 'reader', name: 'dashboard reader' })
   ).authorization!.slice(7);
   axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-  mkdirSync(screenshots, { recursive: true });
   await seed();
 }, 60_000);
 afterAll(async () => {
@@ -236,7 +245,7 @@ describe('the dashboard', () => {
     expect(await page.locator('[data-count="agents-busy"]').textContent()).toBe('1');
     expect(await page.locator('[data-count="agents-offline"]').textContent()).toBe('1');
     expect(await page.locator('[data-count="projects-archived"]').textContent()).toBe('1');
-    await page.screenshot({ path: join(screenshots, 'dashboard-overview.png') });
+    await screenshot(page, 'dashboard-overview');
 
     await open(page, 'Agents');
     for (const name of Object.keys(seeded.agents)) await agentRow(page, name).waitFor();
@@ -371,11 +380,11 @@ describe('the dashboard', () => {
       message: 'half way',
     });
     await card('running').getByText('50 % · half way').waitFor();
-    await page.screenshot({ path: join(screenshots, 'dashboard-tasks.png'), fullPage: true });
+    await screenshot(page, 'dashboard-tasks', true);
     // The roster meanwhile: the agent's current task, and the figures of tester-1's failed run.
     await open(page, 'Agents');
     await agentRow(page, 'coder-1').getByRole('link', { name: title }).waitFor();
-    await page.screenshot({ path: join(screenshots, 'dashboard-agents.png') });
+    await screenshot(page, 'dashboard-agents');
     await open(page, 'Tasks');
     await card('running').waitFor();
     await api('POST', `/api/v1/tasks/${seeded.task}/complete`, {
@@ -393,7 +402,7 @@ describe('the dashboard', () => {
     expect(await attempt1.locator('.badge').textContent()).toBe('succeeded');
     expect(await attempt1.locator('pre').textContent()).toBe('wrote 12 lines');
     expect(await page.locator('pre', { hasText: '"notes": "done"' }).count()).toBe(1);
-    await page.screenshot({ path: join(screenshots, 'dashboard-task.png'), fullPage: true });
+    await screenshot(page, 'dashboard-task', true);
 
     await open(page, 'Agents');
     const worker = agentRow(page, 'coder-1');
