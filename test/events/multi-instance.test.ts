@@ -4,6 +4,13 @@ import { buildApp } from '../../src/app.js';
 import { EventStream } from '../../src/client/index.js';
 import { openDatabase } from '../../src/store/database.js';
 import { testConfig } from '../support/app.js';
+import {
+  type CapturedLog,
+  INFO_LEVEL,
+  type LogLine,
+  WARN_LEVEL,
+  captureLog,
+} from '../support/captured-log.js';
 import { type TestDatabase, createTestDatabase } from '../support/database.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
 
@@ -14,19 +21,31 @@ import { type RedisServer, startRedis } from '../support/redis-server.js';
  */
 let redis: RedisServer;
 let database: TestDatabase;
-const instances: Array<{ app: FastifyInstance; wsUrl: string; close(): Promise<void> }> = [];
+const instances: Array<{
+  app: FastifyInstance;
+  wsUrl: string;
+  log: CapturedLog;
+  close(): Promise<void>;
+}> = [];
 
 async function startInstance() {
   const handle = await openDatabase({ engine: 'postgres', url: database.url, poolSize: 10 });
+  const log = captureLog();
   const app = await buildApp({
-    config: testConfig({ REDIS_URL: redis.url, EVENT_POLL_MS: '60000', WS_HEARTBEAT_MS: '5000' }),
+    config: testConfig({
+      REDIS_URL: redis.url,
+      EVENT_POLL_MS: '60000',
+      WS_HEARTBEAT_MS: '5000',
+      LOG_LEVEL: 'info',
+    }),
     database: { handle },
-    logger: false,
+    logStream: log.stream,
   });
   const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
   const instance = {
     app,
     wsUrl: `${baseUrl.replace('http', 'ws')}/ws`,
+    log,
     close: async () => {
       await app.close();
       await handle.close();
@@ -53,6 +72,20 @@ function collect(stream: EventStream): number[] {
 
 const createProject = (app: FastifyInstance, name: string) =>
   app.inject({ method: 'POST', url: '/api/v1/projects', payload: { name } });
+
+const logged = (log: CapturedLog, level: number, msg: string): LogLine[] =>
+  log.lines().filter((line) => line.level === level && line.msg === msg);
+/** The connections (`publisher`, `subscriber`) an instance warned about losing Redis, with why. */
+const connectionWarnings = (log: CapturedLog) =>
+  new Set(
+    logged(log, WARN_LEVEL, 'redis connection error')
+      .filter(
+        (line) => typeof (line.err as { message?: unknown } | undefined)?.message === 'string',
+      )
+      .map((line) => line.role),
+  );
+/** How often the instance's bus has (re)connected its subscriber. */
+const connects = (log: CapturedLog) => logged(log, INFO_LEVEL, 'redis event bus connected').length;
 
 describe('two instances sharing PostgreSQL and Redis', () => {
   it('delivers writes made on A to clients of B, and of A, in order and once', async () => {
@@ -88,11 +121,17 @@ describe('two instances sharing PostgreSQL and Redis', () => {
     for (let i = 0; i < 5; i += 1) await createProject(a.app, `before-outage-${i}`);
     await expect.poll(() => seenB.length, { timeout: 5_000 }).toBe(before + 5);
 
+    const connectedBefore = connects(a.log);
     await redis.pause();
     for (let i = 0; i < 10; i += 1)
       expect((await createProject(a.app, `during-outage-${i}`)).statusCode).toBe(201);
     expect((await a.app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
+    // What the operator reads meanwhile: a warning for each of A's two connections, with why.
+    await expect
+      .poll(() => connectionWarnings(a.log), { timeout: 5_000 })
+      .toEqual(new Set(['publisher', 'subscriber']));
     await redis.resume();
+    await expect.poll(() => connects(a.log), { timeout: 5_000 }).toBeGreaterThan(connectedBefore);
 
     await expect
       .poll(

@@ -16,6 +16,8 @@ export interface CapturedLog {
 export const ERROR_LEVEL = 50;
 /** pino's number for `warn`. */
 export const WARN_LEVEL = 40;
+/** pino's number for `info`. */
+export const INFO_LEVEL = 30;
 
 /** Collects the lines of an app's log (pass `stream` to createTestApp's `logStream`). */
 export function captureLog(): CapturedLog {
