@@ -75,10 +75,7 @@ export class RedisEventBus implements EventBus {
     this.publisher = redisClient(connect, url, logger, 'publisher');
     this.subscriber = redisClient(connect, url, logger, 'subscriber');
     this.subscriber.on('message', (_channel: string, message: string) => this.receive(message));
-    this.subscriber.on('ready', () => logger.info({}, 'redis event bus connected'));
-    this.subscriber
-      .subscribe(CHANNEL)
-      .catch((error: unknown) => logger.warn({ err: error }, 'redis subscribe failed'));
+    this.subscriber.on('ready', () => this.listen());
   }
 
   publish(events: LoggedEvent[]): void {
@@ -103,6 +100,19 @@ export class RedisEventBus implements EventBus {
     await this.local.close();
     this.subscriber.disconnect();
     this.publisher.disconnect();
+  }
+
+  /**
+   * Subscribes on every connect, not once at construction: ioredis re-subscribes after a
+   * reconnect only the channels whose subscription once succeeded, so a subscription that failed
+   * while Redis was down at start would otherwise never be made, and this instance would hear of
+   * other instances' events only from its log poll. Subscribing twice to a channel is harmless.
+   */
+  private listen(): void {
+    this.logger.info({}, 'redis event bus connected');
+    this.subscriber
+      .subscribe(CHANNEL)
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'redis subscribe failed'));
   }
 
   /**

@@ -150,4 +150,27 @@ describe('two instances sharing PostgreSQL and Redis', () => {
     );
     onB.close();
   }, 30_000);
+
+  it('has an instance started while Redis is down join the channel once Redis is up', async () => {
+    const a = instances[0] ?? (await startInstance());
+    await redis.pause();
+    const late = await startInstance();
+    const refused = () =>
+      logged(late.log, WARN_LEVEL, 'redis connection error').filter(
+        (line) => line.role === 'subscriber',
+      ).length;
+    // Three refused connects: ioredis has given up on any request queued before the first.
+    await expect.poll(refused, { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
+    await redis.resume();
+    await expect.poll(() => connects(late.log), { timeout: 5_000 }).toBe(1);
+
+    const onLate = new EventStream({ url: late.wsUrl });
+    const seen = collect(onLate);
+    await expect.poll(() => onLate.connected).toBe(true);
+    expect((await createProject(a.app, 'heard through Redis')).statusCode).toBe(201);
+    // The log poll is a minute apart: only Redis brings A's write within seconds.
+    await expect.poll(() => seen.length, { timeout: 5_000 }).toBe(1);
+    expect(logged(late.log, WARN_LEVEL, 'redis subscribe failed')).toEqual([]);
+    onLate.close();
+  }, 30_000);
 });
