@@ -256,6 +256,20 @@ describe('changing agents', () => {
     expect((await get(agent.id)).json()).toMatchObject({ status: 'busy', version: 2 });
   });
 
+  it('lets exactly one of several writers holding the same If-Match win', async () => {
+    const agent = await createAgent({ name: 'a' });
+    const responses = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        patch(agent.id, { metadata: { writer: i } }, { 'if-match': '"1"' }),
+      ),
+    );
+    expect(responses.map((response) => response.statusCode).sort()).toEqual([
+      200,
+      ...Array(7).fill(412),
+    ]);
+    expect((await get(agent.id)).json().version).toBe(2);
+  });
+
   it('moves an agent between projects and rejects an unknown one', async () => {
     const project = await createProject();
     const agent = await createAgent({ name: 'a' });

@@ -825,6 +825,15 @@ describe('audit log', () => {
       })
     ).json();
     expect(last).toMatchObject({ next_before: null, has_more: false });
+    // A page that holds exactly the oldest entries left is the last one too.
+    const exact = (
+      await t.request({
+        url: `/api/v1/audit?limit=${entries.length - 2}&before=${entries[1].id}`,
+        headers: headers.admin,
+      })
+    ).json();
+    expect(exact).toMatchObject({ next_before: null, has_more: false });
+    expect(exact.items).toHaveLength(entries.length - 2);
   });
 });
 

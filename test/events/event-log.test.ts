@@ -130,6 +130,18 @@ describe('the event log', () => {
       await t.request({ method: 'GET', url: `/api/v1/events?after=${first.next_after}&limit=2` })
     ).json();
     expect(rest).toMatchObject({ has_more: false, next_after: all[2]!.id });
+    // A page that ends exactly at the log's end says so; reading past the end keeps the cursor.
+    const whole = (await t.request({ method: 'GET', url: '/api/v1/events?limit=3' })).json();
+    expect(whole).toMatchObject({ has_more: false, next_after: all[2]!.id });
+    const past = (
+      await t.request({ method: 'GET', url: `/api/v1/events?after=${all[2]!.id}` })
+    ).json();
+    expect(past).toEqual({
+      items: [],
+      has_more: false,
+      next_after: all[2]!.id,
+      pruned_through_id: 0,
+    });
     expect((await events(`&topic=project:${a.id}`)).map((event) => event.type)).toEqual([
       'PROJECT_CREATED',
       'AGENT_CREATED',
