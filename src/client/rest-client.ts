@@ -171,6 +171,7 @@ export class SwarmClient {
           ? {}
           : { authorization: `Bearer ${this.options.apiKey}` }),
       },
+      // Stryker disable next-line ConditionalExpression: JSON.stringify(undefined) is undefined too
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     if (!response.ok) throw new ApiError(await readProblem(response));
