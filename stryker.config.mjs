@@ -11,13 +11,14 @@ import { list, sharedOptions } from './stryker.shared.mjs';
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   ...sharedOptions('unit'),
-  // The modules of the core that the unit tests import; the ones only the API, memory and client
-  // tests reach (the MCP client, the memory repository, the REST client) are the servers part's.
+  // The modules of the core that the unit tests import; the ones only the API and memory tests
+  // reach (the MCP client, the memory repository) are the servers part's. The REST client is
+  // here: test/unit/client/rest-client.test.ts (a fake fetch) kills all its mutants in a minute.
   mutate: list(process.env.STRYKER_MUTATE) ?? [
     'src/domain/**/*.ts',
     'src/memory/**/*.ts',
     '!src/memory/{mcp-client,mcp-write-queue,memory-module,memory-repository}.ts',
-    'src/client/event-stream.ts',
+    'src/client/{event-stream,rest-client,collection,tasks,problem}.ts',
     'src/tasks/**/*.ts',
     'src/http/problem.ts',
     'src/http/conditional.ts',
