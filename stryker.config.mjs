@@ -13,12 +13,13 @@ export default {
   ...sharedOptions('unit'),
   // The modules of the core that the unit tests import; the ones only the API and memory tests
   // reach (the MCP client, the memory repository) are the servers part's. The REST client is
-  // here: test/unit/client/rest-client.test.ts (a fake fetch) kills all its mutants in a minute.
+  // here: test/unit/client/rest-client.test.ts (a fake fetch) kills all its mutants in a minute,
+  // as stream-socket.test.ts (a stand-in WebSocket) does the browser socket's.
   mutate: list(process.env.STRYKER_MUTATE) ?? [
     'src/domain/**/*.ts',
     'src/memory/**/*.ts',
     '!src/memory/{mcp-client,mcp-write-queue,memory-module,memory-repository}.ts',
-    'src/client/{event-stream,rest-client,collection,tasks,problem}.ts',
+    'src/client/{event-stream,rest-client,collection,tasks,problem,stream-socket}.ts',
     'src/tasks/**/*.ts',
     'src/http/problem.ts',
     'src/http/conditional.ts',

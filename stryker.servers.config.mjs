@@ -22,7 +22,6 @@ export default {
     'src/store/event-append.ts',
     'src/services/*.ts',
     'src/memory/{mcp-client,mcp-write-queue,memory-module,memory-repository}.ts',
-    'src/client/stream-socket.ts',
   ],
   // The end-to-end folders (test/mcp registers agents) and the unit tests of the services, the
   // store and the Redis bus, which prove their audit records, event topics and race paths.
