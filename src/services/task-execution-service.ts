@@ -2,6 +2,7 @@ import { type Actor, systemActor } from '../domain/auth.js';
 import { ConflictError, NotFoundError, PayloadTooLargeError } from '../domain/errors.js';
 import { taskEvent } from '../domain/event.js';
 import {
+  type Attempt,
   type AttemptOutcome,
   type ClaimRequest,
   type Claimed,
@@ -108,7 +109,7 @@ export class TaskExecutionService {
       if (attempt.agent_id !== null)
         await this.transitions.agentTookWork(context, attempt.agent_id);
       if (body.progress !== undefined || body.message !== undefined)
-        await this.recordProgress(context, task, body, new Date(attempt.heartbeat_at));
+        await this.recordProgress(context, task, body, attempt);
       return { lease_expires_at: attempt.lease_expires_at, cancel_requested: false };
     });
   }
@@ -121,7 +122,14 @@ export class TaskExecutionService {
     return { lease_expires_at: attempt.lease_expires_at, cancel_requested: true };
   }
 
-  private async recordProgress(context: WriteContext, task: Task, body: TaskHeartbeat, now: Date) {
+  /** Stores the report on the task; a progress event too, unless one went out too recently. */
+  private async recordProgress(
+    context: WriteContext,
+    task: Task,
+    body: TaskHeartbeat,
+    extended: Attempt,
+  ) {
+    const now = new Date(extended.heartbeat_at);
     const lastEvent = await this.transitions.tasks.progressEventAt(context.tx, task.id);
     const due =
       lastEvent === null || now.getTime() - lastEvent.getTime() >= PROGRESS_EVENT_INTERVAL_MS;
@@ -131,7 +139,7 @@ export class TaskExecutionService {
       ...(due ? { progressEventAt: now } : {}),
     });
     if (!due) return;
-    const attempt = { number: task.attempts, agent_id: await this.holder(context, task) };
+    const attempt = { number: extended.number, agent_id: extended.agent_id };
     context.emit(
       taskEvent('TASK_EXECUTION', updated, attempt.agent_id, {
         task: updated,
@@ -139,10 +147,6 @@ export class TaskExecutionService {
         phase: 'progress',
       }),
     );
-  }
-
-  private async holder(context: WriteContext, task: Task): Promise<string | null> {
-    return (await this.transitions.attempts.live(context.tx, task.id))?.agent_id ?? null;
   }
 
   /**
