@@ -1,3 +1,5 @@
+import { sql } from 'drizzle-orm';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, createTestApp } from '../support/app.js';
 import { taskApi } from '../support/tasks.js';
@@ -7,7 +9,8 @@ import { taskApi } from '../support/tasks.js';
  * a task created while its dependency completes or fails, two attempts of one agent ending
  * together. Each write alone leaves a state the other should have changed (a blocked task whose
  * dependency finished, a busy agent holding no attempt); the maintenance loop settles them within
- * TASK_SWEEP_MS (docs/tasks.md).
+ * TASK_SWEEP_MS (docs/tasks.md). And a heartbeat that holds its task when the sweeper comes for
+ * the expired lease: the heartbeat wins.
  */
 let t: TestApp;
 let api: ReturnType<typeof taskApi>;
@@ -106,5 +109,54 @@ describe('writes that race', () => {
       .json()
       .items.filter((event: { type: string }) => event.type === 'AGENT_STATUS');
     expect(released.at(-1)).toMatchObject({ data: { agent: { status: 'idle' } } });
+  });
+});
+
+/** Resolves once a statement on the test database waits for a row lock. */
+async function someoneWaitsForALock(): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const result = await t.database.db.execute(
+      sql`select count(*)::int as n from pg_stat_activity
+        where wait_event_type = 'Lock' and datname = current_database()`,
+    );
+    if ((result as { rows: Array<{ n: number }> }).rows[0]!.n > 0) return;
+    if (Date.now() > deadline) throw new Error('no statement waits for a lock');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('a heartbeat and the sweeper at the same moment', () => {
+  it('keeps the lease a heartbeat extends while the sweeper waits to expire it', async () => {
+    const agent = await api.agent(projectId);
+    const { id } = await api.task(projectId, { lease_ms: 100 });
+    expect((await api.claim(agent.id)).json()).toMatchObject({
+      task: { id },
+      attempt: { number: 1 },
+    });
+    const heartbeat = new pg.Client({ connectionString: t.databaseUrl! });
+    await heartbeat.connect();
+    try {
+      // What a heartbeat does, held open: lock the task, then extend its attempt's lease. A
+      // heartbeat never waits for the sweeper (lock_timeout), and the sweeper, once the 100 ms
+      // lease ran out, waits for the heartbeat.
+      await heartbeat.query('begin');
+      await heartbeat.query(`set local lock_timeout = '200ms'`);
+      await heartbeat.query('select id from tasks where id = $1 for update', [id]);
+      await someoneWaitsForALock();
+      await heartbeat.query(
+        `update task_attempts set heartbeat_at = now(),
+           lease_expires_at = now() + interval '30 seconds'
+         where task_id = $1 and ended_at is null`,
+        [id],
+      );
+      await heartbeat.query('commit');
+    } finally {
+      await heartbeat.end();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await api.attempts(id)).toMatchObject([{ number: 1, ended_at: null, outcome: null }]);
+    expect(await api.get(id)).toMatchObject({ status: 'running', attempts: 1 });
+    expect((await api.heartbeat(id, { attempt: 1 })).statusCode).toBe(200);
   });
 });

@@ -444,6 +444,9 @@ describe('heartbeats, results and failures of an attempt', () => {
     expectProblem(await api.heartbeat(task.id, { attempt: first.attempt.number }), 409);
     const beat = await api.heartbeat(task.id, { attempt: second.attempt.number });
     expect(beat.json()).toMatchObject({ cancel_requested: true });
+    // Retried, the task is no longer cancelled: its cancelled attempt holds nothing.
+    await api.call('POST', `/tasks/${task.id}/retry`, undefined, 200);
+    expectProblem(await api.heartbeat(task.id, { attempt: second.attempt.number }), 409);
   });
 
   it('refuses with 409 a call naming an attempt that does not hold the task', async () => {
@@ -560,10 +563,14 @@ describe('dependencies, cancel and retry', () => {
       );
     for (const id of [a.id, b.id]) {
       const claim = await claimed(id);
-      const done = await api.complete(id, { attempt: claim.attempt.number, result: { id } });
+      const completion = { attempt: claim.attempt.number, result: { id }, output: 'built' };
+      const done = await api.complete(id, completion);
       expect(done.json()).toMatchObject({ status: 'succeeded', result: { id } });
       if (id === a.id) expect((await api.get(c.id)).status).toBe('blocked');
       if (id === a.id) expect(await updates()).toEqual([]);
+      // A dependent waiting makes it the transactional completion: the same record of it.
+      expect(await api.attempts(id)).toMatchObject([{ outcome: 'succeeded', output: 'built' }]);
+      expect(await auditActions(id)).toEqual(['create', 'claim', 'complete']);
     }
     expect((await api.get(c.id)).status).toBe('queued');
     expect((await updates()).map((event) => event.data)).toMatchObject([
@@ -618,6 +625,9 @@ describe('dependencies, cancel and retry', () => {
     await api.call('PATCH', `/agents/${agent.id}`, { status: 'idle' }, 200);
     const beat = await api.heartbeat(task.id, { attempt: attempt.number });
     expect(beat.statusCode, beat.body).toBe(200);
+    expect((await api.call('GET', `/agents/${agent.id}`, undefined, 200)).json().status).toBe(
+      'busy',
+    );
     await api.call('POST', `/tasks/${task.id}/cancel`, undefined, 200);
     await api.call('POST', `/tasks/${task.id}/retry`, undefined, 200);
     await api.call('DELETE', `/tasks/${task.id}`, undefined, 204);
