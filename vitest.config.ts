@@ -26,7 +26,7 @@ const serverFiles = [
   'browser',
   'harness',
 ].map((folder) => `test/${folder}/**/*.test.ts`);
-/** The REST API, the event log and the memory API: what the service stores, read and written through the engine. */
+/** The REST API, the event log, the memory API: what the service stores, through the engine. */
 const bothEngineFiles = [
   'test/api/**/*.test.ts',
   'test/events/event-log.test.ts',
@@ -66,7 +66,8 @@ const coverageReporters = process.env.COVERAGE_HTML === '1' ? ['html', 'lcov'] :
 
 export default defineConfig({
   test: {
-    // Root-level on purpose: it runs once, for the root project, and starts the servers (see global-setup.ts).
+    // Root-level on purpose: it runs once, for the root project, and starts the servers
+    // (global-setup.ts).
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -5,12 +5,15 @@
  * this is what the REST benchmark reports.
  *
  * - GET /api/v1/projects/:id      the service's `select … where id = $1`
- * - GET /api/v1/projects          the service's page query and its `count(*)` (filters: status; limit/offset)
- * - POST /api/v1/projects         one `insert … returning` (the service adds a transaction and an event)
+ * - GET /api/v1/projects          the service's page query and its `count(*)` (filters: status;
+ *                                 limit/offset)
+ * - POST /api/v1/projects         one `insert … returning` (the service adds a transaction and an
+ *                                 event)
  * - PATCH /api/v1/projects/:id    one `update … returning` (the service adds a transaction, a
  *                                 `select … for update`, the event-log lock and an event insert)
  *
- * Env: DATABASE_URL (required), DATABASE_POOL_SIZE (default 20, as the service). Prints `READY {"port":N}`.
+ * Env: DATABASE_URL (required), DATABASE_POOL_SIZE (default 20, as the service). Prints
+ * `READY {"port":N}`.
  */
 import Fastify from 'fastify';
 import pg from 'pg';

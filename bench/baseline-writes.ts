@@ -27,7 +27,8 @@
  * `location`):
  *   PATCH /{minimal,guaranteed}/api/v1/projects/:id
  *   POST  /{minimal,guaranteed}/api/v1/projects
- *   POST  /minimal/api/v1/agents/:id/heartbeat   `update agents set last_active_at = now() … returning`
+ *   POST  /minimal/api/v1/agents/:id/heartbeat
+ *         `update agents set last_active_at = now() … returning`
  *
  * Statements are prepared by name (pg), so PostgreSQL parses and plans each once per connection.
  *

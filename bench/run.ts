@@ -3,7 +3,8 @@
  * in the same run, prints a table, writes bench/results/<name>.json, rewrites the results section
  * of bench/README.md, and exits non-zero if a target is missed or a benchmark fails.
  *
- *   tsx bench/run.ts [--quick] [--record] [--only=rest,health,websocket,breaker,memory,tasks,mcp,writes]
+ *   tsx bench/run.ts [--quick] [--record]
+ *                    [--only=rest,health,websocket,breaker,memory,tasks,mcp,writes]
  *
  * Everything runs in child processes this script starts and always stops: a throwaway
  * PostgreSQL 15, the service (bench/serve-app.ts), the baselines, the WebSocket clients and the
@@ -89,7 +90,8 @@ const watchdog = setTimeout(() => {
     `\nbench: still running after ${WATCHDOG_MS / 60_000} min; stopping everything\n`,
   );
   killAllChildrenSync();
-  process.exit(3); // the exit hook of test/support/process.ts stops PostgreSQL and removes its files
+  // the exit hook of test/support/process.ts stops PostgreSQL and removes its files
+  process.exit(3);
 }, WATCHDOG_MS);
 
 async function runSuites(db: BenchDatabase): Promise<BenchmarkResult[]> {

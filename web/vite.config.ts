@@ -15,7 +15,7 @@ export default defineConfig({
   build: {
     target: 'es2022',
     emptyOutDir: true,
-    // Chromium, Firefox and Safari all support <link rel="modulepreload">; the polyfill is code for none.
+    // Chromium, Firefox and Safari all support <link rel="modulepreload">: no polyfill needed.
     modulePreload: { polyfill: false },
     reportCompressedSize: false,
     sourcemap: false,

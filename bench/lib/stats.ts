@@ -50,7 +50,8 @@ export class SampleBuffer {
 
   push(value: number): void {
     if (this.size === this.data.length) {
-      if (this.size >= this.maxSamples) return; // bounded: drop beyond the cap (never reached in practice)
+      // bounded: drop beyond the cap (never reached in practice)
+      if (this.size >= this.maxSamples) return;
       const grown = new Float64Array(Math.min(this.maxSamples, this.data.length * 2));
       grown.set(this.data);
       this.data = grown;

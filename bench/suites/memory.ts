@@ -464,7 +464,8 @@ async function runBaseline(
           '--searches',
           String(searches),
         ],
-        readyTimeoutMs: (durationSec + warmupSec) * 1000 + 120_000, // it prints its figures when done
+        // it prints its figures when done
+        readyTimeoutMs: (durationSec + warmupSec) * 1000 + 120_000,
       }),
     );
     const figures = child.ready as unknown as BaselineFigures;

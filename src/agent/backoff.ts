@@ -53,7 +53,9 @@ export interface RetryOptions {
   onRetry?: (error: unknown, delayMs: number) => void;
 }
 
-/** Calls `call` until it succeeds or fails for good ({@link isTransient}), waiting between tries. */
+/**
+ * Calls `call` until it succeeds or fails for good ({@link isTransient}), waiting between tries.
+ */
 export async function retrying<T>(call: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
   const policy = options.policy ?? DEFAULT_RETRY;
   for (let attempt = 0; ; attempt += 1) {

@@ -157,7 +157,7 @@ const dependencyListSchema = z
 const kindSchema = storableString().max(128);
 const errorTextSchema = storableString().max(16_384);
 
-/** The fields a task is defined by, each optional with its default (creation and schedule templates). */
+/** A task's defining fields, each optional with its default (creation and schedule templates). */
 const taskDefinitionShape = {
   title: nameSchema,
   kind: kindSchema.default(''),
@@ -187,7 +187,7 @@ export type TaskInput = z.infer<typeof taskInputSchema>;
 export const taskTemplateSchema = z.strictObject(taskDefinitionShape).meta({ id: 'TaskTemplate' });
 export type TaskTemplate = z.infer<typeof taskTemplateSchema>;
 
-/** Body of `PATCH /tasks/{id}`: any non-empty subset of the definition, while the task has not started. */
+/** Body of `PATCH /tasks/{id}`: a non-empty subset of the definition, before the task starts. */
 export const taskPatchSchema = z
   .strictObject({
     title: nameSchema.optional(),

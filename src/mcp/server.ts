@@ -46,7 +46,9 @@ async function callTool(
   }
 }
 
-/** A resource read that fails is a JSON-RPC error (resources have no `isError`), with the problem. */
+/**
+ * A resource read that fails is a JSON-RPC error (resources have no `isError`), with the problem.
+ */
 async function readJson(
   uri: URL,
   read: () => Promise<unknown>,

@@ -49,7 +49,9 @@ export function dashboardContentSecurityPolicy(host: string | undefined): string
   ].join('; ');
 }
 
-/** Hashed file names never change content: cache them for a year; the page itself is revalidated. */
+/**
+ * Hashed file names never change content: cache them for a year; the page itself is revalidated.
+ */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 /**

@@ -28,7 +28,9 @@ function mcpActor(request: FastifyRequest): Actor {
   return { ...actor, userAgent: mcpUserAgent(actor.userAgent) };
 }
 
-/** The Fastify request as the web-standard Request the transport reads (its body is parsed already). */
+/**
+ * The Fastify request as the web-standard Request the transport reads (its body is parsed already).
+ */
 function webRequest(request: FastifyRequest): Request {
   const headers = new Headers();
   for (const [name, value] of Object.entries(request.headers))

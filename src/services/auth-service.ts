@@ -34,15 +34,17 @@ function uuidOf(compact: string): string {
 /** Options of {@link AuthService}. */
 export interface AuthServiceOptions {
   now?: () => number;
-  /** How long a verified key is cached (`AUTH_KEY_CACHE_MS`); default {@link DEFAULT_KEY_CACHE_MS}. */
+  /**
+   * How long a verified key is cached (`AUTH_KEY_CACHE_MS`); default {@link DEFAULT_KEY_CACHE_MS}.
+   */
   keyCacheMs?: number;
 }
 
 /**
  * API keys: `sc_<key id>_<secret>`, where the secret is 256 random bits shown once. The database
- * keeps only the secret's SHA-256, compared in constant time. Verified keys are cached for `keyCacheMs`
- * (5 s by default), so a revocation takes effect at once on the instance that made it and within
- * that time elsewhere.
+ * keeps only the secret's SHA-256, compared in constant time. Verified keys are cached for
+ * `keyCacheMs` (5 s by default), so a revocation takes effect at once on the instance that made it
+ * and within that time elsewhere.
  */
 export class AuthService {
   /**

@@ -49,7 +49,7 @@ export class StatsService {
     };
   }
 
-  /** Figures of the agents asked for that the caller may see, in the order asked; others are left out. */
+  /** The asked-for agents' figures that the caller may see, in the order asked; others left out. */
   agents(ids: readonly string[], principal: Principal): Promise<AgentFigures[]> {
     return this.repository.agentFigures(this.db, ids, principal.projectIds);
   }

@@ -28,7 +28,9 @@ import { type AttemptRef, TaskTransitions, type WriteContext } from './task-tran
 type EndedAttempt = AttemptRef & { outcome: AttemptOutcome };
 import type { WriteTransactions } from '../store/write-transaction.js';
 
-/** Shortest time between two progress events of one task; reports between them only update the row. */
+/**
+ * Shortest time between two progress events of one task; reports between them only update the row.
+ */
 export const PROGRESS_EVENT_INTERVAL_MS = 500;
 
 function assertOutputSize(output: string | undefined): void {

@@ -93,7 +93,9 @@ export class TaskTransitions {
       throw dependencyError(`Depending on these tasks would make task ${id} depend on itself`);
   }
 
-  /** Marks the agent busy (and seen) when it takes an attempt; AGENT_STATUS when that changes it. */
+  /**
+   * Marks the agent busy (and seen) when it takes an attempt; AGENT_STATUS when that changes it.
+   */
   async agentTookWork(context: WriteContext, agentId: string): Promise<void> {
     const taken = await this.agents.takeWork(context.tx, agentId);
     if (taken === null || taken.before === 'busy') return;

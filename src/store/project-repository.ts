@@ -65,7 +65,9 @@ function projectChanges(type: string, action: string, extraData = '', changed = 
   });
 }
 
-/** The actor's columns of a batch's `input`: key ids, IPs and user agents from parameter `first`. */
+/**
+ * The actor's columns of a batch's `input`: key ids, IPs and user agents from parameter `first`.
+ */
 const actorInput = (first: number) =>
   `$${first}::uuid[], $${first + 1}::text[], $${first + 2}::text[]`;
 

@@ -21,7 +21,7 @@ export interface StoredCounts {
   queuedWrites: number;
 }
 
-/** `column` within `scope` (null: no limit); a column that is null (no project) is outside every scope. */
+/** `column` within `scope` (null: no limit); a null column (no project) is outside every scope. */
 function inScope(column: AnyColumn, scope: readonly string[] | null): SQL {
   if (scope === null) return sql`true`;
   const ids = sql.join(

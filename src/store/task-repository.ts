@@ -194,7 +194,9 @@ export class TaskRepository {
     );
   }
 
-  /** Applies column changes and bumps the version; the row must exist (the caller holds it locked). */
+  /**
+   * Applies column changes and bumps the version; the row must exist (the caller holds it locked).
+   */
   async change(executor: Executor, id: string, changes: TaskChanges): Promise<Task> {
     const [row] = await executor
       .update(tasks)

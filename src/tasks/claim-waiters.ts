@@ -10,7 +10,9 @@ export class ClaimTicket {
 
   constructor(private readonly onRelease: (ticket: ClaimTicket) => void) {}
 
-  /** True when work may have arrived; false when `ms` passed, `signal` aborted or waiting closed. */
+  /**
+   * True when work may have arrived; false when `ms` passed, `signal` aborted or waiting closed.
+   */
   wait(ms: number, signal?: AbortSignal): Promise<boolean> {
     if (this.outcome !== undefined) return Promise.resolve(this.outcome);
     return new Promise((resolve) => {

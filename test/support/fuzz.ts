@@ -298,7 +298,7 @@ function sentFields(request: InjectOptions): Record<string, unknown> | undefined
 /** Fields that come back as the same instant, written in UTC with milliseconds. */
 const timestampFields = new Set(['run_at']);
 
-/** Fields the service completes with defaults (a schedule's task template): sent keys must come back. */
+/** Fields the service fills with defaults (a schedule's task template): sent keys come back. */
 const completedFields = new Set(['task', 'backoff']);
 
 function expectSame(where: string, field: string, answered: unknown, value: unknown): void {

@@ -7,7 +7,7 @@ export function Badge({ value }: { value: string }) {
   return <span class={`badge badge-${value.toLowerCase()}`}>{value.replace(/_/g, ' ')}</span>;
 }
 
-/** The panel's title, focused when the panel opens so that keyboard and screen-reader users land on it. */
+/** The panel's title, focused when the panel opens: keyboard and screen-reader users land on it. */
 export function PageHeading({ children }: { children: ComponentChildren }) {
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => heading.current?.focus(), []);

@@ -3,7 +3,9 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { agentFiguresListSchema, agentStatsQuerySchema, statsSchema } from '../../domain/stats.js';
 import { json, problems } from '../responses.js';
 
-/** `GET /stats`: the counts a dashboard's overview shows, computed in SQL within the key's projects. */
+/**
+ * `GET /stats`: the counts a dashboard's overview shows, computed in SQL within the key's projects.
+ */
 export async function statsRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   app.get('/stats', {

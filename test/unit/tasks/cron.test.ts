@@ -14,7 +14,7 @@ describe('nextTick', () => {
 
   it('fires a daily job once a day across both DST changes', () => {
     const fromSpring = nextTick('30 2 * * *', 'Europe/Paris', new Date('2026-03-28T12:00:00Z'));
-    // 02:30 does not exist on 29 March in Paris (02:00 → 03:00): it fires at the next valid instant.
+    // 02:30 does not exist on 29 March in Paris (02:00 → 03:00): it fires at the next instant.
     expect(fromSpring?.toISOString()).toBe('2026-03-29T01:30:00.000Z');
     const autumn = new Date('2026-10-24T12:00:00Z');
     const first = nextTick('30 2 * * *', 'Europe/Paris', autumn)!;

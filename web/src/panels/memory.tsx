@@ -72,7 +72,7 @@ function Circuit() {
   );
 }
 
-/** Memory: search (each hit says whether `mcp`, the `cache` or local `storage` answered) and the circuit. */
+/** Memory: search (each hit says if `mcp`, the `cache` or local `storage` answered); circuit. */
 export function MemoryPanel() {
   const { api } = useApp();
   const projects = useProjectNames();

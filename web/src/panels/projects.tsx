@@ -93,7 +93,9 @@ function NewProject({ onCreated }: { onCreated: (project: Project) => void }) {
   );
 }
 
-/** Projects, 20 to a page, filtered by status and text; live: rows change in place, new ones reload. */
+/**
+ * Projects, 20 to a page, filtered by status and text; live: rows change in place, new ones reload.
+ */
 export function ProjectsPanel({ route }: { route: Route }) {
   const { api, caller } = useApp();
   const now = useNow();
