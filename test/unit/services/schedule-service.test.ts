@@ -370,6 +370,8 @@ describe('ScheduleService: runs', () => {
     tasks.insert.mockRejectedValueOnce(cause);
     const error = await service.fireDue().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AggregateError);
+    // What the maintenance loop logs.
+    expect((error as AggregateError).message).toBe('some schedules could not fire');
     expect((error as AggregateError).errors).toEqual([cause]);
     expect(schedules.change).toHaveBeenCalledWith(transaction, broken.id, {
       nextRunAt: new Date('2026-03-11T02:00:00.000Z'),
