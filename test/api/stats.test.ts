@@ -94,6 +94,11 @@ describe('GET /api/v1/stats', () => {
     expect(body.agents.by_status.idle).toBe(1);
     expect(body.memory.entries).toBe(0);
     expect((await stats(admin)).agents.total).toBe(3);
+    const both = await keyHeader(t.app, { role: 'reader', project_ids: [mine, other] });
+    expect((await stats(both)).projects).toEqual({
+      total: 2,
+      by_status: { active: 1, completed: 1, archived: 0 },
+    });
   });
 
   it('needs a key', async () => {

@@ -75,10 +75,11 @@ describe('ProjectRepository', () => {
     });
   });
 
-  it('returns null for a missing row on read and delete', async () => {
-    const { executor } = fakeExecutor([], []);
+  it('returns null for a missing row on read and delete, and the deleted project', async () => {
+    const { executor } = fakeExecutor([], [], [projectRow]);
     expect(await repository.findById(executor, 'p1')).toBeNull();
     expect(await repository.delete(executor, 'p1')).toBeNull();
+    expect(await repository.delete(executor, 'p1')).toMatchObject({ id: 'p1', version: 3 });
   });
 
   it('builds a page from the rows and the count, applying every filter', async () => {
