@@ -24,11 +24,13 @@ export default {
     'src/memory/{mcp-client,mcp-write-queue,memory-module,memory-repository}.ts',
   ],
   // The end-to-end folders (test/mcp registers agents) and the unit tests of the services, the
-  // store and the Redis bus, which prove their audit records, event topics and race paths.
+  // store, the Redis bus and the MCP write queue, which prove their audit records, event topics,
+  // race paths and orderings.
   testFiles: list(process.env.STRYKER_TEST_FILES) ?? [
     'test/{api,events,tasks,memory,mcp}/**/*.test.ts',
     'test/unit/{services,store}/**/*.test.ts',
     'test/unit/events/event-bus.test.ts',
+    'test/unit/memory/mcp-write-queue.test.ts',
   ],
   // The tests start their own apps and sockets. Bail stays on: a killed mutant stops at its first
   // failing test instead of running minutes of API tests.

@@ -18,10 +18,14 @@ import base from './vitest.config.js';
  * of it.
  */
 const servers = process.env.MUTATION_PART === 'servers';
-/** The unit tests of src/services/, src/store/ and the Redis event bus (the servers part's). */
+/**
+ * The unit tests of src/services/, src/store/, the Redis event bus and the MCP write queue (the
+ * servers part's).
+ */
 const servicesUnitFiles = [
   'test/unit/{services,store}/**/*.test.ts',
   'test/unit/events/event-bus.test.ts',
+  'test/unit/memory/mcp-write-queue.test.ts',
 ];
 export default defineConfig({
   ...base,

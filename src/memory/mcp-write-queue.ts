@@ -38,6 +38,7 @@ function waitUnlessAborted(promise: Promise<void>, signal: AbortSignal | undefin
   signal.throwIfAborted();
   return new Promise<void>((resolve, reject) => {
     const onAbort = (): void => reject(signal.reason as Error);
+    // Stryker disable next-line ObjectLiteral,BooleanLiteral: a signal aborts only once
     signal.addEventListener('abort', onAbort, { once: true });
     void promise.then(() => {
       signal.removeEventListener('abort', onAbort);
