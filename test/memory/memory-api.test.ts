@@ -1,6 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { asc } from 'drizzle-orm';
+import type { MemoryRecord } from '../../src/memory/mcp-records.js';
 import { DatabaseReplayQueue, MemoryRepository } from '../../src/memory/memory-repository.js';
+import { memoryReplayQueue } from '../../src/store/schema.js';
 import { type TestApp, createTestApp, testEngine } from '../support/app.js';
 import {
   buildMemoryApp,
@@ -35,6 +38,17 @@ async function createProject(name: string): Promise<string> {
   });
   expect(response.statusCode, response.body).toBe(201);
   return response.json().id;
+}
+
+/** Entries written in one transaction, as one batch would: they share their timestamps. */
+async function savedTogether(keys: string[], content: string): Promise<void> {
+  const repository = new MemoryRepository();
+  await t.database.transaction(async (tx) => {
+    for (const key of keys) {
+      const record: MemoryRecord = { key, content, tags: [], project_id: null, agent_id: null };
+      await repository.save(tx, record);
+    }
+  });
 }
 
 async function stored(payload: object) {
@@ -184,6 +198,49 @@ describe('GET /api/v1/memory', () => {
     expect((await page('tag=ops')).total).toBe(2);
   });
 
+  it('sorts by creation or by last update, in either direction', async () => {
+    await stored({ key: 'a', content: 'x' });
+    await stored({ key: 'b', content: 'x' });
+    await stored({ key: 'a', content: 'y' });
+    expect(keysOf(await page(''))).toEqual(['a', 'b']);
+    expect(keysOf(await page('sort=updated_at'))).toEqual(['b', 'a']);
+    expect(keysOf(await page('sort=created_at'))).toEqual(['a', 'b']);
+    expect(keysOf(await page('sort=-created_at'))).toEqual(['b', 'a']);
+  });
+
+  it('orders entries of the same instant by key, in the direction of the sort', async () => {
+    await savedTogether(['b', 'c', 'a'], 'x');
+    expect(keysOf(await page('sort=updated_at'))).toEqual(['a', 'b', 'c']);
+    expect(keysOf(await page(''))).toEqual(['c', 'b', 'a']);
+    expect(keysOf(await page('sort=-created_at'))).toEqual(['c', 'b', 'a']);
+  });
+
+  it('pages through one key of several projects without overlap, the one of no project first', async () => {
+    const other = await createProject('other');
+    await stored({ key: 'same', content: 'x', project_id: other });
+    await stored({ key: 'same', content: 'x' });
+    await stored({ key: 'same', content: 'x', project_id: projectId });
+    const projects = [];
+    for (const offset of [0, 1, 2]) {
+      const body = await page(`sort=key&limit=1&offset=${offset}`);
+      expect(body.total).toBe(3);
+      projects.push(body.items[0].project_id);
+    }
+    expect(projects).toEqual([null, ...[projectId, other].sort()]);
+  });
+
+  it('lists only the entries of the projects in scope (a scoped key), none of no project', async () => {
+    const other = await createProject('other');
+    await stored({ key: 'mine', content: 'x', project_id: projectId });
+    await stored({ key: 'theirs', content: 'x', project_id: other });
+    await stored({ key: 'global', content: 'x' });
+    const query = { limit: 20, offset: 0, sort: 'key' } as const;
+    const scoped = await new MemoryRepository().list(t.database.db, query, [projectId]);
+    expect(scoped).toMatchObject({ total: 1, items: [{ key: 'mine' }] });
+    const all = await new MemoryRepository().list(t.database.db, query, null);
+    expect(all.items.map((item) => item.key)).toEqual(['global', 'mine', 'theirs']);
+  });
+
   it('rejects bad filters with 422', async () => {
     const response = await t.request({
       url: '/api/v1/memory?limit=0&sort=size&project_id=x&tag=&color=red',
@@ -234,6 +291,26 @@ describe('GET /api/v1/memory/search from storage', () => {
     ]);
     await stored({ key: 'later', content: 'about pushing' });
     expect(await keys('q=push')).toEqual(['ci', 'later']);
+  });
+
+  it('ranks substring-only matches alike, the most recently updated first, then by key', async () => {
+    await stored({ key: 'later', content: 'about pushing' });
+    expect(await keys('q=ush')).toEqual(['later', 'ci']);
+    await stored({ key: 'ci', content: 'Tests run in CI on every push' });
+    expect(await keys('q=ush')).toEqual(['ci', 'later']);
+    await savedTogether(['tie-b', 'tie-a'], 'a tie');
+    expect(await keys('q=ie')).toEqual(['tie-a', 'tie-b']);
+  });
+
+  it('keeps finding an entry whose write the MCP server has since acknowledged', async () => {
+    const repository = new MemoryRepository();
+    const queued = await repository.oldest(t.database.db, [], 10);
+    await repository.acknowledge(
+      t.database.db,
+      queued.map((row) => row.id),
+    );
+    expect(await repository.queuedCount(t.database.db)).toBe(0);
+    expect(await keys('q=deploy')).toEqual(['deploy-guide']);
   });
 
   it('filters by project_id and caps at limit', async () => {
@@ -342,11 +419,34 @@ describe('the replay queue rows', () => {
     expect(await repository.oldest(db, ['a', 'b', 'c'], 10)).toEqual([]);
     await repository.recordFailure(db, [headA!.id, headB!.id], `bad\u0000${'x'.repeat(2_000)}`);
     expect((await repository.oldest(db, [], 3)).map((row) => row.attempts)).toEqual([1, 1, 0]);
+    // The reason an operator reads: storable (no NUL) and cut to 1 000 characters.
+    const reasons = await db
+      .select({ lastError: memoryReplayQueue.lastError })
+      .from(memoryReplayQueue)
+      .orderBy(asc(memoryReplayQueue.id));
+    const reason = `bad${'x'.repeat(997)}`;
+    expect(reasons.map((row) => row.lastError)).toEqual([reason, reason, null]);
     await repository.acknowledge(db, [headA!.id]);
     expect(await repository.stillQueued(t.database.db, [headA!.id, headB!.id])).toEqual(
       new Set([headB!.id]),
     );
     expect(await repository.stillQueued(t.database.db, [])).toEqual(new Set());
+  });
+
+  it('gives the replay worker, under the lock, the same rows to read, acknowledge and fail', async () => {
+    await stored({ key: 'a', content: 'first' });
+    await stored({ key: 'b', content: 'second' });
+    const queue = new DatabaseReplayQueue(t.database);
+    const outcome = await queue.withLock(async (locked) => {
+      const [a, b] = await locked.oldest([], 10);
+      await locked.recordFailure([b!.id], 'server gone');
+      await locked.acknowledge([a!.id]);
+      return { ids: [a!.id, b!.id], left: await locked.oldest([], 10) };
+    });
+    if (!outcome.acquired) throw new Error('nobody else holds the lock');
+    const { ids, left } = outcome.value;
+    expect(left.map((row) => [row.key, row.attempts])).toEqual([['b', 1]]);
+    expect(await queue.stillQueued(ids)).toEqual(new Set([ids[1]]));
   });
 });
 
