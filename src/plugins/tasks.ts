@@ -1,4 +1,5 @@
 import fastifyPlugin from 'fastify-plugin';
+import { Counter } from 'prom-client';
 import type { Config } from '../config.js';
 import { makesWork } from '../tasks/claim-waiters.js';
 import { MaintenanceLoop } from '../tasks/maintenance-loop.js';
@@ -9,13 +10,20 @@ export type TasksConfig = Pick<Config, 'TASK_SWEEP_MS' | 'AGENT_OFFLINE_AFTER_MS
 /**
  * Wakes waiting claims on every event that queues a task (from any instance, through the
  * dispatcher), and runs the maintenance loop: expired leases, due tasks, races, schedules, silent
- * agents. Waiting claims are answered 204 as soon as the service starts closing.
+ * agents, each counted in `task_maintenance_items_total{job}`. Waiting claims are answered 204 as
+ * soon as the service starts closing.
  */
 export const tasksPlugin = fastifyPlugin<{ config: TasksConfig }>(
   async (app, { config }) => {
     const { taskExecution, schedules, agents } = app.services;
     const unsubscribe = app.events.dispatcher.subscribe((event) => {
       if (makesWork(event)) taskExecution.wakeClaims();
+    });
+    const handled = new Counter({
+      name: 'task_maintenance_items_total',
+      help: 'Items the task maintenance loop handled, by job (leases expired, tasks queued, …)',
+      labelNames: ['job'],
+      registers: [app.metrics],
     });
     const loop = new MaintenanceLoop(
       [
@@ -31,6 +39,7 @@ export const tasksPlugin = fastifyPlugin<{ config: TasksConfig }>(
       {
         intervalMs: config.TASK_SWEEP_MS,
         onError: (job, error) => app.log.warn({ err: error, job }, 'task maintenance failed'),
+        onDone: (job, count) => handled.inc({ job }, count),
       },
     );
     app.addHook('onReady', async () => loop.start());
@@ -40,5 +49,5 @@ export const tasksPlugin = fastifyPlugin<{ config: TasksConfig }>(
       await loop.stop();
     });
   },
-  { name: 'tasks', dependencies: ['services', 'events'] },
+  { name: 'tasks', dependencies: ['services', 'events', 'metrics'] },
 );

@@ -1,13 +1,16 @@
 /** One piece of periodic work: leases to expire, due tasks, schedules, silent agents. */
 export interface MaintenanceJob {
   name: string;
-  run(): Promise<unknown>;
+  /** Does the work due now; resolves to how many items it handled (leases expired, …). */
+  run(): Promise<number>;
 }
 
 /** Options of {@link MaintenanceLoop}. */
 export interface MaintenanceOptions {
   intervalMs: number;
   onError: (job: string, error: unknown) => void;
+  /** Told what each run of a job handled, so operators can count it (e.g. expired leases). */
+  onDone?: (job: string, handled: number) => void;
 }
 
 /**
@@ -42,7 +45,10 @@ export class MaintenanceLoop {
   async tick(): Promise<void> {
     for (const job of this.jobs) {
       if (this.stopped) return;
-      await job.run().catch((error: unknown) => this.options.onError(job.name, error));
+      await job.run().then(
+        (handled) => this.options.onDone?.(job.name, handled),
+        (error: unknown) => this.options.onError(job.name, error),
+      );
     }
   }
 

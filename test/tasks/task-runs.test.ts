@@ -140,6 +140,10 @@ describe('a crashed agent', () => {
       'lost',
       'succeeded',
     ]);
+    // What an operator's dashboard counts: the lease the sweeper expired.
+    const metrics = (await t.request({ url: '/metrics' })).body;
+    const expired = /^task_maintenance_items_total\{job="expire leases"\} (\d+)$/m.exec(metrics);
+    expect(Number(expired?.[1])).toBeGreaterThanOrEqual(1);
     expect(await audited(task.id)).toEqual([
       ['create', 'task'],
       ['claim', 'task'],

@@ -7,7 +7,7 @@ afterEach(() => vi.useRealTimers());
 describe('MaintenanceLoop', () => {
   it('runs every job once per interval, in order', async () => {
     const runs: string[] = [];
-    const job = (name: string) => ({ name, run: async () => void runs.push(name) });
+    const job = (name: string) => ({ name, run: async () => runs.push(name) });
     const loop = new MaintenanceLoop([job('a'), job('b')], { intervalMs: 1_000, onError: vi.fn() });
     loop.start();
     await vi.advanceTimersByTimeAsync(999);
@@ -27,6 +27,7 @@ describe('MaintenanceLoop', () => {
       peak = Math.max(peak, active);
       await new Promise((resolve) => setTimeout(resolve, 5_000));
       active -= 1;
+      return 0;
     };
     const loop = new MaintenanceLoop([{ name: 'slow', run: slow }], {
       intervalMs: 100,
@@ -40,9 +41,26 @@ describe('MaintenanceLoop', () => {
     await stopping;
   });
 
+  it('tells what each run of a job handled, and nothing of a job that failed', async () => {
+    const onDone = vi.fn();
+    const jobs = [
+      { name: 'expire leases', run: async () => 2 },
+      { name: 'broken', run: () => Promise.reject(new Error('database away')) },
+      { name: 'fire schedules', run: async () => 0 },
+    ];
+    const loop = new MaintenanceLoop(jobs, { intervalMs: 10, onError: vi.fn(), onDone });
+    loop.start();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(onDone.mock.calls).toEqual([
+      ['expire leases', 2],
+      ['fire schedules', 0],
+    ]);
+    await loop.stop();
+  });
+
   it('reports a failing job and still runs the others', async () => {
     const onError = vi.fn();
-    const ran = vi.fn(async () => undefined);
+    const ran = vi.fn(async () => 0);
     const failing = async () => {
       throw new Error('database away');
     };
@@ -65,8 +83,8 @@ describe('MaintenanceLoop', () => {
 
   it('starts no further job of the tick in progress once stopped', async () => {
     let release: () => void = () => undefined;
-    const first = vi.fn(() => new Promise<void>((resolve) => (release = resolve)));
-    const second = vi.fn(async () => undefined);
+    const first = vi.fn(() => new Promise<number>((resolve) => (release = () => resolve(0))));
+    const second = vi.fn(async () => 0);
     const loop = new MaintenanceLoop(
       [
         { name: 'first', run: first },
@@ -85,7 +103,7 @@ describe('MaintenanceLoop', () => {
 
   it('stops after the tick in progress and schedules no other', async () => {
     let release: () => void = () => undefined;
-    const run = vi.fn(() => new Promise<void>((resolve) => (release = resolve)));
+    const run = vi.fn(() => new Promise<number>((resolve) => (release = () => resolve(0))));
     const loop = new MaintenanceLoop([{ name: 'held', run }], { intervalMs: 10, onError: vi.fn() });
     loop.start();
     await vi.advanceTimersByTimeAsync(10);
