@@ -294,7 +294,10 @@ describe('changing agents', () => {
     const agent = await createAgent({ name: 'coder-1', project_id: project.id });
     await createAgent({ name: 'coder-1' });
     const refused = await t.request({ method: 'DELETE', url: `/api/v1/projects/${project.id}` });
-    expect(expectProblem(refused, 409).detail).toContain('rename or move');
+    expect(expectProblem(refused, 409).detail).toBe(
+      `Project ${project.id} cannot be deleted: its agents would join the agents without a ` +
+        'project, and one of them has the name of such an agent; rename or move that agent first',
+    );
     expect((await get(agent.id)).json()).toMatchObject({ project_id: project.id, version: 1 });
     expect((await t.request({ url: `/api/v1/projects/${project.id}` })).statusCode).toBe(200);
   });
