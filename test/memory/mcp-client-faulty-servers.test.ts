@@ -98,6 +98,9 @@ describe.concurrent('servers the client cannot use', () => {
     await expect(memory.store(record('k'))).rejects.toThrow(
       'create_entities skipped "k": it appeared concurrently (another writer on the same file?)',
     );
+    await expect(memory.storeMany([record('k'), record('j')])).rejects.toThrow(
+      'create_entities skipped "k", "j": it appeared concurrently',
+    );
     const notJson = memory.search('k', { limit: 1 });
     await expect(notJson).rejects.toBeInstanceOf(McpMemoryProtocolError);
     await expect(notJson).rejects.toThrow(/^"search_nodes" returned no entity list: /);
