@@ -21,7 +21,7 @@ export default {
     'src/store/*-repository.ts',
     'src/store/event-append.ts',
     'src/services/*.ts',
-    'src/memory/{mcp-client,mcp-write-queue,memory-module,memory-repository}.ts',
+    'src/memory/{mcp-client,mcp-write-queue,memory-repository}.ts',
   ],
   // The end-to-end folders (test/mcp registers agents) and the unit tests of the services, the
   // store, the Redis bus and the MCP write queue, which prove their audit records, event topics,

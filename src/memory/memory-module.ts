@@ -15,7 +15,7 @@ import {
   type TransitionListener,
 } from './circuit-breaker.js';
 import { mcpConnectionOptions } from './connection-settings.js';
-import { McpMemoryClient } from './mcp-client.js';
+import { McpMemoryClient, type McpMemoryClientOptions } from './mcp-client.js';
 import { DatabaseReplayQueue } from './memory-repository.js';
 import { MemoryService } from './memory-service.js';
 import { ReplayWorker } from './replay-worker.js';
@@ -73,7 +73,18 @@ export interface MemoryModuleOptions {
   /** Runs each memory write with its audit record in one transaction. */
   writes: Pick<WriteTransactions, 'run'>;
   logger: Logger;
+  /**
+   * Opens the MCP server's client (MEMORY_MCP=on); by default {@link McpMemoryClient.connect}.
+   * Another implementation, e.g. a stand-in of the server, can be handed in.
+   */
+  connectServer?: (options: McpMemoryClientOptions) => Promise<MemoryServer>;
 }
+
+/** What the module uses of an MCP memory client: the service's, the worker's and its own calls. */
+export type MemoryServer = Pick<
+  McpMemoryClient,
+  'search' | 'get' | 'storeMany' | 'isConnected' | 'onConnectionChange' | 'close'
+>;
 
 /**
  * After a failure that did not open the breaker, the worker tries again after this long (or the
@@ -103,7 +114,7 @@ function logTransition(logger: Logger, transition: BreakerTransition): void {
 
 /** The MCP side of the module, present with MEMORY_MCP=on. */
 interface McpParts {
-  server: McpMemoryClient;
+  server: MemoryServer;
   worker: ReplayWorker;
 }
 
@@ -118,7 +129,8 @@ async function connectMcp(
   const { config, database, logger } = options;
   if (config.MEMORY_MCP === 'off') return null;
   const connection = mcpConnectionOptions(config);
-  const server = await McpMemoryClient.connect({ connection, logger });
+  const connect = options.connectServer ?? ((settings) => McpMemoryClient.connect(settings));
+  const server = await connect({ connection, logger });
   const worker = new ReplayWorker({
     queue: new DatabaseReplayQueue(database),
     breaker,

@@ -95,8 +95,15 @@ describe.concurrent('servers the client cannot use', () => {
     });
 
     expect(await memory.get('k')).toBeNull(); // entity list parsed from the text content
-    await expect(memory.store(record('k'))).rejects.toThrow('create_entities skipped "k"');
-    await expect(memory.search('k', { limit: 1 })).rejects.toBeInstanceOf(McpMemoryProtocolError);
+    await expect(memory.store(record('k'))).rejects.toThrow(
+      'create_entities skipped "k": it appeared concurrently (another writer on the same file?)',
+    );
+    await expect(memory.storeMany([record('k'), record('j')])).rejects.toThrow(
+      'create_entities skipped "k", "j": it appeared concurrently',
+    );
+    const notJson = memory.search('k', { limit: 1 });
+    await expect(notJson).rejects.toBeInstanceOf(McpMemoryProtocolError);
+    await expect(notJson).rejects.toThrow(/^"search_nodes" returned no entity list: /);
     await expect(memory.search('"k"', { limit: 1 })).rejects.toThrow(
       '"read_graph" failed: tool returned isError without a message',
     );

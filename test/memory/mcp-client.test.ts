@@ -30,7 +30,14 @@ import {
 } from '../../src/memory/mcp-transport.js';
 import { sharedSchemaValidators } from '../../src/memory/mcp-schema-validators.js';
 import { SerialWriteQueue } from '../../src/memory/mcp-write-queue.js';
-import { it, record, recordingLogger, waitUntil } from '../support/mcp-client.js';
+import {
+  HANGING_SERVER,
+  it,
+  record,
+  recordingLogger,
+  stdio,
+  waitUntil,
+} from '../support/mcp-client.js';
 
 describe.concurrent('McpMemoryClient with the real server-memory', () => {
   it('round-trips store, get and search (with a real pino logger)', async ({ mcp }) => {
@@ -161,6 +168,64 @@ describe.concurrent('McpMemoryClient with the real server-memory', () => {
 
     await memory.store(record('shared'));
     expect(await memory.get('shared')).toEqual(record('shared'));
+  });
+
+  it('sends only the calls a write needs: none for nothing to store or a limit of 0', async ({
+    mcp,
+  }) => {
+    const logger = recordingLogger();
+    const memory = await mcp.connect({
+      connection: stdio(HANGING_SERVER, {
+        MEMORY_FILE_PATH: await mcp.memoryFile(),
+        REPORT_TOOL_CALLS: '1',
+      }),
+      logger,
+    });
+    const prefix = 'mcp-memory server: hanging-mcp-server: calling ';
+    const calls = () =>
+      logger.messages
+        .filter((line) => line.startsWith(prefix))
+        .map((line) => line.slice(prefix.length));
+
+    await memory.store(record('k')); // new: read, create
+    await memory.store(record('k')); // unchanged: read only
+    await memory.storeMany([]);
+    expect(await memory.search('k', { limit: 0 })).toEqual([]);
+    await memory.store(record('k', { content: 'changed' })); // read, add, delete the old one
+    await memory.get('k');
+    const expected = [
+      ...['open_nodes', 'create_entities'],
+      'open_nodes',
+      ...['open_nodes', 'add_observations', 'delete_observations'],
+      'open_nodes',
+    ];
+    await waitUntil(() => calls().length >= expected.length);
+    expect(calls()).toEqual(expected);
+  });
+
+  it('updates its own entity in place: a relation another writer made to it stays', async ({
+    mcp,
+  }) => {
+    const memoryFilePath = await mcp.memoryFile();
+    const memory = await mcp.connect({ memoryFilePath });
+    const raw = await mcp.rawConnection(memoryFilePath);
+    await memory.store(record('k', { content: 'first' }));
+    await raw.callTool('create_entities', {
+      entities: [{ name: 'alice', entityType: 'person', observations: [] }],
+    });
+    await raw.callTool('create_relations', {
+      relations: [{ from: 'alice', to: 'k', relationType: 'wrote' }],
+    });
+
+    await memory.store(record('k', { content: 'second' }));
+    expect(await memory.get('k')).toEqual(record('k', { content: 'second' }));
+    const lines = (await readFile(memoryFilePath, 'utf8')).trim().split('\n');
+    expect(lines.map((line) => JSON.parse(line) as unknown)).toContainEqual({
+      type: 'relation',
+      from: 'alice',
+      to: 'k',
+      relationType: 'wrote',
+    });
   });
 
   it('stores a batch of new, changed, repeated and foreign-named entries in one round', async ({

@@ -10,7 +10,9 @@
  *
  * It reports on stderr (one line each) which requests it stalls and which
  * `notifications/cancelled` it receives, so tests can check the client really
- * cancelled the request instead of just forgetting it.
+ * cancelled the request instead of just forgetting it. With REPORT_TOOL_CALLS=1
+ * it also names each tool call it forwards, so tests can count the calls
+ * (server-memory rewrites its whole file on each write).
  *
  * It starts server-memory as the service does by default: the `bin` script of
  * the installed package, with this Node binary.
@@ -22,6 +24,7 @@ import { createInterface } from 'node:readline';
 
 const marker = process.env.STALL_MARKER ?? '__stall__';
 const stallAll = process.env.STALL_ALL_TOOL_CALLS === '1';
+const reportCalls = process.env.REPORT_TOOL_CALLS === '1';
 
 /**
  * What resolveServerMemoryBin() in src/memory/mcp-transport.ts finds; a script cannot import the
@@ -65,6 +68,9 @@ function handleLine(line) {
       `hanging-mcp-server: stalling request ${message.id} (${message.params?.name})\n`,
     );
     return;
+  }
+  if (reportCalls && message.method === 'tools/call') {
+    process.stderr.write(`hanging-mcp-server: calling ${message.params?.name}\n`);
   }
   server.stdin.write(`${line}\n`);
 }
