@@ -237,8 +237,9 @@ export class TaskRepository {
         select t.id, t.depends_on from ${tasks} t join reach r on t.id = any(r.depends_on)
       )
       select id, depends_on from reach limit 10000`);
-    const rows = (result as { rows: Array<{ id: string; depends_on: string[] | string }> }).rows;
-    return rows.map((row) => ({ id: row.id, dependsOn: parseUuidArray(row.depends_on) }));
+    // Both drivers parse a uuid[] into an array (node-postgres through pg-types, PGlite itself).
+    const rows = (result as { rows: Array<{ id: string; depends_on: string[] }> }).rows;
+    return rows.map((row) => ({ id: row.id, dependsOn: row.depends_on }));
   }
 
   /** Unfinished tasks that depend on `id`, locked for the caller to move on. */
@@ -281,8 +282,9 @@ export class TaskRepository {
    */
   async settledBlocked(executor: Executor, limit: number): Promise<Task[]> {
     const dependency = alias(tasks, 'dependency');
+    // `not exists` reads none of the columns its subquery selects.
     const unfinished = executor
-      .select({ one: sql`1` })
+      .select()
       .from(dependency)
       .where(
         and(
@@ -341,11 +343,4 @@ export class TaskRepository {
   async delete(executor: Executor, id: string): Promise<void> {
     await executor.delete(tasks).where(eq(tasks.id, id));
   }
-}
-
-/** A uuid[] from a raw statement: an array on PGlite, `{a,b}` text on node-postgres. */
-function parseUuidArray(value: string[] | string): string[] {
-  if (Array.isArray(value)) return value;
-  const inner = value.replace(/^\{|\}$/g, '');
-  return inner === '' ? [] : inner.split(',');
 }
