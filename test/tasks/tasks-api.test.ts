@@ -94,13 +94,17 @@ describe('POST /api/v1/tasks', () => {
       '/title',
     ]);
     const unknown = await api.call('POST', '/tasks', { project_id: missing, title: 'x' });
-    expect(errorPaths(unknown)).toEqual(['/project_id']);
+    expect(expectProblem(unknown, 422).errors).toEqual([
+      { path: '/project_id', message: `Project ${missing} does not exist`, in: 'body' },
+    ]);
     const pinned = await api.call('POST', '/tasks', {
       project_id: project.id,
       title: 'x',
       agent_id: missing,
     });
-    expect(errorPaths(pinned)).toEqual(['/agent_id']);
+    expect(expectProblem(pinned, 422).errors).toEqual([
+      { path: '/agent_id', message: 'names no agent', in: 'body' },
+    ]);
   });
 
   it('refuses a dependency in another project, a missing one, or one that failed', async () => {
@@ -168,6 +172,28 @@ describe('GET /api/v1/tasks', () => {
     expect(page.items).toHaveLength(2);
   });
 
+  it('sorts by each field both ways, newest first by default, ties by id', async () => {
+    const soon = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString();
+    const a = await api.task(project.id, { priority: 2, run_at: soon(30) });
+    const b = await api.task(project.id, { priority: 1, run_at: soon(10) });
+    const c = await api.task(project.id, { priority: 2, run_at: soon(20) });
+    const [first, second] = [a.id, c.id].sort();
+    const ids = async (sort?: string) =>
+      (await api.call('GET', `/tasks${sort === undefined ? '' : `?sort=${sort}`}`, undefined, 200))
+        .json()
+        .items.map((task: { id: string }) => task.id);
+    expect(await ids()).toEqual([c.id, b.id, a.id]);
+    expect(await ids('created_at')).toEqual([a.id, b.id, c.id]);
+    expect(await ids('-created_at')).toEqual([c.id, b.id, a.id]);
+    expect(await ids('priority')).toEqual([b.id, first, second]);
+    expect(await ids('-priority')).toEqual([second, first, b.id]);
+    expect(await ids('run_at')).toEqual([b.id, c.id, a.id]);
+    expect(await ids('-run_at')).toEqual([a.id, c.id, b.id]);
+    await api.call('PATCH', `/tasks/${a.id}`, { title: 'Touched' }, 200);
+    expect(await ids('-updated_at')).toEqual([a.id, c.id, b.id]);
+    expect(await ids('updated_at')).toEqual([b.id, c.id, a.id]);
+  });
+
   it('answers 422 to a bad filter and 404 to a task that does not exist, naming it', async () => {
     expect(errorPaths(await api.call('GET', '/tasks?status=done'))).toEqual(['/status/0']);
     for (const method of ['GET', 'DELETE'])
@@ -215,6 +241,17 @@ describe('PATCH and DELETE /api/v1/tasks/{id}', () => {
     expect((await api.get(a.id)).depends_on).toEqual([]);
   });
 
+  it('moves a task that has not started to its new run_at, and back to the queue', async () => {
+    const task = await api.task(project.id);
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    const moved = await api.call('PATCH', `/tasks/${task.id}`, { run_at: later }, 200);
+    expect(moved.json()).toMatchObject({ status: 'scheduled', run_at: later });
+    const earlier = new Date(Date.now() - 60_000).toISOString();
+    const back = await api.call('PATCH', `/tasks/${task.id}`, { run_at: earlier }, 200);
+    expect(back.json()).toMatchObject({ status: 'queued', run_at: earlier });
+    expect(await api.get(task.id)).toMatchObject({ status: 'queued', run_at: earlier });
+  });
+
   it('blocks a queued task given a new unfinished dependency', async () => {
     const a = await api.task(project.id);
     const b = await api.task(project.id);
@@ -252,6 +289,22 @@ describe('PATCH and DELETE /api/v1/tasks/{id}', () => {
     expect(expectProblem(await api.call('DELETE', `/tasks/${a.id}`), 409).detail).toMatch(
       /depends on it/,
     );
+  });
+
+  it('refuses to delete a finished dependency while its dependent waits queued or scheduled', async () => {
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    for (const fields of [{}, { run_at: later }]) {
+      const done = await api.task(project.id);
+      const { attempt } = await claimed(done.id);
+      await api.call('POST', `/tasks/${done.id}/complete`, { attempt: attempt.number }, 200);
+      const dependent = await api.task(project.id, { depends_on: [done.id], ...fields });
+      expect(dependent.status).toBe('run_at' in fields ? 'scheduled' : 'queued');
+      expect(expectProblem(await api.call('DELETE', `/tasks/${done.id}`), 409).detail).toMatch(
+        /depends on it/,
+      );
+      await api.call('DELETE', `/tasks/${dependent.id}`, undefined, 204);
+      await api.call('DELETE', `/tasks/${done.id}`, undefined, 204);
+    }
   });
 });
 
@@ -797,6 +850,9 @@ describe('scopes and roles', () => {
       const path = `/tasks/${foreign.id}/complete`;
       expectProblem(await scoped('POST', path, { attempt: held.attempt.number }), 404);
       expect((await asAdmin('GET', `/tasks/${foreign.id}`)).json()).toEqual(held.task);
+      const own = (await scoped('POST', '/tasks', { project_id: mine.id, title: 'o' })).json();
+      const listed = (await scoped('GET', '/tasks')).json();
+      expect(listed.items.map((task: { id: string }) => task.id)).toEqual([own.id]);
       expect((await reader('GET', '/tasks')).statusCode).toBe(200);
       expectProblem(await reader('POST', '/tasks/claim', { agent_id: worker.id }), 403);
       expectProblem(await reader('POST', '/tasks', { project_id: mine.id, title: 'x' }), 403);
