@@ -1,7 +1,8 @@
 import { sql } from 'drizzle-orm';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, createTestApp } from '../support/app.js';
+import { connectAnotherInstance } from '../support/database.js';
 import { taskApi } from '../support/tasks.js';
 
 /**
@@ -16,20 +17,20 @@ let other: pg.Client;
 beforeAll(async () => {
   t = await createTestApp({ TASK_SWEEP_MS: '60000' });
   api = taskApi(t);
-  other = new pg.Client({ connectionString: t.databaseUrl! });
-  await other.connect();
+  other = await connectAnotherInstance(t.databaseUrl);
 });
 afterAll(async () => {
   await other?.end();
   await t?.close();
 });
 
-/** Resolves once a statement waits for a row lock. */
+/** Resolves once a statement of this file's database waits for a row lock. */
 async function someoneWaitsForALock(): Promise<void> {
   const deadline = Date.now() + 5_000;
   for (;;) {
     const result = await t.database.db.execute(
-      sql`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock'`,
+      sql`select count(*)::int as n from pg_stat_activity
+          where wait_event_type = 'Lock' and datname = current_database()`,
     );
     if ((result as { rows: Array<{ n: number }> }).rows[0]!.n > 0) return;
     if (Date.now() > deadline) throw new Error('no statement waits for a lock');
