@@ -99,3 +99,13 @@ async function withAdmin(
     await client.end();
   }
 }
+
+/**
+ * A connection of its own to a test app's PostgreSQL database: it stands for another instance
+ * (row locks it holds, `SKIP LOCKED` passing over them). The caller ends it.
+ */
+export async function connectAnotherInstance(databaseUrl: string | null): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: databaseUrl! });
+  await client.connect();
+  return client;
+}

@@ -1,11 +1,12 @@
 import { sql } from 'drizzle-orm';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentInput } from '../../src/domain/agent.js';
 import { AgentRepository } from '../../src/store/agent-repository.js';
 import { AttemptRepository } from '../../src/store/attempt-repository.js';
 import type { Executor } from '../../src/store/database.js';
 import { type TestApp, createTestApp } from '../support/app.js';
+import { connectAnotherInstance } from '../support/database.js';
 import { taskApi } from '../support/tasks.js';
 
 /**
@@ -26,8 +27,7 @@ beforeAll(async () => {
   t = await createTestApp({ TASK_SWEEP_MS: '60000', AGENT_OFFLINE_AFTER_MS: '86400000' });
   db = t.database.db;
   api = taskApi(t);
-  other = new pg.Client({ connectionString: t.databaseUrl! });
-  await other.connect();
+  other = await connectAnotherInstance(t.databaseUrl);
 });
 afterAll(async () => {
   await other?.end();

@@ -1,10 +1,11 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UnprocessableError } from '../../src/domain/errors.js';
 import type { ScheduleInput } from '../../src/domain/schedule.js';
 import type { Executor } from '../../src/store/database.js';
 import { ScheduleRepository } from '../../src/store/schedule-repository.js';
 import { type TestApp, createTestApp } from '../support/app.js';
+import { connectAnotherInstance } from '../support/database.js';
 
 /**
  * What the schedule loop relies on from `schedules` on PostgreSQL: which schedules are due and in
@@ -20,8 +21,7 @@ const past = (seconds: number) => new Date(Date.now() - seconds * 1_000);
 beforeAll(async () => {
   t = await createTestApp({ TASK_SWEEP_MS: '60000' });
   db = t.database.db;
-  other = new pg.Client({ connectionString: t.databaseUrl! });
-  await other.connect();
+  other = await connectAnotherInstance(t.databaseUrl);
 });
 afterAll(async () => {
   await other?.end();

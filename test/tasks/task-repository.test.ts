@@ -1,9 +1,10 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Executor } from '../../src/store/database.js';
 import type { Task } from '../../src/domain/task.js';
 import { type TaskChanges, TaskRepository } from '../../src/store/task-repository.js';
 import { type TestApp, createTestApp } from '../support/app.js';
+import { connectAnotherInstance } from '../support/database.js';
 import { taskApi } from '../support/tasks.js';
 
 /**
@@ -26,8 +27,7 @@ beforeAll(async () => {
   t = await createTestApp({ TASK_SWEEP_MS: '60000' });
   api = taskApi(t);
   db = t.database.db;
-  other = new pg.Client({ connectionString: t.databaseUrl! });
-  await other.connect();
+  other = await connectAnotherInstance(t.databaseUrl);
 });
 afterAll(async () => {
   await other?.end();
