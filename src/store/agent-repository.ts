@@ -270,7 +270,8 @@ export class AgentRepository {
    * The busy agents that hold no live attempt, at most `limit`, with their versions: agents whose
    * attempts ended at the same moment, each completion seeing the other's attempt still live in
    * its snapshot (docs/tasks.md, the maintenance loop). Only agents last changed no later than
-   * their last attempt ended: a busy status the agent reported itself since is left alone.
+   * their last attempt ended: a busy status the agent set itself since is left alone (a heartbeat
+   * repeating `busy` changes no `updated_at`, so it is not one).
    * Release each with {@link releaseIfIdle}.
    */
   async busyWithoutWork(

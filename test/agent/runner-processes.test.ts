@@ -160,7 +160,9 @@ describe('the runner as a process', () => {
           project_id: project.id,
           title: `task ${index}`,
           input: { index },
-          lease_ms: 15_000,
+          // Longer than any restart here: a lease that ran out in the outage would rightly give
+          // the task a second attempt (at-least-once), which is not what this test is about.
+          lease_ms: 60_000,
         }),
       );
     const marks = join(scratch, 'restart');
