@@ -47,7 +47,9 @@ const connectRedis: RedisConnector = (url, options) => new Redis(url, options);
 
 function redisClient(connect: RedisConnector, url: string, logger: BusLogger, role: string): Redis {
   const client = connect(url, {
-    enableOfflineQueue: role === 'subscriber',
+    // Nothing waits for Redis: a publish while it is down fails at once (the log poll catches
+    // the other instances up), and the subscriber subscribes on `ready`, when it is connected.
+    enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
     retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2_000),

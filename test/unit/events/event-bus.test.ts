@@ -138,7 +138,9 @@ describe('InProcessEventBus', () => {
 describe('RedisEventBus', () => {
   it('delivers locally at once, publishes for others and ignores its own echo', async () => {
     const { bus, logger, publisher, subscriber, seen } = await openBus();
-    expect(publisher.options).toMatchObject({ enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    const options = { enableOfflineQueue: false, maxRetriesPerRequest: 1 };
+    expect(publisher.options).toMatchObject(options);
+    expect(subscriber.options).toMatchObject(options);
     bus.publish([event(1)]);
     expect(seen).toEqual([1]);
     subscriber.emit('message', 'channel', publisher.published[0]);
