@@ -26,5 +26,8 @@ export function sharedOptions(part) {
     clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },
     thresholds: { high: 90, low: 85, break: 85 },
     cleanTempDir: 'always',
+    // Either part's sandbox and the reports stay out of the other's sandbox, so both parts (or
+    // two servers groups) can run at once in one checkout.
+    ignorePatterns: ['/.stryker-tmp', '/.stryker-tmp-servers', '/reports'],
   };
 }
