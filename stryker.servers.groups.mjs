@@ -44,6 +44,7 @@ export const groups = {
       tasks('tasks-api'),
       events('event-log'),
       events('websocket-gateway'),
+      api('row-locks.postgres-only'),
       unit('store/write-transaction'),
     ],
   },

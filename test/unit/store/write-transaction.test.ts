@@ -45,6 +45,11 @@ describe('WriteTransactions.runBatch', () => {
     });
     const run = writes.runBatch({ name: 'batch', text: '', values: [] });
     await expect(run).rejects.toBeInstanceOf(PublishAfterCommitError);
-    await expect(run).rejects.toMatchObject({ cause: failure });
+    // What the log shows of it: the write must not be run again.
+    await expect(run).rejects.toMatchObject({
+      name: 'PublishAfterCommitError',
+      message: 'the write committed; publishing its events failed',
+      cause: failure,
+    });
   });
 });
