@@ -3,8 +3,9 @@
 // reads Stryker's JSON reports, prints one row per mutated file and exits 1 when a file's score
 // is below the threshold (85 % unless --threshold N), 2 when a report is missing or unreadable.
 //
-//   node scripts/mutation-check.mjs [--threshold N] [report.json ...]
+//   node scripts/mutation-check.mjs [--threshold N] [--markdown] [report.json ...]
 //
+// --markdown prints the table as Markdown, as docs/testing.md shows the scores per file.
 // Without report paths it reads reports/mutation/unit/mutation.json. The score is Stryker's:
 // (killed + timed out) / (killed + timed out + survived + no coverage). Mutants marked equivalent
 // in the code (`// Stryker disable next-line <mutator>: reason`) are "ignored" and not counted;
@@ -14,11 +15,14 @@ import { relative } from 'node:path';
 
 const args = process.argv.slice(2);
 let threshold = 85;
+let markdown = false;
 const reports = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--threshold') {
     threshold = Number(args[++i]);
     if (!Number.isFinite(threshold)) usage(`--threshold needs a number, got ${args[i]}`);
+  } else if (args[i] === '--markdown') {
+    markdown = true;
   } else if (args[i] === '-h' || args[i] === '--help') {
     usage();
   } else {
@@ -29,7 +33,9 @@ if (reports.length === 0) reports.push('reports/mutation/unit/mutation.json');
 
 function usage(message) {
   if (message) console.error(message);
-  console.error('Usage: node scripts/mutation-check.mjs [--threshold N] [report.json ...]');
+  console.error(
+    'Usage: node scripts/mutation-check.mjs [--threshold N] [--markdown] [report.json ...]',
+  );
   process.exit(message ? 2 : 0);
 }
 
@@ -73,15 +79,21 @@ const table = rows.map((r) => [
   ...[r.killed, r.timeout, r.survived, r.noCoverage, r.ignored].map(String),
 ]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
-const line = (cells) =>
+const padded = (cells) =>
   cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-console.log(line(header));
+const markdownRow = (cells, i) =>
+  `| ${cells.map((c, j) => (j === 0 && i !== undefined ? `\`${c}\`` : c)).join(' | ')} |`;
+const below = (row) => row.score !== null && row.score < threshold;
+if (markdown) {
+  console.log(markdownRow(header));
+  console.log(`|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
+} else console.log(padded(header));
 for (const [i, row] of table.entries()) {
-  const below = rows[i].score !== null && rows[i].score < threshold;
-  console.log(line(row) + (below ? `  < ${threshold} %` : ''));
+  const mark = below(rows[i]) ? `  < ${threshold} %` : '';
+  console.log(markdown ? markdownRow(row, i) + mark : padded(row) + mark);
 }
 
-const failing = rows.filter((r) => r.score !== null && r.score < threshold);
+const failing = rows.filter(below);
 if (failing.length > 0) {
   console.log(`\n${failing.length} of ${rows.length} file(s) below ${threshold} %.`);
   process.exit(1);
