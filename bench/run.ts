@@ -4,7 +4,7 @@
  * of bench/README.md, and exits non-zero if a target is missed or a benchmark fails.
  *
  *   tsx bench/run.ts [--quick] [--record]
- *                    [--only=rest,health,websocket,breaker,memory,tasks,mcp,writes]
+ *                    [--only=rest,health,websocket,breaker,literal,memory,tasks,mcp,writes]
  *
  * Everything runs in child processes this script starts and always stops: a throwaway
  * PostgreSQL 15, the service (bench/serve-app.ts), the baselines, the WebSocket clients and the
@@ -35,6 +35,7 @@ import {
 } from './lib/results.js';
 import { breakerSuite } from './suites/breaker.js';
 import { healthSuite } from './suites/health.js';
+import { literalSuite } from './suites/literal.js';
 import { mcpSuite } from './suites/mcp.js';
 import { memorySuite } from './suites/memory.js';
 import { restSuite } from './suites/rest.js';
@@ -47,6 +48,7 @@ const SUITES: Record<string, { title: string; run: Suite }> = {
   health: { title: 'GET /health/live vs raw node:http', run: healthSuite },
   websocket: { title: 'WebSocket /ws vs raw ws fan-out', run: websocketSuite },
   breaker: { title: 'Circuit breaker overhead per call', run: breakerSuite },
+  literal: { title: 'JSON literal of the append statement', run: literalSuite },
   memory: { title: 'Memory writes to server-memory vs one entry per call', run: memorySuite },
   tasks: { title: 'Task queue: claims through the API vs pg-boss', run: tasksSuite },
   mcp: { title: 'Claim → complete through MCP tool calls vs REST', run: mcpSuite },

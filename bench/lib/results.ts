@@ -122,7 +122,17 @@ export function readAllResults(resultsDir: string): BenchmarkResult[] {
   } catch {
     return [];
   }
-  const order = ['rest', 'health', 'websocket', 'breaker', 'memory', 'tasks', 'mcp', 'writes'];
+  const order = [
+    'rest',
+    'health',
+    'websocket',
+    'breaker',
+    'literal',
+    'memory',
+    'tasks',
+    'mcp',
+    'writes',
+  ];
   return files
     .map((file) => JSON.parse(readFileSync(join(resultsDir, file), 'utf8')) as BenchmarkResult)
     .sort((a, b) => rank(order, a.name) - rank(order, b.name));
