@@ -247,8 +247,9 @@ function executionTools(services: McpServices): Record<string, ToolSpec> {
     fail_task: tool({
       title: 'Fail a task',
       description:
-        'Ends your attempt as failed. retryable (default true) lets the task run again after ' +
-        'its backoff while attempts remain; false fails it for good.',
+        "Ends your attempt as failed (as timed_out once the task's timeout_ms has passed). " +
+        'retryable (default true) lets the task run again after its backoff while attempts ' +
+        'remain; false fails it for good.',
       access: 'write',
       input: schemas.fail,
       output: schemas.task,

@@ -170,15 +170,28 @@ export class TaskExecutionService {
     );
   }
 
-  /** Ends attempt N as failed; the task is retried after its backoff or goes to `failed`. */
+  /**
+   * Ends attempt N as failed, or as `timed_out` when the report comes at or after the attempt's
+   * deadline (claim + `timeout_ms`, by the database's clock): whoever notices a timeout first,
+   * the agent or the sweeper, it is recorded as one. The task is retried after its backoff (as
+   * `retryable` says) or goes to `failed`.
+   */
   fail(id: string, body: Failure, actor: Actor): Promise<Task> {
-    const end = { outcome: 'failed' as const, output: body.output, error: body.error };
+    const end = {
+      outcome: 'failed' as const,
+      pastDeadline: 'timed_out' as const,
+      output: body.output,
+      error: body.error,
+    };
     return this.endHeldAttempt(id, body.attempt, actor, end, (context, task, attempt) =>
       this.transitions.afterFailure(context, task, attempt, body),
     );
   }
 
-  /** Ends the attempt an agent reports on, if it still holds the task, then moves the task on. */
+  /**
+   * Ends the attempt an agent reports on, if it still holds the task, then moves the task on
+   * with the outcome the attempt got.
+   */
   private endHeldAttempt(
     id: string,
     number: number,
@@ -190,10 +203,10 @@ export class TaskExecutionService {
     return this.writes.run(actor, async (tx, emit, audit) => {
       const task = await this.transitions.lock(tx, id, actor.principal);
       this.transitions.assertHolds(task, number);
-      const ended = await this.transitions.attempts.end(tx, id, number, end);
+      const ended = (await this.transitions.attempts.end(tx, id, number, end))!;
       const action = end.outcome === 'succeeded' ? 'complete' : 'fail';
       audit({ action, resource: 'task', resourceId: id });
-      const attempt = { number, agent_id: ended!.agent_id, outcome: end.outcome };
+      const attempt = { number, agent_id: ended.agent_id, outcome: ended.outcome! };
       return next({ tx, emit, audit }, task, attempt);
     });
   }

@@ -26,6 +26,11 @@ export function toAttempt(row: AttemptRow): Attempt {
 /** How an attempt ends. */
 export interface AttemptEnd {
   outcome: AttemptOutcome;
+  /**
+   * The outcome instead when the attempt ends at or after its deadline by the database's clock:
+   * an agent's failure reported that late is the timeout the sweeper would have recorded.
+   */
+  pastDeadline?: AttemptOutcome;
   output?: string | null;
   error?: string | null;
 }
@@ -73,13 +78,16 @@ export class AttemptRepository {
     return row === undefined ? null : toAttempt(row);
   }
 
-  /** Ends the live attempt `number` of a task; null when it is not live. */
+  /**
+   * Ends the live attempt `number` of a task; null when it is not live. The row returned says
+   * which outcome it got (see {@link AttemptEnd.pastDeadline}).
+   */
   async end(executor: Executor, taskId: string, number: number, end: AttemptEnd) {
     const [row] = await executor
       .update(taskAttempts)
       .set({
         endedAt: sql`greatest(now(), ${taskAttempts.claimedAt})`,
-        outcome: end.outcome,
+        outcome: outcomeOf(end),
         output: end.output ?? null,
         error: end.error ?? null,
       })
@@ -118,6 +126,13 @@ export class AttemptRepository {
       .limit(limit);
     return rows.map((row) => ({ ...row, now: toDate(row.now) }));
   }
+}
+
+/** The outcome to store, judged against the deadline in the statement that ends the attempt. */
+function outcomeOf(end: AttemptEnd) {
+  if (end.pastDeadline === undefined) return end.outcome;
+  return sql`case when ${taskAttempts.deadline} <= now() then ${end.pastDeadline}::text
+    else ${end.outcome}::text end`;
 }
 
 function live(taskId: string, number: number) {

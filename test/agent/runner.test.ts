@@ -23,7 +23,9 @@ const runners: Array<{ runner: Runner; done: Promise<void> }> = [];
 const logs: string[] = [];
 
 beforeAll(async () => {
-  t = await createTestApp({ AUTH: 'on', TASK_SWEEP_MS: '100' });
+  // The maintenance loop's first tick comes after 60 s: what the runner times out, it reports
+  // itself, which a sweep finding the deadline first (the output lost) would make a coin toss.
+  t = await createTestApp({ AUTH: 'on', TASK_SWEEP_MS: '60000' });
   baseUrl = await t.listen();
 });
 afterAll(async () => {
@@ -142,6 +144,22 @@ describe('a command per task', () => {
     expect(done.error).toMatch(/timed out/);
     const [shell, sleeper] = readFileSync(pids, 'utf8').trim().split('\n').map(Number);
     await expect.poll(() => [processAlive(shell!), processAlive(sleeper!)]).toEqual([false, false]);
+  });
+
+  it('ends an attempt it timed out as timed_out, keeping its output and error', async () => {
+    const created = await task({ max_attempts: 1, timeout_ms: 500 });
+    startRunner('echo partial; exec sleep 20');
+    const error = "timed out after 500 ms: the runner killed the command's process group";
+    expect(await settled(created.id)).toMatchObject({ status: 'failed', error });
+    const [attempt] = (await api('GET', `/tasks/${created.id}/attempts`)).items;
+    expect(attempt).toMatchObject({ outcome: 'timed_out', output: 'partial\n', error });
+    const phases = (await events('TASK_EXECUTION')).map(
+      (event: { data: { phase: string } }) => event.data.phase,
+    );
+    expect(phases.at(-1)).toBe('timed_out');
+    expect(phases).not.toContain('failed');
+    const stats = await api('GET', '/stats');
+    expect(stats.runs_last_hour.by_outcome).toMatchObject({ failed: 0, timed_out: 1 });
   });
 
   it('kills the command when a heartbeat brings news of a cancel', async () => {

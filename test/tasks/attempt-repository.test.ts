@@ -75,4 +75,17 @@ describe('AttemptRepository on PostgreSQL', () => {
     expect(await repository.find(db, id, attempt)).toEqual(ended);
     expect(await repository.live(db, id)).toBeNull();
   });
+
+  it('ends a failure timed_out once the deadline passed, by the database clock', async () => {
+    const db = t.database.db;
+    const failed = { outcome: 'failed', pastDeadline: 'timed_out', error: 'killed' } as const;
+    const early = await claimedTask({ timeout_ms: 60_000 });
+    const endless = await claimedTask();
+    const late = await claimedTask({ timeout_ms: 100 });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const ended = await Promise.all(
+      [early, endless, late].map(({ id, attempt }) => repository.end(db, id, attempt, failed)),
+    );
+    expect(ended.map((attempt) => attempt?.outcome)).toEqual(['failed', 'failed', 'timed_out']);
+  });
 });

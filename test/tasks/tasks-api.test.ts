@@ -25,6 +25,15 @@ beforeEach(async () => {
 
 const missing = '00000000-0000-4000-8000-000000000000';
 
+/** The phases of a task's `TASK_EXECUTION` events, oldest first. */
+async function executionPhases(taskId: string) {
+  const response = await t.request({ method: 'GET', url: `/api/v1/events?topic=task:${taskId}` });
+  return response
+    .json()
+    .items.filter((event: { type: string }) => event.type === 'TASK_EXECUTION')
+    .map((event: { data: { phase: string } }) => event.data.phase);
+}
+
 async function claimed(taskId?: string) {
   const response = await api.claim(agent.id);
   expect(response.statusCode, response.body).toBe(200);
@@ -573,6 +582,26 @@ describe('heartbeats, results and failures of an attempt', () => {
       retryable: false,
     });
     expect(final.json().status).toBe('failed');
+  });
+
+  it('records a fail past timeout_ms as timed_out, retried as any timeout is', async () => {
+    const backoff = { base_ms: 60_000, max_ms: 60_000 };
+    const retried = await api.task(project.id, { timeout_ms: 100, backoff, priority: 2 });
+    const final = await api.task(project.id, { timeout_ms: 100, priority: 1 });
+    const [first, second] = [await claimed(retried.id), await claimed(final.id)];
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const report = { error: 'killed at its timeout', output: 'half a log' };
+    const late = await api.fail(retried.id, { attempt: first.attempt.number, ...report });
+    expect(late.json()).toMatchObject({ status: 'scheduled', error: 'killed at its timeout' });
+    const body = { attempt: second.attempt.number, ...report, retryable: false };
+    expect((await api.fail(final.id, body)).json().status).toBe('failed');
+    for (const id of [retried.id, final.id])
+      expect(await api.attempts(id)).toMatchObject([{ outcome: 'timed_out', ...report }]);
+    expect(await executionPhases(retried.id)).toEqual(['claimed', 'timed_out', 'retry_scheduled']);
+    expect(await executionPhases(final.id)).toEqual(['claimed', 'timed_out']);
+    expect(await auditActions(retried.id)).toEqual(['create', 'claim', 'fail']);
+    const stats = (await t.request({ method: 'GET', url: '/api/v1/stats' })).json();
+    expect(stats.runs_last_hour.by_outcome).toMatchObject({ failed: 0, timed_out: 2 });
   });
 
   it('keeps a string input and result that read as other JSON, such as "0" or "true"', async () => {

@@ -4,7 +4,7 @@ import { ConflictError, NotFoundError } from '../../../src/domain/errors.js';
 import type { Attempt, Task } from '../../../src/domain/task.js';
 import { TaskExecutionService } from '../../../src/services/task-execution-service.js';
 import { TaskTransitions } from '../../../src/services/task-transitions.js';
-import type { ExpiredAttempt } from '../../../src/store/attempt-repository.js';
+import type { AttemptEnd, ExpiredAttempt } from '../../../src/store/attempt-repository.js';
 import { ClaimWaiters } from '../../../src/tasks/claim-waiters.js';
 import { fakeWrites } from './fakes.js';
 
@@ -69,7 +69,10 @@ function setup() {
     attempts: {
       expired: vi.fn(async (): Promise<ExpiredAttempt[]> => []),
       find: vi.fn(async (): Promise<Attempt | null> => liveAttempt),
-      end: vi.fn(async () => liveAttempt),
+      end: vi.fn(async (...args: [unknown, string, number, AttemptEnd]) => ({
+        ...liveAttempt,
+        outcome: args[3].outcome,
+      })),
       extend: vi.fn(async (): Promise<Attempt | null> => liveAttempt),
     },
     agents: { busyWithoutWork: vi.fn(async () => [] as Array<{ id: string; version: number }>) },
@@ -239,6 +242,35 @@ describe('TaskExecutionService.heartbeat', () => {
     await expect(service.heartbeat(taskId, { attempt: 1 }, actor)).rejects.toThrow(
       new ConflictError(`Attempt 1 of task ${taskId} ended`),
     );
+  });
+});
+
+describe('TaskExecutionService.fail', () => {
+  const failure = { attempt: 1, error: 'killed at its timeout', output: 'half', retryable: true };
+
+  it('asks the store to end the attempt failed, or timed_out once past its deadline', async () => {
+    const { service, transitions, audited } = setup();
+    await service.fail(taskId, failure, actor);
+    expect(transitions.attempts.end).toHaveBeenCalledWith(expect.anything(), taskId, 1, {
+      outcome: 'failed',
+      pastDeadline: 'timed_out',
+      output: 'half',
+      error: 'killed at its timeout',
+    });
+    expect(audited).toEqual([{ action: 'fail', resource: 'task', resourceId: taskId }]);
+  });
+
+  it('moves the task on with the outcome the attempt got, as the sweeper would', async () => {
+    const { service, transitions, audited } = setup();
+    transitions.attempts.end.mockResolvedValueOnce({ ...liveAttempt, outcome: 'timed_out' });
+    await service.fail(taskId, failure, actor);
+    expect(transitions.afterFailure).toHaveBeenCalledWith(
+      expect.anything(),
+      task,
+      { number: 1, agent_id: agentId, outcome: 'timed_out' },
+      failure,
+    );
+    expect(audited).toEqual([{ action: 'fail', resource: 'task', resourceId: taskId }]);
   });
 });
 
