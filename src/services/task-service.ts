@@ -52,7 +52,12 @@ export class TaskService {
       const runAt = input.run_at === undefined ? new Date() : new Date(input.run_at);
       const place = { project_id: input.project_id, run_at: runAt };
       const status = await this.transitions.pendingStatusFor(tx, place, input.depends_on);
-      const task = await this.transitions.tasks.insert(tx, { ...input, run_at: runAt, status });
+      const scope = actor.principal.projectIds;
+      const task = await this.transitions.tasks.insert(
+        tx,
+        { ...input, run_at: runAt, status },
+        scope,
+      );
       emit(taskEvent('TASK_CREATED', task, null, { task }));
       audit({ action: 'create', resource: 'task', resourceId: task.id });
       return task;
@@ -85,7 +90,9 @@ export class TaskService {
       const dependsOn = patch.depends_on ?? before.depends_on;
       const place = { id, project_id: before.project_id, run_at: runAt };
       const status = await this.transitions.pendingStatusFor(tx, place, dependsOn);
-      const task = await this.transitions.tasks.update(tx, id, patch, status);
+      const scope = actor.principal.projectIds;
+      const where = { projectId: before.project_id, scope };
+      const task = await this.transitions.tasks.update(tx, id, patch, status, where);
       const changed = changedFields(before, task, definitionFields);
       emit(taskEvent('TASK_UPDATE', task, null, { task, changed_fields: changed }));
       audit({ action: 'update', resource: 'task', resourceId: id, changedFields: changed });
@@ -99,10 +106,10 @@ export class TaskService {
       const task = await this.transitions.lock(tx, id, actor.principal, expected);
       if (task.status === 'running')
         throw new ConflictError(`Task ${id} is running; cancel it before deleting it`);
-      const dependents = await this.transitions.tasks.dependents(tx, id);
-      if (dependents.length > 0)
+      const dependent = await this.transitions.tasks.unfinishedDependent(tx, id);
+      if (dependent !== null)
         throw new ConflictError(
-          `Task ${id} cannot be deleted: unfinished task ${dependents[0]!.id} depends on it`,
+          `Task ${id} cannot be deleted: unfinished task ${dependent} depends on it`,
         );
       await this.transitions.tasks.delete(tx, id);
       emit(taskEvent('TASK_DELETED', task, null, { id, project_id: task.project_id }));
@@ -128,6 +135,8 @@ export class TaskService {
   /**
    * Gives a failed or cancelled task a fresh run: `max_attempts` counts again from here, and it
    * waits for unfinished dependencies; one that failed or was cancelled must be retried first.
+   * Dependencies deleted since (allowed once both had finished) can never block it again: they
+   * leave its `depends_on`, and the TASK_UPDATE and the audit record name that field too.
    */
   retry(id: string, actor: Actor): Promise<Task> {
     return this.writes.run(actor, async (tx, emit, audit) => {
@@ -136,15 +145,11 @@ export class TaskService {
         throw new ConflictError(
           `Task ${id} is ${before.status}; only a failed or cancelled task is retried`,
         );
-      const place = { project_id: before.project_id, run_at: new Date() };
-      const status = await this.transitions.pendingStatusFor(
-        tx,
-        place,
-        before.depends_on,
-        'conflict',
-      );
+      const { status, dependsOn } = await this.transitions.retriedStatus(tx, before.depends_on);
+      const pruned = dependsOn.length < before.depends_on.length;
       const task = await this.transitions.tasks.change(tx, id, {
         status,
+        dependsOn,
         runAt: sql`now()`,
         retryBase: before.attempts,
         error: null,
@@ -154,8 +159,14 @@ export class TaskService {
         progressValue: null,
         progressMessage: null,
       });
-      emit(taskEvent('TASK_UPDATE', task, null, { task, changed_fields: ['status'] }));
-      audit({ action: 'retry', resource: 'task', resourceId: id });
+      const changed = pruned ? ['status', 'depends_on'] : ['status'];
+      emit(taskEvent('TASK_UPDATE', task, null, { task, changed_fields: changed }));
+      audit({
+        action: 'retry',
+        resource: 'task',
+        resourceId: id,
+        changedFields: pruned ? changed : null,
+      });
       return task;
     });
   }

@@ -8,7 +8,7 @@ import type { AttemptOutcome, ExecutionPhase, Task, TaskStatus } from '../domain
 import { AgentRepository } from '../store/agent-repository.js';
 import { AttemptRepository } from '../store/attempt-repository.js';
 import type { Executor } from '../store/database.js';
-import { TaskRepository } from '../store/task-repository.js';
+import { type DependencyRow, TaskRepository } from '../store/task-repository.js';
 import { createsCycle, dependencyState, pendingStatus } from '../tasks/dependencies.js';
 import { retryDelay } from '../tasks/backoff.js';
 import { lockForWrite } from './versioned-write.js';
@@ -33,6 +33,26 @@ const inMilliseconds = (ms: number) => sql`now() + ${ms}::int * interval '1 mill
 
 function dependencyError(message: string): UnprocessableError {
   return new UnprocessableError(message, [{ path: '/depends_on', message, in: 'body' }]);
+}
+
+/** Where a task that has not started stands. */
+type PendingStatus = 'blocked' | 'scheduled' | 'queued';
+
+/**
+ * The status a task not started takes among its dependencies `found`: `broken` makes the error
+ * when one of them failed or was cancelled.
+ */
+function statusAmong(
+  found: readonly DependencyRow[],
+  runAt: Date,
+  broken: (message: string) => Error,
+): PendingStatus {
+  const state = dependencyState(found.map((row) => row.status));
+  if (state === 'broken') {
+    const dead = found.find((row) => row.status === 'failed' || row.status === 'cancelled')!;
+    throw broken(`Task ${dead.id} is ${dead.status}; retry it first`);
+  }
+  return pendingStatus(state, runAt, new Date());
 }
 
 /**
@@ -60,31 +80,41 @@ export class TaskTransitions {
   }
 
   /**
-   * Checks `dependsOn` for a task of `projectId` (its id, for an existing task): each must exist
-   * in the same project, none may have failed or been cancelled, and no cycle may form. Returns
-   * the status the task should have now. A broken dependency is the input's fault (422) when the
-   * caller names it, and a conflict (409) when a retry finds it.
+   * Checks `dependsOn` for a task of `projectId` being defined (its id, for an existing task):
+   * each must exist in the same project, none may have failed or been cancelled, and no cycle
+   * may form (422 naming the field, since the caller named them). Returns the status the task
+   * should have now.
    */
   async pendingStatusFor(
     tx: Executor,
     task: { id?: string; project_id: string; run_at: Date },
     dependsOn: readonly string[],
-    broken: 'unprocessable' | 'conflict' = 'unprocessable',
-  ): Promise<'blocked' | 'scheduled' | 'queued'> {
+  ): Promise<PendingStatus> {
     const found = await this.tasks.dependencies(tx, dependsOn);
     const missing = dependsOn.find(
       (id) => !found.some((row) => row.id === id && row.projectId === task.project_id),
     );
     if (missing !== undefined)
       throw dependencyError(`Task ${missing} does not exist in project ${task.project_id}`);
-    const state = dependencyState(found.map((row) => row.status));
-    if (state === 'broken') {
-      const dead = found.find((row) => row.status === 'failed' || row.status === 'cancelled')!;
-      const message = `Task ${dead.id} is ${dead.status}; retry it first`;
-      throw broken === 'conflict' ? new ConflictError(message) : dependencyError(message);
-    }
+    const status = statusAmong(found, task.run_at, dependencyError);
     if (task.id !== undefined) await this.assertAcyclic(tx, task.id, dependsOn);
-    return pendingStatus(state, task.run_at, new Date());
+    return status;
+  }
+
+  /**
+   * The status of a task retried now with the dependencies `dependsOn` it had, and those it
+   * keeps: the ones that still exist. A dependency deleted since (allowed once both finished)
+   * can never block it again (docs/tasks.md, "Retry"). One that failed or was cancelled is a
+   * 409: the caller named none of them, and retrying that one first resolves it.
+   */
+  async retriedStatus(
+    tx: Executor,
+    dependsOn: readonly string[],
+  ): Promise<{ status: PendingStatus; dependsOn: string[] }> {
+    const found = await this.tasks.dependencies(tx, dependsOn);
+    const kept = dependsOn.filter((id) => found.some((row) => row.id === id));
+    const status = statusAmong(found, new Date(), (message) => new ConflictError(message));
+    return { status, dependsOn: kept };
   }
 
   private async assertAcyclic(tx: Executor, id: string, dependsOn: readonly string[]) {
@@ -209,7 +239,17 @@ export class TaskTransitions {
   /** Dependents of a task that failed or was cancelled can never run: they are cancelled too. */
   private async cancelDependents(context: WriteContext, task: Task): Promise<void> {
     for (const dependent of await this.tasks.dependents(context.tx, task.id))
-      await this.cancel(context, dependent, 'dependency_failed');
+      await this.cancelForDependency(context, dependent);
+  }
+
+  /**
+   * Cancels a task that can never run (`dependency_failed`) with its own `cancel` audit record,
+   * by the actor of the write that caused it (the service's, for the maintenance loop): each
+   * cancellation is a change of its own, as a cancel by hand is.
+   */
+  private cancelForDependency(context: WriteContext, task: Task): Promise<Task> {
+    context.audit({ action: 'cancel', resource: 'task', resourceId: task.id });
+    return this.cancel(context, task, 'dependency_failed');
   }
 
   /** Blocked dependents whose every dependency has now succeeded become scheduled or queued. */
@@ -227,7 +267,7 @@ export class TaskTransitions {
     const found = await this.tasks.dependencies(context.tx, blocked.depends_on);
     const state = dependencyState(found.map((row) => row.status));
     if (state === 'broken') {
-      await this.cancel(context, blocked, 'dependency_failed');
+      await this.cancelForDependency(context, blocked);
       return;
     }
     const status: TaskStatus = pendingStatus(state, new Date(blocked.run_at), new Date());

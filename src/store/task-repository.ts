@@ -13,6 +13,7 @@ import {
 } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { Page } from '../domain/common.js';
+import { UnprocessableError } from '../domain/errors.js';
 import type {
   Task,
   TaskInput,
@@ -23,7 +24,7 @@ import type {
 } from '../domain/task.js';
 import { type Reference, translateForeignKeys } from './database-errors.js';
 import type { Executor } from './database.js';
-import { tasks } from './schema.js';
+import { agents, tasks } from './schema.js';
 import { nextVersion, selectPage } from './versioning.js';
 
 type TaskRow = typeof tasks.$inferSelect;
@@ -135,10 +136,25 @@ function listOrder(sort: TaskListQuery['sort']): SQL[] {
   return [direction(column), direction(tasks.id)];
 }
 
+/** The projects a write's key may see; null: every project. */
+export type WriterScope = readonly string[] | null;
+
+const noAgent = 'names no agent';
+
+/**
+ * True when an agent of `agentProject` (null: none) could claim a task of `projectId` and the
+ * writer's key may see it: an agent of that project, or (for a key of every project) one without
+ * a project, which claims in every project its own key sees (docs/tasks.md, "Claims"). A scoped
+ * key sees no agent without a project, so for it only the task's project's agents qualify.
+ */
+function couldClaim(agentProject: string | null, projectId: string, scope: WriterScope) {
+  return agentProject === null ? scope === null : agentProject === projectId;
+}
+
 /** The references a task names: its project and its pinned agent. */
 function taskReferences(projectId: string | undefined): Reference[] {
   return [
-    { constraint: 'agent_id', path: '/agent_id', message: 'names no agent' },
+    { constraint: 'agent_id', path: '/agent_id', message: noAgent },
     {
       // Stryker disable next-line StringLiteral: the other of the two foreign keys, tried last
       constraint: 'project_id',
@@ -150,7 +166,12 @@ function taskReferences(projectId: string | undefined): Reference[] {
 
 /** SQL access to the `tasks` table; every method runs on the executor the service chooses. */
 export class TaskRepository {
-  async insert(executor: Executor, task: NewTask): Promise<Task> {
+  /**
+   * Inserts a task. A pinned `agent_id` must name an agent that could claim it (see
+   * {@link assertPinnable}); `scope` is the writing key's projects (null: every project).
+   */
+  async insert(executor: Executor, task: NewTask, scope: WriterScope = null): Promise<Task> {
+    await this.assertPinnable(executor, task.agent_id, task.project_id, scope);
     const [row] = await translateForeignKeys(taskReferences(task.project_id), () =>
       executor
         .insert(tasks)
@@ -187,8 +208,18 @@ export class TaskRepository {
     return selectPage(executor, tasks, where, query, toTask, listOrder(query.sort));
   }
 
-  /** Applies a patch of the definition; `status` is the task's status after it. */
-  update(executor: Executor, id: string, patch: TaskPatch, status: TaskStatus): Promise<Task> {
+  /**
+   * Applies a patch of the definition to a task of `place.projectId`; `status` is the task's
+   * status after it. A new pinned agent is checked as {@link insert} checks it.
+   */
+  async update(
+    executor: Executor,
+    id: string,
+    patch: TaskPatch,
+    status: TaskStatus,
+    place: { projectId: string; scope: WriterScope },
+  ): Promise<Task> {
+    await this.assertPinnable(executor, patch.agent_id, place.projectId, place.scope);
     const { depends_on: dependsOn, ...definition } = patch;
     return translateForeignKeys(taskReferences(undefined), () =>
       this.change(executor, id, { ...definitionColumns(definition), dependsOn, status }),
@@ -205,6 +236,27 @@ export class TaskRepository {
       .where(eq(tasks.id, id))
       .returning();
     return toTask(row!);
+  }
+
+  /**
+   * 422, exactly as for an agent that does not exist, unless `agentId` (none: nothing to check)
+   * names an agent that could claim a task of `projectId` and that `scope` shows: a task pinned
+   * to any other agent could never run, and a scoped key must not learn that another project's
+   * agent exists (docs/security.md). The foreign key still catches an agent deleted meanwhile.
+   */
+  async assertPinnable(
+    executor: Executor,
+    agentId: string | null | undefined,
+    projectId: string,
+    scope: WriterScope,
+  ): Promise<void> {
+    if (agentId === null || agentId === undefined) return;
+    const [agent] = await executor
+      .select({ projectId: agents.projectId })
+      .from(agents)
+      .where(eq(agents.id, agentId));
+    if (agent !== undefined && couldClaim(agent.projectId, projectId, scope)) return;
+    throw new UnprocessableError(noAgent, [{ path: '/agent_id', message: noAgent, in: 'body' }]);
   }
 
   /** The tasks `ids` names, for the dependency checks. */
@@ -259,6 +311,27 @@ export class TaskRepository {
       .orderBy(asc(tasks.createdAt), asc(tasks.id))
       .for('update');
     return rows.map(toTask);
+  }
+
+  /**
+   * The oldest unfinished task, running included, that depends on `id`, locked; null when none
+   * does. While one does, `id` may not be deleted: a dependency deleted under a running task
+   * would dangle in its `depends_on` once a failure sent it back to wait.
+   */
+  async unfinishedDependent(executor: Executor, id: string): Promise<string | null> {
+    const [row] = await executor
+      .select({ id: tasks.id })
+      .from(tasks)
+      .where(
+        and(
+          arrayContains(tasks.dependsOn, [id]),
+          inArray(tasks.status, ['blocked', 'scheduled', 'queued', 'running']),
+        ),
+      )
+      .orderBy(asc(tasks.createdAt), asc(tasks.id))
+      .limit(1)
+      .for('update');
+    return row?.id ?? null;
   }
 
   /** Scheduled tasks whose time has come, made claimable; rows others hold are left for later. */

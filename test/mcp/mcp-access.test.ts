@@ -152,6 +152,12 @@ describe('project scopes', () => {
       );
       await refusedTool(client, 'create_task', { project_id: b.id, title: 'sneaky' });
       await refusedTool(client, 'create_task', { parent_task_id: taskB.id, title: 'sneaky' });
+      // Pinned to another project's agent: the very answer for an agent that does not exist.
+      const pin = (agentId: string) =>
+        refusedTool(client, 'create_task', { project_id: a.id, title: 'p', agent_id: agentId });
+      const none = await pin('00000000-0000-4000-8000-000000000000');
+      expect(none).toBe('Unprocessable Content (422): names no agent\n- /agent_id: names no agent');
+      expect(await pin(agentB.id)).toBe(none);
       await refusedTool(client, 'register_agent', {
         name: 'b-worker',
         agent_type: 'coder',

@@ -82,6 +82,28 @@ describe('the schedule API', () => {
     expectProblem(await call(a, 'GET', `/schedules/${schedule.id}`), 404);
   });
 
+  it('makes no task of a template pinned to an agent that could not claim it', async () => {
+    const [a] = instances as [FastifyInstance];
+    const projectId = await project(a, 'Pinned');
+    const elsewhere = await project(a, 'Elsewhere');
+    const agent = await call(a, 'POST', '/agents', {
+      name: 'foreign',
+      agent_type: 'coder',
+      project_id: elsewhere,
+    });
+    const created = await call(a, 'POST', '/schedules', {
+      project_id: projectId,
+      name: 'pinned',
+      cron: '0 3 * * *',
+      task: { title: 'Never claimable', agent_id: agent.json().id },
+    });
+    const run = await call(a, 'POST', `/schedules/${created.json().id}/run`);
+    expect(errorPaths(run)).toEqual(['/agent_id']);
+    expect(expectProblem(run, 422).detail).toBe('names no agent');
+    const made = await call(a, 'GET', `/tasks?project_id=${projectId}`);
+    expect(made.json().total).toBe(0);
+  });
+
   it('refuses a cron expression croner cannot read and an unknown time zone', async () => {
     const [a] = instances as [FastifyInstance];
     const projectId = await project(a, 'Bad');

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type TestApp, createTestApp } from '../support/app.js';
 import { byDepth } from '../support/depth.js';
@@ -51,6 +52,12 @@ async function auditActions(resourceId: string) {
     .json()
     .items.map((entry: { action: string }) => entry.action)
     .reverse();
+}
+
+/** A problem document without what names the request (its id, its URL), for comparing two. */
+function problemShape(response: { statusCode: number; body: string }) {
+  const { instance: _instance, request_id: _requestId, ...rest } = JSON.parse(response.body);
+  return { status: response.statusCode, ...rest };
 }
 
 describe('POST /api/v1/tasks', () => {
@@ -114,6 +121,26 @@ describe('POST /api/v1/tasks', () => {
     expect(expectProblem(pinned, 422).errors).toEqual([
       { path: '/agent_id', message: 'names no agent', in: 'body' },
     ]);
+  });
+
+  it('pins only an agent that could claim the task, else answers as for no agent', async () => {
+    const other = await api.project('Beta');
+    const foreign = await api.agent(other.id);
+    const pin = (agentId: string) =>
+      api.call('POST', '/tasks', { project_id: project.id, title: 'x', agent_id: agentId });
+    const none = problemShape(await pin(missing));
+    expect(none).toMatchObject({ status: 422, detail: 'names no agent' });
+    expect(problemShape(await pin(foreign.id))).toEqual(none);
+    expect(
+      (await api.call('GET', `/tasks?agent_id=${foreign.id}`, undefined, 200)).json().total,
+    ).toBe(0);
+    // Its own project's agent, and one without a project (it claims in every project).
+    const free = await api.agent(null);
+    for (const pinned of [agent, free]) {
+      const response = await pin(pinned.id);
+      expect(response.statusCode, response.body).toBe(201);
+      expect(response.json().agent_id).toBe(pinned.id);
+    }
   });
 
   it('refuses a dependency in another project, a missing one, or one that failed', async () => {
@@ -290,6 +317,33 @@ describe('PATCH and DELETE /api/v1/tasks/{id}', () => {
     const blocked = await api.task(project.id, { depends_on: [task.id] });
     const renamed = await api.call('PATCH', `/tasks/${blocked.id}`, { title: 'Later' }, 200);
     expect(renamed.json()).toMatchObject({ status: 'blocked', depends_on: [task.id] });
+  });
+
+  it('re-pins a task only to an agent that could claim it, as for no agent otherwise', async () => {
+    const task = await api.task(project.id);
+    const foreign = await api.agent((await api.project('Beta')).id);
+    const repin = (agentId: string) =>
+      api.call('PATCH', `/tasks/${task.id}`, { agent_id: agentId });
+    const none = problemShape(await repin(missing));
+    expect(none).toMatchObject({ status: 422, detail: 'names no agent' });
+    expect(problemShape(await repin(foreign.id))).toEqual(none);
+    expect(await api.get(task.id)).toMatchObject({ agent_id: null, version: 1 });
+    expect((await repin(agent.id)).json()).toMatchObject({ agent_id: agent.id, version: 2 });
+    // A patch that leaves the pin alone does not look at it again.
+    const renamed = await api.call('PATCH', `/tasks/${task.id}`, { title: 'Renamed' }, 200);
+    expect(renamed.json()).toMatchObject({ agent_id: agent.id, title: 'Renamed' });
+  });
+
+  it('refuses to delete a finished dependency while its dependent runs', async () => {
+    const done = await api.task(project.id);
+    await api.complete(done.id, { attempt: (await claimed(done.id)).attempt.number });
+    const dependent = await api.task(project.id, { depends_on: [done.id] });
+    await claimed(dependent.id);
+    const refused = expectProblem(await api.call('DELETE', `/tasks/${done.id}`), 409);
+    expect(refused.detail).toBe(
+      `Task ${done.id} cannot be deleted: unfinished task ${dependent.id} depends on it`,
+    );
+    expect((await api.get(done.id)).status).toBe('succeeded');
   });
 
   it('refuses to delete a task an unfinished task depends on', async () => {
@@ -699,6 +753,76 @@ describe('dependencies, cancel and retry', () => {
     expect((await api.get(b.id)).status).toBe('queued');
   });
 
+  it('audits each cancellation a cancel or a final failure cascades to, as a cancel', async () => {
+    const chain = async () => {
+      const a = await api.task(project.id, { max_attempts: 1 });
+      const b = await api.task(project.id, { depends_on: [a.id] });
+      const c = await api.task(project.id, { depends_on: [b.id] });
+      return [a, b, c].map((task) => task.id) as [string, string, string];
+    };
+    const [a, b, c] = await chain();
+    await api.call('POST', `/tasks/${a}/cancel`, undefined, 200);
+    for (const id of [a, b, c]) expect(await auditActions(id)).toEqual(['create', 'cancel']);
+    const [d, e, f] = await chain();
+    const claim = await claimed(d);
+    await api.fail(d, { attempt: claim.attempt.number, error: 'boom', retryable: false });
+    expect(await auditActions(d)).toEqual(['create', 'claim', 'fail']);
+    for (const id of [e, f]) expect(await auditActions(id)).toEqual(['create', 'cancel']);
+  });
+
+  it('audits the cancellations of the sweeper and of the settling of races, by the service', async () => {
+    const a = await api.task(project.id, { max_attempts: 1, lease_ms: 100 });
+    const b = await api.task(project.id, { depends_on: [a.id] });
+    await claimed(a.id);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await t.app.services.taskExecution.expireLeases()).toBe(1);
+    expect((await api.get(b.id)).status).toBe('cancelled');
+    expect(await auditActions(a.id)).toEqual(['create', 'claim', 'lost']);
+    expect(await auditActions(b.id)).toEqual(['create', 'cancel']);
+    // A dependency that failed while its dependent was being created: the loop cancels it.
+    const c = await api.task(project.id);
+    const d = await api.task(project.id, { depends_on: [c.id] });
+    await t.database.db.execute(sql`update tasks set status = 'failed' where id = ${c.id}`);
+    expect(await t.app.services.taskExecution.settleRaces()).toBe(1);
+    expect(await api.get(d.id)).toMatchObject({
+      status: 'cancelled',
+      cancel_reason: 'dependency_failed',
+    });
+    expect(await auditActions(d.id)).toEqual(['create', 'cancel']);
+  });
+
+  it('retries a task whose finished dependency was deleted, without that dependency', async () => {
+    const a = await api.task(project.id);
+    const kept = await api.task(project.id);
+    const b = await api.task(project.id, { depends_on: [a.id, kept.id] });
+    await api.call('POST', `/tasks/${b.id}/cancel`, undefined, 200);
+    await api.call('POST', `/tasks/${a.id}/cancel`, undefined, 200);
+    await api.call('DELETE', `/tasks/${a.id}`, undefined, 204);
+    const retried = await api.call('POST', `/tasks/${b.id}/retry`, undefined, 200);
+    expect(retried.json()).toMatchObject({ status: 'blocked', depends_on: [kept.id] });
+    const update = (await readWholeLog(t.request, `topic=task:${b.id}`)).at(-1)!;
+    expect(update).toMatchObject({ type: 'TASK_UPDATE' });
+    expect(update.data).toMatchObject({ changed_fields: ['status', 'depends_on'] });
+    const records = await api.call(
+      'GET',
+      `/audit?resource_id=${b.id}&action=retry`,
+      undefined,
+      200,
+    );
+    expect(records.json().items[0].changed_fields).toEqual(['status', 'depends_on']);
+    // Now it changes like any waiting task, and runs once what it still waits for succeeded.
+    await api.call('PATCH', `/tasks/${b.id}`, { title: 'Again' }, 200);
+    await api.complete(kept.id, { attempt: (await claimed(kept.id)).attempt.number });
+    expect(await api.get(b.id)).toMatchObject({ status: 'queued', title: 'Again' });
+    // With no dependency left it is queued at once.
+    const c = await api.task(project.id);
+    const d = await api.task(project.id, { depends_on: [c.id] });
+    await api.call('POST', `/tasks/${c.id}/cancel`, undefined, 200);
+    await api.call('DELETE', `/tasks/${c.id}`, undefined, 204);
+    const alone = await api.call('POST', `/tasks/${d.id}/retry`, undefined, 200);
+    expect(alone.json()).toMatchObject({ status: 'queued', depends_on: [] });
+  });
+
   it("audits every change of a task, and its agent's status changes, with their fields", async () => {
     const task = await api.task(project.id);
     await api.call('PATCH', `/tasks/${task.id}`, { title: 'Renamed' }, 200);
@@ -844,6 +968,63 @@ describe('one answer, one shape: the claim, the completion, their GETs and event
 });
 
 describe('scopes and roles', () => {
+  it('answers a pin outside what a scoped key sees as for no agent; cascades audit its key', async () => {
+    const keyed = await createTestApp({ AUTH: 'on', TASK_SWEEP_MS: '60000' });
+    try {
+      const admin = await keyHeader(keyed.app, { role: 'admin' });
+      const as =
+        (headers: Record<string, string>) => (method: string, url: string, payload?: object) =>
+          keyed.request({ method: method, url: `/api/v1${url}`, payload, headers });
+      const asAdmin = as(admin);
+      const id = async (url: string, payload: object) =>
+        (await asAdmin('POST', url, payload)).json().id as string;
+      const mine = await id('/projects', { name: 'A' });
+      const theirs = await id('/projects', { name: 'B' });
+      const agent = (name: string, projectId: string | null) =>
+        id('/agents', { name, agent_type: 'coder', project_id: projectId });
+      const [own, their, free] = [
+        await agent('own', mine),
+        await agent('their', theirs),
+        await agent('free', null),
+      ];
+      const scoped = as(await keyHeader(keyed.app, { role: 'writer', project_ids: [mine] }));
+      const pin = (agentId: string) =>
+        scoped('POST', '/tasks', { project_id: mine, title: 'p', agent_id: agentId });
+      const none = problemShape(await pin(missing));
+      expect(none).toMatchObject({ status: 422, detail: 'names no agent' });
+      for (const hidden of [their, free]) expect(problemShape(await pin(hidden))).toEqual(none);
+      const task = (await pin(own)).json();
+      expect(task.agent_id).toBe(own);
+      const repin = (agentId: string) =>
+        scoped('PATCH', `/tasks/${task.id}`, { agent_id: agentId });
+      const noneOnPatch = problemShape(await repin(missing));
+      for (const hidden of [their, free])
+        expect(problemShape(await repin(hidden))).toEqual(noneOnPatch);
+      // A key of every project may pin the agent without a project: it claims anywhere.
+      const freeTask = await asAdmin('POST', '/tasks', {
+        project_id: mine,
+        title: 'f',
+        agent_id: free,
+      });
+      expect(freeTask.statusCode, freeTask.body).toBe(201);
+      // The dependent a scoped key's cancel cascades to is audited with that key.
+      const x = (await scoped('POST', '/tasks', { project_id: mine, title: 'x' })).json();
+      const y = (
+        await scoped('POST', '/tasks', { project_id: mine, title: 'y', depends_on: [x.id] })
+      ).json();
+      expect((await scoped('POST', `/tasks/${x.id}/cancel`)).statusCode).toBe(200);
+      const cancelKey = async (taskId: string) => {
+        const url = `/audit?resource_id=${taskId}&action=cancel`;
+        const [record] = (await asAdmin('GET', url)).json().items;
+        return record.key_id as string;
+      };
+      expect(await cancelKey(x.id)).toEqual(expect.any(String));
+      expect(await cancelKey(y.id)).toBe(await cancelKey(x.id));
+    } finally {
+      await keyed.close();
+    }
+  });
+
   it("hides another project's tasks from a scoped key, and refuses a reader's writes", async () => {
     const keyed = await createTestApp({ AUTH: 'on', TASK_SWEEP_MS: '60000' });
     try {
