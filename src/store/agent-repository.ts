@@ -61,11 +61,11 @@ const heartbeatText = writeStatementText(
     topics: `array['agents', 'agent:' || u.id] ||
       case when u.project_id is null then '{}'::text[] else array['project:' || u.project_id] end`,
     data: `jsonb_build_object('agent', ${agentDocument('u')},
-      'changed_fields', '["status", "last_active_at"]'::jsonb)`,
+      'changed_fields', '["status"]'::jsonb)`,
     action: 'status',
     resource: 'agent',
     resourceId: 'u.id',
-    changedFields: `array['status', 'last_active_at']`,
+    changedFields: `array['status']`,
     from: 'u where u.status <> u.before',
   })}`,
   `(select ${agentDocument('u')} from u) as agent`,

@@ -349,14 +349,14 @@ describe('POST /api/v1/agents/:id/heartbeat', () => {
     expect(event).toMatchObject({
       type: 'AGENT_STATUS',
       topic: `agent:${agent.id}`,
-      data: { agent: busy, changed_fields: ['status', 'last_active_at'] },
+      data: { agent: busy, changed_fields: ['status'] },
     });
     const projectLog = await readWholeLog(t.request, `topic=project:${project.id}`);
     expect(projectLog.at(-1)).toEqual(event);
     expect((await audited())[0]).toMatchObject({
       action: 'status',
       resource_id: agent.id,
-      changed_fields: ['status', 'last_active_at'],
+      changed_fields: ['status'],
     });
   });
 

@@ -792,7 +792,7 @@ describe('audit log', () => {
     expect(entries[1]).toMatchObject({
       key_id: keyId,
       resource_id: fixture.agent,
-      changed_fields: ['status', 'last_active_at'],
+      changed_fields: ['status'],
       ip: '127.0.0.1',
       user_agent: 'audit-test',
     });
