@@ -49,6 +49,10 @@ function registrationChanges(agent: Agent, input: AgentInput): AgentPatch | null
   return { agent_type: input.agent_type, capabilities: input.capabilities };
 }
 
+/** "1 unfinished task is", "3 unfinished tasks are". */
+const unfinished = (count: number) =>
+  count === 1 ? '1 unfinished task is' : `${count} unfinished tasks are`;
+
 /** The audit action of an update: a status-only change is recorded as such, like its event. */
 const auditAction = { AGENT_STATUS: 'status', AGENT_UPDATE: 'update' } as const;
 
@@ -143,15 +147,39 @@ export class AgentService {
     return agent as Agent;
   }
 
+  /**
+   * Deletes an agent that has no work left: while it runs a task or tasks wait pinned to it the
+   * deletion is a 409, since it would strand the running attempt or make the pinned tasks
+   * claimable by any agent, with no event. Its finished tasks and attempts keep their history.
+   */
   delete(id: string, expected: ExpectedVersions, actor: Actor): Promise<void> {
     return this.writes.run(actor, async (tx, emit, audit) => {
       const agent = await this.lock(tx, id, expected, actor.principal);
+      await this.assertNoWork(tx, id);
       await this.agents.delete(tx, id);
       emit(
         agentEvent('AGENT_DELETED', id, [agent.project_id], { id, project_id: agent.project_id }),
       );
       audit({ action: 'delete', resource: 'agent', resourceId: id });
     });
+  }
+
+  /** 409 while the agent runs a task or unfinished tasks are pinned to it (docs/tasks.md). */
+  private async assertNoWork(tx: Executor, id: string): Promise<void> {
+    const running = await this.agents.runningTask(tx, id);
+    if (running !== null)
+      throw new ConflictError(
+        `Agent ${id} cannot be deleted: it is running task ${running}; ` +
+          'let the task finish or cancel it first',
+      );
+    await this.agents.unpinFinished(tx, id);
+    const pinned = await this.agents.pinnedTasks(tx, id);
+    if (pinned.count > 0)
+      throw new ConflictError(
+        `Agent ${id} cannot be deleted: ${unfinished(pinned.count)} pinned to it ` +
+          `(task ${pinned.first} among them); cancel them or change their agent_id ` +
+          '(PATCH, to another agent or null) first',
+      );
   }
 
   /**

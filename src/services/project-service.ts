@@ -1,7 +1,18 @@
 import { type Actor, type Principal, inScope } from '../domain/auth.js';
 import type { Page } from '../domain/common.js';
-import { ForbiddenError, NotFoundError, PreconditionFailedError } from '../domain/errors.js';
-import { type LoggedEvent, agentEvent, projectEvent } from '../domain/event.js';
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  PreconditionFailedError,
+} from '../domain/errors.js';
+import {
+  type LoggedEvent,
+  agentEvent,
+  projectEvent,
+  scheduleEvent,
+  taskEvent,
+} from '../domain/event.js';
 import type { Project, ProjectInput, ProjectListQuery, ProjectPatch } from '../domain/project.js';
 import { AgentRepository } from '../store/agent-repository.js';
 import type { Database, Executor } from '../store/database.js';
@@ -12,6 +23,7 @@ import {
 } from '../store/project-repository.js';
 import { WriteBatcher } from '../store/write-batcher.js';
 import type { ExpectedVersions } from '../domain/common.js';
+import type { WriteContext } from './task-transitions.js';
 import { lockForWrite } from './versioned-write.js';
 import {
   type BatchRow,
@@ -21,6 +33,10 @@ import {
 
 /** A batch may run again item by item unless it committed (a rerun would write twice). */
 const notCommitted = (error: unknown) => !(error instanceof PublishAfterCommitError);
+
+/** "1 of its tasks is running", "3 of its tasks are running". */
+const runningTasks = (count: number) =>
+  count === 1 ? '1 of its tasks is running' : `${count} of its tasks are running`;
 
 /** The project a PROJECT_CREATED or PROJECT_UPDATE event carries. */
 function projectOf(event: LoggedEvent): Project {
@@ -94,12 +110,14 @@ export class ProjectService {
   }
 
   /**
-   * Deletes the project after unassigning its agents, each as a versioned change with its own
-   * event.
+   * Deletes the project with its tasks and schedules, each with the event and audit record its
+   * own DELETE would write, after unassigning its agents, each as a versioned change with its own
+   * event. A 409 while any of its tasks runs: the agent holding it would stay busy for good.
    */
   delete(id: string, expected: ExpectedVersions, actor: Actor): Promise<void> {
     return this.writes.run(actor, async (tx, emit, audit) => {
       await this.lock(tx, id, expected, actor.principal);
+      await this.deleteContents({ tx, emit, audit }, id);
       const changedFields = ['project_id'];
       for (const agent of await this.agents.detachFromProject(tx, id)) {
         emit(agentEvent('AGENT_UPDATE', agent.id, [id], { agent, changed_fields: changedFields }));
@@ -109,6 +127,30 @@ export class ProjectService {
       emit(projectEvent('PROJECT_DELETED', id, { id }));
       audit({ action: 'delete', resource: 'project', resourceId: id });
     });
+  }
+
+  /**
+   * Deletes the project's tasks and schedules, announced one by one, so that watchers of a task
+   * or schedule learn it is gone (a thousand tasks are a thousand events, appended by the one
+   * statement that appends the others).
+   */
+  private async deleteContents(write: WriteContext, id: string): Promise<void> {
+    const { tx, emit, audit } = write;
+    const { deleted, running } = await this.projects.deleteTasks(tx, id);
+    if (running > 0)
+      throw new ConflictError(
+        `Project ${id} cannot be deleted: ${runningTasks(running)}; ` +
+          'cancel them or let them finish first',
+      );
+    const place = (taskId: string) => ({ id: taskId, project_id: id });
+    for (const taskId of deleted) {
+      emit(taskEvent('TASK_DELETED', place(taskId), null, place(taskId)));
+      audit({ action: 'delete', resource: 'task', resourceId: taskId });
+    }
+    for (const scheduleId of await this.projects.deleteSchedules(tx, id)) {
+      emit(scheduleEvent('SCHEDULE_DELETED', place(scheduleId), place(scheduleId)));
+      audit({ action: 'delete', resource: 'schedule', resourceId: scheduleId });
+    }
   }
 
   /**

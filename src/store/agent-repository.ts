@@ -2,6 +2,7 @@ import {
   type SQL,
   and,
   arrayContains,
+  count,
   eq,
   getTableColumns,
   inArray,
@@ -15,9 +16,10 @@ import {
 import type { Agent, AgentInput, AgentListQuery, AgentPatch, Heartbeat } from '../domain/agent.js';
 import type { Page } from '../domain/common.js';
 import { ConflictError, UnprocessableError } from '../domain/errors.js';
+import { finishedStatuses } from '../domain/task.js';
 import { SqlState, databaseErrorCode } from './database-errors.js';
 import type { Executor, Statement } from './database.js';
-import { agents, taskAttempts } from './schema.js';
+import { agents, taskAttempts, tasks } from './schema.js';
 import { nextVersion, orderTerms, selectById, selectPage } from './versioning.js';
 import { changesCte, rowDocument, writeStatementText } from './write-statement.js';
 
@@ -61,11 +63,11 @@ const heartbeatText = writeStatementText(
     topics: `array['agents', 'agent:' || u.id] ||
       case when u.project_id is null then '{}'::text[] else array['project:' || u.project_id] end`,
     data: `jsonb_build_object('agent', ${agentDocument('u')},
-      'changed_fields', '["status", "last_active_at"]'::jsonb)`,
+      'changed_fields', '["status"]'::jsonb)`,
     action: 'status',
     resource: 'agent',
     resourceId: 'u.id',
-    changedFields: `array['status', 'last_active_at']`,
+    changedFields: `array['status']`,
     from: 'u where u.status <> u.before',
   })}`,
   `(select ${agentDocument('u')} from u) as agent`,
@@ -347,6 +349,42 @@ export class AgentRepository {
       .where(inArray(agents.id, silent))
       .returning();
     return rows.map(toAgent);
+  }
+
+  /** The task of the agent's live attempt, or null: an agent deleted mid-run strands its task. */
+  async runningTask(executor: Executor, id: string): Promise<string | null> {
+    const [row] = await executor
+      .select({ taskId: taskAttempts.taskId })
+      .from(taskAttempts)
+      .where(and(eq(taskAttempts.agentId, id), isNull(taskAttempts.endedAt)))
+      .limit(1);
+    return row?.taskId ?? null;
+  }
+
+  /**
+   * Before the agent's deletion, lets go of its finished tasks: their `agent_id` becomes null, as
+   * the foreign key would make it, without a new version (they are history, like the agent's
+   * attempts). The update also locks them, so a retry cannot make one unfinished unseen by
+   * {@link pinnedTasks}.
+   */
+  async unpinFinished(executor: Executor, id: string): Promise<void> {
+    const finished = inArray(tasks.status, [...finishedStatuses]);
+    await executor
+      .update(tasks)
+      .set({ agentId: null })
+      .where(and(eq(tasks.agentId, id), finished));
+  }
+
+  /**
+   * How many tasks are pinned to the agent, and the first of them by id: deleting it would make
+   * them anyone's work silently.
+   */
+  async pinnedTasks(executor: Executor, id: string): Promise<{ count: number; first: string }> {
+    const [row] = await executor
+      .select({ count: count(), first: sql<string>`coalesce(min(${tasks.id}::text), '')` })
+      .from(tasks)
+      .where(eq(tasks.agentId, id));
+    return row!;
   }
 
   /** Deletes the row; null when it is missing. */

@@ -1,9 +1,9 @@
-import { type SQL, and, eq, inArray, sql } from 'drizzle-orm';
+import { type SQL, and, count, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Actor } from '../domain/auth.js';
 import type { Page } from '../domain/common.js';
 import type { Project, ProjectInput, ProjectListQuery, ProjectPatch } from '../domain/project.js';
 import type { Executor, Statement } from './database.js';
-import { projects } from './schema.js';
+import { projects, schedules, tasks } from './schema.js';
 import { orderTerms, selectById, selectPage } from './versioning.js';
 import { batchChangesCte, batchStatementText } from './batch-statement.js';
 import { actorValues, changedFieldsSql, patchedColumn, rowDocument } from './write-statement.js';
@@ -207,6 +207,35 @@ export class ProjectRepository {
   ): Promise<Page<Project>> {
     const order = orderTerms(projects, query.sort);
     return selectPage(executor, projects, filters(query, scope), query, toProject, order);
+  }
+
+  /**
+   * Deletes the project's tasks (their attempts go with them) unless they are running; returns
+   * the ids deleted and how many running tasks are left. A task claimed while this runs is
+   * waited for and then kept: the re-check of a row another write changed sees its new status.
+   */
+  async deleteTasks(
+    executor: Executor,
+    projectId: string,
+  ): Promise<{ deleted: string[]; running: number }> {
+    const deleted = await executor
+      .delete(tasks)
+      .where(and(eq(tasks.projectId, projectId), ne(tasks.status, 'running')))
+      .returning({ id: tasks.id });
+    const [left] = await executor
+      .select({ count: count() })
+      .from(tasks)
+      .where(eq(tasks.projectId, projectId));
+    return { deleted: deleted.map((row) => row.id), running: left!.count };
+  }
+
+  /** Deletes the project's schedules; returns their ids. */
+  async deleteSchedules(executor: Executor, projectId: string): Promise<string[]> {
+    const deleted = await executor
+      .delete(schedules)
+      .where(eq(schedules.projectId, projectId))
+      .returning({ id: schedules.id });
+    return deleted.map((row) => row.id);
   }
 
   /** Deletes the row; null when it is missing. */

@@ -22,6 +22,9 @@ let fixture: {
   running: string;
   failed: string;
   schedule: string;
+  /** A project with nothing running and its idle agent: deletes of busy ones are 409s. */
+  spare: string;
+  spareAgent: string;
 };
 
 type Who = 'none' | keyof typeof headers;
@@ -106,7 +109,7 @@ const samples: Record<string, Sample> = {
   },
   'DELETE /api/v1/projects/{id}': {
     access: 'write',
-    request: () => ({ method: 'DELETE', url: `/api/v1/projects/${fixture.project}` }),
+    request: () => ({ method: 'DELETE', url: `/api/v1/projects/${fixture.spare}` }),
     success: 204,
     scoped: 404,
   },
@@ -154,7 +157,7 @@ const samples: Record<string, Sample> = {
   },
   'DELETE /api/v1/agents/{id}': {
     access: 'write',
-    request: () => ({ method: 'DELETE', url: `/api/v1/agents/${fixture.agent}` }),
+    request: () => ({ method: 'DELETE', url: `/api/v1/agents/${fixture.spareAgent}` }),
     success: 204,
     scoped: 404,
   },
@@ -440,7 +443,15 @@ async function freshRows(agentName = 'agent-a'): Promise<Omit<typeof fixture, 'o
       task: { title: 't' },
     })
   ).id;
-  return { project, agent, keyToRevoke, ...tasks, schedule };
+  const spare = (await create('/api/v1/projects', { name: 'spare' })).id;
+  const spareAgent = (
+    await create('/api/v1/agents', {
+      name: `spare-${agentName}`,
+      agent_type: 'coder',
+      project_id: spare,
+    })
+  ).id;
+  return { project, agent, keyToRevoke, ...tasks, schedule, spare, spareAgent };
 }
 
 /** A running task (attempt 1 held by `agent`), a failed one, then a queued one. */
@@ -792,7 +803,7 @@ describe('audit log', () => {
     expect(entries[1]).toMatchObject({
       key_id: keyId,
       resource_id: fixture.agent,
-      changed_fields: ['status', 'last_active_at'],
+      changed_fields: ['status'],
       ip: '127.0.0.1',
       user_agent: 'audit-test',
     });

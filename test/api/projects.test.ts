@@ -408,6 +408,111 @@ describe('DELETE /api/v1/projects/:id', () => {
     ]);
   });
 
+  const post = async (url: string, payload: object, status = 201) => {
+    const response = await t.request({ method: 'POST', url: `/api/v1/${url}`, payload });
+    expect(response.statusCode, response.body).toBe(status);
+    return response.json();
+  };
+  const whole = async () => [
+    await readWholeLog(t.request),
+    (await t.request({ url: '/api/v1/audit?limit=100' })).json().items,
+  ];
+
+  it('refuses with 409 while a task runs, changing nothing, and deletes once it ended', async () => {
+    const project = await createProject();
+    const payload = { name: 'a', agent_type: 'coder', project_id: project.id };
+    const agent = await post('agents', payload);
+    const task = await post('tasks', { project_id: project.id, title: 'runs' });
+    await post('tasks', { project_id: project.id, title: 'waits' });
+    await post('tasks/claim', { agent_id: agent.id }, 200);
+    const before = await whole();
+    const [busy, running] = [
+      (await t.request({ url: `/api/v1/agents/${agent.id}` })).json(),
+      (await t.request({ url: `/api/v1/tasks/${task.id}` })).json(),
+    ];
+    const refused = await t.request({ method: 'DELETE', url: `/api/v1/projects/${project.id}` });
+    expect(expectProblem(refused, 409)).toMatchObject({
+      type: '/problems/conflict',
+      detail:
+        `Project ${project.id} cannot be deleted: 1 of its tasks is running; ` +
+        'cancel them or let them finish first',
+    });
+    expect((await get(project.id)).json()).toEqual(project);
+    expect((await t.request({ url: `/api/v1/agents/${agent.id}` })).json()).toEqual(busy);
+    expect((await t.request({ url: `/api/v1/tasks/${task.id}` })).json()).toEqual(running);
+    expect((await t.request({ url: `/api/v1/tasks?project_id=${project.id}` })).json().total).toBe(
+      2,
+    );
+    expect(await whole()).toEqual(before);
+    await post(`tasks/${task.id}/cancel`, {}, 200);
+    const deleted = await t.request({ method: 'DELETE', url: `/api/v1/projects/${project.id}` });
+    expect(deleted.statusCode, deleted.body).toBe(204);
+    const after = (await t.request({ url: `/api/v1/agents/${agent.id}` })).json();
+    expect(after).toMatchObject({ status: 'idle', project_id: null });
+  });
+
+  it('announces and audits every task and schedule it deletes, as their own DELETE would', async () => {
+    const project = await createProject();
+    const queued = await post('tasks', { project_id: project.id, title: 'q' });
+    const blocked = await post('tasks', {
+      project_id: project.id,
+      title: 'b',
+      depends_on: [queued.id],
+    });
+    const schedule = await post('schedules', {
+      project_id: project.id,
+      name: 'nightly',
+      cron: '0 3 * * *',
+      task: { title: 'n' },
+    });
+    const made = await post(`schedules/${schedule.id}/run`, {});
+    await post(`tasks/${made.id}/cancel`, {}, 200);
+    const deleted = await t.request({ method: 'DELETE', url: `/api/v1/projects/${project.id}` });
+    expect(deleted.statusCode, deleted.body).toBe(204);
+    for (const task of [queued, blocked, made]) {
+      const last = (await readWholeLog(t.request, `topic=task:${task.id}`)).at(-1);
+      expect(last).toMatchObject({
+        type: 'TASK_DELETED',
+        topic: `task:${task.id}`,
+        data: { id: task.id, project_id: project.id },
+      });
+      expectProblem(await t.request({ url: `/api/v1/tasks/${task.id}` }), 404);
+    }
+    const lastOfSchedule = (await readWholeLog(t.request, `topic=schedule:${schedule.id}`)).at(-1);
+    expect(lastOfSchedule).toMatchObject({
+      type: 'SCHEDULE_DELETED',
+      data: { id: schedule.id, project_id: project.id },
+    });
+    const projectLog = await readWholeLog(t.request, `topic=project:${project.id}`);
+    expect(
+      projectLog
+        .slice(-5)
+        .map((event) => event.type)
+        .sort(),
+    ).toEqual([
+      'PROJECT_DELETED',
+      'SCHEDULE_DELETED',
+      'TASK_DELETED',
+      'TASK_DELETED',
+      'TASK_DELETED',
+    ]);
+    expect(projectLog.at(-1)!.type).toBe('PROJECT_DELETED');
+    const audit = (await t.request({ url: '/api/v1/audit?limit=5' })).json().items;
+    expect(
+      audit.map((entry: { action: string; resource: string; resource_id: string }) => [
+        entry.action,
+        entry.resource,
+        entry.resource_id,
+      ]),
+    ).toEqual(
+      expect.arrayContaining([
+        ['delete', 'project', project.id],
+        ['delete', 'schedule', schedule.id],
+        ...[queued, blocked, made].map((task) => ['delete', 'task', task.id]),
+      ]),
+    );
+  });
+
   it('honours If-Match', async () => {
     const project = await createProject();
     expectProblem(

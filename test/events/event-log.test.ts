@@ -49,7 +49,7 @@ describe('the event log', () => {
       ['AGENT_CREATED', null],
       ['AGENT_STATUS', ['status']],
       ['AGENT_UPDATE', ['capabilities']],
-      ['AGENT_STATUS', ['status', 'last_active_at']],
+      ['AGENT_STATUS', ['status']],
       ['PROJECT_UPDATE', ['name', 'sparc_mode']],
       ['AGENT_UPDATE', ['project_id']],
       ['PROJECT_DELETED', null],

@@ -41,6 +41,9 @@ function setup() {
     })),
     heartbeatStatement: vi.fn((...args: unknown[]) => ({ name: 'hb', text: '', values: args })),
     delete: vi.fn(async () => agent),
+    runningTask: vi.fn(async (): Promise<string | null> => null),
+    unpinFinished: vi.fn(async () => undefined),
+    pinnedTasks: vi.fn(async () => ({ count: 0, first: '' })),
     markSilentOffline: vi.fn(async () => [{ ...agent, status: 'offline' as const, version: 2 }]),
   };
   return {
@@ -154,6 +157,41 @@ describe('AgentService', () => {
       },
     ]);
     expect(audited).toEqual([{ action: 'delete', resource: 'agent', resourceId: agent.id }]);
+  });
+
+  it('lets go of its finished tasks before the delete, in its transaction', async () => {
+    const { agents, transaction, service } = setup();
+    await service.delete(agent.id, null, actor);
+    expect(agents.runningTask).toHaveBeenCalledWith(transaction, agent.id);
+    expect(agents.unpinFinished).toHaveBeenCalledWith(transaction, agent.id);
+    expect(agents.pinnedTasks).toHaveBeenCalledWith(transaction, agent.id);
+    expect(agents.pinnedTasks.mock.invocationCallOrder[0]).toBeGreaterThan(
+      agents.unpinFinished.mock.invocationCallOrder[0]!,
+    );
+  });
+
+  it('refuses with 409 while it runs a task or tasks are pinned to it', async () => {
+    const { agents, emitted, audited, service } = setup();
+    agents.runningTask.mockResolvedValueOnce('t1');
+    const running = service.delete(agent.id, null, actor);
+    await expect(running).rejects.toBeInstanceOf(ConflictError);
+    await expect(running).rejects.toThrow(
+      `Agent ${agent.id} cannot be deleted: it is running task t1; ` +
+        'let the task finish or cancel it first',
+    );
+    expect(agents.unpinFinished).not.toHaveBeenCalled();
+    agents.pinnedTasks.mockResolvedValueOnce({ count: 1, first: 't2' });
+    await expect(service.delete(agent.id, null, actor)).rejects.toThrow(
+      `Agent ${agent.id} cannot be deleted: 1 unfinished task is pinned to it ` +
+        '(task t2 among them); cancel them or change their agent_id ' +
+        '(PATCH, to another agent or null) first',
+    );
+    agents.pinnedTasks.mockResolvedValueOnce({ count: 2, first: 't2' });
+    await expect(service.delete(agent.id, null, actor)).rejects.toThrow(
+      ': 2 unfinished tasks are pinned to it (task t2 among them)',
+    );
+    expect(agents.delete).not.toHaveBeenCalled();
+    expect([emitted, audited]).toEqual([[], []]);
   });
 
   it('marks silent agents offline with an AGENT_STATUS event and a status audit record each', async () => {

@@ -1,5 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
-import { NotFoundError, PreconditionFailedError } from '../../../src/domain/errors.js';
+import {
+  ConflictError,
+  NotFoundError,
+  PreconditionFailedError,
+} from '../../../src/domain/errors.js';
 import type { Project } from '../../../src/domain/project.js';
 import { ProjectService } from '../../../src/services/project-service.js';
 import type { AgentRepository } from '../../../src/store/agent-repository.js';
@@ -37,6 +41,8 @@ function setup() {
     findById: vi.fn(async (): Promise<Project | null> => project),
     list: vi.fn(async () => ({ items: [project], total: 1, limit: 20, offset: 0 })),
     delete: vi.fn(async () => project),
+    deleteTasks: vi.fn(async () => ({ deleted: [] as string[], running: 0 })),
+    deleteSchedules: vi.fn(async (): Promise<string[]> => []),
   };
   const agents = { detachFromProject: vi.fn(async () => [agent]) };
   const service = new ProjectService(
@@ -135,11 +141,69 @@ describe('ProjectService', () => {
     ]);
   });
 
+  it('deletes its tasks and schedules, each with its event and audit record', async () => {
+    const { projects, transaction, emitted, audited, service } = setup();
+    projects.deleteTasks.mockResolvedValueOnce({ deleted: ['t1', 't2'], running: 0 });
+    projects.deleteSchedules.mockResolvedValueOnce(['s1']);
+    await service.delete(project.id, null, actor);
+    expect(projects.deleteTasks).toHaveBeenCalledWith(transaction, project.id);
+    expect(projects.deleteSchedules).toHaveBeenCalledWith(transaction, project.id);
+    const p = project.id;
+    expect(emitted.slice(0, 3)).toEqual([
+      {
+        type: 'TASK_DELETED',
+        topic: 'task:t1',
+        topics: ['tasks', 'task:t1', `project:${p}`],
+        data: { id: 't1', project_id: p },
+      },
+      {
+        type: 'TASK_DELETED',
+        topic: 'task:t2',
+        topics: ['tasks', 'task:t2', `project:${p}`],
+        data: { id: 't2', project_id: p },
+      },
+      {
+        type: 'SCHEDULE_DELETED',
+        topic: 'schedule:s1',
+        topics: ['schedules', 'schedule:s1', `project:${p}`],
+        data: { id: 's1', project_id: p },
+      },
+    ]);
+    expect(emitted.slice(3).map((event) => event.type)).toEqual([
+      'AGENT_UPDATE',
+      'PROJECT_DELETED',
+    ]);
+    expect(audited.slice(0, 3)).toEqual([
+      { action: 'delete', resource: 'task', resourceId: 't1' },
+      { action: 'delete', resource: 'task', resourceId: 't2' },
+      { action: 'delete', resource: 'schedule', resourceId: 's1' },
+    ]);
+  });
+
+  it('refuses with 409 while tasks run, before its schedules, agents or row', async () => {
+    const { projects, agents, service } = setup();
+    projects.deleteTasks.mockResolvedValueOnce({ deleted: ['t1'], running: 1 });
+    const one = service.delete(project.id, null, actor);
+    await expect(one).rejects.toBeInstanceOf(ConflictError);
+    await expect(one).rejects.toThrow(
+      `Project ${project.id} cannot be deleted: 1 of its tasks is running; ` +
+        'cancel them or let them finish first',
+    );
+    projects.deleteTasks.mockResolvedValueOnce({ deleted: [], running: 3 });
+    await expect(service.delete(project.id, null, actor)).rejects.toThrow(
+      ': 3 of its tasks are running;',
+    );
+    expect(projects.deleteSchedules).not.toHaveBeenCalled();
+    expect(agents.detachFromProject).not.toHaveBeenCalled();
+    expect(projects.delete).not.toHaveBeenCalled();
+  });
+
   it('refuses a delete with a stale version, touching nothing', async () => {
     const { projects, agents, service } = setup();
     await expect(service.delete(project.id, [1], actor)).rejects.toBeInstanceOf(
       PreconditionFailedError,
     );
+    expect(projects.deleteTasks).not.toHaveBeenCalled();
     expect(agents.detachFromProject).not.toHaveBeenCalled();
     expect(projects.delete).not.toHaveBeenCalled();
   });
