@@ -169,16 +169,15 @@ export class AgentService {
     const running = await this.agents.runningTask(tx, id);
     if (running !== null)
       throw new ConflictError(
-        `Agent ${id} cannot be deleted: it is running task ${running}; ` +
-          'let the task finish or cancel it first',
+        `Agent ${id} cannot be deleted: it is running a task; let the task finish or cancel it ` +
+          'first',
       );
     await this.agents.unpinFinished(tx, id);
     const pinned = await this.agents.pinnedTasks(tx, id);
-    if (pinned.count > 0)
+    if (pinned > 0)
       throw new ConflictError(
-        `Agent ${id} cannot be deleted: ${unfinished(pinned.count)} pinned to it ` +
-          `(task ${pinned.first} among them); cancel them or change their agent_id ` +
-          '(PATCH, to another agent or null) first',
+        `Agent ${id} cannot be deleted: ${unfinished(pinned)} pinned to it; cancel them ` +
+          'or change their agent_id (PATCH, to another agent or null) first',
       );
   }
 

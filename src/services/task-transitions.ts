@@ -130,7 +130,7 @@ export class TaskTransitions {
     const taken = await this.agents.takeWork(context.tx, agentId);
     if (taken === null || taken.before === 'busy') return;
     const { agent } = taken;
-    const changed = ['status', 'last_active_at'];
+    const changed = ['status'];
     context.emit(
       agentEvent('AGENT_STATUS', agentId, [agent.project_id], { agent, changed_fields: changed }),
     );

@@ -376,15 +376,16 @@ export class AgentRepository {
   }
 
   /**
-   * How many tasks are pinned to the agent, and the first of them by id: deleting it would make
-   * them anyone's work silently.
+   * How many tasks are pinned to the agent: deleting it would make them anyone's work silently.
+   * A count, not their ids: a task pinned before the agent moved may be in a project the caller
+   * cannot see.
    */
-  async pinnedTasks(executor: Executor, id: string): Promise<{ count: number; first: string }> {
+  async pinnedTasks(executor: Executor, id: string): Promise<number> {
     const [row] = await executor
-      .select({ count: count(), first: sql<string>`coalesce(min(${tasks.id}::text), '')` })
+      .select({ count: count() })
       .from(tasks)
       .where(eq(tasks.agentId, id));
-    return row!;
+    return row!.count;
   }
 
   /** Deletes the row; null when it is missing. */

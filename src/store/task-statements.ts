@@ -120,7 +120,7 @@ const claimText = writeStatementText(
       changedFields: null,
       from: 'claimed t, attempt n',
     },
-    agentStatusChange(2, ['status', 'last_active_at'], `u where u.before <> 'busy'`),
+    agentStatusChange(2, ['status'], `u where u.before <> 'busy'`),
   )}`,
   `exists (select from agent) as agent_visible,
   (select data->'task' from changes where ordinal = 1) as task,

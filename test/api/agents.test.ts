@@ -336,8 +336,8 @@ describe('changing agents', () => {
     expect(expectProblem(await remove(agent.id), 409)).toMatchObject({
       type: '/problems/conflict',
       detail:
-        `Agent ${agent.id} cannot be deleted: it is running task ${task.id}; ` +
-        'let the task finish or cancel it first',
+        `Agent ${agent.id} cannot be deleted: it is running a task; let the task finish or ` +
+        'cancel it first',
     });
     expect([(await get(agent.id)).json(), await taskOf(task.id)]).toEqual([busy, running]);
     expect(await whole()).toEqual(before);
@@ -352,9 +352,8 @@ describe('changing agents', () => {
     await post(`tasks/${done.id}/cancel`, {}, 200);
     const [before, finished] = [await whole(), await taskOf(done.id)];
     expect(expectProblem(await remove(agent.id), 409).detail).toBe(
-      `Agent ${agent.id} cannot be deleted: 1 unfinished task is pinned to it ` +
-        `(task ${pinned.id} among them); cancel them or change their agent_id ` +
-        '(PATCH, to another agent or null) first',
+      `Agent ${agent.id} cannot be deleted: 1 unfinished task is pinned to it; cancel them ` +
+        'or change their agent_id (PATCH, to another agent or null) first',
     );
     expect(await taskOf(pinned.id)).toEqual(pinned);
     expect(await taskOf(done.id)).toEqual(finished);

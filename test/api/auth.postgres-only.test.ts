@@ -874,7 +874,7 @@ describe('audit log of task runs', () => {
     ]);
     expect(changes.reverse()).toEqual([
       ['create', null],
-      ['status', ['status', 'last_active_at']],
+      ['status', ['status']],
       ['status', ['status']],
     ]);
   });

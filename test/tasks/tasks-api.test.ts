@@ -855,7 +855,7 @@ describe('dependencies, cancel and retry', () => {
       ['delete', 'task', null],
     ]);
     expect((await audit('agent', agent.id)).slice(-2)).toEqual([
-      ['status', 'agent', ['status', 'last_active_at']],
+      ['status', 'agent', ['status']],
       ['status', 'agent', ['status']],
     ]);
     const statuses = (await readWholeLog(t.request, `topic=project:${project.id}`))
@@ -943,7 +943,7 @@ describe('one answer, one shape: the claim, the completion, their GETs and event
         });
         expect((await eventData(`agent:${agent.id}`, 'AGENT_STATUS')).at(-1)).toEqual({
           agent: await agentNow(),
-          changed_fields: ['status', 'last_active_at'],
+          changed_fields: ['status'],
         });
         if (progress !== null) await api.heartbeat(task.id, { attempt: 1, ...progress });
         const done = await api.complete(task.id, {

@@ -43,7 +43,7 @@ function setup() {
     delete: vi.fn(async () => agent),
     runningTask: vi.fn(async (): Promise<string | null> => null),
     unpinFinished: vi.fn(async () => undefined),
-    pinnedTasks: vi.fn(async () => ({ count: 0, first: '' })),
+    pinnedTasks: vi.fn(async () => 0),
     markSilentOffline: vi.fn(async () => [{ ...agent, status: 'offline' as const, version: 2 }]),
   };
   return {
@@ -176,19 +176,18 @@ describe('AgentService', () => {
     const running = service.delete(agent.id, null, actor);
     await expect(running).rejects.toBeInstanceOf(ConflictError);
     await expect(running).rejects.toThrow(
-      `Agent ${agent.id} cannot be deleted: it is running task t1; ` +
-        'let the task finish or cancel it first',
+      `Agent ${agent.id} cannot be deleted: it is running a task; let the task finish or ` +
+        'cancel it first',
     );
     expect(agents.unpinFinished).not.toHaveBeenCalled();
-    agents.pinnedTasks.mockResolvedValueOnce({ count: 1, first: 't2' });
+    agents.pinnedTasks.mockResolvedValueOnce(1);
     await expect(service.delete(agent.id, null, actor)).rejects.toThrow(
-      `Agent ${agent.id} cannot be deleted: 1 unfinished task is pinned to it ` +
-        '(task t2 among them); cancel them or change their agent_id ' +
-        '(PATCH, to another agent or null) first',
+      `Agent ${agent.id} cannot be deleted: 1 unfinished task is pinned to it; cancel them ` +
+        'or change their agent_id (PATCH, to another agent or null) first',
     );
-    agents.pinnedTasks.mockResolvedValueOnce({ count: 2, first: 't2' });
+    agents.pinnedTasks.mockResolvedValueOnce(2);
     await expect(service.delete(agent.id, null, actor)).rejects.toThrow(
-      ': 2 unfinished tasks are pinned to it (task t2 among them)',
+      ': 2 unfinished tasks are pinned to it; cancel them',
     );
     expect(agents.delete).not.toHaveBeenCalled();
     expect([emitted, audited]).toEqual([[], []]);
