@@ -14,6 +14,8 @@ import type { Config } from './config.js';
 import { ClientErrorLog } from './http/client-errors.js';
 import { installJsonParser } from './http/json-body.js';
 import { swaggerOptions } from './http/openapi.js';
+import { refuseMalformedQuery } from './http/query-escapes.js';
+import { strictInputs } from './http/strict-input.js';
 import { isDatabaseUnavailable } from './store/database-errors.js';
 import {
   answerClientError,
@@ -146,10 +148,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandlers(app, { clientErrors, isUnavailable: isDatabaseUnavailable });
   installJsonParser(app);
+  app.addHook('onRoute', strictInputs);
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     done();
   });
+  app.addHook('onRequest', refuseMalformedQuery);
   await app.register(hardeningPlugin, { config: options.config, headers });
   await registerDocs(app);
   await app.register(databasePlugin, options.database);

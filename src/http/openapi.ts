@@ -7,6 +7,7 @@ import type { FastifySchema, RouteOptions } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { routeAccess } from '../domain/auth.js';
 import { type OpenApiDocument, finishDocument } from './openapi-document.js';
+import { withoutDefaults } from './strict-input.js';
 
 /** The security scheme of API keys in the OpenAPI document. */
 export const API_KEY_SCHEME = 'apiKey';
@@ -67,7 +68,7 @@ function securityOf(route: RouteOptions, schema: FastifySchema): Security {
  * a reader of /docs must find.
  */
 export const transformRoute: SwaggerTransform = (input) => {
-  const declared = input.schema as FastifySchema & { hide?: boolean };
+  const declared = withoutDefaults(input.schema as FastifySchema & { hide?: boolean });
   const hide = input.route.websocket === true ? false : declared.hide;
   const schema = { ...declared, hide, security: securityOf(input.route, declared) };
   const result = jsonSchemaTransform({ ...input, schema });

@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { DomainError, type FieldError, UnprocessableError } from '../domain/errors.js';
 import { type ClientErrorLog, isClientCausedError } from './client-errors.js';
+import { placeErrors } from './error-place.js';
 import { loggableUrl } from './redaction.js';
 
 export { loggableUrl } from './redaction.js';
@@ -232,6 +233,7 @@ export function installProblemHandlers(app: FastifyInstance, options: ProblemHan
       return reply.hijack();
     }
     const body = { ...toProblem(error, options.isUnavailable), instance: loggableUrl(request.url) };
+    if (error instanceof UnprocessableError) body.errors = placeErrors(error.errors, request);
     if (body.status >= 500) request.log.error({ err: error }, 'request failed');
     if (reply.getHeader('connection') === 'close') await drainBody(request.raw);
     return sendProblem(reply, body);

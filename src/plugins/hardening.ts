@@ -150,6 +150,27 @@ function rateLimitStore(app: FastifyInstance, url: string | undefined): Redis | 
   return redis;
 }
 
+const windowUnits: Array<[number, string]> = [
+  [3_600_000, 'hour'],
+  [60_000, 'minute'],
+  [1_000, 'second'],
+  [1, 'ms'],
+];
+
+/**
+ * The configured rate-limit window in words ("20 seconds", "1 minute", "1500 ms"), for the 429
+ * detail: @fastify/rate-limit hands its error builder only the time left (`after`), which read
+ * as the window ("per 16 seconds" with a 20-second window).
+ */
+export function windowText(ms: number): string {
+  const [size, unit] = windowUnits.find(([length]) => ms >= length && ms % length === 0) ?? [
+    1,
+    'ms',
+  ];
+  const count = ms / size;
+  return unit === 'ms' || count === 1 ? `${count} ${unit}` : `${count} ${unit}s`;
+}
+
 async function registerRateLimit(app: FastifyInstance, config: HardeningConfig): Promise<void> {
   const buckets = new RateLimitBuckets();
   await app.register(fastifyRateLimit, {
@@ -161,11 +182,11 @@ async function registerRateLimit(app: FastifyInstance, config: HardeningConfig):
     redis: rateLimitStore(app, config.REDIS_URL),
     nameSpace: 'swarm-control:rate-limit:',
     skipOnError: true,
-    errorResponseBuilder: (_request, { max, after }) =>
-      Object.assign(
-        new Error(`Rate limit of ${max} requests per ${after} exceeded; retry after ${after}`),
-        { statusCode: 429 },
-      ),
+    errorResponseBuilder: (_request, { max, after }) => {
+      const window = windowText(config.RATE_LIMIT_WINDOW_MS);
+      const detail = `Rate limit of ${max} requests per ${window} exceeded; retry after ${after}`;
+      return Object.assign(new Error(detail), { statusCode: 429 });
+    },
   });
   if (config.AUTH === 'off') return;
   app.addHook('onResponse', (request, _reply, done) => {

@@ -8,7 +8,6 @@ const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
 /** The problem for a malformed WebSocket handshake, which `ws` would refuse with a bare status. */
 function handshakeProblem(request: FastifyRequest, reply: FastifyReply): Problem | null {
   const headers = request.headers;
-  if (request.method !== 'GET') return problem(405, 'A WebSocket handshake is a GET request');
   if (headers.upgrade?.toLowerCase() !== 'websocket') {
     return problem(400, `Only WebSocket upgrades are served, not ${headers.upgrade}`);
   }
@@ -39,6 +38,22 @@ function originAllowed(request: FastifyRequest, allowed: ReadonlySet<string>): b
   return URL.canParse(origin) && host !== undefined && new URL(origin).host === host;
 }
 
+/**
+ * A request other than GET to a WebSocket route (a POST handshake, say) matches no route, since
+ * those routes are GET only; it is told so with 405 and `Allow: GET` rather than a 404 that says
+ * the endpoint does not exist. Null for any other unmatched request (its 404 follows).
+ */
+function wrongMethod(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  routes: ReadonlySet<string>,
+): Problem | null {
+  const path = request.url.split('?')[0] ?? '';
+  if (!routes.has(path)) return null;
+  reply.header('allow', 'GET');
+  return problem(405, `${path} takes only GET: a WebSocket handshake is a GET request`);
+}
+
 /** What the upgrade check needs: the WebSocket routes, and the origins allowed besides its own. */
 interface UpgradePolicy {
   routes: ReadonlySet<string>;
@@ -48,8 +63,8 @@ interface UpgradePolicy {
 /**
  * The problem for an upgrade the service must refuse before accepting it: to a route that is not
  * a WebSocket route (400, so it is never accepted with 101), with a malformed handshake, or from
- * a foreign origin (403). Null for a plain request, an upgrade to an unknown route (its 404
- * follows) and an upgrade that may go on.
+ * a foreign origin (403), and any request but GET to a WebSocket route (405). Null for a plain
+ * request, an upgrade to an unknown route (its 404 follows) and an upgrade that may go on.
  */
 function upgradeProblem(
   request: FastifyRequest,
@@ -57,7 +72,8 @@ function upgradeProblem(
   policy: UpgradePolicy,
 ): Problem | null {
   const route = request.routeOptions.url;
-  if (!request.ws || route === undefined) return null;
+  if (route === undefined) return wrongMethod(request, reply, policy.routes);
+  if (!request.ws) return null;
   if (!policy.routes.has(route)) {
     const endpoints = [...policy.routes].join(', ');
     return problem(400, `${route} is not a WebSocket endpoint; connect to ${endpoints}`);

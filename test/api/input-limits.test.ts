@@ -214,3 +214,20 @@ describe('integers in queries', () => {
     expectProblem(await t.request({ url: '/api/v1/events?after=9007199254740992' }), 422);
   });
 });
+
+describe('percent-escapes in URLs', () => {
+  it('answers a malformed escape in the query with 400, as in the path', async () => {
+    expectProblem(await t.request({ url: '/api/v1/projects/%zz' }), 400);
+    for (const query of ['q=%ZZ', 'q=%FF', 'q=50%', 'q%ZZ=1', 'sort=name&q=%E0%A4']) {
+      const response = await t.request({ url: `/api/v1/projects?${query}` });
+      expect(expectProblem(response, 400).detail, query).toMatch(/malformed percent-escape/);
+    }
+  });
+
+  it('decodes well-formed escapes as before: %25 is a literal %', async () => {
+    await postJson('/api/v1/projects', { name: '100%ZZ sure' });
+    const found = await t.request({ url: '/api/v1/projects?q=%25ZZ+sure' });
+    expect(found.statusCode, found.body).toBe(200);
+    expect(found.json().items.map((item: { name: string }) => item.name)).toEqual(['100%ZZ sure']);
+  });
+});

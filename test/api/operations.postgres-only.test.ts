@@ -39,6 +39,18 @@ describe('rate limits', () => {
     expect((await t.request({ url: '/api/v1/projects', headers: mine })).statusCode).toBe(200);
   });
 
+  it('names the configured window in the 429, not the time left in it', async () => {
+    const t = await app({ RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW_MS: '20000' });
+    for (let i = 0; i < 2; i += 1)
+      expect((await t.request({ url: '/api/v1/projects' })).statusCode).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const limited = await t.request({ url: '/api/v1/projects' });
+    expect(expectProblem(limited, 429).detail).toBe(
+      `Rate limit of 2 requests per 20 seconds exceeded; retry after ${limited.headers['retry-after']} seconds`,
+    );
+    expect(Number(limited.headers['retry-after'])).toBeLessThan(20);
+  });
+
   it('limits made-up tokens by address before looking them up; verified keys go on', async () => {
     const t = await app({ AUTH: 'on', RATE_LIMIT_MAX: '20', RATE_LIMIT_WINDOW_MS: '60000' });
     const valid = await keyHeader(t.app, { role: 'reader' });

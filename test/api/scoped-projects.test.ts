@@ -69,4 +69,22 @@ describe('a key limited to projects', () => {
     expect(changed.statusCode, changed.body).toBe(200);
     expect(changed.json()).toMatchObject({ status: 'archived', version: 2 });
   });
+
+  it('reads its tasks and schedules through project:<id>, and no other topic', async () => {
+    const mine = await create('Mine');
+    const scoped = await keyHeader(t.app, { role: 'writer', project_ids: [mine] });
+    const post = (url: string, payload: object) =>
+      t.request({ method: 'POST', url, payload, headers: scoped });
+    const task = (await post('/api/v1/tasks', { project_id: mine, title: 't' })).json().id;
+    const schedule = { project_id: mine, name: 's', cron: '0 3 * * *', task: { title: 't' } };
+    const scheduleId = (await post('/api/v1/schedules', schedule)).json().id;
+    const events = (topic: string) =>
+      t.request({ url: `/api/v1/events?topic=${topic}&limit=100`, headers: scoped });
+    const own = (await events(`project:${mine}`))
+      .json()
+      .items.map((event: { type: string }) => event.type);
+    expect(own).toEqual(expect.arrayContaining(['TASK_CREATED', 'SCHEDULE_CREATED']));
+    const refused = ['tasks', `task:${task}`, 'schedules', `schedule:${scheduleId}`, 'projects'];
+    for (const topic of [...refused, 'agents', 'system']) expectProblem(await events(topic), 403);
+  });
 });

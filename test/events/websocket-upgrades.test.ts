@@ -124,6 +124,29 @@ describe('upgrades and routes', () => {
       expect(type, headers).toMatch(/^application\/problem\+json/);
     }
   });
+
+  it('answers a handshake by any method but GET with 405 and Allow: GET, as a problem', async () => {
+    const { port, base } = await listening({ AUTH: 'on' });
+    const handshakeHeaders =
+      'Host: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+      'Content-Length: 0\r\n\r\n';
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+      const exchange = await rawExchange(
+        port,
+        `${method} /ws?topics=projects HTTP/1.1\r\n${handshakeHeaders}`,
+      );
+      expect(exchange.status, method).toBe(405);
+      const { headers, body } = splitResponse(exchange.text);
+      expect(headers['content-type'], method).toMatch(/^application\/problem\+json/);
+      expect(headers.allow, method).toBe('GET');
+      expect(JSON.parse(body)).toMatchObject({ status: 405, title: 'Method Not Allowed' });
+    }
+    const plain = await fetch(`${base}/ws`, { method: 'POST' });
+    expect(plain.status).toBe(405);
+    expect(plain.headers.get('allow')).toBe('GET');
+    expect((await fetch(`${base}/wsx`, { method: 'POST' })).status).toBe(404);
+  });
 });
 
 /** Completes a handshake on a raw socket, sends one frame with a reserved opcode, and ends. */

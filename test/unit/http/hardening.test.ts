@@ -5,7 +5,7 @@ import { ClientErrorLog, isClientCausedError } from '../../../src/http/client-er
 import { timeoutCheckInterval } from '../../../src/http/liveness.js';
 import { drainBody } from '../../../src/http/problem.js';
 import { loggableUrl, redactSecrets, redactingDestination } from '../../../src/http/redaction.js';
-import { hostCheck } from '../../../src/plugins/hardening.js';
+import { hostCheck, windowText } from '../../../src/plugins/hardening.js';
 
 describe('redaction', () => {
   it('masks token query parameters however their name is spelled or encoded', () => {
@@ -140,5 +140,17 @@ describe('drainBody', () => {
     const destroyed = body();
     destroyed.destroy();
     await drainBody(destroyed as never);
+  });
+});
+
+describe('the rate-limit window in words', () => {
+  it('names the largest whole unit, singular for one', () => {
+    expect(windowText(20_000)).toBe('20 seconds');
+    expect(windowText(1_000)).toBe('1 second');
+    expect(windowText(60_000)).toBe('1 minute');
+    expect(windowText(90_000)).toBe('90 seconds');
+    expect(windowText(7_200_000)).toBe('2 hours');
+    expect(windowText(3_600_000)).toBe('1 hour');
+    expect(windowText(1_500)).toBe('1500 ms');
   });
 });
