@@ -108,6 +108,11 @@ async function connected(gateway: WebSocketGateway, request: Request = {}) {
   return socket;
 }
 
+const send = (socket: FakeSocket, message: object) =>
+  socket.emit('message', Buffer.from(JSON.stringify(message)), false);
+const eventIds = (socket: FakeSocket) =>
+  socket.sent.filter((message) => typeof message.id === 'number').map((message) => message.id);
+
 afterEach(() => vi.useRealTimers());
 
 describe('WebSocketGateway', () => {
@@ -163,16 +168,24 @@ describe('WebSocketGateway', () => {
       expect(socket.types()).toEqual(['WELCOME', 'ERROR', 'PROJECT_UPDATE']);
       expect(socket.sent[1]).toMatchObject({ code: 'REPLAY_GAP' });
     }
+    expect(pruned.sent[1]).toMatchObject({
+      message: 'Events after 3 are no longer retained; refetch state, the stream continues live',
+    });
     gateway.stop();
     dispatcher.stop();
   });
 
   it('closes with 1013 and forgets the client when the replay cannot read the log', async () => {
-    const { gateway, log } = setup({ logged: [1] });
-    log.readAfter.mockRejectedValueOnce(new Error('database away'));
+    const { gateway, log, logger } = setup({ logged: [1] });
+    const failure = new Error('database away');
+    log.readAfter.mockRejectedValueOnce(failure);
     const socket = await connected(gateway, { lastEventId: 0 });
     expect(socket.closedWith).toEqual([1013, 'replay failed']);
     expect(gateway.connectionCount).toBe(0);
+    expect(logger.warn).toHaveBeenCalledWith(
+      expect.objectContaining({ err: failure }),
+      expect.any(String),
+    );
   });
 
   it('filters by topic and follows SUBSCRIBE and UNSUBSCRIBE', async () => {
@@ -221,15 +234,18 @@ describe('WebSocketGateway', () => {
     expect(answering.closedWith).toEqual([1001, 'server shutting down']);
   });
 
-  it('enforces the connection cap and the buffer limit', async () => {
+  it('enforces the connection cap and closes a socket whose buffer exceeds the limit', async () => {
     const { gateway, dispatcher, bus } = setup({ maxConnections: 1, maxBufferedBytes: 100 });
     await dispatcher.start();
     gateway.start();
     const first = await connected(gateway);
     const second = await connected(gateway);
     expect(second.closedWith).toEqual([1013, 'connection limit reached']);
-    first.bufferedAmount = 101;
+    first.bufferedAmount = 100;
     bus.publish([event(1)]);
+    expect([first.closedWith, eventIds(first)]).toEqual([undefined, [1]]);
+    first.bufferedAmount = 101;
+    bus.publish([event(2)]);
     expect(first.closedWith).toEqual([1013, 'slow consumer']);
     expect(gateway.connectionCount).toBe(0);
     gateway.stop();
@@ -248,13 +264,13 @@ describe('WebSocketGateway', () => {
     expect(socket.sent[0]).toMatchObject({ type: 'WELCOME', topics: [mine] });
     socket.emit(
       'message',
-      Buffer.from(JSON.stringify({ type: 'SUBSCRIBE', topics: ['projects', mine] })),
+      Buffer.from(JSON.stringify({ type: 'SUBSCRIBE', topics: ['projects', mine, 'agents'] })),
       false,
     );
     expect(socket.sent.at(-1)).toMatchObject({
       type: 'ERROR',
       code: 'FORBIDDEN_TOPIC',
-      message: 'This key may not read projects',
+      message: 'This key may not read projects, agents',
     });
     bus.publish([event(1, ['projects', theirs]), event(2, ['projects', mine])]);
     expect(
@@ -269,17 +285,16 @@ describe('WebSocketGateway', () => {
     const socket = await connected(gateway);
     socket.emit('message', Buffer.from('{"type":"PING"}'), false);
     expect(socket.types()).toEqual(['WELCOME', 'PONG']);
-    socket.emit('error', new Error('reset'));
-    expect(logger.warn).toHaveBeenCalled();
+    const reset = new Error('reset');
+    socket.emit('error', reset);
+    expect(logger.warn).toHaveBeenCalledWith(
+      expect.objectContaining({ err: reset }),
+      expect.any(String),
+    );
     socket.emit('close');
     expect(gateway.connectionCount).toBe(0);
   });
 });
-
-const send = (socket: FakeSocket, message: object) =>
-  socket.emit('message', Buffer.from(JSON.stringify(message)), false);
-const eventIds = (socket: FakeSocket) =>
-  socket.sent.filter((message) => typeof message.id === 'number').map((message) => message.id);
 
 describe('WebSocketGateway and revoked keys', () => {
   it('closes every socket of a key with 4401 at once, and no other', async () => {
@@ -313,11 +328,12 @@ describe('WebSocketGateway and revoked keys', () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(activeKeys).toHaveBeenCalledWith(['valid', 'revoked']);
     expect(revoked.closedWith).toEqual([4401, 'API key revoked']);
-    activeKeys.mockRejectedValueOnce(new Error('database away'));
+    const failure = new Error('database away');
+    activeKeys.mockRejectedValueOnce(failure);
     await vi.advanceTimersByTimeAsync(5_000);
     expect(kept.closedWith).toBeUndefined();
     expect(logger.warn).toHaveBeenCalledWith(
-      expect.anything(),
+      { err: failure },
       expect.stringContaining('could not re-check'),
     );
     gateway.stop();
@@ -363,7 +379,11 @@ describe('WebSocketGateway bounds', () => {
     const projectTopic = (n: number) =>
       `project:${`${n}`.padStart(8, '0')}-1111-4111-8111-111111111111`;
     send(socket, { type: 'SUBSCRIBE', topics: [projectTopic(1), projectTopic(2)] });
-    expect(socket.sent.at(-1)).toMatchObject({ type: 'ERROR', code: 'TOO_MANY_TOPICS' });
+    expect(socket.sent.at(-1)).toEqual({
+      type: 'ERROR',
+      code: 'TOO_MANY_TOPICS',
+      message: 'A connection may hold at most 2 topics; it holds 1',
+    });
     gateway.start();
     bus.publish([event(1, [projectTopic(1)])]);
     expect(eventIds(socket)).toEqual([]);
@@ -460,6 +480,128 @@ describe('WebSocketGateway bounds', () => {
     await accepting;
     gateway.stop();
     dispatcher.stop();
+  });
+});
+
+describe('WebSocketGateway streams', () => {
+  it('streams live to a client without a resume point even while the log cannot be read', async () => {
+    const { gateway, dispatcher, bus, log } = setup({ logged: [1] });
+    await dispatcher.start();
+    gateway.start();
+    for (const read of [log.latestId, log.prunedThroughId, log.readAfter])
+      read.mockRejectedValue(new Error('database away'));
+    const socket = await connected(gateway);
+    bus.publish([event(2)]);
+    expect([socket.closedWith, eventIds(socket)]).toEqual([undefined, [2]]);
+    gateway.stop();
+    dispatcher.stop();
+  });
+
+  it('resumes a client that already has the newest event without REPLAY_GAP', async () => {
+    const { gateway, dispatcher, bus } = setup({ logged: [1, 2, 3] });
+    await dispatcher.start();
+    gateway.start();
+    const socket = await connected(gateway, { lastEventId: 3 });
+    bus.publish([event(4)]);
+    expect(socket.types()).toEqual(['WELCOME', 'PROJECT_UPDATE']);
+    expect(eventIds(socket)).toEqual([4]);
+    gateway.stop();
+    dispatcher.stop();
+  });
+
+  it('sends an event once when it is both replayed and held live at the seam', async () => {
+    const logged = [1, 2];
+    const { gateway, dispatcher, bus, log } = setup({ logged });
+    await dispatcher.start();
+    gateway.start();
+    let release: () => void = () => undefined;
+    const read = log.readAfter.getMockImplementation()!;
+    log.readAfter.mockImplementationOnce(async (...args) => {
+      await new Promise<void>((resolve) => (release = resolve));
+      return read(...args);
+    });
+    const socket = new FakeSocket();
+    const request = { topics: null, lastEventId: 0, allowedTopics: null, keyId: null };
+    const accepting = gateway.accept(socket, request);
+    await vi.waitFor(() => expect(log.readAfter).toHaveBeenCalled());
+    logged.push(3);
+    bus.publish([event(3)]);
+    release();
+    await accepting;
+    expect(eventIds(socket)).toEqual([1, 2, 3]);
+    gateway.stop();
+    dispatcher.stop();
+  });
+
+  it('closes a key revoked during its replay with 4401 and no failed-replay warning', async () => {
+    const { gateway, log, logger } = setup({ logged: [1] });
+    let release: () => void = () => undefined;
+    log.readAfter.mockImplementationOnce(async () => {
+      await new Promise<void>((resolve) => (release = resolve));
+      return [event(1)];
+    });
+    const socket = new FakeSocket();
+    const request = { topics: null, lastEventId: 0, allowedTopics: null, keyId: 'k1' };
+    const accepting = gateway.accept(socket, request);
+    await vi.waitFor(() => expect(log.readAfter).toHaveBeenCalled());
+    gateway.closeKey('k1');
+    release();
+    await accepting;
+    expect(socket.closedWith).toEqual([4401, 'API key revoked']);
+    expect(eventIds(socket)).toEqual([]);
+    expect(logger.warn).not.toHaveBeenCalled();
+  });
+
+  it('sends nothing to a socket its peer is closing, and counts no frame for it', async () => {
+    const { gateway, dispatcher, bus } = setup();
+    await dispatcher.start();
+    gateway.start();
+    const socket = await connected(gateway);
+    const sent = gateway.traffic.sent;
+    socket.readyState = 2;
+    bus.publish([event(1)]);
+    expect(socket.types()).toEqual(['WELCOME']);
+    expect(gateway.traffic.sent).toBe(sent);
+    gateway.stop();
+    dispatcher.stop();
+  });
+
+  it('counts the frames it sends and receives (ws_messages_total)', async () => {
+    const { gateway } = setup();
+    const socket = await connected(gateway);
+    send(socket, { type: 'PING' });
+    send(socket, { type: 'PONG' });
+    expect(gateway.traffic).toEqual({ sent: 2, received: 2 });
+  });
+
+  it('cuts off a slow consumer that does not complete the closing handshake within 1 s', async () => {
+    vi.useFakeTimers();
+    const { gateway, dispatcher, bus } = setup({ maxBufferedBytes: 100 });
+    await dispatcher.start();
+    gateway.start();
+    const socket = await connected(gateway);
+    socket.bufferedAmount = 101;
+    bus.publish([event(1)]);
+    expect(socket.closedWith).toEqual([1013, 'slow consumer']);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(socket.terminated).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(socket.terminated).toBe(true);
+    gateway.stop();
+    dispatcher.stop();
+  });
+
+  it('lets a scoped key UNSUBSCRIBE a topic it may not read, as a change of nothing', async () => {
+    const mine = 'project:11111111-1111-4111-8111-111111111111';
+    const { gateway } = setup();
+    const socket = await connected(gateway, { allowedTopics: [mine] });
+    send(socket, { type: 'UNSUBSCRIBE', topics: ['projects'] });
+    expect(socket.sent.at(-1)).toEqual({
+      type: 'ACK',
+      action: 'UNSUBSCRIBE',
+      topics: [],
+      topic_count: 1,
+    });
   });
 });
 
