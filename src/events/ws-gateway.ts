@@ -43,7 +43,7 @@ export const MAX_TOPICS_PER_CONNECTION = 200;
  */
 export const CONTROL_MESSAGE_BURST = 60;
 export const CONTROL_MESSAGES_PER_SECOND = 10;
-/** A replay waits for the socket to drain below this many unsent bytes before reading on. */
+/** A replay sends on while the socket holds at most this many unsent bytes, else it waits. */
 export const REPLAY_LOW_WATER_BYTES = 256 * 1024;
 /** How long a slow consumer has to complete the closing handshake before its socket is cut. */
 const SLOW_CONSUMER_CLOSE_GRACE_MS = 1_000;
@@ -276,7 +276,7 @@ export class WebSocketGateway {
   }
 
   /**
-   * Resolves once the socket's unsent bytes are below the low-water mark, or it closed. `ws`
+   * Resolves once the socket's unsent bytes are at most the low-water mark, or it closed. `ws`
    * has no drain event of its own, so this looks again every {@link DRAIN_POLL_MS}; a client
    * that never reads is dropped by the heartbeat.
    */
