@@ -11,11 +11,7 @@
  * is the half-open probe and the breaker closes without waiting for user traffic.
  */
 import { inspect } from 'node:util';
-import {
-  BreakerOpenError,
-  type BreakerTransition,
-  type CircuitBreaker,
-} from './circuit-breaker.js';
+import { BreakerOpenError, type CircuitBreaker } from './circuit-breaker.js';
 import type { MemoryBackend } from './mcp-client.js';
 import type { ConnectionChangeListener, MemoryLogger } from './mcp-connection.js';
 import type { MemoryRecord } from './mcp-records.js';
@@ -129,9 +125,7 @@ export class ReplayWorker {
   start(): void {
     if (this.#started || this.#stopped) return;
     this.#started = true;
-    this.#unsubscribes.push(
-      this.#options.breaker.onTransition((transition) => this.#onTransition(transition)),
-    );
+    this.#unsubscribes.push(this.#options.breaker.onTransition(() => void this.drain()));
     const unsubscribe = this.#options.server.onConnectionChange?.((change) => {
       if (change.connected) void this.drain();
     });
@@ -141,8 +135,6 @@ export class ReplayWorker {
 
   /** Delivers queued rows until the queue is empty or the breaker stops it; resolves when done. */
   drain(): Promise<void> {
-    // Stryker disable next-line ConditionalExpression: a pass once stopped reads and sends nothing
-    if (this.#stopped) return Promise.resolve();
     if (this.#running !== undefined) {
       this.#rerun = true;
       return this.#running;
@@ -182,13 +174,6 @@ export class ReplayWorker {
     for (const unsubscribe of this.#unsubscribes.splice(0)) unsubscribe();
     for (const waiter of [...this.#waiters.values()]) waiter.settle(false);
     await this.#running;
-  }
-
-  #onTransition(transition: BreakerTransition): void {
-    // Stryker disable next-line ConditionalExpression: HALF_OPEN comes when the wake timer is due
-    if (transition.to === 'CLOSED') void this.drain();
-    // Stryker disable next-line ConditionalExpression: HALF_OPEN comes when the wake timer is due
-    else if (transition.to === 'OPEN') this.#wakeAt(this.#now());
   }
 
   /**
