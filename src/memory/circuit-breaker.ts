@@ -159,6 +159,7 @@ export class CircuitBreaker {
     this.#openMs = options.openMs ?? 30_000;
     this.#halfOpenSuccesses = options.halfOpenSuccesses ?? 2;
     this.#now = options.now ?? (() => Date.now());
+    // Stryker disable next-line ArrowFunction: undefined is as falsy as false where it is tested
     this.#isCallerError = options.isCallerError ?? (() => false);
   }
 
@@ -258,6 +259,7 @@ export class CircuitBreaker {
   #refresh(): BreakerState {
     const state = this.#state;
     const at = this.#now();
+    // Stryker disable next-line ConditionalExpression: only OPEN has a nextAttemptAt
     if (state.name === 'OPEN' && at >= state.nextAttemptAt) {
       this.#transition(halfOpen(false, 0), at, 'open-elapsed');
     }
@@ -269,6 +271,7 @@ export class CircuitBreaker {
       return 'failure';
     }
     try {
+      // Stryker disable next-line StringLiteral: any other outcome counts as a caller error
       return this.#isCallerError(error) ? 'caller-error' : 'failure';
     } catch {
       return 'failure';
@@ -285,6 +288,7 @@ export class CircuitBreaker {
       this.#count(outcome, at);
     }
     const state = this.#state;
+    // Stryker disable next-line ConditionalExpression,StringLiteral: OPEN starts a new generation
     if (generation !== this.#generation || state.name === 'OPEN') {
       return;
     }

@@ -48,6 +48,12 @@ describe('splitCommandLine', () => {
   ])('refuses %j', (line, message) => {
     expect(() => splitCommandLine(line)).toThrow(new MemoryConfigurationError(message));
   });
+
+  it('names the configuration error on the line a failed start prints (its stack)', () => {
+    expect(() => splitCommandLine("node 'open")).toThrow(
+      expect.objectContaining({ stack: expect.stringMatching(/^MemoryConfigurationError: /) }),
+    );
+  });
 });
 
 describe('mcpConnectionOptions', () => {

@@ -5,6 +5,8 @@
  * in-memory transport); the real processes, their crashes and respawns are tested in
  * test/memory/mcp-client-crashes.test.ts.
  */
+import { randomUUID } from 'node:crypto';
+import { getEventListeners } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
@@ -31,6 +33,7 @@ import {
   McpMemoryToolError,
   McpMemoryUnavailableError,
 } from '../../../src/memory/mcp-errors.js';
+import { sharedSchemaValidators } from '../../../src/memory/mcp-schema-validators.js';
 
 /** The client's end of an in-process server offering `tools`; `onClose` runs when it closes. */
 async function serverWith(tools: readonly string[], onClose?: () => void): Promise<Transport> {
@@ -159,12 +162,15 @@ describe('McpConnection, one (re)connect loop', () => {
       .mockRejectedValueOnce(new Error('down'))
       .mockImplementationOnce(() => new Promise((resolve) => (finish = resolve)));
     const closing = await McpConnection.open(settings(slow));
+    const changes: ConnectionChange[] = [];
+    closing.onConnectionChange((change) => changes.push(change));
     await vi.advanceTimersByTimeAsync(200);
     const closed = closing.close();
     const lateClosed = vi.fn();
     finish(await serverWith(['search_nodes'], lateClosed));
     await closed;
     expect(lateClosed).toHaveBeenCalledOnce();
+    expect(changes).toEqual([]);
     expect(closing.isConnected()).toBe(false);
     await expect(closing.callTool('search_nodes', {})).rejects.toThrow(/closed/);
     expect(vi.getTimerCount()).toBe(0);
@@ -342,6 +348,34 @@ describe('McpConnection.callTool', () => {
     await expect(call).rejects.toBe('changed my mind');
     expect(connection.isConnected()).toBe(true);
     await connection.close();
+  });
+
+  it("leaves no listener on a caller's signal once its calls are done", async () => {
+    const answers = async (): Promise<CallToolResult> => ({ content: [] });
+    const connection = await McpConnection.open(settings(() => toolServer(answers)));
+    const caller = new AbortController();
+    await connection.callTool('search_nodes', {}, caller.signal);
+    await connection.callTool('search_nodes', {}, caller.signal);
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+    await connection.close();
+  });
+
+  it('compiles a tool output schema once for all connections of the process', async () => {
+    const outputSchema = { type: 'object' as const, properties: { [`n${randomUUID()}`]: {} } };
+    const withSchema = async () => {
+      const server = new Server({ name: 'typed', version: '0' }, { capabilities: { tools: {} } });
+      server.setRequestHandler(ListToolsRequestSchema, () => ({
+        tools: [{ name: 'search_nodes', inputSchema: { type: 'object' as const }, outputSchema }],
+      }));
+      const [client, end] = InMemoryTransport.createLinkedPair();
+      await server.connect(end);
+      return client;
+    };
+    const before = sharedSchemaValidators.size;
+    const first = await McpConnection.open(settings(withSchema));
+    const second = await McpConnection.open(settings(withSchema));
+    expect(sharedSchemaValidators.size).toBe(before + 1);
+    await Promise.all([first.close(), second.close()]);
   });
 
   it('refuses calls once closed', async () => {
@@ -567,6 +601,26 @@ describe('McpConnection: what it tells the operator and the server', () => {
       },
       'MCP memory server unreachable; calls fail fast until it connects',
     );
+    await connection.close();
+  });
+
+  it('gives up on a server that does not list its tools within the connect timeout', async () => {
+    const server = new Server({ name: 'mute', version: '0' }, { capabilities: { tools: {} } });
+    server.setRequestHandler(ListToolsRequestSchema, () => new Promise<never>(() => undefined));
+    const [client, end] = InMemoryTransport.createLinkedPair();
+    await server.connect(end);
+    let opened = false;
+    const opening = McpConnection.open({
+      ...settings(async () => client),
+      connectTimeoutMs: 1_000,
+    }).then((connection) => {
+      opened = true;
+      return connection;
+    });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(opened).toBe(true);
+    const connection = await opening;
+    expect(connection.isConnected()).toBe(false);
     await connection.close();
   });
 

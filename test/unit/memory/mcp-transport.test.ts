@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   buildStdioEnvironment,
   createDefaultTransport,
@@ -53,6 +53,15 @@ describe('buildStdioEnvironment', () => {
       PATH: '/opt/bin',
       A: 'b',
     });
+  });
+
+  it('gives the child an empty PATH when this process has none', () => {
+    vi.stubEnv('PATH', undefined);
+    try {
+      expect(buildStdioEnvironment()).toEqual({ PATH: '' });
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it('makes a relative memory file absolute against this working directory', () => {

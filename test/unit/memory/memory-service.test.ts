@@ -27,6 +27,7 @@ const stored: MemoryEntry = {
   updated_at: '2026-01-01T00:00:00.000Z',
 };
 const query = { q: 'blue', limit: 10 };
+const page = { items: [stored], total: 1, limit: 10, offset: 0 };
 const actor: Actor = { principal: unrestricted, ip: null, userAgent: null };
 const scoped: Principal = {
   keyId: 'k',
@@ -58,6 +59,7 @@ function setup(options: { mcp?: boolean } = {}) {
     findByKey: vi.fn(async (): Promise<MemoryEntry | null> => stored),
     search: vi.fn(async () => [{ ...hit, score: 0.1 }]),
     queuedCount: vi.fn(async () => 3),
+    list: vi.fn(async (_db: unknown, _query: unknown, _projectIds: string[] | null) => page),
   };
   const projects = { findById: vi.fn(async (_tx: unknown, id: string) => ({ id })) };
   const breaker = new CircuitBreaker({
@@ -249,6 +251,17 @@ describe('MemoryService.search', () => {
     });
   });
 
+  it('keeps the server answer that arrives within MEMORY_SEARCH_TIMEOUT_MS', async () => {
+    vi.useFakeTimers();
+    const { server, service, breaker } = setup();
+    const late = new Promise<MemorySearchHit[]>((resolve) => setTimeout(resolve, 40, [hit]));
+    server.search.mockReturnValueOnce(late);
+    const answer = service.search(query, unrestricted);
+    await vi.advanceTimersByTimeAsync(40);
+    await expect(answer).resolves.toMatchObject({ source: 'mcp' });
+    expect(breaker.snapshot()).toMatchObject({ failure_count: 0, success_count: 1 });
+  });
+
   it('counts a search that outlives its timeout as a failure', async () => {
     vi.useFakeTimers();
     const { server, service, breaker, logger } = setup();
@@ -305,9 +318,24 @@ describe('MemoryService project checks', () => {
     projects.findById.mockResolvedValueOnce(null as never);
     const refused = service.store({ ...input, project_id: missing }, actor);
     await expect(refused).rejects.toBeInstanceOf(UnprocessableError);
-    await expect(refused).rejects.toMatchObject({ errors: [{ path: '/project_id', in: 'body' }] });
+    const message = `Project ${missing} does not exist`;
+    await expect(refused).rejects.toMatchObject({
+      message,
+      errors: [{ path: '/project_id', message, in: 'body' }],
+    });
     expect(repository.save).not.toHaveBeenCalled();
     expect(projects.findById).toHaveBeenCalledWith(transaction, missing);
+  });
+
+  it('stores upper-case ids as PostgreSQL prints them, so both spellings are one entry', async () => {
+    const { repository, audited, service } = setup();
+    const project = 'AAAAAAAA-AAAA-4AAA-8AAA-AAAAAAAAAAAA';
+    const agent = 'BBBBBBBB-BBBB-4BBB-8BBB-BBBBBBBBBBBB';
+    const result = await service.store({ ...input, project_id: project, agent_id: agent }, actor);
+    const lower = { project_id: project.toLowerCase(), agent_id: agent.toLowerCase() };
+    expect(result).toMatchObject({ project_id: lower.project_id });
+    expect(repository.save).toHaveBeenCalledWith(transaction, { ...input, ...lower });
+    expect(audited).toMatchObject([{ resourceId: `@${lower.project_id}/deploy` }]);
   });
 
   it('asks nothing about projects for an entry without one', async () => {
@@ -326,6 +354,17 @@ describe('MemoryService reads and the circuit', () => {
     await expect(service.get('gone', null, unrestricted)).rejects.toThrow(
       new NotFoundError('Memory entry', 'gone'),
     );
+  });
+
+  it('lists a page from storage, limited to the projects of a scoped key', async () => {
+    const { repository, service } = setup();
+    const listQuery = { limit: 10 } as never;
+    await expect(service.list(listQuery, unrestricted)).resolves.toBe(page);
+    await expect(service.list(listQuery, scoped)).resolves.toBe(page);
+    expect(repository.list.mock.calls.map((call) => call[2])).toEqual([
+      unrestricted.projectIds,
+      scoped.projectIds,
+    ]);
   });
 
   it('reports the breaker snapshot, the fallbacks and the queue length; reset zeroes them', async () => {

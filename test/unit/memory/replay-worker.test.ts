@@ -327,6 +327,18 @@ describe('ReplayWorker: the breaker', () => {
     await worker.stop();
   });
 
+  it('gives the read probe its own timeout (MEMORY_SEARCH_TIMEOUT_MS) to answer', async () => {
+    const { server, breaker, worker } = setup();
+    worker.start();
+    await breaker.execute(unavailable, { timeoutMs: 10 }).catch(() => undefined);
+    await breaker.execute(unavailable, { timeoutMs: 10 }).catch(() => undefined);
+    server.onGet = () => new Promise((resolve) => setTimeout(resolve, 30, null));
+    await vi.advanceTimersByTimeAsync(1_000 + 2 * 30);
+    expect(server.reads).toEqual([PROBE_KEY, PROBE_KEY]);
+    expect(breaker.currentState().name).toBe('CLOSED');
+    await worker.stop();
+  });
+
   it('keeps the reason of a failure that is not an Error', async () => {
     const { queue, server, worker } = setup();
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a reason that is not an Error, on purpose
@@ -515,6 +527,24 @@ describe('ReplayWorker: lifecycle', () => {
   });
 });
 
+describe('ReplayWorker: stopping mid-pass', () => {
+  it('leaves no timer when the delivery in flight at stop() fails afterwards', async () => {
+    const { queue, server, worker } = setup();
+    queue.add('a');
+    server.onStore = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      throw new Error('server down');
+    };
+    void worker.drain();
+    await vi.advanceTimersByTimeAsync(10);
+    const stopped = worker.stop();
+    await vi.advanceTimersByTimeAsync(50);
+    await stopped;
+    expect(server.storeCalls).toBe(1);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
 describe('ReplayWorker: when it wakes', () => {
   it('keeps no timer, takes no lock and reads nothing once the queue is empty and the breaker closed', async () => {
     const { queue, server, worker } = setup();
@@ -592,6 +622,47 @@ describe('ReplayWorker: when it wakes', () => {
     await vi.advanceTimersByTimeAsync(45);
     expect(answer).toBe(true);
     expect(keys(server.delivered)).toEqual(['a=v1', 'b=v2']);
+    await worker.stop();
+  });
+
+  it('retries a failed delivery after the retry delay, even while a store waits for it', async () => {
+    const { queue, server, worker } = setup();
+    server.onStore = unavailable;
+    void worker.awaitDelivery(queue.add('a'), 10_000);
+    await vi.advanceTimersByTimeAsync(BUSY_POLL_MS);
+    expect(server.storeCalls).toBe(1);
+    await vi.advanceTimersByTimeAsync(200 - BUSY_POLL_MS);
+    expect(server.storeCalls).toBe(2);
+    await worker.stop();
+  });
+
+  it('retries the retry delay after the first failure, however many failures follow', async () => {
+    const breaker = new CircuitBreaker({ failureThreshold: 10 });
+    const { queue, server, worker } = setup({ breaker });
+    server.onStore = unavailable;
+    queue.add('a');
+    await worker.drain();
+    await vi.advanceTimersByTimeAsync(100);
+    await worker.drain();
+    expect(server.storeCalls).toBe(2);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(server.storeCalls).toBe(3);
+    await worker.stop();
+  });
+
+  it('retries after the retry delay once a manual reset ends an open period', async () => {
+    const { queue, server, breaker, worker } = setup();
+    worker.start();
+    await breaker.execute(unavailable, { timeoutMs: 10 }).catch(() => undefined);
+    await breaker.execute(unavailable, { timeoutMs: 10 }).catch(() => undefined);
+    await vi.advanceTimersByTimeAsync(0);
+    server.onStore = unavailable;
+    queue.add('a');
+    breaker.reset();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(server.storeCalls).toBe(1);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(server.storeCalls).toBe(2);
     await worker.stop();
   });
 

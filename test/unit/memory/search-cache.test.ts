@@ -89,6 +89,22 @@ describe('SearchCache', () => {
     expect(searches.size).toBe(1);
   });
 
+  it('answers only the same text: case folds as the server matches it, not into other words', () => {
+    const searches = new SearchCache({ maxEntries: 10, maxBytes: 10_000 });
+    const hits = [record('street', { content: 'Straße 1' })];
+    searches.set({ q: 'straße', limit: 10 }, hits);
+    expect(searches.get({ q: 'STRAßE', limit: 10 })).toEqual(hits);
+    expect(searches.get({ q: 'STRASSE', limit: 10 })).toBeUndefined();
+  });
+
+  it('keeps an answer listing a key of another project than the write', () => {
+    const searches = new SearchCache({ maxEntries: 10, maxBytes: 10_000 });
+    const hits = [record('drinks', { content: 'tea', project_id: 'p2' })];
+    searches.set({ q: 'tea', limit: 10 }, hits);
+    expect(searches.invalidate(record('drinks', { content: 'coffee', project_id: 'p1' }))).toBe(0);
+    expect(searches.get({ q: 'tea', limit: 10 })).toEqual(hits);
+  });
+
   it('drops answers a write would appear in, or whose listed key it changes, and keeps the rest', () => {
     const searches = new SearchCache({ maxEntries: 10, maxBytes: 10_000 });
     searches.set(query, []);
