@@ -63,6 +63,7 @@ export const groups = {
       'test/mcp/mcp-access.test.ts',
       unit('services/project-service'),
       unit('services/agent-service'),
+      unit('store/event-append'),
     ],
   },
   'task-services': {

@@ -8,6 +8,7 @@ import type { Project } from '../../../src/domain/project.js';
 import { ProjectService } from '../../../src/services/project-service.js';
 import type { AgentRepository } from '../../../src/store/agent-repository.js';
 import { type Actor, unrestricted } from '../../../src/domain/auth.js';
+import { PublishAfterCommitError } from '../../../src/store/write-transaction.js';
 import { fakeWrites } from './fakes.js';
 
 const actor: Actor = { principal: unrestricted, ip: '127.0.0.1', userAgent: 'test' };
@@ -110,6 +111,45 @@ describe('ProjectService', () => {
       { id: project.id, fields: replacement, expected: null, scope: null, actor },
     ]);
     expect(writes.runBatch).toHaveBeenCalledTimes(2);
+  });
+
+  it('never puts two updates of one project in the same statement', async () => {
+    const { writes, projects, service, answerBatches } = setup();
+    answerBatches({ current_version: 2, event: { data: { project } } });
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const answer = writes.runBatch.getMockImplementation()!;
+    writes.runBatch.mockImplementation((statement) => gate.then(() => answer(statement)));
+    // Four updates hold every batch slot; the three behind them wait together.
+    const ids = [1, 2, 3, 4, 5].map((n) => `${n}${project.id.slice(1)}`);
+    const queued = [...ids.slice(0, 4), project.id, ids[4]!, project.id];
+    const patched = queued.map((id) => service.patch(id, { name: 'B' }, null, actor));
+    release();
+    await Promise.all(patched);
+    const batches = projects.updateBatch.mock.calls.map(([items]) =>
+      (items as Array<{ id: string }>).map((item) => item.id),
+    );
+    expect(batches.flat().sort()).toEqual([...queued].sort());
+    for (const batch of batches) expect(new Set(batch).size).toBe(batch.length);
+  });
+
+  it('does not write a committed batch again when only publishing its events failed', async () => {
+    const { writes, service } = setup();
+    /** Statements run for seven creations while the first four batches hold every slot. */
+    const runs = async (error: Error) => {
+      let release = () => {};
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      writes.runBatch.mockReset();
+      writes.runBatch.mockImplementation(() => gate.then(() => Promise.reject(error)));
+      const names = [...'ABCDEFG'].map((name) => service.create({ ...input, name }, actor));
+      release();
+      await Promise.allSettled(names);
+      return writes.runBatch.mock.calls.length;
+    };
+    // Four single batches, then the three queued creations in one: a failure after its commit
+    // rejects them as they are, an ordinary failure runs them again one by one.
+    expect(await runs(new PublishAfterCommitError(new Error('a listener threw')))).toBe(5);
+    expect(await runs(new Error('connection lost'))).toBe(8);
   });
 
   it('answers 404 when the statement found no project and 412 when the version differed', async () => {
