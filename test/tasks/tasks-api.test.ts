@@ -834,6 +834,8 @@ describe('dependencies, cancel and retry', () => {
     expect((await api.call('GET', `/agents/${agent.id}`, undefined, 200)).json().status).toBe(
       'busy',
     );
+    // A heartbeat of an agent that is busy already changes nothing of it: no event, no record.
+    await api.heartbeat(task.id, { attempt: attempt.number });
     await api.call('POST', `/tasks/${task.id}/cancel`, undefined, 200);
     await api.call('POST', `/tasks/${task.id}/retry`, undefined, 200);
     await api.call('DELETE', `/tasks/${task.id}`, undefined, 204);
@@ -854,14 +856,15 @@ describe('dependencies, cancel and retry', () => {
       ['retry', 'task', null],
       ['delete', 'task', null],
     ]);
-    expect((await audit('agent', agent.id)).slice(-2)).toEqual([
-      ['status', 'agent', ['status']],
-      ['status', 'agent', ['status']],
+    // Claimed (busy), said idle, busy again by the first heartbeat, idle when cancelled.
+    expect((await audit('agent', agent.id)).slice(-5)).toEqual([
+      ['create', 'agent', null],
+      ...Array.from({ length: 4 }, () => ['status', 'agent', ['status']]),
     ]);
     const statuses = (await readWholeLog(t.request, `topic=project:${project.id}`))
       .filter((event) => event.type === 'AGENT_STATUS')
       .map((event) => (event.data as { agent: { status: string } }).agent.status);
-    expect(statuses.slice(-2)).toEqual(['busy', 'idle']);
+    expect(statuses.slice(-4)).toEqual(['busy', 'idle', 'busy', 'idle']);
     const retried = (await readWholeLog(t.request, `topic=task:${task.id}`)).filter(
       (event) => event.type === 'TASK_UPDATE',
     );
