@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type TestApp, createTestApp } from '../support/app.js';
 import { readWholeLog } from '../support/event-log.js';
+import { logAndAudit, postJson } from '../support/requests.js';
 import { errorPaths, expectProblem } from '../support/problems.js';
 
 let t: TestApp;
@@ -311,25 +312,16 @@ describe('changing agents', () => {
     expectProblem(await t.request({ method: 'DELETE', url: `/api/v1/agents/${agent.id}` }), 404);
   });
 
-  const post = async (url: string, payload: object, status = 201) => {
-    const response = await t.request({ method: 'POST', url: `/api/v1/${url}`, payload });
-    expect(response.statusCode, response.body).toBe(status);
-    return response.json();
-  };
-  const whole = async () => [
-    await readWholeLog(t.request),
-    (await t.request({ url: '/api/v1/audit?limit=100' })).json().items,
-  ];
   const remove = (id: string) => t.request({ method: 'DELETE', url: `/api/v1/agents/${id}` });
   const taskOf = async (id: string) => (await t.request({ url: `/api/v1/tasks/${id}` })).json();
 
   it('refuses with 409 while it runs a task, changing nothing', async () => {
     const project = await createProject();
     const agent = await createAgent({ name: 'a', project_id: project.id });
-    const task = await post('tasks', { project_id: project.id, title: 't' });
-    await post('tasks/claim', { agent_id: agent.id }, 200);
+    const task = await postJson(t, 'tasks', { project_id: project.id, title: 't' });
+    await postJson(t, 'tasks/claim', { agent_id: agent.id }, 200);
     const [before, busy, running] = [
-      await whole(),
+      await logAndAudit(t),
       (await get(agent.id)).json(),
       await taskOf(task.id),
     ];
@@ -340,24 +332,24 @@ describe('changing agents', () => {
         'cancel it first',
     });
     expect([(await get(agent.id)).json(), await taskOf(task.id)]).toEqual([busy, running]);
-    expect(await whole()).toEqual(before);
+    expect(await logAndAudit(t)).toEqual(before);
   });
 
   it('refuses with 409 while unfinished tasks are pinned to it, until they are re-pinned', async () => {
     const project = await createProject();
     const agent = await createAgent({ name: 'a', project_id: project.id });
     const pin = { project_id: project.id, agent_id: agent.id };
-    const pinned = await post('tasks', { ...pin, title: 'only for a' });
-    const done = await post('tasks', { ...pin, title: 'done' });
-    await post(`tasks/${done.id}/cancel`, {}, 200);
-    const [before, finished] = [await whole(), await taskOf(done.id)];
+    const pinned = await postJson(t, 'tasks', { ...pin, title: 'only for a' });
+    const done = await postJson(t, 'tasks', { ...pin, title: 'done' });
+    await postJson(t, `tasks/${done.id}/cancel`, {}, 200);
+    const [before, finished] = [await logAndAudit(t), await taskOf(done.id)];
     expect(expectProblem(await remove(agent.id), 409).detail).toBe(
       `Agent ${agent.id} cannot be deleted: 1 unfinished task is pinned to it; cancel them ` +
         'or change their agent_id (PATCH, to another agent or null) first',
     );
     expect(await taskOf(pinned.id)).toEqual(pinned);
     expect(await taskOf(done.id)).toEqual(finished);
-    expect(await whole()).toEqual(before);
+    expect(await logAndAudit(t)).toEqual(before);
     const repin = { method: 'PATCH' as const, url: `/api/v1/tasks/${pinned.id}` };
     expect((await t.request({ ...repin, payload: { agent_id: null } })).statusCode).toBe(200);
     expect((await remove(agent.id)).statusCode).toBe(204);

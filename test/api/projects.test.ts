@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type TestApp, createTestApp } from '../support/app.js';
 import { readWholeLog } from '../support/event-log.js';
+import { logAndAudit, postJson } from '../support/requests.js';
 import { byDepth } from '../support/depth.js';
 import { storableJson } from '../support/fuzz.js';
 import { errorPaths, expectProblem } from '../support/problems.js';
@@ -408,24 +409,14 @@ describe('DELETE /api/v1/projects/:id', () => {
     ]);
   });
 
-  const post = async (url: string, payload: object, status = 201) => {
-    const response = await t.request({ method: 'POST', url: `/api/v1/${url}`, payload });
-    expect(response.statusCode, response.body).toBe(status);
-    return response.json();
-  };
-  const whole = async () => [
-    await readWholeLog(t.request),
-    (await t.request({ url: '/api/v1/audit?limit=100' })).json().items,
-  ];
-
   it('refuses with 409 while a task runs, changing nothing, and deletes once it ended', async () => {
     const project = await createProject();
     const payload = { name: 'a', agent_type: 'coder', project_id: project.id };
-    const agent = await post('agents', payload);
-    const task = await post('tasks', { project_id: project.id, title: 'runs' });
-    await post('tasks', { project_id: project.id, title: 'waits' });
-    await post('tasks/claim', { agent_id: agent.id }, 200);
-    const before = await whole();
+    const agent = await postJson(t, 'agents', payload);
+    const task = await postJson(t, 'tasks', { project_id: project.id, title: 'runs' });
+    await postJson(t, 'tasks', { project_id: project.id, title: 'waits' });
+    await postJson(t, 'tasks/claim', { agent_id: agent.id }, 200);
+    const before = await logAndAudit(t);
     const [busy, running] = [
       (await t.request({ url: `/api/v1/agents/${agent.id}` })).json(),
       (await t.request({ url: `/api/v1/tasks/${task.id}` })).json(),
@@ -443,8 +434,8 @@ describe('DELETE /api/v1/projects/:id', () => {
     expect((await t.request({ url: `/api/v1/tasks?project_id=${project.id}` })).json().total).toBe(
       2,
     );
-    expect(await whole()).toEqual(before);
-    await post(`tasks/${task.id}/cancel`, {}, 200);
+    expect(await logAndAudit(t)).toEqual(before);
+    await postJson(t, `tasks/${task.id}/cancel`, {}, 200);
     const deleted = await t.request({ method: 'DELETE', url: `/api/v1/projects/${project.id}` });
     expect(deleted.statusCode, deleted.body).toBe(204);
     const after = (await t.request({ url: `/api/v1/agents/${agent.id}` })).json();
@@ -453,20 +444,20 @@ describe('DELETE /api/v1/projects/:id', () => {
 
   it('announces and audits every task and schedule it deletes, as their own DELETE would', async () => {
     const project = await createProject();
-    const queued = await post('tasks', { project_id: project.id, title: 'q' });
-    const blocked = await post('tasks', {
+    const queued = await postJson(t, 'tasks', { project_id: project.id, title: 'q' });
+    const blocked = await postJson(t, 'tasks', {
       project_id: project.id,
       title: 'b',
       depends_on: [queued.id],
     });
-    const schedule = await post('schedules', {
+    const schedule = await postJson(t, 'schedules', {
       project_id: project.id,
       name: 'nightly',
       cron: '0 3 * * *',
       task: { title: 'n' },
     });
-    const made = await post(`schedules/${schedule.id}/run`, {});
-    await post(`tasks/${made.id}/cancel`, {}, 200);
+    const made = await postJson(t, `schedules/${schedule.id}/run`, {});
+    await postJson(t, `tasks/${made.id}/cancel`, {}, 200);
     const deleted = await t.request({ method: 'DELETE', url: `/api/v1/projects/${project.id}` });
     expect(deleted.statusCode, deleted.body).toBe(204);
     for (const task of [queued, blocked, made]) {

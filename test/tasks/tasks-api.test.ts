@@ -970,14 +970,19 @@ describe('one answer, one shape: the claim, the completion, their GETs and event
   });
 });
 
+/** Requests to `/api/v1<url>` through `app` under the key in `headers`. */
+const requestsAs =
+  (app: TestApp) =>
+  (headers: Record<string, string>) =>
+  (method: string, url: string, payload?: object) =>
+    app.request({ method, url: `/api/v1${url}`, payload, headers });
+
 describe('scopes and roles', () => {
   it('answers a pin outside what a scoped key sees as for no agent; cascades audit its key', async () => {
     const keyed = await createTestApp({ AUTH: 'on', TASK_SWEEP_MS: '60000' });
     try {
       const admin = await keyHeader(keyed.app, { role: 'admin' });
-      const as =
-        (headers: Record<string, string>) => (method: string, url: string, payload?: object) =>
-          keyed.request({ method: method, url: `/api/v1${url}`, payload, headers });
+      const as = requestsAs(keyed);
       const asAdmin = as(admin);
       const id = async (url: string, payload: object) =>
         (await asAdmin('POST', url, payload)).json().id as string;
@@ -1032,9 +1037,7 @@ describe('scopes and roles', () => {
     const keyed = await createTestApp({ AUTH: 'on', TASK_SWEEP_MS: '60000' });
     try {
       const admin = await keyHeader(keyed.app, { role: 'admin' });
-      const as =
-        (headers: Record<string, string>) => (method: string, url: string, payload?: object) =>
-          keyed.request({ method: method, url: `/api/v1${url}`, payload, headers });
+      const as = requestsAs(keyed);
       const asAdmin = as(admin);
       const mine = (await asAdmin('POST', '/projects', { name: 'A' })).json();
       const theirs = (await asAdmin('POST', '/projects', { name: 'B' })).json();
