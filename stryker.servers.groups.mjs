@@ -147,6 +147,16 @@ export const groups = {
       unit('store/repositories'),
     ],
   },
+  'http-problem': {
+    mutate: ['src/http/problem.ts'],
+    tests: [
+      unit('http/problem-handlers'),
+      unit('http/problem-and-conditional'),
+      api('hardening-http.postgres-only'),
+      api('hardening-logs.postgres-only'),
+      api('error-parts'),
+    ],
+  },
   'memory-store': {
     mutate: ['src/memory/mcp-write-queue.ts', 'src/memory/memory-repository.ts'],
     tests: [...memoryApi, unit('memory/mcp-write-queue')],

@@ -169,9 +169,12 @@ export function drainBody(request: IncomingMessage, limit = DRAIN_LIMIT_BYTES): 
   });
 }
 
-/** True when the error is the request stream's own: the client aborted or reset mid-request. */
+/**
+ * True when the error is the request stream's own: the client aborted or reset mid-request. The
+ * stream's `errored` is null until then, so a thrown null must not match it.
+ */
 function isClientAbort(error: unknown, request: FastifyRequest): boolean {
-  return error !== undefined && error !== null && request.raw.errored === error;
+  return error instanceof Error && request.raw.errored === error;
 }
 
 /** Status and detail for an error Node reports on a connection before Fastify sees a request. */

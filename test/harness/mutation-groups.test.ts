@@ -21,7 +21,7 @@ beforeAll(async () => {
   ({ groups } = (await import(module)) as { groups: Record<string, Group> });
 });
 
-/** The files of the part: every service and repository, and the store and events files named. */
+/** The files of the part: every service and repository, and the other files named. */
 function filesOfThePart(): string[] {
   const inFolder = (folder: string, keep: (name: string) => boolean) =>
     readdirSync(join(root, folder))
@@ -30,6 +30,7 @@ function filesOfThePart(): string[] {
   const named = [
     'src/events/event-bus.ts',
     'src/events/event-log.ts',
+    'src/http/problem.ts',
     'src/memory/mcp-client.ts',
     'src/memory/mcp-write-queue.ts',
     'src/memory/memory-repository.ts',

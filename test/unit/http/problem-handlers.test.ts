@@ -53,6 +53,10 @@ async function appWith(isUnavailable = (_error: unknown) => false) {
   typed.get('/fail', async () => {
     throw new Error('SELECT secret FROM keys');
   });
+  typed.get('/nothing/:kind', async (request) => {
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- what a careless handler does
+    throw (request.params as { kind: string }).kind === 'null' ? null : undefined;
+  });
   typed.get('/away', async () => {
     throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
   });
@@ -130,6 +134,17 @@ describe('installProblemHandlers', () => {
       { err: expect.objectContaining({ message: 'SELECT secret FROM keys' }) },
       'request failed',
     );
+  });
+
+  it('answers a thrown null or undefined with a bare 500, not as a client that left', async () => {
+    const { app } = await appWith();
+    const logged = vi.spyOn(app.log, 'error');
+    for (const kind of ['null', 'undefined']) {
+      const response = await app.inject({ method: 'GET', url: `/nothing/${kind}` });
+      expect(response.statusCode, kind).toBe(500);
+      expect(response.json()).toMatchObject({ title: 'Internal Server Error' });
+    }
+    expect(logged).toHaveBeenCalledTimes(2);
   });
 
   it('answers an outage with 503 and Retry-After, and logs no 4xx as a failure', async () => {
