@@ -129,6 +129,43 @@ export const createdKeySchema = apiKeySchema
   .meta({ id: 'CreatedApiKey' });
 export type CreatedKey = z.infer<typeof createdKeySchema>;
 
+/**
+ * What an audit record says was done. One list for the writers (typed) and for `GET /audit`'s
+ * filter, so that no write can record an action the filter refuses. `run` and `skip` are a
+ * schedule's ticks; `status` is a status-only change, by a key or by the service.
+ */
+export const auditActions = [
+  'create',
+  'update',
+  'delete',
+  'status',
+  'revoke',
+  'reset',
+  'store',
+  'claim',
+  'complete',
+  'fail',
+  'cancel',
+  'retry',
+  'lost',
+  'timed_out',
+  'run',
+  'skip',
+] as const;
+export type AuditAction = (typeof auditActions)[number];
+
+/** What an audit record names as changed. */
+export const auditResources = [
+  'project',
+  'agent',
+  'task',
+  'schedule',
+  'key',
+  'memory',
+  'memory_circuit',
+] as const;
+export type AuditResource = (typeof auditResources)[number];
+
 /** An audit record. */
 export const auditEntrySchema = z
   .object({

@@ -6,7 +6,7 @@ import {
   systemActor,
 } from '../domain/auth.js';
 import type { ExpectedVersions, Page } from '../domain/common.js';
-import { NotFoundError, UnprocessableError } from '../domain/errors.js';
+import { ConflictError, NotFoundError, UnprocessableError } from '../domain/errors.js';
 import { scheduleEvent, taskEvent } from '../domain/event.js';
 import type {
   Schedule,
@@ -33,6 +33,12 @@ function assertValidCron(cron: string, timezone: string): void {
   throw new UnprocessableError(`${errors[0]!.path.slice(1)} ${errors[0]!.message}`, errors);
 }
 
+/** The template's field errors, placed under the request body's `task`. */
+function underTask(error: UnprocessableError): UnprocessableError {
+  const errors = error.errors.map((field) => ({ ...field, path: `/task${field.path}` }));
+  return new UnprocessableError(error.message, errors);
+}
+
 /** The next tick after now, or null for a disabled schedule (it has none). */
 function nextRun(schedule: Pick<Schedule, 'cron' | 'timezone' | 'enabled'>, after: Date) {
   return schedule.enabled ? nextTick(schedule.cron, schedule.timezone, after) : null;
@@ -55,6 +61,7 @@ export class ScheduleService {
     assertAssignable(actor.principal, input.project_id);
     assertValidCron(input.cron, input.timezone);
     return this.writes.run(actor, async (tx, emit, audit) => {
+      await this.assertPinnable(tx, input.task, input.project_id, actor.principal);
       const schedule = await this.schedules.insert(tx, input, nextRun(input, new Date()));
       emit(scheduleEvent('SCHEDULE_CREATED', schedule, { schedule }));
       audit({ action: 'create', resource: 'schedule', resourceId: schedule.id });
@@ -83,6 +90,8 @@ export class ScheduleService {
       const before = await this.lock(tx, id, actor.principal, expected);
       const after = { ...before, ...patch };
       assertValidCron(after.cron, after.timezone);
+      if (patch.task !== undefined)
+        await this.assertPinnable(tx, patch.task, before.project_id, actor.principal);
       const schedule = await this.schedules.change(tx, id, {
         ...patch,
         task: patch.task,
@@ -104,14 +113,50 @@ export class ScheduleService {
     });
   }
 
-  /** Makes the schedule's task now, whatever its overlap policy; its next tick stays as it was. */
+  /**
+   * Makes the schedule's task now, whatever its overlap policy; its next tick stays as it was.
+   * 409 when the template pins an agent that can no longer claim the task (deleted or moved
+   * since the schedule was written): the request is sound, the stored template is not.
+   */
   runNow(id: string, actor: Actor): Promise<Task> {
     return this.writes.run(actor, async (tx, emit, audit) => {
       const schedule = await this.lock(tx, id, actor.principal, null);
+      await this.assertStillPinnable(tx, schedule);
       audit({ action: 'run', resource: 'schedule', resourceId: id });
       // Stryker disable next-line ObjectLiteral: drizzle's set() skips an undefined, as a missing key
       return this.makeTask({ tx, emit, audit }, schedule, new Date(), { lastRunAt: undefined });
     });
+  }
+
+  /**
+   * 422 unless the template's pinned agent, if any, could claim the tasks it makes and the
+   * writer's key shows it: the check a task create makes, at the time the template is written.
+   */
+  private async assertPinnable(
+    tx: Executor,
+    template: TaskTemplate,
+    projectId: string,
+    principal: Principal,
+  ): Promise<void> {
+    try {
+      await this.tasks.assertPinnable(tx, template.agent_id, projectId, principal.projectIds);
+    } catch (error) {
+      throw error instanceof UnprocessableError ? underTask(error) : error;
+    }
+  }
+
+  /** 409 when the stored template's pinned agent was deleted or moved since it was written. */
+  private async assertStillPinnable(tx: Executor, schedule: Schedule): Promise<void> {
+    const agentId = (schedule.task as TaskTemplate).agent_id;
+    try {
+      await this.tasks.assertPinnable(tx, agentId, schedule.project_id, null);
+    } catch (error) {
+      if (!(error instanceof UnprocessableError)) throw error;
+      throw new ConflictError(
+        `Schedule ${schedule.id}'s task is pinned to agent ${agentId}, which can no longer ` +
+          'claim it (deleted or moved to another project); change the task with PATCH first',
+      );
+    }
   }
 
   /**
@@ -145,13 +190,19 @@ export class ScheduleService {
   }
 
   private skipTick(id: string): Promise<void> {
-    return this.writes.run(systemActor, async (tx, emit) => {
+    return this.writes.run(systemActor, async (tx, emit, audit) => {
       const schedule = await this.schedules.lockIfDue(tx, id);
       if (schedule === null) return;
       const nextRunAt = nextRun(schedule, await this.tasks.databaseNow(tx));
-      const skipped = await this.schedules.change(tx, id, { nextRunAt });
-      this.announce({ tx, emit, audit: () => undefined }, skipped, ['next_run_at']);
+      await this.skip({ tx, emit, audit }, schedule, nextRunAt);
     });
+  }
+
+  /** Moves the next tick on without a task: a `skip` by the service, announced. */
+  private async skip(context: WriteContext, schedule: Schedule, nextRunAt: Date | null) {
+    const skipped = await this.schedules.change(context.tx, schedule.id, { nextRunAt });
+    context.audit({ action: 'skip', resource: 'schedule', resourceId: schedule.id });
+    this.announce(context, skipped, ['next_run_at']);
   }
 
   /** One tick: a task unless `overlap: skip` finds the last run unfinished; then the next tick. */
@@ -161,12 +212,9 @@ export class ScheduleService {
       schedule.overlap === 'skip' &&
       (await this.tasks.unfinishedOfSchedule(context.tx, schedule.id)) > 0;
     const nextRunAt = nextRun(schedule, now);
-    if (busy) {
-      const skipped = await this.schedules.change(context.tx, schedule.id, { nextRunAt });
-      this.announce(context, skipped, ['next_run_at']);
-      return;
-    }
+    if (busy) return this.skip(context, schedule, nextRunAt);
     await this.makeTask(context, schedule, tick, { lastRunAt: tick, nextRunAt });
+    context.audit({ action: 'run', resource: 'schedule', resourceId: schedule.id });
   }
 
   private async makeTask(

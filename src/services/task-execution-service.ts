@@ -264,12 +264,11 @@ export class TaskExecutionService {
     });
   }
 
-  /** Makes scheduled tasks whose time has come claimable, announcing each (which wakes claims). */
+  /** Makes scheduled tasks whose time has come claimable, each announced (which wakes claims). */
   promoteDue(limit = 500): Promise<number> {
-    return this.writes.run(systemActor, async (tx, emit) => {
+    return this.writes.run(systemActor, async (tx, emit, audit) => {
       const promoted = await this.transitions.tasks.promoteDue(tx, limit);
-      for (const task of promoted)
-        emit(taskEvent('TASK_UPDATE', task, null, { task, changed_fields: ['status'] }));
+      for (const task of promoted) this.transitions.statusChanged({ tx, emit, audit }, task);
       return promoted.length;
     });
   }

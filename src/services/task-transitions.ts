@@ -273,9 +273,18 @@ export class TaskTransitions {
     const status: TaskStatus = pendingStatus(state, new Date(blocked.run_at), new Date());
     if (status === 'blocked') return;
     const released = await this.tasks.change(context.tx, blocked.id, { status });
-    context.emit(
-      taskEvent('TASK_UPDATE', released, null, { task: released, changed_fields: ['status'] }),
-    );
+    this.statusChanged(context, released);
+  }
+
+  /**
+   * A task's status moved on by the queue itself (blocked → scheduled or queued, scheduled →
+   * queued): TASK_UPDATE and a `status` audit record by the actor of the write that caused it,
+   * or by the service.
+   */
+  statusChanged(context: WriteContext, task: Task): void {
+    const changedFields = ['status'];
+    context.emit(taskEvent('TASK_UPDATE', task, null, { task, changed_fields: changedFields }));
+    context.audit({ action: 'status', resource: 'task', resourceId: task.id, changedFields });
   }
 
   /** 409 unless attempt `number` is the one holding the running task. */

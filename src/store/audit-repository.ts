@@ -1,13 +1,13 @@
 import { type SQL, and, desc, eq, gte, lt, lte } from 'drizzle-orm';
-import type { AuditEntry } from '../domain/auth.js';
+import type { AuditAction, AuditEntry, AuditResource } from '../domain/auth.js';
 import type { Executor } from './database.js';
 import { auditLog } from './schema.js';
 
 /** An audit record before the database has numbered and timed it. */
 export interface AuditDraft {
   keyId: string | null;
-  action: string;
-  resource: string;
+  action: AuditAction;
+  resource: AuditResource;
   resourceId: string | null;
   changedFields: string[] | null;
   ip: string | null;

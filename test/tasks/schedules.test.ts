@@ -82,26 +82,52 @@ describe('the schedule API', () => {
     expectProblem(await call(a, 'GET', `/schedules/${schedule.id}`), 404);
   });
 
-  it('makes no task of a template pinned to an agent that could not claim it', async () => {
+  it('refuses a template pinned to an agent that could not claim its tasks', async () => {
     const [a] = instances as [FastifyInstance];
     const projectId = await project(a, 'Pinned');
     const elsewhere = await project(a, 'Elsewhere');
-    const agent = await call(a, 'POST', '/agents', {
-      name: 'foreign',
-      agent_type: 'coder',
-      project_id: elsewhere,
+    const agent = async (name: string, inProject: string) =>
+      (
+        await call(a, 'POST', '/agents', { name, agent_type: 'coder', project_id: inProject })
+      ).json().id as string;
+    const [foreign, own] = [await agent('foreign', elsewhere), await agent('own', projectId)];
+    const base = { project_id: projectId, name: 'pinned', cron: '0 3 * * *' };
+    const refused = await call(a, 'POST', '/schedules', {
+      ...base,
+      task: { title: 'Never claimable', agent_id: foreign },
     });
+    expect(errorPaths(refused)).toEqual(['/task/agent_id']);
+    expect(expectProblem(refused, 422).detail).toBe('names no agent');
+    const created = await call(a, 'POST', '/schedules', { ...base, task: { title: 'x' } });
+    const url = `/schedules/${created.json().id}`;
+    const patched = await call(a, 'PATCH', url, { task: { title: 'y', agent_id: foreign } });
+    expect(errorPaths(patched)).toEqual(['/task/agent_id']);
+    expect((await call(a, 'GET', url)).json()).toMatchObject({ version: 1, task: { title: 'x' } });
+    const pinned = await call(a, 'PATCH', url, { task: { title: 'z', agent_id: own } });
+    expect(pinned.statusCode, pinned.body).toBe(200);
+    expect((await call(a, 'GET', `/tasks?project_id=${projectId}`)).json().total).toBe(0);
+  });
+
+  it('answers 409 to a run once the pinned agent is gone, and makes no task', async () => {
+    const [a] = instances as [FastifyInstance];
+    const projectId = await project(a, 'Gone');
+    const agent = (
+      await call(a, 'POST', '/agents', { name: 'gone', agent_type: 'coder', project_id: projectId })
+    ).json();
     const created = await call(a, 'POST', '/schedules', {
       project_id: projectId,
       name: 'pinned',
       cron: '0 3 * * *',
-      task: { title: 'Never claimable', agent_id: agent.json().id },
+      task: { title: 'Pinned', agent_id: agent.id },
     });
+    expect(created.statusCode, created.body).toBe(201);
+    expect((await call(a, 'DELETE', `/agents/${agent.id}`)).statusCode).toBe(204);
     const run = await call(a, 'POST', `/schedules/${created.json().id}/run`);
-    expect(errorPaths(run)).toEqual(['/agent_id']);
-    expect(expectProblem(run, 422).detail).toBe('names no agent');
-    const made = await call(a, 'GET', `/tasks?project_id=${projectId}`);
-    expect(made.json().total).toBe(0);
+    expect(expectProblem(run, 409).detail).toBe(
+      `Schedule ${created.json().id}'s task is pinned to agent ${agent.id}, which can no longer ` +
+        'claim it (deleted or moved to another project); change the task with PATCH first',
+    );
+    expect((await call(a, 'GET', `/tasks?project_id=${projectId}`)).json().total).toBe(0);
   });
 
   it('refuses a cron expression croner cannot read and an unknown time zone', async () => {
@@ -153,6 +179,14 @@ describe('two instances', () => {
     expect(ticks.length).toBeGreaterThanOrEqual(Math.floor(elapsed) - 1);
     expect(ticks.length).toBeLessThanOrEqual(Math.ceil(elapsed) + 1);
     expect(await made(skipping)).toHaveLength(1);
+    // Each tick is the service's write: a `run` with its task, or a `skip` without one.
+    const audited = async (id: string, action: string) =>
+      (await call(a, 'GET', `/audit?resource=schedule&resource_id=${id}&action=${action}`))
+        .json()
+        .items.map((entry: { key_id: string | null }) => entry.key_id);
+    expect(await audited(everyTick, 'run')).toEqual(ticks.map(() => null));
+    expect(await audited(skipping, 'run')).toEqual([null]);
+    expect((await audited(skipping, 'skip')).length).toBeGreaterThanOrEqual(1);
   });
 
   it('wake a claim waiting on one instance when a task is created on the other', async () => {

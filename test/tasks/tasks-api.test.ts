@@ -288,6 +288,20 @@ describe('PATCH and DELETE /api/v1/tasks/{id}', () => {
     expect(await api.get(task.id)).toMatchObject({ status: 'queued', run_at: earlier });
   });
 
+  it('queues a scheduled task once its time came, audited as a status change by the service', async () => {
+    const runAt = new Date(Date.now() + 200).toISOString();
+    const task = await api.task(project.id, { run_at: runAt });
+    expect(task.status).toBe('scheduled');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    await t.app.services.taskExecution.promoteDue();
+    expect(await api.get(task.id)).toMatchObject({ status: 'queued', run_at: runAt });
+    const audit = await t.request({
+      method: 'GET',
+      url: `/api/v1/audit?resource=task&resource_id=${task.id}&action=status`,
+    });
+    expect(audit.json().items).toMatchObject([{ key_id: null, changed_fields: ['status'] }]);
+  });
+
   it('blocks a queued task given a new unfinished dependency', async () => {
     const a = await api.task(project.id);
     const b = await api.task(project.id);
@@ -712,6 +726,7 @@ describe('dependencies, cancel and retry', () => {
     expect((await updates()).map((event) => event.data)).toMatchObject([
       { task: { status: 'queued' }, changed_fields: ['status'] },
     ]);
+    expect(await auditActions(c.id)).toEqual(['create', 'status']);
     const succeeded = (await readWholeLog(t.request, `topic=agent:${agent.id}`)).filter(
       (event) => (event.data as { phase?: string }).phase === 'succeeded',
     );

@@ -3,7 +3,9 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
   apiKeySchema,
+  auditActions,
   auditEntrySchema,
+  auditResources,
   callerSchema,
   createdKeySchema,
   keyInputSchema,
@@ -11,33 +13,6 @@ import {
 import { idParamsSchema, queryInteger, storableString } from '../../domain/common.js';
 import { actorOf } from '../request.js';
 import { empty, json, problems } from '../responses.js';
-
-const auditActions = [
-  'create',
-  'update',
-  'delete',
-  'status',
-  'revoke',
-  'reset',
-  'store',
-  'claim',
-  'complete',
-  'fail',
-  'cancel',
-  'retry',
-  'lost',
-  'timed_out',
-  'run',
-] as const;
-const auditResources = [
-  'project',
-  'agent',
-  'task',
-  'schedule',
-  'key',
-  'memory',
-  'memory_circuit',
-] as const;
 
 const auditQuerySchema = z.strictObject({
   limit: queryInteger(1, 1000).default(100),

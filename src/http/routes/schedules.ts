@@ -36,7 +36,7 @@ export async function scheduleRoutes(fastify: FastifyInstance): Promise<void> {
       params: idParamsSchema,
       response: {
         201: json('The task made', taskSchema, 'Location', 'ETag'),
-        ...problems(401, 403, 404, 422, 429, 503),
+        ...problems(401, 403, 404, 409, 422, 429, 503),
       },
     },
     handler: async (request, reply) => {

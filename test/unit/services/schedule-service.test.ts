@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Actor, type Principal, systemActor, unrestricted } from '../../../src/domain/auth.js';
 import {
+  ConflictError,
   NotFoundError,
   PreconditionFailedError,
   UnprocessableError,
@@ -39,6 +40,12 @@ const schedule: Schedule = {
   updated_at: '2026-01-01T00:00:00.000Z',
 };
 const task = { id: '66666666-6666-4666-8666-666666666666', project_id: projectA } as Task;
+const agentId = '99999999-9999-4999-8999-999999999999';
+/** What the task repository throws for a pin no agent of the project could hold. */
+const noAgent = () =>
+  new UnprocessableError('names no agent', [
+    { path: '/agent_id', message: 'names no agent', in: 'body' },
+  ]);
 
 /** A ScheduleRepository whose `change` applies the changes to the row it holds, as SQL would. */
 function setup(rows: Schedule[] = [schedule]) {
@@ -83,6 +90,7 @@ function setup(rows: Schedule[] = [schedule]) {
     insert: vi.fn(async () => task),
     databaseNow: vi.fn(async () => databaseNow),
     unfinishedOfSchedule: vi.fn(async () => 0),
+    assertPinnable: vi.fn(async () => undefined),
   };
   const service = new ScheduleService(
     fakes.db,
@@ -114,11 +122,12 @@ describe('ScheduleService: definitions', () => {
   };
 
   it('creates with its first tick after now in its time zone, SCHEDULE_CREATED, an audit record', async () => {
-    const { schedules, transaction, emitted, audited, writes, service } = setup();
+    const { schedules, tasks, transaction, emitted, audited, writes, service } = setup();
     const created = await service.create(input, actor);
     // 03:00 in Paris (UTC+1 in March before DST) is 02:00 UTC, the day after 12:34 UTC.
     const tick = new Date('2026-03-11T02:00:00.000Z');
     expect(schedules.insert).toHaveBeenCalledWith(transaction, input, tick);
+    expect(tasks.assertPinnable).toHaveBeenCalledWith(transaction, undefined, projectA, null);
     expect(created.next_run_at).toBe(tick.toISOString());
     expect(writes.run).toHaveBeenCalledWith(actor, expect.any(Function));
     expect(emitted).toEqual([
@@ -161,6 +170,39 @@ describe('ScheduleService: definitions', () => {
     expect((await refused({}, onlyB_actor)).errors[0]?.path).toBe('/project_id');
     expect(schedules.insert).not.toHaveBeenCalled();
     expect(writes.run).not.toHaveBeenCalled();
+  });
+
+  it('refuses a template pinned to an agent that could not claim its tasks, at /task/agent_id', async () => {
+    const { schedules, tasks, transaction, service } = setup();
+    const pinned = { ...input, task: { ...input.task, agent_id: agentId } };
+    tasks.assertPinnable.mockRejectedValueOnce(noAgent());
+    const onlyA: Actor = { ...actor, principal: { ...onlyB, projectIds: [projectA] } };
+    const error = await service.create(pinned, onlyA).catch((e: unknown) => e);
+    expect(tasks.assertPinnable).toHaveBeenCalledWith(transaction, agentId, projectA, [projectA]);
+    expect(error).toEqual(
+      new UnprocessableError('names no agent', [
+        { path: '/task/agent_id', message: 'names no agent', in: 'body' },
+      ]),
+    );
+    expect((error as UnprocessableError).errors[0]?.path).toBe('/task/agent_id');
+    expect(schedules.insert).not.toHaveBeenCalled();
+    const failure = new Error('connection lost');
+    tasks.assertPinnable.mockRejectedValueOnce(failure);
+    await expect(service.create(pinned, actor)).rejects.toBe(failure);
+  });
+
+  it("checks the pin of a new template on patch, against the schedule's project", async () => {
+    const { schedules, tasks, transaction, service } = setup();
+    await service.patch(schedule.id, { name: 'renamed' }, null, actor);
+    expect(tasks.assertPinnable).not.toHaveBeenCalled();
+    const template = { ...schedule.task, agent_id: agentId } as Schedule['task'];
+    tasks.assertPinnable.mockRejectedValueOnce(noAgent());
+    const patching = service.patch(schedule.id, { task: template } as never, null, onlyB_actor);
+    await expect(patching).rejects.toBeInstanceOf(NotFoundError);
+    const refused = service.patch(schedule.id, { task: template } as never, null, actor);
+    await expect(refused).rejects.toMatchObject({ errors: [{ path: '/task/agent_id' }] });
+    expect(tasks.assertPinnable).toHaveBeenCalledWith(transaction, agentId, projectA, null);
+    expect(schedules.change).toHaveBeenCalledTimes(1);
   });
 
   it("gets within the caller's scope, 404 otherwise, and lists within it", async () => {
@@ -300,7 +342,27 @@ describe('ScheduleService: runs', () => {
       changed_fields: ['last_task_id'],
     });
     expect(audited).toEqual([{ action: 'run', resource: 'schedule', resourceId: schedule.id }]);
+    expect(tasks.assertPinnable).toHaveBeenCalledWith(transaction, undefined, projectA, null);
     await expect(service.runNow(schedule.id, onlyB_actor)).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('answers 409 to a run of a template whose pinned agent can no longer claim it', async () => {
+    const pinned = { ...schedule, task: { ...schedule.task, agent_id: agentId } };
+    const { tasks, emitted, audited, service } = setup([pinned]);
+    tasks.assertPinnable.mockRejectedValueOnce(noAgent());
+    const error = await service.runNow(pinned.id, actor).catch((e: unknown) => e);
+    expect(error).toEqual(
+      new ConflictError(
+        `Schedule ${pinned.id}'s task is pinned to agent ${agentId}, which can no longer claim ` +
+          'it (deleted or moved to another project); change the task with PATCH first',
+      ),
+    );
+    expect(error).toBeInstanceOf(ConflictError);
+    expect(tasks.insert).not.toHaveBeenCalled();
+    expect([emitted, audited]).toEqual([[], []]);
+    const failure = new Error('connection lost');
+    tasks.assertPinnable.mockRejectedValueOnce(failure);
+    await expect(service.runNow(pinned.id, actor)).rejects.toBe(failure);
   });
 
   it('fires a due tick as a task at the tick, moving the next tick past the database clock', async () => {
@@ -327,11 +389,11 @@ describe('ScheduleService: runs', () => {
     });
     expect(emitted.map((event) => event.type)).toEqual(['TASK_CREATED', 'SCHEDULE_UPDATE']);
     expect(emitted[1]?.data.changed_fields).toEqual(['last_task_id', 'last_run_at', 'next_run_at']);
-    expect(audited).toEqual([]);
+    expect(audited).toEqual([{ action: 'run', resource: 'schedule', resourceId: every10.id }]);
   });
 
   it("skips a tick of `overlap: skip` while its last task is unfinished, fires when it's done", async () => {
-    const { schedules, tasks, transaction, emitted, service } = setup();
+    const { schedules, tasks, transaction, emitted, audited, service } = setup();
     tasks.unfinishedOfSchedule.mockResolvedValueOnce(1);
     await expect(service.fireDue(5)).resolves.toBe(1);
     expect(tasks.unfinishedOfSchedule).toHaveBeenCalledWith(transaction, schedule.id);
@@ -350,6 +412,7 @@ describe('ScheduleService: runs', () => {
         },
       },
     ]);
+    expect(audited).toEqual([{ action: 'skip', resource: 'schedule', resourceId: schedule.id }]);
     await service.fireDue(5);
     expect(tasks.insert).toHaveBeenCalledOnce();
   });
@@ -365,7 +428,7 @@ describe('ScheduleService: runs', () => {
 
   it('skips the tick of a schedule whose task cannot be made, fires the others, then throws', async () => {
     const broken = { ...schedule, id: '88888888-8888-4888-8888-888888888888' };
-    const { schedules, tasks, transaction, emitted, service } = setup([broken, schedule]);
+    const { schedules, tasks, transaction, emitted, audited, service } = setup([broken, schedule]);
     const cause = new UnprocessableError('agent gone', []);
     tasks.insert.mockRejectedValueOnce(cause);
     const error = await service.fireDue().catch((e: unknown) => e);
@@ -384,6 +447,10 @@ describe('ScheduleService: runs', () => {
         `schedule:${schedule.id}`,
         ['last_task_id', 'last_run_at', 'next_run_at'],
       ],
+    ]);
+    expect(audited).toEqual([
+      { action: 'skip', resource: 'schedule', resourceId: broken.id },
+      { action: 'run', resource: 'schedule', resourceId: schedule.id },
     ]);
   });
 

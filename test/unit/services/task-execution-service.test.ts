@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type Actor, unrestricted } from '../../../src/domain/auth.js';
+import { type Actor, systemActor, unrestricted } from '../../../src/domain/auth.js';
 import { ConflictError, NotFoundError } from '../../../src/domain/errors.js';
 import type { Attempt, Task } from '../../../src/domain/task.js';
 import { TaskExecutionService } from '../../../src/services/task-execution-service.js';
@@ -65,6 +65,7 @@ function setup() {
       settledBlocked: vi.fn(async (): Promise<Task[]> => []),
       progressEventAt: vi.fn(async (): Promise<Date | null> => null),
       change: vi.fn(async () => task),
+      promoteDue: vi.fn(async (): Promise<Task[]> => []),
     },
     attempts: {
       expired: vi.fn(async (): Promise<ExpiredAttempt[]> => []),
@@ -78,6 +79,7 @@ function setup() {
     agents: { busyWithoutWork: vi.fn(async () => [] as Array<{ id: string; version: number }>) },
     lock: vi.fn(async () => task),
     assertHolds: TaskTransitions.prototype.assertHolds,
+    statusChanged: TaskTransitions.prototype.statusChanged,
     agentTookWork: vi.fn(async () => undefined),
     afterFailure: vi.fn(async () => task),
     settle: vi.fn(async () => undefined),
@@ -335,5 +337,37 @@ describe('TaskExecutionService.settleRaces', () => {
     await expect(service.settleRaces()).resolves.toBe(3);
     expect(transitions.settle).toHaveBeenCalledTimes(2);
     expect(transitions.agentReleased).toHaveBeenCalledWith(expect.anything(), agentId, 4);
+  });
+});
+
+describe('TaskExecutionService.promoteDue', () => {
+  it('queues each due task with TASK_UPDATE and a status audit record by the service', async () => {
+    const { service, transitions, transaction, writes, emitted, audited } = setup();
+    const other = '33333333-3333-4333-8333-333333333333';
+    const due = [
+      { ...task, status: 'queued' },
+      { ...task, id: other, status: 'queued' },
+    ] as Task[];
+    transitions.tasks.promoteDue.mockResolvedValueOnce(due);
+    await expect(service.promoteDue(7)).resolves.toBe(2);
+    expect(transitions.tasks.promoteDue).toHaveBeenCalledWith(transaction, 7);
+    expect(writes.run).toHaveBeenCalledWith(systemActor, expect.any(Function));
+    expect(emitted.map((event) => [event.type, event.topic, event.data])).toEqual(
+      due.map((queued) => [
+        'TASK_UPDATE',
+        `task:${queued.id}`,
+        { task: queued, changed_fields: ['status'] },
+      ]),
+    );
+    expect(audited).toEqual(
+      [taskId, other].map((resourceId) => ({
+        action: 'status',
+        resource: 'task',
+        resourceId,
+        changedFields: ['status'],
+      })),
+    );
+    await expect(service.promoteDue()).resolves.toBe(0);
+    expect(transitions.tasks.promoteDue).toHaveBeenLastCalledWith(transaction, 500);
   });
 });
