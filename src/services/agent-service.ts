@@ -211,6 +211,7 @@ export class AgentService {
     assertAssignable(actor.principal, fields.project_id);
     return this.writes.run(actor, async (tx, emit, audit) => {
       const before = await this.lock(tx, id, expected, actor.principal);
+      await this.assertMovable(tx, before, fields.project_id);
       const agent = (await this.agents.update(tx, id, fields, before))!;
       const changed = changedFields(before, agent, writableFields);
       const type = updateType(changed);
@@ -228,6 +229,21 @@ export class AgentService {
       });
       return agent;
     });
+  }
+
+  /**
+   * 409 when the agent would move to another project while unfinished tasks outside it are
+   * pinned to it: they could never run, as after a delete (docs/tasks.md, "Pinning"). Moving to
+   * no project keeps every pin claimable.
+   */
+  private async assertMovable(tx: Executor, agent: Agent, projectId: string | null | undefined) {
+    if (projectId === undefined || projectId === null || projectId === agent.project_id) return;
+    const pinned = await this.agents.pinnedElsewhere(tx, agent.id, projectId);
+    if (pinned > 0)
+      throw new ConflictError(
+        `Agent ${agent.id} cannot move to project ${projectId}: ${unfinished(pinned)} pinned ` +
+          'to it in another project; cancel them or change their agent_id first',
+      );
   }
 
   private lock(

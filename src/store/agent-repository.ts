@@ -11,6 +11,7 @@ import {
   lte,
   ne,
   notExists,
+  notInArray,
   sql,
 } from 'drizzle-orm';
 import type { Agent, AgentInput, AgentListQuery, AgentPatch, Heartbeat } from '../domain/agent.js';
@@ -385,6 +386,19 @@ export class AgentRepository {
       .select({ count: count() })
       .from(tasks)
       .where(eq(tasks.agentId, id));
+    return row!.count;
+  }
+
+  /**
+   * How many unfinished tasks of projects other than `projectId` are pinned to the agent: moving
+   * it there would leave them waiting for an agent that can no longer claim them.
+   */
+  async pinnedElsewhere(executor: Executor, id: string, projectId: string): Promise<number> {
+    const unfinished = notInArray(tasks.status, [...finishedStatuses]);
+    const [row] = await executor
+      .select({ count: count() })
+      .from(tasks)
+      .where(and(eq(tasks.agentId, id), ne(tasks.projectId, projectId), unfinished));
     return row!.count;
   }
 

@@ -148,6 +148,8 @@ describe('a crashed agent', () => {
       ['create', 'task'],
       ['claim', 'task'],
       ['lost', 'task'],
+      // Its retry waited out a backoff (scheduled), then the loop queued it.
+      ['status', 'task'],
       ['claim', 'task'],
       ['complete', 'task'],
     ]);

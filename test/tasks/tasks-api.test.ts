@@ -143,6 +143,28 @@ describe('POST /api/v1/tasks', () => {
     }
   });
 
+  it('refuses to move an agent away from the unfinished tasks pinned to it', async () => {
+    const beta = await api.project('Beta');
+    const free = await api.agent(null);
+    const here = await api.task(project.id, { agent_id: free.id });
+    const there = await api.task(beta.id, { agent_id: free.id });
+    const move = (to: string | null) => api.call('PATCH', `/agents/${free.id}`, { project_id: to });
+    expect(expectProblem(await move(project.id), 409).detail).toBe(
+      `Agent ${free.id} cannot move to project ${project.id}: 1 unfinished task is pinned to it ` +
+        'in another project; cancel them or change their agent_id first',
+    );
+    expect((await api.call('GET', `/agents/${free.id}`)).json()).toMatchObject({
+      project_id: null,
+      version: 1,
+    });
+    // A finished task holds nothing: once the one elsewhere is cancelled, the agent may move.
+    await api.call('POST', `/tasks/${there.id}/cancel`, undefined, 200);
+    expect((await move(project.id)).json()).toMatchObject({ project_id: project.id });
+    expect((await api.get(here.id)).agent_id).toBe(free.id);
+    expect(expectProblem(await move(beta.id), 409).detail).toMatch(/: 1 unfinished task is/);
+    expect((await move(null)).json()).toMatchObject({ project_id: null });
+  });
+
   it('refuses a dependency in another project, a missing one, or one that failed', async () => {
     const other = await api.project('Beta');
     const foreign = await api.task(other.id);

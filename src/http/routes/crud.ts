@@ -199,7 +199,7 @@ export function registerCrudRoutes<
       ...names.delete,
       params: idParamsSchema,
       headers: conditionalHeaders,
-      response: { 204: deleted, ...problems(401, 403, 404, 412, 422, 429, 503) },
+      response: { 204: deleted, ...problems(401, 403, 404, 409, 412, 422, 429, 503) },
     },
     handler: async (request: FastifyRequest, reply) => {
       await service.delete(idOf(request), conditionOf(request), actorOf(request));

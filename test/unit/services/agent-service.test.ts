@@ -44,6 +44,7 @@ function setup() {
     runningTask: vi.fn(async (): Promise<string | null> => null),
     unpinFinished: vi.fn(async () => undefined),
     pinnedTasks: vi.fn(async () => 0),
+    pinnedElsewhere: vi.fn(async () => 0),
     markSilentOffline: vi.fn(async () => [{ ...agent, status: 'offline' as const, version: 2 }]),
   };
   return {
@@ -118,6 +119,28 @@ describe('AgentService', () => {
       `project:${projectA}`,
       `project:${projectB}`,
     ]);
+  });
+
+  it('refuses with 409 to move while tasks of another project are pinned to it', async () => {
+    const { agents, transaction, emitted, audited, service } = setup();
+    agents.pinnedElsewhere.mockResolvedValueOnce(1).mockResolvedValueOnce(3);
+    for (const count of ['1 unfinished task is', '3 unfinished tasks are'])
+      await expect(service.patch(agent.id, { project_id: projectB }, null, actor)).rejects.toThrow(
+        new ConflictError(
+          `Agent ${agent.id} cannot move to project ${projectB}: ${count} pinned to it in ` +
+            'another project; cancel them or change their agent_id first',
+        ),
+      );
+    expect(agents.pinnedElsewhere).toHaveBeenCalledWith(transaction, agent.id, projectB);
+    expect(agents.update).not.toHaveBeenCalled();
+    expect([emitted, audited]).toEqual([[], []]);
+    // Staying, or leaving for no project (it claims everywhere then), strands nothing.
+    agents.pinnedElsewhere.mockResolvedValue(1);
+    await service.patch(agent.id, { project_id: projectA, name: 'x' }, null, actor);
+    await service.patch(agent.id, { project_id: null }, null, actor);
+    await service.patch(agent.id, { name: 'y' }, null, actor);
+    expect(agents.pinnedElsewhere).toHaveBeenCalledTimes(2);
+    expect(agents.update).toHaveBeenCalledTimes(3);
   });
 
   it("heartbeats in one statement within the key's scope and reports a missing agent", async () => {
