@@ -159,7 +159,7 @@ export const groups = {
   },
   'memory-store': {
     mutate: ['src/memory/mcp-write-queue.ts', 'src/memory/memory-repository.ts'],
-    tests: [...memoryApi, unit('memory/mcp-write-queue')],
+    tests: [...memoryApi, unit('memory/mcp-write-queue'), unit('memory/memory-repository')],
   },
   'mcp-client': {
     mutate: ['src/memory/mcp-client.ts'],

@@ -177,13 +177,10 @@ export class AuthService {
 
   /** Records `last_used_at`, at most once a minute per key and without delaying the request. */
   private used(principal: Principal | null): Principal | null {
+    // Only a verified key gets here with an id; an unknown token has no principal.
     const keyId = principal?.keyId;
-    if (
-      keyId === null ||
-      keyId === undefined ||
-      (this.touchedAt.get(keyId) ?? 0) > this.now() - TOUCH_INTERVAL_MS
-    )
-      return principal;
+    if (typeof keyId !== 'string') return principal;
+    if ((this.touchedAt.get(keyId) ?? 0) > this.now() - TOUCH_INTERVAL_MS) return principal;
     this.touchedAt.set(keyId, this.now());
     this.keys.touch(this.db, keyId, new Date(this.now())).catch(() => this.touchedAt.delete(keyId));
     return principal;

@@ -22,6 +22,8 @@ describe('createsCycle', () => {
       { id: 'z', dependsOn: [] },
     ];
     expect(createsCycle('w', ['x', 'y'], diamond)).toBe(false);
+    // A dependency missing from the edges (deleted meanwhile) leads nowhere.
+    expect(createsCycle('a', ['gone', 'b'], edges)).toBe(false);
   });
 
   it('terminates on a cycle that does not involve the task', () => {
