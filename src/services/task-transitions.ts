@@ -32,7 +32,7 @@ const now = () => sql`now()`;
 const inMilliseconds = (ms: number) => sql`now() + ${ms}::int * interval '1 millisecond'`;
 
 function dependencyError(message: string): UnprocessableError {
-  return new UnprocessableError(message, [{ path: '/depends_on', message, in: 'body' }]);
+  return new UnprocessableError(message, [{ path: '/depends_on', message }]);
 }
 
 /** Where a task that has not started stands. */

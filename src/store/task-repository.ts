@@ -256,7 +256,7 @@ export class TaskRepository {
       .from(agents)
       .where(eq(agents.id, agentId));
     if (agent !== undefined && couldClaim(agent.projectId, projectId, scope)) return;
-    throw new UnprocessableError(noAgent, [{ path: '/agent_id', message: noAgent, in: 'body' }]);
+    throw new UnprocessableError(noAgent, [{ path: '/agent_id', message: noAgent }]);
   }
 
   /** The tasks `ids` names, for the dependency checks. */
