@@ -84,7 +84,7 @@ export function assertAssignable(principal: Principal, projectId: string | null 
       ? 'is required for a key limited to projects'
       : `Project ${projectId} does not exist`;
   throw new UnprocessableError(projectId === null ? `project_id ${message}` : message, [
-    { path: '/project_id', message, in: 'body' },
+    { path: '/project_id', message },
   ]);
 }
 

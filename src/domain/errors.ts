@@ -2,7 +2,11 @@
 export interface FieldError {
   path: string;
   message: string;
-  /** Which part of the request holds the field: `body`, `query`, `path` or `header`. */
+  /**
+   * Which part of the request holds the field: `body`, `query`, `path` or `header`. Set by the
+   * HTTP layer (src/http/error-place.ts, request validation), never by a service, which cannot
+   * know which route called it.
+   */
   in?: string;
 }
 

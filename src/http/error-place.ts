@@ -44,15 +44,15 @@ function partOf(request: FastifyRequest, name: string): Part | undefined {
 }
 
 /**
- * Services raise 422s naming a field (`/project_id`) without knowing where the request carried
- * it: the same service call serves a body on one route and a query on another
- * (`GET /memory/search?project_id=…`). The route knows, so `in` is decided here: the part that
- * holds the field, else the part whose schema declares it, else what the service said.
+ * Services raise 422s naming a field (`/project_id`) and never where the request carried it:
+ * the same service call serves a body on one route and a query on another
+ * (`GET /memory/search?project_id=…`). The route knows, so `in` is decided here, and only here:
+ * the part that holds the field, else the part whose schema declares it, else `body`.
  */
 export function placeErrors(errors: FieldError[], request: FastifyRequest): FieldError[] {
   return errors.map((error) => {
     const name = fieldOf(error.path);
     const part = name === undefined ? undefined : partOf(request, name);
-    return part === undefined ? error : { ...error, in: part };
+    return { ...error, in: part ?? 'body' };
   });
 }

@@ -157,9 +157,7 @@ async function projectOfNewTask(
         ? "must be the parent task's project (a subtask stays in its project)"
         : null;
   if (message !== null)
-    throw new UnprocessableError(`project_id ${message}`, [
-      { path: '/project_id', message, in: 'arguments' },
-    ]);
+    throw new UnprocessableError(`project_id ${message}`, [{ path: '/project_id', message }]);
   return projectId!;
 }
 

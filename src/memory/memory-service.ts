@@ -191,7 +191,7 @@ export class MemoryService {
   async #assertProjectExists(tx: Executor, projectId: string | null): Promise<void> {
     if (projectId === null || (await this.#projects.findById(tx, projectId)) !== null) return;
     const message = `Project ${projectId} does not exist`;
-    throw new UnprocessableError(message, [{ path: '/project_id', message, in: 'body' }]);
+    throw new UnprocessableError(message, [{ path: '/project_id', message }]);
   }
 
   #awaitDelivery(id: number): Promise<boolean> {

@@ -81,7 +81,7 @@ export class AuthService {
   async createKey(input: KeyInput, actor: Actor): Promise<CreatedKey> {
     if (input.role === 'admin' && input.project_ids !== null) {
       throw new UnprocessableError('An admin key cannot be limited to projects', [
-        { path: '/project_ids', message: 'must be null for an admin key', in: 'body' },
+        { path: '/project_ids', message: 'must be null for an admin key' },
       ]);
     }
     const id = randomUUID();

@@ -29,8 +29,7 @@ const writableFields = ['name', 'cron', 'timezone', 'task', 'enabled', 'overlap'
 function assertValidCron(cron: string, timezone: string): void {
   const problems = cronProblems(cron, timezone);
   if (problems.length === 0) return;
-  const errors = problems.map((problem) => ({ ...problem, in: 'body' }));
-  throw new UnprocessableError(`${errors[0]!.path.slice(1)} ${errors[0]!.message}`, errors);
+  throw new UnprocessableError(`${problems[0]!.path.slice(1)} ${problems[0]!.message}`, problems);
 }
 
 /** The template's field errors, placed under the request body's `task`. */

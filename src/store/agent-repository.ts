@@ -136,7 +136,7 @@ async function translateViolations<T>(place: AgentPlace, write: () => Promise<T>
     if (code === SqlState.uniqueViolation) throw nameTaken(place);
     if (code === SqlState.foreignKeyViolation) {
       const message = `Project ${place.project_id} does not exist`;
-      throw new UnprocessableError(message, [{ path: '/project_id', message, in: 'body' }]);
+      throw new UnprocessableError(message, [{ path: '/project_id', message }]);
     }
     throw error;
   }

@@ -93,6 +93,6 @@ export async function translateForeignKeys<T>(
     const field = references.find((ref) => constraint.includes(ref.constraint)) ?? references[0];
     if (field === undefined) throw error;
     const { path, message } = field;
-    throw new UnprocessableError(message, [{ path, message, in: 'body' }]);
+    throw new UnprocessableError(message, [{ path, message }]);
   }
 }

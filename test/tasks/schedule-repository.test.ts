@@ -92,7 +92,7 @@ describe('ScheduleRepository on PostgreSQL', () => {
     const error = await repository.insert(db, input(missing), null).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnprocessableError);
     expect((error as UnprocessableError).errors).toEqual([
-      { path: '/project_id', message: `Project ${missing} does not exist`, in: 'body' },
+      { path: '/project_id', message: `Project ${missing} does not exist` },
     ]);
   });
 

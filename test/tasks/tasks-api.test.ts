@@ -168,11 +168,12 @@ describe('POST /api/v1/tasks', () => {
   it('refuses a dependency in another project, a missing one, or one that failed', async () => {
     const other = await api.project('Beta');
     const foreign = await api.task(other.id);
+    const fine = await api.task(project.id);
     for (const dependency of [foreign.id, missing]) {
       const response = await api.call('POST', '/tasks', {
         project_id: project.id,
         title: 'x',
-        depends_on: [dependency],
+        depends_on: [fine.id, dependency],
       });
       const message = `Task ${dependency} does not exist in project ${project.id}`;
       expect(expectProblem(response, 422).errors).toEqual([
@@ -184,9 +185,11 @@ describe('POST /api/v1/tasks', () => {
     const response = await api.call('POST', '/tasks', {
       project_id: project.id,
       title: 'x',
-      depends_on: [dead.id],
+      depends_on: [fine.id, dead.id],
     });
-    expect(expectProblem(response, 422).detail).toMatch(/cancelled; retry it first/);
+    expect(expectProblem(response, 422).detail).toBe(
+      `Task ${dead.id} is cancelled; retry it first`,
+    );
   });
 
   it('refuses an input larger than 256 KiB', async () => {
@@ -910,10 +913,14 @@ describe('dependencies, cancel and retry', () => {
 
   it('refuses to cancel a finished task and to retry a queued one', async () => {
     const task = await api.task(project.id);
-    expectProblem(await api.call('POST', `/tasks/${task.id}/retry`), 409);
+    expect(expectProblem(await api.call('POST', `/tasks/${task.id}/retry`), 409).detail).toBe(
+      `Task ${task.id} is queued; only a failed or cancelled task is retried`,
+    );
     const claim = await claimed(task.id);
     await api.complete(task.id, { attempt: claim.attempt.number });
-    expectProblem(await api.call('POST', `/tasks/${task.id}/cancel`), 409);
+    expect(expectProblem(await api.call('POST', `/tasks/${task.id}/cancel`), 409).detail).toBe(
+      `Task ${task.id} is already succeeded`,
+    );
   });
 });
 

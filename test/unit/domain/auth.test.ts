@@ -107,16 +107,14 @@ describe('assertAssignable', () => {
     expect(error).toBeInstanceOf(UnprocessableError);
     expect(error).toMatchObject({
       message: `Project ${projectB} does not exist`,
-      errors: [{ path: '/project_id', message: `Project ${projectB} does not exist`, in: 'body' }],
+      errors: [{ path: '/project_id', message: `Project ${projectB} does not exist` }],
     });
   });
 
   it('requires a project from a scoped key', () => {
     expect(refusal(null)).toMatchObject({
       message: 'project_id is required for a key limited to projects',
-      errors: [
-        { path: '/project_id', message: 'is required for a key limited to projects', in: 'body' },
-      ],
+      errors: [{ path: '/project_id', message: 'is required for a key limited to projects' }],
     });
   });
 });

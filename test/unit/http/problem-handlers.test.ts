@@ -7,6 +7,7 @@ import {
 } from 'fastify-type-provider-zod';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import { UnprocessableError } from '../../../src/domain/errors.js';
 import { ClientErrorLog } from '../../../src/http/client-errors.js';
 import {
   PROBLEM_CONTENT_TYPE,
@@ -56,6 +57,12 @@ async function appWith(isUnavailable = (_error: unknown) => false) {
   typed.get('/nothing/:kind', async (request) => {
     // eslint-disable-next-line @typescript-eslint/only-throw-error -- what a careless handler does
     throw (request.params as { kind: string }).kind === 'null' ? null : undefined;
+  });
+  typed.get('/stored', { schema: { querystring: z.strictObject({ limit: z.string() }) } }, () => {
+    throw new UnprocessableError('limit and template are wrong', [
+      { path: '/limit', message: 'too high' },
+      { path: '/template/agent_id', message: 'names no agent' },
+    ]);
   });
   typed.get('/away', async () => {
     throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
@@ -134,6 +141,16 @@ describe('installProblemHandlers', () => {
       { err: expect.objectContaining({ message: 'SELECT secret FROM keys' }) },
       'request failed',
     );
+  });
+
+  it("places a service's field errors in the part that holds the field, else in the body", async () => {
+    const { app } = await appWith();
+    const response = await app.inject({ method: 'GET', url: '/stored?limit=5' });
+    expect(response.statusCode).toBe(422);
+    expect(response.json().errors).toEqual([
+      { path: '/limit', message: 'too high', in: 'query' },
+      { path: '/template/agent_id', message: 'names no agent', in: 'body' },
+    ]);
   });
 
   it('answers a thrown null or undefined with a bare 500, not as a client that left', async () => {

@@ -321,7 +321,7 @@ describe('MemoryService project checks', () => {
     const message = `Project ${missing} does not exist`;
     await expect(refused).rejects.toMatchObject({
       message,
-      errors: [{ path: '/project_id', message, in: 'body' }],
+      errors: [{ path: '/project_id', message }],
     });
     expect(repository.save).not.toHaveBeenCalled();
     expect(projects.findById).toHaveBeenCalledWith(transaction, missing);

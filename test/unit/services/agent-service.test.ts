@@ -33,7 +33,12 @@ function setup() {
   const agents = {
     insert: vi.fn(async () => agent),
     findById: vi.fn(async (): Promise<Agent | null> => agent),
-    list: vi.fn(async () => ({ items: [] as Agent[], total: 0, limit: 20, offset: 0 })),
+    list: vi.fn(async (_db: unknown, _query: Record<string, unknown>) => ({
+      items: [] as Agent[],
+      total: 0,
+      limit: 20,
+      offset: 0,
+    })),
     update: vi.fn(async (_tx: unknown, _id: string, fields: Partial<Agent>) => ({
       ...agent,
       ...fields,
@@ -274,6 +279,25 @@ describe('AgentService.register', () => {
     const registration = await service.register({ ...input, ...wanted }, actor);
     expect(registration).toMatchObject({ agent: wanted, created: false });
     expect(agents.update).toHaveBeenCalledOnce();
+  });
+
+  it('finds its agent among more of its name in other projects than a page holds', async () => {
+    const elsewhere = Array.from({ length: 120 }, (_, index) => ({
+      ...agent,
+      id: `22222222-2222-4222-8222-${String(index).padStart(12, '0')}`,
+      project_id: projectB,
+    }));
+    const { agents, service } = setup();
+    // The repository as on PostgreSQL: the name and project filters, then a page of `limit`.
+    agents.list.mockImplementation(async (_db: unknown, query: Record<string, unknown>) => {
+      const items = [...elsewhere, agent]
+        .filter((row) => row.name === query.name)
+        .filter((row) => query.project_id === undefined || row.project_id === query.project_id)
+        .slice(0, query.limit as number);
+      return { items, total: items.length, limit: query.limit as number, offset: 0 };
+    });
+    await expect(service.register(input, actor)).resolves.toEqual({ agent, created: false });
+    expect(agents.insert).not.toHaveBeenCalled();
   });
 
   it('reuses the agent a concurrent registration made, and rethrows other failures', async () => {

@@ -43,9 +43,7 @@ const task = { id: '66666666-6666-4666-8666-666666666666', project_id: projectA 
 const agentId = '99999999-9999-4999-8999-999999999999';
 /** What the task repository throws for a pin no agent of the project could hold. */
 const noAgent = () =>
-  new UnprocessableError('names no agent', [
-    { path: '/agent_id', message: 'names no agent', in: 'body' },
-  ]);
+  new UnprocessableError('names no agent', [{ path: '/agent_id', message: 'names no agent' }]);
 
 /** A ScheduleRepository whose `change` applies the changes to the row it holds, as SQL would. */
 function setup(rows: Schedule[] = [schedule]) {
@@ -161,12 +159,11 @@ describe('ScheduleService: definitions', () => {
       {
         path: '/timezone',
         message: 'must be an IANA time zone, such as Europe/Paris',
-        in: 'body',
       },
     ]);
     const cron = await refused({ cron: '0 3 31 2 *' });
     expect(cron.message).toBe('cron never fires');
-    expect(cron.errors).toEqual([{ path: '/cron', message: 'never fires', in: 'body' }]);
+    expect(cron.errors).toEqual([{ path: '/cron', message: 'never fires' }]);
     expect((await refused({}, onlyB_actor)).errors[0]?.path).toBe('/project_id');
     expect(schedules.insert).not.toHaveBeenCalled();
     expect(writes.run).not.toHaveBeenCalled();
@@ -181,7 +178,7 @@ describe('ScheduleService: definitions', () => {
     expect(tasks.assertPinnable).toHaveBeenCalledWith(transaction, agentId, projectA, [projectA]);
     expect(error).toEqual(
       new UnprocessableError('names no agent', [
-        { path: '/task/agent_id', message: 'names no agent', in: 'body' },
+        { path: '/task/agent_id', message: 'names no agent' },
       ]),
     );
     expect((error as UnprocessableError).errors[0]?.path).toBe('/task/agent_id');

@@ -139,7 +139,7 @@ describe('AgentRepository', () => {
     const error = await move.catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(UnprocessableError);
     expect((error as UnprocessableError).errors).toEqual([
-      { path: '/project_id', message: 'Project p9 does not exist', in: 'body' },
+      { path: '/project_id', message: 'Project p9 does not exist' },
     ]);
   });
 
