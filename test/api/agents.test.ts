@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type TestApp, createTestApp } from '../support/app.js';
 import { readWholeLog } from '../support/event-log.js';
@@ -259,6 +260,10 @@ describe('changing agents', () => {
 
   it('lets exactly one of several writers holding the same If-Match win', async () => {
     const agent = await createAgent({ name: 'a' });
+    // Eight pool connections open first: on a cold pool each writer waited for its own
+    // connection and they ran one after the other, which proved nothing about the row lock.
+    const connections = Array.from({ length: 8 }, () => sql`select pg_sleep(0.05)`);
+    await Promise.all(connections.map((query) => t.database.db.execute(query)));
     const responses = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
         patch(agent.id, { metadata: { writer: i } }, { 'if-match': '"1"' }),
