@@ -12,15 +12,15 @@ import { list, sharedOptions } from './stryker.shared.mjs';
 export default {
   ...sharedOptions('unit'),
   // The modules of the core that the unit tests import; the ones only the API and memory tests
-  // reach (the MCP client, the memory repository, the error handler's client aborts and body
-  // draining over real sockets) are the servers part's. The REST client is
+  // reach (the MCP client and its connection's server processes, the memory repository, the
+  // error handler's client aborts and body draining over real sockets) are the servers part's. The REST client is
   // here: test/unit/client/rest-client.test.ts (a fake fetch) kills all its mutants in a minute,
   // as stream-socket.test.ts (a stand-in WebSocket) does the browser socket's and
   // memory-module.test.ts (a stand-in MCP server and database) the memory module's.
   mutate: list(process.env.STRYKER_MUTATE) ?? [
     'src/domain/**/*.ts',
     'src/memory/**/*.ts',
-    '!src/memory/{mcp-client,mcp-write-queue,memory-repository}.ts',
+    '!src/memory/{mcp-client,mcp-connection,mcp-write-queue,memory-repository}.ts',
     'src/client/{event-stream,rest-client,collection,tasks,problem,stream-socket}.ts',
     'src/tasks/**/*.ts',
     'src/http/conditional.ts',

@@ -161,6 +161,15 @@ export const groups = {
     mutate: ['src/memory/mcp-write-queue.ts', 'src/memory/memory-repository.ts'],
     tests: [...memoryApi, unit('memory/mcp-write-queue'), unit('memory/memory-repository')],
   },
+  'mcp-connection': {
+    mutate: ['src/memory/mcp-connection.ts'],
+    tests: [
+      unit('memory/mcp-connection'),
+      memory('mcp-client-faulty-servers'),
+      memory('mcp-client-crashes'),
+      memory('memory-startup'),
+    ],
+  },
   'mcp-client': {
     mutate: ['src/memory/mcp-client.ts'],
     tests: [

@@ -32,6 +32,7 @@ function filesOfThePart(): string[] {
     'src/events/event-log.ts',
     'src/http/problem.ts',
     'src/memory/mcp-client.ts',
+    'src/memory/mcp-connection.ts',
     'src/memory/mcp-write-queue.ts',
     'src/memory/memory-repository.ts',
     ...['versioning', 'write-transaction', 'write-statement', 'batch-statement'].map(

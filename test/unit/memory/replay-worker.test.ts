@@ -324,6 +324,24 @@ describe('ReplayWorker: the breaker', () => {
     await vi.advanceTimersByTimeAsync(1_000);
     expect(server.reads).toEqual([PROBE_KEY, PROBE_KEY, PROBE_KEY]);
     expect(breaker.currentState().name).toBe('CLOSED');
+    // Closed on an empty queue, it is idle: no retry is left scheduled.
+    expect(vi.getTimerCount()).toBe(0);
+    await worker.stop();
+  });
+
+  it('sends at the end of the open period, not at the next retry tick after it', async () => {
+    const { queue, server, breaker, worker } = setup({ retryDelayMs: 300 });
+    server.onStore = unavailable;
+    queue.add('a');
+    worker.start();
+    await vi.advanceTimersByTimeAsync(300);
+    expect(breaker.currentState().name).toBe('OPEN');
+    server.onStore = async () => undefined;
+    // Opened at 300 ms for 1 000 ms; retry ticks would fall at 600, 900, 1 200 and 1 500 ms.
+    await vi.advanceTimersByTimeAsync(999);
+    expect(server.delivered).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(keys(server.delivered)).toEqual(['a=v1']);
     await worker.stop();
   });
 
