@@ -1,4 +1,5 @@
 import { configDefaults, defineConfig } from 'vitest/config';
+import { allTests } from './stryker.servers.groups.mjs';
 import base from './vitest.config.js';
 
 /**
@@ -8,9 +9,9 @@ import base from './vitest.config.js';
  *
  * - `MUTATION_PART=unit` (stryker.config.mjs): project `unit` alone, no servers.
  * - `MUTATION_PART=servers` (stryker.servers.config.mjs): the `servers` project's folders on
- *   PostgreSQL, without `pglite`, and the unit tests of the modules that part mutates
- *   (`servicesUnitFiles`): a service's audit records, event topics and race paths are proven
- *   there, with fakes, so its score counts them too.
+ *   PostgreSQL, without `pglite`, and every test file a group names (`allTests`), the unit tests
+ *   among them: a service's audit records, event topics and race paths are proven there, with
+ *   fakes, so its score counts them too.
  *
  * A mutant that makes a test wait forever (a promise that never settles) should fail that test
  * soon rather than run into Stryker's own timeout, which restarts the worker (seconds each): so
@@ -18,21 +19,12 @@ import base from './vitest.config.js';
  * of it.
  */
 const servers = process.env.MUTATION_PART === 'servers';
-/**
- * The unit tests of src/services/, src/store/, the Redis event bus and the MCP write queue (the
- * servers part's).
- */
-const servicesUnitFiles = [
-  'test/unit/{services,store}/**/*.test.ts',
-  'test/unit/events/event-bus.test.ts',
-  'test/unit/memory/mcp-write-queue.test.ts',
-];
 export default defineConfig({
   ...base,
   test: {
     ...base.test,
     include: servers
-      ? ['test/{api,events,memory,tasks,mcp}/**/*.test.ts', ...servicesUnitFiles]
+      ? ['test/{api,events,memory,tasks,mcp}/**/*.test.ts', ...allTests]
       : ['test/unit/**/*.test.ts'],
     // Lock contenders in child processes, seconds per test; src/store/ is the servers part's.
     exclude: [...configDefaults.exclude, 'test/unit/store/data-directory-lock.test.ts'],
