@@ -3,7 +3,7 @@ import type { Page } from '../domain/common.js';
 import type { Schedule, ScheduleInput, ScheduleListQuery } from '../domain/schedule.js';
 import type { Executor } from './database.js';
 import { translateForeignKeys } from './database-errors.js';
-import { schedules } from './schema.js';
+import { projects, schedules } from './schema.js';
 import { nextVersion, orderTerms, selectPage } from './versioning.js';
 
 type ScheduleRow = typeof schedules.$inferSelect;
@@ -103,9 +103,21 @@ export class ScheduleRepository {
 
   /**
    * The schedule, locked, if it is still due; null when another instance holds it or has
-   * already moved its next tick on — so each tick fires once, whatever the instances.
+   * already moved its next tick on — so each tick fires once, whatever the instances. Its
+   * project is locked first (`FOR KEY SHARE`, which the task insert's foreign key takes anyway),
+   * in the order a project delete takes them: otherwise a tick holding the schedule and waiting
+   * for the project, and a delete holding the project and waiting for the schedule, deadlock.
    */
   async lockIfDue(executor: Executor, id: string): Promise<Schedule | null> {
+    const projectOf = executor
+      .select({ projectId: schedules.projectId })
+      .from(schedules)
+      .where(eq(schedules.id, id));
+    await executor
+      .select({ id: projects.id })
+      .from(projects)
+      .where(eq(projects.id, projectOf))
+      .for('key share');
     const [row] = await executor
       .select()
       .from(schedules)

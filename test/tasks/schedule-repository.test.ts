@@ -34,6 +34,19 @@ async function project(name: string): Promise<string> {
   return response.json().id;
 }
 
+/** Resolves once a query of the app waits for a lock another connection holds. */
+async function waitForLockWait(): Promise<void> {
+  for (let tries = 0; tries < 100; tries += 1) {
+    const waiting = await other.query(
+      `select 1 from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock'`,
+    );
+    if (waiting.rowCount! > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('no query waited for a lock');
+}
+
 const input = (projectId: string, fields: Partial<ScheduleInput> = {}): ScheduleInput => ({
   project_id: projectId,
   name: 'nightly',
@@ -94,6 +107,20 @@ describe('ScheduleRepository on PostgreSQL', () => {
     expect((error as UnprocessableError).errors).toEqual([
       { path: '/project_id', message: `Project ${missing} does not exist` },
     ]);
+  });
+
+  it('lets a tick wait for a delete of its project instead of deadlocking with it', async () => {
+    const projectId = await project('Deleted');
+    await repository.insert(db, input(projectId), past(1));
+    // A project delete's order (services/project-service.ts): the project, then its contents.
+    await other.query('begin');
+    await other.query('select id from projects where id = $1 for update', [projectId]);
+    const firing = t.app.services.schedules.fireDue();
+    await waitForLockWait();
+    await other.query('delete from schedules where project_id = $1', [projectId]);
+    await other.query('delete from projects where id = $1', [projectId]);
+    await other.query('commit');
+    await expect(firing).resolves.toBe(0);
   });
 
   it('lists by project, enabled and scope', async () => {
