@@ -9,7 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { openDatabase } from '../../src/store/database.js';
+import { sql } from 'drizzle-orm';
+import { type Executor, openDatabase } from '../../src/store/database.js';
 
 /**
  * A freshly created database (tables, no rows, unless made with `migrated: false`) owned by the
@@ -108,4 +109,21 @@ export async function connectAnotherInstance(databaseUrl: string | null): Promis
   const client = new pg.Client({ connectionString: databaseUrl! });
   await client.connect();
   return client;
+}
+
+/**
+ * Resolves once a statement on this test's database waits for a lock another transaction holds
+ * (a race test's signal that the write it started reached the lock); throws after 5 s.
+ */
+export async function someoneWaitsForALock(db: Executor): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const result = await db.execute(
+      sql`select count(*)::int as n from pg_stat_activity
+        where wait_event_type = 'Lock' and datname = current_database()`,
+    );
+    if ((result as { rows: Array<{ n: number }> }).rows[0]!.n > 0) return;
+    if (Date.now() > deadline) throw new Error('no statement waits for a lock');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }

@@ -5,7 +5,7 @@ import type { ScheduleInput } from '../../src/domain/schedule.js';
 import type { Executor } from '../../src/store/database.js';
 import { ScheduleRepository } from '../../src/store/schedule-repository.js';
 import { type TestApp, createTestApp } from '../support/app.js';
-import { connectAnotherInstance } from '../support/database.js';
+import { connectAnotherInstance, someoneWaitsForALock } from '../support/database.js';
 
 /**
  * What the schedule loop relies on from `schedules` on PostgreSQL: which schedules are due and in
@@ -32,19 +32,6 @@ beforeEach(() => t.reset());
 async function project(name: string): Promise<string> {
   const response = await t.request({ method: 'POST', url: '/api/v1/projects', payload: { name } });
   return response.json().id;
-}
-
-/** Resolves once a query of the app waits for a lock another connection holds. */
-async function waitForLockWait(): Promise<void> {
-  for (let tries = 0; tries < 100; tries += 1) {
-    const waiting = await other.query(
-      `select 1 from pg_stat_activity
-        where datname = current_database() and wait_event_type = 'Lock'`,
-    );
-    if (waiting.rowCount! > 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('no query waited for a lock');
 }
 
 const input = (projectId: string, fields: Partial<ScheduleInput> = {}): ScheduleInput => ({
@@ -116,7 +103,7 @@ describe('ScheduleRepository on PostgreSQL', () => {
     await other.query('begin');
     await other.query('select id from projects where id = $1 for update', [projectId]);
     const firing = t.app.services.schedules.fireDue();
-    await waitForLockWait();
+    await someoneWaitsForALock(db);
     await other.query('delete from schedules where project_id = $1', [projectId]);
     await other.query('delete from projects where id = $1', [projectId]);
     await other.query('commit');

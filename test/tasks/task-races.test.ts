@@ -1,7 +1,7 @@
-import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, createTestApp } from '../support/app.js';
+import { someoneWaitsForALock } from '../support/database.js';
 import { taskApi } from '../support/tasks.js';
 
 /**
@@ -113,18 +113,6 @@ describe('writes that race', () => {
 });
 
 /** Resolves once a statement on the test database waits for a row lock. */
-async function someoneWaitsForALock(): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    const result = await t.database.db.execute(
-      sql`select count(*)::int as n from pg_stat_activity
-        where wait_event_type = 'Lock' and datname = current_database()`,
-    );
-    if ((result as { rows: Array<{ n: number }> }).rows[0]!.n > 0) return;
-    if (Date.now() > deadline) throw new Error('no statement waits for a lock');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('a heartbeat and the sweeper at the same moment', () => {
   it('keeps the lease a heartbeat extends while the sweeper waits to expire it', async () => {
@@ -143,7 +131,7 @@ describe('a heartbeat and the sweeper at the same moment', () => {
       await heartbeat.query('begin');
       await heartbeat.query(`set local lock_timeout = '200ms'`);
       await heartbeat.query('select id from tasks where id = $1 for update', [id]);
-      await someoneWaitsForALock();
+      await someoneWaitsForALock(t.database.db);
       await heartbeat.query(
         `update task_attempts set heartbeat_at = now(),
            lease_expires_at = now() + interval '30 seconds'

@@ -1,8 +1,7 @@
-import { sql } from 'drizzle-orm';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, createTestApp } from '../support/app.js';
-import { connectAnotherInstance } from '../support/database.js';
+import { connectAnotherInstance, someoneWaitsForALock } from '../support/database.js';
 import { taskApi } from '../support/tasks.js';
 
 /**
@@ -25,18 +24,6 @@ afterAll(async () => {
 });
 
 /** Resolves once a statement of this file's database waits for a row lock. */
-async function someoneWaitsForALock(): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    const result = await t.database.db.execute(
-      sql`select count(*)::int as n from pg_stat_activity
-          where wait_event_type = 'Lock' and datname = current_database()`,
-    );
-    if ((result as { rows: Array<{ n: number }> }).rows[0]!.n > 0) return;
-    if (Date.now() > deadline) throw new Error('no statement waits for a lock');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('a completion beside a concurrent change of its agent', () => {
   it('leaves the agent busy when it changed after the statement began', async () => {
@@ -47,7 +34,7 @@ describe('a completion beside a concurrent change of its agent', () => {
     await other.query('begin');
     await other.query('update agents set version = version + 1 where id = $1', [agent.id]);
     const completing = api.complete(task.id, { attempt: claim.attempt.number });
-    await someoneWaitsForALock();
+    await someoneWaitsForALock(t.database.db);
     await other.query('commit');
     const done = await completing;
     expect(done.statusCode, done.body).toBe(200);
