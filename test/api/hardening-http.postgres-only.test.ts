@@ -112,6 +112,16 @@ describe('protocol edges', () => {
     expect((await rawExchange(port, 'GET /api/v1/projects HTTP/1.0\r\n\r\n')).status).toBe(200);
   });
 
+  it('refuses a body it will not read at once, without waiting for the body to arrive', async () => {
+    const head =
+      'POST /api/v1/projects HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n' +
+      'Content-Length: 100000\r\n\r\n';
+    const answer = await rawExchange(port, head, 3 * TIMEOUT_MS);
+    expect(expectRawProblem(answer.text, 415).problem.detail).toBe(
+      'Send JSON with Content-Type: application/json',
+    );
+  });
+
   // Node's fetch in another process: a client in the server's own event loop never saw the resets.
   it('gives fetch a 413 problem for each of 40 bodies of 2–8 MiB, never a reset', async () => {
     const script = fileURLToPath(new URL('../support/oversized-posts.mjs', import.meta.url));

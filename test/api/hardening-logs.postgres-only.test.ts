@@ -73,7 +73,9 @@ describe('client errors in the log', () => {
     const clientErrors = lines.filter((line) => line.clientError === true);
     const oneByOne = clientErrors.filter((line) => line.level < WARN_LEVEL);
     expect(oneByOne).toHaveLength(CLIENT_ERROR_LINES_PER_WINDOW);
-    expect(oneByOne.some((line) => line.msg === 'client aborted the request')).toBe(true);
+    const aborted = oneByOne.find((line) => line.msg === 'client aborted the request');
+    // Which request it was, and how the connection ended, for an operator to follow up.
+    expect(aborted).toMatchObject({ reqId: expect.any(String), code: expect.any(String) });
     const summaries = clientErrors.filter((line) => line.level === WARN_LEVEL);
     expect(summaries).toHaveLength(1);
     expect(summaries[0]!.suppressed).toBeGreaterThanOrEqual(30 - CLIENT_ERROR_LINES_PER_WINDOW);
