@@ -67,7 +67,7 @@ for (const path of reports) {
     process.exit(2);
   }
   for (const [file, { mutants }] of Object.entries(report.files)) {
-    rows.push({ file: relative(process.cwd(), file) || file, ...tally(mutants) });
+    rows.push({ file: relative(process.cwd(), file) || file, report: path, ...tally(mutants) });
   }
 }
 rows.sort((a, b) => a.file.localeCompare(b.file));
@@ -92,6 +92,18 @@ for (const [i, row] of table.entries()) {
   const mark = below(rows[i]) ? `  < ${threshold} %` : '';
   console.log(markdown ? markdownRow(row, i) + mark : padded(row) + mark);
 }
+
+// A file that moved from one part to the other keeps its old results in the old part's
+// incremental file (Stryker carries every file that file holds into the next report).
+const scoredBy = new Map();
+for (const row of rows) scoredBy.set(row.file, [...(scoredBy.get(row.file) ?? []), row.report]);
+const twice = [...scoredBy].filter(([, paths]) => paths.length > 1);
+for (const [file, paths] of twice)
+  console.log(
+    `\n${file} is scored by ${paths.join(' and ')}: delete its entry from the part's` +
+      ' incremental file and report that no longer mutates it.',
+  );
+if (twice.length > 0) process.exit(1);
 
 const failing = rows.filter(below);
 if (failing.length > 0) {

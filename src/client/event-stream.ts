@@ -153,7 +153,7 @@ export class EventStream implements AsyncIterable<TypedEvent> {
         else await new Promise<void>((resolve) => (wake = resolve));
       }
       if (this.error !== undefined) throw this.error;
-    } /* Stryker disable next-line BlockStatement: listeners left behind hold memory */ finally {
+    } finally /* Stryker disable next-line BlockStatement: leftover listeners hold memory */ {
       stopEvents();
       stopNotices();
     }
