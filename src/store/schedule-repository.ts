@@ -114,6 +114,7 @@ export class ScheduleRepository {
       .from(schedules)
       .where(eq(schedules.id, id));
     await executor
+      // Stryker disable next-line ObjectLiteral: only the lock is wanted, no column
       .select({ id: projects.id })
       .from(projects)
       .where(eq(projects.id, projectOf))

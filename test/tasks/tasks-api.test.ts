@@ -867,15 +867,22 @@ describe('dependencies, cancel and retry', () => {
     const task = await api.task(project.id);
     await api.call('PATCH', `/tasks/${task.id}`, { title: 'Renamed' }, 200);
     const { attempt } = await claimed(task.id);
+    const agentRecords = async () =>
+      (
+        await api.call('GET', `/audit?resource=agent&resource_id=${agent.id}`, undefined, 200)
+      ).json().items.length;
     // The agent says it is idle while it holds the attempt: its heartbeat makes it busy again.
     await api.call('PATCH', `/agents/${agent.id}`, { status: 'idle' }, 200);
+    const saidIdle = await agentRecords();
     const beat = await api.heartbeat(task.id, { attempt: attempt.number });
     expect(beat.statusCode, beat.body).toBe(200);
     expect((await api.call('GET', `/agents/${agent.id}`, undefined, 200)).json().status).toBe(
       'busy',
     );
+    expect(await agentRecords()).toBe(saidIdle + 1);
     // A heartbeat of an agent that is busy already changes nothing of it: no event, no record.
     await api.heartbeat(task.id, { attempt: attempt.number });
+    expect(await agentRecords()).toBe(saidIdle + 1);
     await api.call('POST', `/tasks/${task.id}/cancel`, undefined, 200);
     await api.call('POST', `/tasks/${task.id}/retry`, undefined, 200);
     await api.call('DELETE', `/tasks/${task.id}`, undefined, 204);
