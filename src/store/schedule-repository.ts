@@ -113,9 +113,10 @@ export class ScheduleRepository {
       .select({ projectId: schedules.projectId })
       .from(schedules)
       .where(eq(schedules.id, id));
+    // Stryker disable next-line ObjectLiteral: only the lock is wanted, no column
+    const lockOnly = { id: projects.id };
     await executor
-      // Stryker disable next-line ObjectLiteral: only the lock is wanted, no column
-      .select({ id: projects.id })
+      .select(lockOnly)
       .from(projects)
       .where(eq(projects.id, projectOf))
       .for('key share');
