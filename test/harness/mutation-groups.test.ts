@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { groups } from '../../stryker.servers.groups.mjs';
 
 /**
  * The groups of the servers part of the mutation run (stryker.servers.groups.mjs): a file of the
@@ -9,17 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
  * would get two scores, and a test file that was renamed would leave its group without the tests
  * its score was measured with.
  */
-interface Group {
-  mutate: string[];
-  tests: string[];
-}
-let groups: Record<string, Group>;
 const root = join(import.meta.dirname, '..', '..');
-
-beforeAll(async () => {
-  const module = pathToFileURL(join(root, 'stryker.servers.groups.mjs')).href;
-  ({ groups } = (await import(module)) as { groups: Record<string, Group> });
-});
 
 /** The files of the part: every service and repository, and the other files named. */
 function filesOfThePart(): string[] {
