@@ -867,10 +867,16 @@ describe('dependencies, cancel and retry', () => {
     const task = await api.task(project.id);
     await api.call('PATCH', `/tasks/${task.id}`, { title: 'Renamed' }, 200);
     const { attempt } = await claimed(task.id);
-    const agentRecords = async () =>
-      (
-        await api.call('GET', `/audit?resource=agent&resource_id=${agent.id}`, undefined, 200)
-      ).json().items.length;
+    const audit = async (resource: string, id: string) =>
+      (await api.call('GET', `/audit?resource=${resource}&resource_id=${id}`, undefined, 200))
+        .json()
+        .items.reverse()
+        .map((entry: { action: string; resource: string; changed_fields: string[] | null }) => [
+          entry.action,
+          entry.resource,
+          entry.changed_fields,
+        ]);
+    const agentRecords = async () => (await audit('agent', agent.id)).length;
     // The agent says it is idle while it holds the attempt: its heartbeat makes it busy again.
     await api.call('PATCH', `/agents/${agent.id}`, { status: 'idle' }, 200);
     const saidIdle = await agentRecords();
@@ -886,15 +892,6 @@ describe('dependencies, cancel and retry', () => {
     await api.call('POST', `/tasks/${task.id}/cancel`, undefined, 200);
     await api.call('POST', `/tasks/${task.id}/retry`, undefined, 200);
     await api.call('DELETE', `/tasks/${task.id}`, undefined, 204);
-    const audit = async (resource: string, id: string) =>
-      (await api.call('GET', `/audit?resource=${resource}&resource_id=${id}`, undefined, 200))
-        .json()
-        .items.reverse()
-        .map((entry: { action: string; resource: string; changed_fields: string[] | null }) => [
-          entry.action,
-          entry.resource,
-          entry.changed_fields,
-        ]);
     expect(await audit('task', task.id)).toEqual([
       ['create', 'task', null],
       ['update', 'task', ['title']],
