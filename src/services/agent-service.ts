@@ -173,7 +173,7 @@ export class AgentService {
           'first',
       );
     await this.agents.unpinFinished(tx, id);
-    const pinned = await this.agents.unfinishedPinned(tx, id);
+    const pinned = await this.agents.pinnedTasks(tx, id);
     if (pinned > 0)
       throw new ConflictError(
         `Agent ${id} cannot be deleted: ${unfinished(pinned)} pinned to it; cancel them ` +
@@ -238,7 +238,7 @@ export class AgentService {
    */
   private async assertMovable(tx: Executor, agent: Agent, projectId: string | null | undefined) {
     if (projectId === undefined || projectId === null || projectId === agent.project_id) return;
-    const pinned = await this.agents.unfinishedPinned(tx, agent.id, projectId);
+    const pinned = await this.agents.pinnedElsewhere(tx, agent.id, projectId);
     if (pinned > 0)
       throw new ConflictError(
         `Agent ${agent.id} cannot move to project ${projectId}: ${unfinished(pinned)} pinned ` +

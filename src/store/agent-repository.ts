@@ -366,7 +366,7 @@ export class AgentRepository {
    * Before the agent's deletion, lets go of its finished tasks: their `agent_id` becomes null, as
    * the foreign key would make it, without a new version (they are history, like the agent's
    * attempts). The update also locks them, so a retry cannot make one unfinished unseen by
-   * {@link unfinishedPinned}.
+   * {@link pinnedTasks}.
    */
   async unpinFinished(executor: Executor, id: string): Promise<void> {
     const finished = inArray(tasks.status, [...finishedStatuses]);
@@ -377,19 +377,28 @@ export class AgentRepository {
   }
 
   /**
-   * How many unfinished tasks are pinned to the agent, or with `outside`, those of projects other
-   * than that one: deleting the agent would make them anyone's work silently, moving it to
-   * `outside` would leave them waiting for an agent that can no longer claim them. A count, not
-   * their ids: a task pinned while the agent had no project may be in a project the caller
+   * How many tasks are pinned to the agent: deleting it would make them anyone's work silently.
+   * A count, not their ids: a task pinned before the agent moved may be in a project the caller
    * cannot see.
    */
-  async unfinishedPinned(executor: Executor, id: string, outside?: string): Promise<number> {
-    const unfinished = notInArray(tasks.status, [...finishedStatuses]);
-    const elsewhere = outside === undefined ? undefined : ne(tasks.projectId, outside);
+  async pinnedTasks(executor: Executor, id: string): Promise<number> {
     const [row] = await executor
       .select({ count: count() })
       .from(tasks)
-      .where(and(eq(tasks.agentId, id), unfinished, elsewhere));
+      .where(eq(tasks.agentId, id));
+    return row!.count;
+  }
+
+  /**
+   * How many unfinished tasks of projects other than `projectId` are pinned to the agent: moving
+   * it there would leave them waiting for an agent that can no longer claim them.
+   */
+  async pinnedElsewhere(executor: Executor, id: string, projectId: string): Promise<number> {
+    const unfinished = notInArray(tasks.status, [...finishedStatuses]);
+    const [row] = await executor
+      .select({ count: count() })
+      .from(tasks)
+      .where(and(eq(tasks.agentId, id), ne(tasks.projectId, projectId), unfinished));
     return row!.count;
   }
 

@@ -48,7 +48,8 @@ function setup() {
     delete: vi.fn(async () => agent),
     runningTask: vi.fn(async (): Promise<string | null> => null),
     unpinFinished: vi.fn(async () => undefined),
-    unfinishedPinned: vi.fn(async () => 0),
+    pinnedTasks: vi.fn(async () => 0),
+    pinnedElsewhere: vi.fn(async () => 0),
     markSilentOffline: vi.fn(async () => [{ ...agent, status: 'offline' as const, version: 2 }]),
   };
   return {
@@ -127,7 +128,7 @@ describe('AgentService', () => {
 
   it('refuses with 409 to move while tasks of another project are pinned to it', async () => {
     const { agents, transaction, emitted, audited, service } = setup();
-    agents.unfinishedPinned.mockResolvedValueOnce(1).mockResolvedValueOnce(3);
+    agents.pinnedElsewhere.mockResolvedValueOnce(1).mockResolvedValueOnce(3);
     for (const count of ['1 unfinished task is', '3 unfinished tasks are'])
       await expect(service.patch(agent.id, { project_id: projectB }, null, actor)).rejects.toThrow(
         new ConflictError(
@@ -135,15 +136,15 @@ describe('AgentService', () => {
             'another project; cancel them or change their agent_id first',
         ),
       );
-    expect(agents.unfinishedPinned).toHaveBeenCalledWith(transaction, agent.id, projectB);
+    expect(agents.pinnedElsewhere).toHaveBeenCalledWith(transaction, agent.id, projectB);
     expect(agents.update).not.toHaveBeenCalled();
     expect([emitted, audited]).toEqual([[], []]);
     // Staying, or leaving for no project (it claims everywhere then), strands nothing.
-    agents.unfinishedPinned.mockResolvedValue(1);
+    agents.pinnedElsewhere.mockResolvedValue(1);
     await service.patch(agent.id, { project_id: projectA, name: 'x' }, null, actor);
     await service.patch(agent.id, { project_id: null }, null, actor);
     await service.patch(agent.id, { name: 'y' }, null, actor);
-    expect(agents.unfinishedPinned).toHaveBeenCalledTimes(2);
+    expect(agents.pinnedElsewhere).toHaveBeenCalledTimes(2);
     expect(agents.update).toHaveBeenCalledTimes(3);
   });
 
@@ -191,8 +192,8 @@ describe('AgentService', () => {
     await service.delete(agent.id, null, actor);
     expect(agents.runningTask).toHaveBeenCalledWith(transaction, agent.id);
     expect(agents.unpinFinished).toHaveBeenCalledWith(transaction, agent.id);
-    expect(agents.unfinishedPinned).toHaveBeenCalledWith(transaction, agent.id);
-    expect(agents.unfinishedPinned.mock.invocationCallOrder[0]).toBeGreaterThan(
+    expect(agents.pinnedTasks).toHaveBeenCalledWith(transaction, agent.id);
+    expect(agents.pinnedTasks.mock.invocationCallOrder[0]).toBeGreaterThan(
       agents.unpinFinished.mock.invocationCallOrder[0]!,
     );
   });
@@ -207,12 +208,12 @@ describe('AgentService', () => {
         'cancel it first',
     );
     expect(agents.unpinFinished).not.toHaveBeenCalled();
-    agents.unfinishedPinned.mockResolvedValueOnce(1);
+    agents.pinnedTasks.mockResolvedValueOnce(1);
     await expect(service.delete(agent.id, null, actor)).rejects.toThrow(
       `Agent ${agent.id} cannot be deleted: 1 unfinished task is pinned to it; cancel them ` +
         'or change their agent_id (PATCH, to another agent or null) first',
     );
-    agents.unfinishedPinned.mockResolvedValueOnce(2);
+    agents.pinnedTasks.mockResolvedValueOnce(2);
     await expect(service.delete(agent.id, null, actor)).rejects.toThrow(
       ': 2 unfinished tasks are pinned to it; cancel them',
     );
