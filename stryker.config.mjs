@@ -30,6 +30,7 @@ export default {
     'src/events/message-budget.ts',
     'src/events/retention.ts',
     'src/store/write-batcher.ts',
+    'src/stop-signals.ts',
   ],
   disableBail: true,
   timeoutMS: 4_000,

@@ -4,43 +4,35 @@ import { type Config, ConfigError, loadConfig } from './config.js';
 import { pinNextTickShape } from './next-tick-shape.js';
 import { DataDirectoryLockedError } from './store/data-directory-lock.js';
 import { resolveDatabaseTarget } from './store/database.js';
+import { exitStopped, onStopSignals } from './stop-signals.js';
 
 /**
- * A repeat of a stop signal within this time is the same request, not a demand to force the exit:
- * under `npm start` a Ctrl-C reaches the service twice, from the terminal and forwarded by npm, and
- * so does a SIGTERM sent to the whole process group (as systemd and `kill -- -<pgid>` do).
+ * Stops gracefully: no new connections, in-flight requests finish within SHUTDOWN_TIMEOUT_MS; then
+ * the process ends at once (exitStopped says why).
  */
-const REPEAT_WINDOW_MS = 1_000;
-
-/**
- * Stops gracefully on the first SIGTERM or SIGINT: no new connections, in-flight requests finish
- * within SHUTDOWN_TIMEOUT_MS. A second signal a second or more later forces the exit.
- */
-function stopOnSignals(app: FastifyInstance, config: Config): void {
-  let firstSignalAt: number | null = null;
-  const stop = async (signal: NodeJS.Signals) => {
-    if (firstSignalAt !== null) {
-      if (Date.now() - firstSignalAt >= REPEAT_WINDOW_MS) process.exit(1);
-      return;
-    }
-    firstSignalAt = Date.now();
-    app.log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
-    const deadline = setTimeout(() => process.exit(1), config.SHUTDOWN_TIMEOUT_MS).unref();
-    await app.close();
-    clearTimeout(deadline);
-    app.log.info('stopped');
-  };
-  process.on('SIGTERM', (signal) => void stop(signal)).on('SIGINT', (signal) => void stop(signal));
+async function stopGracefully(app: FastifyInstance, config: Config, signal: NodeJS.Signals) {
+  app.log.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+  const deadline = setTimeout(() => process.exit(1), config.SHUTDOWN_TIMEOUT_MS).unref();
+  await app.close();
+  clearTimeout(deadline);
+  app.log.info('stopped');
+  exitStopped(0);
 }
 
-/** Starts the service and stops it gracefully on SIGTERM or SIGINT. */
+/**
+ * Starts the service and stops it gracefully on SIGTERM or SIGINT; a second signal a second or
+ * more later forces the exit (src/stop-signals.ts).
+ */
 async function main(): Promise<void> {
   pinNextTickShape();
   const config = loadConfig();
   const { DATABASE_URL: url, DATA_DIR: dataDir, DATABASE_POOL_SIZE: poolSize } = config;
   const target = resolveDatabaseTarget(url, dataDir, poolSize);
   const app = await buildApp({ config, database: { target } });
-  stopOnSignals(app, config);
+  onStopSignals({
+    first: (signal) => void stopGracefully(app, config, signal),
+    insist: () => process.exit(1),
+  });
   const address = await app.listen({ host: config.HOST, port: config.PORT });
   const ready = { engine: target.engine, url: address, docs: `${address}/docs` };
   app.log.info(ready, 'swarm-control ready');

@@ -21,6 +21,8 @@ export interface RunnerParts {
  * `concurrency` claim loops, each running one task at a time through {@link TaskRun}. `stop()`
  * (SIGTERM) stops claiming at once, lets running tasks finish within the grace period, then
  * kills their commands and reports them failed as retryable; `run()` resolves when all is done.
+ * A refused claim stops the runner the same way, without the grace period, and `run()` rejects
+ * with it once every slot has ended: nothing is left running when the process exits.
  */
 export class Runner {
   private readonly service: RunnerService;
@@ -49,10 +51,12 @@ export class Runner {
     this.parts.log(`registered as agent ${agent.name} (${agent.id})`);
     const heartbeat = this.keepAgentAlive(agent.id);
     const slots = Array.from({ length: this.options.concurrency }, () => this.slot(agent.id));
-    await Promise.all(slots);
+    const ended = await Promise.allSettled(slots);
     this.stopped.abort();
     await heartbeat;
     await this.service.agentHeartbeat(agent.id, 'offline').catch(() => undefined);
+    const failed = ended.find((slot): slot is PromiseRejectedResult => slot.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
     this.parts.log('stopped');
   }
 
@@ -105,6 +109,7 @@ export class Runner {
       ).catch((error: unknown) => {
         if (this.claims.signal.aborted) return null;
         this.parts.log(`claim refused (${String(error)}); stopping`);
+        this.stop(0);
         throw error;
       });
       if (claimed === null) continue;

@@ -151,6 +151,20 @@ describe('the runner as a process', () => {
     expect(runner.stderr()).toContain('stopped');
   });
 
+  it('takes a Ctrl-C under npm run agent, which arrives twice, as one: the task finishes', async () => {
+    const project = await api('POST', '/projects', { name: 'Int' });
+    const created = await api('POST', '/tasks', { project_id: project.id, title: 'finish me too' });
+    const started = join(scratch, 'int.started');
+    const runner = startRunner('int', project.id, `touch ${started}; sleep 0.8; echo '{"ok":1}'`);
+    await expect.poll(() => existsSync(started), { timeout: 15_000 }).toBe(true);
+    process.kill(runner.process.pid, 'SIGINT');
+    // npm forwards its copy once its own event loop ran: the runner has taken the first one.
+    await expect.poll(() => runner.stderr()).toContain('stopping: 1 task(s) running');
+    process.kill(runner.process.pid, 'SIGINT');
+    expect(await exitOf(runner)).toEqual({ code: 0, signal: null });
+    expect(await api('GET', `/tasks/${created.id}`)).toMatchObject({ status: 'succeeded' });
+  });
+
   it('loses nothing when the service is killed and restarted under a working runner', async () => {
     const project = await api('POST', '/projects', { name: 'Restart' });
     const tasks: Json[] = [];

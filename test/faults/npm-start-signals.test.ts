@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { unpackPgliteSnapshot } from '../support/pglite-snapshot.js';
 import { findExecutable, makeTempDir, processAlive } from '../support/process.js';
-import { ROOT, distDirectory } from '../support/programs.js';
+import { ROOT, distDirectory, serviceArgs } from '../support/programs.js';
 import {
   type Program,
   childEnvironment,
@@ -17,7 +17,9 @@ import {
  * `npm start` as an operator runs it, and stopped the ways an operator stops it: `kill -TERM` of
  * the npm process (a process manager, a container runtime) and Ctrl-C in a terminal (SIGINT to
  * the whole process group). The service must get the signal, stop gracefully and release the
- * embedded database; npm runs the script through `sh -c`, which does not pass signals on.
+ * embedded database; npm runs the script through `sh -c`, which does not pass signals on. npm's
+ * forwarded copy of a Ctrl-C may reach the service late, as it ends: it must still exit 0, or npm
+ * reports a crash.
  *
  * The package is a throwaway copy of this one: the same package.json and build script, an empty
  * `src/`, so the build finds nothing to compile, and as `dist/` the service this run compiled
@@ -37,16 +39,32 @@ function makePackage(): string {
   return directory;
 }
 
-function startNpm(): Program {
-  const env = childEnvironment({
+const serviceEnvironment = () =>
+  childEnvironment({
     DATA_DIR: join(packageDir, 'data'),
     PORT: '0',
     HOST: '127.0.0.1',
     MEMORY_MCP: 'off',
     LOG_LEVEL: 'info',
   });
+
+function startNpm(): Program {
+  const env = serviceEnvironment();
   npmStart = startProgram(findExecutable('npm') ?? 'npm', ['start'], { cwd: packageDir, env });
   return npmStart;
+}
+
+/** Sends `signal` to `program` every millisecond from its `stopped` line until it has exited. */
+function signalWhileEnding(program: Program, signal: NodeJS.Signals): void {
+  const timer = setInterval(() => {
+    if (!messages(program).includes('stopped')) return;
+    try {
+      process.kill(program.process.pid, signal);
+    } catch {
+      clearInterval(timer); // it has exited
+    }
+  }, 1);
+  void program.process.exited.finally(() => clearInterval(timer));
 }
 
 const messages = (program: Program) => program.logLines().map((line) => line.msg);
@@ -86,5 +104,16 @@ describe('npm start', () => {
     await expect.poll(() => processAlive(pid), { timeout: 10_000, interval: 50 }).toBe(false);
     expect(messages(npm).filter((message) => message === 'stopped')).toHaveLength(1);
     expect(existsSync(join(packageDir, 'data', 'pglite.lock'))).toBe(false);
+  });
+
+  it('exits 0 however late the repeat of Ctrl-C arrives, even as the process ends', async () => {
+    npmStart = startProgram(process.execPath, serviceArgs(), {
+      cwd: packageDir,
+      env: serviceEnvironment(),
+    });
+    await serviceReady(npmStart);
+    signalWhileEnding(npmStart, 'SIGINT');
+    process.kill(npmStart.process.pid, 'SIGINT');
+    expect(await exitOf(npmStart)).toEqual({ code: 0, signal: null });
   });
 });
