@@ -169,7 +169,7 @@ describe.concurrent('stalled server and AbortSignal', () => {
     );
     expect(rejection(stalled)).toMatchObject({ name: 'TimeoutError' });
     expect(stalled.ms).toBeGreaterThanOrEqual(290);
-    expect(stalled.ms).toBeLessThan(800);
+    expect(stalled.ms).toBeLessThan(2_000); // without the signal it would stall for good
 
     expect(memory.isConnected()).toBe(true);
     expect(mcp.serverPid(memory)).toBe(pid);
