@@ -26,7 +26,8 @@ import {
  * with the project's build (programs.ts).
  */
 let packageDir: string;
-let npmStart: Program | undefined;
+/** What the test started, npm or the service itself: killed after each test. */
+let running: Program | undefined;
 
 function makePackage(): string {
   const directory = makeTempDir('swarm-npm-start-');
@@ -50,8 +51,8 @@ const serviceEnvironment = () =>
 
 function startNpm(): Program {
   const env = serviceEnvironment();
-  npmStart = startProgram(findExecutable('npm') ?? 'npm', ['start'], { cwd: packageDir, env });
-  return npmStart;
+  running = startProgram(findExecutable('npm') ?? 'npm', ['start'], { cwd: packageDir, env });
+  return running;
 }
 
 /** Sends `signal` to `program` every millisecond from its `stopped` line until it has exited. */
@@ -74,8 +75,8 @@ beforeAll(async () => {
   await unpackPgliteSnapshot(inject('pgliteSnapshotPath'), join(packageDir, 'data', 'pglite'));
 });
 afterEach(async () => {
-  await killProgram(npmStart);
-  npmStart = undefined;
+  await killProgram(running);
+  running = undefined;
 });
 afterAll(() => rmSync(packageDir, { recursive: true, force: true }));
 
@@ -107,13 +108,13 @@ describe('npm start', () => {
   });
 
   it('exits 0 however late the repeat of Ctrl-C arrives, even as the process ends', async () => {
-    npmStart = startProgram(process.execPath, serviceArgs(), {
+    running = startProgram(process.execPath, serviceArgs(), {
       cwd: packageDir,
       env: serviceEnvironment(),
     });
-    await serviceReady(npmStart);
-    signalWhileEnding(npmStart, 'SIGINT');
-    process.kill(npmStart.process.pid, 'SIGINT');
-    expect(await exitOf(npmStart)).toEqual({ code: 0, signal: null });
+    await serviceReady(running);
+    signalWhileEnding(running, 'SIGINT');
+    process.kill(running.process.pid, 'SIGINT');
+    expect(await exitOf(running)).toEqual({ code: 0, signal: null });
   });
 });

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { type Executor, openDatabase } from '../../src/store/database.js';
 
@@ -116,14 +116,13 @@ export async function connectAnotherInstance(databaseUrl: string | null): Promis
  * (a race test's signal that the write it started reached the lock); throws after 5 s.
  */
 export async function someoneWaitsForALock(db: Executor): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  for (;;) {
+  const waiting = async () => {
     const result = await db.execute(
       sql`select count(*)::int as n from pg_stat_activity
         where wait_event_type = 'Lock' and datname = current_database()`,
     );
-    if ((result as { rows: Array<{ n: number }> }).rows[0]!.n > 0) return;
-    if (Date.now() > deadline) throw new Error('no statement waits for a lock');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+    return (result as { rows: Array<{ n: number }> }).rows[0]!.n;
+  };
+  const options = { timeout: 5_000, interval: 10, message: 'no statement waits for a lock' };
+  await expect.poll(waiting, options).toBeGreaterThan(0);
 }

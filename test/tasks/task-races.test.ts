@@ -112,8 +112,6 @@ describe('writes that race', () => {
   });
 });
 
-/** Resolves once a statement on the test database waits for a row lock. */
-
 describe('a heartbeat and the sweeper at the same moment', () => {
   it('keeps the lease a heartbeat extends while the sweeper waits to expire it', async () => {
     const agent = await api.agent(projectId);

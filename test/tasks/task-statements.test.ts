@@ -23,8 +23,6 @@ afterAll(async () => {
   await t?.close();
 });
 
-/** Resolves once a statement of this file's database waits for a row lock. */
-
 describe('a completion beside a concurrent change of its agent', () => {
   it('leaves the agent busy when it changed after the statement began', async () => {
     const project = await api.project();
