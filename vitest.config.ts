@@ -35,6 +35,12 @@ const bothEngineFiles = [
   'test/harness/test-engine.test.ts',
 ];
 const withServers = process.env.TEST_SERVERS !== 'off';
+/**
+ * What the server-backed files wait for (an event reaching a browser, a process being reaped) can
+ * take more than vitest's 1 s on a shared CI machine. A poll passes as soon as its condition holds,
+ * so its 5 s here cost time only when it fails; a test that needs longer says so.
+ */
+export const serverPolls = { poll: { timeout: 5_000 } };
 const unit: TestProjectInlineConfiguration = {
   extends: true,
   test: { name: 'unit', include: unitFiles, sequence: { groupOrder: 2 } },
@@ -50,6 +56,7 @@ const servers: TestProjectInlineConfiguration = {
   test: {
     name: 'servers',
     include: serverFiles,
+    expect: serverPolls,
     ...(serversMaxWorkers && { maxWorkers: serversMaxWorkers, sequence: { groupOrder: 1 } }),
   },
 };
@@ -58,6 +65,7 @@ const pglite: TestProjectInlineConfiguration = {
   test: {
     name: 'pglite',
     include: bothEngineFiles,
+    expect: serverPolls,
     exclude: [...configDefaults.exclude, '**/*.postgres-only.test.ts'],
     env: { TEST_DB: 'pglite' },
   },

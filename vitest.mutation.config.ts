@@ -1,6 +1,6 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 import { allTests } from './stryker.servers.groups.mjs';
-import base from './vitest.config.js';
+import base, { serverPolls } from './vitest.config.js';
 
 /**
  * The vitest side of the mutation runs (docs/testing.md, "Mutation testing"); Stryker's vitest
@@ -30,6 +30,7 @@ export default defineConfig({
     exclude: [...configDefaults.exclude, 'test/unit/store/data-directory-lock.test.ts'],
     testTimeout: servers ? 15_000 : 3_000,
     hookTimeout: servers ? 60_000 : 3_000,
+    ...(servers && { expect: serverPolls }),
     projects: undefined,
   },
 });
