@@ -36,11 +36,14 @@ const bothEngineFiles = [
 ];
 const withServers = process.env.TEST_SERVERS !== 'off';
 /**
- * What the server-backed files wait for (an event reaching a browser, a process being reaped) can
- * take more than vitest's 1 s on a shared CI machine. A poll passes as soon as its condition holds,
- * so its 5 s here cost time only when it fails; a test that needs longer says so.
+ * How long the server-backed files wait. What they wait for (an event reaching a browser, a
+ * process being reaped, a service starting in a child process) takes several times longer on a
+ * loaded machine. A poll passes as soon as its condition holds and a test ends when it is done,
+ * so these bounds cost time only when a test fails: 5 s for a poll (vitest's default is 1 s) and
+ * 60 s for a test. A test that needs longer says so.
  */
 export const serverPolls = { poll: { timeout: 5_000 } };
+const serverTestTimeoutMs = 60_000;
 const unit: TestProjectInlineConfiguration = {
   extends: true,
   test: { name: 'unit', include: unitFiles, sequence: { groupOrder: 2 } },
@@ -57,6 +60,7 @@ const servers: TestProjectInlineConfiguration = {
     name: 'servers',
     include: serverFiles,
     expect: serverPolls,
+    testTimeout: serverTestTimeoutMs,
     ...(serversMaxWorkers && { maxWorkers: serversMaxWorkers, sequence: { groupOrder: 1 } }),
   },
 };
@@ -66,6 +70,7 @@ const pglite: TestProjectInlineConfiguration = {
     name: 'pglite',
     include: bothEngineFiles,
     expect: serverPolls,
+    testTimeout: serverTestTimeoutMs,
     exclude: [...configDefaults.exclude, '**/*.postgres-only.test.ts'],
     env: { TEST_DB: 'pglite' },
   },

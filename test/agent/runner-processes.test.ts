@@ -195,5 +195,5 @@ describe('the runner as a process', () => {
     }
     expect(processAlive(runner.process.pid)).toBe(true);
     expect(runner.stderr()).toMatch(/retry in \d+ ms/);
-  }, 60_000);
+  });
 });

@@ -59,5 +59,5 @@ describe('Swagger UI at /docs with AUTH=on', () => {
     expect(curl).toContain(`Authorization: Bearer ${key}`);
     expect(await tryOut('Health-getReadiness')).toBe('200');
     expect(pageErrors).toEqual([]);
-  }, 60_000); // Swagger UI renders the whole document: 12 s idle here, 16 s in a busy CI run
+  });
 });

@@ -149,7 +149,7 @@ describe('two instances sharing PostgreSQL and Redis', () => {
       log.items.map((event: { id: number }) => event.id).slice(0, seenB.length),
     );
     onB.close();
-  }, 30_000);
+  });
 
   it('has an instance started while Redis is down join the channel once Redis is up', async () => {
     const a = instances[0] ?? (await startInstance());
@@ -181,5 +181,5 @@ describe('two instances sharing PostgreSQL and Redis', () => {
       .toBeGreaterThanOrEqual(1);
     expect(logged(late.log, WARN_LEVEL, 'redis subscribe failed')).toEqual([]);
     onLate.close();
-  }, 30_000);
+  });
 });

@@ -87,5 +87,5 @@ describe('a replay to a client that does not read', () => {
     socket.resume();
     await expect.poll(() => ids.length, { timeout: 20_000 }).toBe(drafts.length);
     expect(ids).toEqual(logged.map((event) => event.id));
-  }, 40_000);
+  });
 });

@@ -78,5 +78,5 @@ describe('a key scoped to one project on the WebSocket', () => {
       ),
     ).toBe(true);
     socket.socket.terminate();
-  }, 60_000);
+  });
 });

@@ -119,5 +119,5 @@ describe('PostgreSQL outage under write load', () => {
     } finally {
       await client.end();
     }
-  }, 60_000);
+  });
 });

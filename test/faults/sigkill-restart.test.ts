@@ -139,5 +139,5 @@ describe('SIGKILL mid-load', () => {
       body: JSON.stringify({ name: 'after restart' }),
     });
     expect(after.status).toBe(201);
-  }, 60_000);
+  });
 });

@@ -239,5 +239,5 @@ describe('claims under contention', () => {
       ),
     );
     expect(workers.size).toBeGreaterThan(1);
-  }, 60_000);
+  });
 });
