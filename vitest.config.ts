@@ -43,7 +43,7 @@ const withServers = process.env.TEST_SERVERS !== 'off';
  * 60 s for a test. A test that needs longer says so.
  */
 export const serverPolls = { poll: { timeout: 5_000 } };
-const serverTestTimeoutMs = 60_000;
+const serverWaits = { expect: serverPolls, testTimeout: 60_000 };
 const unit: TestProjectInlineConfiguration = {
   extends: true,
   test: { name: 'unit', include: unitFiles, sequence: { groupOrder: 2 } },
@@ -59,8 +59,7 @@ const servers: TestProjectInlineConfiguration = {
   test: {
     name: 'servers',
     include: serverFiles,
-    expect: serverPolls,
-    testTimeout: serverTestTimeoutMs,
+    ...serverWaits,
     ...(serversMaxWorkers && { maxWorkers: serversMaxWorkers, sequence: { groupOrder: 1 } }),
   },
 };
@@ -69,8 +68,7 @@ const pglite: TestProjectInlineConfiguration = {
   test: {
     name: 'pglite',
     include: bothEngineFiles,
-    expect: serverPolls,
-    testTimeout: serverTestTimeoutMs,
+    ...serverWaits,
     exclude: [...configDefaults.exclude, '**/*.postgres-only.test.ts'],
     env: { TEST_DB: 'pglite' },
   },

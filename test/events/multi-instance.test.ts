@@ -73,6 +73,22 @@ function collect(stream: EventStream): number[] {
 const createProject = (app: FastifyInstance, name: string) =>
   app.inject({ method: 'POST', url: '/api/v1/projects', payload: { name } });
 
+/**
+ * Writes a project on `app` every 500 ms until `heard()` reaches `count`. What an instance
+ * publishes while its own Redis connection is still coming back is dropped (the other instances'
+ * log poll brings it, a minute apart here), so a write heard within seconds came through Redis.
+ */
+const writeUntilHeard = (app: FastifyInstance, name: string, heard: () => number, count: number) =>
+  expect
+    .poll(
+      async () => {
+        await createProject(app, `${name}-${Date.now()}`);
+        return heard();
+      },
+      { timeout: 15_000, interval: 500 },
+    )
+    .toBeGreaterThanOrEqual(count);
+
 const logged = (log: CapturedLog, level: number, msg: string): LogLine[] =>
   log.lines().filter((line) => line.level === level && line.msg === msg);
 /** The connections (`publisher`, `subscriber`) an instance warned about losing Redis, with why. */
@@ -133,15 +149,7 @@ describe('two instances sharing PostgreSQL and Redis', () => {
     await redis.resume();
     await expect.poll(() => connects(a.log), { timeout: 5_000 }).toBeGreaterThan(connectedBefore);
 
-    await expect
-      .poll(
-        async () => {
-          await createProject(a.app, `after-outage-${Date.now()}`);
-          return seenB.length;
-        },
-        { timeout: 15_000, interval: 500 },
-      )
-      .toBeGreaterThanOrEqual(before + 16);
+    await writeUntilHeard(a.app, 'after-outage', () => seenB.length, before + 16);
     const log = (
       await a.app.inject({ method: 'GET', url: `/api/v1/events?after=${seenB[0]! - 1}&limit=1000` })
     ).json();
@@ -167,18 +175,8 @@ describe('two instances sharing PostgreSQL and Redis', () => {
     const onLate = new EventStream({ url: late.wsUrl });
     const seen = collect(onLate);
     await expect.poll(() => onLate.connected).toBe(true);
-    // A's own connections are coming back too, and what A publishes before they are back is
-    // dropped (the other instances' log poll brings it). That poll is a minute apart here, so a
-    // write heard within seconds came through Redis: write until one is heard.
-    await expect
-      .poll(
-        async () => {
-          await createProject(a.app, `heard-through-redis-${Date.now()}`);
-          return seen.length;
-        },
-        { timeout: 15_000, interval: 500 },
-      )
-      .toBeGreaterThanOrEqual(1);
+    // A's own connections are coming back from the outage too.
+    await writeUntilHeard(a.app, 'heard-through-redis', () => seen.length, 1);
     expect(logged(late.log, WARN_LEVEL, 'redis subscribe failed')).toEqual([]);
     onLate.close();
   });
